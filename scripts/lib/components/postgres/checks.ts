@@ -1,0 +1,86 @@
+// verify-postgres's data checks: schema, seed, and a write/read round trip that is rolled back.
+
+import type pg from 'pg';
+import type { StepCtx } from '../../context.js';
+import { errorMessage } from '../../errors.js';
+import { CURRICULUM_TOPICS, EXPECTED_FOREIGN_KEYS, EXPECTED_TABLES, TEST_USERS } from './expected-schema.js';
+
+export async function checkData(step: StepCtx, client: pg.Client): Promise<void> {
+  const { rows: version } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+  step.check('connection', true, `PostgreSQL ${version[0]?.v ?? '?'}`);
+
+  const { rows: cols } = await client.query<{ table_name: string; column_name: string }>(
+    `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ANY($1)`,
+    [Object.keys(EXPECTED_TABLES)],
+  );
+  const present = new Map<string, Set<string>>();
+  for (const r of cols) {
+    if (!present.has(r.table_name)) present.set(r.table_name, new Set());
+    present.get(r.table_name)!.add(r.column_name);
+  }
+  const missingTables = Object.keys(EXPECTED_TABLES).filter((t) => !present.has(t));
+  const missingColumns = Object.entries(EXPECTED_TABLES).flatMap(([t, cs]) => (present.has(t) ? cs.filter((c) => !present.get(t)!.has(c)).map((c) => `${t}.${c}`) : []));
+  step.check(
+    'tables',
+    missingTables.length === 0 && missingColumns.length === 0,
+    missingTables.length
+      ? `missing table(s): ${missingTables.join(', ')}`
+      : missingColumns.length
+        ? `missing column(s): ${missingColumns.join(', ')}`
+        : `${Object.keys(EXPECTED_TABLES).length} tables with their columns`,
+  );
+
+  const { rows: fks } = await client.query<{ src: string; col: string; ref: string }>(`
+    SELECT c.conrelid::regclass::text AS src, a.attname AS col, c.confrelid::regclass::text AS ref
+    FROM pg_constraint c
+    JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+    WHERE c.contype = 'f' AND c.connamespace = 'public'::regnamespace`);
+  const have = new Set(fks.map((f) => `${f.src.replace(/^public\./, '')}.${f.col}->${f.ref.replace(/^public\./, '')}`));
+  const missingFks = Object.entries(EXPECTED_FOREIGN_KEYS)
+    .filter(([from, to]) => !have.has(`${from}->${to}`))
+    .map(([from, to]) => `${from} -> ${to}`);
+  step.check('foreign keys', missingFks.length === 0, missingFks.length ? `missing: ${missingFks.join(', ')}` : `${Object.keys(EXPECTED_FOREIGN_KEYS).length} foreign keys`);
+
+  await checkQuery(step, 'curriculum topics', async () => {
+    const { rows } = await client.query<{ n: string }>('SELECT count(DISTINCT position) AS n FROM public.topics WHERE position BETWEEN 1 AND $1', [CURRICULUM_TOPICS]);
+    const n = Number(rows[0]?.n ?? 0);
+    return [n === CURRICULUM_TOPICS, `${n} of ${CURRICULUM_TOPICS} Python topics (positions 1-${CURRICULUM_TOPICS})`];
+  });
+
+  await checkQuery(step, 'test users', async () => {
+    const { rows } = await client.query<{ email: string; role: string; hashed: boolean }>(
+      `SELECT email, role, password_hash LIKE '$%$%' AS hashed FROM public.users WHERE email = ANY($1)`,
+      [TEST_USERS.map((u) => u.email)],
+    );
+    const found = new Map(rows.map((r) => [r.email, r]));
+    const problems = TEST_USERS.flatMap((u) => {
+      const r = found.get(u.email);
+      if (!r) return [`${u.email} missing`];
+      if (r.role !== u.role) return [`${u.email} has role ${r.role}, expected ${u.role}`];
+      if (!r.hashed) return [`${u.email} has no password hash`];
+      return [];
+    });
+    return [problems.length === 0, problems.length ? problems.join('; ') : TEST_USERS.map((u) => `${u.role} ${u.email}`).join(', ')];
+  });
+
+  await checkQuery(step, 'write/read round trip', async () => {
+    const marker = `verify-${Date.now().toString(36)}`;
+    await client.query('BEGIN');
+    try {
+      await client.query(`INSERT INTO public.topics (position, slug, title, description, difficulty) VALUES (100000 + floor(random() * 100000)::int, $1, $1, 'verify-postgres round trip', 'beginner')`, [marker]);
+      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.topics WHERE slug = $1', [marker]);
+      return [Number(rows[0]?.n) === 1, 'inserted and read back a row inside a transaction, then rolled it back'];
+    } finally {
+      await client.query('ROLLBACK');
+    }
+  });
+}
+
+async function checkQuery(step: StepCtx, name: string, fn: () => Promise<[boolean, string]>): Promise<void> {
+  try {
+    const [ok, detail] = await fn();
+    step.check(name, ok, detail);
+  } catch (err) {
+    step.check(name, false, errorMessage(err));
+  }
+}

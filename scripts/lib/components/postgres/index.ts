@@ -1,0 +1,108 @@
+// The PostgreSQL component: namespace, Secret, StatefulSet + Services, then sql/migrations.
+
+import path from 'node:path';
+import { BUDGETS_MS } from '../../budget.js';
+import type { Ctx, StepCtx } from '../../context.js';
+import { budgetFlag, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../../config.js';
+import { errorMessage } from '../../errors.js';
+import { redactSecrets } from '../../manifests.js';
+import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
+import { waitForWorkload } from '../../rollout.js';
+import type { Component, Plan } from '../types.js';
+import { checkData } from './checks.js';
+import { withPostgres } from './connection.js';
+import { passwordForDeploy, SECRET_NAME } from './credentials.js';
+import { renderNamespace, renderPostgres } from './manifests.js';
+import { loadMigrations, migrate } from './migrate.js';
+
+export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
+
+function migrationsDir(ctx: Ctx): string {
+  return path.join(ctx.root, 'sql', 'migrations');
+}
+
+export const postgres: Component = {
+  name: 'postgres',
+  title: 'PostgreSQL',
+  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, budgetFlag('postgres')],
+  verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG],
+
+  async plan(ctx: Ctx): Promise<Plan> {
+    const ns = ctx.config.namespace;
+    const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
+    const manifests = ctx.config.noCluster ? [] : redactSecrets([...renderNamespace(ns), ...renderPostgres(ns, '<generated on first deploy>')]);
+    const actions = ctx.config.noCluster
+      ? []
+      : [
+          `check the cluster is reachable and has a default StorageClass`,
+          `read Secret ${SECRET_NAME} in ${ns}, or generate a password on first deploy`,
+          `kubectl apply --server-side: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
+          `wait for statefulset/postgresql to be ready (budget ${BUDGETS_MS.postgres / 60_000}m)`,
+          `open a port-forward to svc/postgresql:5432`,
+        ];
+    actions.push(`apply sql/migrations not yet applied (${migrations.join(', ')}) ${ctx.config.pgUrl ? 'at --pg-url' : ''}`.trim());
+    return { actions, manifests };
+  },
+
+  async deploy(step: StepCtx): Promise<void> {
+    if (!step.config.noCluster) {
+      await ensureClusterReachable(step);
+      await ensureDefaultStorageClass(step);
+      const ns = step.config.namespace;
+      const { password, generated } = await passwordForDeploy(step);
+      step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
+      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderPostgres(ns, password)]);
+      for (const [key, what] of Object.entries(outcome)) {
+        step.change(key, what);
+        step.log.info(`${key} ${what}`);
+      }
+      await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
+      step.log.ok('statefulset/postgresql is ready');
+    }
+    const migrations = loadMigrations(migrationsDir(step));
+    const result = await withPostgres(step, (client) => migrate(client, migrations, (name) => step.log.info(`applying sql/migrations/${name}`)));
+    for (const name of result.applied) step.change(`migration ${name}`, 'applied');
+    for (const name of result.unchanged) step.change(`migration ${name}`, 'unchanged');
+    step.log.ok(result.applied.length ? `applied ${result.applied.length} migration(s): ${result.applied.join(', ')}` : `schema up to date (${result.unchanged.length} migrations already applied)`);
+  },
+
+  async verify(step: StepCtx): Promise<void> {
+    if (!step.config.noCluster) {
+      await ensureClusterReachable(step);
+      await checkClusterSide(step);
+    }
+    try {
+      await withPostgres(step, (client) => checkData(step, client));
+    } catch (err) {
+      step.check('connection', false, errorMessage(err));
+    }
+  },
+};
+
+async function checkClusterSide(step: StepCtx): Promise<void> {
+  const ns = step.config.namespace;
+  await guard(step, 'pod ready', async () => {
+    const pods = await step.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[]; phase?: string } }>('pod', { selector: POSTGRES_SELECTOR });
+    const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    return [pods.length > 0 && ready.length === pods.length, pods.length ? pods.map((p) => `${p.metadata.name}: ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ') : `no PostgreSQL pod in ${ns}`];
+  });
+  await guard(step, 'volume bound', async () => {
+    const pvcs = await step.kube.list<{ metadata: { name: string }; status?: { phase?: string; capacity?: { storage?: string } } }>('pvc', { selector: POSTGRES_SELECTOR });
+    const bound = pvcs.filter((p) => p.status?.phase === 'Bound');
+    return [pvcs.length > 0 && bound.length === pvcs.length, pvcs.length ? pvcs.map((p) => `${p.metadata.name}: ${p.status?.phase ?? '?'}${p.status?.capacity?.storage ? ` ${p.status.capacity.storage}` : ''}`).join(', ') : `no PersistentVolumeClaim in ${ns}`];
+  });
+  await guard(step, 'service endpoints', async () => {
+    const slices = await step.kube.list<{ endpoints?: { conditions?: { ready?: boolean } }[] }>('endpointslices', { selector: 'kubernetes.io/service-name=postgresql' });
+    const ready = slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
+    return [ready > 0, ready ? `svc/postgresql has ${ready} ready endpoint(s)` : 'svc/postgresql has no ready endpoints'];
+  });
+}
+
+async function guard(step: StepCtx, name: string, fn: () => Promise<[boolean, string]>): Promise<void> {
+  try {
+    const [ok, detail] = await fn();
+    step.check(name, ok, detail);
+  } catch (err) {
+    step.check(name, false, errorMessage(err).split('\n')[0]!);
+  }
+}

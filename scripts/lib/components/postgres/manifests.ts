@@ -1,0 +1,17 @@
+// Renders k8s/namespace.yaml and k8s/postgres/*.yaml with the values of seed 000.
+
+import { loadManifests, readVersions, type Manifest } from '../../manifests.js';
+import { DB_NAME, DB_USER } from './credentials.js';
+
+/** Seed 000: requests 250m/256Mi, limits 500m/512Mi, 5Gi storage. */
+export const POSTGRES_RESOURCES = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '512Mi', storage: '5Gi' } as const;
+
+export function renderNamespace(namespace: string): Manifest[] {
+  return loadManifests('namespace.yaml', { namespace });
+}
+
+export function renderPostgres(namespace: string, password: string): Manifest[] {
+  const v = readVersions().postgres;
+  const values = { namespace, username: DB_USER, database: DB_NAME, image: `${v.image}:${v.version}`, version: v.version, password, ...POSTGRES_RESOURCES };
+  return [...loadManifests('postgres/secret.yaml', values), ...loadManifests('postgres/service.yaml', values), ...loadManifests('postgres/statefulset.yaml', values)];
+}

@@ -1,0 +1,86 @@
+// sql/migrations/*.sql, each applied once in its own transaction and recorded with its checksum.
+// A re-run applies nothing new and touches no user data; an applied file that changed is refused.
+
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type pg from 'pg';
+import { StepError } from '../../errors.js';
+
+export const MIGRATIONS_TABLE = 'learnflow_migrations';
+/** Two concurrent deploys must not both apply a file. */
+const LOCK_KEY = 7_331_001;
+
+export interface Migration {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export interface MigrationResult {
+  applied: string[];
+  unchanged: string[];
+}
+
+export function checksum(sql: string): string {
+  // Line endings normalised: a checkout with CRLF is not a changed migration.
+  return createHash('sha256').update(sql.replace(/\r\n/g, '\n')).digest('hex');
+}
+
+export function loadMigrations(dir: string): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((name) => {
+      const sql = readFileSync(path.join(dir, name), 'utf8');
+      return { name, sql, checksum: checksum(sql) };
+    });
+}
+
+export async function migrate(client: pg.Client, migrations: readonly Migration[], onApply?: (name: string) => void): Promise<MigrationResult> {
+  await client.query(`CREATE TABLE IF NOT EXISTS public.${MIGRATIONS_TABLE} (
+    name text PRIMARY KEY,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`);
+  await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
+  try {
+    const { rows } = await client.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM public.${MIGRATIONS_TABLE}`);
+    const recorded = new Map(rows.map((r) => [r.name, r.checksum]));
+    // Check every file before applying any, so a refused run changes nothing.
+    const changed = migrations.filter((m) => recorded.has(m.name) && recorded.get(m.name) !== m.checksum);
+    if (changed.length) {
+      throw new StepError(`sql/migrations/${changed[0]!.name} was changed after it was applied (recorded checksum ${recorded.get(changed[0]!.name)!.slice(0, 12)}, file now ${changed[0]!.checksum.slice(0, 12)})`, {
+        fix: `put the change in a new file (e.g. sql/migrations/${nextName(migrations)}) and restore ${changed[0]!.name} (git checkout -- sql/migrations/${changed[0]!.name})`,
+        docs: 'migration-changed',
+      });
+    }
+    const result: MigrationResult = { applied: [], unchanged: [] };
+    for (const m of migrations) {
+      if (recorded.has(m.name)) {
+        result.unchanged.push(m.name);
+        continue;
+      }
+      onApply?.(m.name);
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query(`INSERT INTO public.${MIGRATIONS_TABLE} (name, checksum) VALUES ($1, $2)`, [m.name, m.checksum]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw new StepError(`sql/migrations/${m.name} failed and was rolled back: ${(err as Error).message}`, { cause: err });
+      }
+      result.applied.push(m.name);
+    }
+    return result;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => {});
+  }
+}
+
+function nextName(migrations: readonly Migration[]): string {
+  const last = migrations.at(-1)?.name ?? '0000';
+  const n = Number(last.slice(0, 4)) + 1;
+  return `${String(n).padStart(4, '0')}_describe_the_change.sql`;
+}

@@ -1,0 +1,114 @@
+// Typed configuration shared by every entry point: common flags, endpoint flags, validation.
+
+import { BUDGETS_MS, type ComponentName } from './budget.js';
+import { UsageError } from './errors.js';
+import type { FlagSpec, FlagValue, ParsedFlags } from './flags.js';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function validateNamespace(v: FlagValue): string | undefined {
+  const s = String(v);
+  if (s.length > 63 || !DNS_LABEL.test(s)) return `'${s}' is not a valid namespace (lower-case letters, digits and '-', at most 63 characters, e.g. learnflow)`;
+  return undefined;
+}
+
+export function validatePgUrl(v: FlagValue): string | undefined {
+  const s = String(v);
+  let url: URL;
+  try {
+    url = new URL(s);
+  } catch {
+    return `not a URL; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE`;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return `scheme must be postgres:// or postgresql://, got ${url.protocol}//`;
+  if (!url.hostname) return 'the URL has no host; expected postgres://USER:PASSWORD@HOST:PORT/DATABASE';
+  return undefined;
+}
+
+export function validateBrokers(v: FlagValue): string | undefined {
+  const list = v as string[];
+  if (list.length === 0) return 'give at least one HOST:PORT';
+  const bad = list.find((b) => !/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/.test(b) || Number(b.split(':').pop()) > 65535);
+  return bad ? `'${bad}' is not HOST:PORT (e.g. localhost:9092)` : undefined;
+}
+
+export const COMMON_FLAGS: readonly FlagSpec[] = [
+  { name: 'help', short: 'h', kind: 'boolean', description: 'show this help and exit' },
+  { name: 'namespace', short: 'n', kind: 'string', valueName: 'NAME', default: 'learnflow', env: 'LEARNFLOW_NAMESPACE', description: 'namespace of the LearnFlow stack', validate: validateNamespace },
+  { name: 'context', kind: 'string', valueName: 'NAME', env: 'LEARNFLOW_CONTEXT', description: 'kubeconfig context to use (default: the current context)' },
+  { name: 'dry-run', kind: 'boolean', description: 'print the plan and the rendered manifests; touch nothing, need no cluster' },
+  { name: 'json', kind: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on stderr)' },
+  { name: 'verbose', short: 'v', kind: 'boolean', description: 'also log every read-only command the kit runs' },
+];
+
+export const PG_URL_FLAG: FlagSpec = {
+  name: 'pg-url',
+  kind: 'string',
+  valueName: 'URL',
+  env: 'LEARNFLOW_PG_URL',
+  description: 'reach PostgreSQL here instead of through a port-forward (postgres://user:pw@host:port/db)',
+  validate: validatePgUrl,
+};
+
+export const KAFKA_BROKERS_FLAG: FlagSpec = {
+  name: 'kafka-brokers',
+  kind: 'list',
+  valueName: 'HOST:PORT,...',
+  env: 'LEARNFLOW_KAFKA_BROKERS',
+  description: 'reach Kafka here instead of through a port-forward',
+  validate: validateBrokers,
+};
+
+export const NO_CLUSTER_FLAG: FlagSpec = {
+  name: 'no-cluster',
+  kind: 'boolean',
+  description: 'skip every kubectl/helm step; do only the data-plane work against --pg-url / --kafka-brokers',
+};
+
+export function budgetFlag(component: ComponentName): FlagSpec {
+  return {
+    name: 'budget',
+    kind: 'duration',
+    valueName: 'DURATION',
+    default: BUDGETS_MS[component],
+    description: `deadline for this component; exceeding it fails the run`,
+  };
+}
+
+export interface KitConfig {
+  namespace: string;
+  context?: string;
+  dryRun: boolean;
+  json: boolean;
+  verbose: boolean;
+  noCluster: boolean;
+  pgUrl?: string;
+  kafkaBrokers?: string[];
+  /** Everything else the script declared, by flag name. */
+  flags: Record<string, FlagValue | undefined>;
+  given: Set<string>;
+}
+
+export function buildConfig(parsed: ParsedFlags): KitConfig {
+  const v = parsed.values;
+  const config: KitConfig = {
+    namespace: String(v.namespace ?? 'learnflow'),
+    context: v.context === undefined ? undefined : String(v.context),
+    dryRun: v['dry-run'] === true,
+    json: v.json === true,
+    verbose: v.verbose === true,
+    noCluster: v['no-cluster'] === true,
+    pgUrl: v['pg-url'] === undefined ? undefined : String(v['pg-url']),
+    kafkaBrokers: v['kafka-brokers'] as string[] | undefined,
+    flags: v,
+    given: parsed.given,
+  };
+  if (config.noCluster) {
+    const needsPg = 'pg-url' in v;
+    const needsKafka = 'kafka-brokers' in v;
+    const missing = [needsPg && !config.pgUrl ? '--pg-url (or LEARNFLOW_PG_URL)' : '', needsKafka && !config.kafkaBrokers ? '--kafka-brokers (or LEARNFLOW_KAFKA_BROKERS)' : ''].filter(Boolean);
+    if (missing.length) throw new UsageError(`--no-cluster needs ${missing.join(' and ')}: there is no port-forward to fall back on`);
+    if (config.given.has('context')) throw new UsageError('--no-cluster and --context contradict each other: --no-cluster talks to no cluster');
+  }
+  return config;
+}

@@ -1,0 +1,63 @@
+// One context carries config, exec, logger, clock and cleanup. Steps get it; nothing is global.
+
+import path from 'node:path';
+import { Deadline } from './budget.js';
+import type { Clock } from './clock.js';
+import type { KitConfig } from './config.js';
+import { errorMessage } from './errors.js';
+import type { Exec } from './exec.js';
+import { Kube } from './kube.js';
+import type { Logger, SecretRegistry } from './log.js';
+import { REPO_ROOT } from './manifests.js';
+import type { ApplyOutcome } from './kube.js';
+import type { Check } from './report.js';
+
+/** Last in, first out: port-forwards and probes opened during a run are closed whatever happens. */
+export class Cleanup {
+  private readonly stack: { what: string; fn: () => Promise<void> | void }[] = [];
+  defer(what: string, fn: () => Promise<void> | void): void {
+    this.stack.push({ what, fn });
+  }
+  async run(log?: Logger): Promise<void> {
+    while (this.stack.length) {
+      const { what, fn } = this.stack.pop()!;
+      try {
+        await fn();
+      } catch (err) {
+        log?.warn(`cleanup of ${what} failed: ${errorMessage(err)}`);
+      }
+    }
+  }
+}
+
+export interface Ctx {
+  config: KitConfig;
+  log: Logger;
+  exec: Exec;
+  clock: Clock;
+  secrets: SecretRegistry;
+  kube: Kube;
+  cleanup: Cleanup;
+  signal: AbortSignal;
+  /** Where the kit writes rendered manifests and diagnostics bundles (.learnflow/ in the repo). */
+  outDir: string;
+  root: string;
+}
+
+/** What a step sees: the context plus its deadline and a place to record checks and changes. */
+export interface StepCtx extends Ctx {
+  deadline: Deadline;
+  check(name: string, ok: boolean, detail?: string): Check;
+  change(key: string, what: ApplyOutcome | string): void;
+}
+
+export function createCtx(parts: Omit<Ctx, 'kube' | 'cleanup' | 'outDir' | 'root'> & Partial<Pick<Ctx, 'kube' | 'cleanup' | 'outDir' | 'root'>>): Ctx {
+  const root = parts.root ?? REPO_ROOT;
+  return {
+    ...parts,
+    root,
+    outDir: parts.outDir ?? path.join(root, '.learnflow'),
+    cleanup: parts.cleanup ?? new Cleanup(),
+    kube: parts.kube ?? new Kube(parts.exec, parts.config.namespace, parts.config.context),
+  };
+}

@@ -1,0 +1,77 @@
+// k8s/ holds the manifests as YAML with {{ placeholders }}; this fills them in and renders them
+// for `kubectl apply` and for --dry-run. Rendering is local: --dry-run needs no cluster.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments, stringify } from 'yaml';
+
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const K8S_DIR = path.join(REPO_ROOT, 'k8s');
+
+export type TemplateValues = Record<string, string | number | boolean>;
+
+/** Replaces {{ key }}; an unknown or unused key is a bug in the kit, so both throw. */
+export function fillTemplate(text: string, values: TemplateValues, source = 'template'): string {
+  const used = new Set<string>();
+  const out = text.replace(/\{\{\s*([a-zA-Z0-9_.]+)\s*\}\}/g, (_, key: string) => {
+    if (!(key in values)) throw new Error(`${source}: no value for {{ ${key} }}`);
+    used.add(key);
+    return String(values[key]);
+  });
+  return out;
+}
+
+export function parseManifests(text: string, source = 'manifest'): Manifest[] {
+  const docs = parseAllDocuments(text);
+  const out: Manifest[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length) throw new Error(`${source}: ${doc.errors[0]!.message}`);
+    const obj = doc.toJS() as Manifest | null;
+    if (!obj) continue;
+    if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new Error(`${source}: every document needs apiVersion, kind and metadata.name`);
+    out.push(obj);
+  }
+  return out;
+}
+
+/** Loads k8s/<relPath> and fills it in. */
+export function loadManifests(relPath: string, values: TemplateValues): Manifest[] {
+  const file = path.join(K8S_DIR, relPath);
+  return parseManifests(fillTemplate(readFileSync(file, 'utf8'), values, `k8s/${relPath}`), `k8s/${relPath}`);
+}
+
+export function renderYaml(manifests: readonly Manifest[]): string {
+  return manifests.map((m) => stringify(m, { lineWidth: 0 })).join('---\n');
+}
+
+export function manifestKey(m: Pick<Manifest, 'kind' | 'metadata'>): string {
+  return `${m.kind.toLowerCase()}/${m.metadata.name}`;
+}
+
+/** Secrets in --dry-run output and diagnostics: keys kept, values replaced. */
+export function redactSecrets(manifests: readonly Manifest[]): Manifest[] {
+  return manifests.map((m) => {
+    if (m.kind !== 'Secret') return m;
+    const redact = (o: unknown) => (o && typeof o === 'object' ? Object.fromEntries(Object.keys(o).map((k) => [k, '<redacted>'])) : o);
+    return { ...m, data: redact(m.data), stringData: redact(m.stringData) } as Manifest;
+  });
+}
+
+export function readVersions(): Versions {
+  return JSON.parse(readFileSync(path.join(K8S_DIR, 'versions.json'), 'utf8')) as Versions;
+}
+
+export interface Versions {
+  kafka: { image: string; version: string };
+  postgres: { image: string; version: string };
+  dapr: { chart: string; repo: string; version: string };
+  redis: { image: string; version: string };
+}

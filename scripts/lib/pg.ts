@@ -1,0 +1,52 @@
+// PostgreSQL connections for the data-plane steps: bounded connect, errors a user can act on.
+
+import pg from 'pg';
+import { StepError, errorMessage } from './errors.js';
+
+export const PG_CONNECT_TIMEOUT_MS = 8_000;
+
+/** host:port/db of a URL, without credentials: safe to print. */
+export function describePgUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+export function isConnectionError(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(code ?? '') || /timeout|terminated unexpectedly|Connection terminated/i.test(errorMessage(err));
+}
+
+export async function connectPg(url: string, opts: { timeoutMs?: number; applicationName?: string } = {}): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: opts.timeoutMs ?? PG_CONNECT_TIMEOUT_MS,
+    application_name: opts.applicationName ?? 'learnflow-kit',
+    statement_timeout: 60_000,
+  });
+  client.on('error', () => {
+    /* a dropped connection surfaces on the next query; do not crash the process */
+  });
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw explainPgError(err, url);
+  }
+}
+
+export function explainPgError(err: unknown, url: string): StepError {
+  const where = describePgUrl(url);
+  const code = (err as { code?: string }).code;
+  const msg = errorMessage(err);
+  if (code === 'ECONNREFUSED') return new StepError(`PostgreSQL at ${where} refused the connection: nothing listens there`, { fix: 'check the host and port of --pg-url, or that the port-forward is up (./scripts/port-forward.mts status)', docs: 'postgres-unreachable', cause: err });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StepError(`PostgreSQL host in ${where} does not resolve`, { fix: 'check the host name in --pg-url', docs: 'postgres-unreachable', cause: err });
+  if (code === '28P01' || code === '28000') return new StepError(`PostgreSQL at ${where} rejected the credentials: ${msg}`, { fix: 'check the user and password in --pg-url (the deployed password is in the Secret postgresql-credentials)', docs: 'postgres-unreachable', cause: err });
+  if (code === '3D000') return new StepError(`PostgreSQL at ${where}: ${msg}`, { fix: 'create the database or fix its name in --pg-url', cause: err });
+  if (isConnectionError(err)) return new StepError(`PostgreSQL at ${where} did not answer within ${PG_CONNECT_TIMEOUT_MS / 1000}s (${msg})`, { fix: 'check that the address is reachable from this machine', docs: 'postgres-unreachable', cause: err });
+  return new StepError(`PostgreSQL at ${where}: ${msg}`, { cause: err });
+}

@@ -1,0 +1,150 @@
+// The one entry-point runner: flags -> config -> context -> steps -> report -> exit code.
+// Only here is the process touched (argv, signals, exit code); everything below is testable.
+
+import { realClock, type Clock } from './clock.js';
+import { buildConfig, COMMON_FLAGS, type KitConfig } from './config.js';
+import { createCtx, type Ctx } from './context.js';
+import { ExitCode, KitError, docsLink, type ExitCodeValue } from './errors.js';
+import { createExec, type Exec } from './exec.js';
+import { formatHelp, parseFlags, type FlagSpec } from './flags.js';
+import { createLogger, SecretRegistry, type Logger } from './log.js';
+import { formatTable, type Report, type StepReport } from './report.js';
+import { toReportError } from './steps.js';
+
+export interface RunResult {
+  steps: StepReport[];
+  budgetMs: number | null;
+  artifacts?: Record<string, string>;
+  /** Printed on stdout after the table (human mode) — e.g. the dry-run manifests. */
+  output?: string;
+}
+
+export interface ScriptDef {
+  name: string;
+  summary: string;
+  flags: readonly FlagSpec[];
+  footer?: string;
+  run(ctx: Ctx): Promise<RunResult>;
+}
+
+export interface RunIO {
+  stdout: (text: string) => void;
+  stderr: (line: string) => void;
+  clock: Clock;
+  /** Replace the process launcher (tests). */
+  exec?: Exec;
+  tty?: boolean;
+  signal?: AbortSignal;
+}
+
+export function allFlags(def: ScriptDef): FlagSpec[] {
+  const own = new Set(def.flags.map((f) => f.name));
+  return [...COMMON_FLAGS.filter((f) => !own.has(f.name)), ...def.flags];
+}
+
+export function helpText(def: ScriptDef): string {
+  return formatHelp(`${def.name}.mts [flags]`, def.summary, allFlags(def), def.footer);
+}
+
+export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.ProcessEnv, io: RunIO): Promise<ExitCodeValue> {
+  const started = io.clock.now();
+  const secrets = new SecretRegistry();
+  let config: KitConfig;
+  try {
+    const parsed = parseFlags(allFlags(def), argv, env);
+    if (parsed.values.help === true) {
+      io.stdout(helpText(def));
+      return ExitCode.ok;
+    }
+    config = buildConfig(parsed);
+  } catch (err) {
+    if (!(err instanceof KitError)) throw err;
+    io.stderr(`${def.name}: ${err.message}`);
+    if (err.fix) io.stderr(`  fix: ${err.fix}`);
+    else io.stderr(`  run ${def.name}.mts --help for usage`);
+    if (argv.includes('--json')) io.stdout(JSON.stringify(failureReport(def.name, started, io.clock, err, false)) + '\n');
+    return err.exitCode;
+  }
+  secrets.add(config.pgUrl ? new URL(config.pgUrl).password : undefined);
+
+  const log: Logger = createLogger({ write: io.stderr, verbose: config.verbose, tty: io.tty, clock: io.clock, secrets });
+  const exec = io.exec ?? createExec(log, secrets);
+  const controller = new AbortController();
+  io.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+  const ctx = createCtx({ config, log, exec, clock: io.clock, secrets, signal: controller.signal });
+
+  let report: Report;
+  let output: string | undefined;
+  try {
+    const result = await def.run(ctx);
+    output = result.output;
+    const ok = result.steps.every((s) => s.ok);
+    report = {
+      ok,
+      command: def.name,
+      durationMs: io.clock.now() - started,
+      budgetMs: result.budgetMs,
+      dryRun: config.dryRun,
+      steps: result.steps,
+      ...(result.artifacts ? { artifacts: result.artifacts } : {}),
+    };
+    if (result.budgetMs !== null && report.durationMs > result.budgetMs) report.ok = false;
+  } catch (err) {
+    if (!(err instanceof KitError)) log.fail(`internal error (a bug in the kit, please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    else {
+      log.fail(err.message);
+      if (err.fix) log.fail(`fix: ${err.fix}`);
+      if (err.docs) log.fail(`see ${docsLink(err.docs)}`);
+    }
+    report = failureReport(def.name, started, io.clock, err, config.dryRun);
+  } finally {
+    await ctx.cleanup.run(log);
+  }
+
+  if (config.json) {
+    io.stdout(secrets.scrub(JSON.stringify(report, null, 2)) + '\n');
+  } else {
+    if (output) io.stdout(secrets.scrub(output) + (output.endsWith('\n') ? '' : '\n'));
+    if (report.steps.length) io.stdout(secrets.scrub(formatTable(report)) + '\n');
+  }
+  return exitCodeOf(report);
+}
+
+export function exitCodeOf(report: Report): ExitCodeValue {
+  if (report.ok) return ExitCode.ok;
+  const codes = [report.error?.exitCode, ...report.steps.map((s) => s.error?.exitCode)].filter((c): c is number => c !== undefined);
+  if (codes.includes(ExitCode.environment)) return ExitCode.environment;
+  if (codes.includes(ExitCode.usage)) return ExitCode.usage;
+  return ExitCode.failed;
+}
+
+function failureReport(command: string, started: number, clock: Clock, err: unknown, dryRun: boolean): Report {
+  return { ok: false, command, durationMs: clock.now() - started, budgetMs: null, dryRun, steps: [], error: toReportError(err) };
+}
+
+/** Entry points call this and nothing else. */
+export function runScript(def: ScriptDef): void {
+  const controller = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\ninterrupted: finishing the current command and cleaning up (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  });
+  process.on('SIGTERM', () => controller.abort());
+  main(def, process.argv.slice(2), process.env, {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (l) => process.stderr.write(l + '\n'),
+    clock: realClock,
+    signal: controller.signal,
+  }).then(
+    (code) => {
+      process.exitCode = controller.signal.aborted && code === 0 ? 130 : code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`internal error (a bug in the kit, please report it): ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exitCode = ExitCode.failed;
+    },
+  );
+}

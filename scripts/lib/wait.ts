@@ -1,0 +1,57 @@
+// One wait: poll with a deadline shared by the whole step, sleep min(interval, remaining), end
+// early on terminal states, and on timeout say what was last seen.
+
+import type { Deadline } from './budget.js';
+import type { Clock } from './clock.js';
+import { DeadlineError, EnvironmentError, KitError, StepError, errorMessage } from './errors.js';
+import type { Logger } from './log.js';
+import { formatDuration } from './duration.js';
+
+export interface ProbeResult<T> {
+  done: boolean;
+  /** A short description of what was seen, logged when it changes and named on timeout. */
+  state: string;
+  value?: T;
+  /** Waiting cannot help: stop now with this error. */
+  terminal?: KitError;
+}
+
+export interface WaitOptions<T> {
+  what: string;
+  clock: Clock;
+  deadline: Deadline;
+  probe: () => Promise<ProbeResult<T>>;
+  intervalMs?: number;
+  log?: Logger;
+  signal?: AbortSignal;
+}
+
+export async function waitFor<T>(opts: WaitOptions<T>): Promise<T> {
+  const interval = opts.intervalMs ?? 2000;
+  let last = 'not checked yet';
+  for (;;) {
+    if (opts.signal?.aborted) throw new StepError(`interrupted while waiting for ${opts.what}`);
+    let result: ProbeResult<T>;
+    try {
+      result = await opts.probe();
+    } catch (err) {
+      // An environment problem (tool missing) will not heal; a failed poll might.
+      if (err instanceof EnvironmentError) throw err;
+      result = { done: false, state: `check failed: ${errorMessage(err).split('\n')[0]}` };
+    }
+    if (result.state !== last) {
+      opts.log?.debug(`${opts.what}: ${result.state}`);
+      last = result.state;
+    }
+    if (result.done) return result.value as T;
+    if (result.terminal) throw result.terminal;
+    const remaining = opts.deadline.remaining();
+    if (remaining <= 0) {
+      throw new DeadlineError(`timed out after ${formatDuration(opts.deadline.elapsed())} waiting for ${opts.what}; last state: ${last}`, last, {
+        fix: 'see the diagnostics above; raise the budget with --budget if the cluster is just slow',
+        docs: 'budget-exceeded',
+      });
+    }
+    await opts.clock.sleep(Math.min(interval, remaining), opts.signal);
+  }
+}
