@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { StepError, errorMessage } from './errors.js';
 
-export const PG_CONNECT_TIMEOUT_MS = 8_000;
+export const PG_CONNECT_TIMEOUT_MS = 6_000;
 
 /** host:port/db of a URL, without credentials: safe to print. */
 export function describePgUrl(url: string): string {

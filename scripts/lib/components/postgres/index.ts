@@ -5,6 +5,7 @@ import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
 import { budgetFlag, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../../config.js';
 import { errorMessage } from '../../errors.js';
+import type { FlagSpec } from '../../flags.js';
 import { redactSecrets } from '../../manifests.js';
 import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
 import { waitForWorkload } from '../../rollout.js';
@@ -17,14 +18,22 @@ import { loadMigrations, migrate } from './migrate.js';
 
 export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
 
+const MIGRATIONS_FLAG: FlagSpec = {
+  name: 'migrations',
+  kind: 'string',
+  valueName: 'DIR',
+  default: 'sql/migrations',
+  description: 'folder of *.sql migrations, applied in name order, each once',
+};
+
 function migrationsDir(ctx: Ctx): string {
-  return path.join(ctx.root, 'sql', 'migrations');
+  return path.resolve(ctx.root, String(ctx.config.flags.migrations ?? 'sql/migrations'));
 }
 
 export const postgres: Component = {
   name: 'postgres',
   title: 'PostgreSQL',
-  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, budgetFlag('postgres')],
+  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, budgetFlag('postgres')],
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {

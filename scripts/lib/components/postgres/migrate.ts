@@ -2,10 +2,10 @@
 // A re-run applies nothing new and touches no user data; an applied file that changed is refused.
 
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import { StepError } from '../../errors.js';
+import { StepError, UsageError } from '../../errors.js';
 
 export const MIGRATIONS_TABLE = 'learnflow_migrations';
 /** Two concurrent deploys must not both apply a file. */
@@ -28,6 +28,7 @@ export function checksum(sql: string): string {
 }
 
 export function loadMigrations(dir: string): Migration[] {
+  if (!existsSync(dir)) throw new UsageError(`--migrations: folder ${dir} does not exist`);
   return readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
     .sort()
@@ -50,8 +51,8 @@ export async function migrate(client: pg.Client, migrations: readonly Migration[
     // Check every file before applying any, so a refused run changes nothing.
     const changed = migrations.filter((m) => recorded.has(m.name) && recorded.get(m.name) !== m.checksum);
     if (changed.length) {
-      throw new StepError(`sql/migrations/${changed[0]!.name} was changed after it was applied (recorded checksum ${recorded.get(changed[0]!.name)!.slice(0, 12)}, file now ${changed[0]!.checksum.slice(0, 12)})`, {
-        fix: `put the change in a new file (e.g. sql/migrations/${nextName(migrations)}) and restore ${changed[0]!.name} (git checkout -- sql/migrations/${changed[0]!.name})`,
+      throw new StepError(`${changed[0]!.name} was changed after it was applied (recorded checksum ${recorded.get(changed[0]!.name)!.slice(0, 12)}, file now ${changed[0]!.checksum.slice(0, 12)})`, {
+        fix: `put the change in a new file (e.g. ${nextName(migrations)}) and restore ${changed[0]!.name} (git checkout -- ${changed[0]!.name})`,
         docs: 'migration-changed',
       });
     }
@@ -69,7 +70,7 @@ export async function migrate(client: pg.Client, migrations: readonly Migration[
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK').catch(() => {});
-        throw new StepError(`sql/migrations/${m.name} failed and was rolled back: ${(err as Error).message}`, { cause: err });
+        throw new StepError(`migration ${m.name} failed and was rolled back: ${(err as Error).message}`, { cause: err });
       }
       result.applied.push(m.name);
     }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# THE test command (README, .ci/run): installs what the tests need (cached), type-checks, runs every
+# test layer (unit, integration, e2e) in one vitest run, and ends with the line "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '%s [run-all] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# 1. npm dependencies, re-installed only when package-lock.json changed.
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ "$(cat node_modules/.learnflow-lock-sum 2>/dev/null)" != "$lock_sum" ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund >&2 || { log "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+  echo "$lock_sum" > node_modules/.learnflow-lock-sum
+fi
+
+# 2. Real servers and binaries (cached; cold: tens of minutes, warm: seconds).
+log "provisioning the test substrate"
+if ! bash test/substrate/provision.sh >&2; then
+  log "provisioning failed: the tests cannot run (see above)"; echo "0 passed, 1 failed"; exit 1
+fi
+
+# 3. Types.
+log "typecheck"
+typecheck=0
+npx tsc -p . >&2 || { typecheck=1; log "typecheck FAILED"; }
+
+# 4. Every layer in one run; the JSON reporter gives the counts.
+mkdir -p test-results
+rm -f test-results/vitest.json
+log "vitest"
+npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" >&2
+vitest_status=$?
+
+if [ ! -s test-results/vitest.json ]; then
+  log "vitest wrote no report (exit $vitest_status)"; echo "0 passed, 1 failed"; exit 1
+fi
+summary="$(node -e '
+  const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
+  const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
+  // A skipped test is not a passed one: count it as failed so nothing hides behind a skip.
+  const failed = r.numFailedTests + skipped + (r.numFailedTestSuites || 0) + Number(process.argv[1]);
+  process.stdout.write(`${r.numPassedTests} ${failed} ${skipped}`);
+' "$typecheck")"
+read -r passed failed skipped <<<"$summary"
+[ "$skipped" != "0" ] && log "$skipped test(s) skipped: counted as failed"
+[ "$typecheck" != "0" ] && log "typecheck failed: counted as 1 failed"
+echo "$passed passed, $failed failed"
+[ "$failed" = "0" ] && [ "$vitest_status" = "0" ]

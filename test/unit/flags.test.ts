@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { buildConfig, COMMON_FLAGS, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG, budgetFlag } from '../../scripts/lib/config.js';
+import { ExitCode, UsageError } from '../../scripts/lib/errors.js';
+import { formatHelp, parseFlags } from '../../scripts/lib/flags.js';
+
+const SPECS = [...COMMON_FLAGS, PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, budgetFlag('kafka')];
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => buildConfig(parseFlags(SPECS, argv, env));
+
+function usageError(fn: () => unknown): UsageError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as UsageError).exitCode).toBe(ExitCode.usage);
+    return err as UsageError;
+  }
+  throw new Error('expected a UsageError');
+}
+
+describe('flags and config', () => {
+  it('applies defaults', () => {
+    const c = parse([]);
+    expect(c).toMatchObject({ namespace: 'learnflow', dryRun: false, json: false, noCluster: false });
+    expect(c.context).toBeUndefined();
+    expect(c.flags.budget).toBe(600_000);
+  });
+
+  it('reads flags in both --flag value and --flag=value forms, and short flags', () => {
+    const c = parse(['-n', 'lf-dev', '--context=kind-kind', '--json', '--budget', '15m', '--kafka-brokers', 'a:1,b:2']);
+    expect(c).toMatchObject({ namespace: 'lf-dev', context: 'kind-kind', json: true, kafkaBrokers: ['a:1', 'b:2'] });
+    expect(c.flags.budget).toBe(900_000);
+  });
+
+  it('falls back to the environment, and a flag beats the environment', () => {
+    const env = { LEARNFLOW_PG_URL: 'postgres://u:p@db:5432/x', LEARNFLOW_KAFKA_BROKERS: 'k:9092', LEARNFLOW_NAMESPACE: 'from-env' };
+    expect(parse([], env)).toMatchObject({ pgUrl: 'postgres://u:p@db:5432/x', kafkaBrokers: ['k:9092'], namespace: 'from-env' });
+    expect(parse(['--namespace', 'flag'], env).namespace).toBe('flag');
+  });
+
+  it('names an unknown flag and suggests a near one', () => {
+    expect(usageError(() => parse(['--namespce', 'x'])).message).toMatch(/unknown flag --namespce \(did you mean --namespace\?\)/);
+  });
+
+  it.each([
+    [['--namespace', 'Bad_NS'], /--namespace: 'Bad_NS' is not a valid namespace/],
+    [['--budget', 'soon'], /--budget must be a duration like 90s, 10m or 1h, got 'soon'/],
+    [['--pg-url', 'mysql://x@y/z'], /--pg-url: scheme must be postgres:\/\/ or postgresql:\/\//],
+    [['--pg-url', 'not a url'], /--pg-url: not a URL/],
+    [['--kafka-brokers', 'localhost'], /'localhost' is not HOST:PORT/],
+    [['--namespace'], /--namespace needs a value/],
+    [['--json=maybe'], /--json takes no value/],
+    [['stray'], /unexpected argument 'stray'/],
+  ])('rejects %j with a reason', (argv, message) => {
+    expect(usageError(() => parse(argv)).message).toMatch(message);
+  });
+
+  it('says where a bad environment value came from', () => {
+    expect(usageError(() => parse([], { LEARNFLOW_KAFKA_BROKERS: 'nope' })).message).toMatch(/LEARNFLOW_KAFKA_BROKERS \(environment\)/);
+  });
+
+  it('--no-cluster requires the data-plane endpoints', () => {
+    expect(usageError(() => parse(['--no-cluster'])).message).toMatch(/--no-cluster needs --pg-url \(or LEARNFLOW_PG_URL\) and --kafka-brokers/);
+    expect(usageError(() => parse(['--no-cluster', '--pg-url', 'postgres://a:b@h/db', '--kafka-brokers', 'h:1', '--context', 'x'])).message).toMatch(/contradict/);
+    expect(parse(['--no-cluster', '--pg-url', 'postgres://a:b@h/db', '--kafka-brokers', 'h:1']).noCluster).toBe(true);
+  });
+
+  it('help lists every flag with its env variable and default', () => {
+    const help = formatHelp('x.mts [flags]', 'Does x.', SPECS);
+    for (const s of SPECS) expect(help).toContain(`--${s.name}`);
+    expect(help).toContain('env: LEARNFLOW_PG_URL');
+    expect(help).toContain('default: learnflow');
+    expect(help).toContain('default: 10m');
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { readVersions, type Manifest } from '../../scripts/lib/manifests.js';
+import { POSTGRES_RESOURCES, renderNamespace, renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
+import { runKit } from '../support/cli.js';
+
+const manifests = renderPostgres('learnflow', 'pw-under-test');
+const byKind = (kind: string, name?: string) => manifests.find((m) => m.kind === kind && (!name || m.metadata.name === name)) as Manifest & Record<string, any>;
+const sts = byKind('StatefulSet');
+const pod = sts.spec.template.spec;
+const container = pod.containers[0];
+
+describe('PostgreSQL manifests', () => {
+  it('pins the official image from k8s/versions.json, never latest', () => {
+    const v = readVersions().postgres;
+    expect(container.image).toBe(`${v.image}:${v.version}`);
+    expect(container.image).toMatch(/^postgres:\d+\.\d+/);
+    expect(container.image).not.toMatch(/latest|bitnami/);
+    expect(Number(v.version.split('.')[0])).toBeLessThan(18); // 18 moved PGDATA: field-notes
+  });
+
+  it('asks for a 5Gi volume with PGDATA in a subdirectory (lost+found)', () => {
+    expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('5Gi');
+    const mount = container.volumeMounts.find((m: any) => m.name === 'data').mountPath;
+    const pgdata = container.env.find((e: any) => e.name === 'PGDATA').value;
+    expect(pgdata.startsWith(mount + '/')).toBe(true);
+  });
+
+  it('sets the resources of seed 000', () => {
+    expect(container.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
+    expect(POSTGRES_RESOURCES.storage).toBe('5Gi');
+  });
+
+  it('runs as the image postgres user under Pod Security "restricted"', () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, fsGroup: 999, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(pod.enableServiceLinks).toBe(false);
+  });
+
+  it('has a readiness probe that stays false during initdb (TCP on 127.0.0.1) and a liveness probe', () => {
+    expect(container.readinessProbe.exec.command.slice(0, 3)).toEqual(['pg_isready', '-h', '127.0.0.1']);
+    expect(container.livenessProbe.tcpSocket.port).toBe('postgresql');
+  });
+
+  it('takes the password from the Secret, never inline, and enables pg_stat_statements', () => {
+    const pw = container.env.find((e: any) => e.name === 'POSTGRES_PASSWORD');
+    expect(pw.valueFrom.secretKeyRef).toEqual({ name: 'postgresql-credentials', key: 'password' });
+    expect(JSON.stringify(sts)).not.toContain('pw-under-test');
+    expect(container.args.join(' ')).toContain('shared_preload_libraries=pg_stat_statements');
+  });
+
+  it('exposes postgresql:5432 and a headless Service matching the pod labels', () => {
+    const svc = byKind('Service', 'postgresql');
+    expect(svc.spec.ports[0].port).toBe(5432);
+    expect(svc.spec.selector).toEqual(sts.spec.selector.matchLabels);
+    expect(byKind('Service', 'postgresql-hl').spec.clusterIP).toBe('None');
+    expect(sts.spec.serviceName).toBe('postgresql-hl');
+  });
+
+  it('labels the namespace for Pod Security: enforce baseline, warn and audit restricted', () => {
+    const ns = renderNamespace('learnflow')[0]!;
+    expect(ns.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' });
+  });
+
+  it('--dry-run needs no cluster, prints the plan and manifests, and redacts the Secret', async () => {
+    const r = await runKit('scripts/deploy-postgres.mts', ['--dry-run', '--namespace', 'lf-dry'], { env: { PATH: '/nonexistent', KUBECONFIG: '/nonexistent' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('kind: StatefulSet');
+    expect(r.stdout).toContain('namespace: lf-dry');
+    expect(r.stdout).toContain('password: <redacted>');
+    expect(r.stdout).toMatch(/postgres\s+-\s+10m00s\s+planned/);
+  });
+});
