@@ -42,6 +42,8 @@ export interface Ctx {
   /** Where the kit writes rendered manifests and diagnostics bundles (.learnflow/ in the repo). */
   outDir: string;
   root: string;
+  /** Set by the master scripts once their preflight passed, so components skip theirs. */
+  preflighted?: boolean;
 }
 
 /** What a step sees: the context plus its deadline and a place to record checks and changes. */

@@ -103,3 +103,12 @@ export function splitJsonStream(text: string): string[] {
   }
   return out;
 }
+
+/** Deletes the kinds matching a selector in the stack's namespace, recording what went. */
+export async function deleteBySelector(step: { kube: Kube; change(key: string, what: string): void; log: { info(m: string): void } }, kinds: string, selector: string, namespace = step.kube.namespace): Promise<void> {
+  const r = await step.kube.run(['delete', kinds, '-n', namespace, '-l', selector, '--ignore-not-found', '--wait=false', '-o', 'name']);
+  for (const name of r.stdout.split('\n').filter(Boolean)) {
+    step.change(name, 'deleted');
+    step.log.info(`${name} deleted`);
+  }
+}

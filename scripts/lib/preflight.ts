@@ -1,3 +1,4 @@
+import { capacityHint, clusterFlavour, formatResources, freeCapacity, type NodeJson, type PodJsonForCapacity, type Resources } from './capacity.js';
 // Checks before any change. Each failure is an EnvironmentError (exit 3) with cause and fix.
 
 import type { Ctx } from './context.js';
@@ -55,4 +56,67 @@ export async function ensureDefaultStorageClass(ctx: Ctx): Promise<string> {
     fix: `kubectl patch storageclass ${defaults[1]!.metadata.name} -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"false"}}}'`,
     docs: 'no-default-storageclass',
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The master scripts' preflight: tools, target context, capacity.
+
+
+export const MIN_KUBECTL_MINOR = 30;
+
+/** kubectl and (when Dapr is deployed) helm present at supported versions. */
+export async function ensureTools(ctx: Ctx, opts: { helm: boolean }): Promise<{ kubectl: string; helm?: string }> {
+  const k = await ctx.exec('kubectl', ['version', '--client', '-o', 'json'], { quiet: true, timeoutMs: 10_000 });
+  const client = (JSON.parse(k.stdout) as { clientVersion?: { gitVersion?: string; minor?: string } }).clientVersion;
+  const minor = Number.parseInt(client?.minor ?? '0', 10);
+  if (minor < MIN_KUBECTL_MINOR) {
+    throw new EnvironmentError(`kubectl ${client?.gitVersion ?? '?'} is too old: the kit needs 1.${MIN_KUBECTL_MINOR} or newer (server-side apply, -o json everywhere)`, {
+      fix: 'install a current kubectl (https://kubernetes.io/docs/tasks/tools/) and put it first on PATH',
+      docs: 'missing-tools',
+    });
+  }
+  if (!opts.helm) return { kubectl: client?.gitVersion ?? '?' };
+  const h = await ctx.exec('helm', ['version', '--template', '{{.Version}}'], { quiet: true, timeoutMs: 10_000 });
+  const helm = h.stdout.trim();
+  if (!/^v[34]\./.test(helm)) {
+    throw new EnvironmentError(`helm ${helm || '?'} is not supported: the kit needs helm 3 or 4`, { fix: 'install helm 3.x or 4.x (https://helm.sh/docs/intro/install/)', docs: 'missing-tools' });
+  }
+  return { kubectl: client?.gitVersion ?? '?', helm };
+}
+
+export const LOCAL_CONTEXT = /^(minikube|docker-desktop|docker-for-desktop|rancher-desktop|orbstack|colima|kind-.+|k3d-.+|kwok-.+)$/;
+
+/** The context the kit will change; a non-local one needs --context given explicitly or --yes. */
+export async function ensureTargetContext(ctx: Ctx, yes: boolean): Promise<string> {
+  const context = ctx.config.context ?? (await ctx.kube.run(['config', 'current-context'], { quiet: true, timeoutMs: 10_000 }).catch(() => undefined))?.stdout.trim();
+  if (!context) {
+    throw new EnvironmentError('no current kubeconfig context: kubectl does not know which cluster to use', {
+      fix: 'start a local cluster (minikube start / kind create cluster) or pass --context NAME',
+      docs: 'cluster-unreachable',
+    });
+  }
+  const explicit = ctx.config.given.has('context');
+  if (!LOCAL_CONTEXT.test(context) && !explicit && !yes) {
+    throw new EnvironmentError(`the current context '${context}' does not look like a local cluster; refusing to change it without being told`, {
+      fix: `pass --context ${context} to confirm this cluster, or --yes`,
+      docs: 'cluster-unreachable',
+    });
+  }
+  return context;
+}
+
+export async function ensureCapacity(ctx: Ctx, context: string, need: Resources, stackNamespaces: readonly string[]): Promise<Resources> {
+  const nodes = await ctx.kube.list<NodeJson>('nodes', { namespace: null });
+  const pods = await ctx.kube.list<PodJsonForCapacity>('pods', { namespace: null });
+  const free = freeCapacity(nodes, pods, stackNamespaces);
+  const shortCpu = free.cpuMillis < need.cpuMillis;
+  const shortMem = free.memoryBytes < need.memoryBytes;
+  if (shortCpu || shortMem) {
+    const what = [shortCpu ? 'CPU' : '', shortMem ? 'memory' : ''].filter(Boolean).join(' and ');
+    throw new EnvironmentError(`not enough ${what}: the stack requests ${formatResources(need)}, the nodes can give ${formatResources({ cpuMillis: Math.max(0, free.cpuMillis), memoryBytes: Math.max(0, free.memoryBytes) })}${clusterFlavour(context) ? ` (${context})` : ''}`, {
+      fix: capacityHint(context, need),
+      docs: 'not-enough-resources',
+    });
+  }
+  return free;
 }

@@ -24,4 +24,10 @@ export interface Component {
   deploy(step: StepCtx): Promise<void>;
   /** Records every check with step.check(); throws only when it cannot go on at all. */
   verify(step: StepCtx): Promise<void>;
+  /** Removes what deploy created. Keeps the data (claims, and the Secrets the data needs) unless purge. */
+  destroy(step: StepCtx, opts: { purge: boolean }): Promise<void>;
+  /** Namespaces besides the stack's own that it deploys into (dapr-system). */
+  extraNamespaces?: readonly string[];
+  /** Requests not visible in plan() manifests (a Helm chart's pods), for the capacity check. */
+  extraRequests?: { cpuMillis: number; memoryBytes: number };
 }

@@ -8,6 +8,7 @@ import { errorMessage } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
 import { redactSecrets } from '../../manifests.js';
 import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
+import { deleteBySelector } from '../../kube.js';
 import { waitForWorkload } from '../../rollout.js';
 import type { Component, Plan } from '../types.js';
 import { checkData } from './checks.js';
@@ -55,8 +56,10 @@ export const postgres: Component = {
 
   async deploy(step: StepCtx): Promise<void> {
     if (!step.config.noCluster) {
-      await ensureClusterReachable(step);
-      await ensureDefaultStorageClass(step);
+      if (!step.preflighted) {
+        await ensureClusterReachable(step);
+        await ensureDefaultStorageClass(step);
+      }
       const ns = step.config.namespace;
       const { password, generated } = await passwordForDeploy(step);
       step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
@@ -77,7 +80,7 @@ export const postgres: Component = {
 
   async verify(step: StepCtx): Promise<void> {
     if (!step.config.noCluster) {
-      await ensureClusterReachable(step);
+      if (!step.preflighted) await ensureClusterReachable(step);
       await checkClusterSide(step);
     }
     try {
@@ -85,6 +88,13 @@ export const postgres: Component = {
     } catch (err) {
       step.check('connection', false, errorMessage(err));
     }
+  },
+
+
+  async destroy(step: StepCtx, { purge }): Promise<void> {
+    await deleteBySelector(step, 'statefulset,service', POSTGRES_SELECTOR);
+    if (purge) await deleteBySelector(step, 'pvc,secret', POSTGRES_SELECTOR);
+    else step.log.info(`kept the volume and Secret ${SECRET_NAME} (the data and its password); --purge removes them`);
   },
 };
 

@@ -1,0 +1,158 @@
+// Catalogue vs. what the cluster has: a pure plan (create / update / unchanged per topic, plus what the kit
+// refuses to do), then its application through the admin API. Never deletes a topic or a partition.
+
+import type { Admin } from 'kafkajs';
+import { StepError } from '../../errors.js';
+import { desiredConfigs, formatRetention, normaliseCleanup, type CatalogueTopic } from './catalogue.js';
+import { kafkaFailure, TOPIC_RESOURCE } from './client.js';
+import { replicationFor } from './topology.js';
+
+export interface ObservedConfig {
+  value: string | null;
+  /** Set on the topic itself (not inherited from the broker or Kafka's defaults). */
+  topicLevel: boolean;
+}
+
+export interface ObservedTopic {
+  name: string;
+  partitions: number;
+  /** The smallest replica count over its partitions. */
+  replicationFactor: number;
+  configs: Record<string, ObservedConfig>;
+}
+
+export interface ConfigChange {
+  name: string;
+  from: string | null;
+  to: string;
+}
+
+export type TopicAction =
+  | { kind: 'create'; topic: string; partitions: number; replicationFactor: number; configs: Record<string, string> }
+  | {
+      kind: 'update';
+      topic: string;
+      partitions?: { from: number; to: number };
+      configChanges: ConfigChange[];
+      /**
+       * The topic's complete set of topic-level settings after the change. kafkajs only has the legacy
+       * AlterConfigs, which REPLACES a topic's whole set: the settings it already had are sent along.
+       */
+      alterConfigs?: Record<string, string>;
+    }
+  | { kind: 'unchanged'; topic: string };
+
+export interface ReconcilePlan {
+  actions: TopicAction[];
+  /** Changes the catalogue asks for that Kafka cannot make (fewer partitions): nothing is applied. */
+  refused: string[];
+  /** Deviations the kit reports but does not fix (replication factor of an existing topic). */
+  warnings: string[];
+}
+
+export function sameValue(name: string, a: string | null | undefined, b: string | null | undefined): boolean {
+  if (a == null || b == null) return a == b;
+  if (name === 'cleanup.policy') return normaliseCleanup(a) === normaliseCleanup(b);
+  return a === b;
+}
+
+export function showValue(name: string, value: string | null): string {
+  if (value === null) return '(unset)';
+  if (name === 'retention.ms' && /^\d+$/.test(value)) return formatRetention(Number(value));
+  return value;
+}
+
+/** Managed settings whose value differs. min.insync.replicas follows the topic's actual replication factor. */
+export function configChanges(topic: CatalogueTopic, observed: ObservedTopic): ConfigChange[] {
+  const want = desiredConfigs(topic, observed.replicationFactor);
+  return Object.entries(want)
+    .filter(([name, value]) => !sameValue(name, observed.configs[name]?.value, value))
+    .map(([name, to]) => ({ name, from: observed.configs[name]?.value ?? null, to }));
+}
+
+export function planReconcile(catalogue: readonly CatalogueTopic[], observed: ReadonlyMap<string, ObservedTopic>, brokers: number): ReconcilePlan {
+  const { replicationFactor } = replicationFor(brokers);
+  const plan: ReconcilePlan = { actions: [], refused: [], warnings: [] };
+  for (const topic of catalogue) {
+    const have = observed.get(topic.name);
+    if (!have) {
+      plan.actions.push({ kind: 'create', topic: topic.name, partitions: topic.partitions, replicationFactor, configs: desiredConfigs(topic, replicationFactor) });
+      continue;
+    }
+    if (topic.partitions < have.partitions) {
+      plan.refused.push(`topic ${topic.name} has ${have.partitions} partitions and the catalogue asks for ${topic.partitions}: Kafka cannot remove partitions`);
+    }
+    if (have.replicationFactor !== replicationFactor) {
+      plan.warnings.push(
+        `topic ${topic.name} has replication factor ${have.replicationFactor}, ${replicationFactor} expected with ${brokers} broker(s); the kit does not move replicas (docs/kafka.md#replication)`,
+      );
+    }
+    const changes = configChanges(topic, have);
+    const grow = topic.partitions > have.partitions ? { from: have.partitions, to: topic.partitions } : undefined;
+    if (!grow && changes.length === 0) {
+      plan.actions.push({ kind: 'unchanged', topic: topic.name });
+      continue;
+    }
+    const action: TopicAction = { kind: 'update', topic: topic.name, configChanges: changes, ...(grow ? { partitions: grow } : {}) };
+    if (changes.length) {
+      const kept = Object.fromEntries(Object.entries(have.configs).filter(([, c]) => c.topicLevel && c.value !== null) as [string, { value: string }][]);
+      action.alterConfigs = { ...Object.fromEntries(Object.entries(kept).map(([k, c]) => [k, c.value])), ...Object.fromEntries(changes.map((c) => [c.name, c.to])) };
+    }
+    plan.actions.push(action);
+  }
+  return plan;
+}
+
+export function describeAction(a: TopicAction): string {
+  switch (a.kind) {
+    case 'create':
+      return `create: ${a.partitions} partition(s), replication factor ${a.replicationFactor}, ${Object.entries(a.configs)
+        .map(([k, v]) => `${k}=${showValue(k, v)}`)
+        .join(', ')}`;
+    case 'update':
+      return [
+        ...(a.partitions ? [`partitions ${a.partitions.from} -> ${a.partitions.to}`] : []),
+        ...a.configChanges.map((c) => `${c.name} ${showValue(c.name, c.from)} -> ${showValue(c.name, c.to)}`),
+      ].join('; ');
+    case 'unchanged':
+      return 'unchanged';
+  }
+}
+
+export type TopicOutcome = 'created' | 'updated' | 'unchanged';
+
+export type ReconcileAdmin = Pick<Admin, 'createTopics' | 'createPartitions' | 'alterConfigs'>;
+
+export const ADMIN_TIMEOUT_MS = 10_000;
+
+/** Applies a plan that refuses nothing. Stops at the first failure, naming the topic. */
+export async function applyPlan(admin: ReconcileAdmin, plan: ReconcilePlan, onApply?: (a: TopicAction) => void): Promise<Record<string, TopicOutcome>> {
+  if (plan.refused.length) throw new StepError(plan.refused.join('; '), { docs: 'kafka-partitions-shrink' });
+  const outcome: Record<string, TopicOutcome> = {};
+  for (const a of plan.actions) {
+    if (a.kind === 'unchanged') {
+      outcome[a.topic] = 'unchanged';
+      continue;
+    }
+    onApply?.(a);
+    try {
+      if (a.kind === 'create') {
+        await admin.createTopics({
+          waitForLeaders: true,
+          timeout: ADMIN_TIMEOUT_MS,
+          topics: [{ topic: a.topic, numPartitions: a.partitions, replicationFactor: a.replicationFactor, configEntries: Object.entries(a.configs).map(([name, value]) => ({ name, value })) }],
+        });
+        outcome[a.topic] = 'created';
+        continue;
+      }
+      if (a.partitions) await admin.createPartitions({ timeout: ADMIN_TIMEOUT_MS, topicPartitions: [{ topic: a.topic, count: a.partitions.to }] });
+      if (a.alterConfigs) {
+        await admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC_RESOURCE, name: a.topic, configEntries: Object.entries(a.alterConfigs).map(([name, value]) => ({ name, value })) }] });
+      }
+      outcome[a.topic] = 'updated';
+    } catch (err) {
+      throw kafkaFailure(`${a.kind === 'create' ? 'creating' : 'updating'} topic ${a.topic} (${describeAction(a)})`, err);
+    }
+  }
+  return outcome;
+}

@@ -1,0 +1,232 @@
+// deploy-all, verify-all and destroy-all: components run in stages against budgets, a shared total
+// deadline, one preflight before the clock starts, one report.
+
+import { createInterface } from 'node:readline/promises';
+import path from 'node:path';
+import { BUDGETS_MS, Deadline, type ComponentName } from './budget.js';
+import { add, manifestRequests, type Resources } from './capacity.js';
+import { dryRun } from './component-scripts.js';
+import { COMPONENT_NAMES, deployStages } from './components/index.js';
+import type { Component } from './components/types.js';
+import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from './config.js';
+import type { Ctx } from './context.js';
+import { writeDiagnostics } from './diagnostics.js';
+import { parseDuration } from './duration.js';
+import { StepError, UsageError } from './errors.js';
+import type { FlagSpec, FlagValue } from './flags.js';
+import { ensureCapacity, ensureClusterReachable, ensureDefaultStorageClass, ensureTargetContext, ensureTools } from './preflight.js';
+import type { StepReport } from './report.js';
+import type { RunResult, ScriptDef } from './run.js';
+import { runStep, skippedStep } from './steps.js';
+
+const BUDGET_KEYS = [...COMPONENT_NAMES, 'total'] as const;
+
+export function parseBudgets(items: readonly string[] | undefined): Record<ComponentName | 'total', number> {
+  const budgets = { ...BUDGETS_MS };
+  for (const item of items ?? []) {
+    const [key, value] = item.split('=');
+    const ms = value === undefined ? undefined : parseDuration(value);
+    if (!key || !(BUDGET_KEYS as readonly string[]).includes(key) || ms === undefined || ms <= 0) {
+      throw new UsageError(`--budget: '${item}' is not NAME=DURATION with NAME one of ${BUDGET_KEYS.join(', ')} (e.g. --budget kafka=15m,total=40m)`);
+    }
+    budgets[key as ComponentName | 'total'] = ms;
+  }
+  return budgets;
+}
+
+const validateBudgets = (v: FlagValue) => {
+  try {
+    parseBudgets(v as string[]);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^--budget: /, '');
+  }
+};
+
+export function masterFlags(components: readonly Component[], kind: 'deploy' | 'verify' | 'destroy'): FlagSpec[] {
+  const flags: FlagSpec[] = [
+    { name: 'only', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'run only these components (comma-separated)' },
+    { name: 'skip', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'leave these components out' },
+  ];
+  if (kind === 'destroy') {
+    flags.push(
+      { name: 'purge', kind: 'boolean', description: 'also delete the volumes (all data), the generated Secrets and the namespaces' },
+      { name: 'yes', short: 'y', kind: 'boolean', description: 'do not ask for confirmation (needed without a terminal)' },
+    );
+    return flags;
+  }
+  flags.push(PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG);
+  if (kind === 'deploy') {
+    flags.push(
+      { name: 'sequential', kind: 'boolean', description: 'deploy one component at a time (default: Kafka and PostgreSQL together, then Dapr)' },
+      { name: 'budget', kind: 'list', valueName: 'NAME=DURATION,...', repeatable: true, description: `override budgets (defaults: kafka 10m, postgres 10m, dapr 5m, total 30m), e.g. kafka=15m`, validate: validateBudgets },
+      { name: 'yes', short: 'y', kind: 'boolean', description: 'deploy to a context that does not look like a local cluster without --context' },
+      { name: 'no-diagnostics', kind: 'boolean', description: 'do not write a diagnostics bundle when a step fails' },
+    );
+  }
+  // Component-specific flags (e.g. --replicas, --dapr-version), once each.
+  const seen = new Set(flags.map((f) => f.name).concat(['budget']));
+  for (const c of components) {
+    for (const f of kind === 'deploy' ? c.deployFlags : c.verifyFlags) {
+      if (seen.has(f.name)) continue;
+      seen.add(f.name);
+      flags.push(f);
+    }
+  }
+  return flags;
+}
+
+export function selectComponents(all: Readonly<Partial<Record<ComponentName, Component>>>, only?: readonly string[], skip?: readonly string[]): Component[] {
+  const names = COMPONENT_NAMES.filter((n) => (only?.length ? only.includes(n) : n in all) && !skip?.includes(n));
+  if (names.length === 0) throw new UsageError('--only/--skip leave no component to run');
+  return names.map((n) => {
+    const c = all[n];
+    if (!c) throw new StepError(`component ${n} is not available in this version of the kit`);
+    return c;
+  });
+}
+
+export async function stackRequests(ctx: Ctx, components: readonly Component[]): Promise<Resources> {
+  let need: Resources = { cpuMillis: 0, memoryBytes: 0 };
+  for (const c of components) {
+    need = add(need, manifestRequests((await c.plan(ctx)).manifests));
+    if (c.extraRequests) need = add(need, c.extraRequests);
+  }
+  return need;
+}
+
+async function preflight(ctx: Ctx, components: readonly Component[], yes: boolean): Promise<void> {
+  const names = components.map((c) => c.name);
+  const tools = await ensureTools(ctx, { helm: names.includes('dapr') });
+  const context = await ensureTargetContext(ctx, yes);
+  const server = await ensureClusterReachable(ctx);
+  ctx.log.info(`context ${context}, Kubernetes ${server.gitVersion}, kubectl ${tools.kubectl}${tools.helm ? `, helm ${tools.helm}` : ''}`);
+  if (names.includes('kafka') || names.includes('postgres') || names.includes('dapr')) {
+    const sc = await ensureDefaultStorageClass(ctx);
+    ctx.log.info(`default StorageClass: ${sc}`);
+  }
+  const need = await stackRequests(ctx, components);
+  const free = await ensureCapacity(ctx, context, need, [ctx.config.namespace, ...components.flatMap((c) => c.extraNamespaces ?? [])]);
+  ctx.log.ok(`preflight passed: the stack requests ${(need.cpuMillis / 1000).toFixed(2)} CPU and ${(need.memoryBytes / 1024 ** 3).toFixed(1)} GiB; the nodes can give ${(free.cpuMillis / 1000).toFixed(2)} CPU and ${(free.memoryBytes / 1024 ** 3).toFixed(1)} GiB`);
+  ctx.preflighted = true;
+}
+
+export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>): ScriptDef {
+  const components = Object.values(all);
+  return {
+    name: 'deploy-all',
+    summary:
+      'Deploys the LearnFlow infrastructure: Kafka and PostgreSQL together, then Dapr, each against its budget\n(Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m). Preflight first (tools, context, StorageClass, capacity);\non failure it stops, leaves everything for inspection and writes a diagnostics bundle. Safe to re-run.',
+    flags: masterFlags(components, 'deploy'),
+    footer: 'Exit codes: 0 deployed, 1 a step failed or a budget ran out, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md',
+    async run(ctx): Promise<RunResult> {
+      const f = ctx.config.flags;
+      const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
+      const budgets = parseBudgets(f.budget as string[] | undefined);
+      if (ctx.config.dryRun) {
+        const plan = await dryRun(ctx, selected, budgets);
+        const stages = deployStages(selected.map((c) => c.name), f.sequential === true);
+        plan.output = `# deploy-all plan (total budget ${budgets.total / 60_000}m): ${stages.map((s) => s.join(' + ')).join(' -> ')}\n${plan.output ?? ''}`;
+        return { ...plan, budgetMs: budgets.total };
+      }
+      if (!ctx.config.noCluster) await preflight(ctx, selected, f.yes === true);
+      else ctx.preflighted = true;
+
+      const total = new Deadline(ctx.clock, budgets.total);
+      const steps: StepReport[] = [];
+      let failed: string | undefined;
+      for (const stage of deployStages(selected.map((c) => c.name), f.sequential === true)) {
+        if (failed) {
+          for (const name of stage) steps.push(skippedStep(name, budgets[name], `not started: ${failed} failed`));
+          continue;
+        }
+        const reports = await Promise.all(stage.map((name) => runStep(ctx, { name, budgetMs: budgets[name], run: (s) => all[name]!.deploy(s) }, total)));
+        steps.push(...reports);
+        failed = reports.find((r) => !r.ok)?.name;
+      }
+      const result: RunResult = { steps, budgetMs: budgets.total };
+      if (failed && !ctx.config.noCluster && f['no-diagnostics'] !== true) {
+        const manifests = (await Promise.all(selected.map(async (c) => (await c.plan(ctx)).manifests))).flat();
+        const dir = await writeDiagnostics(ctx, {
+          namespaces: [ctx.config.namespace, ...selected.flatMap((c) => c.extraNamespaces ?? [])],
+          helmReleases: selected.some((c) => c.name === 'dapr') ? [{ name: 'dapr', namespace: 'dapr-system' }] : [],
+          manifests,
+        });
+        const rel = path.relative(ctx.root, dir);
+        ctx.log.fail(`left everything in place for inspection; diagnostics bundle: ${rel}/ (start with summary.txt)`);
+        result.artifacts = { diagnostics: rel };
+      }
+      return result;
+    },
+  };
+}
+
+export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>): ScriptDef {
+  const components = Object.values(all);
+  return {
+    name: 'verify-all',
+    summary: 'Runs every component\'s checks (Kafka, PostgreSQL, Dapr), even after one fails, and prints one summary.\nExit 1 if any check failed.',
+    flags: masterFlags(components, 'verify'),
+    footer: 'Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 environment not ready.',
+    async run(ctx): Promise<RunResult> {
+      const f = ctx.config.flags;
+      const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
+      if (ctx.config.dryRun) {
+        ctx.log.info(`dry run: would verify ${selected.map((c) => c.title).join(', ')}; nothing was contacted`);
+        return { steps: [], budgetMs: null };
+      }
+      if (!ctx.config.noCluster) {
+        await ensureClusterReachable(ctx);
+        ctx.preflighted = true;
+      }
+      const steps: StepReport[] = [];
+      for (const stage of deployStages(selected.map((c) => c.name), false)) {
+        steps.push(...(await Promise.all(stage.map((name) => runStep(ctx, { name: `verify-${name}`, budgetMs: null, run: (s) => all[name]!.verify(s) })))));
+      }
+      return { steps, budgetMs: null };
+    },
+  };
+}
+
+export async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function destroyAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>, ask: (q: string) => Promise<boolean> = confirm, interactive = () => Boolean(process.stdin.isTTY)): ScriptDef {
+  const components = Object.values(all);
+  return {
+    name: 'destroy-all',
+    summary: 'Removes the LearnFlow stack in reverse order (Dapr, then PostgreSQL and Kafka). Keeps the volumes (your data) and\nthe Secrets that go with them unless --purge. Asks first; without a terminal it needs --yes.',
+    flags: masterFlags(components, 'destroy'),
+    footer: 'Exit codes: 0 removed, 1 a step failed, 2 bad usage (or no confirmation), 3 environment not ready.',
+    async run(ctx): Promise<RunResult> {
+      const f = ctx.config.flags;
+      const purge = f.purge === true;
+      const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined).reverse();
+      const what = `${selected.map((c) => c.title).join(', ')} from namespace ${ctx.config.namespace}${purge ? ' INCLUDING ALL DATA (volumes, Secrets, namespaces)' : ' (volumes and Secrets kept)'}`;
+      if (ctx.config.dryRun) {
+        ctx.log.info(`dry run: would remove ${what}`);
+        return { steps: [], budgetMs: null, output: `# destroy-all plan: remove ${what}` };
+      }
+      if (f.yes !== true) {
+        if (!interactive()) throw new UsageError(`refusing to remove ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
+        if (!(await ask(`Remove ${what}?`))) throw new UsageError('not confirmed; nothing was removed');
+      }
+      const context = await ensureTargetContext(ctx, true);
+      await ensureClusterReachable(ctx);
+      ctx.log.info(`removing from context ${context}`);
+      ctx.preflighted = true;
+      const steps: StepReport[] = [];
+      for (const c of selected) steps.push(await runStep(ctx, { name: `destroy-${c.name}`, budgetMs: null, run: (s) => c.destroy(s, { purge }) }));
+      if (purge && selected.length === COMPONENT_NAMES.length && steps.every((s) => s.ok)) {
+        steps.push(await runStep(ctx, { name: 'destroy-namespace', budgetMs: null, run: async (s) => { await s.kube.run(['delete', 'namespace', ctx.config.namespace, '--ignore-not-found', '--wait=false']); s.change(`namespace/${ctx.config.namespace}`, 'deleted'); } }));
+      }
+      return { steps, budgetMs: null };
+    },
+  };
+}
