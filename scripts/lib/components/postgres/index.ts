@@ -4,7 +4,8 @@ import path from 'node:path';
 import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
 import { budgetFlag, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../../config.js';
-import { errorMessage } from '../../errors.js';
+import type pg from 'pg';
+import { errorMessage, StepError, UsageError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
 import { redactSecrets } from '../../manifests.js';
 import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
@@ -13,9 +14,16 @@ import { waitForWorkload } from '../../rollout.js';
 import type { Component, Plan } from '../types.js';
 import { checkData } from './checks.js';
 import { withPostgres } from './connection.js';
-import { passwordForDeploy, SECRET_NAME } from './credentials.js';
+import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from './credentials.js';
+import { setRolePassword } from './rotate.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate } from './migrate.js';
+
+const ROTATE_FLAG: FlagSpec = {
+  name: 'rotate-secrets',
+  kind: 'boolean',
+  description: 'generate a new password for learnflow_user, set it in PostgreSQL and the Secret, and restart the pod',
+};
 
 export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
 
@@ -34,7 +42,7 @@ function migrationsDir(ctx: Ctx): string {
 export const postgres: Component = {
   name: 'postgres',
   title: 'PostgreSQL',
-  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, budgetFlag('postgres')],
+  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, ROTATE_FLAG, budgetFlag('postgres')],
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
@@ -71,8 +79,14 @@ export const postgres: Component = {
       await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
       step.log.ok('statefulset/postgresql is ready');
     }
+    const rotate = step.config.flags['rotate-secrets'] === true;
+    if (rotate && step.config.noCluster) throw new UsageError('--rotate-secrets needs the cluster: the password lives in the Secret postgresql-credentials (drop --no-cluster)');
     const migrations = loadMigrations(migrationsDir(step));
-    const result = await withPostgres(step, (client) => migrate(client, migrations, (name) => step.log.info(`applying sql/migrations/${name}`)));
+    const result = await withPostgres(step, async (client) => {
+      const applied = await migrate(client, migrations, (name) => step.log.info(`applying ${name}`));
+      if (rotate) await rotateCredentials(step, client);
+      return applied;
+    });
     for (const name of result.applied) step.change(`migration ${name}`, 'applied');
     for (const name of result.unchanged) step.change(`migration ${name}`, 'unchanged');
     step.log.ok(result.applied.length ? `applied ${result.applied.length} migration(s): ${result.applied.join(', ')}` : `schema up to date (${result.unchanged.length} migrations already applied)`);
@@ -97,6 +111,25 @@ export const postgres: Component = {
     else step.log.info(`kept the volume and Secret ${SECRET_NAME} (the data and its password); --purge removes them`);
   },
 };
+
+async function rotateCredentials(step: StepCtx, client: pg.Client): Promise<void> {
+  const ns = step.config.namespace;
+  const password = generatePassword();
+  step.secrets.add(password);
+  await setRolePassword(client, DB_USER, password);
+  // The Secret follows at once: a failure between the two is reported with the way back.
+  try {
+    await step.kube.apply(renderPostgres(ns, password).filter((m) => m.kind === 'Secret'));
+  } catch (err) {
+    throw new StepError(`the new password is set in PostgreSQL but the Secret ${SECRET_NAME} could not be updated: ${errorMessage(err)}`, {
+      fix: `re-run ./scripts/deploy-postgres.mts --rotate-secrets --namespace ${ns} once the cluster answers`,
+    });
+  }
+  step.change(`secret/${SECRET_NAME}`, 'rotated');
+  await step.kube.run(['rollout', 'restart', 'statefulset/postgresql', '-n', ns]);
+  await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
+  step.log.ok(`rotated the password of ${DB_USER}; Secret ${SECRET_NAME} updated and statefulset/postgresql restarted (apps that read the Secret at start need a restart too)`);
+}
 
 async function checkClusterSide(step: StepCtx): Promise<void> {
   const ns = step.config.namespace;
