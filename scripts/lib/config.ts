@@ -65,6 +65,12 @@ export const NO_CLUSTER_FLAG: FlagSpec = {
   description: 'skip every kubectl/helm step; do only the data-plane work against --pg-url / --kafka-brokers',
 };
 
+export const NO_NETWORK_POLICIES_FLAG: FlagSpec = {
+  name: 'no-network-policies',
+  kind: 'boolean',
+  description: 'do not create the NetworkPolicies that limit Kafka and PostgreSQL to pods of the namespace',
+};
+
 export function budgetFlag(component: ComponentName): FlagSpec {
   return {
     name: 'budget',

@@ -70,3 +70,13 @@ describe('PostgreSQL manifests', () => {
     expect(r.stdout).toMatch(/postgres\s+-\s+10m00s\s+planned/);
   });
 });
+
+describe('PostgreSQL NetworkPolicy', () => {
+  it('admits only pods of the namespace, on 5432, and can be turned off', () => {
+    const np = renderPostgres('learnflow', 'x').find((m) => m.kind === 'NetworkPolicy') as Manifest & Record<string, any>;
+    expect(np.spec.podSelector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+    expect(np.spec.policyTypes).toEqual(['Ingress']);
+    expect(np.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 5432 }] }]);
+    expect(renderPostgres('learnflow', 'x', { networkPolicies: false }).some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+  });
+});

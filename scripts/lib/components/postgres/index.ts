@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
-import { budgetFlag, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../../config.js';
+import { budgetFlag, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
@@ -42,13 +42,13 @@ function migrationsDir(ctx: Ctx): string {
 export const postgres: Component = {
   name: 'postgres',
   title: 'PostgreSQL',
-  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, ROTATE_FLAG, budgetFlag('postgres')],
+  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, ROTATE_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
     const ns = ctx.config.namespace;
     const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
-    const manifests = ctx.config.noCluster ? [] : redactSecrets([...renderNamespace(ns), ...renderPostgres(ns, '<generated on first deploy>')]);
+    const manifests = ctx.config.noCluster ? [] : redactSecrets([...renderNamespace(ns), ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true })]);
     const actions = ctx.config.noCluster
       ? []
       : [
@@ -71,7 +71,8 @@ export const postgres: Component = {
       const ns = step.config.namespace;
       const { password, generated } = await passwordForDeploy(step);
       step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
-      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderPostgres(ns, password)]);
+      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: step.config.flags['no-network-policies'] !== true })]);
+      if (step.config.flags['no-network-policies'] === true) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
       for (const [key, what] of Object.entries(outcome)) {
         step.change(key, what);
         step.log.info(`${key} ${what}`);
@@ -106,7 +107,7 @@ export const postgres: Component = {
 
 
   async destroy(step: StepCtx, { purge }): Promise<void> {
-    await deleteBySelector(step, 'statefulset,service', POSTGRES_SELECTOR);
+    await deleteBySelector(step, 'statefulset,service,networkpolicy', POSTGRES_SELECTOR);
     if (purge) await deleteBySelector(step, 'pvc,secret', POSTGRES_SELECTOR);
     else step.log.info(`kept the volume and Secret ${SECRET_NAME} (the data and its password); --purge removes them`);
   },
