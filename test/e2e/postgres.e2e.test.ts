@@ -1,0 +1,113 @@
+// deploy-postgres / verify-postgres end to end: the cluster side on a REAL Kubernetes API server
+// with KWOK nodes, the data side on a REAL PostgreSQL (no container runs on a KWOK node).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../scripts/lib/report.js';
+import { runKit, STACK_TRACE } from '../support/cli.js';
+import { installImagePullBackOffStage, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
+import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+
+let cluster: KubeCluster;
+let pg: PostgresInstance;
+let pgUrl: string;
+
+const kit = (script: string, args: string[], c: KubeCluster = cluster) => runKit(script, ['--context', c.context, ...args], { env: c.env, timeoutMs: 180_000 });
+
+beforeAll(async () => {
+  [cluster, pg] = await Promise.all([startKubeCluster({ name: 'e2e-pg' }), startPostgres()]);
+  pgUrl = await pg.createDatabase('learnflow');
+}, 240_000);
+afterAll(async () => {
+  await Promise.all([cluster?.stop(), pg?.stop()]);
+});
+
+describe('deploy-postgres on a simulated cluster', () => {
+  it('deploys: every object accepted by the real API server, the claim bound, the pod ready', { timeout: 180_000 }, async () => {
+    const r = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--json']);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.steps[0]!.changes).toMatchObject({ 'namespace/learnflow': 'created', 'secret/postgresql-credentials': 'created', 'statefulset/postgresql': 'created', 'service/postgresql': 'created', 'networkpolicy/postgresql': 'created', 'migration 0001_schema.sql': 'applied' });
+    const pvc = JSON.parse(await cluster.kubectl(['get', 'pvc', 'data-postgresql-0', '-n', 'learnflow', '-o', 'json'])) as { status: { phase: string }; spec: { resources: { requests: { storage: string } } } };
+    expect(pvc.status.phase).toBe('Bound');
+    expect(pvc.spec.resources.requests.storage).toBe('5Gi');
+    const ns = JSON.parse(await cluster.kubectl(['get', 'namespace', 'learnflow', '-o', 'json'])) as { metadata: { labels: Record<string, string> } };
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('baseline');
+  });
+
+  it('the re-run changes nothing, keeps the generated password, and is fast', { timeout: 120_000 }, async () => {
+    const secretBefore = await cluster.kubectl(['get', 'secret', 'postgresql-credentials', '-n', 'learnflow', '-o', 'jsonpath={.data.password}']);
+    const r = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const changes = (JSON.parse(r.stdout) as Report).steps[0]!.changes!;
+    expect(Object.entries(changes).filter(([, v]) => v !== 'unchanged')).toEqual([]);
+    expect(await cluster.kubectl(['get', 'secret', 'postgresql-credentials', '-n', 'learnflow', '-o', 'jsonpath={.data.password}'])).toBe(secretBefore);
+    expect(r.durationMs).toBeLessThan(15_000);
+    // the password is never printed
+    const pw = Buffer.from(secretBefore, 'base64').toString();
+    expect(r.stdout + r.stderr).not.toContain(pw);
+  });
+
+  it('the kit pods meet Pod Security "restricted": the API server finds no violation', { timeout: 60_000 }, async () => {
+    // Labelling a namespace with a stricter level makes the API server check the pods already there;
+    // --dry-run=server checks without changing anything, and answers with a warning per violation.
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync('kubectl', ['--context', cluster.context, 'label', 'namespace', 'learnflow', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'], { env: cluster.env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const pods = JSON.parse(await cluster.kubectl(['get', 'pods', '-n', 'learnflow', '-o', 'json'])) as { items: unknown[] };
+    expect(pods.items.length).toBeGreaterThan(0);
+    expect(r.stderr).not.toMatch(/violate/i);
+    // and the check can fail: a pod that is only "baseline" is reported
+    await cluster.apply(`apiVersion: v1
+kind: Pod
+metadata: { name: baseline-only, namespace: learnflow }
+spec: { containers: [{ name: c, image: busybox:1.36 }] }
+`);
+    const bad = spawnSync('kubectl', ['--context', cluster.context, 'label', 'namespace', 'learnflow', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'], { env: cluster.env, encoding: 'utf8' });
+    expect(bad.stderr).toMatch(/violate/i);
+    await cluster.kubectl(['delete', 'pod', 'baseline-only', '-n', 'learnflow', '--wait=false']);
+  });
+
+  it('verify-postgres passes every check, cluster side and data side', { timeout: 120_000 }, async () => {
+    const r = await kit('scripts/verify-postgres.mts', ['--pg-url', pgUrl, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const checks = (JSON.parse(r.stdout) as Report).steps[0]!.checks;
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+    expect(checks.map((c) => c.name)).toEqual(['pod ready', 'volume bound', 'service endpoints', 'connection', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip']);
+  });
+});
+
+describe('faults', () => {
+  it('an image that cannot be pulled fails within 30 s with the reason and the fix', { timeout: 120_000 }, async () => {
+    await installImagePullBackOffStage(cluster, { labelKey: 'app.kubernetes.io/name', labelValue: 'postgresql', name: 'pg-pull-fault' });
+    try {
+      const r = await kit('scripts/deploy-postgres.mts', ['--namespace', 'pullfail', '--pg-url', pgUrl]);
+      expect(r.code).toBe(1);
+      expect(r.durationMs).toBeLessThan(30_000);
+      expect(r.stderr).toMatch(/pod postgresql-0 is container postgresql: ImagePullBackOff/);
+      expect(r.stderr).toContain('docs/troubleshooting.md#imagepullbackoff');
+      expect(r.stderr).not.toMatch(STACK_TRACE);
+    } finally {
+      await cluster.kubectl(['delete', 'stage', 'pg-pull-fault']);
+    }
+  });
+
+  it('no default StorageClass: exit 3 with the fix', { timeout: 240_000 }, async () => {
+    const bare = await startKubeCluster({ name: 'e2e-nosc', defaultStorageClass: false, persistentVolumes: 0 });
+    try {
+      const r = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl], bare);
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/no default StorageClass/);
+      expect(r.stderr).toContain('docs/troubleshooting.md#no-default-storageclass');
+    } finally {
+      await bare.stop();
+    }
+  });
+
+  it('an unreachable API server: exit 3 within 10 s', { timeout: 60_000 }, async () => {
+    const r = await runKit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl], { env: { ...cluster.env, KUBECONFIG: '/nonexistent/kubeconfig' } });
+    expect(r.code).toBe(3);
+    expect(r.durationMs).toBeLessThan(12_000);
+    expect(r.stderr).toMatch(/not reachable/);
+  });
+});
