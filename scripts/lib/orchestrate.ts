@@ -14,6 +14,7 @@ import { writeDiagnostics } from './diagnostics.js';
 import { parseDuration } from './duration.js';
 import { StepError, UsageError } from './errors.js';
 import type { FlagSpec, FlagValue } from './flags.js';
+import { networkPolicySupport } from './netpol-support.js';
 import { ensureCapacity, ensureClusterReachable, ensureDefaultStorageClass, ensureTargetContext, ensureTools } from './preflight.js';
 import type { StepReport } from './report.js';
 import type { RunResult, ScriptDef } from './run.js';
@@ -104,6 +105,12 @@ async function preflight(ctx: Ctx, components: readonly Component[], yes: boolea
   if (names.includes('kafka') || names.includes('postgres') || names.includes('dapr')) {
     const sc = await ensureDefaultStorageClass(ctx);
     ctx.log.info(`default StorageClass: ${sc}`);
+  }
+  if (ctx.config.flags['no-network-policies'] !== true) {
+    const system = await ctx.kube.list<{ metadata: { name: string }; spec?: { containers?: { image?: string }[] } }>('pods', { namespace: 'kube-system' });
+    const verdict = networkPolicySupport(system, context);
+    if (verdict.enforcement === 'enforced') ctx.log.info(`NetworkPolicies: ${verdict.why}`);
+    else ctx.log.warn(`NetworkPolicies are created but ${verdict.enforcement === 'unknown' ? 'may not be' : 'will not be'} enforced: ${verdict.why} (docs/security.md#network-policies)`);
   }
   const need = await stackRequests(ctx, components);
   const free = await ensureCapacity(ctx, context, need, [ctx.config.namespace, ...components.flatMap((c) => c.extraNamespaces ?? [])]);
