@@ -29,16 +29,16 @@ describe("data substrate: PostgreSQL", () => {
     await client.connect();
     try {
       const { rows } = await client.query<{ version: string }>("SELECT version()");
-      expect(rows[0].version).toMatch(/PostgreSQL 15\./);
+      expect(rows[0]!.version).toMatch(/PostgreSQL 15\./);
       await client.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
       const stats = await client.query("SELECT count(*)::int AS n FROM pg_stat_statements");
-      expect(stats.rows[0].n).toBeGreaterThan(0);
+      expect(stats.rows[0]!.n).toBeGreaterThan(0);
       const hba = await client.query<{ auth_method: string }>(
         "SELECT auth_method FROM pg_hba_file_rules WHERE type = 'host'",
       );
       expect(hba.rows.map((r) => r.auth_method)).toEqual(expect.arrayContaining(["scram-sha-256"]));
       const fsync = await client.query<{ fsync: string }>("SHOW fsync");
-      expect(fsync.rows[0].fsync).toBe("off");
+      expect(fsync.rows[0]!.fsync).toBe("off");
     } finally {
       await client.end();
     }
@@ -57,7 +57,7 @@ describe("data substrate: PostgreSQL", () => {
     await client.connect();
     try {
       const { rows } = await client.query<{ db: string }>("SELECT current_database() AS db");
-      expect(rows[0].db).toBe("learnflow_app");
+      expect(rows[0]!.db).toBe("learnflow_app");
     } finally {
       await client.end();
     }
@@ -105,9 +105,9 @@ describe("data substrate: Kafka with kafkajs 2.2.4", () => {
     expect(created).toBe(true);
     expect(await admin.listTopics()).toContain(topic);
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    expect(meta.topics[0].name).toBe(topic);
-    expect(meta.topics[0].partitions).toHaveLength(2);
-    for (const p of meta.topics[0].partitions) expect(p.leader).toBe(1);
+    expect(meta.topics[0]!.name).toBe(topic);
+    expect(meta.topics[0]!.partitions).toHaveLength(2);
+    for (const p of meta.topics[0]!.partitions) expect(p.leader).toBe(1);
   });
 
   it("auto.create.topics.enable=false: metadata for an unknown topic does not create it", LONG, async () => {
@@ -121,7 +121,7 @@ describe("data substrate: Kafka with kafkajs 2.2.4", () => {
     const value = `hello-${randomUUID()}`;
     try {
       const [res] = await producer.send({ topic, acks: -1, messages: [{ key: "k1", value }] });
-      expect(res.errorCode).toBe(0);
+      expect(res!.errorCode).toBe(0);
     } finally {
       await producer.disconnect();
     }
@@ -153,8 +153,8 @@ describe("data substrate: Kafka with kafkajs 2.2.4", () => {
         includeSynonyms: false,
         resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
       });
-      expect(res.resources[0].errorCode).toBe(0);
-      return new Map(res.resources[0].configEntries.map((e) => [e.configName, e.configValue]));
+      expect(res.resources[0]!.errorCode).toBe(0);
+      return new Map(res.resources[0]!.configEntries.map((e) => [e.configName, e.configValue]));
     };
     const before = await describe();
     expect(before.get("retention.ms")).toBe("3600000");
@@ -182,7 +182,7 @@ describe("data substrate: Kafka with kafkajs 2.2.4", () => {
   it("createPartitions", LONG, async () => {
     await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
     const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    expect(meta.topics[0].partitions).toHaveLength(4);
+    expect(meta.topics[0]!.partitions).toHaveLength(4);
   });
 
   // Last: leaves the broker dead (afterAll's stop() still cleans up).
