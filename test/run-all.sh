@@ -22,13 +22,13 @@ fi
 # 3. Types.
 log "typecheck"
 typecheck=0
-npx tsc -p . >&2 || { typecheck=1; log "typecheck FAILED"; }
+node_modules/.bin/tsc -p . >&2 || { typecheck=1; log "typecheck FAILED"; }
 
 # 4. Every layer in one run; the JSON reporter gives the counts.
 mkdir -p test-results
 rm -f test-results/vitest.json
 log "vitest"
-npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" >&2
+node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" >&2
 vitest_status=$?
 
 if [ ! -s test-results/vitest.json ]; then
