@@ -40,6 +40,8 @@ export interface Report {
   error?: ReportError;
   /** Where a diagnostics bundle or rendered manifests were written. */
   artifacts?: Record<string, string>;
+  /** Script-specific findings for machines (e.g. the image list of images.mts). */
+  data?: Record<string, unknown>;
 }
 
 export function verdict(step: Pick<StepReport, 'ok' | 'status' | 'durationMs' | 'budgetMs'>): string {

@@ -17,11 +17,15 @@ export interface RunResult {
   artifacts?: Record<string, string>;
   /** Printed on stdout after the table (human mode) — e.g. the dry-run manifests. */
   output?: string;
+  /** What the script found, for --json consumers (e.g. images.mts: { images: [...] }). */
+  data?: Record<string, unknown>;
 }
 
 export interface ScriptDef {
   name: string;
   summary: string;
+  /** Usage line of --help when the script takes more than flags (e.g. 'port-forward.mts start|status|stop [flags]'). */
+  usage?: string;
   flags: readonly FlagSpec[];
   footer?: string;
   run(ctx: Ctx): Promise<RunResult>;
@@ -43,7 +47,7 @@ export function allFlags(def: ScriptDef): FlagSpec[] {
 }
 
 export function helpText(def: ScriptDef): string {
-  return formatHelp(`${def.name}.mts [flags]`, def.summary, allFlags(def), def.footer);
+  return formatHelp(def.usage ?? `${def.name}.mts [flags]`, def.summary, allFlags(def), def.footer);
 }
 
 export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.ProcessEnv, io: RunIO): Promise<ExitCodeValue> {
@@ -87,6 +91,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
       dryRun: config.dryRun,
       steps: result.steps,
       ...(result.artifacts ? { artifacts: result.artifacts } : {}),
+      ...(result.data ? { data: result.data } : {}),
     };
     if (result.budgetMs !== null && report.durationMs > result.budgetMs) report.ok = false;
   } catch (err) {
@@ -122,8 +127,8 @@ function failureReport(command: string, started: number, clock: Clock, err: unkn
   return { ok: false, command, durationMs: clock.now() - started, budgetMs: null, dryRun, steps: [], error: toReportError(err) };
 }
 
-/** Entry points call this and nothing else. */
-export function runScript(def: ScriptDef): void {
+/** Entry points call this and nothing else. `argv`: the flags, when the entry point took a command off the front. */
+export function runScript(def: ScriptDef, argv: readonly string[] = process.argv.slice(2)): void {
   const controller = new AbortController();
   let interrupts = 0;
   process.on('SIGINT', () => {
@@ -133,7 +138,7 @@ export function runScript(def: ScriptDef): void {
     controller.abort();
   });
   process.on('SIGTERM', () => controller.abort());
-  main(def, process.argv.slice(2), process.env, {
+  main(def, argv, process.env, {
     stdout: (t) => process.stdout.write(t),
     stderr: (l) => process.stderr.write(l + '\n'),
     clock: realClock,

@@ -3,9 +3,11 @@
 
 import type { ComponentName } from '../budget.js';
 import type { Component } from './types.js';
+import { dapr } from './dapr/index.js';
+import { kafka } from './kafka/index.js';
 import { postgres } from './postgres/index.js';
 
-export const COMPONENTS: Readonly<Partial<Record<ComponentName, Component>>> = { postgres };
+export const COMPONENTS: Readonly<Partial<Record<ComponentName, Component>>> = { kafka, postgres, dapr };
 
 export const COMPONENT_NAMES: readonly ComponentName[] = ['kafka', 'postgres', 'dapr'];
 

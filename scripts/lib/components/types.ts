@@ -28,6 +28,8 @@ export interface Component {
   destroy(step: StepCtx, opts: { purge: boolean }): Promise<void>;
   /** Namespaces besides the stack's own that it deploys into (dapr-system). */
   extraNamespaces?: readonly string[];
+  /** Images pulled that plan() manifests do not show (a Helm chart's, a verify Job's), for scripts/images.mts. */
+  images?(ctx: Ctx): string[];
   /** Requests not visible in plan() manifests (a Helm chart's pods), for the capacity check. */
   extraRequests?: { cpuMillis: number; memoryBytes: number };
 }

@@ -4,6 +4,7 @@
 // --kafka-brokers, or one port-forward per broker to its LOCAL listener.
 
 import kafkajs, { type Admin, type ITopicMetadata, type Kafka, type KafkaConfig } from 'kafkajs';
+import SnappyCodec from 'kafkajs-snappy';
 import type { StepCtx } from '../../context.js';
 import { errorMessage, KitError, StepError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -12,12 +13,18 @@ import { waitFor } from '../../wait.js';
 import type { ObservedTopic } from './reconcile.js';
 import { KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets } from './topology.js';
 
-const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, ConfigSource } = kafkajs;
+const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, ConfigSource, CompressionCodecs, CompressionTypes } = kafkajs;
+
+// The event topics are compression.type=snappy (seed 000), so the broker stores them snappy-compressed whatever the
+// producer sent, and kafkajs has no snappy codec of its own: without this every read fails with "Snappy
+// compression not implemented". Any LearnFlow service on kafkajs needs the same line (docs/kafka.md#clients).
+CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
 
 export const CLIENT_ID = 'learnflow-kit';
 export const TOPIC_RESOURCE = ConfigResourceTypes.TOPIC;
-/** Bounds for one attempt to reach the brokers: connect + describeCluster. Well under the 15 s promised. */
-export const CONNECT_TIMEOUT_MS = 10_000;
+/** Bound for reaching the brokers (connect + describeCluster) and for each later metadata read: a dead or hung
+ * broker is reported well within the 15 s promised. */
+export const CONNECT_TIMEOUT_MS = 12_000;
 
 export const CLIENT_SETTINGS: Pick<KafkaConfig, 'connectionTimeout' | 'requestTimeout' | 'enforceRequestTimeout' | 'retry'> = {
   connectionTimeout: 3_000,
@@ -51,10 +58,11 @@ export function kafkaFailure(what: string, err: unknown, details: { fix?: string
   return new StepError(`${what} failed: ${explainKafkaError(err)}`, { cause: err, ...details });
 }
 
-export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** `p`, or an error naming what was going on once `ms` have passed (`what` is read at that moment). */
+export function within<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s while ${what}`)), ms);
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s while ${typeof what === 'function' ? what() : what}`)), ms);
     timer.unref();
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
@@ -126,8 +134,16 @@ export async function connectKafka(step: StepCtx, endpoint: KafkaEndpoint): Prom
     await within(admin.disconnect(), 5_000, 'disconnecting').catch(() => {});
   };
   try {
-    await within(admin.connect(), CONNECT_TIMEOUT_MS, `connecting to ${endpoint.brokers.join(',')}`);
-    const cluster = await within(admin.describeCluster(), CONNECT_TIMEOUT_MS, 'reading the cluster metadata');
+    let stage = `connecting to ${endpoint.brokers.join(',')}`;
+    const cluster = await within(
+      (async () => {
+        await admin.connect();
+        stage = 'reading the cluster metadata';
+        return admin.describeCluster();
+      })(),
+      CONNECT_TIMEOUT_MS,
+      () => stage,
+    );
     return { kafka, admin, endpoint, brokers: cluster.brokers, clusterId: cluster.clusterId, close };
   } catch (err) {
     await close();

@@ -1,0 +1,105 @@
+// verify-dapr's object checks: the release, the CRDs, the components and their Secret, the Configuration and
+// Resiliency, the dependencies. Every check is recorded; none stops the others.
+
+import type { StepCtx } from '../../context.js';
+import { errorMessage } from '../../errors.js';
+import { describeRelease } from '../../helm.js';
+import { helmFor, readDependencies } from './controlplane.js';
+import { expectedComponents } from './manifests.js';
+import { CONFIGURATION, DAPR_NAMESPACE, REDIS_SCOPE, REDIS_SECRET, REDIS_STATESTORE, RELEASE, RESILIENCY, STATESTORE_SECRET } from './settings.js';
+
+export const DAPR_CRDS = ['components.dapr.io', 'configurations.dapr.io', 'resiliencies.dapr.io', 'subscriptions.dapr.io'] as const;
+
+export async function guard(step: StepCtx, name: string, fn: () => Promise<[boolean, string]>): Promise<void> {
+  try {
+    const [ok, detail] = await fn();
+    step.check(name, ok, detail);
+  } catch (err) {
+    step.check(name, false, errorMessage(err).split('\n')[0]!);
+  }
+}
+
+interface DaprObject {
+  kind: string;
+  metadata: { name: string };
+  spec?: { type?: string; version?: string };
+  scopes?: string[];
+}
+
+export interface ComponentView {
+  name: string;
+  type?: string;
+  version?: string;
+  scopes?: string[];
+}
+
+/** Compares what is in the namespace with what deploy applies. Pure, for tests. */
+export function judgeComponents(found: readonly ComponentView[], withRedis: boolean): [boolean, string] {
+  const problems: string[] = [];
+  const seen: string[] = [];
+  for (const want of expectedComponents(withRedis)) {
+    const c = found.find((f) => f.name === want.name);
+    if (!c) problems.push(`${want.name} missing`);
+    else if (c.type !== want.type || c.version !== want.version) problems.push(`${want.name} is ${c.type} ${c.version}, expected ${want.type} ${want.version}`);
+    else seen.push(`${want.name} (${want.type} ${want.version})`);
+  }
+  const redis = found.find((f) => f.name === REDIS_STATESTORE);
+  if (redis && !(redis.scopes ?? []).includes(REDIS_SCOPE)) problems.push(`${REDIS_STATESTORE} is not scoped to ${REDIS_SCOPE}`);
+  return [problems.length === 0, problems.length ? problems.join('; ') : seen.join(', ')];
+}
+
+/** Runs the object checks; returns whether the Redis store is deployed (the probe then checks its scope). */
+export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean }> {
+  const ns = step.config.namespace;
+  await guard(step, 'helm release', async () => {
+    const r = await helmFor(step).release(RELEASE, DAPR_NAMESPACE);
+    if (!r) return [false, `no release ${RELEASE} in ${DAPR_NAMESPACE}: run ./scripts/install-dapr.mts`];
+    return [r.status === 'deployed', describeRelease(r)];
+  });
+
+  await guard(step, 'Dapr CRDs', async () => {
+    const r = await step.kube.run(['get', 'crd', ...DAPR_CRDS, '--ignore-not-found', '-o', 'name'], { quiet: true });
+    const present = new Set(r.stdout.split('\n').map((l) => l.replace(/^customresourcedefinition\.apiextensions\.k8s\.io\//, '').trim()));
+    const missing = DAPR_CRDS.filter((c) => !present.has(c));
+    return [missing.length === 0, missing.length ? `missing: ${missing.join(', ')}` : DAPR_CRDS.join(', ')];
+  });
+
+  let withRedis = false;
+  await guard(step, 'components', async () => {
+    const list = await step.kube.list<DaprObject>('components.dapr.io');
+    const found = list.map((c) => ({ name: c.metadata.name, type: c.spec?.type, version: c.spec?.version, scopes: c.scopes }));
+    withRedis = found.some((c) => c.name === REDIS_STATESTORE);
+    return judgeComponents(found, withRedis);
+  });
+
+  await guard(step, 'configuration and resiliency', async () => {
+    const list = await step.kube.list<DaprObject>('configurations.dapr.io,resiliencies.dapr.io');
+    const missing = [
+      ['Configuration', CONFIGURATION],
+      ['Resiliency', RESILIENCY],
+    ].filter(([kind, name]) => !list.some((o) => o.kind === kind && o.metadata.name === name));
+    return [missing.length === 0, missing.length ? `missing in ${ns}: ${missing.map(([k, n]) => `${k} ${n}`).join(', ')}` : `Configuration ${CONFIGURATION}, Resiliency ${RESILIENCY}`];
+  });
+
+  await guard(step, 'state-store secret', async () => {
+    const s = await step.kube.getOptional<{ data?: Record<string, string> }>('secret', STATESTORE_SECRET);
+    const cs = s?.data?.connectionString;
+    if (cs) step.secrets.add(Buffer.from(cs, 'base64').toString('utf8'));
+    return [Boolean(cs), cs ? `Secret ${STATESTORE_SECRET} holds connectionString` : `Secret ${STATESTORE_SECRET} or its key connectionString is missing in ${ns}`];
+  });
+
+  if (withRedis) {
+    await guard(step, 'redis ready', async () => {
+      const sts = await step.kube.getOptional<{ status?: { readyReplicas?: number }; spec?: { replicas?: number } }>('statefulset', 'redis');
+      const s = await step.kube.getOptional<{ data?: Record<string, string> }>('secret', REDIS_SECRET);
+      const ready = (sts?.status?.readyReplicas ?? 0) >= (sts?.spec?.replicas ?? 1);
+      return [Boolean(sts) && ready && Boolean(s?.data?.password), !sts ? 'statefulset/redis not found' : !s?.data?.password ? `Secret ${REDIS_SECRET} missing` : `${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1} ready`];
+    });
+  }
+
+  await guard(step, 'Kafka and PostgreSQL ready', async () => {
+    const { deps } = await readDependencies(step);
+    return [deps.every((d) => d.ready), deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ')];
+  });
+  return { withRedis };
+}

@@ -1,0 +1,234 @@
+// The control plane: `helm upgrade --install` (skipped when the release is already deployed at the same chart
+// with the same values), the CRDs on an upgrade (helm never upgrades crds/), then one wait for all five
+// workloads that names each one not ready and why. Also the Kafka/PostgreSQL readiness gate for components.
+
+import type { StepCtx } from '../../context.js';
+import { diagnosePod, type PodJson } from '../../diagnose.js';
+import { StepError } from '../../errors.js';
+import { describeRelease, Helm, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../helm.js';
+import { formatCommand } from '../../exec.js';
+import { parseManifests } from '../../manifests.js';
+import { TerminalTracker, workloadReady } from '../../rollout.js';
+import { waitFor } from '../../wait.js';
+import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
+import { CONTROL_PLANE, desiredValues, loadValues, sameValues, type ControlPlaneWorkload } from './values.js';
+
+export function helmFor(step: Pick<StepCtx, 'exec' | 'config'>): Helm {
+  return new Helm(step.exec, step.config.context);
+}
+
+export function upgradeOptions(s: DaprSettings, timeoutMs?: number): UpgradeOptions {
+  return { release: RELEASE, namespace: DAPR_NAMESPACE, chart: s.chart.ref, valuesFiles: [s.valuesPath], setString: s.chart.setString, timeoutMs, createNamespace: true };
+}
+
+/** The command a user could paste (for --dry-run and docs). */
+export function helmCommandLine(s: DaprSettings, context?: string): string {
+  const args = upgradeInstallArgs(upgradeOptions(s));
+  return formatCommand('helm', context ? ['--kube-context', context, ...args] : args);
+}
+
+export type InstallOutcome = 'created' | 'configured' | 'unchanged';
+
+/** Decides whether the release needs an upgrade. Pure, for tests. */
+export function releaseUpToDate(release: HelmRelease | undefined, chartLabel: string, current: Record<string, unknown> | undefined, desired: Record<string, unknown>): { upToDate: boolean; why: string } {
+  if (!release) return { upToDate: false, why: 'not installed' };
+  if (release.status !== 'deployed') return { upToDate: false, why: `release is ${release.status}` };
+  if (release.chart !== chartLabel) return { upToDate: false, why: `chart ${release.chart} installed, ${chartLabel} wanted` };
+  if (!current || !sameValues(current, desired)) return { upToDate: false, why: 'values differ from k8s/dapr/values.yaml' };
+  return { upToDate: true, why: `${chartLabel} deployed with the same values` };
+}
+
+export async function installControlPlane(step: StepCtx, s: DaprSettings): Promise<InstallOutcome> {
+  const helm = helmFor(step);
+  const desired = desiredValues(loadValues(s.valuesPath), s.chart.setString);
+  let release = await helm.release(RELEASE, DAPR_NAMESPACE);
+  if (release) step.log.info(`helm release ${describeRelease(release)}`);
+
+  if (release && PENDING_STATUSES.includes(release.status)) {
+    release = await recoverPending(step, helm, release);
+  }
+  const current = release?.status === 'deployed' ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined;
+  const verdict = releaseUpToDate(release, s.chart.chartLabel, current, desired);
+  if (verdict.upToDate) {
+    step.log.ok(`helm release ${RELEASE} unchanged: ${verdict.why}`);
+    step.change(`helm release ${RELEASE}`, 'unchanged');
+    return 'unchanged';
+  }
+  step.log.info(`installing ${s.chart.describe}: ${verdict.why}`);
+
+  // helm installs crds/ on the first install only; an upgrade must bring the new version's CRDs itself.
+  if (release && release.status === 'deployed') await applyChartCrds(step, helm, s);
+
+  const timeoutMs = Math.max(30_000, step.deadline.remaining());
+  await helm.upgradeInstall(upgradeOptions(s, timeoutMs));
+  const outcome: InstallOutcome = release ? 'configured' : 'created';
+  step.change(`helm release ${RELEASE}`, outcome);
+  step.log.ok(`helm release ${RELEASE} ${outcome === 'created' ? 'installed' : 'upgraded'} (${s.chart.chartLabel}, images ${s.version})`);
+  return outcome;
+}
+
+/**
+ * A helm process that was interrupted (Ctrl-C, a killed terminal) leaves the release pending-*, and helm refuses
+ * every later upgrade. The kit's own interrupted run is by far the likeliest cause on a laptop, so it clears it:
+ * a first install that never finished is uninstalled, an upgrade is rolled back.
+ */
+async function recoverPending(step: StepCtx, helm: Helm, release: HelmRelease): Promise<HelmRelease | undefined> {
+  step.log.warn(`helm release ${RELEASE} is ${release.status}: an earlier helm run was interrupted; clearing it`);
+  if (release.status === 'pending-install' && release.revision <= 1) {
+    await helm.uninstall(RELEASE, DAPR_NAMESPACE);
+    step.change(`helm release ${RELEASE} (interrupted install)`, 'deleted');
+    return undefined;
+  }
+  await helm.rollback(RELEASE, DAPR_NAMESPACE);
+  step.change(`helm release ${RELEASE} (interrupted ${release.status.replace('pending-', '')})`, 'rolled back');
+  return helm.release(RELEASE, DAPR_NAMESPACE);
+}
+
+async function applyChartCrds(step: StepCtx, helm: Helm, s: DaprSettings): Promise<void> {
+  const crds = parseManifests(await helm.showCrds(s.chart.ref), 'helm show crds');
+  if (!crds.length) return;
+  const outcome = await step.kube.apply(crds);
+  for (const [key, what] of Object.entries(outcome)) {
+    step.change(key, what);
+    if (what !== 'unchanged') step.log.info(`${key} ${what}`);
+  }
+}
+
+interface WorkloadJson {
+  kind: string;
+  metadata: { name: string; generation?: number; labels?: Record<string, string> };
+  spec?: { replicas?: number };
+  status?: Record<string, unknown>;
+}
+
+export interface WorkloadState {
+  workload: ControlPlaneWorkload;
+  ready: boolean;
+  state: string;
+}
+
+/** Readiness of each control-plane workload from one `kubectl get deployment,statefulset,pod -n dapr-system`. */
+export function controlPlaneStates(items: readonly (WorkloadJson | PodJson)[]): { states: WorkloadState[]; pods: ReturnType<typeof diagnosePod>[] } {
+  const pods = items.filter((i) => (i as { kind?: string }).kind === 'Pod') as PodJson[];
+  const diagnosed = pods.map((p) => ({ app: p.metadata.labels?.app, d: diagnosePod(p) }));
+  const states = CONTROL_PLANE.map((w) => {
+    const obj = items.find((i) => (i as WorkloadJson).kind?.toLowerCase() === w.kind && i.metadata.name === w.name) as WorkloadJson | undefined;
+    if (!obj) return { workload: w, ready: false, state: 'not created' };
+    const r = workloadReady(obj as Parameters<typeof workloadReady>[0]);
+    const podStates = diagnosed.filter((p) => p.app === w.app && !p.d.ready).map((p) => `${p.d.pod}: ${p.d.state}`);
+    return { workload: w, ready: r.ready, state: `${r.state}${podStates.length ? ` (${podStates.join('; ')})` : ''}` };
+  });
+  return { states, pods: diagnosed.filter((p) => CONTROL_PLANE.some((w) => w.app === p.app)).map((p) => p.d) };
+}
+
+async function readControlPlane(step: StepCtx): Promise<ReturnType<typeof controlPlaneStates>> {
+  const list = await step.kube.json<{ items: (WorkloadJson | PodJson)[] }>(['get', 'deployment,statefulset,pod', '-n', DAPR_NAMESPACE]);
+  return controlPlaneStates(list.items);
+}
+
+/** Waits for operator, sentry, sidecar injector, placement and scheduler together; names every one not ready. */
+export async function waitForControlPlane(step: StepCtx): Promise<void> {
+  const tracker = new TerminalTracker(() => step.clock.now());
+  await waitFor({
+    what: `the Dapr control plane in ${DAPR_NAMESPACE}`,
+    clock: step.clock,
+    deadline: step.deadline,
+    log: step.log,
+    signal: step.signal,
+    probe: async () => {
+      const { states, pods } = await readControlPlane(step);
+      const waiting = states.filter((s) => !s.ready);
+      const state = waiting.length ? `not ready: ${waiting.map((s) => `${s.workload.name} ${s.state}`).join('; ')}` : `${states.length} workloads ready`;
+      if (!waiting.length) return { done: true, state };
+      const stuck = pods.find((p) => tracker.terminal(p));
+      if (stuck) {
+        return {
+          done: false,
+          state,
+          terminal: new StepError(`the Dapr control plane cannot become ready: pod ${stuck.pod} is ${stuck.state}; ${state}`, {
+            fix: stuck.fix?.replace(/-n learnflow\b/g, `-n ${DAPR_NAMESPACE}`),
+            docs: stuck.docs,
+          }),
+        };
+      }
+      return { done: false, state };
+    },
+  });
+  step.log.ok(`Dapr control plane ready: ${CONTROL_PLANE.map((w) => w.name.replace(/^dapr-/, '')).join(', ')}`);
+}
+
+/** For verify: one check per workload. */
+export async function controlPlaneChecks(step: StepCtx): Promise<void> {
+  const { states } = await readControlPlane(step);
+  for (const s of states) step.check(`${s.workload.name} ready`, s.ready, s.state);
+}
+
+// ------------------------------------------------------------------------------------- dependencies
+
+export const DEPENDENCIES = [
+  { name: 'kafka', title: 'Kafka', selector: 'app.kubernetes.io/name=kafka', fix: (ns: string) => `./scripts/deploy-kafka.mts --namespace ${ns}` },
+  { name: 'postgresql', title: 'PostgreSQL', selector: 'app.kubernetes.io/name=postgresql', fix: (ns: string) => `./scripts/deploy-postgres.mts --namespace ${ns}` },
+] as const;
+
+export interface DependencyState {
+  name: string;
+  title: string;
+  present: boolean;
+  ready: boolean;
+  state: string;
+}
+
+export function dependencyStates(items: readonly (WorkloadJson | PodJson)[]): { deps: DependencyState[]; pods: (ReturnType<typeof diagnosePod> & { app?: string })[] } {
+  const pods = (items.filter((i) => (i as { kind?: string }).kind === 'Pod') as PodJson[]).map((p) => ({ ...diagnosePod(p), app: p.metadata.labels?.['app.kubernetes.io/name'] }));
+  const deps = DEPENDENCIES.map((d) => {
+    const sts = items.find((i) => (i as WorkloadJson).kind === 'StatefulSet' && i.metadata.name === d.name) as WorkloadJson | undefined;
+    if (!sts) return { name: d.name, title: d.title, present: false, ready: false, state: `statefulset/${d.name} not found` };
+    const r = workloadReady(sts as Parameters<typeof workloadReady>[0]);
+    const podStates = pods.filter((p) => p.app === d.name && !p.ready).map((p) => `${p.pod}: ${p.state}`);
+    return { name: d.name, title: d.title, present: true, ready: r.ready, state: `${r.state}${podStates.length ? ` (${podStates.join('; ')})` : ''}` };
+  });
+  return { deps, pods };
+}
+
+export async function readDependencies(step: StepCtx): Promise<ReturnType<typeof dependencyStates>> {
+  const list = await step.kube.json<{ items: (WorkloadJson | PodJson)[] }>(['get', 'statefulset,pod', '-n', step.config.namespace, '-l', 'app.kubernetes.io/name in (kafka,postgresql)']);
+  return dependencyStates(list.items);
+}
+
+function refuse(ns: string, deps: readonly DependencyState[], why: string): StepError {
+  const bad = deps.filter((d) => !d.ready);
+  return new StepError(
+    `refusing to apply the Dapr components: ${bad.map((d) => `${d.title} ${d.present ? `is not ready (${d.state})` : `is not deployed in ${ns}`}`).join('; ')}. ${why}`,
+    {
+      fix: `${bad.map((d) => DEPENDENCIES.find((x) => x.name === d.name)!.fix(ns)).join(' && ')}, then re-run (docs/dapr.md#order); or --control-plane-only to install just the control plane`,
+      docs: 'daprd-component-init',
+    },
+  );
+}
+
+const WHY = 'A sidecar whose component cannot initialise exits, so every Dapr app would crash-loop';
+
+/** Before any change: both must at least exist (they may still be starting; deploy waits for them later). */
+export async function requireDependenciesDeployed(step: StepCtx): Promise<void> {
+  const { deps } = await readDependencies(step);
+  if (deps.some((d) => !d.present)) throw refuse(step.config.namespace, deps, WHY);
+}
+
+/** Waits (within the step's budget) for both to be ready; stops at once on a pod state that will not heal. */
+export async function waitForDependencies(step: StepCtx): Promise<void> {
+  const tracker = new TerminalTracker(() => step.clock.now());
+  await waitFor({
+    what: `Kafka and PostgreSQL in ${step.config.namespace} to be ready`,
+    clock: step.clock,
+    deadline: step.deadline,
+    log: step.log,
+    signal: step.signal,
+    probe: async () => {
+      const { deps, pods } = await readDependencies(step);
+      const state = deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ');
+      if (deps.every((d) => d.ready)) return { done: true, state };
+      if (deps.some((d) => !d.present) || pods.some((p) => tracker.terminal(p))) return { done: false, state, terminal: refuse(step.config.namespace, deps, WHY) };
+      return { done: false, state };
+    },
+  });
+}

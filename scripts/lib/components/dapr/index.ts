@@ -1,0 +1,241 @@
+// The Dapr component: control plane from the official Helm chart, then the state store's PostgreSQL role and
+// Secret, then the components, Configuration and Resiliency (and optionally Redis). Verify checks the objects
+// and runs an end-to-end probe through a real sidecar. docs/dapr.md is the user's guide.
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { BUDGETS_MS } from '../../budget.js';
+import { deployScript, verifyScript } from '../../component-scripts.js';
+import type { Ctx, StepCtx } from '../../context.js';
+import { EnvironmentError, errorMessage } from '../../errors.js';
+import { deleteBySelector } from '../../kube.js';
+import { REPO_ROOT, redactSecrets, type Manifest } from '../../manifests.js';
+import { ensureClusterReachable } from '../../preflight.js';
+import { waitForWorkload } from '../../rollout.js';
+import type { RunResult, ScriptDef } from '../../run.js';
+import { generatePassword } from '../postgres/credentials.js';
+import { withPostgres } from '../postgres/connection.js';
+import type { Component, Plan } from '../types.js';
+import { objectChecks } from './checks.js';
+import { controlPlaneChecks, helmCommandLine, helmFor, installControlPlane, requireDependenciesDeployed, waitForControlPlane, waitForDependencies } from './controlplane.js';
+import { renderAll } from './manifests.js';
+import { probeChecksEndToEnd } from './probe.js';
+import {
+  COMPONENT_SELECTOR,
+  DAPR_NAMESPACE,
+  DEPLOY_FLAGS,
+  REDIS_SECRET,
+  RELEASE,
+  STATE_ROLE,
+  STATE_SCHEMA,
+  STATESTORE_SECRET,
+  VALUES_FILE,
+  VERIFY_FLAGS,
+  PROBE_IMAGE,
+  daprSettings,
+  type DaprSettings,
+} from './settings.js';
+import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
+import { CONTROL_PLANE, controlPlaneRequests, flattenValues, loadValues } from './values.js';
+
+export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';
+
+function planActions(ctx: Ctx, s: DaprSettings, manifests: readonly Manifest[]): string[] {
+  const ns = s.namespace;
+  const actions = [`check the cluster is reachable and helm 3 or 4 is installed`];
+  if (!s.controlPlaneOnly) actions.push(`check Kafka and PostgreSQL are deployed in ${ns} (refuse before any change otherwise)`);
+  actions.push(
+    `${helmCommandLine({ ...s, valuesPath: path.relative(ctx.root, s.valuesPath) }, ctx.config.context)}  (${s.chart.describe}; skipped when release ${RELEASE} is deployed at ${s.chart.chartLabel} with the same values)`,
+    `chart values: ${flattenValues(loadValues(s.valuesPath)).join(', ')}`,
+    `wait for ${CONTROL_PLANE.map((w) => `${w.kind}/${w.name}`).join(', ')} in ${DAPR_NAMESPACE} (budget ${BUDGETS_MS.dapr / 60_000}m for all of install-dapr)`,
+  );
+  if (s.controlPlaneOnly) return actions;
+  actions.push(
+    `wait for statefulset/kafka and statefulset/postgresql in ${ns} to be ready`,
+    `PostgreSQL (${ctx.config.pgUrl ? '--pg-url' : 'port-forward to svc/postgresql'}): role ${STATE_ROLE} (LOGIN, nothing else), schema ${STATE_SCHEMA} owned by it, search_path ${STATE_SCHEMA}; password generated once, kept in Secret ${STATESTORE_SECRET}`,
+    `kubectl apply --server-side: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
+  );
+  if (s.withRedis) actions.push(`wait for statefulset/redis in ${ns} to be ready`);
+  return actions;
+}
+
+/** The `dapr` CLI's own view, when it is installed (not required). */
+async function showDaprStatus(step: StepCtx): Promise<void> {
+  if (step.config.context) return; // the dapr CLI always uses the current context
+  try {
+    const r = await step.exec('dapr', ['status', '-k'], { quiet: true, allowFailure: true, timeoutMs: 20_000 });
+    if (r.exitCode === 0 && r.stdout.trim()) step.log.info(`dapr status -k:\n${r.stdout.trimEnd()}`);
+  } catch (err) {
+    if (!(err instanceof EnvironmentError)) step.log.debug(`dapr status -k failed: ${errorMessage(err)}`);
+  }
+}
+
+async function redisPassword(step: StepCtx): Promise<string> {
+  const secret = await step.kube.getOptional<{ data?: Record<string, string> }>('secret', REDIS_SECRET);
+  const existing = secret?.data?.password ? Buffer.from(secret.data.password, 'base64').toString('utf8') : undefined;
+  const password = existing ?? generatePassword();
+  step.secrets.add(password);
+  step.log.info(existing ? `reusing the Redis password in Secret ${REDIS_SECRET}` : `generated a Redis password, stored in Secret ${REDIS_SECRET}`);
+  return password;
+}
+
+/** When pg_authid is not readable: try to log in as the role on the same server. */
+function loginCheck(admin: pg.Client): (role: string, password: string) => Promise<boolean> {
+  return async (role, password) => {
+    const c = new pg.Client({ host: admin.host, port: admin.port, database: admin.database, user: role, password, connectionTimeoutMillis: 5_000 });
+    c.on('error', () => {});
+    try {
+      await c.connect();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  };
+}
+
+async function deploy(step: StepCtx): Promise<void> {
+  if (step.config.noCluster) {
+    step.log.warn('--no-cluster: Dapr runs only in a cluster; nothing to do for it');
+    return;
+  }
+  const s = daprSettings(step);
+  const ns = s.namespace;
+  if (!step.preflighted) {
+    await ensureClusterReachable(step);
+    await helmFor(step).version();
+  }
+  if (!s.controlPlaneOnly) await requireDependenciesDeployed(step);
+
+  await installControlPlane(step, s);
+  await waitForControlPlane(step);
+  if (s.controlPlaneOnly) {
+    step.log.info('--control-plane-only: components, Configuration, Resiliency and the state-store role left out');
+    await showDaprStatus(step);
+    return;
+  }
+
+  await waitForDependencies(step);
+  const { password, generated } = await stateStorePassword(step);
+  step.log.info(generated ? `generated the state-store password, stored in Secret ${STATESTORE_SECRET}` : `reusing the state-store password in Secret ${STATESTORE_SECRET}`);
+  const roles = await withPostgres(step, (client) => ensureStateStoreRole(client, { password, canLogin: loginCheck(client) }));
+  for (const [key, what] of Object.entries(roles)) step.change(key, what);
+  step.log.ok(`state store in PostgreSQL: ${summarise(roles)}`);
+
+  const connectionString = buildConnectionString(inClusterTarget(ns), password);
+  step.secrets.add(connectionString);
+  const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
+  const outcome = await step.kube.apply(manifests);
+  for (const [key, what] of Object.entries(outcome)) {
+    step.change(key, what);
+    step.log.info(`${key} ${what}`);
+  }
+  if (s.withRedis) {
+    await waitForWorkload(step, { kind: 'statefulset', name: 'redis', selector: 'app.kubernetes.io/name=redis' });
+    step.log.ok('statefulset/redis is ready');
+  }
+  if (Object.values(outcome).some((o) => o !== 'unchanged')) {
+    step.log.info('running Dapr apps load components at start: restart them to pick up a change (kubectl rollout restart deployment -n ' + ns + ')');
+  }
+  await showDaprStatus(step);
+}
+
+async function verify(step: StepCtx): Promise<void> {
+  if (step.config.noCluster) {
+    step.check('cluster', true, '--no-cluster: Dapr runs only in a cluster; nothing checked');
+    return;
+  }
+  if (!step.preflighted) await ensureClusterReachable(step);
+  try {
+    await controlPlaneChecks(step);
+  } catch (err) {
+    step.check('control plane', false, errorMessage(err).split('\n')[0]!);
+  }
+  const { withRedis } = await objectChecks(step);
+  const f = step.config.flags;
+  if (f['skip-probe'] === true) {
+    step.log.warn('--skip-probe: no sidecar was started; the components were checked as objects only');
+    step.check('probe', true, 'skipped (--skip-probe)');
+    return;
+  }
+  await probeChecksEndToEnd(step, { image: String(f['probe-image']), timeoutMs: Number(f['probe-timeout']), withRedis });
+}
+
+async function destroy(step: StepCtx, { purge }: { purge: boolean }): Promise<void> {
+  // The CRDs may be gone already (never installed, or removed by hand): nothing of that kind to delete then.
+  await deleteBySelector(step, 'components.dapr.io,configurations.dapr.io,resiliencies.dapr.io', COMPONENT_SELECTOR).catch((err: unknown) => {
+    if (!/doesn't have a resource type|the server could not find the requested resource/.test(errorMessage(err))) throw err;
+  });
+  await deleteBySelector(step, 'statefulset,service', REDIS_SELECTOR);
+  const helm = helmFor(step);
+  if (await helm.release(RELEASE, DAPR_NAMESPACE)) {
+    await helm.uninstall(RELEASE, DAPR_NAMESPACE);
+    step.change(`helm release ${RELEASE}`, 'deleted');
+    step.log.info(`helm release ${RELEASE} uninstalled (the dapr.io CRDs stay: other namespaces may use them)`);
+  }
+  if (purge) {
+    await deleteBySelector(step, 'secret,pvc', COMPONENT_SELECTOR);
+    await deleteBySelector(step, 'pvc', 'app=dapr-scheduler-server', DAPR_NAMESPACE);
+    await step.kube.run(['delete', 'namespace', DAPR_NAMESPACE, '--ignore-not-found', '--wait=false']);
+    step.change(`namespace/${DAPR_NAMESPACE}`, 'deleted');
+    step.log.info(`the PostgreSQL role ${STATE_ROLE} and schema ${STATE_SCHEMA} stay with the PostgreSQL data (a new deploy resets the password)`);
+  } else {
+    step.log.info(`kept Secrets ${STATESTORE_SECRET}/${REDIS_SECRET}, the Redis volume and the scheduler volumes in ${DAPR_NAMESPACE}; --purge removes them`);
+  }
+}
+
+export const dapr: Component = {
+  name: 'dapr',
+  title: 'Dapr',
+  deployFlags: DEPLOY_FLAGS,
+  verifyFlags: VERIFY_FLAGS,
+  extraNamespaces: [DAPR_NAMESPACE],
+  /** The probe's image: the chart's own images are listed by scripts/images.mts from the chart values. */
+  images: (ctx: Ctx) => [String(ctx.config.flags['probe-image'] ?? PROBE_IMAGE)],
+  get extraRequests() {
+    return controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)));
+  },
+
+  async plan(ctx: Ctx): Promise<Plan> {
+    if (ctx.config.noCluster) return { actions: ['--no-cluster: nothing to do for Dapr (it runs only in a cluster)'], manifests: [] };
+    const s = daprSettings(ctx);
+    const manifests = s.controlPlaneOnly ? [] : redactSecrets(renderAll(s, { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' }));
+    return { actions: planActions(ctx, s, manifests), manifests };
+  },
+  deploy,
+  verify,
+  destroy,
+};
+
+const INSTALL_SUMMARY =
+  'Installs Dapr into dapr-system from the official Helm chart (pinned in k8s/versions.json; values sized for a laptop),\n' +
+  'waits for its control plane, then gives the state store its own PostgreSQL role and applies kafka-pubsub, statestore,\n' +
+  'the Configuration (tracing) and the Resiliency policy into the namespace. Refuses to apply components while Kafka or\n' +
+  'PostgreSQL is not ready. Safe to re-run: an unchanged release is not upgraded.';
+
+export function installDaprScript(): ScriptDef {
+  const base = deployScript(dapr, 'install-dapr', INSTALL_SUMMARY);
+  return {
+    ...base,
+    async run(ctx): Promise<RunResult> {
+      const result = await base.run(ctx);
+      if (ctx.config.dryRun) {
+        const file = daprSettings(ctx).valuesPath;
+        result.output = `${result.output ?? ''}\n# helm values (${path.relative(ctx.root, file)}):\n${readFileSync(file, 'utf8')}`;
+      }
+      return result;
+    },
+  };
+}
+
+export function verifyDaprScript(): ScriptDef {
+  return verifyScript(
+    dapr,
+    'verify-dapr',
+    'Checks the Dapr control plane, CRDs, components, Configuration and Resiliency, then runs a probe: a short Job with a\n' +
+      'sidecar that loads the components, saves and reads state and publishes through kafka-pubsub; the kit then finds the\n' +
+      'message in Kafka. Every check runs; exit 1 if any failed. --skip-probe on clusters that run no containers.',
+  );
+}

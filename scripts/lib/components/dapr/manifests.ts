@@ -1,0 +1,80 @@
+// Renders k8s/dapr/*.yaml: the state store's Secret and the two components, the Configuration, the
+// Resiliency, and (with --with-redis) Redis with its scoped component.
+
+import { loadManifests, readVersions, type Manifest } from '../../manifests.js';
+import { inClusterBootstrap } from '../kafka/topology.js';
+import {
+  CONFIGURATION,
+  KAFKA_PROTOCOL_VERSION,
+  PUBSUB,
+  REDIS_SCOPE,
+  REDIS_STATESTORE,
+  RESILIENCY,
+  STATE_SCHEMA,
+  STATESTORE,
+  STATESTORE_SECRET,
+  type DaprSettings,
+} from './settings.js';
+
+export const REDIS_RESOURCES = { memoryLimit: '256Mi', maxMemory: '200mb' } as const;
+
+export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'>;
+
+/** Secret dapr-statestore + kafka-pubsub + statestore. */
+export function renderComponents(s: Pick<RenderSettings, 'namespace' | 'consumerGroup'>, connectionString: string): Manifest[] {
+  return loadManifests('dapr/components.yaml', {
+    namespace: s.namespace,
+    secretName: STATESTORE_SECRET,
+    connectionString,
+    brokers: inClusterBootstrap(s.namespace),
+    consumerGroup: s.consumerGroup,
+    kafkaProtocolVersion: KAFKA_PROTOCOL_VERSION,
+    schema: STATE_SCHEMA,
+  });
+}
+
+export function renderConfiguration(s: Pick<RenderSettings, 'namespace' | 'samplingRate' | 'zipkinEndpoint'>): Manifest[] {
+  const out = loadManifests('dapr/configuration.yaml', { namespace: s.namespace, samplingRate: s.samplingRate, zipkinEndpoint: s.zipkinEndpoint });
+  if (out[0]?.metadata.name !== CONFIGURATION) throw new Error(`k8s/dapr/configuration.yaml: expected the Configuration ${CONFIGURATION}`);
+  return out;
+}
+
+export function renderResiliency(namespace: string): Manifest[] {
+  const out = loadManifests('dapr/resiliency.yaml', { namespace, pubsubName: PUBSUB, stateStoreName: STATESTORE });
+  if (out[0]?.metadata.name !== RESILIENCY) throw new Error(`k8s/dapr/resiliency.yaml: expected the Resiliency ${RESILIENCY}`);
+  return out;
+}
+
+export function renderRedis(namespace: string, password: string): Manifest[] {
+  const v = readVersions().redis;
+  return loadManifests('dapr/redis.yaml', {
+    namespace,
+    password,
+    image: `${v.image}:${v.version}`,
+    version: v.version,
+    redisScope: REDIS_SCOPE,
+    ...REDIS_RESOURCES,
+  });
+}
+
+export interface RenderSecrets {
+  connectionString: string;
+  redisPassword?: string;
+}
+
+/** Everything deploy applies into the namespace, in apply order (Secrets before the components that read them). */
+export function renderAll(s: RenderSettings, secrets: RenderSecrets): Manifest[] {
+  const out = [...renderComponents(s, secrets.connectionString), ...renderConfiguration(s), ...renderResiliency(s.namespace)];
+  if (s.withRedis) out.push(...renderRedis(s.namespace, secrets.redisPassword ?? ''));
+  return out;
+}
+
+/** Component names the sidecars should load, by type. */
+export function expectedComponents(withRedis: boolean): { name: string; type: string; version: string }[] {
+  const out = [
+    { name: PUBSUB, type: 'pubsub.kafka', version: 'v1' },
+    { name: STATESTORE, type: 'state.postgresql', version: 'v2' },
+  ];
+  if (withRedis) out.push({ name: REDIS_STATESTORE, type: 'state.redis', version: 'v1' });
+  return out;
+}

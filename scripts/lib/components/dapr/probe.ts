@@ -1,0 +1,411 @@
+// The end-to-end probe: a short-lived Job whose pod gets a Dapr sidecar and calls it over HTTP: outbound health,
+// /v1.0/metadata (components loaded), a state save and read-back, a publish through kafka-pubsub. The script
+// writes its result as JSON to /dev/termination-log, so the kit reads it from the pod's status: no `kubectl
+// logs`, which also works where logs are not reachable. Then the kit consumes the published message from Kafka.
+// A failure names the hop that failed. The Job is deleted afterwards (cleanup stack), with a TTL as a backstop.
+
+import { randomBytes } from 'node:crypto';
+import type { StepCtx } from '../../context.js';
+import { diagnosePod, type PodJson } from '../../diagnose.js';
+import { docsLink, errorMessage, KitError, StepError } from '../../errors.js';
+import type { Manifest } from '../../manifests.js';
+import { TerminalTracker } from '../../rollout.js';
+import { waitFor } from '../../wait.js';
+import { connectKafka, explainKafkaError, openEndpoint, within, type KafkaSession } from '../kafka/client.js';
+import { replicationFor } from '../kafka/topology.js';
+import { CONFIGURATION, PUBSUB, REDIS_STATESTORE, STATESTORE } from './settings.js';
+
+/** A topic of its own (the broker does not auto-create topics): one partition, kept for an hour. */
+export const PROBE_TOPIC = 'learnflow.dapr-probe';
+export const PROBE_APP_ID = 'learnflow-dapr-probe';
+export const PROBE_LABEL = 'learnflow.dev/dapr-probe';
+export const PROBE_CONTAINER = 'probe';
+/** Seconds the script waits for the sidecar's outbound health (components initialised). */
+export const SIDECAR_WAIT_S = 90;
+
+/**
+ * POSIX sh + curl (busybox tools only: no jq, no files: the root filesystem is read-only). Each hop appends
+ * {"hop","ok","code","detail"}; the JSON goes to /dev/termination-log (kubelet keeps up to 4 KiB), details are
+ * cut to 200 characters. It always ends by asking the sidecar to shut down, or the Job would never complete.
+ */
+export const PROBE_SCRIPT = String.raw`set -u
+B="http://127.0.0.1:${'$'}{DAPR_HTTP_PORT:-3500}"
+R=""
+esc() { printf '%s' "$1" | tr '\r\n\t' '   ' | sed 's/\\/\\\\/g; s/"/\\"/g' | cut -c1-200; }
+num() { n=$(printf '%s' "$1" | sed 's/[^0-9]//g; s/^0*//'); printf '%s' "${'$'}{n:-0}"; }
+hop() { R="$R${'$'}{R:+,}{\"hop\":\"$1\",\"ok\":$2,\"code\":$(num "$3"),\"detail\":\"$(esc "$4")\"}"; }
+call() {
+  if [ $# -ge 3 ]; then OUT=$(curl -q -sS -m 15 -w '\n%{http_code}' -X "$1" -H 'Content-Type: application/json' --data "$3" "$B$2" 2>&1)
+  else OUT=$(curl -q -sS -m 15 -w '\n%{http_code}' -X "$1" "$B$2" 2>&1); fi
+  CODE=$(num "$(printf '%s' "$OUT" | tail -n 1)"); BODY=$(printf '%s' "$OUT" | sed '$d')
+}
+finish() {
+  curl -q -s -m 5 -o /dev/null -X POST "$B/v1.0/shutdown" || true
+  printf '{"v":1,"marker":"%s","hops":[%s]}' "$M" "$R" > "${'$'}{RESULT_FILE:-/dev/termination-log}"
+  exit 0
+}
+i=0; CODE=0
+while [ "$i" -lt "$WAIT" ]; do
+  CODE=$(num "$(curl -q -s -o /dev/null -m 2 -w '%{http_code}' "$B/v1.0/healthz/outbound" 2>/dev/null)")
+  [ "$CODE" = 204 ] && break
+  i=$((i+1)); sleep 1
+done
+if [ "$CODE" = 204 ]; then hop sidecar true 204 "outbound healthy after ${'$'}{i}s"
+else hop sidecar false "$CODE" "no healthy sidecar on $B after ${'$'}{WAIT}s"; finish; fi
+call GET /v1.0/metadata
+hop metadata "$([ "$CODE" = 200 ] && echo true || echo false)" "$CODE" "$(printf '%s' "$BODY" | grep -o '"name":"[^"]*","type":"[^"]*"' | sed 's/"name":"\([^"]*\)","type":"\([^"]*\)"/\1=\2/' | tr '\n' ' ')"
+call POST "/v1.0/state/$STORE" "[{\"key\":\"$M\",\"value\":{\"marker\":\"$M\"}}]"
+hop state-save "$([ "$CODE" = 204 ] && echo true || echo false)" "$CODE" "$BODY"
+call GET "/v1.0/state/$STORE/$M"
+case "$BODY" in *"$M"*) OK=true;; *) OK=false;; esac
+[ "$CODE" = 200 ] || OK=false
+hop state-get "$OK" "$CODE" "$BODY"
+call DELETE "/v1.0/state/$STORE/$M"
+call POST "/v1.0/publish/$PUBSUB/$TOPIC" "{\"marker\":\"$M\"}"
+hop publish "$([ "$CODE" = 204 ] && echo true || echo false)" "$CODE" "$BODY"
+finish
+`;
+
+export interface ProbeJobOptions {
+  namespace: string;
+  name: string;
+  marker: string;
+  image: string;
+  topic?: string;
+  /** Upper bound for the whole Job (the kit waits less and deletes it). */
+  activeDeadlineSeconds: number;
+}
+
+/** The Job: restricted-compliant (non-root, read-only, no capabilities, RuntimeDefault seccomp, sidecar too). */
+export function renderProbeJob(o: ProbeJobOptions): Manifest {
+  const labels = { 'app.kubernetes.io/name': PROBE_APP_ID, 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/managed-by': 'learnflow-kit', [PROBE_LABEL]: o.name };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: o.name, namespace: o.namespace, labels },
+    spec: {
+      backoffLimit: 0,
+      activeDeadlineSeconds: o.activeDeadlineSeconds,
+      ttlSecondsAfterFinished: 300,
+      template: {
+        metadata: {
+          labels,
+          annotations: {
+            'dapr.io/enabled': 'true',
+            'dapr.io/app-id': PROBE_APP_ID,
+            'dapr.io/config': CONFIGURATION,
+            'dapr.io/sidecar-seccomp-profile-type': 'RuntimeDefault',
+            // Seed 000's Dapr sizing.
+            'dapr.io/sidecar-cpu-request': '100m',
+            'dapr.io/sidecar-memory-request': '100Mi',
+            'dapr.io/sidecar-cpu-limit': '500m',
+            'dapr.io/sidecar-memory-limit': '200Mi',
+          },
+        },
+        spec: {
+          restartPolicy: 'Never',
+          enableServiceLinks: false,
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: PROBE_CONTAINER,
+              image: o.image,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['/bin/sh', '-c', PROBE_SCRIPT],
+              env: [
+                { name: 'M', value: o.marker },
+                { name: 'STORE', value: STATESTORE },
+                { name: 'PUBSUB', value: PUBSUB },
+                { name: 'TOPIC', value: o.topic ?? PROBE_TOPIC },
+                { name: 'WAIT', value: String(SIDECAR_WAIT_S) },
+              ],
+              terminationMessagePath: '/dev/termination-log',
+              terminationMessagePolicy: 'File',
+              resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '200m', memory: '64Mi' } },
+              securityContext: {
+                runAsUser: 65532,
+                runAsGroup: 65532,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export interface ProbeHop {
+  hop: string;
+  ok: boolean;
+  code: number;
+  detail: string;
+}
+
+export interface ProbeResult {
+  marker: string;
+  hops: ProbeHop[];
+}
+
+/** The termination message, checked: a result from another run or a truncated message is an error. */
+export function parseProbeResult(message: string | undefined, marker: string): ProbeResult {
+  if (!message?.trim()) throw new Error('the probe container ended without a result (no termination message)');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(message);
+  } catch {
+    throw new Error(`the probe's result is not JSON (truncated?): ${message.slice(0, 120)}`);
+  }
+  const r = parsed as { v?: number; marker?: string; hops?: unknown };
+  if (r.v !== 1 || !Array.isArray(r.hops)) throw new Error(`unexpected probe result: ${message.slice(0, 120)}`);
+  if (r.marker !== marker) throw new Error(`the probe's result belongs to another run (marker ${String(r.marker)})`);
+  const hops = r.hops.map((h) => {
+    const x = h as Partial<ProbeHop>;
+    if (typeof x.hop !== 'string' || typeof x.ok !== 'boolean') throw new Error(`malformed hop in the probe result: ${JSON.stringify(h)}`);
+    return { hop: x.hop, ok: x.ok, code: Number(x.code ?? 0), detail: String(x.detail ?? '') };
+  });
+  return { marker, hops };
+}
+
+/** name=type pairs from the metadata hop's detail. */
+export function loadedComponents(detail: string): Map<string, string> {
+  return new Map(
+    detail
+      .split(/\s+/)
+      .filter((p) => p.includes('='))
+      .map((p) => p.split('=', 2) as [string, string]),
+  );
+}
+
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const HOP_ORDER = ['sidecar', 'metadata', 'state-save', 'state-get', 'publish'] as const;
+const HOP_TITLE: Record<(typeof HOP_ORDER)[number], string> = {
+  sidecar: 'probe: sidecar healthy',
+  metadata: 'probe: components loaded',
+  'state-save': 'probe: state save',
+  'state-get': 'probe: state read back',
+  publish: `probe: publish through ${PUBSUB}`,
+};
+
+function hopDetail(h: ProbeHop): string {
+  return `${h.code ? `HTTP ${h.code}` : 'no answer'}${h.detail ? `: ${h.detail}` : ''}`;
+}
+
+/** One check per hop; components are judged here (both loaded, Redis only for its own app). */
+export function probeChecks(result: ProbeResult, withRedis: boolean): CheckResult[] {
+  const out: CheckResult[] = [];
+  for (const name of HOP_ORDER) {
+    const h = result.hops.find((x) => x.hop === name);
+    if (!h) {
+      const failed = out.find((c) => !c.ok);
+      out.push({ name: HOP_TITLE[name], ok: false, detail: failed ? `not attempted: '${failed.name}' failed` : 'missing from the probe result' });
+      continue;
+    }
+    if (name === 'metadata' && h.ok) {
+      const loaded = loadedComponents(h.detail);
+      const missing = [
+        [PUBSUB, 'pubsub.kafka'],
+        [STATESTORE, 'state.postgresql'],
+      ].filter(([n, t]) => loaded.get(n!) !== t);
+      const leaked = withRedis && loaded.has(REDIS_STATESTORE);
+      const seen = [...loaded].filter(([n]) => [PUBSUB, STATESTORE, REDIS_STATESTORE].includes(n)).map(([n, t]) => `${n} (${t})`);
+      out.push({
+        name: HOP_TITLE.metadata,
+        ok: missing.length === 0 && !leaked,
+        detail: missing.length
+          ? `not loaded: ${missing.map(([n, t]) => `${n} (${t})`).join(', ')}; loaded: ${seen.join(', ') || 'none'}`
+          : leaked
+            ? `${REDIS_STATESTORE} is visible to ${PROBE_APP_ID}: its scope is not applied`
+            : `${seen.join(', ')}${withRedis ? `; ${REDIS_STATESTORE} hidden (scoped)` : ''}`,
+      });
+      continue;
+    }
+    out.push({ name: HOP_TITLE[name], ok: h.ok, detail: name === 'sidecar' && h.ok ? h.detail : hopDetail(h) });
+  }
+  return out;
+}
+
+interface ProbePod extends PodJson {
+  spec?: { nodeName?: string; containers?: { name: string }[] };
+  status?: PodJson['status'] & {
+    containerStatuses?: (NonNullable<NonNullable<PodJson['status']>['containerStatuses']>[number] & {
+      state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
+    })[];
+  };
+}
+
+export type PodVerdict = { kind: 'done'; message: string | undefined } | { kind: 'failed'; hop: string; detail: string; fix?: string; docs?: string } | { kind: 'waiting'; state: string };
+
+/** What the probe pod says right now. Pure: unit-tested on pod JSON. */
+export function judgeProbePod(pod: ProbePod | undefined, ns: string, tracker?: TerminalTracker): PodVerdict {
+  if (!pod) return { kind: 'waiting', state: 'no pod yet' };
+  const name = pod.metadata.name;
+  const containers = pod.spec?.containers?.map((c) => c.name) ?? [];
+  const statuses = pod.status?.containerStatuses ?? [];
+  const probe = statuses.find((c) => c.name === PROBE_CONTAINER);
+  const daprd = statuses.find((c) => c.name === 'daprd');
+  if (containers.length && !containers.includes('daprd')) {
+    return {
+      kind: 'failed',
+      hop: 'sidecar injection',
+      detail: `pod ${name} has no daprd container: the sidecar injector did not act on it`,
+      fix: `kubectl get pods -n dapr-system -l app=dapr-sidecar-injector; kubectl get mutatingwebhookconfiguration dapr-sidecar-injector (on a cluster that runs no containers, use --skip-probe)`,
+      docs: 'dapr-sidecar-not-injected',
+    };
+  }
+  if (probe?.state?.terminated) return { kind: 'done', message: probe.state.terminated.message };
+  const dt = daprd?.state?.terminated;
+  if (dt && (dt.exitCode ?? 0) !== 0) {
+    return {
+      kind: 'failed',
+      hop: 'sidecar',
+      detail: `daprd exited with code ${dt.exitCode}${dt.reason ? ` (${dt.reason})` : ''}: usually a component that cannot initialise (Kafka or PostgreSQL unreachable, wrong credentials)`,
+      fix: `kubectl logs -n ${ns} ${name} -c daprd | grep -i -E 'error|fatal'`,
+      docs: 'daprd-component-init',
+    };
+  }
+  const d = diagnosePod(pod);
+  if (tracker?.terminal(d) || d.terminal) {
+    const hop = d.reason && /Image|Pull/.test(d.reason) ? 'image pull' : d.reason === 'Unschedulable' ? 'scheduling' : 'pod start';
+    return { kind: 'failed', hop, detail: `pod ${name}: ${d.state}`, fix: d.fix?.replace(/-n learnflow\b/g, `-n ${ns}`), docs: d.docs };
+  }
+  return { kind: 'waiting', state: `pod ${name}: ${d.state}` };
+}
+
+export function newProbeIds(): { name: string; marker: string } {
+  const id = randomBytes(4).toString('hex');
+  return { name: `${PROBE_APP_ID}-${id}`, marker: `probe-${id}-${randomBytes(6).toString('hex')}` };
+}
+
+/** Runs the Job and returns its result, or throws a StepError naming the hop that failed before the script could. */
+export async function runProbeJob(step: StepCtx, o: { image: string; timeoutMs: number }): Promise<ProbeResult> {
+  const ns = step.config.namespace;
+  const { name, marker } = newProbeIds();
+  const job = renderProbeJob({ namespace: ns, name, marker, image: o.image, activeDeadlineSeconds: Math.ceil(o.timeoutMs / 1000) + 60 });
+  step.cleanup.defer(`probe job ${name}`, async () => {
+    await step.kube.run(['delete', 'job', name, '-n', ns, '--ignore-not-found', '--cascade=background', '--wait=false'], { quiet: true });
+  });
+  await step.kube.apply([job]);
+  step.log.info(`probe: job/${name} started (image ${o.image}, app id ${PROBE_APP_ID})`);
+  const deadline = step.deadline.child(o.timeoutMs);
+  const tracker = new TerminalTracker(() => step.clock.now());
+  const message = await waitFor<string | undefined>({
+    what: `the probe job/${name}`,
+    clock: step.clock,
+    deadline,
+    log: step.log,
+    signal: step.signal,
+    intervalMs: 2000,
+    probe: async () => {
+      const pods = await step.kube.list<ProbePod>('pod', { selector: `${PROBE_LABEL}=${name}` });
+      const v = judgeProbePod(pods[0], ns, tracker);
+      if (v.kind === 'done') return { done: true, state: 'finished', value: v.message };
+      if (v.kind === 'failed') return { done: false, state: v.detail, terminal: new StepError(`probe failed at hop '${v.hop}': ${v.detail}`, { fix: v.fix, docs: v.docs }) };
+      return { done: false, state: v.state };
+    },
+  });
+  return parseProbeResult(message, marker);
+}
+
+// ------------------------------------------------------------------------------------------------- Kafka
+
+export async function openKafka(step: StepCtx): Promise<KafkaSession> {
+  const sts = await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', 'kafka');
+  const brokers = sts?.spec?.replicas ?? 1;
+  const endpoint = await openEndpoint(step, brokers);
+  return connectKafka(step, endpoint);
+}
+
+/** Creates the probe topic when missing. Returns whether it was created. */
+export async function ensureProbeTopic(session: KafkaSession): Promise<boolean> {
+  const { replicationFactor } = replicationFor(session.brokers.length);
+  return within(
+    session.admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: PROBE_TOPIC, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] }],
+    }),
+    15_000,
+    `creating topic ${PROBE_TOPIC}`,
+  );
+}
+
+/** Reads the probe topic from the start until a message carrying the marker shows up. */
+export async function findMarker(session: KafkaSession, marker: string, timeoutMs: number): Promise<{ found: boolean; scanned: number }> {
+  const groupId = `learnflow-kit-verify-${randomBytes(4).toString('hex')}`;
+  const consumer = session.kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, retry: { retries: 2 } });
+  let scanned = 0;
+  try {
+    await within(consumer.connect(), 10_000, 'connecting a consumer');
+    await within(consumer.subscribe({ topics: [PROBE_TOPIC], fromBeginning: true }), 10_000, `subscribing to ${PROBE_TOPIC}`);
+    const found = await new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            scanned++;
+            if (message.value?.toString('utf8').includes(marker)) {
+              clearTimeout(timer);
+              resolve(true);
+            }
+          },
+        })
+        .catch((err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+    });
+    return { found, scanned };
+  } finally {
+    await within(consumer.disconnect(), 5_000, 'disconnecting the consumer').catch(() => {});
+    await within(session.admin.deleteGroups([groupId]), 5_000, 'deleting the consumer group').catch(() => {});
+  }
+}
+
+/** The whole verify-side probe: Kafka topic, Job, per-hop checks, the message in Kafka. */
+export async function probeChecksEndToEnd(step: StepCtx, o: { image: string; timeoutMs: number; withRedis: boolean }): Promise<void> {
+  let session: KafkaSession | undefined;
+  try {
+    session = await openKafka(step);
+    const created = await ensureProbeTopic(session);
+    step.check('probe: Kafka topic', true, `${PROBE_TOPIC} ${created ? 'created' : 'present'} (reached through ${session.endpoint.via})`);
+  } catch (err) {
+    step.check('probe: Kafka topic', false, `cannot reach Kafka from here to prepare ${PROBE_TOPIC}: ${errorMessage(err).split('\n')[0]}`);
+    await session?.close();
+    session = undefined;
+  }
+  try {
+    let result: ProbeResult;
+    try {
+      result = await runProbeJob(step, o);
+    } catch (err) {
+      step.check('probe', false, err instanceof KitError ? `${err.message}${err.fix ? ` (fix: ${err.fix})` : ''}${err.docs ? ` (see ${docsLink(err.docs)})` : ''}` : errorMessage(err));
+      return;
+    }
+    const checks = probeChecks(result, o.withRedis);
+    for (const c of checks) step.check(c.name, c.ok, c.detail);
+    const published = checks.find((c) => c.name === HOP_TITLE.publish)?.ok === true;
+    if (!session) {
+      step.check('probe: message in Kafka', false, 'not checked: Kafka is not reachable from here (give --kafka-brokers); only the sidecar said the publish succeeded');
+    } else if (!published) {
+      step.check('probe: message in Kafka', false, 'not attempted: the publish failed');
+    } else {
+      try {
+        const r = await findMarker(session, result.marker, 20_000);
+        step.check('probe: message in Kafka', r.found, r.found ? `consumed from ${PROBE_TOPIC}` : `not found in ${PROBE_TOPIC} within 20s (${r.scanned} message(s) read)`);
+      } catch (err) {
+        step.check('probe: message in Kafka', false, `consuming ${PROBE_TOPIC} failed: ${explainKafkaError(err)}`);
+      }
+    }
+  } finally {
+    await session?.close();
+  }
+}

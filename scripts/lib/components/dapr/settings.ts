@@ -1,0 +1,210 @@
+// Names, pins and flags of the Dapr component, and the settings a run derives from its flags.
+
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { budgetFlag, KAFKA_BROKERS_FLAG, PG_URL_FLAG } from '../../config.js';
+import type { Ctx } from '../../context.js';
+import { UsageError } from '../../errors.js';
+import type { FlagSpec, FlagValue } from '../../flags.js';
+import type { ChartRef } from '../../helm.js';
+import { readVersions } from '../../manifests.js';
+
+export const DAPR_NAMESPACE = 'dapr-system';
+export const RELEASE = 'dapr';
+export const VALUES_FILE = 'k8s/dapr/values.yaml';
+
+export const PUBSUB = 'kafka-pubsub';
+export const STATESTORE = 'statestore';
+export const REDIS_STATESTORE = 'statestore-redis';
+export const CONFIGURATION = 'learnflow-config';
+export const RESILIENCY = 'learnflow-resiliency';
+/** Seed 000: the Redis state store is for the progress agent only. */
+export const REDIS_SCOPE = 'progress-agent';
+export const DEFAULT_CONSUMER_GROUP = 'learnflow-consumers';
+
+export const STATESTORE_SECRET = 'dapr-statestore';
+export const REDIS_SECRET = 'redis-credentials';
+export const STATE_ROLE = 'dapr_state';
+export const STATE_SCHEMA = 'dapr';
+
+/** Every object the kit applies for Dapr carries this label (destroy selects on it). */
+export const COMPONENT_SELECTOR = 'app.kubernetes.io/component=dapr,app.kubernetes.io/managed-by=learnflow-kit';
+
+/**
+ * The Kafka protocol version pubsub.kafka speaks (its `version` metadata, a Sarama KafkaVersion). Kafka 4 dropped
+ * the protocol versions older than 2.1 (KIP-896), so Dapr's default (2.0.0) is below the 4.x baseline; 4.0.0 is
+ * known to the Sarama in Dapr 1.18 (it knows up to 4.2) and not newer than any 4.x broker, which is the rule Sarama
+ * asks for. A unit test keeps it within the major version of the pinned Kafka.
+ */
+export const KAFKA_PROTOCOL_VERSION = '4.0.0';
+
+/**
+ * The probe's image: small, non-root, pinned (override with --probe-image). It calls the sidecar over HTTP with
+ * curl; nothing else in it is used.
+ */
+export const PROBE_IMAGE = 'curlimages/curl:8.11.1';
+
+const SEMVER = /^\d+\.\d+\.\d+$/;
+
+export const DAPR_VERSION_FLAG: FlagSpec = {
+  name: 'dapr-version',
+  kind: 'string',
+  valueName: 'X.Y.Z',
+  default: readVersions().dapr.version,
+  env: 'LEARNFLOW_DAPR_VERSION',
+  description: 'Dapr version to install (chart and images)',
+  validate: (v: FlagValue) => (SEMVER.test(String(v)) ? undefined : `'${String(v)}' is not a version like 1.18.3`),
+};
+
+export const DAPR_CHART_FLAG: FlagSpec = {
+  name: 'dapr-chart',
+  kind: 'string',
+  valueName: 'DIR',
+  env: 'LEARNFLOW_DAPR_CHART',
+  description: 'install from this local chart directory instead of the official Dapr chart repository (offline installs, tests)',
+};
+
+export const WITH_REDIS_FLAG: FlagSpec = {
+  name: 'with-redis',
+  kind: 'boolean',
+  description: `also deploy Redis and the ${REDIS_STATESTORE} component, visible to app id ${REDIS_SCOPE} only`,
+};
+
+export const CONTROL_PLANE_ONLY_FLAG: FlagSpec = {
+  name: 'control-plane-only',
+  kind: 'boolean',
+  description: 'Dapr: install the control plane only (no components, no state-store role; Kafka and PostgreSQL not needed)',
+};
+
+export const SAMPLING_FLAG: FlagSpec = {
+  name: 'tracing-sampling-rate',
+  kind: 'string',
+  valueName: 'RATE',
+  default: '1',
+  description: 'share of requests traced, 0 (off) to 1 (all, seed 000 development setting)',
+  validate: (v: FlagValue) => {
+    const s = String(v);
+    return /^(0(\.\d+)?|1(\.0+)?)$/.test(s) ? undefined : `'${s}' is not a number between 0 and 1`;
+  },
+};
+
+export const ZIPKIN_FLAG: FlagSpec = {
+  name: 'zipkin-endpoint',
+  kind: 'string',
+  valueName: 'URL',
+  description: 'where sidecars send spans (default: the zipkin Service of the namespace, port 9411, seed 000)',
+  validate: (v: FlagValue) => (/^https?:\/\/[^\s"]+$/.test(String(v)) ? undefined : `'${String(v)}' is not an http(s) URL`),
+};
+
+export const CONSUMER_GROUP_FLAG: FlagSpec = {
+  name: 'consumer-group',
+  kind: 'string',
+  valueName: 'NAME',
+  default: DEFAULT_CONSUMER_GROUP,
+  description: "Kafka consumer group of every subscriber (seed 000); '{appID}' in it is replaced per app, e.g. learnflow-{appID}",
+  validate: (v: FlagValue) => (/^[A-Za-z0-9._{}-]{1,200}$/.test(String(v)) ? undefined : `'${String(v)}' is not a consumer group name (letters, digits, . _ - and {appID})`),
+};
+
+export const SKIP_PROBE_FLAG: FlagSpec = {
+  name: 'skip-probe',
+  kind: 'boolean',
+  description: 'skip the end-to-end probe (for clusters that run no containers, e.g. KWOK); only the objects are checked',
+};
+
+export const PROBE_IMAGE_FLAG: FlagSpec = {
+  name: 'probe-image',
+  kind: 'string',
+  valueName: 'IMAGE',
+  default: PROBE_IMAGE,
+  description: 'image of the probe Job (needs /bin/sh and curl)',
+};
+
+export const PROBE_TIMEOUT_FLAG: FlagSpec = {
+  name: 'probe-timeout',
+  kind: 'duration',
+  valueName: 'DURATION',
+  default: 180_000,
+  description: 'how long the probe may take, image pulls included',
+};
+
+export const DEPLOY_FLAGS: readonly FlagSpec[] = [
+  PG_URL_FLAG,
+  DAPR_VERSION_FLAG,
+  DAPR_CHART_FLAG,
+  WITH_REDIS_FLAG,
+  CONTROL_PLANE_ONLY_FLAG,
+  CONSUMER_GROUP_FLAG,
+  SAMPLING_FLAG,
+  ZIPKIN_FLAG,
+  budgetFlag('dapr'),
+];
+
+export const VERIFY_FLAGS: readonly FlagSpec[] = [KAFKA_BROKERS_FLAG, SKIP_PROBE_FLAG, PROBE_IMAGE_FLAG, PROBE_TIMEOUT_FLAG];
+
+/** The chart to install and what `helm list` will call it once installed. */
+export interface ChartChoice {
+  ref: ChartRef;
+  /** name-version as `helm list` prints it, e.g. dapr-1.18.3 (a chart copied from the Go module says dapr-0.0.0). */
+  chartLabel: string;
+  /** --set-string values the chart needs (a local chart's image tag). */
+  setString: Record<string, string>;
+  /** For messages. */
+  describe: string;
+}
+
+export interface DaprSettings {
+  namespace: string;
+  version: string;
+  chart: ChartChoice;
+  valuesPath: string;
+  withRedis: boolean;
+  controlPlaneOnly: boolean;
+  consumerGroup: string;
+  samplingRate: string;
+  zipkinEndpoint: string;
+}
+
+export function chooseChart(version: string, chartDir: string | undefined, root: string): ChartChoice {
+  const v = readVersions().dapr;
+  if (!chartDir) {
+    return { ref: { kind: 'repo', repo: v.repo, name: v.chart, version }, chartLabel: `${v.chart}-${version}`, setString: {}, describe: `chart ${v.chart} ${version} from ${v.repo}` };
+  }
+  const dir = path.resolve(root, chartDir);
+  const chartFile = path.join(dir, 'Chart.yaml');
+  if (!existsSync(chartFile)) {
+    throw new UsageError(`--dapr-chart ${chartDir}: no Chart.yaml in ${dir}`, {
+      fix: 'point it at the chart directory itself (the one holding Chart.yaml, values.yaml, crds/), e.g. charts/dapr of the dapr/dapr sources',
+    });
+  }
+  const meta = parse(readFileSync(chartFile, 'utf8')) as { name?: string; version?: string };
+  // A chart from the dapr/dapr sources says version 0.0.0 and image tag "edge": the tag must be set.
+  return {
+    ref: { kind: 'local', path: dir },
+    chartLabel: `${meta.name ?? 'dapr'}-${meta.version ?? '0.0.0'}`,
+    setString: { 'global.tag': version },
+    describe: `local chart ${dir} (chart version ${meta.version ?? '?'}, images ${version})`,
+  };
+}
+
+export function daprSettings(ctx: Ctx): DaprSettings {
+  const f = ctx.config.flags;
+  const namespace = ctx.config.namespace;
+  const version = String(f['dapr-version'] ?? readVersions().dapr.version);
+  return {
+    namespace,
+    version,
+    chart: chooseChart(version, f['dapr-chart'] === undefined ? undefined : String(f['dapr-chart']), ctx.root),
+    valuesPath: path.join(ctx.root, VALUES_FILE),
+    withRedis: f['with-redis'] === true,
+    controlPlaneOnly: f['control-plane-only'] === true,
+    consumerGroup: String(f['consumer-group'] ?? DEFAULT_CONSUMER_GROUP),
+    samplingRate: String(f['tracing-sampling-rate'] ?? '1'),
+    zipkinEndpoint: f['zipkin-endpoint'] === undefined ? defaultZipkinEndpoint(namespace) : String(f['zipkin-endpoint']),
+  };
+}
+
+/** Seed 000's http://zipkin:9411/api/v2/spans, with the namespace spelled out. */
+export function defaultZipkinEndpoint(namespace: string): string {
+  return `http://zipkin.${namespace}.svc.cluster.local:9411/api/v2/spans`;
+}

@@ -1,0 +1,91 @@
+// The chart values: k8s/dapr/values.yaml as helm will see it, the comparison that makes a re-run a no-op,
+// and the control plane's resource requests for preflight's capacity check.
+
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { parseCpu, parseMemory, type Resources } from '../../capacity.js';
+
+export type Values = Record<string, unknown>;
+
+export function loadValues(file: string): Values {
+  const parsed = parse(readFileSync(file, 'utf8')) as Values | null;
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file}: expected a YAML mapping of chart values`);
+  return parsed;
+}
+
+/** values.yaml with --set-string a.b=c applied, i.e. what `helm get values` returns after the upgrade. */
+export function desiredValues(base: Values, setString: Readonly<Record<string, string>>): Values {
+  const out = structuredClone(base);
+  for (const [dotted, value] of Object.entries(setString)) {
+    const keys = dotted.split('.');
+    let node: Values = out;
+    for (const k of keys.slice(0, -1)) {
+      const next = node[k];
+      if (!next || typeof next !== 'object' || Array.isArray(next)) node[k] = {};
+      node = node[k] as Values;
+    }
+    node[keys.at(-1)!] = value;
+  }
+  return out;
+}
+
+/** Deep equality of two JSON-like values, key order ignored. */
+export function sameValues(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => sameValues(x, (b as unknown[])[i]));
+  const ka = Object.keys(a as Values).sort();
+  const kb = Object.keys(b as Values).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameValues((a as Values)[k], (b as Values)[k]));
+}
+
+/** The control-plane workloads the chart creates in dapr-system, with the values key of each. */
+export interface ControlPlaneWorkload {
+  kind: 'deployment' | 'statefulset';
+  name: string;
+  /** Value of the pods' `app` label. */
+  app: string;
+  valuesKey: string;
+  /** Replicas without HA. The scheduler is always 3 (hard-wired in the chart since 1.15). */
+  replicas: number;
+}
+
+export const CONTROL_PLANE: readonly ControlPlaneWorkload[] = [
+  { kind: 'deployment', name: 'dapr-operator', app: 'dapr-operator', valuesKey: 'dapr_operator', replicas: 1 },
+  { kind: 'deployment', name: 'dapr-sentry', app: 'dapr-sentry', valuesKey: 'dapr_sentry', replicas: 1 },
+  { kind: 'deployment', name: 'dapr-sidecar-injector', app: 'dapr-sidecar-injector', valuesKey: 'dapr_sidecar_injector', replicas: 1 },
+  { kind: 'statefulset', name: 'dapr-placement-server', app: 'dapr-placement-server', valuesKey: 'dapr_placement', replicas: 1 },
+  { kind: 'statefulset', name: 'dapr-scheduler-server', app: 'dapr-scheduler-server', valuesKey: 'dapr_scheduler', replicas: 3 },
+];
+
+function get(values: Values, ...keys: string[]): unknown {
+  let node: unknown = values;
+  for (const k of keys) node = node && typeof node === 'object' ? (node as Values)[k] : undefined;
+  return node;
+}
+
+/** Requests of the control plane as the values configure it (HA multiplies the deployments by 3). */
+export function controlPlaneRequests(values: Values): Resources {
+  const ha = get(values, 'global', 'ha', 'enabled') === true;
+  let cpuMillis = 0;
+  let memoryBytes = 0;
+  for (const w of CONTROL_PLANE) {
+    const requests = get(values, w.valuesKey, 'resources', 'requests') as { cpu?: string; memory?: string } | undefined;
+    const n = ha ? 3 : w.replicas;
+    cpuMillis += parseCpu(requests?.cpu) * n;
+    memoryBytes += parseMemory(requests?.memory) * n;
+  }
+  return { cpuMillis, memoryBytes };
+}
+
+/** One line per leaf: dapr_scheduler.cluster.storageSize=1Gi (for --dry-run and logs). */
+export function flattenValues(values: Values, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(values)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v && typeof v === 'object' && !Array.isArray(v)) out.push(...flattenValues(v as Values, key));
+    else out.push(`${key}=${JSON.stringify(v)}`);
+  }
+  return out;
+}

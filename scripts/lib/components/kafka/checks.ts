@@ -1,0 +1,119 @@
+// verify-kafka's data checks: each catalogue topic as the cluster has it, and a produce+consume round trip.
+
+import { randomUUID } from 'node:crypto';
+import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
+import type { Logger } from '../../log.js';
+import { formatRetention, type CatalogueTopic } from './catalogue.js';
+import { CLIENT_SETTINGS, explainKafkaError, within } from './client.js';
+import { configChanges, showValue, type ObservedTopic } from './reconcile.js';
+import { replicationFor } from './topology.js';
+
+const { Partitioners } = kafkajs;
+
+/** Every probe message carries this header (value "true"): LearnFlow consumers skip such messages. */
+export const PROBE_HEADER = 'learnflow-kit-probe';
+/** The probe's unique id, also its key. */
+export const PROBE_ID_HEADER = 'learnflow-kit-probe-id';
+/** Consumer groups of the probes start with this; each run uses a fresh one and deletes it afterwards. */
+export const PROBE_GROUP_PREFIX = 'learnflow-kit-verify-';
+export const ROUND_TRIP_TIMEOUT_MS = 20_000;
+
+/** What differs between the catalogue and the cluster, one phrase per difference; [] when they agree. */
+export function topicDifferences(topic: CatalogueTopic, observed: ObservedTopic | undefined, brokers: number): string[] {
+  if (!observed) return ['missing'];
+  const out: string[] = [];
+  if (observed.partitions !== topic.partitions) out.push(`${observed.partitions} partition(s), the catalogue says ${topic.partitions}`);
+  const { replicationFactor } = replicationFor(brokers);
+  if (observed.replicationFactor !== replicationFactor) out.push(`replication factor ${observed.replicationFactor}, expected ${replicationFactor} with ${brokers} broker(s)`);
+  for (const c of configChanges(topic, observed)) out.push(`${c.name} is ${showValue(c.name, c.from)}, expected ${showValue(c.name, c.to)}`);
+  return out;
+}
+
+export function describeTopic(t: ObservedTopic): string {
+  const v = (k: string) => t.configs[k]?.value ?? '?';
+  const retention = v('retention.ms');
+  return `${t.partitions} partition(s), replication factor ${t.replicationFactor}, retention ${/^\d+$/.test(retention) ? formatRetention(Number(retention)) : retention}, ${v('compression.type')}, ${v('cleanup.policy')}, min ISR ${v('min.insync.replicas')}`;
+}
+
+export function createProbeProducer(kafka: Kafka): Producer {
+  return kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner, retry: CLIENT_SETTINGS.retry });
+}
+
+export interface RoundTripResult {
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * Sends one probe message (acks=all) and reads it back with a fresh consumer group that starts at the probe's
+ * offset, so it neither scans the topic nor races the group join. Bounded by `timeoutMs` in all; the group is
+ * deleted afterwards (best effort).
+ */
+export async function roundTrip(kafka: Kafka, producer: Producer, admin: Admin, topic: string, log: Logger, timeoutMs = ROUND_TRIP_TIMEOUT_MS): Promise<RoundTripResult> {
+  const started = Date.now();
+  const id = randomUUID();
+  const groupId = `${PROBE_GROUP_PREFIX}${id}`;
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 10_000,
+    rebalanceTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    maxWaitTimeInMs: 250,
+    // Joining can meet retriable errors on a fresh broker (GROUP_LOAD_IN_PROGRESS while __consumer_offsets is
+    // created by the first group ever): retry and restart, the round trip's own bound still applies.
+    retry: { ...CLIENT_SETTINGS.retry, retries: 8, restartOnFailure: async () => true },
+  });
+  let stage = 'producing';
+  let joined = false;
+  try {
+    const work = async (): Promise<RoundTripResult> => {
+      const [sent] = await producer.send({
+        topic,
+        acks: -1,
+        timeout: 10_000,
+        messages: [
+          {
+            key: id,
+            value: JSON.stringify({ probe: true, id, topic, sentAt: new Date(started).toISOString(), note: 'learnflow-kit verify-kafka round trip; ignore' }),
+            headers: { [PROBE_HEADER]: 'true', [PROBE_ID_HEADER]: id },
+          },
+        ],
+      });
+      if (!sent) throw new Error('the broker acknowledged nothing');
+      const offset = sent.baseOffset ?? sent.offset;
+      if (offset === undefined) throw new Error('the broker returned no offset for the probe');
+      stage = `consuming (partition ${sent.partition}, offset ${offset}, group ${groupId})`;
+      await consumer.connect();
+      joined = true;
+      await consumer.subscribe({ topics: [topic], fromBeginning: false });
+      const received = new Promise<{ partition: number; offset: string }>((resolve, reject) => {
+        consumer.on(consumer.events.CRASH, (e) => {
+          if (e.payload.restart) log.debug(`probe consumer on ${topic} restarts after: ${explainKafkaError(e.payload.error)}`);
+          else reject(e.payload.error);
+        });
+        void consumer
+          .run({
+            eachMessage: async ({ partition, message }) => {
+              if (message.headers?.[PROBE_ID_HEADER]?.toString() === id) resolve({ partition, offset: message.offset });
+            },
+          })
+          .catch(reject);
+      });
+      // Seek to the probe at once, and again whenever the group (re)joins: a consumer restarted after a
+      // retriable error is a new group member that has forgotten the seek and would start at the end.
+      const seek = () => consumer.seek({ topic, partition: sent.partition, offset });
+      consumer.on(consumer.events.GROUP_JOIN, seek);
+      seek();
+      const got = await received;
+      return { ok: true, detail: `probe ${id.slice(0, 8)} sent and read back in ${Date.now() - started} ms (partition ${got.partition}, offset ${got.offset})` };
+    };
+    return await within(work(), timeoutMs, () => stage);
+  } catch (err) {
+    const msg = explainKafkaError(err);
+    return { ok: false, detail: msg.startsWith('no answer within') ? msg : `${stage}: ${msg}` };
+  } finally {
+    await within(consumer.disconnect(), 5_000, 'disconnecting the probe consumer').catch((e: unknown) => log.debug(`probe consumer ${groupId}: ${explainKafkaError(e)}`));
+    if (joined) await within(admin.deleteGroups([groupId]), 5_000, 'deleting the probe group').catch((e: unknown) => log.debug(`probe group ${groupId} not deleted: ${explainKafkaError(e)}`));
+  }
+}

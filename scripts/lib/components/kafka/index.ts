@@ -1,0 +1,233 @@
+// The Kafka component: namespace, ConfigMap + Services + StatefulSet (KRaft), then the topic catalogue
+// reconciled through the admin API. verify-kafka: pods, metadata, every topic, a round trip on every topic.
+
+import { BUDGETS_MS } from '../../budget.js';
+import type { Ctx, StepCtx } from '../../context.js';
+import { budgetFlag, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG } from '../../config.js';
+import { errorMessage, StepError } from '../../errors.js';
+import type { FlagSpec } from '../../flags.js';
+import { deleteBySelector } from '../../kube.js';
+import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
+import { waitForWorkload } from '../../rollout.js';
+import { renderNamespace } from '../postgres/manifests.js';
+import type { Component, Plan } from '../types.js';
+import { DEFAULT_CATALOGUE, loadCatalogue, type Catalogue } from './catalogue.js';
+import { createProbeProducer, describeTopic, roundTrip, topicDifferences, PROBE_HEADER } from './checks.js';
+import { connectKafka, explainKafkaError, kafkaFailure, observeTopics, openEndpoint, waitForBrokers, within, type KafkaSession } from './client.js';
+import { renderKafka } from './manifests.js';
+import { applyPlan, describeAction, planReconcile, type TopicOutcome } from './reconcile.js';
+import { inClusterBootstrap, KAFKA_SELECTOR, localBootstrap, MAX_BROKERS, portForwardTargets, replicationFor, STATEFULSET } from './topology.js';
+
+export const REPLICAS_FLAG: FlagSpec = {
+  name: 'replicas',
+  kind: 'int',
+  valueName: 'N',
+  default: 1,
+  description: 'Kafka brokers, each also a KRaft voter: 1 on a laptop; 3 gives replication factor 3, min ISR 2',
+  validate: (v) => (Number(v) >= 1 && Number(v) <= MAX_BROKERS ? undefined : `give 1 to ${MAX_BROKERS} brokers`),
+};
+
+export const TOPICS_FLAG: FlagSpec = {
+  name: 'topics',
+  kind: 'string',
+  valueName: 'FILE',
+  default: DEFAULT_CATALOGUE,
+  description: 'the topic catalogue (a data file, not a manifest)',
+};
+
+function catalogueOf(ctx: Ctx): Catalogue {
+  return loadCatalogue(ctx.root, String(ctx.config.flags.topics ?? DEFAULT_CATALOGUE));
+}
+
+function replicasOf(ctx: Ctx): number {
+  return Number(ctx.config.flags.replicas ?? 1);
+}
+
+async function withSession<T>(session: KafkaSession, fn: (s: KafkaSession) => Promise<T>): Promise<T> {
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}
+
+export const kafka: Component = {
+  name: 'kafka',
+  title: 'Kafka',
+  deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, budgetFlag('kafka')],
+  verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG],
+
+  async plan(ctx: Ctx): Promise<Plan> {
+    const ns = ctx.config.namespace;
+    const replicas = replicasOf(ctx);
+    const catalogue = catalogueOf(ctx);
+    const { replicationFactor, minIsr } = replicationFor(replicas);
+    const manifests = ctx.config.noCluster ? [] : [...renderNamespace(ns), ...renderKafka(ns, replicas)];
+    const actions = ctx.config.noCluster
+      ? []
+      : [
+          'check the cluster is reachable and has a default StorageClass',
+          `check that an existing statefulset/${STATEFULSET} has ${replicas} broker(s) (the kit never changes the size of a running quorum)`,
+          `kubectl apply --server-side: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
+          `wait for statefulset/${STATEFULSET} to be ready: ${replicas} broker(s) (budget ${BUDGETS_MS.kafka / 60_000}m)`,
+        ];
+    actions.push(
+      ctx.config.kafkaBrokers
+        ? `connect to --kafka-brokers ${ctx.config.kafkaBrokers.join(',')}`
+        : `open port-forwards ${portForwardTargets(replicas)
+            .map((t) => `127.0.0.1:${t.localPort} -> ${t.resource}:${t.remotePort}`)
+            .join(', ')} and connect to ${localBootstrap(replicas).join(',')}`,
+      `reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}`,
+      `new topics get replication factor ${replicationFactor}, min ISR ${minIsr}${ctx.config.noCluster ? ' (from the brokers found)' : ''}`,
+    );
+    if (!ctx.config.noCluster) actions.push(`in-cluster clients bootstrap from ${inClusterBootstrap(ns)}`);
+    return { actions, manifests };
+  },
+
+  async deploy(step: StepCtx): Promise<void> {
+    const catalogue = catalogueOf(step);
+    const replicas = replicasOf(step);
+    const ns = step.config.namespace;
+    if (!step.config.noCluster) {
+      if (!step.preflighted) {
+        await ensureClusterReachable(step);
+        await ensureDefaultStorageClass(step);
+      }
+      const existing = await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET);
+      const running = existing?.spec?.replicas;
+      if (running !== undefined && running !== replicas) {
+        throw new StepError(`statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${replicas} would change its KRaft quorum, which the kit does not do to a running cluster`, {
+          fix: `re-run with --replicas ${running}, or start over (deletes every message): kubectl delete statefulset ${STATEFULSET} -n ${ns} && kubectl delete pvc -n ${ns} -l ${KAFKA_SELECTOR}`,
+          docs: 'kafka-replicas-change',
+        });
+      }
+      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderKafka(ns, replicas)]);
+      for (const [key, what] of Object.entries(outcome)) {
+        step.change(key, what);
+        step.log.info(`${key} ${what}`);
+      }
+      await waitForWorkload(step, { kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR });
+      step.log.ok(`statefulset/${STATEFULSET} is ready (${replicas} broker(s))`);
+    }
+
+    const endpoint = await openEndpoint(step, replicas);
+    const session = await connectKafka(step, endpoint);
+    await withSession(session, async (s) => {
+      if (!step.config.noCluster) await waitForBrokers(step, s, replicas);
+      const brokers = s.brokers.length;
+      step.log.info(`connected to Kafka cluster ${s.clusterId} (${brokers} broker(s)) via ${endpoint.via}`);
+      await endpoint.ensure();
+      const observed = await observeTopics(s.admin, catalogue.topics.map((t) => t.name)).catch((err: unknown) => {
+        throw kafkaFailure('reading the topics', err, { fix: endpoint.fix, docs: 'kafka-unreachable' });
+      });
+      const plan = planReconcile(catalogue.topics, observed, brokers);
+      for (const w of plan.warnings) step.log.warn(w);
+      if (plan.refused.length) {
+        throw new StepError(`${catalogue.source} asks for what Kafka cannot do; nothing was changed:\n${plan.refused.map((r) => `  - ${r}`).join('\n')}`, {
+          fix: `set those partition counts back to what the topics have in ${catalogue.source} (or delete and recreate the topic by hand, losing its messages)`,
+          docs: 'kafka-partitions-shrink',
+        });
+      }
+      const outcome = await applyPlan(s.admin, plan, (a) => step.log.info(`topic ${a.topic}: ${describeAction(a)}`));
+      const counts: Record<TopicOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
+      for (const t of catalogue.topics) {
+        const what = outcome[t.name]!;
+        counts[what]++;
+        step.change(`topic ${t.name}`, what);
+      }
+      step.log.ok(`${catalogue.topics.length} topics: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged`);
+    });
+  },
+
+  async verify(step: StepCtx): Promise<void> {
+    const catalogue = catalogueOf(step);
+    let expected: number | undefined;
+    if (!step.config.noCluster) {
+      if (!step.preflighted) await ensureClusterReachable(step);
+      expected = await checkPods(step);
+    }
+
+    let session: KafkaSession;
+    try {
+      session = await connectKafka(step, await openEndpoint(step, expected ?? 1));
+    } catch (err) {
+      step.check('broker metadata reachable', false, errorMessage(err).split('\n')[0]!);
+      step.check('topics', false, 'not checked: no broker reachable');
+      return;
+    }
+    await withSession(session, async (s) => {
+      const ids = s.brokers.map((b) => b.nodeId).sort((a, b) => a - b);
+      const countOk = expected === undefined || s.brokers.length === expected;
+      step.check(
+        'broker metadata reachable',
+        s.brokers.length > 0 && countOk,
+        `${s.brokers.length}${expected === undefined ? '' : ` of ${expected}`} broker(s) (node ids ${ids.join(', ')}), cluster id ${s.clusterId}, via ${s.endpoint.via}`,
+      );
+      const brokers = Math.max(1, s.brokers.length);
+
+      let observed;
+      try {
+        await s.endpoint.ensure();
+        observed = await observeTopics(s.admin, catalogue.topics.map((t) => t.name));
+      } catch (err) {
+        step.check('topics', false, `could not read the topics: ${explainKafkaError(err)}`);
+        return;
+      }
+      for (const t of catalogue.topics) {
+        const diffs = topicDifferences(t, observed.get(t.name), brokers);
+        step.check(`topic ${t.name}`, diffs.length === 0, diffs.length ? diffs.join('; ') : describeTopic(observed.get(t.name)!));
+      }
+
+      const producer = createProbeProducer(s.kafka);
+      try {
+        await within(producer.connect(), 10_000, 'connecting the probe producer');
+      } catch (err) {
+        for (const t of catalogue.topics) step.check(`round trip ${t.name}`, false, `producer could not connect: ${explainKafkaError(err)}`);
+        return;
+      }
+      try {
+        step.log.info(`round trip on ${observed.size} topic(s), messages marked with header ${PROBE_HEADER}: true`);
+        const results = await Promise.all(catalogue.topics.map((t) => (observed.has(t.name) ? roundTrip(s.kafka, producer, s.admin, t.name, step.log) : Promise.resolve({ ok: false, detail: 'not attempted: the topic is missing' }))));
+        catalogue.topics.forEach((t, i) => step.check(`round trip ${t.name}`, results[i]!.ok, results[i]!.detail));
+      } finally {
+        await within(producer.disconnect(), 5_000, 'disconnecting the probe producer').catch(() => {});
+      }
+    });
+  },
+
+  /** Removes the brokers, Services and ConfigMap; the volumes (every message) only with purge. Topics live on the volumes. */
+  async destroy(step: StepCtx, { purge }): Promise<void> {
+    await deleteBySelector(step, 'statefulset,service,configmap', KAFKA_SELECTOR);
+    if (purge) await deleteBySelector(step, 'pvc', KAFKA_SELECTOR);
+    else step.log.info('kept the Kafka volumes (topics and messages; the cluster id is derived from the namespace, so a re-deploy picks them up); --purge removes them');
+  },
+};
+
+interface PodJson {
+  metadata: { name: string };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** 'pods ready' check; returns the StatefulSet's broker count (undefined when there is none). */
+async function checkPods(step: StepCtx): Promise<number | undefined> {
+  const ns = step.config.namespace;
+  try {
+    const sts = await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET);
+    if (!sts) {
+      step.check('pods ready', false, `no statefulset/${STATEFULSET} in ${ns}: run ./scripts/deploy-kafka.mts`);
+      return undefined;
+    }
+    const want = sts.spec?.replicas ?? 1;
+    const pods = await step.kube.list<PodJson>('pod', { selector: KAFKA_SELECTOR });
+    const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    step.check(
+      'pods ready',
+      ready.length === want && pods.length === want,
+      pods.length ? `${ready.length}/${want} ready: ${pods.map((p) => `${p.metadata.name} ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ')}` : `no Kafka pod in ${ns}`,
+    );
+    return want;
+  } catch (err) {
+    step.check('pods ready', false, errorMessage(err).split('\n')[0]!);
+    return undefined;
+  }
+}

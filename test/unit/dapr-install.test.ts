@@ -1,0 +1,291 @@
+// helm command lines (helm 3 and 4), the no-op decision, the control-plane wait, the dependency gate and the
+// deploy order, over a fake kubectl/helm; and --dry-run through the real entry point with no cluster at all.
+
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { controlPlaneStates, dependencyStates, helmCommandLine, installControlPlane, releaseUpToDate, waitForControlPlane } from '../../scripts/lib/components/dapr/controlplane.js';
+import { dapr, installDaprScript } from '../../scripts/lib/components/dapr/index.js';
+import { chooseChart, daprSettings, VALUES_FILE, type DaprSettings } from '../../scripts/lib/components/dapr/settings.js';
+import { desiredValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
+import { Deadline } from '../../scripts/lib/budget.js';
+import { buildConfig } from '../../scripts/lib/config.js';
+import { Cleanup, type StepCtx } from '../../scripts/lib/context.js';
+import { Helm, helmDuration, helmMajor, parseReleases, upgradeInstallArgs } from '../../scripts/lib/helm.js';
+import { Kube } from '../../scripts/lib/kube.js';
+import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
+import { readVersions, REPO_ROOT } from '../../scripts/lib/manifests.js';
+import { main } from '../../scripts/lib/run.js';
+import { fakeClock, fakeExec, on, type FakeHandler } from '../support/fakes.js';
+
+const V = readVersions().dapr;
+const CHART_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'no-such-chart');
+
+describe('helm command lines', () => {
+  it('installs from the chart repository without `helm repo add`, values by file, no --wait', () => {
+    const args = upgradeInstallArgs({ release: 'dapr', namespace: 'dapr-system', chart: { kind: 'repo', repo: V.repo, name: 'dapr', version: '1.18.3' }, valuesFiles: ['k8s/dapr/values.yaml'], timeoutMs: 270_000 });
+    expect(args).toEqual(['upgrade', '--install', 'dapr', 'dapr', '--repo', V.repo, '--version', '1.18.3', '--namespace', 'dapr-system', '--create-namespace', '--values', 'k8s/dapr/values.yaml', '--timeout', '4m30s']);
+    // Flags whose meaning or name changed between helm 3 and helm 4 are not used.
+    expect(args.join(' ')).not.toMatch(/--wait|--atomic|--force|--all\b/);
+  });
+
+  it('installs a local chart (from the Go module: version 0.0.0, tag edge) with the image tag set', () => {
+    const args = upgradeInstallArgs({ release: 'dapr', namespace: 'dapr-system', chart: { kind: 'local', path: '/c/dapr' }, valuesFiles: ['v.yaml'], setString: { 'global.tag': '1.18.3' } });
+    expect(args).toEqual(['upgrade', '--install', 'dapr', '/c/dapr', '--namespace', 'dapr-system', '--create-namespace', '--values', 'v.yaml', '--set-string', 'global.tag=1.18.3']);
+  });
+
+  it('formats helm durations and recognises helm 3 and 4 only', () => {
+    expect([helmDuration(300_000), helmDuration(4_500), helmDuration(0), helmDuration(61_001)]).toEqual(['5m0s', '5s', '1s', '1m2s']);
+    expect([helmMajor('v3.16.2'), helmMajor('v4.1.4'), helmMajor('v2.17.0'), helmMajor('')]).toEqual([3, 4, undefined, undefined]);
+  });
+
+  it('parses `helm list -o json` of helm 3 (revision as a string) and of an empty namespace', () => {
+    expect(parseReleases('[{"name":"dapr","namespace":"dapr-system","revision":"2","status":"deployed","chart":"dapr-1.18.3","app_version":"1.18.3"}]')[0]!.revision).toBe(2);
+    expect(parseReleases('[]')).toEqual([]);
+    expect(parseReleases('null')).toEqual([]);
+  });
+
+  it('lists with explicit state flags (helm 4 has no --all) and passes --kube-context', async () => {
+    const exec = fakeExec(on(['list'], { stdout: '[]' }));
+    expect(await new Helm(exec, 'kind-dev').release('dapr', 'dapr-system')).toBeUndefined();
+    expect(exec.calls[0]!.line).toBe("helm --kube-context kind-dev list --namespace dapr-system --deployed --failed --pending --filter '^dapr$' --output json");
+  });
+
+  it('shows the pasteable command in --dry-run form', () => {
+    const s = settingsFor({});
+    expect(helmCommandLine(s)).toBe(`helm upgrade --install dapr dapr --repo ${V.repo} --version ${V.version} --namespace dapr-system --create-namespace --values ${s.valuesPath}`);
+  });
+});
+
+function settingsFor(flags: Record<string, unknown>, ns = 'learnflow'): DaprSettings {
+  const config = buildConfig({ values: { namespace: ns, 'dapr-version': V.version, ...flags } as never, given: new Set(), positionals: [] });
+  return daprSettings({ config, root: REPO_ROOT } as never);
+}
+
+describe('chart choice', () => {
+  it('uses the pinned version from the official repository by default, and --dapr-version', () => {
+    expect(chooseChart('1.17.0', undefined, REPO_ROOT)).toMatchObject({ ref: { kind: 'repo', version: '1.17.0' }, chartLabel: 'dapr-1.17.0', setString: {} });
+  });
+  it('refuses a directory without Chart.yaml with a usage error that says what to point at', () => {
+    expect(() => chooseChart('1.18.3', CHART_DIR, REPO_ROOT)).toThrow(/no Chart\.yaml/);
+  });
+});
+
+describe('the no-op decision', () => {
+  const values = desiredValues(loadValues(path.join(REPO_ROOT, VALUES_FILE)), { 'global.tag': '1.18.3' });
+  const rel = { name: 'dapr', namespace: 'dapr-system', revision: 1, status: 'deployed', chart: 'dapr-0.0.0' };
+  it('skips only a deployed release of the same chart with the same values', () => {
+    expect(releaseUpToDate(rel, 'dapr-0.0.0', JSON.parse(JSON.stringify(values)), values).upToDate).toBe(true);
+    expect(releaseUpToDate(undefined, 'dapr-0.0.0', undefined, values)).toEqual({ upToDate: false, why: 'not installed' });
+    expect(releaseUpToDate({ ...rel, status: 'failed' }, 'dapr-0.0.0', values, values).why).toBe('release is failed');
+    expect(releaseUpToDate({ ...rel, chart: 'dapr-1.17.0' }, 'dapr-1.18.3', values, values).why).toMatch(/chart dapr-1\.17\.0 installed/);
+    const other = desiredValues(values, { 'global.tag': '1.18.2' });
+    expect(releaseUpToDate(rel, 'dapr-0.0.0', other, values).why).toMatch(/values differ/);
+  });
+});
+
+// ------------------------------------------------------------------------------------------- orchestration
+
+function stepFor(exec: ReturnType<typeof fakeExec>, flags: Record<string, unknown> = {}, budgetMs = 300_000): StepCtx & { changes: Record<string, string>; log: ReturnType<typeof memoryLogger> } {
+  const clock = fakeClock();
+  const config = buildConfig({ values: { namespace: 'learnflow', 'dapr-version': V.version, 'consumer-group': 'learnflow-consumers', 'tracing-sampling-rate': '1', ...flags } as never, given: new Set(), positionals: [] });
+  const changes: Record<string, string> = {};
+  return {
+    config,
+    log: memoryLogger(),
+    exec,
+    clock,
+    secrets: new SecretRegistry(),
+    kube: new Kube(exec, 'learnflow'),
+    cleanup: new Cleanup(),
+    signal: new AbortController().signal,
+    outDir: '/tmp',
+    root: REPO_ROOT,
+    deadline: new Deadline(clock, budgetMs),
+    check: () => ({ name: '', ok: true, detail: '' }),
+    change: (k, v) => void (changes[k] = v),
+    changes,
+  };
+}
+
+const deployment = (name: string, ready: number, replicas = 1) => ({ kind: 'Deployment', metadata: { name, generation: 1 }, spec: { replicas }, status: { observedGeneration: 1, replicas, readyReplicas: ready, updatedReplicas: replicas } });
+const statefulset = (name: string, ready: number, replicas = 1) => ({ ...deployment(name, ready, replicas), kind: 'StatefulSet' });
+const readyControlPlane = () => [
+  deployment('dapr-operator', 1),
+  deployment('dapr-sentry', 1),
+  deployment('dapr-sidecar-injector', 1),
+  statefulset('dapr-placement-server', 1),
+  statefulset('dapr-scheduler-server', 3, 3),
+];
+const controlPlaneReply = (items: unknown[]): FakeHandler => on(['get', 'deployment,statefulset,pod', '-n', 'dapr-system'], { stdout: JSON.stringify({ items }) });
+
+describe('installControlPlane', () => {
+  const released = (chart: string, status = 'deployed') => on(['list'], { stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: '3', status, chart, app_version: '1.18.3' }]) });
+
+  it('runs no upgrade when the release is deployed at the chart with the same values', async () => {
+    const s = settingsFor({});
+    const exec = fakeExec(released(`dapr-${V.version}`), on(['get', 'values'], { stdout: JSON.stringify(loadValues(s.valuesPath)) }));
+    const step = stepFor(exec);
+    expect(await installControlPlane(step, s)).toBe('unchanged');
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['list', 'get']);
+    expect(step.changes).toEqual({ 'helm release dapr': 'unchanged' });
+  });
+
+  it('installs when absent, with the remaining budget as helm timeout', async () => {
+    const s = settingsFor({});
+    const exec = fakeExec(on(['list'], { stdout: '[]' }), on(['upgrade', '--install'], { stdout: '' }));
+    const step = stepFor(exec, {}, 200_000);
+    expect(await installControlPlane(step, s)).toBe('created');
+    expect(exec.calls.at(-1)!.args).toEqual(expect.arrayContaining(['--timeout', '3m20s', '--version', V.version]));
+    expect(exec.calls.some((c) => c.args.includes('crds'))).toBe(false); // helm installs crds/ itself the first time
+  });
+
+  it('upgrades a different version and brings its CRDs first (helm never upgrades crds/)', async () => {
+    const s = settingsFor({ 'dapr-version': '1.18.4' });
+    const crd = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'components.dapr.io', resourceVersion: '2' } };
+    const exec = fakeExec(
+      released(`dapr-${V.version}`),
+      on(['get', 'values'], { stdout: '{}' }),
+      on(['show', 'crds'], { stdout: `apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: components.dapr.io\n` }),
+      on(['get', '-f', '-'], { stdout: JSON.stringify({ ...crd, metadata: { ...crd.metadata, resourceVersion: '1' } }) }),
+      on(['apply', '--server-side'], { stdout: JSON.stringify(crd) }),
+      on(['upgrade', '--install'], { stdout: '' }),
+    );
+    const step = stepFor(exec);
+    expect(await installControlPlane(step, s)).toBe('configured');
+    const order = exec.calls.map((c) => `${c.cmd} ${c.args.slice(0, 2).join(' ')}`);
+    expect(order.indexOf('helm show crds')).toBeLessThan(order.indexOf('helm upgrade --install'));
+    expect(exec.calls.find((c) => c.args[0] === 'show')!.args).toEqual(['show', 'crds', 'dapr', '--repo', V.repo, '--version', '1.18.4']);
+    expect(step.changes).toMatchObject({ 'customresourcedefinition/components.dapr.io': 'configured', 'helm release dapr': 'configured' });
+  });
+
+  it('clears an install that an interrupted run left pending, then installs', async () => {
+    const s = settingsFor({});
+    let listed = 0;
+    const exec = fakeExec(
+      on(['list'], () => ({ stdout: listed++ === 0 ? JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 1, status: 'pending-install', chart: 'dapr-1.18.3' }]) : '[]' })),
+      on(['uninstall'], { stdout: '' }),
+      on(['upgrade', '--install'], { stdout: '' }),
+    );
+    const step = stepFor(exec);
+    expect(await installControlPlane(step, s)).toBe('created');
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['list', 'uninstall', 'upgrade']);
+    expect(step.log.lines.join('\n')).toMatch(/pending-install: an earlier helm run was interrupted/);
+  });
+
+  it('rolls back an interrupted upgrade before upgrading again', async () => {
+    const s = settingsFor({});
+    let listed = 0;
+    const exec = fakeExec(
+      on(['list'], () => ({ stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 4, status: listed++ === 0 ? 'pending-upgrade' : 'deployed', chart: 'dapr-1.18.2' }]) })),
+      on(['rollback'], { stdout: '' }),
+      on(['get', 'values'], { stdout: '{}' }),
+      on(['show', 'crds'], { stdout: '' }),
+      on(['upgrade', '--install'], { stdout: '' }),
+    );
+    expect(await installControlPlane(stepFor(exec), s)).toBe('configured');
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['list', 'rollback', 'list', 'get', 'show', 'upgrade']);
+  });
+});
+
+describe('control-plane wait', () => {
+  it('reads all five workloads with one kubectl call', () => {
+    const { states } = controlPlaneStates(readyControlPlane() as never);
+    expect(states.map((s) => [s.workload.name, s.ready])).toEqual([
+      ['dapr-operator', true],
+      ['dapr-sentry', true],
+      ['dapr-sidecar-injector', true],
+      ['dapr-placement-server', true],
+      ['dapr-scheduler-server', true],
+    ]);
+    expect(controlPlaneStates([]).states.every((s) => s.state === 'not created')).toBe(true);
+  });
+
+  it('stops at once on a pull that will not heal, naming the pod, the reason and every workload not ready', async () => {
+    const items = [
+      ...readyControlPlane().slice(0, 4),
+      statefulset('dapr-scheduler-server', 2, 3),
+      { kind: 'Pod', metadata: { name: 'dapr-scheduler-server-2', namespace: 'dapr-system', labels: { app: 'dapr-scheduler-server' } }, status: { phase: 'Pending', containerStatuses: [{ name: 'dapr-scheduler-server', ready: false, image: 'ghcr.io/dapr/scheduler:9.9.9', state: { waiting: { reason: 'ImagePullBackOff', message: 'manifest unknown' } } }] } },
+    ];
+    const exec = fakeExec(controlPlaneReply(items));
+    const step = stepFor(exec);
+    const err = await waitForControlPlane(step).catch((e: Error & { fix?: string }) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/pod dapr-scheduler-server-2 is container dapr-scheduler-server: ImagePullBackOff \(manifest unknown\); not ready: dapr-scheduler-server 2\/3 ready/);
+    expect((err as { fix?: string }).fix).toMatch(/-n dapr-system/);
+    expect(exec.calls).toHaveLength(1);
+  });
+
+  it('names each workload still not ready when the budget runs out', async () => {
+    const items = readyControlPlane().map((w) => (w.metadata.name === 'dapr-sentry' || w.metadata.name === 'dapr-operator' ? { ...w, status: { ...w.status, readyReplicas: 0 } } : w));
+    const step = stepFor(fakeExec(controlPlaneReply(items)), {}, 10_000);
+    await expect(waitForControlPlane(step)).rejects.toThrow(/timed out .* last state: not ready: dapr-operator 0\/1 ready, 1\/1 updated; dapr-sentry 0\/1 ready/);
+  });
+});
+
+describe('dependency gate', () => {
+  it('sees Kafka and PostgreSQL statefulsets and their pods', () => {
+    const { deps } = dependencyStates([statefulset('postgresql', 1)] as never);
+    expect(deps).toEqual([
+      { name: 'kafka', title: 'Kafka', present: false, ready: false, state: 'statefulset/kafka not found' },
+      { name: 'postgresql', title: 'PostgreSQL', present: true, ready: true, state: '1/1 ready, 1/1 updated' },
+    ]);
+  });
+
+  it('refuses before any change when Kafka is not deployed: no helm call at all', async () => {
+    const exec = fakeExec(
+      on(['version', '-o', 'json'], { stdout: JSON.stringify({ serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }) }),
+      on(['version', '--template'], { stdout: 'v4.1.4' }),
+      on(['get', 'statefulset,pod'], { stdout: JSON.stringify({ items: [statefulset('postgresql', 1)] }) }),
+    );
+    const err = (await dapr.deploy(stepFor(exec)).catch((e: unknown) => e)) as Error & { fix?: string; exitCode?: number };
+    expect(err.message).toMatch(/^refusing to apply the Dapr components: Kafka is not deployed in learnflow\. A sidecar whose component cannot initialise exits/);
+    expect(err.fix).toMatch(/deploy-kafka\.mts --namespace learnflow.*--control-plane-only/);
+    expect(err.exitCode).toBe(1);
+    expect(exec.calls.filter((c) => c.cmd === 'helm').map((c) => c.args[0])).toEqual(['version']);
+  });
+
+  it('stops waiting at once when a dependency pod crash-loops', async () => {
+    const crash = { kind: 'Pod', metadata: { name: 'kafka-0', namespace: 'learnflow', labels: { 'app.kubernetes.io/name': 'kafka' } }, status: { phase: 'Running', containerStatuses: [{ name: 'kafka', ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } };
+    const s = settingsFor({});
+    const exec = fakeExec(
+      on(['list'], { stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 1, status: 'deployed', chart: `dapr-${V.version}` }]) }),
+      on(['get', 'values'], { stdout: JSON.stringify(loadValues(s.valuesPath)) }),
+      controlPlaneReply(readyControlPlane()),
+      on(['get', 'statefulset,pod'], { stdout: JSON.stringify({ items: [statefulset('kafka', 0), crash, statefulset('postgresql', 1)] }) }),
+    );
+    const step = stepFor(exec);
+    step.preflighted = true;
+    await expect(dapr.deploy(step)).rejects.toThrow(/refusing to apply the Dapr components: Kafka is not ready \(0\/1 ready, 1\/1 updated \(kafka-0: container kafka: CrashLoopBackOff, 4 restarts\)\)/);
+    expect(exec.calls.some((c) => c.args.includes('apply'))).toBe(false);
+  });
+});
+
+describe('install-dapr --dry-run', () => {
+  it('prints the plan, the helm command, the values and the components with no cluster and no secret', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const exec = fakeExec(); // any command fails the test
+    const code = await main(installDaprScript(), ['--dry-run', '--with-redis', '--tracing-sampling-rate', '0.5'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
+    const text = out.join('');
+    expect(code).toBe(0);
+    expect(exec.calls).toEqual([]);
+    expect(text).toContain(`helm upgrade --install dapr dapr --repo ${V.repo} --version ${V.version} --namespace dapr-system --create-namespace --values`);
+    expect(text).toContain('# helm values (k8s/dapr/values.yaml):');
+    expect(text).toContain('sidecarDropALLCapabilities: true');
+    expect(text).toMatch(/kind: Component\s+metadata:\s+name: statestore-redis/);
+    expect(text).toContain('samplingRate: "0.5"');
+    expect(text).toContain('connectionString: <redacted>');
+    expect(text).not.toMatch(/password=|requirepass [^<]/);
+  });
+
+  it('plans nothing for Dapr in a --no-cluster deploy-all', async () => {
+    const config = buildConfig({ values: { namespace: 'learnflow', 'no-cluster': true }, given: new Set(), positionals: [] });
+    expect(await dapr.plan({ config, root: REPO_ROOT } as never)).toEqual({ actions: [expect.stringMatching(/--no-cluster/)], manifests: [] });
+  });
+
+  it('declares what preflight and scripts/images.mts need', () => {
+    expect(dapr.extraNamespaces).toEqual(['dapr-system']);
+    expect(dapr.extraRequests).toEqual({ cpuMillis: 350, memoryBytes: 352 * 1024 ** 2 });
+    expect(dapr.images!({ config: { flags: {} } } as never)).toEqual([expect.stringMatching(/^curlimages\/curl:/)]);
+  });
+});
