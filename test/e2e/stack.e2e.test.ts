@@ -1,0 +1,173 @@
+// The whole stack end to end: deploy-all, verify-all, the no-op re-run, an interrupted deploy,
+// destroy-all, and the faults of the master-scripts issue. Cluster side on a REAL API server with
+// KWOK nodes; data side on a REAL PostgreSQL and a REAL Kafka broker.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../../scripts/lib/report.js';
+import { readVersions } from '../../scripts/lib/manifests.js';
+import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
+import { installImagePullBackOffStage, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
+import { startKafka, type KafkaInstance } from '../support/kafka.js';
+import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+
+const CHART = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), `dapr-chart-${readVersions().dapr.version}`, 'dapr');
+
+let cluster: KubeCluster;
+let pg: PostgresInstance;
+let kafka: KafkaInstance;
+let pgUrl: string;
+
+const endpoints = () => ['--pg-url', pgUrl, '--kafka-brokers', kafka.brokers.join(',')];
+const kit = (script: string, args: string[], opts: { c?: KubeCluster; signalAfterMs?: { signal: NodeJS.Signals; ms: number } } = {}) => {
+  const c = opts.c ?? cluster;
+  return runKit(script, ['--context', c.context, ...args], { env: { ...c.env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 300_000, signalAfterMs: opts.signalAfterMs });
+};
+const report = (stdout: string) => JSON.parse(stdout) as Report;
+const secretValue = async (name: string, key: string, ns = 'learnflow') => Buffer.from(await cluster.kubectl(['get', 'secret', name, '-n', ns, '-o', `jsonpath={.data.${key}}`]), 'base64').toString();
+
+/** Every file the kit wrote under .learnflow/, as text. */
+function kitFiles(): string {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir)) {
+      const p = path.join(dir, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(readFileSync(p, 'utf8'));
+    }
+  };
+  try {
+    walk(path.join(REPO, '.learnflow'));
+  } catch {
+    /* nothing written yet */
+  }
+  return out.join('\n');
+}
+
+const outputs: string[] = [];
+
+beforeAll(async () => {
+  [cluster, pg, kafka] = await Promise.all([startKubeCluster({ name: 'e2e-stack', nodeCpu: '8', nodeMemory: '16Gi' }), startPostgres(), startKafka()]);
+  pgUrl = await pg.createDatabase('learnflow');
+}, 240_000);
+afterAll(async () => {
+  await Promise.all([cluster?.stop(), pg?.stop(), kafka?.stop()]);
+});
+
+describe('deploy-all and verify-all', () => {
+  it('deploys the stack green, every object accepted by the real API server, with took vs budget', { timeout: 300_000 }, async () => {
+    const r = await kit('deploy-all.mts', [...endpoints(), '--json']);
+    outputs.push(r.stdout, r.stderr);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const rep = report(r.stdout);
+    expect(rep.steps.map((s) => [s.name, s.ok, s.budgetMs])).toEqual([
+      ['kafka', true, 600_000],
+      ['postgres', true, 600_000],
+      ['dapr', true, 300_000],
+    ]);
+    expect(rep.budgetMs).toBe(1_800_000);
+    expect(r.stderr).toContain('preflight passed');
+    const pvcs = JSON.parse(await cluster.kubectl(['get', 'pvc', '-A', '-o', 'json'])) as { items: { metadata: { name: string }; status: { phase: string } }[] };
+    expect(pvcs.items.map((p) => p.metadata.name)).toEqual(expect.arrayContaining(['data-postgresql-0']));
+    expect(pvcs.items.every((p) => p.status.phase === 'Bound')).toBe(true);
+  });
+
+  it('verify-all is green', { timeout: 300_000 }, async () => {
+    const r = await kit('verify-all.mts', [...endpoints(), '--skip-probe', '--json']);
+    outputs.push(r.stdout, r.stderr);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const rep = report(r.stdout);
+    expect(rep.steps.map((s) => s.name)).toEqual(['verify-kafka', 'verify-postgres', 'verify-dapr']);
+    expect(rep.steps.flatMap((s) => s.checks).filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it('the re-run changes nothing, keeps the data and finishes in seconds', { timeout: 300_000 }, async () => {
+    const pw = await secretValue('postgresql-credentials', 'password');
+    const r = await kit('deploy-all.mts', [...endpoints(), '--json']);
+    outputs.push(r.stdout, r.stderr);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const changed = report(r.stdout).steps.flatMap((s) => Object.entries(s.changes ?? {}).filter(([, v]) => v !== 'unchanged').map(([k, v]) => `${s.name}: ${k} ${v}`));
+    expect(changed).toEqual([]);
+    expect(await secretValue('postgresql-credentials', 'password')).toBe(pw);
+    expect(r.durationMs).toBeLessThan(30_000);
+  });
+
+  it('--dry-run needs no cluster and prints no secret', { timeout: 60_000 }, async () => {
+    const r = await runKit('deploy-all.mts', ['--dry-run', '--dapr-chart', CHART], { env: { PATH: process.env.PATH, KUBECONFIG: '/nonexistent' } });
+    outputs.push(r.stdout, r.stderr);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('kind: StatefulSet');
+  });
+});
+
+describe('faults', () => {
+  it('an image that cannot be pulled: exit 1 within 30 s, reason and fix, diagnostics bundle written, secrets redacted', { timeout: 120_000 }, async () => {
+    await installImagePullBackOffStage(cluster, { labelKey: 'app.kubernetes.io/name', labelValue: 'kafka', name: 'kafka-pull-fault' });
+    try {
+      const r = await kit('deploy-all.mts', [...endpoints(), '--namespace', 'pullfail', '--skip', 'dapr']);
+      outputs.push(r.stdout, r.stderr);
+      expect(r.code).toBe(1);
+      expect(r.durationMs).toBeLessThan(30_000);
+      expect(r.stderr).toMatch(/ImagePullBackOff/);
+      expect(r.stderr).toContain('docs/troubleshooting.md#imagepullbackoff');
+      expect(r.stderr).toMatch(/diagnostics bundle: \.learnflow\/diagnostics\//);
+      expect(r.stdout).toMatch(/kafka\s+\S+\s+10m00s\s+FAILED/);
+    } finally {
+      await cluster.kubectl(['delete', 'stage', 'kafka-pull-fault']);
+    }
+  });
+
+  it('the generated passwords appear in no file the kit wrote and in none of its output', async () => {
+    const secrets = [await secretValue('postgresql-credentials', 'password'), await secretValue('postgresql-credentials', 'password', 'pullfail')];
+    for (const s of secrets) expect(s.length).toBeGreaterThan(10);
+    const haystack = outputs.join('\n') + kitFiles();
+    expect(haystack.length).toBeGreaterThan(1000);
+    for (const s of secrets) expect(haystack).not.toContain(s);
+  });
+
+  it('nodes too small for the stack: exit 3 before anything changes, with the hint', { timeout: 240_000 }, async () => {
+    const small = await startKubeCluster({ name: 'e2e-small', nodeCpu: '1', nodeMemory: '1Gi' });
+    try {
+      const r = await kit('deploy-all.mts', endpoints(), { c: small });
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/not enough CPU and memory: the stack requests/);
+      expect(r.stderr).toContain('docs/troubleshooting.md#not-enough-resources');
+      expect(await small.kubectl(['get', 'namespace', 'learnflow', '--ignore-not-found'])).toBe('');
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('a deploy interrupted with SIGINT stops cleanly, and the re-run converges', { timeout: 300_000 }, async () => {
+    const r = await kit('deploy-all.mts', [...endpoints(), '--namespace', 'sigint', '--skip', 'dapr'], { signalAfterMs: { signal: 'SIGINT', ms: 2500 } });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/interrupted/);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    const again = await kit('deploy-all.mts', [...endpoints(), '--namespace', 'sigint', '--skip', 'dapr', '--json']);
+    expect(again.code, again.stderr.slice(-2000)).toBe(0);
+    const v = await kit('verify-all.mts', [...endpoints(), '--namespace', 'sigint', '--skip', 'dapr']);
+    expect(v.code, v.stderr.slice(-2000)).toBe(0);
+  });
+});
+
+describe('destroy-all', () => {
+  it('refuses without a terminal unless --yes; keeps the claims unless --purge', { timeout: 300_000 }, async () => {
+    const refused = await kit('destroy-all.mts', ['--namespace', 'sigint', '--skip', 'dapr']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--yes');
+
+    const kept = await kit('destroy-all.mts', ['--namespace', 'sigint', '--skip', 'dapr', '--yes']);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(await cluster.kubectl(['get', 'statefulsets', '-n', 'sigint', '-o', 'name'])).toBe('');
+    const claims = await cluster.kubectl(['get', 'pvc', '-n', 'sigint', '-o', 'name']);
+    expect(claims).toContain('data-postgresql-0');
+    expect(await cluster.kubectl(['get', 'secret', 'postgresql-credentials', '-n', 'sigint', '-o', 'name'])).toContain('postgresql-credentials');
+
+    const purged = await kit('destroy-all.mts', ['--namespace', 'sigint', '--skip', 'dapr', '--yes', '--purge']);
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(await cluster.kubectl(['get', 'pvc', '-n', 'sigint', '-o', 'name'])).toBe('');
+  });
+});
