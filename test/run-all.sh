@@ -38,7 +38,9 @@ summary="$(node -e '
   const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
   const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
   // A skipped test is not a passed one: count it as failed so nothing hides behind a skip.
-  const failed = r.numFailedTests + skipped + (r.numFailedTestSuites || 0) + Number(process.argv[1]);
+  // A file that failed without a failing test (import error, failed beforeAll) counts once.
+  const brokenFiles = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
+  const failed = r.numFailedTests + skipped + brokenFiles + Number(process.argv[1]);
   process.stdout.write(`${r.numPassedTests} ${failed} ${skipped}`);
 ' "$typecheck")"
 read -r passed failed skipped <<<"$summary"

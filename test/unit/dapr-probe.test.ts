@@ -253,6 +253,12 @@ describe('probe pod judge', () => {
     expect(judgeProbePod(pod({}, ['probe']), 'learnflow')).toMatchObject({ kind: 'failed', hop: 'sidecar injection', fix: expect.stringContaining('--skip-probe') });
   });
 
+  it('accepts daprd as a native sidecar (an init container)', () => {
+    const p = pod({}, ['probe']);
+    p.spec.initContainers = [{ name: 'daprd' }];
+    expect(judgeProbePod(p, 'learnflow').kind).toBe('waiting');
+  });
+
   it('is done when the probe container terminated, with its message', () => {
     const v = judgeProbePod(pod({}, undefined, [{ name: 'probe', ready: false, state: { terminated: { exitCode: 0, message: '{"v":1}' } } }]), 'learnflow');
     expect(v).toEqual({ kind: 'done', message: '{"v":1}' });

@@ -107,12 +107,12 @@ describe('planReconcile', () => {
   });
 });
 
-function fakeAdmin(fail?: string) {
+function fakeAdmin(fail?: string, type = 'INVALID_CONFIG') {
   const calls: string[] = [];
   const admin: ReconcileAdmin = {
     createTopics: async (o) => {
       calls.push(`create ${o.topics.map((t) => `${t.topic}/${t.numPartitions}/${t.replicationFactor}/${t.configEntries?.map((c) => `${c.name}=${c.value}`).join('&')}`).join(',')}`);
-      if (fail) throw Object.assign(new Error('Invalid config'), { type: 'INVALID_CONFIG' });
+      if (fail) throw Object.assign(new Error(fail), { type });
       return true;
     },
     createPartitions: async (o) => {
@@ -149,8 +149,15 @@ describe('applyPlan', () => {
   });
 
   it('names the topic and what it was doing when Kafka refuses', async () => {
-    const { admin } = fakeAdmin('boom');
+    const { admin } = fakeAdmin('Invalid config');
     await expect(applyPlan(admin, planReconcile([A], new Map(), 1))).rejects.toThrow(/^creating topic learning\.queries \(create: 6 partition\(s\).*\) failed: Invalid config \(INVALID_CONFIG\)/);
+  });
+});
+
+describe('applyPlan: a busy broker', () => {
+  it('counts a topic as created when only the wait for its leaders ran out', async () => {
+    const { admin } = fakeAdmin('This server does not host this topic-partition', 'UNKNOWN_TOPIC_OR_PARTITION');
+    expect(await applyPlan(admin, planReconcile([A], new Map(), 1))).toEqual({ 'learning.queries': 'created' });
   });
 });
 

@@ -33,6 +33,7 @@ import {
   VALUES_FILE,
   VERIFY_FLAGS,
   PROBE_IMAGE,
+  PROBE_TIMEOUT_FLAG,
   daprSettings,
   type DaprSettings,
 } from './settings.js';
@@ -160,7 +161,7 @@ async function verify(step: StepCtx): Promise<void> {
     step.check('probe', true, 'skipped (--skip-probe)');
     return;
   }
-  await probeChecksEndToEnd(step, { image: String(f['probe-image']), timeoutMs: Number(f['probe-timeout']), withRedis });
+  await probeChecksEndToEnd(step, { image: String(f['probe-image'] ?? PROBE_IMAGE), timeoutMs: Number(f['probe-timeout'] ?? PROBE_TIMEOUT_FLAG.default), withRedis });
 }
 
 async function destroy(step: StepCtx, { purge }: { purge: boolean }): Promise<void> {

@@ -234,7 +234,7 @@ export function probeChecks(result: ProbeResult, withRedis: boolean): CheckResul
 }
 
 interface ProbePod extends PodJson {
-  spec?: { nodeName?: string; containers?: { name: string }[] };
+  spec?: { nodeName?: string; containers?: { name: string }[]; initContainers?: { name: string }[] };
   status?: PodJson['status'] & {
     containerStatuses?: (NonNullable<NonNullable<PodJson['status']>['containerStatuses']>[number] & {
       state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
@@ -248,8 +248,9 @@ export type PodVerdict = { kind: 'done'; message: string | undefined } | { kind:
 export function judgeProbePod(pod: ProbePod | undefined, ns: string, tracker?: TerminalTracker): PodVerdict {
   if (!pod) return { kind: 'waiting', state: 'no pod yet' };
   const name = pod.metadata.name;
-  const containers = pod.spec?.containers?.map((c) => c.name) ?? [];
-  const statuses = pod.status?.containerStatuses ?? [];
+  // daprd is an init container with restartPolicy Always when the injector runs in native-sidecar mode.
+  const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
+  const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
   const probe = statuses.find((c) => c.name === PROBE_CONTAINER);
   const daprd = statuses.find((c) => c.name === 'daprd');
   if (containers.length && !containers.includes('daprd')) {
