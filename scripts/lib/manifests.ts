@@ -74,4 +74,6 @@ export interface Versions {
   postgres: { image: string; version: string };
   dapr: { chart: string; repo: string; version: string };
   redis: { image: string; version: string };
+  /** verify-dapr's probe Job */
+  probe: { image: string; version: string };
 }

@@ -43,7 +43,7 @@ export const KAFKA_PROTOCOL_VERSION = '4.0.0';
  * The probe's image: small, non-root, pinned (override with --probe-image). It calls the sidecar over HTTP with
  * curl; nothing else in it is used.
  */
-export const PROBE_IMAGE = 'curlimages/curl:8.11.1';
+export const PROBE_IMAGE = `${readVersions().probe.image}:${readVersions().probe.version}`;
 
 const SEMVER = /^\d+\.\d+\.\d+$/;
 
