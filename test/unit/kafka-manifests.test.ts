@@ -33,8 +33,8 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
   const rf = brokers === 1 ? 1 : 3;
   const minIsr = brokers === 1 ? 1 : 2;
 
-  it('renders ConfigMap, Services kafka and kafka-headless, StatefulSet, all in the namespace', () => {
-    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual(['ConfigMap/kafka-broker-env', 'Service/kafka', 'Service/kafka-headless', 'StatefulSet/kafka']);
+  it('renders ConfigMap, Services kafka and kafka-headless, StatefulSet, NetworkPolicy, all in the namespace', () => {
+    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual(['ConfigMap/kafka-broker-env', 'NetworkPolicy/kafka', 'Service/kafka', 'Service/kafka-headless', 'StatefulSet/kafka']);
     for (const m of manifests) expect(m.metadata.namespace).toBe(NS);
     expect(sts.spec.replicas).toBe(brokers);
     expect(sts.spec.serviceName).toBe('kafka-headless');
@@ -233,5 +233,16 @@ describe('deploy-kafka --dry-run', () => {
       expect(r.code, `${n}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toContain('--replicas');
     }
+  });
+});
+
+describe('Kafka NetworkPolicy', () => {
+  it('admits only pods of the namespace to the brokers, and can be turned off', () => {
+    const all = renderKafka('learnflow', 1);
+    const sts = all.find((m) => m.kind === 'StatefulSet') as Record<string, any>;
+    const np = all.find((m) => m.kind === 'NetworkPolicy') as Record<string, any>;
+    expect(np.spec.podSelector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+    expect(np.spec.ingress).toEqual([{ from: [{ podSelector: {} }] }]);
+    expect(renderKafka('learnflow', 1, { networkPolicies: false }).some((m) => m.kind === 'NetworkPolicy')).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
 
 import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
-import { budgetFlag, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG } from '../../config.js';
+import { budgetFlag, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../config.js';
 import { errorMessage, StepError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
 import { deleteBySelector } from '../../kube.js';
@@ -54,7 +54,7 @@ async function withSession<T>(session: KafkaSession, fn: (s: KafkaSession) => Pr
 export const kafka: Component = {
   name: 'kafka',
   title: 'Kafka',
-  deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, budgetFlag('kafka')],
+  deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('kafka')],
   verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
@@ -62,7 +62,7 @@ export const kafka: Component = {
     const replicas = replicasOf(ctx);
     const catalogue = catalogueOf(ctx);
     const { replicationFactor, minIsr } = replicationFor(replicas);
-    const manifests = ctx.config.noCluster ? [] : [...renderNamespace(ns), ...renderKafka(ns, replicas)];
+    const manifests = ctx.config.noCluster ? [] : [...renderNamespace(ns), ...renderKafka(ns, replicas, { networkPolicies: ctx.config.flags['no-network-policies'] !== true })];
     const actions = ctx.config.noCluster
       ? []
       : [
@@ -101,7 +101,8 @@ export const kafka: Component = {
           docs: 'kafka-replicas-change',
         });
       }
-      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderKafka(ns, replicas)]);
+      if (step.config.flags['no-network-policies'] === true) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
+      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderKafka(ns, replicas, { networkPolicies: step.config.flags['no-network-policies'] !== true })]);
       for (const [key, what] of Object.entries(outcome)) {
         step.change(key, what);
         step.log.info(`${key} ${what}`);
@@ -197,7 +198,7 @@ export const kafka: Component = {
 
   /** Removes the brokers, Services and ConfigMap; the volumes (every message) only with purge. Topics live on the volumes. */
   async destroy(step: StepCtx, { purge }): Promise<void> {
-    await deleteBySelector(step, 'statefulset,service,configmap', KAFKA_SELECTOR);
+    await deleteBySelector(step, 'statefulset,service,configmap,networkpolicy', KAFKA_SELECTOR);
     if (purge) await deleteBySelector(step, 'pvc', KAFKA_SELECTOR);
     else step.log.info('kept the Kafka volumes (topics and messages; the cluster id is derived from the namespace, so a re-deploy picks them up); --purge removes them');
   },

@@ -58,7 +58,7 @@ export function parseEnvFile(text: string): Record<string, string> {
   return out;
 }
 
-export function renderKafka(namespace: string, brokers: number): Manifest[] {
+export function renderKafka(namespace: string, brokers: number, opts: { networkPolicies?: boolean } = {}): Manifest[] {
   const v = readVersions().kafka;
   const files: Record<string, string> = {};
   for (let i = 0; i < brokers; i++) files[brokerEnvFileName(i)] = formatEnvFile(brokerEnvVars(namespace, i));
@@ -85,6 +85,7 @@ export function renderKafka(namespace: string, brokers: number): Manifest[] {
   const cm = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === BROKER_ENV_CONFIGMAP);
   if (!cm) throw new Error(`k8s/kafka/statefulset.yaml: no ConfigMap ${BROKER_ENV_CONFIGMAP}`);
   cm.data = files;
+  if (opts.networkPolicies !== false) manifests.push(...loadManifests('kafka/networkpolicy.yaml', values));
   return manifests;
 }
 
