@@ -44,6 +44,8 @@ export interface Ctx {
   root: string;
   /** Set by the master scripts once their preflight passed, so components skip theirs. */
   preflighted?: boolean;
+  /** Components deploy-all brought to ready earlier in this run (Dapr need not check them again). */
+  readyInThisRun?: Set<string>;
 }
 
 /** What a step sees: the context plus its deadline and a place to record checks and changes. */

@@ -96,24 +96,32 @@ export async function stackRequests(ctx: Ctx, components: readonly Component[]):
   return need;
 }
 
+/** Runs independent checks together but reports failures in a fixed order (the first listed wins). */
+async function inOrder<T extends readonly unknown[]>(...tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(tasks);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 async function preflight(ctx: Ctx, components: readonly Component[], yes: boolean): Promise<void> {
   const names = components.map((c) => c.name);
-  const tools = await ensureTools(ctx, { helm: names.includes('dapr') });
-  const context = await ensureTargetContext(ctx, yes);
+  // Each check is one short kubectl call; run them together (a sequence of seven costs a second).
+  const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(ensureTools(ctx, { helm: names.includes('dapr') }), ensureTargetContext(ctx, yes));
   const server = await ensureClusterReachable(ctx);
   ctx.log.info(`context ${context}, Kubernetes ${server.gitVersion}, kubectl ${tools.kubectl}${tools.helm ? `, helm ${tools.helm}` : ''}`);
-  if (names.includes('kafka') || names.includes('postgres') || names.includes('dapr')) {
-    const sc = await ensureDefaultStorageClass(ctx);
-    ctx.log.info(`default StorageClass: ${sc}`);
-  }
-  if (ctx.config.flags['no-network-policies'] !== true) {
-    const system = await ctx.kube.list<{ metadata: { name: string }; spec?: { containers?: { image?: string }[] } }>('pods', { namespace: 'kube-system' });
+  const checkPolicies = ctx.config.flags['no-network-policies'] !== true;
+  const need = await stackRequests(ctx, components);
+  const [sc, system, free] = await inOrder<[string, { metadata: { name: string }; spec?: { containers?: { image?: string }[] } }[], Resources]>(
+    ensureDefaultStorageClass(ctx),
+    checkPolicies ? ctx.kube.list<{ metadata: { name: string }; spec?: { containers?: { image?: string }[] } }>('pods', { namespace: 'kube-system' }) : Promise.resolve([]),
+    ensureCapacity(ctx, context, need, [ctx.config.namespace, ...components.flatMap((c) => c.extraNamespaces ?? [])]),
+  );
+  ctx.log.info(`default StorageClass: ${sc}`);
+  if (checkPolicies) {
     const verdict = networkPolicySupport(system, context);
     if (verdict.enforcement === 'enforced') ctx.log.info(`NetworkPolicies: ${verdict.why}`);
     else ctx.log.warn(`NetworkPolicies are created but ${verdict.enforcement === 'unknown' ? 'may not be' : 'will not be'} enforced: ${verdict.why} (docs/security.md#network-policies)`);
   }
-  const need = await stackRequests(ctx, components);
-  const free = await ensureCapacity(ctx, context, need, [ctx.config.namespace, ...components.flatMap((c) => c.extraNamespaces ?? [])]);
   ctx.log.ok(`preflight passed: the stack requests ${(need.cpuMillis / 1000).toFixed(2)} CPU and ${(need.memoryBytes / 1024 ** 3).toFixed(1)} GiB; the nodes can give ${(free.cpuMillis / 1000).toFixed(2)} CPU and ${(free.memoryBytes / 1024 ** 3).toFixed(1)} GiB`);
   ctx.preflighted = true;
 }
@@ -150,6 +158,7 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
         const reports = await Promise.all(stage.map((name) => runStep(ctx, { name, budgetMs: budgets[name], run: (s) => all[name]!.deploy(s) }, total)));
         steps.push(...reports);
         failed = reports.find((r) => !r.ok)?.name;
+        ctx.readyInThisRun = new Set([...(ctx.readyInThisRun ?? []), ...reports.filter((r) => r.ok).map((r) => r.name)]);
       }
       const result: RunResult = { steps, budgetMs: budgets.total };
       if (failed && !ctx.config.noCluster && f['no-diagnostics'] !== true) {

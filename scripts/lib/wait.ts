@@ -21,13 +21,19 @@ export interface WaitOptions<T> {
   clock: Clock;
   deadline: Deadline;
   probe: () => Promise<ProbeResult<T>>;
+  /** Longest sleep between polls (default 2 s). */
   intervalMs?: number;
+  /** First sleep (default 250 ms); each next one is 1.5x longer, up to intervalMs. */
+  firstIntervalMs?: number;
   log?: Logger;
   signal?: AbortSignal;
 }
 
 export async function waitFor<T>(opts: WaitOptions<T>): Promise<T> {
-  const interval = opts.intervalMs ?? 2000;
+  // Start fast and back off: most waits on a warm cluster end within a second, and a fixed 2 s
+  // poll would add up to 2 s to every one of them; long waits still poll every `intervalMs`.
+  const maxInterval = opts.intervalMs ?? 2000;
+  let interval = Math.min(opts.firstIntervalMs ?? 250, maxInterval);
   let last = 'not checked yet';
   for (;;) {
     if (opts.signal?.aborted) throw new StepError(`interrupted while waiting for ${opts.what}`);
@@ -53,5 +59,6 @@ export async function waitFor<T>(opts: WaitOptions<T>): Promise<T> {
       });
     }
     await opts.clock.sleep(Math.min(interval, remaining), opts.signal);
+    interval = Math.min(Math.round(interval * 1.5), maxInterval);
   }
 }

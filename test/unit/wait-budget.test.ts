@@ -43,7 +43,7 @@ describe('waitFor', () => {
   it('returns as soon as the probe is done', async () => {
     const clock = fakeClock();
     let n = 0;
-    const value = await waitFor({ what: 'x', clock, deadline: new Deadline(clock, 60_000), intervalMs: 2000, probe: async () => (++n === 3 ? { done: true, state: 'ready', value: 42 } : { done: false, state: `try ${n}` }) });
+    const value = await waitFor({ what: 'x', clock, deadline: new Deadline(clock, 60_000), intervalMs: 2000, firstIntervalMs: 2000, probe: async () => (++n === 3 ? { done: true, state: 'ready', value: 42 } : { done: false, state: `try ${n}` }) });
     expect(value).toBe(42);
     expect(clock.slept).toEqual([2000, 2000]);
   });
@@ -51,11 +51,18 @@ describe('waitFor', () => {
   it('never sleeps past the deadline and names the last state on timeout', async () => {
     const clock = fakeClock();
     const deadline = new Deadline(clock, 5000);
-    const err = await waitFor({ what: 'statefulset/kafka', clock, deadline, intervalMs: 2000, probe: async () => ({ done: false, state: '0/1 ready' }) }).catch((e: unknown) => e);
+    const err = await waitFor({ what: 'statefulset/kafka', clock, deadline, intervalMs: 2000, firstIntervalMs: 2000, probe: async () => ({ done: false, state: '0/1 ready' }) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeadlineError);
     expect((err as DeadlineError).message).toMatch(/timed out after 5.0s waiting for statefulset\/kafka; last state: 0\/1 ready/);
     expect(clock.slept).toEqual([2000, 2000, 1000]);
     expect(deadline.elapsed()).toBe(5000);
+  });
+
+  it('polls fast first, then backs off to the interval', async () => {
+    const clock = fakeClock();
+    let n = 0;
+    await waitFor({ what: 'x', clock, deadline: new Deadline(clock, 60_000), intervalMs: 2000, probe: async () => ({ done: ++n === 8, state: 's' }) });
+    expect(clock.slept).toEqual([250, 375, 563, 845, 1268, 1902, 2000]);
   });
 
   it('ends at once on a terminal state', async () => {

@@ -108,7 +108,8 @@ async function deploy(step: StepCtx): Promise<void> {
     await ensureClusterReachable(step);
     await helmFor(step).version();
   }
-  if (!s.controlPlaneOnly) await requireDependenciesDeployed(step);
+  const depsJustDeployed = ['kafka', 'postgres'].every((c) => step.readyInThisRun?.has(c));
+  if (!s.controlPlaneOnly && !depsJustDeployed) await requireDependenciesDeployed(step);
 
   await installControlPlane(step, s);
   await waitForControlPlane(step);
@@ -118,7 +119,7 @@ async function deploy(step: StepCtx): Promise<void> {
     return;
   }
 
-  await waitForDependencies(step);
+  if (!depsJustDeployed) await waitForDependencies(step);
   const { password, generated } = await stateStorePassword(step);
   step.log.info(generated ? `generated the state-store password, stored in Secret ${STATESTORE_SECRET}` : `reusing the state-store password in Secret ${STATESTORE_SECRET}`);
   const roles = await withPostgres(step, (client) => ensureStateStoreRole(client, { password, canLogin: loginCheck(client) }));
