@@ -21,9 +21,9 @@ let kafka: KafkaInstance;
 let pgUrl: string;
 
 const endpoints = () => ['--pg-url', pgUrl, '--kafka-brokers', kafka.brokers.join(',')];
-const kit = (script: string, args: string[], opts: { c?: KubeCluster; signalAfterMs?: { signal: NodeJS.Signals; ms: number } } = {}) => {
+const kit = (script: string, args: string[], opts: { c?: KubeCluster; signalWhen?: { signal: NodeJS.Signals; stderr: RegExp } } = {}) => {
   const c = opts.c ?? cluster;
-  return runKit(script, ['--context', c.context, ...args], { env: { ...c.env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 300_000, signalAfterMs: opts.signalAfterMs });
+  return runKit(script, ['--context', c.context, ...args], { env: { ...c.env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 300_000, signalWhen: opts.signalWhen });
 };
 const report = (stdout: string) => JSON.parse(stdout) as Report;
 const secretValue = async (name: string, key: string, ns = 'learnflow') => Buffer.from(await cluster.kubectl(['get', 'secret', name, '-n', ns, '-o', `jsonpath={.data.${key}}`]), 'base64').toString();
@@ -103,6 +103,37 @@ describe('deploy-all and verify-all', () => {
   });
 });
 
+describe('security posture of the namespace', () => {
+  it('admits a LearnFlow service written like seed 003 (restricted warnings only) and rejects a privileged pod', { timeout: 60_000 }, async () => {
+    const { spawnSync } = await import('node:child_process');
+    const seed003 = `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: student-api, namespace: learnflow }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: student-api } }
+  template:
+    metadata:
+      labels: { app: student-api }
+      annotations: { dapr.io/enabled: "true", dapr.io/app-id: student-api, dapr.io/app-port: "3001" }
+    spec:
+      containers: [{ name: student-api, image: "student-api:latest", ports: [{ containerPort: 3001 }] }]
+`;
+    const ok = spawnSync('kubectl', ['--context', cluster.context, 'apply', '-f', '-'], { env: cluster.env, input: seed003, encoding: 'utf8' });
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).toMatch(/would violate PodSecurity "restricted/);
+    const privileged = `apiVersion: v1
+kind: Pod
+metadata: { name: privileged, namespace: learnflow }
+spec: { containers: [{ name: c, image: busybox:1.36, securityContext: { privileged: true } }] }
+`;
+    const bad = spawnSync('kubectl', ['--context', cluster.context, 'apply', '-f', '-'], { env: cluster.env, input: privileged, encoding: 'utf8' });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/violates PodSecurity "baseline/);
+    await cluster.kubectl(['delete', 'deployment', 'student-api', '-n', 'learnflow', '--wait=false']);
+  });
+});
+
 describe('faults', () => {
   it('an image that cannot be pulled: exit 1 within 30 s, reason and fix, diagnostics bundle written, secrets redacted', { timeout: 120_000 }, async () => {
     await installImagePullBackOffStage(cluster, { labelKey: 'app.kubernetes.io/name', labelValue: 'kafka', name: 'kafka-pull-fault' });
@@ -142,7 +173,7 @@ describe('faults', () => {
   });
 
   it('a deploy interrupted with SIGINT stops cleanly, and the re-run converges', { timeout: 300_000 }, async () => {
-    const r = await kit('deploy-all.mts', [...endpoints(), '--namespace', 'sigint', '--skip', 'dapr'], { signalAfterMs: { signal: 'SIGINT', ms: 2500 } });
+    const r = await kit('deploy-all.mts', [...endpoints(), '--namespace', 'sigint', '--skip', 'dapr'], { signalWhen: { signal: 'SIGINT', stderr: /\[kafka\] • starting/ } });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/interrupted/);
     expect(r.stderr).not.toMatch(STACK_TRACE);

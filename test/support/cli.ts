@@ -13,7 +13,7 @@ export interface CliResult {
   durationMs: number;
 }
 
-export function runKit(script: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; signalAfterMs?: { signal: NodeJS.Signals; ms: number } } = {}): Promise<CliResult> {
+export function runKit(script: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; signalAfterMs?: { signal: NodeJS.Signals; ms: number }; signalWhen?: { signal: NodeJS.Signals; stderr: RegExp } } = {}): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, script), ...args], {
@@ -24,7 +24,14 @@ export function runKit(script: string, args: string[], opts: { env?: NodeJS.Proc
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let signalled = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (opts.signalWhen && !signalled && opts.signalWhen.stderr.test(stderr)) {
+        signalled = true;
+        child.kill(opts.signalWhen.signal);
+      }
+    });
     const limit = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
     if (opts.signalAfterMs) setTimeout(() => child.kill(opts.signalAfterMs!.signal), opts.signalAfterMs.ms).unref();
     child.on('error', reject);
