@@ -20,12 +20,13 @@ export function isConnectionError(err: unknown): boolean {
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(code ?? '') || /timeout|terminated unexpectedly|Connection terminated/i.test(errorMessage(err));
 }
 
-export async function connectPg(url: string, opts: { timeoutMs?: number; applicationName?: string } = {}): Promise<pg.Client> {
+export async function connectPg(url: string, opts: { timeoutMs?: number; applicationName?: string; ssl?: pg.ClientConfig['ssl'] } = {}): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: url,
     connectionTimeoutMillis: opts.timeoutMs ?? PG_CONNECT_TIMEOUT_MS,
     application_name: opts.applicationName ?? 'learnflow-kit',
     statement_timeout: 60_000,
+    ...(opts.ssl ? { ssl: opts.ssl } : {}),
   });
   client.on('error', () => {
     /* a dropped connection surfaces on the next query; do not crash the process */

@@ -77,6 +77,26 @@ spec: { containers: [{ name: c, image: busybox:1.36 }] }
   });
 });
 
+describe('--tls', () => {
+  it('generates a certificate once, keeps it in a Secret, serves SSL, and the re-run changes nothing', { timeout: 120_000 }, async () => {
+    const r = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--tls', '--pg-url', pgUrl, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const secret = JSON.parse(await cluster.kubectl(['get', 'secret', 'postgresql-tls', '-n', 'tls', '-o', 'json'])) as { type: string; data: Record<string, string> };
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const key = Buffer.from(secret.data['tls.key']!, 'base64').toString();
+    expect(r.stdout + r.stderr).not.toContain(key.split('\n')[1]);
+    const args = await cluster.kubectl(['get', 'statefulset', 'postgresql', '-n', 'tls', '-o', 'jsonpath={.spec.template.spec.containers[0].args}']);
+    expect(args).toContain('ssl=on');
+    const again = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--tls', '--pg-url', pgUrl, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(Object.entries((JSON.parse(again.stdout) as Report).steps[0]!.changes!).filter(([, v]) => v !== 'unchanged')).toEqual([]);
+    // turning it off takes ssl out of the StatefulSet (server-side apply drops fields the kit no longer sets)
+    const off = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--pg-url', pgUrl]);
+    expect(off.code, off.stderr).toBe(0);
+    expect(await cluster.kubectl(['get', 'statefulset', 'postgresql', '-n', 'tls', '-o', 'jsonpath={.spec.template.spec.containers[0].args}'])).not.toContain('ssl=on');
+  });
+});
+
 describe('faults', () => {
   it('an image that cannot be pulled fails within 30 s with the reason and the fix', { timeout: 120_000 }, async () => {
     await installImagePullBackOffStage(cluster, { labelKey: 'app.kubernetes.io/name', labelValue: 'postgresql', name: 'pg-pull-fault' });

@@ -80,3 +80,16 @@ describe('PostgreSQL NetworkPolicy', () => {
     expect(renderPostgres('learnflow', 'x', { networkPolicies: false }).some((m) => m.kind === 'NetworkPolicy')).toBe(false);
   });
 });
+
+describe('PostgreSQL with --tls', () => {
+  it('mounts the TLS Secret 0640 and turns ssl on; without --tls nothing of it', async () => {
+    const { withTls, renderTlsSecret, TLS_MOUNT } = await import('../../scripts/lib/components/postgres/tls.js');
+    const tlsSts = withTls(renderPostgres('learnflow', 'x')).find((m) => m.kind === 'StatefulSet') as Record<string, any>;
+    const c = tlsSts.spec.template.spec.containers[0];
+    expect(c.args.join(' ')).toContain(`-c ssl=on -c ssl_cert_file=${TLS_MOUNT}/tls.crt -c ssl_key_file=${TLS_MOUNT}/tls.key`);
+    expect(tlsSts.spec.template.spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'postgresql-tls', defaultMode: 0o640 } });
+    expect(c.volumeMounts).toContainEqual({ name: 'tls', mountPath: TLS_MOUNT, readOnly: true });
+    expect(JSON.stringify(sts)).not.toContain('ssl=on');
+    expect(renderTlsSecret('learnflow', { cert: 'C', key: 'K' }).type).toBe('kubernetes.io/tls');
+  });
+});

@@ -37,6 +37,7 @@ import {
   daprSettings,
   type DaprSettings,
 } from './settings.js';
+import { readTls, TLS_SECRET } from '../postgres/tls.js';
 import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 
@@ -126,7 +127,9 @@ async function deploy(step: StepCtx): Promise<void> {
   for (const [key, what] of Object.entries(roles)) step.change(key, what);
   step.log.ok(`state store in PostgreSQL: ${summarise(roles)}`);
 
-  const connectionString = buildConnectionString(inClusterTarget(ns), password);
+  const tls = await readTls(step);
+  if (tls) step.log.info(`PostgreSQL serves SSL (Secret ${TLS_SECRET}): the state store connects with sslmode=require`);
+  const connectionString = buildConnectionString(inClusterTarget(ns), password, tls ? 'require' : 'prefer');
   step.secrets.add(connectionString);
   const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
   const outcome = await step.kube.apply(manifests);

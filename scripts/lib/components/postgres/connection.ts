@@ -6,6 +6,7 @@ import type { StepCtx } from '../../context.js';
 import { connectPg, describePgUrl } from '../../pg.js';
 import { PortForward } from '../../port-forward.js';
 import { DB_NAME, DB_USER, requirePassword } from './credentials.js';
+import { readTls } from './tls.js';
 
 export async function openPostgres(step: StepCtx): Promise<pg.Client> {
   if (step.config.pgUrl) {
@@ -17,12 +18,15 @@ export async function openPostgres(step: StepCtx): Promise<pg.Client> {
   const port = await forward.start();
   const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`;
   step.log.info(`connecting through port-forward 127.0.0.1:${port} -> svc/postgresql:5432`);
+  // With --tls the server's own certificate is the trust anchor; it names 127.0.0.1 for this path.
+  const tls = await readTls(step);
+  const ssl = tls ? { ca: tls.cert, rejectUnauthorized: true } : undefined;
   try {
-    return await connectPg(url);
+    return await connectPg(url, { ssl });
   } catch (err) {
     if (forward.alive) throw err;
     await forward.ensure();
-    return connectPg(url);
+    return connectPg(url, { ssl });
   }
 }
 

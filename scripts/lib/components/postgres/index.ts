@@ -16,6 +16,7 @@ import { checkData } from './checks.js';
 import { withPostgres } from './connection.js';
 import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from './credentials.js';
 import { setRolePassword } from './rotate.js';
+import { CERT_DAYS, generateCertificate, readTls, renderTlsSecret, TLS_SECRET, withTls } from './tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate } from './migrate.js';
 
@@ -23,6 +24,12 @@ const ROTATE_FLAG: FlagSpec = {
   name: 'rotate-secrets',
   kind: 'boolean',
   description: 'generate a new password for learnflow_user, set it in PostgreSQL and the Secret, and restart the pod',
+};
+
+const TLS_FLAG: FlagSpec = {
+  name: 'tls',
+  kind: 'boolean',
+  description: 'serve PostgreSQL over SSL with a certificate generated once and kept in Secret postgresql-tls (needs openssl)',
 };
 
 export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
@@ -42,18 +49,21 @@ function migrationsDir(ctx: Ctx): string {
 export const postgres: Component = {
   name: 'postgres',
   title: 'PostgreSQL',
-  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, ROTATE_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
+  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, ROTATE_FLAG, TLS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
     const ns = ctx.config.namespace;
     const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
-    const manifests = ctx.config.noCluster ? [] : redactSecrets([...renderNamespace(ns), ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true })]);
+    const tls = ctx.config.flags.tls === true;
+    const rendered = [...renderNamespace(ns), ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true })];
+    const manifests = ctx.config.noCluster ? [] : redactSecrets(tls ? [...withTls(rendered), renderTlsSecret(ns, { cert: '<generated on first deploy>', key: '<generated on first deploy>' })] : rendered);
     const actions = ctx.config.noCluster
       ? []
       : [
           `check the cluster is reachable and has a default StorageClass`,
           `read Secret ${SECRET_NAME} in ${ns}, or generate a password on first deploy`,
+          ...(tls ? [`read Secret ${TLS_SECRET}, or generate a self-signed certificate with openssl (${CERT_DAYS} days) on first deploy; serve SSL`] : []),
           `kubectl apply --server-side: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
           `wait for statefulset/postgresql to be ready (budget ${BUDGETS_MS.postgres / 60_000}m)`,
           `open a port-forward to svc/postgresql:5432`,
@@ -71,7 +81,13 @@ export const postgres: Component = {
       const ns = step.config.namespace;
       const { password, generated } = await passwordForDeploy(step);
       step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
-      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: step.config.flags['no-network-policies'] !== true })]);
+      let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: step.config.flags['no-network-policies'] !== true })];
+      if (step.config.flags.tls === true) {
+        const tls = (await readTls(step)) ?? (await generateCertificate(step, ns));
+        step.secrets.add(tls.key);
+        manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
+      }
+      const outcome = await step.kube.apply(manifests);
       if (step.config.flags['no-network-policies'] === true) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
       for (const [key, what] of Object.entries(outcome)) {
         step.change(key, what);

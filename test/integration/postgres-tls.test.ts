@@ -1,0 +1,80 @@
+// --tls against a REAL PostgreSQL started with the certificate the kit generates: a client with
+// sslmode=require connects over SSL, and one that checks the certificate accepts it for 127.0.0.1.
+
+import { X509Certificate } from 'node:crypto';
+import { chownSync, writeFileSync, chmodSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConfig, COMMON_FLAGS } from '../../scripts/lib/config.js';
+import { createCtx } from '../../scripts/lib/context.js';
+import { createExec } from '../../scripts/lib/exec.js';
+import { parseFlags } from '../../scripts/lib/flags.js';
+import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
+import { realClock } from '../../scripts/lib/clock.js';
+import { generateCertificate, type TlsMaterial } from '../../scripts/lib/components/postgres/tls.js';
+import { buildConnectionString } from '../../scripts/lib/components/dapr/statestore.js';
+import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+let server: PostgresInstance;
+let tls: TlsMaterial;
+let otherTls: TlsMaterial;
+const log = memoryLogger();
+
+beforeAll(async () => {
+  const ctx = createCtx({ config: buildConfig(parseFlags(COMMON_FLAGS, [], {})), log, exec: createExec(log), clock: realClock, secrets: new SecretRegistry(), signal: new AbortController().signal });
+  tls = await generateCertificate(ctx, 'learnflow');
+  otherTls = await generateCertificate(ctx, 'learnflow');
+  const dir = mkdtempSync(path.join(tmpdir(), 'lf-pgtls-'));
+  chmodSync(dir, 0o755);
+  const crt = path.join(dir, 'tls.crt');
+  const key = path.join(dir, 'tls.key');
+  writeFileSync(crt, tls.cert);
+  writeFileSync(key, tls.key, { mode: 0o600 });
+  if (process.getuid?.() === 0) {
+    const { execFileSync } = await import('node:child_process');
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString());
+    chownSync(crt, uid, -1);
+    chownSync(key, uid, -1);
+  }
+  server = await startPostgres({ settings: { ssl: 'on', ssl_cert_file: `'${crt}'`, ssl_key_file: `'${key}'` } });
+}, 60_000);
+afterAll(async () => server?.stop());
+
+describe('PostgreSQL TLS with the kit certificate', () => {
+  it('names the Service in every form and the port-forward end, and its key never went through argv or the log', () => {
+    const cert = new X509Certificate(tls.cert);
+    for (const name of ['DNS:postgresql', 'DNS:postgresql.learnflow.svc.cluster.local', 'DNS:localhost', 'IP Address:127.0.0.1']) expect(cert.subjectAltName).toContain(name);
+    expect(tls.key).toMatch(/BEGIN PRIVATE KEY/);
+    expect(log.lines.join('\n')).not.toContain(tls.key.split('\n')[1]!);
+  });
+
+  it('a client with sslmode=require connects over SSL', async () => {
+    const c = new pg.Client({ connectionString: `${server.url}?sslmode=no-verify` });
+    await c.connect();
+    const { rows } = await c.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+    expect(rows[0]!.ssl).toBe(true);
+    await c.end();
+  });
+
+  it('a client that verifies the certificate against it accepts the server at 127.0.0.1 (the kit port-forward path)', async () => {
+    const c = new pg.Client({ connectionString: server.url, ssl: { ca: tls.cert, rejectUnauthorized: true } });
+    await c.connect();
+    expect((await c.query('SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+    await c.end();
+  });
+
+  it('a client that verifies against another certificate is refused: every deploy gets a certificate of its own', async () => {
+    const other = new pg.Client({ connectionString: server.url, ssl: { ca: otherTls.cert, rejectUnauthorized: true }, connectionTimeoutMillis: 5000 });
+    await expect(other.connect()).rejects.toThrow();
+    await other.end().catch(() => {});
+  });
+
+  it('the Dapr state store asks for sslmode=require when TLS is on', () => {
+    const t = { host: 'postgresql.learnflow.svc.cluster.local', port: 5432, user: 'dapr_state', database: 'learnflow' };
+    expect(buildConnectionString(t, 'pw', 'require')).toContain('sslmode=require');
+    expect(buildConnectionString(t, 'pw')).toContain('sslmode=prefer');
+  });
+});
