@@ -5,10 +5,11 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, readFileSync, type WriteStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freeLocalPort } from "../../scripts/lib/port-forward.js";
 
 export interface StartKafkaOptions {
   /** Kafka version; default k8s/versions.json .kafka.version (or $LEARNFLOW_KAFKA_VERSION). */
@@ -50,23 +51,7 @@ export function pinnedKafkaVersion(): string {
   return v;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === "string") {
-        srv.close();
-        reject(new Error("freePort: no address"));
-        return;
-      }
-      const port = addr.port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+const freePort = freeLocalPort;
 
 async function twoFreePorts(): Promise<[number, number]> {
   for (;;) {

@@ -5,9 +5,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, chown, mkdtemp, readFile, rm, writeFile, appendFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freeLocalPort } from "../../scripts/lib/port-forward.js";
 
 export interface StartPostgresOptions {
   /** Directory holding initdb, pg_ctl, postgres. Default /usr/lib/postgresql/15/bin (or $LEARNFLOW_PG_BIN). */
@@ -79,23 +79,8 @@ async function lookupPostgresUser(): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === "string") {
-        srv.close();
-        reject(new Error("freePort: no address"));
-        return;
-      }
-      const port = addr.port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free loopback port: the kit's own helper. */
+export const freePort = freeLocalPort;
 
 async function tail(file: string, lines = 30): Promise<string> {
   try {
