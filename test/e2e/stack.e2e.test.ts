@@ -152,7 +152,8 @@ describe('faults', () => {
   });
 
   it('the generated passwords appear in no file the kit wrote and in none of its output', async () => {
-    const secrets = [await secretValue('postgresql-credentials', 'password'), await secretValue('postgresql-credentials', 'password', 'pullfail')];
+    const stateStore = / password=(\S+) /.exec(await secretValue('dapr-statestore', 'connectionString'))?.[1] ?? '';
+    const secrets = [await secretValue('postgresql-credentials', 'password'), await secretValue('postgresql-credentials', 'password', 'pullfail'), stateStore];
     for (const s of secrets) expect(s.length).toBeGreaterThan(10);
     const haystack = outputs.join('\n') + kitFiles();
     expect(haystack.length).toBeGreaterThan(1000);
