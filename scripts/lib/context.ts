@@ -44,6 +44,8 @@ export interface Ctx {
   root: string;
   /** Set by the master scripts once their preflight passed, so components skip theirs. */
   preflighted?: boolean;
+  /** Builds an exec that logs through a given logger (so a step's commands carry its prefix). */
+  execFor?: (log: Logger) => Exec;
   /** Components deploy-all brought to ready earlier in this run (Dapr need not check them again). */
   readyInThisRun?: Set<string>;
 }

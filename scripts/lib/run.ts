@@ -75,7 +75,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
   const exec = io.exec ?? createExec(log, secrets);
   const controller = new AbortController();
   io.signal?.addEventListener('abort', () => controller.abort(), { once: true });
-  const ctx = createCtx({ config, log, exec, clock: io.clock, secrets, signal: controller.signal });
+  const ctx = createCtx({ config, log, exec, clock: io.clock, secrets, signal: controller.signal, execFor: io.exec ? undefined : (l: Logger) => createExec(l, secrets) });
 
   let report: Report;
   let output: string | undefined;

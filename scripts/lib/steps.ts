@@ -5,6 +5,7 @@ import { Deadline } from './budget.js';
 import type { Ctx, StepCtx } from './context.js';
 import { formatDuration } from './duration.js';
 import { KitError, errorMessage, docsLink, ExitCode } from './errors.js';
+import { Kube } from './kube.js';
 import type { Check, ReportError, StepReport } from './report.js';
 
 export interface StepDef {
@@ -25,9 +26,12 @@ export async function runStep(ctx: Ctx, def: StepDef, parent?: Deadline): Promis
   const deadline = parent ? parent.child(budget) : new Deadline(ctx.clock, budget);
   const checks: Check[] = [];
   const changes: Record<string, string> = {};
+  const exec = ctx.execFor ? ctx.execFor(log) : ctx.exec;
   const step: StepCtx = {
     ...ctx,
     log,
+    exec,
+    kube: ctx.execFor ? new Kube(exec, ctx.kube.namespace, ctx.kube.context) : ctx.kube,
     deadline,
     check(name, ok, detail = '') {
       const c = { name, ok, detail };
