@@ -39,6 +39,8 @@ export interface RunIO {
   exec?: Exec;
   tty?: boolean;
   signal?: AbortSignal;
+  /** Raw terminal writes for the status line (only used on a terminal, never under CI). */
+  statusLine?: (text: string) => void;
 }
 
 export function allFlags(def: ScriptDef): FlagSpec[] {
@@ -71,7 +73,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
   }
   secrets.add(config.pgUrl ? new URL(config.pgUrl).password : undefined);
 
-  const log: Logger = createLogger({ write: io.stderr, verbose: config.verbose, tty: io.tty, clock: io.clock, secrets });
+  const log: Logger = createLogger({ write: io.stderr, verbose: config.verbose, tty: io.tty, clock: io.clock, secrets, statusLine: io.statusLine });
   const exec = io.exec ?? createExec(log, secrets);
   const controller = new AbortController();
   io.signal?.addEventListener('abort', () => controller.abort(), { once: true });
@@ -104,6 +106,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
     report = failureReport(def.name, started, io.clock, err, config.dryRun);
   } finally {
     await ctx.cleanup.run(log);
+    log.close();
   }
 
   if (config.json) {
@@ -143,6 +146,7 @@ export function runScript(def: ScriptDef, argv: readonly string[] = process.argv
     stderr: (l) => process.stderr.write(l + '\n'),
     clock: realClock,
     signal: controller.signal,
+    statusLine: (t) => process.stderr.write(t),
   }).then(
     (code) => {
       process.exitCode = controller.signal.aborted && code === 0 ? 130 : code;

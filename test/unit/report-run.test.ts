@@ -131,3 +131,35 @@ describe('entry-point runner', () => {
     expect(all).not.toContain('url-pw-456');
   });
 });
+
+describe('terminal status line', () => {
+  it('keeps the bottom line for elapsed time and what each component does; log lines scroll above it', async () => {
+    const { createLogger } = await import('../../scripts/lib/log.js');
+    const clock = fakeClock();
+    const raw: string[] = [];
+    const log = createLogger({ tty: true, clock, statusLine: (t) => raw.push(t), write: () => raw.push('PLAIN') });
+    log.withPrefix('kafka').info('starting (budget 10m00s)');
+    clock.advance(65_000);
+    log.withPrefix('postgres').debug('statefulset/postgresql in learnflow to be ready: 0/1 ready');
+    log.withPrefix('kafka').ok('done');
+    expect(raw).not.toContain('PLAIN');
+    const last = raw.at(-1)!;
+    expect(last).toContain('⏱ 1m05s');
+    expect(last).toContain('kafka: done');
+    expect(last).toContain('postgres: statefulset/postgresql in learnflow to be ready: 0/1 ready');
+    expect(raw.filter((r) => r.includes('\n')).length).toBe(2); // the debug line went only to the status line
+    log.close();
+    expect(raw.at(-1)).toBe('\r\x1b[2K');
+  });
+
+  it('is not used off a terminal (CI, pipes): plain timestamped lines only', async () => {
+    const { createLogger } = await import('../../scripts/lib/log.js');
+    const raw: string[] = [];
+    const lines: string[] = [];
+    const log = createLogger({ tty: false, clock: fakeClock(), statusLine: (t) => raw.push(t), write: (l) => lines.push(l) });
+    log.info('hello');
+    log.close();
+    expect(raw).toEqual([]);
+    expect(lines).toEqual(['12:00:00 • hello']);
+  });
+});
