@@ -34,10 +34,10 @@ export async function dryRun(ctx: Ctx, components: readonly Component[], budgets
   return { steps, budgetMs: null, artifacts, output: out.join('\n') };
 }
 
-export function deployScript(c: Component, name: string, summary: string): ScriptDef {
+export function deployScript(c: Component, name: string): ScriptDef {
   return {
     name,
-    summary,
+    summary: c.summaries.deploy,
     flags: c.deployFlags,
     footer: `Exit codes: 0 deployed, 1 a step failed or the budget ran out, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md; component guide: docs/${c.name}.md`,
     async run(ctx) {
@@ -49,10 +49,10 @@ export function deployScript(c: Component, name: string, summary: string): Scrip
   };
 }
 
-export function verifyScript(c: Component, name: string, summary: string): ScriptDef {
+export function verifyScript(c: Component, name: string): ScriptDef {
   return {
     name,
-    summary,
+    summary: c.summaries.verify,
     flags: c.verifyFlags,
     footer: `Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md; component guide: docs/${c.name}.md`,
     async run(ctx) {

@@ -43,6 +43,7 @@ function fakeComponent(name: ComponentName, behaviour: { ms?: number; fail?: str
   return {
     name,
     title: name,
+    summaries: { deploy: `Deploys ${name}.`, verify: `Checks ${name}.` },
     deployFlags: [],
     verifyFlags: [],
     plan: async () => ({ actions: [`deploy ${name}`], manifests }),

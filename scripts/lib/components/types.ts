@@ -16,6 +16,8 @@ export interface Plan {
 export interface Component {
   name: ComponentName;
   title: string;
+  /** --help text of its standalone deploy and verify scripts. */
+  summaries: { deploy: string; verify: string };
   /** Flags this component's scripts take besides the common ones. */
   deployFlags: readonly FlagSpec[];
   verifyFlags: readonly FlagSpec[];

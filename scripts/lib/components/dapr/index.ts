@@ -194,6 +194,17 @@ async function destroy(step: StepCtx, { purge }: { purge: boolean }): Promise<vo
 export const dapr: Component = {
   name: 'dapr',
   title: 'Dapr',
+  summaries: {
+    deploy:
+      'Installs Dapr into dapr-system from the official Helm chart (pinned in k8s/versions.json; values sized for a laptop),\n' +
+  'waits for its control plane, then gives the state store its own PostgreSQL role and applies kafka-pubsub, statestore,\n' +
+  'the Configuration (tracing) and the Resiliency policy into the namespace. Refuses to apply components while Kafka or\n' +
+  'PostgreSQL is not ready. Safe to re-run: an unchanged release is not upgraded.',
+    verify:
+      'Checks the Dapr control plane, CRDs, components, Configuration and Resiliency, then runs a probe: a short Job with a\n' +
+      'sidecar that loads the components, saves and reads state and publishes through kafka-pubsub; the kit then finds the\n' +
+      'message in Kafka. Every check runs; exit 1 if any failed. --skip-probe on clusters that run no containers.',
+  },
   deployFlags: DEPLOY_FLAGS,
   verifyFlags: VERIFY_FLAGS,
   extraNamespaces: [DAPR_NAMESPACE],
@@ -214,14 +225,9 @@ export const dapr: Component = {
   destroy,
 };
 
-const INSTALL_SUMMARY =
-  'Installs Dapr into dapr-system from the official Helm chart (pinned in k8s/versions.json; values sized for a laptop),\n' +
-  'waits for its control plane, then gives the state store its own PostgreSQL role and applies kafka-pubsub, statestore,\n' +
-  'the Configuration (tracing) and the Resiliency policy into the namespace. Refuses to apply components while Kafka or\n' +
-  'PostgreSQL is not ready. Safe to re-run: an unchanged release is not upgraded.';
 
 export function installDaprScript(): ScriptDef {
-  const base = deployScript(dapr, 'install-dapr', INSTALL_SUMMARY);
+  const base = deployScript(dapr, 'install-dapr');
   return {
     ...base,
     async run(ctx): Promise<RunResult> {
@@ -236,11 +242,5 @@ export function installDaprScript(): ScriptDef {
 }
 
 export function verifyDaprScript(): ScriptDef {
-  return verifyScript(
-    dapr,
-    'verify-dapr',
-    'Checks the Dapr control plane, CRDs, components, Configuration and Resiliency, then runs a probe: a short Job with a\n' +
-      'sidecar that loads the components, saves and reads state and publishes through kafka-pubsub; the kit then finds the\n' +
-      'message in Kafka. Every check runs; exit 1 if any failed. --skip-probe on clusters that run no containers.',
-  );
+  return verifyScript(dapr, 'verify-dapr');
 }

@@ -54,6 +54,12 @@ async function withSession<T>(session: KafkaSession, fn: (s: KafkaSession) => Pr
 export const kafka: Component = {
   name: 'kafka',
   title: 'Kafka',
+  summaries: {
+    deploy:
+      'Deploys Apache Kafka into the namespace (official apache/kafka image, KRaft: each broker is also a controller, no ZooKeeper;\n5Gi volume per broker) and reconciles the topic catalogue k8s/kafka/topics.yaml: creates missing topics, raises partition\ncounts, updates settings; never deletes or shrinks a topic. Safe to re-run.\nWith --no-cluster --kafka-brokers HOST:PORT it only reconciles the topics on that broker.',
+    verify:
+      'Checks Kafka: pods ready, broker metadata reachable, every topic of the catalogue present with its partitions, replication\nand settings, and a produce+consume round trip on every topic (probe messages carry the header learnflow-kit-probe: true).\nRuns every check; exit 1 if any failed. With --no-cluster --kafka-brokers HOST:PORT only the broker checks run.',
+  },
   deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('kafka')],
   verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG],
 
