@@ -1,4 +1,5 @@
-#!/usr/bin/env -S node --import tsx
+#!/bin/sh
+":" //; r="$(cd "$(dirname "$0")/.." && pwd)"; [ -e "$r/node_modules/tsx/dist/loader.mjs" ] || { echo "$(basename "$0"): run 'npm ci' in $r first" >&2; exit 3; }; exec node --import "$r/node_modules/tsx/dist/loader.mjs" "$0" "$@"
 // Benchmark (not a test): on fresh simulated clusters (real API server, KWOK nodes) with a real
 // PostgreSQL and Kafka, measures in one run
 //   - deploy-all wall time against a FLOOR: the bare commands for the same objects (kubectl apply

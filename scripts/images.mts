@@ -1,4 +1,5 @@
-#!/usr/bin/env -S node --import tsx
+#!/bin/sh
+":" //; r="$(cd "$(dirname "$0")/.." && pwd)"; [ -e "$r/node_modules/tsx/dist/loader.mjs" ] || { echo "$(basename "$0"): run 'npm ci' in $r first" >&2; exit 3; }; exec node --import "$r/node_modules/tsx/dist/loader.mjs" "$0" "$@"
 // Lists every image the stack pulls and prints the commands to pre-load them into minikube, kind or k3d.
 import { COMPONENTS } from './lib/components/index.js';
 import { imagesScript } from './lib/day2/images.js';

@@ -1,4 +1,5 @@
-#!/usr/bin/env -S node --import tsx
+#!/bin/sh
+":" //; r="$(cd "$(dirname "$0")/.." && pwd)"; [ -e "$r/node_modules/tsx/dist/loader.mjs" ] || { echo "$(basename "$0"): run 'npm ci' in $r first" >&2; exit 3; }; exec node --import "$r/node_modules/tsx/dist/loader.mjs" "$0" "$@"
 // Checks the Dapr control plane and components, then probes them end to end through a real sidecar. See --help.
 import { verifyDaprScript } from './lib/components/dapr/index.js';
 import { runScript } from './lib/run.js';
