@@ -1,7 +1,7 @@
 // Entry scripts run directly, from any directory: a two-line sh/JS header finds the repository's own tsx.
 
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,5 +24,19 @@ describe('entry scripts', () => {
     const bad = spawnSync(path.join(REPO, 'deploy-all.mts'), ['--namespace', 'Nope!'], { cwd: tmpdir(), encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('without npm ci it says so and exits 3 (environment not ready)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'lf-no-modules-'));
+    try {
+      mkdirSync(path.join(dir, 'scripts'));
+      copyFileSync(path.join(REPO, 'scripts/verify-postgres.mts'), path.join(dir, 'scripts/verify-postgres.mts'));
+      chmodSync(path.join(dir, 'scripts/verify-postgres.mts'), 0o755);
+      const r = spawnSync(path.join(dir, 'scripts/verify-postgres.mts'), ['--help'], { encoding: 'utf8' });
+      expect(r.status).toBe(3);
+      expect(r.stderr).toContain("verify-postgres.mts: run 'npm ci' in");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
