@@ -229,12 +229,11 @@ export function destroyAllScript(all: Readonly<Partial<Record<ComponentName, Com
         ctx.log.info(`dry run: would remove ${what}`);
         return { steps: [], budgetMs: null, output: `# destroy-all plan: remove ${what}` };
       }
-      if (f.yes !== true) {
-        if (!interactive()) throw new UsageError(`refusing to remove ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
-        if (!(await ask(`Remove ${what}?`))) throw new UsageError('not confirmed; nothing was removed');
-      }
+      if (f.yes !== true && !interactive()) throw new UsageError(`refusing to remove ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
       const context = await ensureTargetContext(ctx, true);
       await ensureClusterReachable(ctx);
+      // The question names the cluster: removing from the wrong context is the mistake to prevent.
+      if (f.yes !== true && !(await ask(`Remove ${what} in context ${context}?`))) throw new UsageError('not confirmed; nothing was removed');
       ctx.log.info(`removing from context ${context}`);
       ctx.preflighted = true;
       const steps: StepReport[] = [];

@@ -215,8 +215,10 @@ describe('verify-all and destroy-all', () => {
     const refused = await runMaster(destroyAllScript(all, async () => true, () => false), [], cluster());
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('add --yes');
-    const declined = await runMaster(destroyAllScript(all, async () => false, () => true), [], cluster());
+    const asked: string[] = [];
+    const declined = await runMaster(destroyAllScript(all, async (q) => (asked.push(q), false), () => true), [], cluster());
     expect(declined.code).toBe(2);
+    expect(asked).toEqual(['Remove dapr, postgres, kafka from namespace learnflow (volumes and Secrets kept) in context kind-kind?']);
     const r = await runMaster(destroyAllScript(all, async () => true, () => false), ['--yes', '--json'], cluster());
     expect(r.code).toBe(0);
     expect((JSON.parse(r.out) as Report).steps.map((s) => s.name)).toEqual(['destroy-dapr', 'destroy-postgres', 'destroy-kafka']);
