@@ -22,6 +22,10 @@ export interface StartKafkaOptions {
   heap?: string;
   /** Readiness bound; default 60 000 ms. */
   startTimeoutMs?: number;
+  /** Client port (default: a free one), e.g. 29092 to stand where the kit's port-forward would be. */
+  port?: number;
+  /** KRaft cluster id (default: random), e.g. the one the kit derives for a namespace. */
+  clusterId?: string;
 }
 
 export interface KafkaInstance {
@@ -172,8 +176,9 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaIns
   const outFile = join(dir, "kafka.out");
   const propsFile = join(dir, "server.properties");
   const log4jFile = join(dir, "log4j2.properties");
-  const [port, controllerPort] = await twoFreePorts();
-  const clusterId = randomBytes(16).toString("base64url");
+  const [freeA, controllerPort] = await twoFreePorts();
+  const port = opts.port ?? freeA;
+  const clusterId = opts.clusterId ?? randomBytes(16).toString("base64url");
 
   const props: Record<string, string> = {
     "process.roles": "broker,controller",

@@ -8,7 +8,8 @@ import SnappyCodec from 'kafkajs-snappy';
 import type { StepCtx } from '../../context.js';
 import { errorMessage, KitError, StepError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { PortForward } from '../../port-forward.js';
+import { localPortInUse, PortForward } from '../../port-forward.js';
+import { clusterIdFor } from './manifests.js';
 import { waitFor } from '../../wait.js';
 import type { ObservedTopic } from './reconcile.js';
 import { KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets } from './topology.js';
@@ -76,6 +77,8 @@ export interface KafkaEndpoint {
   fix: string;
   /** Re-opens dropped port-forwards (no-op for --kafka-brokers). */
   ensure(): Promise<void>;
+  /** Reusing a port-forward someone else opened: the broker must prove it is ours by its cluster id. */
+  expectClusterId?: string;
 }
 
 /**
@@ -92,7 +95,21 @@ export async function openEndpoint(step: StepCtx, brokers: number): Promise<Kafk
       ensure: async () => {},
     };
   }
-  const forwards = portForwardTargets(brokers).map((t) => new PortForward(step, t));
+  const targets = portForwardTargets(brokers);
+  // scripts/port-forward.mts may already hold these fixed ports: reuse its forwards rather than fail, once the
+  // broker behind them shows the cluster id of this namespace's Kafka (checked in connectKafka).
+  if ((await Promise.all(targets.map((t) => localPortInUse(t.localPort!)))).every(Boolean)) {
+    const list = targets.map((t) => `${LOCAL_HOST}:${t.localPort}`);
+    step.log.info(`reusing the port-forward(s) already open on ${list.join(', ')} (scripts/port-forward.mts?)`);
+    return {
+      brokers: list,
+      via: `the existing port-forward(s) on ${list.join(',')}`,
+      fix: `./scripts/port-forward.mts status; stop it (./scripts/port-forward.mts stop) to let the kit open its own`,
+      ensure: async () => {},
+      expectClusterId: clusterIdFor(ns),
+    };
+  }
+  const forwards = targets.map((t) => new PortForward(step, t));
   await Promise.all(
     forwards.map(async (f) => {
       try {
@@ -144,8 +161,16 @@ export async function connectKafka(step: StepCtx, endpoint: KafkaEndpoint): Prom
       CONNECT_TIMEOUT_MS,
       () => stage,
     );
+    if (endpoint.expectClusterId && cluster.clusterId !== endpoint.expectClusterId) {
+      await close();
+      throw new StepError(`the Kafka behind ${endpoint.via} is not the one in namespace ${step.config.namespace} (cluster id ${cluster.clusterId}, expected ${endpoint.expectClusterId})`, {
+        fix: `free the port(s) (./scripts/port-forward.mts stop, or stop whatever listens there) or point at it explicitly with --kafka-brokers`,
+        docs: 'port-forward-drops',
+      });
+    }
     return { kafka, admin, endpoint, brokers: cluster.brokers, clusterId: cluster.clusterId, close };
   } catch (err) {
+    if (err instanceof StepError) throw err;
     await close();
     throw new StepError(`cannot reach Kafka at ${endpoint.brokers.join(',')} (${endpoint.via}): ${explainKafkaError(err)}`, {
       fix: endpoint.fix,
