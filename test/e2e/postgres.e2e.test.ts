@@ -112,6 +112,20 @@ describe('faults', () => {
     }
   });
 
+  it('a pod the real scheduler cannot place fails within 30 s, naming Insufficient memory and the fix', { timeout: 240_000 }, async () => {
+    // deploy-postgres alone has no capacity preflight (deploy-all has): the wait itself must notice.
+    const tiny = await startKubeCluster({ name: 'e2e-tiny', nodeCpu: '2', nodeMemory: '200Mi' });
+    try {
+      const r = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl], tiny);
+      expect(r.code).toBe(1);
+      expect(r.durationMs).toBeLessThan(30_000);
+      expect(r.stderr).toMatch(/pod postgresql-0 is Pending: Unschedulable \(0\/1 nodes are available: 1 Insufficient memory/);
+      expect(r.stderr).toContain('docs/troubleshooting.md#not-enough-resources');
+    } finally {
+      await tiny.stop();
+    }
+  });
+
   it('no default StorageClass: exit 3 with the fix', { timeout: 240_000 }, async () => {
     const bare = await startKubeCluster({ name: 'e2e-nosc', defaultStorageClass: false, persistentVolumes: 0 });
     try {
