@@ -10,6 +10,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freeLocalPort } from "../../scripts/lib/port-forward.js";
+import { runProcess } from "./process.js";
 
 export interface StartKafkaOptions {
   /** Kafka version; default k8s/versions.json .kafka.version (or $LEARNFLOW_KAFKA_VERSION). */
@@ -117,23 +118,6 @@ function log4j2Config(logFile: string): string {
   ].join("\n");
 }
 
-function runToCompletion(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
 
 // Brokers still running when the test process exits are killed synchronously (best effort).
 const live = new Map<string, () => void>();
@@ -227,13 +211,9 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaIns
   };
 
   try {
-    const format = await runToCompletion(
-      java,
-      [...common, "-Xmx256m", "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile, "--ignore-formatted"],
-      60_000,
-    );
+    const format = await runProcess(java, [...common, "-Xmx256m", "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", propsFile, "--ignore-formatted"], { timeoutMs: 60_000 });
     if (format.code !== 0) {
-      throw new Error(`startKafka: kafka.tools.StorageTool format failed (exit ${format.code}):\n${format.out}`);
+      throw new Error(`startKafka: kafka.tools.StorageTool format failed (exit ${format.code}):\n${format.stdout}${format.stderr}`);
     }
 
     const outStream = createWriteStream(outFile, { flags: "a" });

@@ -1,13 +1,14 @@
 // A throwaway, real PostgreSQL 15 cluster for tests: temp dir, free loopback port, scram auth, generated password.
 // Binaries come from the Debian package installed by test/substrate/provision.sh (provision-data.sh).
 // Recipe: /work/shared/notes/test-substrate.md section 1.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { chmod, chown, mkdtemp, readFile, rm, writeFile, appendFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freeLocalPort } from "../../scripts/lib/port-forward.js";
+import { runProcess } from "./process.js";
 
 export interface StartPostgresOptions {
   /** Directory holding initdb, pg_ctl, postgres. Default /usr/lib/postgresql/15/bin (or $LEARNFLOW_PG_BIN). */
@@ -35,33 +36,8 @@ export interface PostgresInstance {
 const DEFAULT_BIN = "/usr/lib/postgresql/15/bin";
 const PROVISION_HINT = "run test/substrate/provision.sh (it installs postgresql-15 with apt-get)";
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, LC_ALL: "C", LANG: "C" },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Programs run with the C locale: their messages are matched in English. */
+const run = (cmd: string, args: string[], timeoutMs = 60_000) => runProcess(cmd, args, { timeoutMs, env: { ...process.env, LC_ALL: "C", LANG: "C" } });
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
