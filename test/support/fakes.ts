@@ -2,7 +2,13 @@
 // so a fake command fails exactly like a real one.
 
 import type { Clock } from '../../scripts/lib/clock.js';
+import { Deadline } from '../../scripts/lib/budget.js';
+import { buildConfig } from '../../scripts/lib/config.js';
+import { Cleanup, type StepCtx } from '../../scripts/lib/context.js';
 import { check, formatCommand, type Exec, type ExecOptions } from '../../scripts/lib/exec.js';
+import { Kube } from '../../scripts/lib/kube.js';
+import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
+import { REPO_ROOT } from '../../scripts/lib/manifests.js';
 
 export interface FakeReply {
   stdout?: string;
@@ -58,5 +64,31 @@ export function fakeClock(start = Date.UTC(2026, 10, 22, 12, 0, 0)): Clock & { a
       t += ms;
     },
     slept,
+  };
+}
+
+/** A StepCtx over a fake exec and a fake clock, for component unit tests. `changes` records step.change(). */
+export function fakeStep(
+  exec: Exec,
+  opts: { values?: Record<string, unknown>; budgetMs?: number; outDir?: string; root?: string; clock?: ReturnType<typeof fakeClock> } = {},
+): StepCtx & { changes: Record<string, string>; log: ReturnType<typeof memoryLogger>; cleanup: Cleanup } {
+  const clock = opts.clock ?? fakeClock();
+  const config = buildConfig({ values: { namespace: 'learnflow', ...opts.values } as never, given: new Set(), positionals: [] });
+  const changes: Record<string, string> = {};
+  return {
+    config,
+    log: memoryLogger(),
+    exec,
+    clock,
+    secrets: new SecretRegistry(),
+    kube: new Kube(exec, 'learnflow'),
+    cleanup: new Cleanup(),
+    signal: new AbortController().signal,
+    outDir: opts.outDir ?? '/tmp',
+    root: opts.root ?? REPO_ROOT,
+    deadline: new Deadline(clock, opts.budgetMs ?? 60_000),
+    check: () => ({ name: '', ok: true, detail: '' }),
+    change: (k, v) => void (changes[k] = v),
+    changes,
   };
 }

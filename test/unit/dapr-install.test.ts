@@ -7,15 +7,11 @@ import { controlPlaneStates, dependencyStates, helmCommandLine, installControlPl
 import { dapr, installDaprScript } from '../../scripts/lib/components/dapr/index.js';
 import { chooseChart, daprSettings, VALUES_FILE, type DaprSettings } from '../../scripts/lib/components/dapr/settings.js';
 import { desiredValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
-import { Deadline } from '../../scripts/lib/budget.js';
 import { buildConfig } from '../../scripts/lib/config.js';
-import { Cleanup, type StepCtx } from '../../scripts/lib/context.js';
 import { Helm, helmDuration, helmMajor, parseReleases, upgradeInstallArgs } from '../../scripts/lib/helm.js';
-import { Kube } from '../../scripts/lib/kube.js';
-import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
 import { readVersions, REPO_ROOT } from '../../scripts/lib/manifests.js';
 import { main } from '../../scripts/lib/run.js';
-import { fakeClock, fakeExec, on, type FakeHandler } from '../support/fakes.js';
+import { fakeClock, fakeExec, fakeStep, on, type FakeHandler } from '../support/fakes.js';
 
 const V = readVersions().dapr;
 const CHART_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'no-such-chart');
@@ -85,26 +81,8 @@ describe('the no-op decision', () => {
 
 // ------------------------------------------------------------------------------------------- orchestration
 
-function stepFor(exec: ReturnType<typeof fakeExec>, flags: Record<string, unknown> = {}, budgetMs = 300_000): StepCtx & { changes: Record<string, string>; log: ReturnType<typeof memoryLogger> } {
-  const clock = fakeClock();
-  const config = buildConfig({ values: { namespace: 'learnflow', 'dapr-version': V.version, 'consumer-group': 'learnflow-consumers', 'tracing-sampling-rate': '1', ...flags } as never, given: new Set(), positionals: [] });
-  const changes: Record<string, string> = {};
-  return {
-    config,
-    log: memoryLogger(),
-    exec,
-    clock,
-    secrets: new SecretRegistry(),
-    kube: new Kube(exec, 'learnflow'),
-    cleanup: new Cleanup(),
-    signal: new AbortController().signal,
-    outDir: '/tmp',
-    root: REPO_ROOT,
-    deadline: new Deadline(clock, budgetMs),
-    check: () => ({ name: '', ok: true, detail: '' }),
-    change: (k, v) => void (changes[k] = v),
-    changes,
-  };
+function stepFor(exec: ReturnType<typeof fakeExec>, flags: Record<string, unknown> = {}, budgetMs = 300_000) {
+  return fakeStep(exec, { values: { 'dapr-version': V.version, 'consumer-group': 'learnflow-consumers', 'tracing-sampling-rate': '1', ...flags }, budgetMs });
 }
 
 const deployment = (name: string, ready: number, replicas = 1) => ({ kind: 'Deployment', metadata: { name, generation: 1 }, spec: { replicas }, status: { observedGeneration: 1, replicas, readyReplicas: ready, updatedReplicas: replicas } });

@@ -22,12 +22,7 @@ import {
   runProbeJob,
   type ProbeResult,
 } from '../../scripts/lib/components/dapr/probe.js';
-import { Cleanup, type StepCtx } from '../../scripts/lib/context.js';
-import { Deadline } from '../../scripts/lib/budget.js';
-import { buildConfig } from '../../scripts/lib/config.js';
-import { Kube } from '../../scripts/lib/kube.js';
-import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
-import { fakeClock, fakeExec, on } from '../support/fakes.js';
+import { fakeExec, fakeStep, on } from '../support/fakes.js';
 
 const job = renderProbeJob({ namespace: 'learnflow', name: 'learnflow-dapr-probe-abcd', marker: 'probe-abcd-123', image: 'curlimages/curl:8.11.1', activeDeadlineSeconds: 240 }) as any;
 const podSpec = job.spec.template.spec;
@@ -277,24 +272,8 @@ describe('probe pod judge', () => {
 
 // --------------------------------------------------------------------------- orchestration over fake kubectl
 
-function stepFor(exec: ReturnType<typeof fakeExec>): StepCtx & { cleanup: Cleanup } {
-  const clock = fakeClock();
-  const config = buildConfig({ values: { namespace: 'learnflow' }, given: new Set(), positionals: [] });
-  return {
-    config,
-    log: memoryLogger(),
-    exec,
-    clock,
-    secrets: new SecretRegistry(),
-    kube: new Kube(exec, 'learnflow'),
-    cleanup: new Cleanup(),
-    signal: new AbortController().signal,
-    outDir: dir,
-    root: dir,
-    deadline: new Deadline(clock, 60_000),
-    check: () => ({ name: '', ok: true, detail: '' }),
-    change: () => {},
-  };
+function stepFor(exec: ReturnType<typeof fakeExec>) {
+  return fakeStep(exec, { outDir: dir, root: dir });
 }
 
 describe('runProbeJob', () => {
