@@ -10,7 +10,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freeLocalPort } from "../../scripts/lib/port-forward.js";
-import { runProcess } from "./process.js";
+import { forgetOnExit, runProcess, stopOnExit } from "./process.js";
 
 export interface StartKafkaOptions {
   /** Kafka version; default k8s/versions.json .kafka.version (or $LEARNFLOW_KAFKA_VERSION). */
@@ -119,16 +119,6 @@ function log4j2Config(logFile: string): string {
 }
 
 
-// Brokers still running when the test process exits are killed synchronously (best effort).
-const live = new Map<string, () => void>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const killNow of live.values()) killNow();
-  });
-}
 
 function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
@@ -229,8 +219,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaIns
     const spawned = child;
     let spawnError: Error | undefined;
     spawned.once("error", (e) => (spawnError = e));
-    live.set(dir, hardKill);
-    installExitHook();
+    stopOnExit(dir, hardKill);
 
     // Readiness: the JVM lives, the listener accepts, and the server logged that it started.
     const deadline = Date.now() + timeoutMs;
@@ -276,7 +265,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaIns
             await waitExit(spawned, 10_000);
           }
         }
-        live.delete(dir);
+        forgetOnExit(dir);
         await rm(dir, { recursive: true, force: true });
       },
     };
@@ -285,7 +274,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaIns
     out?.close();
     hardKill();
     if (child) await waitExit(child, 10_000);
-    live.delete(dir);
+    forgetOnExit(dir);
     await rm(dir, { recursive: true, force: true });
     throw err;
   }

@@ -8,7 +8,7 @@ import { chmod, chown, mkdtemp, readFile, rm, writeFile, appendFile } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freeLocalPort } from "../../scripts/lib/port-forward.js";
-import { runProcess } from "./process.js";
+import { forgetOnExit, runProcess, stopOnExit } from "./process.js";
 
 export interface StartPostgresOptions {
   /** Directory holding initdb, pg_ctl, postgres. Default /usr/lib/postgresql/15/bin (or $LEARNFLOW_PG_BIN). */
@@ -66,16 +66,6 @@ async function tail(file: string, lines = 30): Promise<string> {
   }
 }
 
-// Clusters still running when the test process exits are stopped synchronously (best effort).
-const live = new Map<string, () => void>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const stopNow of live.values()) stopNow();
-  });
-}
 
 function quoteIdent(name: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) {
@@ -174,8 +164,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       spawnSync(cmd, args, { stdio: "ignore" });
       spawnSync("rm", ["-rf", dir], { stdio: "ignore" });
     };
-    live.set(dir, stopSync);
-    installExitHook();
+    stopOnExit(dir, stopSync);
 
     const urlFor = (db: string): string =>
       `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(db)}`;
@@ -203,7 +192,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       async stop(): Promise<void> {
         if (stopped) return;
         stopped = true;
-        live.delete(dir);
+        forgetOnExit(dir);
         const [cmd, args] = asServerUser(pgCtl, ["-D", dataDir, "-m", "fast", "-w", "-t", "30", "stop"]);
         const res = await run(cmd, args, 45_000);
         if (res.code !== 0 && existsSync(join(dataDir, "postmaster.pid"))) {

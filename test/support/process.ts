@@ -27,3 +27,23 @@ export function runProcess(cmd: string, args: string[], opts: { timeoutMs?: numb
     });
   });
 }
+
+// Servers still running when the test process exits are stopped synchronously (best effort): a test that
+// died before its afterAll must not leave a broker or a database behind.
+const onExit = new Map<string, () => void>();
+let exitHookInstalled = false;
+
+/** Runs `stopNow` (synchronous) if the process exits while `key` is still registered. */
+export function stopOnExit(key: string, stopNow: () => void): void {
+  onExit.set(key, stopNow);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const stop of onExit.values()) stop();
+  });
+}
+
+/** The server was stopped the normal way: nothing left to do at exit. */
+export function forgetOnExit(key: string): void {
+  onExit.delete(key);
+}
