@@ -43,7 +43,8 @@ export const KAFKA_PROTOCOL_VERSION = '4.0.0';
  * The probe's image: small, non-root, pinned (override with --probe-image). It calls the sidecar over HTTP with
  * curl; nothing else in it is used.
  */
-export const PROBE_IMAGE = `${readVersions().probe.image}:${readVersions().probe.version}`;
+const PROBE_PIN = readVersions().probe;
+export const PROBE_IMAGE = `${PROBE_PIN.image}:${PROBE_PIN.version}`;
 
 const SEMVER = /^\d+\.\d+\.\d+$/;
 
