@@ -18,15 +18,12 @@ export const K8S_DIR = path.join(REPO_ROOT, 'k8s');
 
 export type TemplateValues = Record<string, string | number | boolean>;
 
-/** Replaces {{ key }}; an unknown or unused key is a bug in the kit, so both throw. */
+/** Replaces {{ key }}; a placeholder without a value is a bug in the kit and throws (extra values are allowed). */
 export function fillTemplate(text: string, values: TemplateValues, source = 'template'): string {
-  const used = new Set<string>();
-  const out = text.replace(/\{\{\s*([a-zA-Z0-9_.]+)\s*\}\}/g, (_, key: string) => {
+  return text.replace(/\{\{\s*([a-zA-Z0-9_.]+)\s*\}\}/g, (_, key: string) => {
     if (!(key in values)) throw new Error(`${source}: no value for {{ ${key} }}`);
-    used.add(key);
     return String(values[key]);
   });
-  return out;
 }
 
 export function parseManifests(text: string, source = 'manifest'): Manifest[] {

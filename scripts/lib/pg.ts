@@ -51,3 +51,20 @@ export function explainPgError(err: unknown, url: string): StepError {
   if (isConnectionError(err)) return new StepError(`PostgreSQL at ${where} did not answer within ${PG_CONNECT_TIMEOUT_MS / 1000}s (${msg})`, { fix: 'check that the address is reachable from this machine', docs: 'postgres-unreachable', cause: err });
   return new StepError(`PostgreSQL at ${where}: ${msg}`, { cause: err });
 }
+
+/** The outcome of one login attempt: the server's error code when it said no. */
+export type LoginAttempt = { ok: true } | { ok: false; code?: string; message: string };
+
+/** Logs in as `user` with `password` at the server (and with the TLS settings) an open client uses, then leaves. */
+export async function tryLogin(like: pg.Client, user: string, password: string): Promise<LoginAttempt> {
+  const c = new pg.Client({ host: like.host, port: like.port, database: like.database, user, password, ssl: like.ssl, connectionTimeoutMillis: 5_000, application_name: 'learnflow-kit' });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, code: (err as { code?: string }).code, message: errorMessage(err) };
+  } finally {
+    await c.end().catch(() => {});
+  }
+}

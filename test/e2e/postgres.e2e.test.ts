@@ -73,7 +73,7 @@ spec: { containers: [{ name: c, image: busybox:1.36 }] }
     expect(r.code, r.stderr).toBe(0);
     const checks = (JSON.parse(r.stdout) as Report).steps[0]!.checks;
     expect(checks.filter((c) => !c.ok)).toEqual([]);
-    expect(checks.map((c) => c.name)).toEqual(['pod ready', 'volume bound', 'service endpoints', 'connection', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip']);
+    expect(checks.map((c) => c.name)).toEqual(['pod ready', 'volume bound', 'service endpoints', 'connection', 'password required', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip']);
   });
 });
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderAll } from '../../scripts/lib/components/dapr/manifests.js';
-import { defaultZipkinEndpoint } from '../../scripts/lib/components/dapr/settings.js';
+import { zipkinEndpointIn } from '../../scripts/lib/components/dapr/settings.js';
 import { readVersions, type Manifest } from '../../scripts/lib/manifests.js';
 
 // ------------------------------------------------------------------------------------------- validator
@@ -180,7 +180,7 @@ describe('the schema validator (so that a pass means something)', () => {
 
 describe(`kit objects against the Dapr ${DAPR_VERSION} CRD schemas`, () => {
   const crds = loadCrds();
-  const settings = { namespace: 'learnflow', consumerGroup: 'learnflow-consumers', samplingRate: '1', zipkinEndpoint: defaultZipkinEndpoint('learnflow'), withRedis: true };
+  const settings = { namespace: 'learnflow', consumerGroup: 'learnflow-consumers', samplingRate: '1', zipkinEndpoint: zipkinEndpointIn('learnflow'), withRedis: true };
   const all = asJson(renderAll(settings, { connectionString: 'host=x password=y', redisPassword: 'z'.repeat(32) }));
   const daprObjects = all.filter((m) => m.apiVersion.startsWith('dapr.io/'));
 

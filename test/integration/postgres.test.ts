@@ -77,7 +77,7 @@ describe('deploy-postgres --no-cluster against a real PostgreSQL', () => {
     const r = await verify();
     expect(r.code).toBe(0);
     const checks = (JSON.parse(r.stdout) as Report).steps[0]!.checks;
-    expect(checks.map((c) => c.name)).toEqual(['connection', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip']);
+    expect(checks.map((c) => c.name)).toEqual(['connection', 'password required', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip']);
     expect(checks.every((c) => c.ok)).toBe(true);
   });
 

@@ -15,6 +15,11 @@ export interface StartPostgresOptions {
   binDir?: string;
   /** Extra postgresql.conf settings, e.g. { max_connections: "50" }. */
   settings?: Record<string, string>;
+  /**
+   * initdb's --auth-host. Default scram-sha-256. null leaves it out, as the official postgres image does without
+   * POSTGRES_INITDB_ARGS: pg_hba.conf then trusts TCP connections from 127.0.0.1.
+   */
+  authHost?: string | null;
 }
 
 export interface PostgresInstance {
@@ -27,6 +32,12 @@ export interface PostgresInstance {
   dir: string;
   /** The superuser password. */
   password: string;
+  /** The data directory (PGDATA), owned by the server's OS user. */
+  dataDir: string;
+  /** Runs a command as the server's OS user (root cannot own the data files). */
+  runAsServerUser(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** pg_ctl reload: the server re-reads pg_hba.conf and postgresql.conf. */
+  reload(): Promise<void>;
   /** CREATE DATABASE <name> (lowercase identifier) and return a superuser URL to it. */
   createDatabase(name: string): Promise<string>;
   /** Fast shutdown, then removes dir. Idempotent. */
@@ -116,7 +127,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       "-U", "postgres",
       `--pwfile=${pwFile}`,
       "--auth-local=trust",
-      "--auth-host=scram-sha-256",
+      ...(opts.authHost === null ? [] : [`--auth-host=${opts.authHost ?? "scram-sha-256"}`]),
       "-E", "UTF8",
       "--locale=C",
       "--no-sync",
@@ -177,6 +188,19 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       port,
       dir,
       password,
+      dataDir,
+      async runAsServerUser(cmd, args, env) {
+        const [c, a] = asServerUser(cmd, args);
+        const r = await runProcess(c, a, { timeoutMs: 30_000, env: { ...process.env, LC_ALL: "C", LANG: "C", ...env } });
+        return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
+      },
+      async reload() {
+        const [cmd, args] = asServerUser(pgCtl, ["-D", dataDir, "reload"]);
+        const r = await run(cmd, args);
+        if (r.code !== 0) throw new Error(`pg_ctl reload failed: ${r.stderr}`);
+        // pg_ctl reload only signals: give the postmaster a moment to re-read the files.
+        await new Promise((res) => setTimeout(res, 300));
+      },
       async createDatabase(name: string): Promise<string> {
         const ident = quoteIdent(name);
         const pg = await import("pg");

@@ -243,7 +243,7 @@ describe('install-dapr --dry-run', () => {
     const out: string[] = [];
     const err: string[] = [];
     const exec = fakeExec(); // any command fails the test
-    const code = await main(installDaprScript(), ['--dry-run', '--with-redis', '--tracing-sampling-rate', '0.5'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
+    const code = await main(installDaprScript(), ['--dry-run', '--with-redis', '--zipkin-endpoint', 'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans', '--tracing-sampling-rate', '0.5'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
     const text = out.join('');
     expect(code).toBe(0);
     expect(exec.calls).toEqual([]);

@@ -5,16 +5,17 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { expectedComponents, renderAll, renderComponents, renderConfiguration, renderRedis, renderResiliency } from '../../scripts/lib/components/dapr/manifests.js';
-import { COMPONENT_SELECTOR, defaultZipkinEndpoint, KAFKA_PROTOCOL_VERSION, PROBE_IMAGE, VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
+import { COMPONENT_SELECTOR, zipkinEndpointIn, KAFKA_PROTOCOL_VERSION, PROBE_IMAGE, VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
 import { buildConnectionString, inClusterTarget } from '../../scripts/lib/components/dapr/statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, desiredValues, flattenValues, loadValues, sameValues } from '../../scripts/lib/components/dapr/values.js';
+import { parseMemory } from '../../scripts/lib/capacity.js';
 import { readVersions, redactSecrets, REPO_ROOT, type Manifest } from '../../scripts/lib/manifests.js';
 
 type Any = Manifest & Record<string, any>;
 
 const PASSWORD = 'PwUnderTest_0123456789abcdefXYZ';
 const REDIS_PASSWORD = 'RedisPw_9876543210zyxwvutsrqpo';
-const settings = { namespace: 'learnflow', consumerGroup: 'learnflow-consumers', samplingRate: '1', zipkinEndpoint: defaultZipkinEndpoint('learnflow'), withRedis: true };
+const settings = { namespace: 'learnflow', consumerGroup: 'learnflow-consumers', samplingRate: '1', zipkinEndpoint: zipkinEndpointIn('learnflow'), withRedis: true };
 const connectionString = buildConnectionString(inClusterTarget('learnflow'), PASSWORD);
 const all = renderAll(settings, { connectionString, redisPassword: REDIS_PASSWORD }) as Any[];
 const find = (kind: string, name: string) => all.find((m) => m.kind === kind && m.metadata.name === name)!;
@@ -26,7 +27,10 @@ const meta = (c: Any) => new Map<string, any>(c.spec.metadata.map((m: any) => [m
  * listed here is silently ignored by daprd: the typo test.
  */
 const KNOWN_METADATA: Record<string, string[]> = {
-  'pubsub.kafka': ['brokers', 'consumerGroup', 'clientID', 'initialOffset', 'maxMessageBytes', 'consumeRetryInterval', 'consumeRetryEnabled', 'heartbeatInterval', 'sessionTimeout', 'version', 'skipVerify', 'disableTls', 'channelBufferSize', 'consumerFetchMin', 'clientConnectionTopicMetadataRefreshInterval', 'clientConnectionKeepAliveInterval', 'dialTimeout', 'readTimeout', 'writeTimeout', 'metadataTimeout', 'producerRequiredAcks', 'producerRetryMax', 'consumerFetchDefault', 'compression', 'consumerGroupRebalanceStrategy', 'excludeHeaderMetaRegex', 'authType', 'saslUsername', 'saslPassword', 'saslMechanism', 'caCert', 'clientCert', 'clientKey', 'escapeHeaders', 'useAvroJSON'],
+  'pubsub.kafka': ['brokers', 'consumerGroup', 'clientID', 'initialOffset', 'maxMessageBytes', 'consumeRetryInterval', 'consumeRetryEnabled', 'heartbeatInterval', 'sessionTimeout', 'version', 'skipVerify', 'disableTls', 'channelBufferSize', 'consumerFetchMin', 'clientConnectionTopicMetadataRefreshInterval', 'clientConnectionKeepAliveInterval', 'dialTimeout', 'readTimeout', 'writeTimeout', 'metadataTimeout', 'producerRequiredAcks', 'producerRetryMax', 'consumerFetchDefault', 'compression', 'consumerGroupRebalanceStrategy', 'excludeHeaderMetaRegex', 'authType', 'saslUsername', 'saslPassword', 'saslMechanism', 'caCert', 'clientCert', 'clientKey', 'escapeHeaders', 'useAvroJSON',
+    // Not in metadata.yaml: read with the prefix "backOff" by dapr/kit retry.DecodeConfigWithPrefix
+    // (common/component/kafka/kafka.go); dapr/kit retry/retry.go names the fields.
+    'backOffPolicy', 'backOffDuration', 'backOffInitialInterval', 'backOffRandomizationFactor', 'backOffMultiplier', 'backOffMaxInterval', 'backOffMaxElapsedTime', 'backOffMaxRetries'],
   'state.postgresql': ['connectionString', 'timeout', 'tablePrefix', 'metadataTableName', 'cleanupInterval', 'maxConns', 'connectionMaxIdleTime', 'queryExecMode', 'host', 'hostaddr', 'port', 'database', 'user', 'password', 'sslRootCert'],
   'state.redis': ['redisHost', 'redisPort', 'redisUsername', 'redisPassword', 'enableTLS', 'redisType', 'redisDB', 'redisMaxRetries', 'redisMinRetryInterval', 'redisMaxRetryInterval', 'dialTimeout', 'readTimeout', 'writeTimeout', 'poolSize', 'poolTimeout', 'maxConnAge', 'minIdleConns', 'idleCheckFrequency', 'idleTimeout', 'ttlInSeconds', 'queryIndexes', 'failover', 'sentinelMasterName'],
 };
@@ -36,9 +40,15 @@ describe('chart values (k8s/dapr/values.yaml)', () => {
 
   it('turns HA off and sizes the scheduler volume for a laptop', () => {
     expect(values.global.ha.enabled).toBe(false);
-    expect(values.dapr_scheduler.cluster.storageSize).toBe('1Gi');
-    expect(values.dapr_scheduler.etcdSpaceQuota).toBe('256Mi');
+    expect(values.dapr_scheduler.cluster.storageSize).toBe('2Gi');
     expect(values.dapr_scheduler.cluster.inMemoryStorage).toBeUndefined();
+  });
+
+  it('gives the scheduler an etcd that cannot fill its volume: compaction, a quota below the volume, few snapshots', () => {
+    const s = values.dapr_scheduler;
+    expect(s).toMatchObject({ etcdCompactionMode: 'periodic', etcdCompactionRetention: '10m', etcdMaxSnapshots: 3, etcdMaxWals: 3 });
+    expect(parseMemory(s.etcdSpaceQuota)).toBeLessThanOrEqual(parseMemory(s.cluster.storageSize) / 2);
+    expect(parseMemory(s.etcdSpaceQuota)).toBeGreaterThanOrEqual(1024 ** 3);
   });
 
   it('knows the scheduler runs 3 replicas whatever the values say (the chart hard-wires it since 1.15)', () => {
@@ -54,10 +64,10 @@ describe('chart values (k8s/dapr/values.yaml)', () => {
     expect(values.dapr_rbac.secretReader.enabled).toBe(false);
   });
 
-  it('gives every control-plane workload requests and limits, and sums them for preflight', () => {
+  it('gives every control-plane workload requests, a CPU limit and no memory limit (Dapr production guidance), and sums them for preflight', () => {
     for (const w of CONTROL_PLANE) {
       expect(values[w.valuesKey].resources.requests, w.valuesKey).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
-      expect(values[w.valuesKey].resources.limits, w.valuesKey).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+      expect(values[w.valuesKey].resources.limits, w.valuesKey).toEqual({ cpu: expect.any(String) });
     }
     // operator 50m/64Mi, sentry, injector, placement 50m/32Mi each, scheduler 3 x 50m/64Mi
     expect(controlPlaneRequests(values)).toEqual({ cpuMillis: 350, memoryBytes: (64 + 32 * 3 + 64 * 3) * 1024 ** 2 });
@@ -127,6 +137,16 @@ describe('components', () => {
     expect(m.get('consumeRetryInterval').value).toBe('200ms');
     expect(m.get('initialOffset').value).toBe('oldest');
     expect(m.get('clientID').value).toBe('learnflow-{appID}');
+  });
+
+  it('bounds message redelivery with the backOff keys (consumeRetryInterval does not pace it)', () => {
+    // dapr/kit retry.DefaultConfig: constant 5 s, MaxRetries -1 (unlimited): a rejected message would block its
+    // partition for the whole consumer group. The platform's bound: 3 retries, 200 ms apart.
+    const m = meta(find('Component', 'kafka-pubsub'));
+    expect(m.get('consumeRetryEnabled').value).toBe('true');
+    expect(m.get('backOffPolicy').value).toBe('constant');
+    expect(m.get('backOffDuration').value).toBe('200ms');
+    expect(Number(m.get('backOffMaxRetries').value)).toBe(3);
   });
 
   it('speaks a Kafka protocol version the pinned Kafka accepts (not the old 0.10 example, not newer than the broker)', () => {
@@ -200,20 +220,30 @@ describe('Redis', () => {
 });
 
 describe('Configuration and Resiliency', () => {
-  it('traces to the Zipkin endpoint of seed 000 at the chosen sampling rate', () => {
+  it('traces to a named Zipkin collector at the chosen sampling rate', () => {
     const [cfg] = renderConfiguration({ namespace: 'learnflow', samplingRate: '0.25', zipkinEndpoint: 'http://zipkin:9411/api/v2/spans' }) as Any[];
     expect(cfg!.metadata.name).toBe('learnflow-config');
     expect(cfg!.spec.tracing).toEqual({ samplingRate: '0.25', zipkin: { endpointAddress: 'http://zipkin:9411/api/v2/spans' } });
-    expect(defaultZipkinEndpoint('learnflow')).toBe('http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans');
+    expect(zipkinEndpointIn('learnflow')).toBe('http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans');
+  });
+
+  it('exports no spans when no collector is named (the kit deploys none by default)', () => {
+    const [cfg] = renderConfiguration({ namespace: 'learnflow', samplingRate: '1', zipkinEndpoint: undefined }) as Any[];
+    expect(cfg!.spec.tracing).toEqual({ samplingRate: '0' });
+    expect(JSON.stringify(cfg)).not.toContain('zipkin');
   });
 
   it('retries publishes as seed 000 says and breaks the circuit on a failing component', () => {
     const [res] = renderResiliency('learnflow') as Any[];
     const p = res!.spec.policies;
     expect(p.retries.publish).toEqual({ policy: 'constant', duration: '200ms', maxRetries: 3 });
+    expect(p.retries.delivery).toEqual({ policy: 'constant', duration: '200ms', maxRetries: 3 });
     expect(p.circuitBreakers.component.trip).toBe('consecutiveFailures >= 5');
     expect(res!.spec.targets.components['kafka-pubsub'].outbound).toEqual({ timeout: 'publish', retry: 'publish', circuitBreaker: 'component' });
     expect(res!.spec.targets.components['kafka-pubsub'].inbound.timeout).toBeUndefined();
+    // Dapr keys component breakers by component name only (pkg/resiliency/resiliency.go): an inbound breaker would be
+    // the outbound one, tripped by one poison message. None inbound, on any component.
+    for (const [name, t] of Object.entries<any>(res!.spec.targets.components)) expect(t.inbound?.circuitBreaker, name).toBeUndefined();
     expect(Object.keys(res!.spec.targets.components)).toEqual(['kafka-pubsub', 'statestore']);
   });
 });

@@ -39,6 +39,13 @@ describe('probe Job', () => {
     expect(job.spec.template.metadata.labels[PROBE_LABEL]).toBe('learnflow-dapr-probe-abcd');
   });
 
+  it('turns off the built-in Kubernetes secret store daprd cannot start without a service-account token', () => {
+    // daprd in Kubernetes mode adds the store unless this annotation says no, and exits when it fails to initialise
+    // (dapr/dapr v1.18.3 pkg/runtime/runtime.go appendBuiltinSecretStore): without it the probe can never pass.
+    expect(podSpec.automountServiceAccountToken).toBe(false);
+    expect(job.spec.template.metadata.annotations['dapr.io/disable-builtin-k8s-secret-store']).toBe('true');
+  });
+
   it('runs once, never longer than its deadline, and cleans itself up even if the kit dies', () => {
     expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 240, ttlSecondsAfterFinished: 300 });
     expect(podSpec.restartPolicy).toBe('Never');
@@ -262,6 +269,8 @@ describe('probe pod judge', () => {
   it('names the sidecar when daprd exited (a component that cannot initialise)', () => {
     const v = judgeProbePod(pod({}, undefined, [{ name: 'daprd', ready: false, state: { terminated: { exitCode: 1, reason: 'Error' } } }]), 'dev');
     expect(v).toMatchObject({ kind: 'failed', hop: 'sidecar', detail: expect.stringContaining('daprd exited with code 1'), fix: expect.stringContaining('kubectl logs -n dev p-1 -c daprd') });
+    // The cause a tokenless pod meets is named, not only Kafka or PostgreSQL.
+    expect(v.kind === 'failed' && v.detail).toContain('dapr.io/disable-builtin-k8s-secret-store');
   });
 
   it('names the image pull when the image cannot be pulled', () => {

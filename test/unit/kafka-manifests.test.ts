@@ -2,6 +2,8 @@
 // does), so what the broker starts with is pinned down on paper: the env each broker gets, its listeners, the
 // quorum, the replication settings, security context, probes and resources.
 
+import { spawnSync } from 'node:child_process';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { readVersions, type Manifest } from '../../scripts/lib/manifests.js';
 import {
@@ -12,6 +14,7 @@ import {
   DATA_MOUNT,
   formatEnvFile,
   KAFKA_RESOURCES,
+  LOG4J2_FILE,
   LOG_DIRS,
   parseEnvFile,
   renderKafka,
@@ -19,6 +22,7 @@ import {
 import { runKit } from '../support/cli.js';
 
 type Any = Manifest & Record<string, any>;
+const JVM_OPTION_VARS = new Set(['KAFKA_OPTS', 'KAFKA_HEAP_OPTS', 'KAFKA_LOG4J_OPTS', 'KAFKA_JMX_OPTS', 'KAFKA_JVM_PERFORMANCE_OPTS']);
 const NS = 'learnflow';
 
 function rendered(brokers: number, ns = NS) {
@@ -95,11 +99,12 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
 
   it('starts each broker with its own env file from the ConfigMap, then the image entrypoint', () => {
     expect(container.command).toEqual(['/bin/sh', '-c']);
-    expect(container.args[0]).toBe(`set -a && . "${BROKER_ENV_DIR}/\${POD_NAME}.env" && set +a && exec /etc/kafka/docker/run`);
+    expect(container.args[0]).toMatch(/^if \[ ! -w \/opt\/kafka\/config \]; then .* exit 1; fi; /);
+    expect(container.args[0]).toMatch(new RegExp(`; set -a && \\. "${BROKER_ENV_DIR}/\\$\\{POD_NAME\\}\\.env" && set \\+a && exec /etc/kafka/docker/run$`));
     expect(container.env.find((e: any) => e.name === 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
     expect(container.volumeMounts.find((m: any) => m.name === 'broker-env')).toEqual({ name: 'broker-env', mountPath: BROKER_ENV_DIR, readOnly: true });
     expect(pod.volumes).toContainEqual({ name: 'broker-env', configMap: { name: BROKER_ENV_CONFIGMAP } });
-    expect(Object.keys(find('ConfigMap', BROKER_ENV_CONFIGMAP).data).sort()).toEqual(Array.from({ length: brokers }, (_, i) => `kafka-${i}.env`));
+    expect(Object.keys(find('ConfigMap', BROKER_ENV_CONFIGMAP).data).sort()).toEqual([...Array.from({ length: brokers }, (_, i) => `kafka-${i}.env`), LOG4J2_FILE]);
   });
 
   it('gives every broker the full KRaft env: node id = ordinal, its listeners, the shared quorum', () => {
@@ -128,6 +133,8 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
         KAFKA_NUM_PARTITIONS: '1',
         KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
         KAFKA_HEAP_OPTS: '-Xms512m -Xmx512m',
+        KAFKA_OPTS: `-Dlog4j2.configurationFile=file:${BROKER_ENV_DIR}/${LOG4J2_FILE}`,
+        EXTRA_ARGS: '-name kafkaServer',
       });
     }
   });
@@ -165,7 +172,8 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
 
   it('has no value the image would drop: its env-to-properties tool skips values containing "="', () => {
     for (let i = 0; i < brokers; i++) {
-      for (const [k, v] of Object.entries(brokerEnv(manifests, i))) if (k.startsWith('KAFKA_') || k === 'CLUSTER_ID') expect(v, k).not.toContain('=');
+      // The JVM option variables are not properties: the image's tool leaves them out (kafka-propertiesSpec.json).
+      for (const [k, v] of Object.entries(brokerEnv(manifests, i))) if ((k.startsWith('KAFKA_') && !JVM_OPTION_VARS.has(k)) || k === 'CLUSTER_ID') expect(v, k).not.toContain('=');
     }
   });
 
@@ -244,5 +252,28 @@ describe('Kafka NetworkPolicy', () => {
     expect(np.spec.podSelector.matchLabels).toEqual(sts.spec.selector.matchLabels);
     expect(np.spec.ingress).toEqual([{ from: [{ podSelector: {} }] }]);
     expect(renderKafka('learnflow', 1, { networkPolicies: false }).some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+  });
+});
+
+describe('Kafka container start', () => {
+  const sts = renderKafka(NS, 1).find((m) => m.kind === 'StatefulSet') as any;
+  const c = sts.spec.template.spec.containers[0];
+  const env = new Map<string, string>(c.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+  const cm = renderKafka(NS, 1).find((m) => m.kind === 'ConfigMap') as any;
+
+  it('stops with a clear message when /opt/kafka/config is not writable (not the image user), before the entrypoint', () => {
+    // Run the real start command under sh here, where /opt/kafka/config does not exist: the same "not writable".
+    const r = spawnSync('/bin/sh', ['-c', c.args[0]], { env: { PATH: process.env.PATH, POD_NAME: 'kafka-0' }, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('/opt/kafka/config is not writable by uid');
+    expect(r.stderr).toContain('runAsUser: 1000');
+  });
+
+  it('logs to the console only: a console-only log4j2 config from the ConfigMap, no GC log files', () => {
+    expect(env.get('KAFKA_OPTS')).toBe(`-Dlog4j2.configurationFile=file:${BROKER_ENV_DIR}/${LOG4J2_FILE}`);
+    expect(env.get('EXTRA_ARGS')).toBe('-name kafkaServer');
+    const config = parse(cm.data[LOG4J2_FILE]);
+    expect(Object.keys(config.Configuration.Appenders)).toEqual(['Console']);
+    expect(JSON.stringify(config)).not.toMatch(/File|fileName/);
   });
 });

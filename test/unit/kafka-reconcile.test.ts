@@ -164,7 +164,7 @@ describe('applyPlan: a busy broker', () => {
 describe('verify: topicDifferences', () => {
   it('is empty when the topic matches, and describes it', () => {
     expect(topicDifferences(A, observed(A), 1)).toEqual([]);
-    expect(describeTopic(observed(A))).toBe('6 partition(s), replication factor 1, retention 7d, snappy, delete, min ISR 1');
+    expect(describeTopic(observed(A))).toBe('6 partition(s) with leaders, replication factor 1 in sync, retention 7d, snappy, delete, min ISR 1');
   });
 
   it('says "missing" for a topic that is not there', () => {

@@ -4,7 +4,8 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
+import { tryLogin } from '../../pg.js';
 import { BUDGETS_MS } from '../../budget.js';
 import { deployScript, verifyScript } from '../../component-scripts.js';
 import type { Ctx, StepCtx } from '../../context.js';
@@ -84,18 +85,7 @@ async function redisPassword(step: StepCtx): Promise<string> {
 
 /** When pg_authid is not readable: try to log in as the role on the same server. */
 function loginCheck(admin: pg.Client): (role: string, password: string) => Promise<boolean> {
-  return async (role, password) => {
-    const c = new pg.Client({ host: admin.host, port: admin.port, database: admin.database, user: role, password, connectionTimeoutMillis: 5_000 });
-    c.on('error', () => {});
-    try {
-      await c.connect();
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await c.end().catch(() => {});
-    }
-  };
+  return async (role, password) => (await tryLogin(admin, role, password)).ok;
 }
 
 async function deploy(step: StepCtx): Promise<void> {
@@ -105,6 +95,9 @@ async function deploy(step: StepCtx): Promise<void> {
   }
   const s = daprSettings(step);
   const ns = s.namespace;
+  if (!s.zipkinEndpoint && step.config.given.has('tracing-sampling-rate')) {
+    step.log.warn('--tracing-sampling-rate has no effect without --zipkin-endpoint: no collector, so no spans are exported');
+  }
   if (!step.preflighted) {
     await ensureClusterReachable(step);
     await helmFor(step).version();

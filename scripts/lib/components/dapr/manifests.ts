@@ -33,9 +33,12 @@ export function renderComponents(s: Pick<RenderSettings, 'namespace' | 'consumer
   });
 }
 
+/** Spans go only where a collector was named: a sampling rate above 0 with no endpoint would export to nowhere. */
 export function renderConfiguration(s: Pick<RenderSettings, 'namespace' | 'samplingRate' | 'zipkinEndpoint'>): Manifest[] {
-  const out = loadManifests('dapr/configuration.yaml', { namespace: s.namespace, samplingRate: s.samplingRate, zipkinEndpoint: s.zipkinEndpoint });
-  if (out[0]?.metadata.name !== CONFIGURATION) throw new Error(`k8s/dapr/configuration.yaml: expected the Configuration ${CONFIGURATION}`);
+  const out = loadManifests('dapr/configuration.yaml', { namespace: s.namespace });
+  const cfg = out[0] as (Manifest & { spec: { tracing: Record<string, unknown> } }) | undefined;
+  if (cfg?.metadata.name !== CONFIGURATION) throw new Error(`k8s/dapr/configuration.yaml: expected the Configuration ${CONFIGURATION}`);
+  if (s.zipkinEndpoint) cfg.spec.tracing = { samplingRate: s.samplingRate, zipkin: { endpointAddress: s.zipkinEndpoint } };
   return out;
 }
 

@@ -12,7 +12,7 @@ import type { Manifest } from '../../manifests.js';
 import { TerminalTracker } from '../../rollout.js';
 import { waitFor } from '../../wait.js';
 import { connectKafka, explainKafkaError, openEndpoint, within, type KafkaSession } from '../kafka/client.js';
-import { replicationFor } from '../kafka/topology.js';
+import { ensureOwnTopic } from '../kafka/checks.js';
 import { CONFIGURATION, PUBSUB, REDIS_STATESTORE, STATESTORE } from './settings.js';
 
 /** A topic of its own (the broker does not auto-create topics): one partition, kept for an hour. */
@@ -95,7 +95,13 @@ export function renderProbeJob(o: ProbeJobOptions): Manifest {
             'dapr.io/app-id': PROBE_APP_ID,
             'dapr.io/config': CONFIGURATION,
             'dapr.io/sidecar-seccomp-profile-type': 'RuntimeDefault',
-            // Seed 000's Dapr sizing.
+            // The pod mounts no service-account token (below). In Kubernetes mode daprd always adds its built-in
+            // Kubernetes secret store, which needs that token, and exits when it cannot initialise it, unless
+            // this annotation turns the store off (dapr/dapr v1.18.3 pkg/runtime/runtime.go
+            // appendBuiltinSecretStore; dapr/docs#5014). The components' secretKeyRefs are resolved by the
+            // operator, not by this store, so the probe loses nothing.
+            'dapr.io/disable-builtin-k8s-secret-store': 'true',
+            // The LearnFlow sidecar sizing (requests 100m/100Mi, limits 500m/200Mi).
             'dapr.io/sidecar-cpu-request': '100m',
             'dapr.io/sidecar-memory-request': '100Mi',
             'dapr.io/sidecar-cpu-limit': '500m',
@@ -268,7 +274,10 @@ export function judgeProbePod(pod: ProbePod | undefined, ns: string, tracker?: T
     return {
       kind: 'failed',
       hop: 'sidecar',
-      detail: `daprd exited with code ${dt.exitCode}${dt.reason ? ` (${dt.reason})` : ''}: usually a component that cannot initialise (Kafka or PostgreSQL unreachable, wrong credentials)`,
+      detail:
+        `daprd exited with code ${dt.exitCode}${dt.reason ? ` (${dt.reason})` : ''}: a component could not initialise: Kafka or PostgreSQL unreachable, ` +
+        `wrong credentials, or the built-in Kubernetes secret store on a pod without a service-account token ` +
+        `(needs the annotation dapr.io/disable-builtin-k8s-secret-store: "true")`,
       fix: `kubectl logs -n ${ns} ${name} -c daprd | grep -i -E 'error|fatal'`,
       docs: 'daprd-component-init',
     };
@@ -326,16 +335,8 @@ export async function openKafka(step: StepCtx): Promise<KafkaSession> {
 }
 
 /** Creates the probe topic when missing. Returns whether it was created. */
-export async function ensureProbeTopic(session: KafkaSession): Promise<boolean> {
-  const { replicationFactor } = replicationFor(session.brokers.length);
-  return within(
-    session.admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic: PROBE_TOPIC, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(3_600_000) }] }],
-    }),
-    15_000,
-    `creating topic ${PROBE_TOPIC}`,
-  );
+export function ensureProbeTopic(session: KafkaSession): Promise<boolean> {
+  return ensureOwnTopic(session.admin, PROBE_TOPIC, session.brokers.length, 3_600_000);
 }
 
 /** Reads the probe topic from the start until a message carrying the marker shows up. */

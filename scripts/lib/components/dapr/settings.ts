@@ -83,7 +83,7 @@ export const SAMPLING_FLAG: FlagSpec = {
   kind: 'string',
   valueName: 'RATE',
   default: '1',
-  description: 'share of requests traced, 0 (off) to 1 (all, seed 000 development setting)',
+  description: 'share of requests traced when --zipkin-endpoint names a collector, 0 (off) to 1 (all, the development setting)',
   validate: (v: FlagValue) => {
     const s = String(v);
     return /^(0(\.\d+)?|1(\.0+)?)$/.test(s) ? undefined : `'${s}' is not a number between 0 and 1`;
@@ -94,7 +94,7 @@ export const ZIPKIN_FLAG: FlagSpec = {
   name: 'zipkin-endpoint',
   kind: 'string',
   valueName: 'URL',
-  description: 'where sidecars send spans (default: the zipkin Service of the namespace, port 9411, seed 000)',
+  description: 'a Zipkin collector for the sidecars\' spans, e.g. http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans (default: no tracing)',
   validate: (v: FlagValue) => (/^https?:\/\/[^\s"]+$/.test(String(v)) ? undefined : `'${String(v)}' is not an http(s) URL`),
 };
 
@@ -163,7 +163,8 @@ export interface DaprSettings {
   controlPlaneOnly: boolean;
   consumerGroup: string;
   samplingRate: string;
-  zipkinEndpoint: string;
+  /** A collector to export spans to; none: no spans are exported. */
+  zipkinEndpoint: string | undefined;
 }
 
 export function chooseChart(version: string, chartDir: string | undefined, root: string): ChartChoice {
@@ -201,11 +202,11 @@ export function daprSettings(ctx: Ctx): DaprSettings {
     controlPlaneOnly: f['control-plane-only'] === true,
     consumerGroup: String(f['consumer-group'] ?? DEFAULT_CONSUMER_GROUP),
     samplingRate: String(f['tracing-sampling-rate'] ?? '1'),
-    zipkinEndpoint: f['zipkin-endpoint'] === undefined ? defaultZipkinEndpoint(namespace) : String(f['zipkin-endpoint']),
+    zipkinEndpoint: f['zipkin-endpoint'] === undefined ? undefined : String(f['zipkin-endpoint']),
   };
 }
 
-/** Seed 000's http://zipkin:9411/api/v2/spans, with the namespace spelled out. */
-export function defaultZipkinEndpoint(namespace: string): string {
+/** The platform's Zipkin address (zipkin:9411), with the namespace spelled out. */
+export function zipkinEndpointIn(namespace: string): string {
   return `http://zipkin.${namespace}.svc.cluster.local:9411/api/v2/spans`;
 }

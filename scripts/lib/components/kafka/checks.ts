@@ -1,4 +1,7 @@
-// verify-kafka's data checks: each catalogue topic as the cluster has it, and a produce+consume round trip.
+// verify-kafka's data checks: each catalogue topic as the cluster has it (read only: partitions, leaders, in-sync
+// replicas, settings), and a produce+consume round trip on a topic of the kit's own. Application topics are not
+// written to: Dapr's Kafka subscriber reads every record and knows nothing of the kit's header, so a probe message
+// there would reach the LearnFlow services (a probe on exercise.submissions would be graded).
 
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
@@ -10,7 +13,14 @@ import { replicationFor } from './topology.js';
 
 const { Partitioners } = kafkajs;
 
-/** Every probe message carries this header (value "true"): LearnFlow consumers skip such messages. */
+/**
+ * The kit's own topic for verify-kafka's round trip: one partition, kept an hour, read by no service. Created by
+ * verify when missing (the broker does not auto-create topics).
+ */
+export const VERIFY_TOPIC = 'learnflow.kit-verify';
+export const VERIFY_TOPIC_RETENTION_MS = 3_600_000;
+
+/** Every probe message carries this header (value "true"), for tools that look; Dapr's subscriber does not. */
 export const PROBE_HEADER = 'learnflow-kit-probe';
 /** The probe's unique id, also its key. */
 export const PROBE_ID_HEADER = 'learnflow-kit-probe-id';
@@ -26,13 +36,25 @@ export function topicDifferences(topic: CatalogueTopic, observed: ObservedTopic 
   const { replicationFactor } = replicationFor(brokers);
   if (observed.replicationFactor !== replicationFactor) out.push(`replication factor ${observed.replicationFactor}, expected ${replicationFactor} with ${brokers} broker(s)`);
   for (const c of configChanges(topic, observed)) out.push(`${c.name} is ${showValue(c.name, c.from)}, expected ${showValue(c.name, c.to)}`);
+  if (observed.leaderless) out.push(`${observed.leaderless} partition(s) without a leader`);
+  if (observed.underReplicated) out.push(`${observed.underReplicated} partition(s) with fewer in-sync replicas than replicas`);
   return out;
+}
+
+/** Creates one of the kit's own topics (not in the catalogue) when missing. Returns whether it was created. */
+export async function ensureOwnTopic(admin: Admin, topic: string, brokers: number, retentionMs: number): Promise<boolean> {
+  const { replicationFactor } = replicationFor(brokers);
+  return within(
+    admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(retentionMs) }] }] }),
+    15_000,
+    `creating topic ${topic}`,
+  );
 }
 
 export function describeTopic(t: ObservedTopic): string {
   const v = (k: string) => t.configs[k]?.value ?? '?';
   const retention = v('retention.ms');
-  return `${t.partitions} partition(s), replication factor ${t.replicationFactor}, retention ${/^\d+$/.test(retention) ? formatRetention(Number(retention)) : retention}, ${v('compression.type')}, ${v('cleanup.policy')}, min ISR ${v('min.insync.replicas')}`;
+  return `${t.partitions} partition(s) with leaders, replication factor ${t.replicationFactor} in sync, retention ${/^\d+$/.test(retention) ? formatRetention(Number(retention)) : retention}, ${v('compression.type')}, ${v('cleanup.policy')}, min ISR ${v('min.insync.replicas')}`;
 }
 
 export function createProbeProducer(kafka: Kafka): Producer {

@@ -218,6 +218,8 @@ export async function observeTopics(admin: Admin, names: readonly string[]): Pro
       name: t.name,
       partitions: t.partitions.length,
       replicationFactor: t.partitions.length ? Math.min(...t.partitions.map((p) => p.replicas.length)) : 0,
+      leaderless: t.partitions.filter((p) => p.leader < 0).length,
+      underReplicated: t.partitions.filter((p) => p.isr.length < p.replicas.length).length,
       configs: Object.fromEntries((r?.configEntries ?? []).map((e) => [e.configName, { value: e.configValue ?? null, topicLevel: e.configSource === ConfigSource.TOPIC_CONFIG }])),
     });
   }

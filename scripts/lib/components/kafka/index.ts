@@ -12,7 +12,7 @@ import { waitForWorkload } from '../../rollout.js';
 import { renderNamespace } from '../postgres/manifests.js';
 import type { Component, Plan } from '../types.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, type Catalogue } from './catalogue.js';
-import { createProbeProducer, describeTopic, roundTrip, topicDifferences, PROBE_HEADER } from './checks.js';
+import { createProbeProducer, describeTopic, ensureOwnTopic, roundTrip, topicDifferences, PROBE_HEADER, VERIFY_TOPIC, VERIFY_TOPIC_RETENTION_MS } from './checks.js';
 import { connectKafka, explainKafkaError, kafkaFailure, observeTopics, openEndpoint, waitForBrokers, within, type KafkaSession } from './client.js';
 import { renderKafka } from './manifests.js';
 import { applyPlan, describeAction, planReconcile, type TopicOutcome } from './reconcile.js';
@@ -33,6 +33,12 @@ export const TOPICS_FLAG: FlagSpec = {
   valueName: 'FILE',
   default: DEFAULT_CATALOGUE,
   description: 'the topic catalogue (a data file, not a manifest)',
+};
+
+export const ROUND_TRIP_APP_TOPICS_FLAG: FlagSpec = {
+  name: 'round-trip-app-topics',
+  kind: 'boolean',
+  description: `also write a probe message into every application topic and read it back (running services receive it!); by default only ${VERIFY_TOPIC} is written`,
 };
 
 function catalogueOf(ctx: Ctx): Catalogue {
@@ -58,10 +64,10 @@ export const kafka: Component = {
     deploy:
       'Deploys Apache Kafka into the namespace (official apache/kafka image, KRaft: each broker is also a controller, no ZooKeeper;\n5Gi volume per broker) and reconciles the topic catalogue k8s/kafka/topics.yaml: creates missing topics, raises partition\ncounts, updates settings; never deletes or shrinks a topic. Safe to re-run.\nWith --no-cluster --kafka-brokers HOST:PORT it only reconciles the topics on that broker.',
     verify:
-      'Checks Kafka: pods ready, broker metadata reachable, every topic of the catalogue present with its partitions, replication\nand settings, and a produce+consume round trip on every topic (probe messages carry the header learnflow-kit-probe: true).\nRuns every check; exit 1 if any failed. With --no-cluster --kafka-brokers HOST:PORT only the broker checks run.',
+      'Checks Kafka: pods ready, broker metadata reachable, every topic of the catalogue present with its partitions, leaders,\nin-sync replicas and settings (read only: nothing is written to application topics), and a produce+consume round trip\non the kit\'s own topic learnflow.kit-verify. Runs every check; exit 1 if any failed.\nWith --no-cluster --kafka-brokers HOST:PORT only the broker checks run.',
   },
   deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('kafka')],
-  verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG],
+  verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
     const ns = ctx.config.namespace;
@@ -185,17 +191,28 @@ export const kafka: Component = {
         step.check(`topic ${t.name}`, diffs.length === 0, diffs.length ? diffs.join('; ') : describeTopic(observed.get(t.name)!));
       }
 
+      // Application topics only with the explicit flag: their subscribers would receive the probe.
+      const appTopics = step.config.flags['round-trip-app-topics'] === true ? catalogue.topics.map((t) => t.name) : [];
+      const targets = [VERIFY_TOPIC, ...appTopics];
+      try {
+        const created = await ensureOwnTopic(s.admin, VERIFY_TOPIC, brokers, VERIFY_TOPIC_RETENTION_MS);
+        if (created) step.log.info(`created the kit's own topic ${VERIFY_TOPIC} for the round trip`);
+      } catch (err) {
+        step.log.warn(`could not create ${VERIFY_TOPIC}: ${explainKafkaError(err)}`);
+      }
       const producer = createProbeProducer(s.kafka);
       try {
         await within(producer.connect(), 10_000, 'connecting the probe producer');
       } catch (err) {
-        for (const t of catalogue.topics) step.check(`round trip ${t.name}`, false, `producer could not connect: ${explainKafkaError(err)}`);
+        for (const t of targets) step.check(`round trip ${t}`, false, `producer could not connect: ${explainKafkaError(err)}`);
         return;
       }
       try {
-        step.log.info(`round trip on ${observed.size} topic(s), messages marked with header ${PROBE_HEADER}: true`);
-        const results = await Promise.all(catalogue.topics.map((t) => (observed.has(t.name) ? roundTrip(s.kafka, producer, s.admin, t.name, step.log) : Promise.resolve({ ok: false, detail: 'not attempted: the topic is missing' }))));
-        catalogue.topics.forEach((t, i) => step.check(`round trip ${t.name}`, results[i]!.ok, results[i]!.detail));
+        if (appTopics.length) step.log.warn(`--round-trip-app-topics: writing a probe (header ${PROBE_HEADER}: true) into ${appTopics.length} application topic(s); running services will receive it`);
+        const results = await Promise.all(
+          targets.map((t) => (t === VERIFY_TOPIC || observed.has(t) ? roundTrip(s.kafka, producer, s.admin, t, step.log) : Promise.resolve({ ok: false, detail: 'not attempted: the topic is missing' }))),
+        );
+        targets.forEach((t, i) => step.check(`round trip ${t}`, results[i]!.ok, results[i]!.detail));
       } finally {
         await within(producer.disconnect(), 5_000, 'disconnecting the probe producer').catch(() => {});
       }

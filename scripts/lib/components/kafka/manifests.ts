@@ -16,6 +16,32 @@ export const BROKER_ENV_CONFIGMAP = 'kafka-broker-env';
 export const BROKER_ENV_DIR = '/etc/learnflow-kafka';
 
 /**
+ * The broker logs to the console only: the distribution's log4j2.yaml, which the image uses, also writes
+ * server.log, controller.log, state-change.log ... under /opt/kafka/logs inside the container, where nothing
+ * rotates them away. Shipped in the ConfigMap next to the env files; KAFKA_OPTS in the StatefulSet points at it.
+ */
+export const LOG4J2_FILE = 'log4j2.yaml';
+export const LOG4J2_CONSOLE = `Configuration:
+  name: learnflow-kafka-console
+  Appenders:
+    Console:
+      name: STDOUT
+      target: SYSTEM_OUT
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: STDOUT
+    Logger:
+      - name: kafka.request.logger
+        level: WARN
+      - name: org.apache.kafka.controller
+        level: INFO
+`;
+
+/**
  * The KRaft cluster id, derived from the namespace: stable across re-runs with no state to lose, so it always
  * matches what `kafka-storage.sh format` wrote on the volume. 16 bytes as base64url (22 characters), the first
  * character kept alphanumeric (an id starting with '-' reads as a flag to the CLI tools).
@@ -62,6 +88,7 @@ export function renderKafka(namespace: string, brokers: number, opts: { networkP
   const v = readVersions().kafka;
   const files: Record<string, string> = {};
   for (let i = 0; i < brokers; i++) files[brokerEnvFileName(i)] = formatEnvFile(brokerEnvVars(namespace, i));
+  files[LOG4J2_FILE] = LOG4J2_CONSOLE;
   const { replicationFactor, minIsr } = replicationFor(brokers);
   const values = {
     namespace,
@@ -73,6 +100,7 @@ export function renderKafka(namespace: string, brokers: number, opts: { networkP
     replicationFactor,
     minIsr,
     heapOpts: KAFKA_HEAP_OPTS,
+    log4jConfig: `${BROKER_ENV_DIR}/${LOG4J2_FILE}`,
     logDirs: LOG_DIRS,
     dataMount: DATA_MOUNT,
     brokerEnvDir: BROKER_ENV_DIR,

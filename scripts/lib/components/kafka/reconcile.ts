@@ -19,6 +19,9 @@ export interface ObservedTopic {
   /** The smallest replica count over its partitions. */
   replicationFactor: number;
   configs: Record<string, ObservedConfig>;
+  /** Partitions with no leader (unreadable, unwritable) and with fewer in-sync replicas than replicas. */
+  leaderless?: number;
+  underReplicated?: number;
 }
 
 export interface ConfigChange {

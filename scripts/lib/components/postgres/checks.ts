@@ -1,6 +1,8 @@
 // verify-postgres's data checks: schema, seed, and a write/read round trip that is rolled back.
 
+import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { tryLogin } from '../../pg.js';
 import type { StepCtx } from '../../context.js';
 import { errorMessage } from '../../errors.js';
 import { CURRICULUM_TOPICS, EXPECTED_FOREIGN_KEYS, EXPECTED_TABLES, TEST_USERS } from './expected-schema.js';
@@ -8,6 +10,7 @@ import { CURRICULUM_TOPICS, EXPECTED_FOREIGN_KEYS, EXPECTED_TABLES, TEST_USERS }
 export async function checkData(step: StepCtx, client: pg.Client): Promise<void> {
   const { rows: version } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
   step.check('connection', true, `PostgreSQL ${version[0]?.v ?? '?'}`);
+  await checkPasswordRequired(step, client);
 
   const { rows: cols } = await client.query<{ table_name: string; column_name: string }>(
     `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ANY($1)`,
@@ -74,6 +77,25 @@ export async function checkData(step: StepCtx, client: pg.Client): Promise<void>
       await client.query('ROLLBACK');
     }
   });
+}
+
+/**
+ * The connection above proves the password only if the server asked for it: the postgres image trusts TCP from
+ * 127.0.0.1 on volumes made without --auth-host, and a port-forward arrives from 127.0.0.1. So: the same login
+ * with a wrong password must be refused (28P01), or a Secret that no longer matches would pass here while every
+ * application fails to log in.
+ */
+export async function checkPasswordRequired(step: StepCtx, client: pg.Client): Promise<void> {
+  const user = client.user ?? 'postgres';
+  const wrong = `not-the-password-${randomBytes(6).toString('hex')}`;
+  const r = await tryLogin(client, user, wrong);
+  if (r.ok) {
+    step.check('password required', false, `${user} logged in with a wrong password: this server trusts connections from this address (pg_hba.conf), so the password in use is not proven; run ./scripts/deploy-postgres.mts (it makes TCP logins need the password) and verify again`);
+  } else if (r.code === '28P01') {
+    step.check('password required', true, `a wrong password for ${user} is refused, so the one in use is the database's`);
+  } else {
+    step.check('password required', false, `a login with a wrong password failed for another reason: ${r.message}`);
+  }
 }
 
 async function checkQuery(step: StepCtx, name: string, fn: () => Promise<[boolean, string]>): Promise<void> {
