@@ -198,6 +198,14 @@ describe('components', () => {
 describe('Redis', () => {
   const r = renderRedis('learnflow', REDIS_PASSWORD) as Any[];
   const sts = r.find((m) => m.kind === 'StatefulSet')!;
+
+  it('admits only pods of the namespace, on 6379, like Kafka and PostgreSQL, and can be turned off', () => {
+    const np = r.find((m) => m.kind === 'NetworkPolicy')!;
+    expect(np.spec.podSelector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+    expect(np.spec.policyTypes).toEqual(['Ingress']);
+    expect(np.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 6379 }] }]);
+    expect(renderRedis('learnflow', REDIS_PASSWORD, { networkPolicies: false }).some((m) => m.kind === 'NetworkPolicy')).toBe(false);
+  });
   const pod = sts.spec.template.spec;
   const c = pod.containers[0];
 

@@ -118,7 +118,7 @@ describe('images.mts', () => {
     const json = await run(['--json']);
     expect(json.code).toBe(0);
     const report = JSON.parse(json.out) as Report & { data: { images: { image: string }[]; preload: Record<string, string[]> } };
-    expect(report.data.images.map((i) => i.image)).toContain('postgres:17.6');
+    expect(report.data.images.map((i) => i.image)).toContain(`postgres:${readVersions().postgres.version}`);
     expect(Object.keys(report.data.preload)).toEqual(['minikube', 'kind', 'k3d', 'docker-desktop']);
     const names = await run(['--names']);
     expect(names.out.trim().split('\n')).toEqual(report.data.images.map((i) => i.image));

@@ -125,6 +125,7 @@ async function deploy(step: StepCtx): Promise<void> {
   const connectionString = buildConnectionString(inClusterTarget(ns), password, tls ? 'require' : 'prefer');
   step.secrets.add(connectionString);
   const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
+  if (!s.networkPolicies) await deleteBySelector(step, 'networkpolicy', REDIS_SELECTOR);
   const outcome = await step.kube.apply(manifests);
   for (const [key, what] of Object.entries(outcome)) {
     step.change(key, what);
@@ -166,7 +167,7 @@ async function destroy(step: StepCtx, { purge }: { purge: boolean }): Promise<vo
   await deleteBySelector(step, 'components.dapr.io,configurations.dapr.io,resiliencies.dapr.io', COMPONENT_SELECTOR).catch((err: unknown) => {
     if (!/doesn't have a resource type|the server could not find the requested resource/.test(errorMessage(err))) throw err;
   });
-  await deleteBySelector(step, 'statefulset,service', REDIS_SELECTOR);
+  await deleteBySelector(step, 'statefulset,service,networkpolicy', REDIS_SELECTOR);
   const helm = helmFor(step);
   if (await helm.release(RELEASE, DAPR_NAMESPACE)) {
     await helm.uninstall(RELEASE, DAPR_NAMESPACE);

@@ -18,7 +18,7 @@ import {
 
 export const REDIS_RESOURCES = { memoryLimit: '256Mi', maxMemory: '200mb' } as const;
 
-export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'>;
+export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'> & { networkPolicies?: boolean };
 
 /** Secret dapr-statestore + kafka-pubsub + statestore. */
 export function renderComponents(s: Pick<RenderSettings, 'namespace' | 'consumerGroup'>, connectionString: string): Manifest[] {
@@ -48,8 +48,13 @@ export function renderResiliency(namespace: string): Manifest[] {
   return out;
 }
 
-export function renderRedis(namespace: string, password: string): Manifest[] {
+export function renderRedis(namespace: string, password: string, opts: { networkPolicies?: boolean } = {}): Manifest[] {
   const v = readVersions().redis;
+  const policies = opts.networkPolicies === false ? [] : loadManifests('dapr/redis-networkpolicy.yaml', { namespace });
+  return [...redisObjects(namespace, password, v), ...policies];
+}
+
+function redisObjects(namespace: string, password: string, v: { image: string; version: string }): Manifest[] {
   return loadManifests('dapr/redis.yaml', {
     namespace,
     password,
@@ -68,7 +73,7 @@ export interface RenderSecrets {
 /** Everything deploy applies into the namespace, in apply order (Secrets before the components that read them). */
 export function renderAll(s: RenderSettings, secrets: RenderSecrets): Manifest[] {
   const out = [...renderComponents(s, secrets.connectionString), ...renderConfiguration(s), ...renderResiliency(s.namespace)];
-  if (s.withRedis) out.push(...renderRedis(s.namespace, secrets.redisPassword ?? ''));
+  if (s.withRedis) out.push(...renderRedis(s.namespace, secrets.redisPassword ?? '', { networkPolicies: s.networkPolicies }));
   return out;
 }
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { budgetFlag, KAFKA_BROKERS_FLAG, PG_URL_FLAG } from '../../config.js';
+import { budgetFlag, KAFKA_BROKERS_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
 import type { Ctx } from '../../context.js';
 import { UsageError } from '../../errors.js';
 import type { FlagSpec, FlagValue } from '../../flags.js';
@@ -138,6 +138,7 @@ export const DEPLOY_FLAGS: readonly FlagSpec[] = [
   CONSUMER_GROUP_FLAG,
   SAMPLING_FLAG,
   ZIPKIN_FLAG,
+  NO_NETWORK_POLICIES_FLAG,
   budgetFlag('dapr'),
 ];
 
@@ -165,6 +166,8 @@ export interface DaprSettings {
   samplingRate: string;
   /** A collector to export spans to; none: no spans are exported. */
   zipkinEndpoint: string | undefined;
+  /** Redis gets a NetworkPolicy like Kafka and PostgreSQL (off with --no-network-policies). */
+  networkPolicies: boolean;
 }
 
 export function chooseChart(version: string, chartDir: string | undefined, root: string): ChartChoice {
@@ -203,6 +206,7 @@ export function daprSettings(ctx: Ctx): DaprSettings {
     consumerGroup: String(f['consumer-group'] ?? DEFAULT_CONSUMER_GROUP),
     samplingRate: String(f['tracing-sampling-rate'] ?? '1'),
     zipkinEndpoint: f['zipkin-endpoint'] === undefined ? undefined : String(f['zipkin-endpoint']),
+    networkPolicies: f['no-network-policies'] !== true,
   };
 }
 

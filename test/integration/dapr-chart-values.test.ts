@@ -1,0 +1,52 @@
+// The kit's chart values as the REAL pinned Dapr chart renders them (helm template, no cluster): the scheduler's
+// etcd gets the quota, compaction and snapshot settings the kit chose, no control-plane container has a memory
+// limit (Dapr's production guidance), and the scheduler is 3 replicas whatever the values say.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
+import { CONTROL_PLANE } from '../../scripts/lib/components/dapr/values.js';
+import { readVersions, REPO_ROOT } from '../../scripts/lib/manifests.js';
+
+const CACHE = process.env.LEARNFLOW_TEST_CACHE || path.join(homedir(), '.cache', 'learnflow-test');
+const VERSION = readVersions().dapr.version;
+const CHART = path.join(CACHE, `dapr-chart-${VERSION}`, 'dapr');
+const HELM = path.join(CACHE, 'bin', 'helm');
+
+let objects: any[];
+const workload = (name: string) => objects.find((o) => ['Deployment', 'StatefulSet'].includes(o.kind) && o.metadata.name === name);
+
+beforeAll(() => {
+  for (const f of [path.join(CHART, 'Chart.yaml'), HELM]) if (!existsSync(f)) throw new Error(`${f} is missing: run bash test/substrate/provision-kube.sh`);
+  const r = spawnSync(HELM, ['template', 'dapr', CHART, '-n', 'dapr-system', '-f', path.join(REPO_ROOT, VALUES_FILE), '--set-string', `global.tag=${VERSION}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
+  objects = parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean);
+});
+
+describe(`the Dapr ${VERSION} chart with k8s/dapr/values.yaml`, () => {
+  it('gives the scheduler an etcd that compacts and stays below its volume', () => {
+    const sts = workload('dapr-scheduler-server');
+    const args: string[] = sts.spec.template.spec.containers[0].args;
+    expect(args).toEqual(expect.arrayContaining(['--etcd-space-quota=1Gi', '--etcd-compaction-mode=periodic', '--etcd-compaction-retention=10m', '--etcd-max-snapshots=3', '--etcd-max-wals=3']));
+    expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('2Gi');
+  });
+
+  it('runs the scheduler with 3 replicas, as the kit counts it', () => {
+    expect(workload('dapr-scheduler-server').spec.replicas).toBe(CONTROL_PLANE.find((w) => w.name === 'dapr-scheduler-server')!.replicas);
+  });
+
+  it('sets no memory limit on any control-plane container, and the requests the kit counts', () => {
+    for (const w of CONTROL_PLANE) {
+      const o = workload(w.name);
+      expect(o, w.name).toBeDefined();
+      for (const c of o.spec.template.spec.containers) {
+        expect(c.resources?.limits?.memory, `${w.name}/${c.name}`).toBeUndefined();
+        expect(c.resources?.requests?.memory, `${w.name}/${c.name}`).toMatch(/Mi$/);
+      }
+    }
+  });
+});
