@@ -1,5 +1,6 @@
 // PostgreSQL connections for the data-plane steps: bounded connect, errors a user can act on.
 
+import { connect as tcpConnect } from 'node:net';
 import pg from 'pg';
 import { StepError, errorMessage } from './errors.js';
 
@@ -67,4 +68,29 @@ export async function tryLogin(like: pg.Client, user: string, password: string):
   } finally {
     await c.end().catch(() => {});
   }
+}
+
+/**
+ * Whether the server at host:port serves SSL right now: the protocol's SSLRequest (length 8, code 80877103), which
+ * the server answers with one byte, 'S' or 'N', before any authentication. The kit asks instead of assuming,
+ * because the setting can change between deploys (deploy-postgres --tls / --no-tls).
+ */
+export function serverOffersSsl(host: string, port: number, timeoutMs = PG_CONNECT_TIMEOUT_MS): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect({ host, port });
+    const done = (err: Error | undefined, value?: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const timer = setTimeout(() => done(Object.assign(new Error(`no answer from ${host}:${port} within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' })), timeoutMs);
+    socket.once('error', (err) => done(err));
+    socket.once('connect', () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
+    socket.once('data', (b: Buffer) => {
+      const answer = String.fromCharCode(b[0] ?? 0);
+      if (answer === 'S' || answer === 'N') done(undefined, answer === 'S');
+      else done(new Error(`${host}:${port} answered the SSL request with '${answer}': not a PostgreSQL server?`));
+    });
+  });
 }

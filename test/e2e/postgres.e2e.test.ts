@@ -90,10 +90,39 @@ describe('--tls', () => {
     const again = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--tls', '--pg-url', pgUrl, '--json']);
     expect(again.code, again.stderr).toBe(0);
     expect(Object.entries((JSON.parse(again.stdout) as Report).steps[0]!.changes!).filter(([, v]) => v !== 'unchanged')).toEqual([]);
-    // turning it off takes ssl out of the StatefulSet (server-side apply drops fields the kit no longer sets)
-    const off = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--pg-url', pgUrl]);
+    const sslArgs = () => cluster.kubectl(['get', 'statefulset', 'postgresql', '-n', 'tls', '-o', 'jsonpath={.spec.template.spec.containers[0].args}']);
+    const sslmode = async () => Buffer.from(await cluster.kubectl(['get', 'secret', 'dapr-statestore', '-n', 'tls', '-o', 'jsonpath={.data.connectionString}']), 'base64').toString();
+    // A client Secret that insists on SSL, labelled as the Dapr state store's is.
+    await cluster.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'dapr-statestore', namespace: 'tls', labels: { 'learnflow.dev/postgres-sslmode': 'follow' } }, stringData: { connectionString: 'host=postgresql.tls.svc.cluster.local port=5432 user=dapr_state password=pw dbname=learnflow sslmode=require connect_timeout=10' } }));
+
+    // a re-run without the flag keeps what the user chose
+    const kept = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--pg-url', pgUrl, '--json']);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stderr).toContain('TLS on, as deployed (--no-tls turns it off)');
+    expect(Object.entries((JSON.parse(kept.stdout) as Report).steps[0]!.changes!).filter(([, v]) => v !== 'unchanged')).toEqual([]);
+    expect(await sslArgs()).toContain('ssl=on');
+
+    // --no-tls takes ssl out of the StatefulSet (server-side apply drops fields the kit no longer sets), and the
+    // client that required SSL now prefers it
+    const off = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--no-tls', '--pg-url', pgUrl, '--json']);
     expect(off.code, off.stderr).toBe(0);
-    expect(await cluster.kubectl(['get', 'statefulset', 'postgresql', '-n', 'tls', '-o', 'jsonpath={.spec.template.spec.containers[0].args}'])).not.toContain('ssl=on');
+    expect(await sslArgs()).not.toContain('ssl=on');
+    expect(await sslmode()).toContain('sslmode=prefer');
+    expect((JSON.parse(off.stdout) as Report).steps[0]!.changes!['secret/dapr-statestore']).toBe('sslmode=prefer');
+    expect(off.stdout + off.stderr).not.toContain('password=pw');
+
+    // and a re-run keeps it off; --tls turns it on again, and the client requires SSL again
+    const stillOff = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--pg-url', pgUrl]);
+    expect(stillOff.stderr).toContain('TLS off, as deployed (--tls turns it on)');
+    expect(await sslArgs()).not.toContain('ssl=on');
+    const on = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--tls', '--pg-url', pgUrl]);
+    expect(on.code, on.stderr).toBe(0);
+    expect(await sslArgs()).toContain('ssl=on');
+    expect(await sslmode()).toContain('sslmode=require');
+
+    const both = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--tls', '--no-tls', '--pg-url', pgUrl]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--tls and --no-tls contradict each other');
   });
 });
 

@@ -93,6 +93,7 @@ describe('install-dapr on a simulated cluster', () => {
       'configuration/learnflow-config': 'created',
       'resiliency/learnflow-resiliency': 'created',
       'statefulset/redis': 'created',
+      'networkpolicy/redis': 'created',
     });
     // The release runs the pinned images, one replica each except the scheduler's hard-wired three.
     const sts = await json<{ items: { metadata: { name: string }; spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } }[] }>(['get', 'statefulset,deployment', '-n', 'dapr-system']);
@@ -105,7 +106,7 @@ describe('install-dapr on a simulated cluster', () => {
     });
     for (const i of sts.items) expect(i.spec.template.spec.containers[0]!.image).toMatch(new RegExp(`:${DAPR_VERSION.replace(/\./g, '\\.')}$`));
     const pvcs = await json<{ items: { spec: { resources: { requests: { storage: string } } } }[] }>(['get', 'pvc', '-n', 'dapr-system']);
-    expect(pvcs.items.map((p) => p.spec.resources.requests.storage)).toEqual(['1Gi', '1Gi', '1Gi']);
+    expect(pvcs.items.map((p) => p.spec.resources.requests.storage)).toEqual(['2Gi', '2Gi', '2Gi']);
     // The connection string is in the Secret, never in the output.
     const cs = Buffer.from(await cluster.kubectl(['get', 'secret', 'dapr-statestore', '-n', 'learnflow', '-o', 'jsonpath={.data.connectionString}']), 'base64').toString();
     const password = /password=(\S+)/.exec(cs)![1]!;

@@ -13,6 +13,8 @@ import { parseFlags } from '../../scripts/lib/flags.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
 import { realClock } from '../../scripts/lib/clock.js';
 import { generateCertificate, type TlsMaterial } from '../../scripts/lib/components/postgres/tls.js';
+import { sslFor } from '../../scripts/lib/components/postgres/connection.js';
+import { connectPg, serverOffersSsl } from '../../scripts/lib/pg.js';
 import { buildConnectionString } from '../../scripts/lib/components/dapr/statestore.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 import { mkdtempSync } from 'node:fs';
@@ -76,5 +78,43 @@ describe('PostgreSQL TLS with the kit certificate', () => {
     const t = { host: 'postgresql.learnflow.svc.cluster.local', port: 5432, user: 'dapr_state', database: 'learnflow' };
     expect(buildConnectionString(t, 'pw', 'require')).toContain('sslmode=require');
     expect(buildConnectionString(t, 'pw')).toContain('sslmode=prefer');
+  });
+});
+
+describe('the kit\'s connection follows what the server serves: on, off, on', () => {
+  const port = () => server.port;
+  const setSsl = async (on: boolean) => {
+    const c = new pg.Client({ connectionString: server.url });
+    await c.connect();
+    await c.query(`ALTER SYSTEM SET ssl = ${on ? 'on' : 'off'}`);
+    await c.query('SELECT pg_reload_conf()');
+    await c.end();
+    await new Promise((r) => setTimeout(r, 300));
+  };
+  const connectKitWay = async () => {
+    const client = await connectPg(server.url.replace(/\?.*$/, ''), { ssl: await sslFor(tls, '127.0.0.1', port()) });
+    try {
+      return (await client.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0]!.ssl;
+    } finally {
+      await client.end();
+    }
+  };
+
+  it('SSL with the kit certificate pinned while the server serves it', async () => {
+    expect(await serverOffersSsl('127.0.0.1', port())).toBe(true);
+    expect(await connectKitWay()).toBe(true);
+  });
+
+  it('plain once the server stops serving SSL, although the certificate Secret still exists', async () => {
+    await setSsl(false);
+    expect(await serverOffersSsl('127.0.0.1', port())).toBe(false);
+    expect(await connectKitWay()).toBe(false);
+    // What the kit did before it asked the server: the pinned CA alone, which this server now refuses.
+    await expect(connectPg(server.url, { ssl: { ca: tls.cert, rejectUnauthorized: true } })).rejects.toThrow(/does not support SSL/);
+  });
+
+  it('SSL again once it is turned back on', async () => {
+    await setSsl(true);
+    expect(await connectKitWay()).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readVersions, type Manifest } from '../../scripts/lib/manifests.js';
 import { POSTGRES_RESOURCES, renderNamespace, renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
+import { chooseTls, statefulSetServesTls, withSslMode, withTls } from '../../scripts/lib/components/postgres/tls.js';
 import { runKit } from '../support/cli.js';
 
 const manifests = renderPostgres('learnflow', 'pw-under-test');
@@ -91,5 +92,24 @@ describe('PostgreSQL with --tls', () => {
     expect(c.volumeMounts).toContainEqual({ name: 'tls', mountPath: TLS_MOUNT, readOnly: true });
     expect(JSON.stringify(sts)).not.toContain('ssl=on');
     expect(renderTlsSecret('learnflow', { cert: 'C', key: 'K' }).type).toBe('kubernetes.io/tls');
+  });
+});
+
+describe('TLS is remembered', () => {
+  it('--tls turns it on, --no-tls off, neither keeps what is deployed', () => {
+    expect(chooseTls({}, undefined)).toMatchObject({ on: false });
+    expect(chooseTls({}, true)).toMatchObject({ on: true, why: 'on, as deployed (--no-tls turns it off)' });
+    expect(chooseTls({}, false)).toMatchObject({ on: false, why: 'off, as deployed (--tls turns it on)' });
+    expect(chooseTls({ tls: true }, false)).toMatchObject({ on: true, why: 'turned on (--tls)' });
+    expect(chooseTls({ noTls: true }, true)).toMatchObject({ on: false, why: 'turned off (--no-tls)' });
+    expect(() => chooseTls({ tls: true, noTls: true }, true)).toThrow(/contradict/);
+  });
+
+  it('reads the deployed state from the StatefulSet, and sets a client\'s sslmode', () => {
+    const plain = renderPostgres('learnflow', 'pw');
+    expect(statefulSetServesTls(plain.find((m) => m.kind === 'StatefulSet'))).toBe(false);
+    expect(statefulSetServesTls(withTls(plain).find((m) => m.kind === 'StatefulSet'))).toBe(true);
+    expect(withSslMode('host=h password=x sslmode=require connect_timeout=10', 'prefer')).toBe('host=h password=x sslmode=prefer connect_timeout=10');
+    expect(withSslMode('host=h', 'require')).toBe('host=h sslmode=require');
   });
 });

@@ -38,7 +38,6 @@ import {
   daprSettings,
   type DaprSettings,
 } from './settings.js';
-import { readTls, TLS_SECRET } from '../postgres/tls.js';
 import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 
@@ -116,13 +115,16 @@ async function deploy(step: StepCtx): Promise<void> {
   if (!depsJustDeployed) await waitForDependencies(step);
   const { password, generated } = await stateStorePassword(step);
   step.log.info(generated ? `generated the state-store password, stored in Secret ${STATESTORE_SECRET}` : `reusing the state-store password in Secret ${STATESTORE_SECRET}`);
-  const roles = await withPostgres(step, (client) => ensureStateStoreRole(client, { password, canLogin: loginCheck(client) }));
+  const { roles, ssl } = await withPostgres(step, async (client) => ({
+    roles: await ensureStateStoreRole(client, { password, canLogin: loginCheck(client) }),
+    // What the server serves now, not whether a certificate Secret exists (it outlives deploy-postgres --no-tls).
+    ssl: (await client.query<{ ssl: string }>("SELECT current_setting('ssl') AS ssl")).rows[0]?.ssl === 'on',
+  }));
   for (const [key, what] of Object.entries(roles)) step.change(key, what);
   step.log.ok(`state store in PostgreSQL: ${summarise(roles)}`);
 
-  const tls = await readTls(step);
-  if (tls) step.log.info(`PostgreSQL serves SSL (Secret ${TLS_SECRET}): the state store connects with sslmode=require`);
-  const connectionString = buildConnectionString(inClusterTarget(ns), password, tls ? 'require' : 'prefer');
+  if (ssl) step.log.info('PostgreSQL serves SSL: the state store connects with sslmode=require');
+  const connectionString = buildConnectionString(inClusterTarget(ns), password, ssl ? 'require' : 'prefer');
   step.secrets.add(connectionString);
   const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
   if (!s.networkPolicies) await deleteBySelector(step, 'networkpolicy', REDIS_SELECTOR);

@@ -2,11 +2,11 @@
 // (re-opened once if it dropped) with the password from the Secret.
 
 import type pg from 'pg';
-import type { StepCtx } from '../../context.js';
-import { connectPg, describePgUrl } from '../../pg.js';
+import type { Ctx, StepCtx } from '../../context.js';
+import { connectPg, describePgUrl, serverOffersSsl } from '../../pg.js';
 import { PortForward } from '../../port-forward.js';
 import { DB_NAME, DB_USER, requirePassword } from './credentials.js';
-import { readTls } from './tls.js';
+import { readTls, TLS_SECRET, type TlsMaterial } from './tls.js';
 
 export async function openPostgres(step: StepCtx): Promise<pg.Client> {
   if (step.config.pgUrl) {
@@ -18,16 +18,31 @@ export async function openPostgres(step: StepCtx): Promise<pg.Client> {
   const port = await forward.start();
   const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`;
   step.log.info(`connecting through port-forward 127.0.0.1:${port} -> svc/postgresql:5432`);
-  // With --tls the server's own certificate is the trust anchor; it names 127.0.0.1 for this path.
   const tls = await readTls(step);
-  const ssl = tls ? { ca: tls.cert, rejectUnauthorized: true } : undefined;
+  const connect = async () => connectPg(url, { ssl: await sslFor(tls, '127.0.0.1', port, step) });
   try {
-    return await connectPg(url, { ssl });
+    return await connect();
   } catch (err) {
     if (forward.alive) throw err;
     await forward.ensure();
-    return connectPg(url, { ssl });
+    return connect();
   }
+}
+
+/**
+ * SSL as the server serves it now, asked over the wire (not assumed from the Secret postgresql-tls, which outlives
+ * a deploy that turned TLS off). When it does, the kit's own certificate is the trust anchor: it names 127.0.0.1,
+ * the port-forward's end. A server that serves SSL with a certificate the kit did not make is used encrypted,
+ * unverified.
+ */
+export async function sslFor(tls: TlsMaterial | undefined, host: string, port: number, ctx?: Pick<Ctx, 'log'>): Promise<pg.ClientConfig['ssl']> {
+  const offered = await serverOffersSsl(host, port).catch(() => undefined); // unreachable: connectPg names why
+  if (offered === undefined) return tls ? { ca: tls.cert, rejectUnauthorized: true } : undefined;
+  if (!offered) {
+    if (tls) ctx?.log.debug(`PostgreSQL serves no SSL (TLS off); Secret ${TLS_SECRET} is kept for a later --tls`);
+    return undefined;
+  }
+  return tls ? { ca: tls.cert, rejectUnauthorized: true } : { rejectUnauthorized: false };
 }
 
 export async function withPostgres<T>(step: StepCtx, fn: (client: pg.Client) => Promise<T>): Promise<T> {

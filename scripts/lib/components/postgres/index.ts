@@ -16,7 +16,7 @@ import { checkData } from './checks.js';
 import { withPostgres } from './connection.js';
 import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from './credentials.js';
 import { setRolePassword } from './rotate.js';
-import { CERT_DAYS, generateCertificate, readTls, renderTlsSecret, TLS_SECRET, withTls } from './tls.js';
+import { CERT_DAYS, chooseTls, generateCertificate, readTls, renderTlsSecret, SSLMODE_FOLLOWS_LABEL, statefulSetServesTls, TLS_SECRET, withSslMode, withTls } from './tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate } from './migrate.js';
 
@@ -29,7 +29,13 @@ const ROTATE_FLAG: FlagSpec = {
 const TLS_FLAG: FlagSpec = {
   name: 'tls',
   kind: 'boolean',
-  description: 'serve PostgreSQL over SSL with a certificate generated once and kept in Secret postgresql-tls (needs openssl)',
+  description: 'serve PostgreSQL over SSL with a certificate generated once and kept in Secret postgresql-tls (needs openssl); a re-run keeps it on',
+};
+
+const NO_TLS_FLAG: FlagSpec = {
+  name: 'no-tls',
+  kind: 'boolean',
+  description: 'stop serving SSL (a re-run without --tls or --no-tls keeps what is deployed); the certificate Secret is kept',
 };
 
 export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
@@ -55,7 +61,7 @@ export const postgres: Component = {
     verify:
       'Checks PostgreSQL: pod ready, volume bound, Service endpoints, connection, the 9 tables with their columns and foreign keys,\nthe 24 topics, the test users, and a write/read round trip that is rolled back. Runs every check; exit 1 if any failed.\nWith --no-cluster --pg-url URL only the data checks run.',
   },
-  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, ROTATE_FLAG, TLS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
+  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, ROTATE_FLAG, TLS_FLAG, NO_TLS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
@@ -69,7 +75,12 @@ export const postgres: Component = {
       : [
           `check the cluster is reachable and has a default StorageClass`,
           `read Secret ${SECRET_NAME} in ${ns}, or generate a password on first deploy`,
-          ...(tls ? [`read Secret ${TLS_SECRET}, or generate a self-signed certificate with openssl (${CERT_DAYS} days) on first deploy; serve SSL`] : []),
+          ...(tls
+            ? [`read Secret ${TLS_SECRET}, or generate a self-signed certificate with openssl (${CERT_DAYS} days) on first deploy; serve SSL`]
+            : ctx.config.flags['no-tls'] === true
+              ? ['serve no SSL (the certificate Secret, if any, is kept)']
+              : ['serve SSL if the deployed StatefulSet does (the manifests below show it off; --tls / --no-tls change it)']),
+          `set the sslmode of client Secrets labelled ${SSLMODE_FOLLOWS_LABEL} when TLS is turned on or off`,
           `kubectl apply --server-side: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
           `wait for statefulset/postgresql to be ready (budget ${BUDGETS_MS.postgres / 60_000}m)`,
           `open a port-forward to svc/postgresql:5432`,
@@ -88,7 +99,11 @@ export const postgres: Component = {
       const { password, generated } = await passwordForDeploy(step);
       step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
       let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: step.config.flags['no-network-policies'] !== true })];
-      if (step.config.flags.tls === true) {
+      const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
+      const liveTls = live === undefined ? undefined : statefulSetServesTls(live);
+      const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, liveTls);
+      step.log.info(`TLS ${tlsChoice.why}`);
+      if (tlsChoice.on) {
         const tls = (await readTls(step)) ?? (await generateCertificate(step, ns));
         step.secrets.add(tls.key);
         manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
@@ -101,6 +116,7 @@ export const postgres: Component = {
       }
       await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
       step.log.ok('statefulset/postgresql is ready');
+      if (liveTls !== undefined && liveTls !== tlsChoice.on) await syncClientSslModes(step, tlsChoice.on);
     }
     const rotate = step.config.flags['rotate-secrets'] === true;
     if (rotate && step.config.noCluster) throw new UsageError('--rotate-secrets needs the cluster: the password lives in the Secret postgresql-credentials (drop --no-cluster)');
@@ -134,6 +150,27 @@ export const postgres: Component = {
     else step.log.info(`kept the volume and Secret ${SECRET_NAME} (the data and its password); --purge removes them`);
   },
 };
+
+/** TLS was turned on or off: clients that declared their connection string (label) get the matching sslmode. */
+async function syncClientSslModes(step: StepCtx, tlsOn: boolean): Promise<void> {
+  const mode = tlsOn ? 'require' : 'prefer';
+  const secrets = await step.kube.list<{ metadata: { name: string }; data?: Record<string, string> }>('secret', { selector: `${SSLMODE_FOLLOWS_LABEL}=follow` });
+  for (const secret of secrets) {
+    const encoded = secret.data?.connectionString;
+    if (!encoded) continue;
+    const before = Buffer.from(encoded, 'base64').toString('utf8');
+    step.secrets.add(before);
+    const after = withSslMode(before, mode);
+    if (after === before) continue;
+    step.secrets.add(after);
+    // The patch goes through stdin: the connection string holds a password, which must not reach argv.
+    const patch = JSON.stringify({ data: { connectionString: Buffer.from(after).toString('base64') } });
+    step.secrets.add(Buffer.from(after).toString('base64'));
+    await step.kube.run(['patch', 'secret', secret.metadata.name, '-n', step.config.namespace, '--type', 'merge', '--patch-file', '/dev/stdin'], { quiet: true, input: patch });
+    step.change(`secret/${secret.metadata.name}`, `sslmode=${mode}`);
+    step.log.info(`secret/${secret.metadata.name}: sslmode=${mode} (PostgreSQL TLS ${tlsOn ? 'on' : 'off'}); restart the apps that use it to pick it up`);
+  }
+}
 
 async function rotateCredentials(step: StepCtx, client: pg.Client): Promise<void> {
   const ns = step.config.namespace;

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Ctx } from '../../context.js';
-import { EnvironmentError } from '../../errors.js';
+import { EnvironmentError, UsageError } from '../../errors.js';
 import type { Manifest } from '../../manifests.js';
 
 export const TLS_SECRET = 'postgresql-tls';
@@ -78,4 +78,34 @@ export function withTls(manifests: Manifest[]): Manifest[] {
     pod.volumes = [...pod.volumes, { name: 'tls', secret: { secretName: TLS_SECRET, defaultMode: 0o640 } }];
     return copy;
   });
+}
+
+/** Whether a rendered or live StatefulSet serves SSL (its container args carry ssl=on). */
+export function statefulSetServesTls(sts: unknown): boolean {
+  const c = (sts as { spec?: { template?: { spec?: { containers?: { args?: string[] }[] } } } } | undefined)?.spec?.template?.spec?.containers?.[0];
+  return (c?.args ?? []).includes('ssl=on');
+}
+
+/**
+ * TLS for this deploy: --tls turns it on, --no-tls off, neither keeps what the live StatefulSet serves (a re-run
+ * without flags never changes it). Pure: unit-tested.
+ */
+export function chooseTls(flags: { tls?: boolean; noTls?: boolean }, live: boolean | undefined): { on: boolean; why: string } {
+  if (flags.tls && flags.noTls) throw new UsageError('--tls and --no-tls contradict each other: give one');
+  if (flags.tls) return { on: true, why: live ? 'on (--tls; it already was)' : 'turned on (--tls)' };
+  if (flags.noTls) return { on: false, why: live ? 'turned off (--no-tls)' : 'off (--no-tls; it already was)' };
+  if (live) return { on: true, why: 'on, as deployed (--no-tls turns it off)' };
+  return { on: false, why: live === undefined ? 'off (--tls turns it on)' : 'off, as deployed (--tls turns it on)' };
+}
+
+/**
+ * Secrets of other clients that carry a libpq connection string to this PostgreSQL declare it with this label;
+ * when TLS is turned on or off, deploy-postgres sets their sslmode to match (require / prefer), so a client that
+ * insists on SSL is not left facing a server that stopped serving it. The Dapr state store's Secret carries it.
+ */
+export const SSLMODE_FOLLOWS_LABEL = 'learnflow.dev/postgres-sslmode';
+
+/** The connection string with its sslmode set; unchanged when it already says so. */
+export function withSslMode(connectionString: string, mode: 'require' | 'prefer'): string {
+  return /\bsslmode=\S+/.test(connectionString) ? connectionString.replace(/\bsslmode=\S+/, `sslmode=${mode}`) : `${connectionString} sslmode=${mode}`;
 }
