@@ -40,6 +40,7 @@ export function deployScript(c: Component, name: string): ScriptDef {
     summary: c.summaries.deploy,
     flags: c.deployFlags,
     footer: `Exit codes: 0 deployed, 1 a step failed or the budget ran out, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md; component guide: docs/${c.name}.md`,
+    changesCluster: () => ({}),
     async run(ctx) {
       const budgetMs = Number(ctx.config.flags.budget);
       if (ctx.config.dryRun) return dryRun(ctx, [c], { [c.name]: budgetMs });

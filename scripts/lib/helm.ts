@@ -18,7 +18,12 @@ export interface UpgradeOptions {
   /** Bounds hooks (helm's --timeout); the kit waits for readiness itself. */
   timeoutMs?: number;
   createNamespace?: boolean;
+  /** Release labels (helm 3.13+), e.g. the kit's mark that destroy-all checks before it uninstalls anything. */
+  labels?: Readonly<Record<string, string>>;
 }
+
+/** The mark on releases the kit installed (helm --labels): only those does destroy-all uninstall on its own. */
+export const KIT_RELEASE_LABEL = 'learnflow.dev/managed-by=learnflow-kit';
 
 /** One entry of `helm list -o json` (helm 3 prints revision as a string, so both are accepted). */
 export interface HelmRelease {
@@ -53,14 +58,17 @@ export function upgradeInstallArgs(o: UpgradeOptions): string[] {
   if (o.createNamespace !== false) args.push('--create-namespace');
   for (const f of o.valuesFiles ?? []) args.push('--values', f);
   for (const key of Object.keys(o.setString ?? {}).sort()) args.push('--set-string', `${key}=${o.setString![key]}`);
+  const labels = Object.entries(o.labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  if (labels.length) args.push('--labels', labels.map(([k, v]) => `${k}=${v}`).join(','));
   if (o.timeoutMs !== undefined) args.push('--timeout', helmDuration(o.timeoutMs));
   return args;
 }
 
-/** "v3.16.2" / "v4.1.4" -> 3 / 4; anything else is unsupported. */
+/** "v3.16.2" / "v4.1.4" -> 3 / 4; anything else (helm 2, helm 3 before 3.13: no release --labels) is unsupported. */
 export function helmMajor(version: string): 3 | 4 | undefined {
-  const m = /^v?(\d+)\./.exec(version.trim());
-  return m?.[1] === '3' ? 3 : m?.[1] === '4' ? 4 : undefined;
+  const m = /^v?(\d+)\.(\d+)\./.exec(version.trim());
+  if (m?.[1] === '4') return 4;
+  return m?.[1] === '3' && Number(m[2]) >= 13 ? 3 : undefined;
 }
 
 export function parseReleases(stdout: string): HelmRelease[] {
@@ -84,13 +92,14 @@ export class Helm {
     const r = await this.exec('helm', ['version', '--template', '{{.Version}}'], { quiet: true, timeoutMs: 10_000 });
     const version = r.stdout.trim();
     const major = helmMajor(version);
-    if (!major) throw new EnvironmentError(`helm ${version || '?'} is not supported: the kit needs helm 3 or 4`, { fix: 'install helm 3.x or 4.x (https://helm.sh/docs/intro/install/)', docs: 'missing-tools' });
+    if (!major) throw new EnvironmentError(`helm ${version || '?'} is not supported: the kit needs helm 3.13 or newer, or helm 4`, { fix: 'install helm 3.13+ or 4.x (https://helm.sh/docs/intro/install/)', docs: 'missing-tools' });
     return { version, major };
   }
 
   /** The release when deployed, failed or pending (explicit state flags: helm 4 dropped --all), or undefined. */
-  async release(name: string, namespace: string): Promise<HelmRelease | undefined> {
-    const r = await this.run(['list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${escapeRegex(name)}$`, '--output', 'json'], { quiet: true, timeoutMs: 30_000 });
+  async release(name: string, namespace: string, opts: { selector?: string } = {}): Promise<HelmRelease | undefined> {
+    const selector = opts.selector ? ['--selector', opts.selector] : [];
+    const r = await this.run(['list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${escapeRegex(name)}$`, ...selector, '--output', 'json'], { quiet: true, timeoutMs: 30_000 });
     return parseReleases(r.stdout).find((x) => x.name === name);
   }
 

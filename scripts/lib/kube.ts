@@ -1,7 +1,8 @@
 // kubectl over exec, JSON in and out. Never parses human tables.
 
 import type { Exec, ExecOptions, ExecResult } from './exec.js';
-import { manifestKey, type Manifest } from './manifests.js';
+import { errorMessage } from './errors.js';
+import { CREATED_BY_LABEL, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
 
 export const FIELD_MANAGER = 'learnflow-kit';
 
@@ -48,7 +49,7 @@ export class Kube {
    */
   async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
     if (manifests.length === 0) return {};
-    const input = manifests.map((m) => JSON.stringify(m)).join('\n');
+    const input = withOwnership(manifests, this.namespace).map((m) => JSON.stringify(m)).join('\n');
     const before = await this.run(['get', '-f', '-', '--ignore-not-found', '-o', 'json'], { input, quiet: true, timeoutMs: opts.timeoutMs });
     const versions = new Map(items(before.stdout).map((o) => [manifestKey(o), o.metadata.resourceVersion]));
     const after = await this.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-', '-o', 'json'], { input, timeoutMs: opts.timeoutMs });
@@ -57,6 +58,11 @@ export class Kube {
       const key = manifestKey(o);
       const prev = versions.get(key);
       outcome[key] = prev === undefined ? 'created' : prev === o.metadata.resourceVersion ? 'unchanged' : 'configured';
+    }
+    // A namespace the kit made carries a mark of that (not re-applied: a namespace that existed before never gets it),
+    // so destroy-all --purge deletes only namespaces it created.
+    if (outcome[`namespace/${this.namespace}`] === 'created') {
+      await this.run(['label', 'namespace', this.namespace, `${CREATED_BY_LABEL}=${MANAGED_BY}`, '--overwrite'], { quiet: true, timeoutMs: opts.timeoutMs });
     }
     return outcome;
   }
@@ -104,11 +110,49 @@ export function splitJsonStream(text: string): string[] {
   return out;
 }
 
-/** Deletes the kinds matching a selector in the stack's namespace, recording what went. */
-export async function deleteBySelector(step: { kube: Kube; change(key: string, what: string): void; log: { info(m: string): void } }, kinds: string, selector: string, namespace = step.kube.namespace): Promise<void> {
-  const r = await step.kube.run(['delete', kinds, '-n', namespace, '-l', selector, '--ignore-not-found', '--wait=false', '-o', 'name']);
+type StepLike = { kube: Kube; change(key: string, what: string): void; log: { info(m: string): void } };
+
+/** A resource type the cluster does not know (the Dapr CRDs before Dapr is installed, or after they were removed). */
+export function isUnknownResourceType(err: unknown): boolean {
+  return /doesn't have a resource type|the server could not find the requested resource/.test(errorMessage(err));
+}
+
+/**
+ * The names (kind.group/name, as `kubectl get -o name` prints them) of the kit's own objects of these kinds in the
+ * stack's namespace: the selector is always narrowed to the ownership labels. Unknown kinds have none.
+ */
+export async function ownedNames(kube: Kube, kinds: string, selector: string): Promise<string[]> {
+  try {
+    const r = await kube.run(['get', kinds, '-n', kube.namespace, '-l', ownedSelector(kube.namespace, selector), '-o', 'name'], { quiet: true });
+    return r.stdout.split('\n').filter(Boolean);
+  } catch (err) {
+    if (!isUnknownResourceType(err)) throw err;
+    const known = await Promise.all(kinds.split(',').map((k) => ownedNames(kube, k, selector).catch((e: unknown) => (isUnknownResourceType(e) ? [] : Promise.reject(e)))));
+    return kinds.includes(',') ? known.flat() : [];
+  }
+}
+
+/** Deletes objects by name in the stack's namespace, recording what went. */
+export async function deleteNamed(step: StepLike, names: readonly string[]): Promise<void> {
+  if (!names.length) return;
+  const r = await step.kube.run(['delete', ...names, '-n', step.kube.namespace, '--ignore-not-found', '--wait=false', '-o', 'name']);
   for (const name of r.stdout.split('\n').filter(Boolean)) {
     step.change(name, 'deleted');
     step.log.info(`${name} deleted`);
   }
+}
+
+/** Deletes the kit's own objects of these kinds matching a selector (never anything without the ownership labels). */
+export async function deleteBySelector(step: StepLike, kinds: string, selector: string): Promise<void> {
+  await deleteNamed(step, await ownedNames(step.kube, kinds, selector));
+}
+
+/**
+ * Claims a StatefulSet made from its volumeClaimTemplates get the ownership labels by name (a StatefulSet's
+ * templates cannot change once it exists, so the labels cannot go there for stacks deployed before).
+ */
+export async function labelClaims(kube: Kube, names: readonly string[]): Promise<void> {
+  if (!names.length) return;
+  const labels = Object.entries(ownerLabels(kube.namespace)).map(([k, v]) => `${k}=${v}`);
+  await kube.run(['label', 'pvc', ...names, '-n', kube.namespace, ...labels, '--overwrite'], { quiet: true, allowFailure: true });
 }

@@ -49,6 +49,35 @@ export function renderYaml(manifests: readonly Manifest[]): string {
   return manifests.map((m) => stringify(m, { lineWidth: 0 })).join('---\n');
 }
 
+/**
+ * Ownership: every object the kit creates in a stack's namespace carries both labels, and every delete selects on
+ * both (and on nothing broader), so a neighbour labelled app.kubernetes.io/name=postgresql (a Bitnami release, say)
+ * is never touched. The stack is named after its namespace.
+ */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'learnflow-kit';
+export const STACK_LABEL = 'learnflow.dev/stack';
+/** Set on a namespace only when the kit created it: destroy-all --purge deletes no namespace it did not make. */
+export const CREATED_BY_LABEL = 'learnflow.dev/created-by';
+
+export function ownerLabels(stack: string): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY, [STACK_LABEL]: stack };
+}
+
+/** The label selector of the kit's own objects in a stack, narrowed by `extra` (e.g. app.kubernetes.io/name=kafka). */
+export function ownedSelector(stack: string, extra?: string): string {
+  return [`${MANAGED_BY_LABEL}=${MANAGED_BY}`, `${STACK_LABEL}=${stack}`, ...(extra ? [extra] : [])].join(',');
+}
+
+/** The manifests with the ownership labels on every object of the stack's namespace (and the namespace itself). */
+export function withOwnership(manifests: readonly Manifest[], stack: string): Manifest[] {
+  return manifests.map((m) => {
+    const inStack = m.metadata.namespace === stack || (m.kind === 'Namespace' && m.metadata.name === stack);
+    if (!inStack) return m;
+    return { ...m, metadata: { ...m.metadata, labels: { ...(m.metadata.labels ?? {}), ...ownerLabels(stack) } } };
+  });
+}
+
 export function manifestKey(m: Pick<Manifest, 'kind' | 'metadata'>): string {
   return `${m.kind.toLowerCase()}/${m.metadata.name}`;
 }

@@ -1,7 +1,6 @@
 // deploy-all, verify-all and destroy-all: components run in stages against budgets, a shared total
 // deadline, one preflight before the clock starts, one report.
 
-import { createInterface } from 'node:readline/promises';
 import path from 'node:path';
 import { BUDGETS_MS, Deadline, type ComponentName } from './budget.js';
 import { add, manifestRequests, type Resources } from './capacity.js';
@@ -19,6 +18,8 @@ import { ensureCapacity, ensureClusterReachable, ensureDefaultStorageClass, ensu
 import type { StepReport } from './report.js';
 import type { RunResult, ScriptDef } from './run.js';
 import { runStep, skippedStep } from './steps.js';
+import { destroyScript } from './destroy.js';
+import { confirm, isInteractive } from './prompt.js';
 
 const BUDGET_KEYS = [...COMPONENT_NAMES, 'total'] as const;
 
@@ -49,13 +50,7 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
     { name: 'only', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'run only these components (comma-separated)' },
     { name: 'skip', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'leave these components out' },
   ];
-  if (kind === 'destroy') {
-    flags.push(
-      { name: 'purge', kind: 'boolean', description: 'also delete the volumes (all data), the generated Secrets and the namespaces' },
-      { name: 'yes', short: 'y', kind: 'boolean', description: 'do not ask for confirmation (needed without a terminal)' },
-    );
-    return flags;
-  }
+  if (kind === 'destroy') return flags; // destroy.ts adds --purge, --yes and the components' own
   flags.push(PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG);
   if (kind === 'deploy') {
     flags.push(
@@ -106,7 +101,7 @@ async function inOrder<T extends readonly unknown[]>(...tasks: { [K in keyof T]:
 async function preflight(ctx: Ctx, components: readonly Component[], yes: boolean): Promise<void> {
   const names = components.map((c) => c.name);
   // Each check is one short kubectl call; run them together (a sequence of seven costs a second).
-  const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(ensureTools(ctx, { helm: names.includes('dapr') }), ensureTargetContext(ctx, yes));
+  const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(ensureTools(ctx, { helm: names.includes('dapr') }), ensureTargetContext(ctx, { yes }));
   const server = await ensureClusterReachable(ctx);
   ctx.log.info(`context ${context}, Kubernetes ${server.gitVersion}, kubectl ${tools.kubectl}${tools.helm ? `, helm ${tools.helm}` : ''}`);
   const checkPolicies = ctx.config.flags['no-network-policies'] !== true;
@@ -134,6 +129,7 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       'Deploys the LearnFlow infrastructure: Kafka and PostgreSQL together, then Dapr, each against its budget\n(Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m). Preflight first (tools, context, StorageClass, capacity);\non failure it stops, leaves everything for inspection and writes a diagnostics bundle. Safe to re-run.',
     flags: masterFlags(components, 'deploy'),
     footer: 'Exit codes: 0 deployed, 1 a step failed or a budget ran out, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md',
+    changesCluster: () => ({}),
     async run(ctx): Promise<RunResult> {
       const f = ctx.config.flags;
       const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
@@ -204,44 +200,8 @@ export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Comp
   };
 }
 
-export async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
-export function destroyAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>, ask: (q: string) => Promise<boolean> = confirm, interactive = () => Boolean(process.stdin.isTTY)): ScriptDef {
-  const components = Object.values(all);
-  return {
-    name: 'destroy-all',
-    summary: 'Removes the LearnFlow stack in reverse order (Dapr, then PostgreSQL and Kafka). Keeps the volumes (your data) and\nthe Secrets that go with them unless --purge. Asks first; without a terminal it needs --yes.',
-    flags: masterFlags(components, 'destroy'),
-    footer: 'Exit codes: 0 removed, 1 a step failed, 2 bad usage (or no confirmation), 3 environment not ready.',
-    async run(ctx): Promise<RunResult> {
-      const f = ctx.config.flags;
-      const purge = f.purge === true;
-      const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined).reverse();
-      const what = `${selected.map((c) => c.title).join(', ')} from namespace ${ctx.config.namespace}${purge ? ' INCLUDING ALL DATA (volumes, Secrets, namespaces)' : ' (volumes and Secrets kept)'}`;
-      if (ctx.config.dryRun) {
-        ctx.log.info(`dry run: would remove ${what}`);
-        return { steps: [], budgetMs: null, output: `# destroy-all plan: remove ${what}` };
-      }
-      if (f.yes !== true && !interactive()) throw new UsageError(`refusing to remove ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
-      const context = await ensureTargetContext(ctx, true);
-      await ensureClusterReachable(ctx);
-      // The question names the cluster: removing from the wrong context is the mistake to prevent.
-      if (f.yes !== true && !(await ask(`Remove ${what} in context ${context}?`))) throw new UsageError('not confirmed; nothing was removed');
-      ctx.log.info(`removing from context ${context}`);
-      ctx.preflighted = true;
-      const steps: StepReport[] = [];
-      for (const c of selected) steps.push(await runStep(ctx, { name: `destroy-${c.name}`, budgetMs: null, run: (s) => c.destroy(s, { purge }) }));
-      if (purge && selected.length === COMPONENT_NAMES.length && steps.every((s) => s.ok)) {
-        steps.push(await runStep(ctx, { name: 'destroy-namespace', budgetMs: null, run: async (s) => { await s.kube.run(['delete', 'namespace', ctx.config.namespace, '--ignore-not-found', '--wait=false']); s.change(`namespace/${ctx.config.namespace}`, 'deleted'); } }));
-      }
-      return { steps, budgetMs: null };
-    },
-  };
+/** destroy-all over the given components (the plan, the rules and the question live in destroy.ts). */
+export function destroyAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>, ask: (q: string) => Promise<boolean> = confirm, interactive: () => boolean = isInteractive): ScriptDef {
+  const select = (ctx: Ctx) => selectComponents(all, ctx.config.flags.only as string[] | undefined, ctx.config.flags.skip as string[] | undefined);
+  return destroyScript(all, select, masterFlags(Object.values(all), 'destroy'), ask, interactive);
 }

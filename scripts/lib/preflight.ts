@@ -3,6 +3,7 @@ import { capacityHint, clusterFlavour, formatResources, freeCapacity, type NodeJ
 
 import type { Ctx } from './context.js';
 import { CommandError, EnvironmentError, errorMessage } from './errors.js';
+import { Helm } from './helm.js';
 
 export const CLUSTER_TIMEOUT_MS = 10_000;
 
@@ -76,19 +77,30 @@ export async function ensureTools(ctx: Ctx, opts: { helm: boolean }): Promise<{ 
     });
   }
   if (!opts.helm) return { kubectl: client?.gitVersion ?? '?' };
-  const h = await ctx.exec('helm', ['version', '--template', '{{.Version}}'], { quiet: true, timeoutMs: 10_000 });
-  const helm = h.stdout.trim();
-  if (!/^v[34]\./.test(helm)) {
-    throw new EnvironmentError(`helm ${helm || '?'} is not supported: the kit needs helm 3 or 4`, { fix: 'install helm 3.x or 4.x (https://helm.sh/docs/intro/install/)', docs: 'missing-tools' });
-  }
-  return { kubectl: client?.gitVersion ?? '?', helm };
+  const { version } = await new Helm(ctx.exec).version();
+  return { kubectl: client?.gitVersion ?? '?', helm: version };
 }
 
 export const LOCAL_CONTEXT = /^(minikube|docker-desktop|docker-for-desktop|rancher-desktop|orbstack|colima|kind-.+|k3d-.+|kwok-.+)$/;
 
-/** The context the kit will change; a non-local one needs --context given explicitly or --yes. */
-export async function ensureTargetContext(ctx: Ctx, yes: boolean): Promise<string> {
-  const context = ctx.config.context ?? (await ctx.kube.run(['config', 'current-context'], { quiet: true, timeoutMs: 10_000 }).catch(() => undefined))?.stdout.trim();
+const resolved = new WeakMap<object, Promise<string>>();
+
+/**
+ * The context the kit will change (asked once per run). A context that does not look like a local cluster needs
+ * --context naming it, or --yes; with `strict` (destroy --purge: volumes and namespaces go) only --context will do.
+ */
+export async function ensureTargetContext(ctx: Ctx, opts: { yes: boolean; strict?: boolean; what?: string }): Promise<string> {
+  let current = resolved.get(ctx.config);
+  if (!current) {
+    current = ctx.config.context
+      ? Promise.resolve(ctx.config.context)
+      : ctx.kube
+          .run(['config', 'current-context'], { quiet: true, timeoutMs: 10_000, allowFailure: true })
+          .then((r) => r.stdout.trim())
+          .catch(() => '');
+    resolved.set(ctx.config, current);
+  }
+  const context = await current;
   if (!context) {
     throw new EnvironmentError('no current kubeconfig context: kubectl does not know which cluster to use', {
       fix: 'start a local cluster (minikube start / kind create cluster) or pass --context NAME',
@@ -96,10 +108,18 @@ export async function ensureTargetContext(ctx: Ctx, yes: boolean): Promise<strin
     });
   }
   const explicit = ctx.config.given.has('context');
-  if (!LOCAL_CONTEXT.test(context) && !explicit && !yes) {
-    throw new EnvironmentError(`the current context '${context}' does not look like a local cluster; refusing to change it without being told`, {
-      fix: `pass --context ${context} to confirm this cluster, or --yes`,
-      docs: 'cluster-unreachable',
+  if (LOCAL_CONTEXT.test(context) || explicit) return context;
+  const what = opts.what ?? 'change it';
+  if (opts.strict) {
+    throw new EnvironmentError(`the current context '${context}' does not look like a local cluster; refusing to ${what} without --context naming it (--yes is not enough for this)`, {
+      fix: `pass --context ${context} if this is the cluster you mean`,
+      docs: 'wrong-context',
+    });
+  }
+  if (!opts.yes) {
+    throw new EnvironmentError(`the current context '${context}' does not look like a local cluster; refusing to ${what} without being told`, {
+      fix: `pass --context ${context} to confirm this cluster (or --yes)`,
+      docs: 'wrong-context',
     });
   }
   return context;

@@ -8,6 +8,7 @@ import { ExitCode, KitError, docsLink, type ExitCodeValue } from './errors.js';
 import { createExec, type Exec } from './exec.js';
 import { formatHelp, parseFlags, type FlagSpec } from './flags.js';
 import { createLogger, SecretRegistry, type Logger } from './log.js';
+import { ensureTargetContext } from './preflight.js';
 import { formatTable, type Report, type StepReport } from './report.js';
 import { toReportError } from './steps.js';
 
@@ -28,8 +29,18 @@ export interface ScriptDef {
   usage?: string;
   flags: readonly FlagSpec[];
   footer?: string;
+  /**
+   * Whether this run changes the cluster (undefined: never). The runner then checks the target context before
+   * anything else (a context that does not look local needs --context naming it, or --yes; `strict`: --context
+   * only) and logs it with the namespace as the run's first line. Dry runs and --no-cluster runs change nothing.
+   */
+  changesCluster?: (config: KitConfig) => false | { strict?: boolean; what?: string };
+  /** Checks of the arguments that need nothing else (a file that must exist): run first, so bad usage is exit 2. */
+  checkUsage?: (config: KitConfig) => void;
   run(ctx: Ctx): Promise<RunResult>;
 }
+
+export const YES_FLAG: FlagSpec = { name: 'yes', short: 'y', kind: 'boolean', description: 'go ahead without asking: on a context that does not look like a local cluster, and where the script would ask' };
 
 export interface RunIO {
   stdout: (text: string) => void;
@@ -45,7 +56,8 @@ export interface RunIO {
 
 export function allFlags(def: ScriptDef): FlagSpec[] {
   const own = new Set(def.flags.map((f) => f.name));
-  return [...COMMON_FLAGS.filter((f) => !own.has(f.name)), ...def.flags];
+  const guard = def.changesCluster && !own.has(YES_FLAG.name) ? [YES_FLAG] : [];
+  return [...COMMON_FLAGS.filter((f) => !own.has(f.name)), ...def.flags, ...guard];
 }
 
 export function helpText(def: ScriptDef): string {
@@ -82,6 +94,12 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
   let report: Report;
   let output: string | undefined;
   try {
+    def.checkUsage?.(config);
+    const change = config.dryRun || config.noCluster ? false : def.changesCluster?.(config);
+    if (change) {
+      const context = await ensureTargetContext(ctx, { yes: config.flags.yes === true, strict: change.strict, what: change.what });
+      log.info(`target: context ${context}, namespace ${config.namespace}`);
+    }
     const result = await def.run(ctx);
     output = result.output;
     const ok = result.steps.every((s) => s.ok);

@@ -23,7 +23,8 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(def: ScriptDef, argv: string[], ...handlers: FakeHandler[]) {
-  const exec = fakeExec(...handlers);
+  // A local cluster, so the target guard of a restore lets the run go ahead.
+  const exec = fakeExec(...handlers, on(['config', 'current-context'], { stdout: 'kind-kind\n' }));
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(def, [...argv, '--json'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });

@@ -32,6 +32,8 @@ describe('helm command lines', () => {
   it('formats helm durations and recognises helm 3 and 4 only', () => {
     expect([helmDuration(300_000), helmDuration(4_500), helmDuration(0), helmDuration(61_001)]).toEqual(['5m0s', '5s', '1s', '1m2s']);
     expect([helmMajor('v3.16.2'), helmMajor('v4.1.4'), helmMajor('v2.17.0'), helmMajor('')]).toEqual([3, 4, undefined, undefined]);
+    // Release --labels (the kit's mark, checked before destroy-all uninstalls anything) came with helm 3.13.
+    expect([helmMajor('v3.12.3'), helmMajor('v3.13.0')]).toEqual([undefined, 3]);
   });
 
   it('parses `helm list -o json` of helm 3 (revision as a string) and of an empty namespace', () => {
@@ -48,7 +50,7 @@ describe('helm command lines', () => {
 
   it('shows the pasteable command in --dry-run form', () => {
     const s = settingsFor({});
-    expect(helmCommandLine(s)).toBe(`helm upgrade --install dapr dapr --repo ${V.repo} --version ${V.version} --namespace dapr-system --create-namespace --values ${s.valuesPath}`);
+    expect(helmCommandLine(s)).toBe(`helm upgrade --install dapr dapr --repo ${V.repo} --version ${V.version} --namespace dapr-system --create-namespace --values ${s.valuesPath} --labels learnflow.dev/managed-by=learnflow-kit`);
   });
 });
 

@@ -57,11 +57,23 @@ function fakeComponent(name: ComponentName, behaviour: { ms?: number; fail?: str
     verify: async (s) => {
       s.check(`${name} ok`, !behaviour.fail, behaviour.fail ?? 'fine');
     },
-    destroy: async (s) => {
-      s.change(name, 'deleted');
-    },
+    owned: [{ kinds: 'statefulset', selector: `app.kubernetes.io/name=${name}` }],
   };
 }
+
+/**
+ * `kubectl get statefulset -l ...,app.kubernetes.io/name=X -o name` answers one StatefulSet X of the kit's; the
+ * namespace exists, created by the kit, and holds nothing else.
+ */
+const ownedByName: FakeHandler = (args) => {
+  if (args.includes('get') && args.includes('namespace') && args.includes('learnflow')) return { stdout: JSON.stringify({ kind: 'Namespace', metadata: { name: 'learnflow', labels: { 'learnflow.dev/created-by': 'learnflow-kit' } } }) };
+  if (args.includes('delete')) return { stdout: args.filter((a) => a.includes('/')).join('\n') };
+  if (!args.includes('get')) return undefined;
+  if (args.includes('-o') && args[args.indexOf('-o') + 1] === 'json' && args.includes('-n')) return { stdout: '{"items":[]}' };
+  if (!args.includes('-o') || args[args.indexOf('-o') + 1] !== 'name' || !args.includes('-l')) return undefined;
+  const name = /app\.kubernetes\.io\/name=([a-z]+)/.exec(args[args.indexOf('-l') + 1]!)?.[1];
+  return { stdout: name ? `statefulset.apps/${name}\n` : '' };
+};
 
 async function runMaster(def: ScriptDef, argv: string[], handlers: FakeHandler[], clock = fakeClock()) {
   const out: string[] = [];
@@ -134,10 +146,10 @@ describe('preflight verdicts (exit 3, with cause and fix)', () => {
 
   it('an old kubectl', () => expectEnv(ensureTools(ctxFor(cluster({ kubectlMinor: '20' })), { helm: false }), /kubectl v1.20.9 is too old/));
   it('a context that is not local, unless named or --yes', async () => {
-    await expectEnv(ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' })), false), /'prod-eks' does not look like a local cluster/, /--context prod-eks/);
-    expect(await ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' }), ['--context', 'prod-eks']), false)).toBe('prod-eks');
-    expect(await ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' })), true)).toBe('prod-eks');
-    expect(await ensureTargetContext(ctxFor(cluster({ context: 'minikube' })), false)).toBe('minikube');
+    await expectEnv(ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' })), { yes: false }), /'prod-eks' does not look like a local cluster/, /--context prod-eks/);
+    expect(await ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' }), ['--context', 'prod-eks']), { yes: false })).toBe('prod-eks');
+    expect(await ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' })), { yes: true })).toBe('prod-eks');
+    expect(await ensureTargetContext(ctxFor(cluster({ context: 'minikube' })), { yes: false })).toBe('minikube');
   });
   it('no default StorageClass', () => expectEnv(ensureDefaultStorageClass(ctxFor(cluster({ storageClasses: [{ metadata: { name: 'slow' } }] }))), /no default StorageClass/, /kubectl patch storageclass slow/));
   it('two default StorageClasses', () =>
@@ -216,12 +228,42 @@ describe('verify-all and destroy-all', () => {
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('add --yes');
     const asked: string[] = [];
-    const declined = await runMaster(destroyAllScript(all, async (q) => (asked.push(q), false), () => true), [], cluster());
+    const declined = await runMaster(destroyAllScript(all, async (q) => (asked.push(q), false), () => true), [], [ownedByName, ...cluster()]);
     expect(declined.code).toBe(2);
-    expect(asked).toEqual(['Remove dapr, postgres, kafka from namespace learnflow (volumes and Secrets kept) in context kind-kind?']);
-    const r = await runMaster(destroyAllScript(all, async () => true, () => false), ['--yes', '--json'], cluster());
-    expect(r.code).toBe(0);
-    expect((JSON.parse(r.out) as Report).steps.map((s) => s.name)).toEqual(['destroy-dapr', 'destroy-postgres', 'destroy-kafka']);
+    expect(asked).toEqual(['Remove 3 object(s) of dapr, postgres, kafka from namespace learnflow (volumes and Secrets kept) in context kind-kind?']);
+    const r = await runMaster(destroyAllScript(all, async () => true, () => false), ['--yes', '--json'], [ownedByName, ...cluster()]);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out) as Report;
+    expect(report.steps.map((s) => s.name)).toEqual(['destroy-dapr', 'destroy-postgres', 'destroy-kafka']);
+    // Deletes by name exactly what the plan listed, each with the ownership labels in the selector.
+    const deletes = r.exec.calls.filter((c) => c.args.includes('delete')).map((c) => c.args.filter((a) => a.startsWith('statefulset')));
+    expect(deletes).toEqual([['statefulset.apps/dapr'], ['statefulset.apps/postgres'], ['statefulset.apps/kafka']]);
+    const lists = r.exec.calls.filter((c) => c.args.includes('name') && c.args.includes('-l')).map((c) => c.args[c.args.indexOf('-l') + 1]);
+    expect(lists).toEqual(expect.arrayContaining(['app.kubernetes.io/managed-by=learnflow-kit,learnflow.dev/stack=learnflow,app.kubernetes.io/name=kafka']));
+  });
+
+  it('destroy-all refuses the namespaces of Kubernetes, and --purge in default (exit 2)', async () => {
+    const all = { kafka: fakeComponent('kafka'), postgres: fakeComponent('postgres'), dapr: fakeComponent('dapr') };
+    for (const argv of [['-n', 'kube-system', '--yes'], ['-n', 'default', '--purge', '--yes']]) {
+      const r = await runMaster(destroyAllScript(all, async () => true, () => false), argv, [ownedByName, ...cluster()]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.exec.calls.some((c) => c.args.includes('delete'))).toBe(false);
+    }
+  });
+
+  it('a non-local context: refused without --context or --yes (exit 3); --purge needs --context itself', async () => {
+    const all = { kafka: fakeComponent('kafka'), postgres: fakeComponent('postgres'), dapr: fakeComponent('dapr') };
+    const handlers = [ownedByName, ...cluster({ context: 'team-prod' })];
+    const plain = await runMaster(destroyAllScript(all, async () => true, () => true), [], handlers);
+    expect(plain.code).toBe(3);
+    expect(plain.err).toContain('--context team-prod');
+    const yesPurge = await runMaster(destroyAllScript(all, async () => true, () => false), ['--yes', '--purge'], handlers);
+    expect(yesPurge.code).toBe(3);
+    expect(yesPurge.err).toContain('--yes is not enough');
+    expect(yesPurge.exec.calls.some((c) => c.args.includes('delete'))).toBe(false);
+    const named = await runMaster(destroyAllScript(all, async () => true, () => false), ['--yes', '--purge', '--context', 'team-prod'], handlers);
+    expect(named.code, named.err).toBe(0);
+    expect(named.err).toMatch(/target: context team-prod, namespace learnflow/);
   });
 });
 void readFileSync;

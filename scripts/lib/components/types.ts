@@ -26,12 +26,41 @@ export interface Component {
   deploy(step: StepCtx): Promise<void>;
   /** Records every check with step.check(); throws only when it cannot go on at all. */
   verify(step: StepCtx): Promise<void>;
-  /** Removes what deploy created. Keeps the data (claims, and the Secrets the data needs) unless purge. */
-  destroy(step: StepCtx, opts: { purge: boolean }): Promise<void>;
+  /**
+   * What destroy-all removes of it in the stack's namespace: kinds and a label selector, always narrowed to the
+   * ownership labels (manifests.ts ownedSelector), so nothing the kit did not create matches. `data` selections
+   * (claims, the Secrets their data needs) go only with --purge.
+   */
+  owned: readonly OwnedObjects[];
+  /** Something outside the stack's namespace it may remove (Dapr's control plane), decided by its own rules. */
+  clusterWide?: ClusterWide;
   /** Namespaces besides the stack's own that it deploys into (dapr-system). */
   extraNamespaces?: readonly string[];
   /** Images pulled that plan() manifests do not show (a Helm chart's, a verify Job's), for scripts/images.mts. */
   images?(ctx: Ctx): string[];
   /** Requests not visible in plan() manifests (a Helm chart's pods), for the capacity check. */
   extraRequests?: { cpuMillis: number; memoryBytes: number };
+}
+
+export interface OwnedObjects {
+  kinds: string;
+  selector: string;
+  /** Kept without --purge, with this reason. */
+  data?: string;
+}
+
+/** A cluster-wide removal as planned (dry-run and real run print the same). */
+export interface ClusterWidePlan {
+  title: string;
+  remove: boolean;
+  why: string;
+  /** What goes when `remove`, one line each. */
+  objects: string[];
+}
+
+export interface ClusterWide {
+  plan(ctx: Ctx, o: { purge: boolean; force: boolean }): Promise<ClusterWidePlan>;
+  remove(step: StepCtx, plan: ClusterWidePlan, o: { purge: boolean }): Promise<void>;
+  /** The flag that forces the removal, for --help and messages. */
+  forceFlag: FlagSpec;
 }

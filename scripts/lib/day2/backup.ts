@@ -10,12 +10,12 @@
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PG_URL_FLAG } from '../config.js';
+import { PG_URL_FLAG, type KitConfig } from '../config.js';
 import type { Ctx, StepCtx } from '../context.js';
 import { CommandError, EnvironmentError, StepError, UsageError, type KitError } from '../errors.js';
 import type { ExecResult } from '../exec.js';
 import type { FlagSpec } from '../flags.js';
-import { confirm } from '../orchestrate.js';
+import { confirm } from '../prompt.js';
 import { connectPg, describePgUrl } from '../pg.js';
 import type { RunResult, ScriptDef } from '../run.js';
 import { runStep } from '../steps.js';
@@ -278,6 +278,15 @@ function withNothingChanged(err: unknown): unknown {
   return err;
 }
 
+/** The backup file to restore, as given (--input, relative to where the user stands). */
+function restoreInput(config: KitConfig): string {
+  const input = config.flags.input;
+  if (input === undefined) throw new UsageError('say which backup to restore: --input FILE', { fix: `ls ${DEFAULT_BACKUP_DIR}/` });
+  const file = path.resolve(process.cwd(), String(input));
+  if (!existsSync(file)) throw new UsageError(`${path.relative(process.cwd(), file) || file} does not exist`, { fix: `ls ${DEFAULT_BACKUP_DIR}/` });
+  return file;
+}
+
 export function restoreScript(ask: (q: string) => Promise<boolean> = confirm, interactive: () => boolean = () => Boolean(process.stdin.isTTY)): ScriptDef {
   return {
     name: 'restore-postgres',
@@ -288,12 +297,12 @@ export function restoreScript(ask: (q: string) => Promise<boolean> = confirm, in
       'By default psql runs inside the PostgreSQL pod (kubectl exec); with --pg-url URL the local psql is used.',
     ].join('\n'),
     flags: RESTORE_FLAGS,
+    // With --pg-url the local psql writes to that server; the cluster is not touched.
+    changesCluster: (config) => (config.pgUrl ? false : { what: 'overwrite its database' }),
+    checkUsage: (config) => void restoreInput(config),
     footer: 'Exit codes: 0 restored, 1 psql failed or the database is unreachable (nothing changed), 2 bad usage or not confirmed, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md#postgres-unreachable; guide: docs/operations.md#backup-and-restore',
     async run(ctx): Promise<RunResult> {
-      const input = ctx.config.flags.input;
-      if (input === undefined) throw new UsageError('say which backup to restore: --input FILE', { fix: `ls ${DEFAULT_BACKUP_DIR}/` });
-      const file = path.resolve(process.cwd(), String(input));
-      if (!existsSync(file)) throw new UsageError(`${display(ctx, file)} does not exist`, { fix: `ls ${DEFAULT_BACKUP_DIR}/` });
+      const file = restoreInput(ctx.config);
       if (ctx.config.dryRun) {
         ctx.log.info('dry run: nothing was contacted');
         const where = ctx.config.pgUrl ? describePgUrl(ctx.config.pgUrl) : `the PostgreSQL pod in ${ctx.config.namespace} (kubectl exec)`;

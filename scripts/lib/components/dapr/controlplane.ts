@@ -5,7 +5,7 @@
 import type { StepCtx } from '../../context.js';
 import { diagnosePod, type PodJson } from '../../diagnose.js';
 import { StepError } from '../../errors.js';
-import { describeRelease, Helm, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../helm.js';
+import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../helm.js';
 import { formatCommand } from '../../exec.js';
 import { parseManifests } from '../../manifests.js';
 import { TerminalTracker, workloadReady } from '../../rollout.js';
@@ -18,7 +18,8 @@ export function helmFor(step: Pick<StepCtx, 'exec' | 'config'>): Helm {
 }
 
 export function upgradeOptions(s: DaprSettings, timeoutMs?: number): UpgradeOptions {
-  return { release: RELEASE, namespace: DAPR_NAMESPACE, chart: s.chart.ref, valuesFiles: [s.valuesPath], setString: s.chart.setString, timeoutMs, createNamespace: true };
+  const [key, value] = KIT_RELEASE_LABEL.split('=') as [string, string];
+  return { release: RELEASE, namespace: DAPR_NAMESPACE, chart: s.chart.ref, valuesFiles: [s.valuesPath], setString: s.chart.setString, timeoutMs, createNamespace: true, labels: { [key]: value } };
 }
 
 /** The command a user could paste (for --dry-run and docs). */

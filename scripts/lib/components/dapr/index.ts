@@ -10,15 +10,17 @@ import { BUDGETS_MS } from '../../budget.js';
 import { deployScript, verifyScript } from '../../component-scripts.js';
 import type { Ctx, StepCtx } from '../../context.js';
 import { EnvironmentError, errorMessage } from '../../errors.js';
-import { deleteBySelector } from '../../kube.js';
+import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube.js';
 import { REPO_ROOT, redactSecrets, type Manifest } from '../../manifests.js';
 import { ensureClusterReachable } from '../../preflight.js';
 import { waitForWorkload } from '../../rollout.js';
 import type { RunResult, ScriptDef } from '../../run.js';
 import { generatePassword } from '../postgres/credentials.js';
 import { withPostgres } from '../postgres/connection.js';
-import type { Component, Plan } from '../types.js';
+import type { ClusterWidePlan, Component, Plan } from '../types.js';
 import { objectChecks } from './checks.js';
+import { KIT_RELEASE_LABEL } from '../../helm.js';
+import type { FlagSpec } from '../../flags.js';
 import { controlPlaneChecks, helmCommandLine, helmFor, installControlPlane, requireDependenciesDeployed, waitForControlPlane, waitForDependencies } from './controlplane.js';
 import { renderAll } from './manifests.js';
 import { probeChecksEndToEnd } from './probe.js';
@@ -135,6 +137,7 @@ async function deploy(step: StepCtx): Promise<void> {
   }
   if (s.withRedis) {
     await waitForWorkload(step, { kind: 'statefulset', name: 'redis', selector: 'app.kubernetes.io/name=redis' });
+    await labelClaims(step.kube, ['data-redis-0']);
     step.log.ok('statefulset/redis is ready');
   }
   if (Object.values(outcome).some((o) => o !== 'unchanged')) {
@@ -164,27 +167,54 @@ async function verify(step: StepCtx): Promise<void> {
   await probeChecksEndToEnd(step, { image: String(f['probe-image'] ?? PROBE_IMAGE), timeoutMs: Number(f['probe-timeout'] ?? PROBE_TIMEOUT_FLAG.default), withRedis });
 }
 
-async function destroy(step: StepCtx, { purge }: { purge: boolean }): Promise<void> {
-  // The CRDs may be gone already (never installed, or removed by hand): nothing of that kind to delete then.
-  await deleteBySelector(step, 'components.dapr.io,configurations.dapr.io,resiliencies.dapr.io', COMPONENT_SELECTOR).catch((err: unknown) => {
-    if (!/doesn't have a resource type|the server could not find the requested resource/.test(errorMessage(err))) throw err;
-  });
-  await deleteBySelector(step, 'statefulset,service,networkpolicy', REDIS_SELECTOR);
+export const DAPR_CONTROL_PLANE_FLAG: FlagSpec = {
+  name: 'dapr-control-plane',
+  kind: 'boolean',
+  description: `destroy-all: also uninstall the cluster-wide Dapr control plane (helm release ${RELEASE} in ${DAPR_NAMESPACE}) when the kit did not install it or another namespace still has Dapr components`,
+};
+
+/**
+ * The control plane serves every namespace of the cluster, so destroy-all removes it only when the kit installed it
+ * (the release carries the kit's label) and no Dapr component outside this stack's namespace uses it, unless
+ * --dapr-control-plane says so. Its scheduler volumes and dapr-system go only with --purge, and only with it.
+ */
+async function planControlPlane(ctx: Ctx, o: { purge: boolean; force: boolean }): Promise<ClusterWidePlan> {
+  const helm = helmFor(ctx);
+  const title = `Dapr control plane (helm release ${RELEASE} in ${DAPR_NAMESPACE}, cluster-wide)`;
+  const release = await helm.release(RELEASE, DAPR_NAMESPACE);
+  if (!release) return { title, remove: false, why: `no helm release ${RELEASE} in ${DAPR_NAMESPACE}`, objects: [] };
+  const ours = (await helm.release(RELEASE, DAPR_NAMESPACE, { selector: KIT_RELEASE_LABEL })) !== undefined;
+  const elsewhere = await ctx.kube
+    .list<{ metadata: { name: string; namespace: string } }>('components.dapr.io', { namespace: null })
+    .then((items) => items.filter((c) => c.metadata.namespace !== ctx.config.namespace).map((c) => `${c.metadata.namespace}/${c.metadata.name}`))
+    .catch((err: unknown) => (isUnknownResourceType(err) ? [] : Promise.reject(err)));
+  const objects = [`helm release ${RELEASE} (${DAPR_NAMESPACE})`, ...(o.purge ? [`the scheduler volumes in ${DAPR_NAMESPACE}`, `namespace/${DAPR_NAMESPACE}`] : [])];
+  const reasons = [
+    ...(ours ? [] : [`the kit did not install it (the release has no ${KIT_RELEASE_LABEL} label)`]),
+    ...(elsewhere.length ? [`Dapr components in other namespaces use it: ${elsewhere.slice(0, 5).join(', ')}${elsewhere.length > 5 ? ', ...' : ''}`] : []),
+  ];
+  if (!reasons.length) return { title, remove: true, why: 'installed by the kit, and no other namespace has Dapr components', objects };
+  if (o.force) return { title, remove: true, why: `--dapr-control-plane, although ${reasons.join('; ')}`, objects };
+  return { title, remove: false, why: `${reasons.join('; ')} (--dapr-control-plane removes it anyway)`, objects };
+}
+
+async function removeControlPlane(step: StepCtx, plan: ClusterWidePlan, o: { purge: boolean }): Promise<void> {
+  if (!plan.remove) return;
   const helm = helmFor(step);
   if (await helm.release(RELEASE, DAPR_NAMESPACE)) {
     await helm.uninstall(RELEASE, DAPR_NAMESPACE);
     step.change(`helm release ${RELEASE}`, 'deleted');
     step.log.info(`helm release ${RELEASE} uninstalled (the dapr.io CRDs stay: other namespaces may use them)`);
   }
-  if (purge) {
-    await deleteBySelector(step, 'secret,pvc', COMPONENT_SELECTOR);
-    await deleteBySelector(step, 'pvc', 'app=dapr-scheduler-server', DAPR_NAMESPACE);
-    await step.kube.run(['delete', 'namespace', DAPR_NAMESPACE, '--ignore-not-found', '--wait=false']);
-    step.change(`namespace/${DAPR_NAMESPACE}`, 'deleted');
-    step.log.info(`the PostgreSQL role ${STATE_ROLE} and schema ${STATE_SCHEMA} stay with the PostgreSQL data (a new deploy resets the password)`);
-  } else {
-    step.log.info(`kept Secrets ${STATESTORE_SECRET}/${REDIS_SECRET}, the Redis volume and the scheduler volumes in ${DAPR_NAMESPACE}; --purge removes them`);
+  if (!o.purge) {
+    step.log.info(`kept the scheduler volumes and namespace ${DAPR_NAMESPACE}; --purge removes them`);
+    return;
   }
+  // The chart's claims carry the chart's labels, not the kit's: they are the release's, which was just removed.
+  const r = await step.kube.run(['delete', 'pvc', '-n', DAPR_NAMESPACE, '-l', 'app=dapr-scheduler-server', '--ignore-not-found', '--wait=false', '-o', 'name']);
+  for (const name of r.stdout.split('\n').filter(Boolean)) step.change(`${name} (${DAPR_NAMESPACE})`, 'deleted');
+  await step.kube.run(['delete', 'namespace', DAPR_NAMESPACE, '--ignore-not-found', '--wait=false']);
+  step.change(`namespace/${DAPR_NAMESPACE}`, 'deleted');
 }
 
 export const dapr: Component = {
@@ -218,7 +248,13 @@ export const dapr: Component = {
   },
   deploy,
   verify,
-  destroy,
+  // The PostgreSQL role dapr_state and schema dapr stay with the PostgreSQL data (a new install resets the password).
+  owned: [
+    { kinds: 'components.dapr.io,configurations.dapr.io,resiliencies.dapr.io', selector: COMPONENT_SELECTOR },
+    { kinds: 'statefulset,service,networkpolicy', selector: REDIS_SELECTOR },
+    { kinds: 'secret,pvc', selector: COMPONENT_SELECTOR, data: `the state-store and Redis Secrets (${STATESTORE_SECRET}, ${REDIS_SECRET}) and the Redis volume` },
+  ],
+  clusterWide: { plan: planControlPlane, remove: removeControlPlane, forceFlag: DAPR_CONTROL_PLANE_FLAG },
 };
 
 

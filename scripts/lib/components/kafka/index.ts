@@ -6,7 +6,7 @@ import type { Ctx, StepCtx } from '../../context.js';
 import { budgetFlag, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../config.js';
 import { errorMessage, StepError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
-import { deleteBySelector } from '../../kube.js';
+import { deleteBySelector, labelClaims } from '../../kube.js';
 import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
 import { waitForWorkload } from '../../rollout.js';
 import { renderNamespace } from '../postgres/manifests.js';
@@ -120,6 +120,7 @@ export const kafka: Component = {
         step.log.info(`${key} ${what}`);
       }
       await waitForWorkload(step, { kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR });
+      await labelClaims(step.kube, Array.from({ length: replicas }, (_, i) => `data-${STATEFULSET}-${i}`));
       step.log.ok(`statefulset/${STATEFULSET} is ready (${replicas} broker(s))`);
     }
 
@@ -219,12 +220,11 @@ export const kafka: Component = {
     });
   },
 
-  /** Removes the brokers, Services and ConfigMap; the volumes (every message) only with purge. Topics live on the volumes. */
-  async destroy(step: StepCtx, { purge }): Promise<void> {
-    await deleteBySelector(step, 'statefulset,service,configmap,networkpolicy', KAFKA_SELECTOR);
-    if (purge) await deleteBySelector(step, 'pvc', KAFKA_SELECTOR);
-    else step.log.info('kept the Kafka volumes (topics and messages; the cluster id is derived from the namespace, so a re-deploy picks them up); --purge removes them');
-  },
+  // The volumes hold every topic and message; the cluster id is derived from the namespace, so a re-deploy picks them up.
+  owned: [
+    { kinds: 'statefulset,service,configmap,networkpolicy', selector: KAFKA_SELECTOR },
+    { kinds: 'pvc', selector: KAFKA_SELECTOR, data: 'the Kafka volumes (topics and messages)' },
+  ],
 };
 
 interface PodJson {

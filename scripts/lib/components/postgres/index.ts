@@ -1,5 +1,7 @@
 // The PostgreSQL component: namespace, Secret, StatefulSet + Services, then sql/migrations.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
@@ -9,7 +11,7 @@ import { errorMessage, StepError, UsageError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
 import { redactSecrets } from '../../manifests.js';
 import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
-import { deleteBySelector } from '../../kube.js';
+import { deleteBySelector, labelClaims } from '../../kube.js';
 import { waitForWorkload } from '../../rollout.js';
 import type { Component, Plan } from '../types.js';
 import { checkData } from './checks.js';
@@ -115,6 +117,7 @@ export const postgres: Component = {
         step.log.info(`${key} ${what}`);
       }
       await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
+      await labelClaims(step.kube, ['data-postgresql-0']);
       step.log.ok('statefulset/postgresql is ready');
       if (liveTls !== undefined && liveTls !== tlsChoice.on) await syncClientSslModes(step, tlsChoice.on);
     }
@@ -144,11 +147,10 @@ export const postgres: Component = {
   },
 
 
-  async destroy(step: StepCtx, { purge }): Promise<void> {
-    await deleteBySelector(step, 'statefulset,service,networkpolicy', POSTGRES_SELECTOR);
-    if (purge) await deleteBySelector(step, 'pvc,secret', POSTGRES_SELECTOR);
-    else step.log.info(`kept the volume and Secret ${SECRET_NAME} (the data and its password); --purge removes them`);
-  },
+  owned: [
+    { kinds: 'statefulset,service,networkpolicy', selector: POSTGRES_SELECTOR },
+    { kinds: 'pvc,secret', selector: POSTGRES_SELECTOR, data: `the database volume and its Secrets (${SECRET_NAME}: the password the data needs)` },
+  ],
 };
 
 /** TLS was turned on or off: clients that declared their connection string (label) get the matching sslmode. */
@@ -163,10 +165,17 @@ async function syncClientSslModes(step: StepCtx, tlsOn: boolean): Promise<void> 
     const after = withSslMode(before, mode);
     if (after === before) continue;
     step.secrets.add(after);
-    // The patch goes through stdin: the connection string holds a password, which must not reach argv.
-    const patch = JSON.stringify({ data: { connectionString: Buffer.from(after).toString('base64') } });
-    step.secrets.add(Buffer.from(after).toString('base64'));
-    await step.kube.run(['patch', 'secret', secret.metadata.name, '-n', step.config.namespace, '--type', 'merge', '--patch-file', '/dev/stdin'], { quiet: true, input: patch });
+    // The patch goes through a private file: the connection string holds a password, which must not reach argv.
+    const encodedAfter = Buffer.from(after).toString('base64');
+    step.secrets.add(encodedAfter);
+    const dir = mkdtempSync(path.join(tmpdir(), 'lf-patch-'));
+    try {
+      const file = path.join(dir, 'patch.json');
+      writeFileSync(file, JSON.stringify({ data: { connectionString: encodedAfter } }), { mode: 0o600 });
+      await step.kube.run(['patch', 'secret', secret.metadata.name, '-n', step.config.namespace, '--type', 'merge', '--patch-file', file], { quiet: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     step.change(`secret/${secret.metadata.name}`, `sslmode=${mode}`);
     step.log.info(`secret/${secret.metadata.name}: sslmode=${mode} (PostgreSQL TLS ${tlsOn ? 'on' : 'off'}); restart the apps that use it to pick it up`);
   }
