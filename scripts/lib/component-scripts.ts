@@ -6,32 +6,45 @@ import path from 'node:path';
 import type { Component } from './components/types.js';
 import type { Ctx } from './context.js';
 import { formatDuration } from './duration.js';
-import { renderYaml } from './manifests.js';
+import { withOwnership, yamlStream } from './manifests.js';
 import type { RunResult, ScriptDef } from './run.js';
 import { runStep } from './steps.js';
 
-/** --dry-run: the plan and the manifests, written under .learnflow/rendered/ and printed. */
+/** Heads every rendered file: the Secrets in it are placeholders on purpose. */
+const RENDERED_HEADER =
+  '# Rendered by the LearnFlow kit with --dry-run. The Secrets hold placeholders, not the generated passwords:\n' +
+  '# the API server refuses them, so this file cannot set a password by accident. Deploy with the scripts instead.\n';
+
+/**
+ * --dry-run: the plan goes to the log (stderr); stdout is exactly what would be applied, one multi-document YAML
+ * stream (pipeable to `kubectl apply --dry-run=server -f -`), also written per component under .learnflow/rendered/.
+ */
 export async function dryRun(ctx: Ctx, components: readonly Component[], budgets: Record<string, number | null>): Promise<RunResult> {
   const dir = path.join(ctx.outDir, 'rendered');
   mkdirSync(dir, { recursive: true });
-  const out: string[] = [];
   const artifacts: Record<string, string> = {};
   const steps = [];
+  const manifests = [];
+  const extras: string[] = [];
   for (const c of components) {
     const plan = await c.plan(ctx);
     const budget = budgets[c.name] ?? null;
-    out.push(`# ${c.title}${budget ? ` (budget ${formatDuration(budget)})` : ''}`, ...plan.actions.map((a, i) => `#   ${i + 1}. ${a}`));
-    if (plan.manifests.length) {
-      const yaml = renderYaml(plan.manifests);
+    ctx.log.info(`plan for ${c.title}${budget ? ` (budget ${formatDuration(budget)})` : ''}:`);
+    plan.actions.forEach((a, i) => ctx.log.info(`  ${i + 1}. ${a}`));
+    const rendered = withOwnership(plan.manifests, ctx.config.namespace);
+    if (rendered.length) {
       const file = path.join(dir, `${c.name}.yaml`);
-      writeFileSync(file, yaml);
+      writeFileSync(file, RENDERED_HEADER + yamlStream(rendered));
       artifacts[c.name] = path.relative(ctx.root, file);
-      out.push(`# manifests (also in ${artifacts[c.name]}):`, yaml);
+      manifests.push(...rendered);
     }
+    const extra = await c.renderExtra?.(ctx);
+    if (extra && 'yaml' in extra) extras.push(`---\n# ${extra.title}\n${extra.yaml.trim().replace(/^---\n/, '')}\n`);
+    else if (extra) ctx.log.warn(`${extra.title}: not shown (${extra.skipped})`);
     steps.push({ name: c.name, ok: true, status: 'planned' as const, durationMs: 0, budgetMs: budget, checks: plan.actions.map((a) => ({ name: 'plan', ok: true, detail: a })) });
   }
-  ctx.log.info(`dry run: nothing was changed; rendered manifests in ${path.relative(ctx.root, dir)}/`);
-  return { steps, budgetMs: null, artifacts, output: out.join('\n') };
+  ctx.log.info(`dry run: nothing was changed; rendered manifests in ${path.relative(ctx.root, dir)}/ (Secrets as placeholders)`);
+  return { steps, budgetMs: null, artifacts, output: yamlStream(manifests) + extras.join(''), outputIsData: true };
 }
 
 export function deployScript(c: Component, name: string): ScriptDef {

@@ -36,7 +36,7 @@ export const COMMON_FLAGS: readonly FlagSpec[] = [
   { name: 'help', short: 'h', kind: 'boolean', description: 'show this help and exit' },
   { name: 'namespace', short: 'n', kind: 'string', valueName: 'NAME', default: 'learnflow', env: 'LEARNFLOW_NAMESPACE', description: 'namespace of the LearnFlow stack', validate: validateNamespace },
   { name: 'context', kind: 'string', valueName: 'NAME', env: 'LEARNFLOW_CONTEXT', description: 'kubeconfig context to use (default: the current context)' },
-  { name: 'dry-run', kind: 'boolean', description: 'print the plan and the rendered manifests; touch nothing, need no cluster' },
+  { name: 'dry-run', kind: 'boolean', description: 'print what would be applied as one YAML stream on stdout (the plan on stderr); touch nothing, need no cluster' },
   { name: 'json', kind: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on stderr)' },
   { name: 'verbose', short: 'v', kind: 'boolean', description: 'also log every read-only command the kit runs' },
 ];

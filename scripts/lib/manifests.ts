@@ -82,13 +82,33 @@ export function manifestKey(m: Pick<Manifest, 'kind' | 'metadata'>): string {
   return `${m.kind.toLowerCase()}/${m.metadata.name}`;
 }
 
-/** Secrets in --dry-run output and diagnostics: keys kept, values replaced. */
+/**
+ * Stands for a secret value in --dry-run output, rendered files and diagnostics. It goes into `data`, where the API
+ * server expects base64 and refuses this text: a dry-run file applied by hand fails on the Secret instead of setting
+ * a password to the placeholder.
+ */
+export const SECRET_PLACEHOLDER = '<redacted-secret-placeholder-not-base64-so-the-api-server-refuses-it>';
+
+/** Secrets in --dry-run output and diagnostics: keys kept, every value the placeholder (in `data`). */
 export function redactSecrets(manifests: readonly Manifest[]): Manifest[] {
   return manifests.map((m) => {
     if (m.kind !== 'Secret') return m;
-    const redact = (o: unknown) => (o && typeof o === 'object' ? Object.fromEntries(Object.keys(o).map((k) => [k, '<redacted>'])) : o);
-    return { ...m, data: redact(m.data), stringData: redact(m.stringData) } as Manifest;
+    const keys = [...Object.keys((m.data as object | undefined) ?? {}), ...Object.keys((m.stringData as object | undefined) ?? {})];
+    const { stringData: _dropped, ...rest } = m;
+    return { ...rest, data: Object.fromEntries(keys.map((k) => [k, SECRET_PLACEHOLDER])) } as Manifest;
   });
+}
+
+/** One multi-document YAML stream, each object once (several components render the same Namespace). */
+export function yamlStream(manifests: readonly Manifest[]): string {
+  const seen = new Set<string>();
+  const unique = manifests.filter((m) => {
+    const key = `${m.apiVersion}/${m.kind}/${m.metadata.namespace ?? ''}/${m.metadata.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return unique.map((m) => `---\n${stringify(m, { lineWidth: 0 })}`).join('');
 }
 
 export function readVersions(): Versions {

@@ -10,7 +10,7 @@ import type { Component } from './components/types.js';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from './config.js';
 import type { Ctx } from './context.js';
 import { writeDiagnostics } from './diagnostics.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { StepError, UsageError } from './errors.js';
 import type { FlagSpec, FlagValue } from './flags.js';
 import { networkPolicySupport } from './netpol-support.js';
@@ -135,9 +135,9 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
       const budgets = parseBudgets(f.budget as string[] | undefined);
       if (ctx.config.dryRun) {
-        const plan = await dryRun(ctx, selected, budgets);
         const stages = deployStages(selected.map((c) => c.name), f.sequential === true);
-        plan.output = `# deploy-all plan (total budget ${budgets.total / 60_000}m): ${stages.map((s) => s.join(' + ')).join(' -> ')}\n${plan.output ?? ''}`;
+        ctx.log.info(`deploy-all plan (total budget ${formatDuration(budgets.total)}): ${stages.map((s) => s.join(' + ')).join(' -> ')}`);
+        const plan = await dryRun(ctx, selected, budgets);
         return { ...plan, budgetMs: budgets.total };
       }
       if (!ctx.config.noCluster) await preflight(ctx, selected, f.yes === true);

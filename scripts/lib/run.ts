@@ -16,8 +16,10 @@ export interface RunResult {
   steps: StepReport[];
   budgetMs: number | null;
   artifacts?: Record<string, string>;
-  /** Printed on stdout after the table (human mode) — e.g. the dry-run manifests. */
+  /** Printed on stdout (human mode), e.g. the dry-run manifests. */
   output?: string;
+  /** `output` is a document (a YAML stream) others read: the summary table then goes to stderr, not after it. */
+  outputIsData?: boolean;
   /** What the script found, for --json consumers (e.g. images.mts: { images: [...] }). */
   data?: Record<string, unknown>;
 }
@@ -93,6 +95,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
 
   let report: Report;
   let output: string | undefined;
+  let outputIsData = false;
   try {
     def.checkUsage?.(config);
     const change = config.dryRun || config.noCluster ? false : def.changesCluster?.(config);
@@ -102,6 +105,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
     }
     const result = await def.run(ctx);
     output = result.output;
+    outputIsData = result.outputIsData === true;
     const ok = result.steps.every((s) => s.ok);
     report = {
       ok,
@@ -131,7 +135,11 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
     io.stdout(secrets.scrub(JSON.stringify(report, null, 2)) + '\n');
   } else {
     if (output) io.stdout(secrets.scrub(output) + (output.endsWith('\n') ? '' : '\n'));
-    if (report.steps.length) io.stdout(secrets.scrub(formatTable(report)) + '\n');
+    if (report.steps.length) {
+      const table = secrets.scrub(formatTable(report));
+      if (outputIsData) for (const line of table.split('\n')) io.stderr(line);
+      else io.stdout(table + '\n');
+    }
   }
   return exitCodeOf(report);
 }

@@ -167,10 +167,22 @@ describe('faults', () => {
     }
   });
 
-  it('an unreachable API server: exit 3 within 10 s', { timeout: 60_000 }, async () => {
-    const r = await runKit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl], { env: { ...cluster.env, KUBECONFIG: '/nonexistent/kubeconfig' } });
-    expect(r.code).toBe(3);
+  it('an unreachable API server: exit 3 within 10 s; no kubeconfig at all: exit 3 naming that', { timeout: 60_000 }, async () => {
+    // The same kubeconfig, its server moved to a port where nothing listens.
+    const { copyFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { spawnSync } = await import('node:child_process');
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'lf-unreach-')), 'kubeconfig');
+    copyFileSync(cluster.kubeconfig, kubeconfig);
+    const clusterName = spawnSync('kubectl', ['config', 'view', '--kubeconfig', kubeconfig, '-o', 'jsonpath={.clusters[0].name}'], { encoding: 'utf8', env: cluster.env }).stdout;
+    spawnSync('kubectl', ['config', 'set-cluster', clusterName, '--server', 'https://127.0.0.1:1', '--kubeconfig', kubeconfig], { env: cluster.env });
+    const r = await runKit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl], { env: { ...cluster.env, KUBECONFIG: kubeconfig } });
+    expect(r.code, r.stderr).toBe(3);
     expect(r.durationMs).toBeLessThan(12_000);
     expect(r.stderr).toMatch(/not reachable/);
+    const none = await runKit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl], { env: { ...cluster.env, KUBECONFIG: '/nonexistent/kubeconfig' } });
+    expect(none.code).toBe(3);
+    expect(none.stderr).toMatch(/no current kubeconfig context/);
   });
 });

@@ -2,6 +2,7 @@
 // deploy order, over a fake kubectl/helm; and --dry-run through the real entry point with no cluster at all.
 
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { controlPlaneStates, dependencyStates, helmCommandLine, installControlPlane, releaseUpToDate, waitForControlPlane } from '../../scripts/lib/components/dapr/controlplane.js';
 import { dapr, installDaprScript } from '../../scripts/lib/components/dapr/index.js';
@@ -9,7 +10,7 @@ import { chooseChart, daprSettings, VALUES_FILE, type DaprSettings } from '../..
 import { desiredValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
 import { buildConfig } from '../../scripts/lib/config.js';
 import { Helm, helmDuration, helmMajor, parseReleases, upgradeInstallArgs } from '../../scripts/lib/helm.js';
-import { readVersions, REPO_ROOT } from '../../scripts/lib/manifests.js';
+import { SECRET_PLACEHOLDER, readVersions, REPO_ROOT } from '../../scripts/lib/manifests.js';
 import { main } from '../../scripts/lib/run.js';
 import { fakeClock, fakeExec, fakeStep, on, type FakeHandler } from '../support/fakes.js';
 
@@ -241,21 +242,40 @@ describe('dependency gate', () => {
 });
 
 describe('install-dapr --dry-run', () => {
-  it('prints the plan, the helm command, the values and the components with no cluster and no secret', async () => {
+  it('prints the plan (stderr) and a clean YAML stream (stdout) with no cluster and no secret; the chart\'s objects via helm template', async () => {
     const out: string[] = [];
     const err: string[] = [];
-    const exec = fakeExec(); // any command fails the test
-    const code = await main(installDaprScript(), ['--dry-run', '--with-redis', '--zipkin-endpoint', 'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans', '--tracing-sampling-rate', '0.5'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
+    const chartYaml = 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dapr-operator\n  namespace: dapr-system\n';
+    // Only `helm template` may run (no cluster is contacted); anything else fails the test.
+    const exec = fakeExec((args, cmd) => (cmd === 'helm' && args[0] === 'template' ? { stdout: chartYaml } : undefined));
+    const argv = ['--dry-run', '--with-redis', '--zipkin-endpoint', 'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans', '--tracing-sampling-rate', '0.5'];
+    const code = await main(installDaprScript(), argv, {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
     const text = out.join('');
+    const log = err.join('\n');
     expect(code).toBe(0);
-    expect(exec.calls).toEqual([]);
-    expect(text).toContain(`helm upgrade --install dapr dapr --repo ${V.repo} --version ${V.version} --namespace dapr-system --create-namespace --values`);
-    expect(text).toContain('# helm values (k8s/dapr/values.yaml):');
-    expect(text).toContain('sidecarDropALLCapabilities: true');
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['template']);
+    expect(exec.calls[0]!.args).toEqual(expect.arrayContaining(['--include-crds', '--values']));
+    expect(log).toContain(`helm upgrade --install dapr dapr --repo ${V.repo} --version ${V.version} --namespace dapr-system --create-namespace --values`);
     expect(text).toMatch(/kind: Component\s+metadata:\s+name: statestore-redis/);
     expect(text).toContain('samplingRate: "0.5"');
-    expect(text).toContain('connectionString: <redacted>');
+    expect(text).toContain(`connectionString: ${SECRET_PLACEHOLDER}`);
     expect(text).not.toMatch(/password=|requirepass [^<]/);
+    expect(text).toContain('name: dapr-operator');
+    // A YAML stream: every document parses on its own, no helm values glued onto the last object.
+    const docs = parseAllDocuments(text);
+    expect(docs.every((d) => d.errors.length === 0)).toBe(true);
+    expect(docs.map((d) => (d.toJS() as { kind: string }).kind)).toEqual(expect.arrayContaining(['Secret', 'Component', 'Configuration', 'Resiliency', 'StatefulSet', 'Deployment']));
+    expect(text).not.toContain('sidecarDropALLCapabilities');
+  });
+
+  it('without helm, says the chart\'s objects are not shown and still prints the kit\'s own', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const exec = fakeExec((_args, cmd) => (cmd === 'helm' ? { exitCode: 127, stderr: 'helm: not found' } : undefined));
+    const code = await main(installDaprScript(), ['--dry-run'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
+    expect(code).toBe(0);
+    expect(err.join('\n')).toMatch(/the Dapr chart's objects .*: not shown \(/);
+    expect(out.join('')).toContain('kind: Component');
   });
 
   it('plans nothing for Dapr in a --no-cluster deploy-all', async () => {

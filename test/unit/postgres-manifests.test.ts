@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readVersions, type Manifest } from '../../scripts/lib/manifests.js';
+import { readVersions, SECRET_PLACEHOLDER, type Manifest } from '../../scripts/lib/manifests.js';
 import { POSTGRES_RESOURCES, renderNamespace, renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
 import { chooseTls, statefulSetServesTls, withSslMode, withTls } from '../../scripts/lib/components/postgres/tls.js';
 import { runKit } from '../support/cli.js';
@@ -67,8 +67,9 @@ describe('PostgreSQL manifests', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('kind: StatefulSet');
     expect(r.stdout).toContain('namespace: lf-dry');
-    expect(r.stdout).toContain('password: <redacted>');
-    expect(r.stdout).toMatch(/postgres\s+-\s+10m00s\s+planned/);
+    expect(r.stdout).toContain(`password: ${SECRET_PLACEHOLDER}`);
+    expect(r.stderr).toMatch(/postgres\s+-\s+10m00s\s+planned/);
+    expect(r.stdout).not.toMatch(/planned/);
   });
 });
 

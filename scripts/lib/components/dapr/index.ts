@@ -2,7 +2,6 @@
 // Secret, then the components, Configuration and Resiliency (and optionally Redis). Verify checks the objects
 // and runs an end-to-end probe through a real sidecar. docs/dapr.md is the user's guide.
 
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { tryLogin } from '../../pg.js';
@@ -11,7 +10,7 @@ import { deployScript, verifyScript } from '../../component-scripts.js';
 import type { Ctx, StepCtx } from '../../context.js';
 import { EnvironmentError, errorMessage } from '../../errors.js';
 import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube.js';
-import { REPO_ROOT, redactSecrets, type Manifest } from '../../manifests.js';
+import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../manifests.js';
 import { ensureClusterReachable } from '../../preflight.js';
 import { waitForWorkload } from '../../rollout.js';
 import type { RunResult, ScriptDef } from '../../run.js';
@@ -21,7 +20,8 @@ import type { ClusterWidePlan, Component, Plan } from '../types.js';
 import { objectChecks } from './checks.js';
 import { KIT_RELEASE_LABEL } from '../../helm.js';
 import type { FlagSpec } from '../../flags.js';
-import { controlPlaneChecks, helmCommandLine, helmFor, installControlPlane, requireDependenciesDeployed, waitForControlPlane, waitForDependencies } from './controlplane.js';
+import { chartArgs } from '../../helm.js';
+import { controlPlaneChecks, helmCommandLine, helmFor, upgradeOptions, installControlPlane, requireDependenciesDeployed, waitForControlPlane, waitForDependencies } from './controlplane.js';
 import { renderAll } from './manifests.js';
 import { probeChecksEndToEnd } from './probe.js';
 import {
@@ -240,6 +240,22 @@ export const dapr: Component = {
     return controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)));
   },
 
+  /** The chart's own objects (CRDs, ClusterRoles, the injector webhook: the cluster-wide part), via `helm template`. */
+  async renderExtra(ctx: Ctx) {
+    if (ctx.config.noCluster) return undefined;
+    const s = daprSettings(ctx);
+    const title = `the Dapr chart's objects (${s.chart.describe}), as helm would install them`;
+    const upgrade = upgradeOptions(s);
+    const args = ['template', RELEASE, ...chartArgs(upgrade.chart), '--namespace', DAPR_NAMESPACE, '--include-crds', ...(upgrade.valuesFiles ?? []).flatMap((f) => ['--values', f]), ...Object.entries(upgrade.setString ?? {}).flatMap(([k, v]) => ['--set-string', `${k}=${v}`])];
+    try {
+      const r = await ctx.exec('helm', args, { quiet: true, timeoutMs: 60_000 });
+      // The chart's Secrets (certificates sentry fills in) are shown like the kit's: keys only.
+      return { title, yaml: yamlStream(redactSecrets(parseManifests(r.stdout, 'helm template'))) };
+    } catch (err) {
+      return { title, skipped: err instanceof EnvironmentError ? 'helm is not installed' : `helm template failed: ${errorMessage(err).split('\n')[0]}` };
+    }
+  },
+
   async plan(ctx: Ctx): Promise<Plan> {
     if (ctx.config.noCluster) return { actions: ['--no-cluster: nothing to do for Dapr (it runs only in a cluster)'], manifests: [] };
     const s = daprSettings(ctx);
@@ -259,18 +275,7 @@ export const dapr: Component = {
 
 
 export function installDaprScript(): ScriptDef {
-  const base = deployScript(dapr, 'install-dapr');
-  return {
-    ...base,
-    async run(ctx): Promise<RunResult> {
-      const result = await base.run(ctx);
-      if (ctx.config.dryRun) {
-        const file = daprSettings(ctx).valuesPath;
-        result.output = `${result.output ?? ''}\n# helm values (${path.relative(ctx.root, file)}):\n${readFileSync(file, 'utf8')}`;
-      }
-      return result;
-    },
-  };
+  return deployScript(dapr, 'install-dapr');
 }
 
 export function verifyDaprScript(): ScriptDef {
