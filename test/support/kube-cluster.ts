@@ -28,6 +28,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reapStaleRealNodes, REAL_NODE_SERVICE_CIDR, startRealNode, type RealNode, type RealNodeOptions } from './real-node.js';
 
 export interface KubeClusterOptions {
   /** Name prefix; a unique suffix (-p<pid>-<random>) is always appended. Default "lf". */
@@ -50,6 +51,14 @@ export interface KubeClusterOptions {
   persistentVolumeSize?: string;
   /** Budget for `kwokctl create cluster` + setup, in ms (keep below the hook timeout). Default 120_000. */
   timeoutMs?: number;
+  /**
+   * Also start one REAL node (kubelet + containerd, test/support/real-node.ts) beside the KWOK nodes. Default false.
+   * Then: kwok manages only the nodes annotated `kwok.x-k8s.io/node: fake`; the API server has a kubelet client
+   * certificate, the Service range 10.96.0.0/16 and MutatingAdmissionPolicy; the default StorageClass binds
+   * WaitForFirstConsumer, the pre-created KWOK PersistentVolumes are reachable from KWOK nodes only and the real
+   * node gets hostPath PersistentVolumes of its own (directories mode 0777).
+   */
+  realNode?: boolean | RealNodeOptions;
 }
 
 export interface KubectlOptions {
@@ -78,6 +87,8 @@ export interface KubeCluster {
   kubectl(args: string[], opts?: KubectlOptions): Promise<string>;
   /** `kubectl apply -f -` of a YAML/JSON manifest. */
   apply(manifest: string): Promise<string>;
+  /** The real node, when started with `realNode` (stopped by stop()). */
+  realNode?: RealNode;
   /** Delete the cluster (kwokctl delete cluster) and its temp files. Idempotent; never throws. */
   stop(): Promise<void>;
 }
@@ -297,6 +308,7 @@ export async function reapStaleKubeClusters(paths: SubstratePaths = substratePat
     }
     reaped.push(name);
   }
+  reaped.push(...(await reapStaleRealNodes()));
   return reaped;
 }
 
@@ -364,7 +376,11 @@ function nodeManifest(name: string, index: number, cpu: string, memory: string, 
   };
 }
 
-function storageObjects(o: Required<Pick<KubeClusterOptions, 'defaultStorageClass' | 'storageClassName' | 'persistentVolumes' | 'persistentVolumeSize'>>, cluster: string): object[] {
+function storageObjects(
+  o: Required<Pick<KubeClusterOptions, 'defaultStorageClass' | 'storageClassName' | 'persistentVolumes' | 'persistentVolumeSize'>>,
+  cluster: string,
+  realNode: boolean,
+): object[] {
   const objs: object[] = [];
   if (o.defaultStorageClass) {
     objs.push({
@@ -376,7 +392,8 @@ function storageObjects(o: Required<Pick<KubeClusterOptions, 'defaultStorageClas
       },
       provisioner: 'kubernetes.io/no-provisioner',
       reclaimPolicy: 'Retain',
-      volumeBindingMode: 'Immediate',
+      // With a real node, the scheduler picks the node first and the binder a volume reachable from it.
+      volumeBindingMode: realNode ? 'WaitForFirstConsumer' : 'Immediate',
     });
   }
   for (let i = 0; i < o.persistentVolumes; i++) {
@@ -391,8 +408,9 @@ function storageObjects(o: Required<Pick<KubeClusterOptions, 'defaultStorageClas
         persistentVolumeReclaimPolicy: 'Retain',
         storageClassName: o.storageClassName,
         volumeMode: 'Filesystem',
-        // Never touched: no kubelet mounts anything in a KWOK cluster.
+        // Never touched: no kubelet mounts anything on a KWOK node (and a real node gets volumes of its own).
         hostPath: { path: `/tmp/kwok-pv/${cluster}/${name}`, type: 'DirectoryOrCreate' },
+        ...(realNode ? { nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'type', operator: 'In', values: ['kwok'] }] }] } } } : {}),
       },
     });
   }
@@ -407,6 +425,8 @@ function asList(items: object[]): string {
  * Start a fresh KWOK cluster. Always call stop() (e.g. in afterAll); on a failure during start the
  * cluster is deleted before the error is thrown.
  */
+export async function startKubeCluster(opts: KubeClusterOptions & { realNode: true | RealNodeOptions }): Promise<KubeCluster & { realNode: RealNode }>;
+export async function startKubeCluster(opts?: KubeClusterOptions): Promise<KubeCluster>;
 export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<KubeCluster> {
   const paths = substratePaths();
   assertSubstrateProvisioned(paths);
@@ -421,6 +441,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     persistentVolumes: opts.persistentVolumes ?? 10,
     persistentVolumeSize: opts.persistentVolumeSize ?? '20Gi',
     timeoutMs: opts.timeoutMs ?? 120_000,
+    realNode: opts.realNode === true ? {} : opts.realNode || undefined,
   };
   const prefix = o.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 20) || 'lf';
   const name = `${prefix}-p${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -438,9 +459,11 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
   const env: NodeJS.ProcessEnv = { ...env0, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(tmp, 'kube-cache') };
 
   let stopped = false;
+  let realNode: RealNode | undefined;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
+    await realNode?.stop();
     live.delete(name);
     const r = await run(kwokctl, deleteArgs(name, kubeconfig), env0, { timeoutMs: 120_000 }).catch((e: Error) => ({
       code: -1,
@@ -482,6 +505,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
         `  kubeControllerManagerPort: ${kcmPort}`,
         `  kubeSchedulerPort: ${schedPort}`,
         `  kwokControllerPort: ${kwokPort}`,
+        ...(o.realNode ? realNodeControlPlane(join(paths.kwokWorkdir, 'clusters', name, 'pki')) : []),
         '',
       ].join('\n'),
     );
@@ -527,7 +551,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
 
     const nodeNames = Array.from({ length: o.nodes }, (_, i) => `kwok-node-${i}`);
     await apply(asList(nodeNames.map((n, i) => nodeManifest(n, i, o.nodeCpu, o.nodeMemory, o.nodePods, paths.versions.KUBE_VERSION))));
-    const storage = storageObjects(o, name);
+    const storage = storageObjects(o, name, o.realNode !== undefined);
     if (storage.length > 0) await apply(asList(storage));
     if (nodeNames.length > 0) {
       await kubectl(['wait', '--for=condition=Ready', 'node', '--all', `--timeout=${Math.ceil(left() / 1000)}s`], {
@@ -542,6 +566,14 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
       await sleep(250);
     }
 
+    if (o.realNode) {
+      realNode = await startRealNode(
+        { name, kubectl, apply },
+        { pkiDir: join(paths.kwokWorkdir, 'clusters', name, 'pki'), apiPort: Number(apiPort), storageClassName: o.storageClassName },
+        { ...o.realNode, timeoutMs: o.realNode.timeoutMs ?? Math.max(30_000, deadline - Date.now()) },
+      );
+    }
+
     return {
       name,
       kubeconfig,
@@ -552,6 +584,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
       versions: paths.versions,
       kubectl,
       apply,
+      ...(realNode ? { realNode } : {}),
       stop,
     };
   } catch (err) {
@@ -561,6 +594,34 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     e.message = `startKubeCluster(${name}) failed: ${e.message}\n(component logs were under ${logs})`;
     throw e;
   }
+}
+
+/**
+ * kwokctl configuration lines for a cluster with a real node: kwok fakes only the nodes annotated for it; the API
+ * server reaches kubelets with the admin certificate (checking their serving certificates against the cluster CA)
+ * at their InternalIP, allocates Services from REAL_NODE_SERVICE_CIDR and serves MutatingAdmissionPolicy (beta in
+ * 1.34, off by default) for steerNamespaceToRealNode().
+ */
+function realNodeControlPlane(pki: string): string[] {
+  const args: [string, string][] = [
+    ['kubelet-client-certificate', join(pki, 'admin.crt')],
+    ['kubelet-client-key', join(pki, 'admin.key')],
+    ['kubelet-certificate-authority', join(pki, 'ca.crt')],
+    ['kubelet-preferred-address-types', 'InternalIP'],
+    ['service-cluster-ip-range', REAL_NODE_SERVICE_CIDR],
+  ];
+  return [
+    '  kubeFeatureGates: MutatingAdmissionPolicy=true',
+    '  kubeRuntimeConfig: admissionregistration.k8s.io/v1beta1=true',
+    'componentsPatches:',
+    '- name: kwok-controller',
+    '  extraArgs:',
+    '  - {key: manage-all-nodes, value: "false", override: true}',
+    '  - {key: manage-nodes-with-annotation-selector, value: "kwok.x-k8s.io/node=fake"}',
+    '- name: kube-apiserver',
+    '  extraArgs:',
+    ...args.map(([k, v]) => `  - {key: ${k}, value: ${JSON.stringify(v)}}`),
+  ];
 }
 
 export interface ImagePullBackOffStageOptions {
