@@ -1,4 +1,4 @@
-// Budgets are deadlines (SC-001..SC-004): one table, checked against an injectable clock.
+// Budgets are deadlines (Kafka 10 min, PostgreSQL 10 min, Dapr 5 min, all 30 min): one table, checked against an injectable clock.
 
 import type { Clock } from './clock.js';
 import { formatDuration } from './duration.js';

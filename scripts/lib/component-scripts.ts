@@ -8,7 +8,7 @@ import type { Ctx } from './context.js';
 import { formatDuration } from './duration.js';
 import { withOwnership, yamlStream } from './manifests.js';
 import type { RunResult, ScriptDef } from './run.js';
-import { runStep } from './steps.js';
+import { runStep, skippedStep } from './steps.js';
 
 /** Heads every rendered file: the Secrets in it are placeholders on purpose. */
 const RENDERED_HEADER =
@@ -57,6 +57,7 @@ export function deployScript(c: Component, name: string): ScriptDef {
     async run(ctx) {
       const budgetMs = Number(ctx.config.flags.budget);
       if (ctx.config.dryRun) return dryRun(ctx, [c], { [c.name]: budgetMs });
+      if (ctx.config.noCluster && c.clusterOnly) return { steps: [skippedStep(c.name, budgetMs, `--no-cluster: ${c.title} runs only in a cluster`)], budgetMs };
       const step = await runStep(ctx, { name: c.name, budgetMs, run: (s) => c.deploy(s) });
       return { steps: [step], budgetMs };
     },
@@ -74,6 +75,7 @@ export function verifyScript(c: Component, name: string): ScriptDef {
         ctx.log.info(`dry run: would run the ${c.title} checks (see --help); nothing was contacted`);
         return { steps: [], budgetMs: null };
       }
+      if (ctx.config.noCluster && c.clusterOnly) return { steps: [skippedStep(`verify-${c.name}`, null, `--no-cluster: ${c.title} runs only in a cluster; nothing checked`)], budgetMs: null };
       const step = await runStep(ctx, { name: `verify-${c.name}`, budgetMs: null, run: (s) => c.verify(s) });
       return { steps: [step], budgetMs: null };
     },

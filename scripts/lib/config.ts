@@ -1,5 +1,6 @@
 // Typed configuration shared by every entry point: common flags, endpoint flags, validation.
 
+import path from 'node:path';
 import { BUDGETS_MS, type ComponentName } from './budget.js';
 import { UsageError } from './errors.js';
 import type { FlagSpec, FlagValue, ParsedFlags } from './flags.js';
@@ -35,10 +36,13 @@ export function validateBrokers(v: FlagValue): string | undefined {
 export const COMMON_FLAGS: readonly FlagSpec[] = [
   { name: 'help', short: 'h', kind: 'boolean', description: 'show this help and exit' },
   { name: 'namespace', short: 'n', kind: 'string', valueName: 'NAME', default: 'learnflow', env: 'LEARNFLOW_NAMESPACE', description: 'namespace of the LearnFlow stack', validate: validateNamespace },
-  { name: 'context', kind: 'string', valueName: 'NAME', env: 'LEARNFLOW_CONTEXT', description: 'kubeconfig context to use (default: the current context)' },
+  { name: 'context', kind: 'string', valueName: 'NAME', env: 'LEARNFLOW_CONTEXT', aliases: ['kube-context'], description: 'kubeconfig context to use (default: the current context)' },
+  { name: 'kubeconfig', kind: 'string', valueName: 'FILE', description: 'kubeconfig file for kubectl and helm (default: $KUBECONFIG or ~/.kube/config)' },
   { name: 'dry-run', kind: 'boolean', description: 'print what would be applied as one YAML stream on stdout (the plan on stderr); touch nothing, need no cluster' },
-  { name: 'json', kind: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on stderr)' },
+  { name: 'json', kind: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on stderr); -o json too' },
   { name: 'verbose', short: 'v', kind: 'boolean', description: 'also log every read-only command the kit runs' },
+  { name: 'quiet', short: 'q', kind: 'boolean', description: 'log only warnings and failures (the report and --json are unchanged)' },
+  { name: 'version', kind: 'boolean', description: 'print the kit\'s version and every pinned component version, and exit' },
 ];
 
 export const PG_URL_FLAG: FlagSpec = {
@@ -76,6 +80,7 @@ export function budgetFlag(component: ComponentName): FlagSpec {
     name: 'budget',
     kind: 'duration',
     valueName: 'DURATION',
+    aliases: ['timeout'],
     default: BUDGETS_MS[component],
     description: `deadline for this component; exceeding it fails the run`,
   };
@@ -87,6 +92,9 @@ export interface KitConfig {
   dryRun: boolean;
   json: boolean;
   verbose: boolean;
+  quiet: boolean;
+  /** --kubeconfig, resolved: handed to kubectl and helm as KUBECONFIG. */
+  kubeconfig?: string;
   noCluster: boolean;
   pgUrl?: string;
   kafkaBrokers?: string[];
@@ -103,6 +111,8 @@ export function buildConfig(parsed: ParsedFlags): KitConfig {
     dryRun: v['dry-run'] === true,
     json: v.json === true,
     verbose: v.verbose === true,
+    quiet: v.quiet === true,
+    kubeconfig: v.kubeconfig === undefined ? undefined : path.resolve(process.cwd(), String(v.kubeconfig)),
     noCluster: v['no-cluster'] === true,
     pgUrl: v['pg-url'] === undefined ? undefined : String(v['pg-url']),
     kafkaBrokers: v['kafka-brokers'] as string[] | undefined,
@@ -115,6 +125,20 @@ export function buildConfig(parsed: ParsedFlags): KitConfig {
     const missing = [needsPg && !config.pgUrl ? '--pg-url (or LEARNFLOW_PG_URL)' : '', needsKafka && !config.kafkaBrokers ? '--kafka-brokers (or LEARNFLOW_KAFKA_BROKERS)' : ''].filter(Boolean);
     if (missing.length) throw new UsageError(`--no-cluster needs ${missing.join(' and ')}: there is no port-forward to fall back on`);
     if (config.given.has('context')) throw new UsageError('--no-cluster and --context contradict each other: --no-cluster talks to no cluster');
+    // Flags that only mean something to the cluster side: refused rather than silently ignored.
+    const clusterOnly = ['tls', 'no-tls', 'rotate-secrets', 'with-redis', 'replicas', 'dapr-version', 'dapr-chart', 'kubeconfig'].filter((f) => config.given.has(f) && f in v);
+    if (clusterOnly.length) throw new UsageError(`--no-cluster and ${clusterOnly.map((f) => `--${f}`).join(', ')} contradict each other: ${clusterOnly.length > 1 ? 'they change' : 'it changes'} the cluster, which --no-cluster does not touch`, { fix: 'drop --no-cluster, or drop those flags' });
   }
+  if (config.verbose && config.quiet) throw new UsageError('--verbose and --quiet contradict each other: give one');
   return config;
+}
+
+/**
+ * A path flag's file: what the user typed resolves against where they stand (like -o/-i of backup and restore);
+ * the default names one of the kit's own files and resolves against the repository.
+ */
+export function flagPath(config: Pick<KitConfig, 'flags' | 'given'>, name: string, root: string, fallback?: string): string | undefined {
+  const value = config.flags[name];
+  if (value === undefined || value === '') return fallback === undefined ? undefined : path.resolve(root, fallback);
+  return path.resolve(config.given.has(name) ? process.cwd() : root, String(value));
 }

@@ -50,7 +50,8 @@ export function tail(text: string, lines = STDERR_TAIL_LINES): string {
   return all.slice(-lines).join('\n');
 }
 
-export function createExec(log: Logger, secrets?: SecretRegistry): Exec {
+/** `baseEnv`: set for every child (--kubeconfig's KUBECONFIG). */
+export function createExec(log: Logger, secrets?: SecretRegistry, baseEnv: Record<string, string> = {}): Exec {
   return async (cmd, args, opts = {}) => {
     const command = formatCommand(cmd, args, secrets);
     (opts.quiet ? log.debug : log.info)(`$ ${command}`);
@@ -61,7 +62,7 @@ export function createExec(log: Logger, secrets?: SecretRegistry): Exec {
       quiet: true,
       timeout: timeoutMs,
       input: opts.input,
-      env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      env: { ...process.env, ...baseEnv, ...opts.env },
     })`${cmd} ${args}`;
     const result: ExecResult = {
       command,

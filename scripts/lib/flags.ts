@@ -21,6 +21,8 @@ export interface FlagSpec {
   validate?: (value: FlagValue) => string | undefined;
   /** May be given several times (values accumulate, for 'list'). */
   repeatable?: boolean;
+  /** Other names users of kubectl/helm type for the same thing (--kube-context for --context). */
+  aliases?: readonly string[];
 }
 
 export interface ParsedFlags {
@@ -31,20 +33,32 @@ export interface ParsedFlags {
 }
 
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedFlags {
-  const byName = new Map(specs.map((s) => [s.name, s]));
+  const byName = new Map(specs.flatMap((s) => [[s.name, s] as const, ...(s.aliases ?? []).map((a) => [a, s] as const)]));
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
   const values: Record<string, FlagValue | undefined> = {};
   const given = new Set<string>();
   const positionals: string[] = [];
+  const json = byName.get('json');
+  // kubectl's `-o json` / `--output json`, where the script has no -o of its own.
+  const outputAlias = json && !byShort.has('o') && !byName.has('output');
+  // `help` alone, as `git help` or `helm help` users type it.
+  const args = argv.length === 1 && argv[0] === 'help' && byName.has('help') ? ['--help'] : expandShortFlags(argv, byShort);
 
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
     if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
+      positionals.push(...args.slice(i + 1));
       break;
     }
     let spec: FlagSpec | undefined;
     let inline: string | undefined;
+    if (outputAlias && (arg === '-o' || arg === '--output' || arg.startsWith('--output=') || arg.startsWith('-o='))) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
+      if (value !== 'json') throw new UsageError(`${arg.split('=')[0]} ${value ?? ''}: only json is supported (the kit's one machine-readable format)`, { fix: 'use --json (or -o json)' });
+      values.json = true;
+      given.add('json');
+      continue;
+    }
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
@@ -64,7 +78,7 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     } else if (inline !== undefined) {
       raw = inline;
     } else {
-      const next = argv[i + 1];
+      const next = args[i + 1];
       if (next === undefined || (next.startsWith('--') && next.length > 2)) {
         throw new UsageError(`--${spec.name} needs a value${spec.valueName ? ` (${spec.valueName})` : ''}`, {
           fix: `e.g. --${spec.name} ${example(spec)}`,
@@ -111,6 +125,7 @@ function convert(spec: FlagSpec, raw: string, where: string): FlagValue {
       break;
     }
     case 'duration': {
+      if (/^\d+$/.test(raw.trim())) throw new UsageError(`${where} '${raw}' has no unit: say ${raw}m or ${raw}s (durations like 90s, 10m, 1h)`);
       const ms = parseDuration(raw);
       if (ms === undefined || ms <= 0) throw new UsageError(`${where} must be a duration like 90s, 10m or 1h, got '${raw}'`);
       value = ms;
@@ -121,6 +136,7 @@ function convert(spec: FlagSpec, raw: string, where: string): FlagValue {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
+      if (value.length === 0) throw new UsageError(`${where} is empty: give at least one value${spec.choices ? ` (${spec.choices.join(', ')})` : ''}`);
       break;
     default:
       value = raw;
@@ -135,9 +151,49 @@ function convert(spec: FlagSpec, raw: string, where: string): FlagValue {
   return value;
 }
 
+/** -vy -> -v -y: combined short flags, booleans only (a value-taking short flag must stand alone). */
+function expandShortFlags(argv: readonly string[], byShort: ReadonlyMap<string, FlagSpec>): string[] {
+  return argv.flatMap((arg) => {
+    if (!/^-[a-zA-Z]{2,}$/.test(arg)) return [arg];
+    const letters = [...arg.slice(1)];
+    if (!letters.every((l) => byShort.get(l)?.kind === 'boolean')) return [arg];
+    return letters.map((l) => `-${l}`);
+  });
+}
+
+/** Levenshtein distance, for "did you mean". */
+export function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * The flag a typo most likely meant: a close spelling (a quarter of the length, at least 1 and at most 3 edits),
+ * or the one flag the typed text begins. Nothing when two are equally close or nothing is close: a suggestion that
+ * is only a guess (--no-netpol for --no-cluster) would send the user to a flag that does something else.
+ */
+export function suggestFlag(typed: string, specs: readonly FlagSpec[]): string | undefined {
+  const names = specs.flatMap((s) => [s.name, ...(s.aliases ?? [])].map((n) => ({ n, flag: s.name })));
+  const prefixed = [...new Set(names.filter(({ n }) => typed.length >= 4 && n.startsWith(typed)).map((x) => x.flag))];
+  if (prefixed.length === 1) return prefixed[0];
+  const limit = Math.min(3, Math.max(1, Math.floor(typed.length / 4)));
+  const scored = names.map(({ n, flag }) => ({ flag, d: editDistance(typed, n) })).filter((x) => x.d <= limit);
+  const best = Math.min(...scored.map((x) => x.d));
+  const winners = [...new Set(scored.filter((x) => x.d === best).map((x) => x.flag))];
+  return winners.length === 1 ? winners[0] : undefined;
+}
+
 function unknownFlag(flag: string, specs: readonly FlagSpec[]): UsageError {
-  const name = flag.replace(/^-+/, '');
-  const near = specs.map((s) => s.name).find((n) => n.startsWith(name.slice(0, 3)) || name.startsWith(n));
+  const near = suggestFlag(flag.replace(/^-+/, ''), specs);
   return new UsageError(`unknown flag ${flag}${near ? ` (did you mean --${near}?)` : ''}`, { fix: 'see --help for the flags this script takes' });
 }
 
@@ -159,7 +215,39 @@ export function formatHelp(usage: string, summary: string, specs: readonly FlagS
     return { left, right: s.description + (extras.length ? ` (${extras.join('; ')})` : '') };
   });
   const width = Math.max(...rows.map((r) => r.left.length)) + 2;
-  const lines = [`Usage: ${usage}`, '', summary, '', 'Flags:', ...rows.map((r) => `  ${r.left.padEnd(width)}${r.right}`)];
-  if (footer) lines.push('', footer);
+  const flagLines = rows.flatMap((r) => wrap(r.right, HELP_COLUMNS - width - 2).map((text, i) => `  ${(i === 0 ? r.left : '').padEnd(width)}${text}`));
+  const lines = [`Usage: ${usage}`, '', ...wrapBlock(summary), '', 'Flags:', ...flagLines];
+  if (footer) lines.push('', ...wrapBlock(footer));
   return lines.join('\n') + '\n';
+}
+
+/** Help fits a 100-column terminal. */
+export const HELP_COLUMNS = 100;
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out.length ? out : [''];
+}
+
+/** Summary text reflowed to the help width: a line ending a sentence ends its paragraph, other breaks are soft. */
+function wrapBlock(text: string): string[] {
+  const paragraphs: string[] = [];
+  let current = '';
+  for (const line of text.split('\n')) {
+    current = current ? `${current} ${line.trim()}` : line.trim();
+    if (/[.:]$/.test(line.trim()) || !line.trim()) {
+      paragraphs.push(current);
+      current = '';
+    }
+  }
+  if (current) paragraphs.push(current);
+  return paragraphs.flatMap((p) => (p ? wrap(p, HELP_COLUMNS) : ['']));
 }

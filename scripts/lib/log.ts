@@ -21,6 +21,8 @@ export interface Logger {
 export interface LoggerOptions {
   write?: (line: string) => void;
   verbose?: boolean;
+  /** Only warnings and failures (--quiet). */
+  quiet?: boolean;
   /** Terminal style (colour, elapsed). Defaults to stderr.isTTY && !CI. */
   tty?: boolean;
   clock?: Clock;
@@ -64,6 +66,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const emit = (level: Level, prefix: string | undefined, msg: string) => {
     status?.activity(prefix, level === 'debug' ? msg : msg.replace(/^\$ .*/, ''));
     if (level === 'debug' && !opts.verbose) return;
+    if (opts.quiet && level !== 'warn' && level !== 'fail') return;
     const text = secrets.scrub(msg);
     const tag = prefix ? `[${prefix}] ` : '';
     for (const [i, raw] of text.split('\n').entries()) {

@@ -11,7 +11,7 @@ import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from './config.js';
 import type { Ctx } from './context.js';
 import { writeDiagnostics } from './diagnostics.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { StepError, UsageError } from './errors.js';
+import { docsLink, EnvironmentError, KitError, StepError, UsageError } from './errors.js';
 import type { FlagSpec, FlagValue } from './flags.js';
 import { networkPolicySupport } from './netpol-support.js';
 import { ensureCapacity, ensureClusterReachable, ensureDefaultStorageClass, ensureTargetContext, ensureTools } from './preflight.js';
@@ -27,6 +27,7 @@ export function parseBudgets(items: readonly string[] | undefined): Record<Compo
   const budgets = { ...BUDGETS_MS };
   for (const item of items ?? []) {
     const [key, value] = item.split('=');
+    if (value !== undefined && /^\d+$/.test(value.trim())) throw new UsageError(`--budget: '${item}' has no unit: say ${value}m or ${value}s`);
     const ms = value === undefined ? undefined : parseDuration(value);
     if (!key || !(BUDGET_KEYS as readonly string[]).includes(key) || ms === undefined || ms <= 0) {
       throw new UsageError(`--budget: '${item}' is not NAME=DURATION with NAME one of ${BUDGET_KEYS.join(', ')} (e.g. --budget kafka=15m,total=40m)`);
@@ -73,6 +74,7 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
 }
 
 export function selectComponents(all: Readonly<Partial<Record<ComponentName, Component>>>, only?: readonly string[], skip?: readonly string[]): Component[] {
+  if (only !== undefined && only.length === 0) throw new UsageError(`--only needs at least one of ${COMPONENT_NAMES.join(', ')}`, { fix: 'e.g. --only postgres (or leave --only out to run all)' });
   const names = COMPONENT_NAMES.filter((n) => (only?.length ? only.includes(n) : n in all) && !skip?.includes(n));
   if (names.length === 0) throw new UsageError('--only/--skip leave no component to run');
   return names.map((n) => {
@@ -91,10 +93,20 @@ export async function stackRequests(ctx: Ctx, components: readonly Component[]):
   return need;
 }
 
-/** Runs independent checks together but reports failures in a fixed order (the first listed wins). */
+/**
+ * Runs independent checks together and reports every one that failed at once (one failure as itself; several as
+ * one error listing each with its fix, in the order given), so a user fixes them in one go.
+ */
 async function inOrder<T extends readonly unknown[]>(...tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
   const settled = await Promise.allSettled(tasks);
-  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) {
+    if (!failed.every((e) => e instanceof KitError)) throw failed.find((e) => !(e instanceof KitError));
+    const errors = failed as KitError[];
+    const lines = errors.map((e, i) => `  ${i + 1}. ${e.message}${e.fix ? `\n     fix: ${e.fix}` : ''}${e.docs ? `\n     see ${docsLink(e.docs)}` : ''}`);
+    throw new EnvironmentError(`preflight found ${errors.length} problems:\n${lines.join('\n')}`, { docs: errors[0]!.docs });
+  }
   return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
@@ -134,6 +146,9 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       const f = ctx.config.flags;
       const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
       const budgets = parseBudgets(f.budget as string[] | undefined);
+      for (const c of selected) {
+        if (budgets[c.name] > budgets.total) ctx.log.warn(`the ${c.title} budget (${formatDuration(budgets[c.name])}) is above the total (${formatDuration(budgets.total)}): the total ends the run first`);
+      }
       if (ctx.config.dryRun) {
         const stages = deployStages(selected.map((c) => c.name), f.sequential === true);
         ctx.log.info(`deploy-all plan (total budget ${formatDuration(budgets.total)}): ${stages.map((s) => s.join(' + ')).join(' -> ')}`);
@@ -151,7 +166,13 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
           for (const name of stage) steps.push(skippedStep(name, budgets[name], `not started: ${failed} failed`));
           continue;
         }
-        const reports = await Promise.all(stage.map((name) => runStep(ctx, { name, budgetMs: budgets[name], run: (s) => all[name]!.deploy(s) }, total)));
+        const reports = await Promise.all(
+          stage.map((name) =>
+            ctx.config.noCluster && all[name]!.clusterOnly
+              ? Promise.resolve(skippedStep(name, budgets[name], `--no-cluster: ${all[name]!.title} runs only in a cluster`))
+              : runStep(ctx, { name, budgetMs: budgets[name], run: (s) => all[name]!.deploy(s) }, total),
+          ),
+        );
         steps.push(...reports);
         failed = reports.find((r) => !r.ok)?.name;
         ctx.readyInThisRun = new Set([...(ctx.readyInThisRun ?? []), ...reports.filter((r) => r.ok).map((r) => r.name)]);
@@ -193,7 +214,15 @@ export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       }
       const steps: StepReport[] = [];
       for (const stage of deployStages(selected.map((c) => c.name), false)) {
-        steps.push(...(await Promise.all(stage.map((name) => runStep(ctx, { name: `verify-${name}`, budgetMs: null, run: (s) => all[name]!.verify(s) })))));
+        steps.push(
+          ...(await Promise.all(
+            stage.map((name) =>
+              ctx.config.noCluster && all[name]!.clusterOnly
+                ? Promise.resolve(skippedStep(`verify-${name}`, null, `--no-cluster: ${all[name]!.title} runs only in a cluster; nothing checked`))
+                : runStep(ctx, { name: `verify-${name}`, budgetMs: null, run: (s) => all[name]!.verify(s) }),
+            ),
+          )),
+        );
       }
       return { steps, budgetMs: null };
     },

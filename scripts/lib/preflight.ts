@@ -23,11 +23,29 @@ export async function ensureClusterReachable(ctx: Ctx): Promise<ServerVersion> {
   } catch (err) {
     if (err instanceof EnvironmentError) throw err;
     const detail = err instanceof CommandError ? err.stderrTail.split('\n').slice(-2).join(' ') : errorMessage(err);
-    throw new EnvironmentError(`the Kubernetes cluster${ctx.config.context ? ` (context ${ctx.config.context})` : ''} is not reachable: ${detail}`, {
+    const where = await describeTarget(ctx);
+    if (where.missingContext) {
+      throw new EnvironmentError(`context '${where.missingContext}' is not in your kubeconfig${where.contexts.length ? `; it has: ${where.contexts.join(', ')}` : ' (it has no contexts)'}`, {
+        fix: where.contexts.length ? `pass one of them, e.g. --context ${where.contexts[0]}` : 'start a local cluster (minikube start / kind create cluster): it adds its context',
+        docs: 'cluster-unreachable',
+      });
+    }
+    throw new EnvironmentError(`the Kubernetes cluster${where.context ? ` (context ${where.context}${where.server ? `, server ${where.server}` : ''})` : ''} is not reachable: ${detail}`, {
       fix: 'start your cluster (minikube start / kind create cluster) and check `kubectl cluster-info`; pick another with --context',
       docs: 'cluster-unreachable',
     });
   }
+}
+
+/** Which context and server kubectl tried (for the message when it could not get through). Never throws. */
+async function describeTarget(ctx: Ctx): Promise<{ context?: string; server?: string; contexts: string[]; missingContext?: string }> {
+  const quiet = { quiet: true, allowFailure: true, timeoutMs: 5_000 } as const;
+  const names = await ctx.exec('kubectl', ['config', 'get-contexts', '-o', 'name'], quiet).catch(() => undefined);
+  const contexts = (names?.stdout ?? '').split('\n').filter(Boolean);
+  if (ctx.config.context && names?.exitCode === 0 && !contexts.includes(ctx.config.context)) return { contexts, missingContext: ctx.config.context };
+  const view = await ctx.kube.run(['config', 'view', '--minify', '-o', 'jsonpath={.contexts[0].name} {.clusters[0].cluster.server}'], quiet).catch(() => undefined);
+  const [context, server] = (view?.exitCode === 0 ? view.stdout.trim() : '').split(' ');
+  return { context: context || ctx.config.context, server: server || undefined, contexts };
 }
 
 interface StorageClassJson {
@@ -48,7 +66,7 @@ export async function ensureDefaultStorageClass(ctx: Ctx): Promise<string> {
       {
         fix: classes.length
           ? `kubectl patch storageclass ${classes[0]!.metadata.name} -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}'`
-          : 'minikube addons enable storage-provisioner default-storageclass (kind and k3d ship one)',
+          : 'minikube addons enable storage-provisioner && minikube addons enable default-storageclass (kind and k3d ship one)',
         docs: 'no-default-storageclass',
       },
     );
@@ -97,7 +115,8 @@ export async function ensureTargetContext(ctx: Ctx, opts: { yes: boolean; strict
       : ctx.kube
           .run(['config', 'current-context'], { quiet: true, timeoutMs: 10_000, allowFailure: true })
           .then((r) => r.stdout.trim())
-          .catch(() => '');
+          // A missing kubectl is named as such; any other failure means there is no usable current context.
+          .catch((err: unknown) => (err instanceof EnvironmentError ? Promise.reject(err) : ''));
     resolved.set(ctx.config, current);
   }
   const context = await current;

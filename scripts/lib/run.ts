@@ -1,7 +1,10 @@
 // The one entry-point runner: flags -> config -> context -> steps -> report -> exit code.
 // Only here is the process touched (argv, signals, exit code); everything below is testable.
 
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { realClock, type Clock } from './clock.js';
+import { readVersions, REPO_ROOT } from './manifests.js';
 import { buildConfig, COMMON_FLAGS, type KitConfig } from './config.js';
 import { createCtx, type Ctx } from './context.js';
 import { ExitCode, KitError, docsLink, type ExitCodeValue } from './errors.js';
@@ -76,6 +79,10 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
       io.stdout(helpText(def));
       return ExitCode.ok;
     }
+    if (parsed.values.version === true) {
+      io.stdout(versionText());
+      return ExitCode.ok;
+    }
     config = buildConfig(parsed);
   } catch (err) {
     if (!(err instanceof KitError)) throw err;
@@ -87,11 +94,14 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
   }
   secrets.add(config.pgUrl ? new URL(config.pgUrl).password : undefined);
 
-  const log: Logger = createLogger({ write: io.stderr, verbose: config.verbose, tty: io.tty, clock: io.clock, secrets, statusLine: io.statusLine });
-  const exec = io.exec ?? createExec(log, secrets);
+  // NO_COLOR (no-color.org) and TERM=dumb: plain lines, no colour, no redrawn status line.
+  const plain = Boolean(env.NO_COLOR) || env.TERM === 'dumb';
+  const log: Logger = createLogger({ write: io.stderr, verbose: config.verbose, quiet: config.quiet, tty: plain ? false : io.tty, clock: io.clock, secrets, statusLine: io.statusLine });
+  const childEnv: Record<string, string> = config.kubeconfig ? { KUBECONFIG: config.kubeconfig } : {};
+  const exec = io.exec ?? createExec(log, secrets, childEnv);
   const controller = new AbortController();
   io.signal?.addEventListener('abort', () => controller.abort(), { once: true });
-  const ctx = createCtx({ config, log, exec, clock: io.clock, secrets, signal: controller.signal, execFor: io.exec ? undefined : (l: Logger) => createExec(l, secrets) });
+  const ctx = createCtx({ config, log, exec, clock: io.clock, secrets, signal: controller.signal, execFor: io.exec ? undefined : (l: Logger) => createExec(l, secrets, childEnv) });
 
   let report: Report;
   let output: string | undefined;
@@ -142,6 +152,14 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
     }
   }
   return exitCodeOf(report);
+}
+
+/** --version: the kit's own version and every version it pins (k8s/versions.json). */
+export function versionText(): string {
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+  const pins = Object.entries(readVersions()).filter(([k]) => !k.startsWith('$'));
+  const rows = pins.map(([k, v]) => `  ${k.padEnd(9)} ${'image' in v ? `${v.image}:${v.version}` : `chart ${v.chart} ${v.version}`}`);
+  return [`${pkg.name} ${pkg.version}`, 'pinned:', ...rows].join('\n') + '\n';
 }
 
 export function exitCodeOf(report: Report): ExitCodeValue {

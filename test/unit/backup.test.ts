@@ -24,7 +24,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(def: ScriptDef, argv: string[], ...handlers: FakeHandler[]) {
   // A local cluster, so the target guard of a restore lets the run go ahead.
-  const exec = fakeExec(...handlers, on(['config', 'current-context'], { stdout: 'kind-kind\n' }));
+  const exec = fakeExec(...handlers, on(['config', 'current-context'], { stdout: 'kind-kind\n' }), on(['version', '-o', 'json'], { stdout: JSON.stringify({ serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }) }));
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(def, [...argv, '--json'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });

@@ -17,7 +17,7 @@ import { main } from '../../scripts/lib/run.js';
 import { fakeClock, fakeExec } from '../support/fakes.js';
 
 const ctx = () =>
-  createCtx({ config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, noCluster: false, flags: {}, given: new Set() }, log: memoryLogger(), exec: fakeExec(), clock: fakeClock(), secrets: new SecretRegistry(), signal: new AbortController().signal });
+  createCtx({ config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() }, log: memoryLogger(), exec: fakeExec(), clock: fakeClock(), secrets: new SecretRegistry(), signal: new AbortController().signal });
 
 const sts = (name: string, image: string, init?: string): Manifest => ({
   apiVersion: 'apps/v1',

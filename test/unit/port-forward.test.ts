@@ -71,7 +71,7 @@ function fakeSpawn(behaviours: (((c: FakeChild) => void) | 'ready')[]) {
 }
 
 function config(flags: Record<string, unknown> = {}, namespace = 'learnflow'): KitConfig {
-  return { namespace, dryRun: false, json: false, verbose: true, noCluster: false, flags: flags as KitConfig['flags'], given: new Set() };
+  return { namespace, dryRun: false, json: false, verbose: true, quiet: false, noCluster: false, flags: flags as KitConfig['flags'], given: new Set() };
 }
 
 function makeCtx(opts: { flags?: Record<string, unknown>; exec?: ReturnType<typeof fakeExec>; signal?: AbortSignal; root?: string } = {}) {

@@ -46,7 +46,7 @@ describe('runStep', () => {
     const { io: o } = io(clock);
     const { createCtx } = await import('../../scripts/lib/context.js');
     const { createLogger, SecretRegistry } = await import('../../scripts/lib/log.js');
-    const ctx = createCtx({ config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, noCluster: false, flags: {}, given: new Set() }, log: createLogger({ write: o.stderr, tty: false, clock }), exec: o.exec, clock, secrets: new SecretRegistry(), signal: new AbortController().signal });
+    const ctx = createCtx({ config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() }, log: createLogger({ write: o.stderr, tty: false, clock }), exec: o.exec, clock, secrets: new SecretRegistry(), signal: new AbortController().signal });
     const r = await runStep(ctx, {
       name: 'kafka',
       budgetMs: 1000,

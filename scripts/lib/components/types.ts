@@ -36,6 +36,8 @@ export interface Component {
   renderExtra?(ctx: Ctx): Promise<{ title: string; yaml: string } | { title: string; skipped: string } | undefined>;
   /** Something outside the stack's namespace it may remove (Dapr's control plane), decided by its own rules. */
   clusterWide?: ClusterWide;
+  /** Nothing of it works without a cluster (Dapr): --no-cluster runs report it skipped, never ok. */
+  clusterOnly?: boolean;
   /** Namespaces besides the stack's own that it deploys into (dapr-system). */
   extraNamespaces?: readonly string[];
   /** Images pulled that plan() manifests do not show (a Helm chart's, a verify Job's), for scripts/images.mts. */

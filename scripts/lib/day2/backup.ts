@@ -1,4 +1,4 @@
-// scripts/backup-postgres.mts and scripts/restore-postgres.mts: pg_dump to a local file and back (seed 000).
+// scripts/backup-postgres.mts and scripts/restore-postgres.mts: pg_dump to a local file and back.
 //
 // Two ways to reach the database:
 // - by default, `kubectl exec` into the PostgreSQL pod and run pg_dump / psql THERE: no local client tools,
@@ -15,6 +15,7 @@ import type { Ctx, StepCtx } from '../context.js';
 import { CommandError, EnvironmentError, StepError, UsageError, type KitError } from '../errors.js';
 import type { ExecResult } from '../exec.js';
 import type { FlagSpec } from '../flags.js';
+import { ensureClusterReachable } from '../preflight.js';
 import { confirm } from '../prompt.js';
 import { connectPg, describePgUrl } from '../pg.js';
 import type { RunResult, ScriptDef } from '../run.js';
@@ -92,6 +93,8 @@ export async function findPod(ctx: Ctx): Promise<string> {
 
 async function resolveTarget(ctx: Ctx): Promise<Target> {
   if (ctx.config.pgUrl) return { kind: 'url', url: ctx.config.pgUrl, describe: describePgUrl(ctx.config.pgUrl) };
+  // Without --pg-url everything goes through the cluster: an unreachable one is exit 3 with the fix, not raw kubectl.
+  await ensureClusterReachable(ctx);
   const pod = await findPod(ctx);
   return { kind: 'pod', pod, describe: `database ${DB_NAME} in pod ${pod} (namespace ${ctx.config.namespace}${ctx.config.context ? `, context ${ctx.config.context}` : ''})` };
 }
@@ -218,7 +221,7 @@ export function backupScript(): ScriptDef {
   return {
     name: 'backup-postgres',
     summary: [
-      'Backs up the LearnFlow database to a local plain-SQL file (pg_dump --clean --if-exists), as in seed 000.',
+      'Backs up the LearnFlow database to a local plain-SQL file (pg_dump --clean --if-exists).',
       'By default pg_dump runs inside the PostgreSQL pod (kubectl exec): no local client tools needed, always the server\'s version.',
       'With --pg-url URL the local pg_dump is used instead (password through PGPASSWORD, never on the command line).',
       'Restore with ./scripts/restore-postgres.mts --input FILE.',

@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { flagPath } from '../config.js';
 import type { Ctx } from '../context.js';
 import { EnvironmentError, StepError, UsageError, errorMessage } from '../errors.js';
 import type { FlagSpec } from '../flags.js';
@@ -101,7 +102,7 @@ export function processLooksLike(pid: number, marker: string): boolean {
 }
 
 export function stateFilePath(ctx: Ctx): string {
-  return path.resolve(ctx.root, String(ctx.config.flags['state-file'] ?? DEFAULT_STATE_FILE));
+  return flagPath(ctx.config, 'state-file', ctx.root, DEFAULT_STATE_FILE)!;
 }
 
 export function readState(file: string): StateFile | undefined {

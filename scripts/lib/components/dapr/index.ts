@@ -234,6 +234,7 @@ export const dapr: Component = {
   deployFlags: DEPLOY_FLAGS,
   verifyFlags: VERIFY_FLAGS,
   extraNamespaces: [DAPR_NAMESPACE],
+  clusterOnly: true,
   /** The probe's image: the chart's own images are listed by scripts/images.mts from the chart values. */
   images: (ctx: Ctx) => [String(ctx.config.flags['probe-image'] ?? PROBE_IMAGE)],
   get extraRequests() {

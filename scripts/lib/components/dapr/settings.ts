@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { budgetFlag, KAFKA_BROKERS_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
+import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
 import type { Ctx } from '../../context.js';
 import { UsageError } from '../../errors.js';
 import type { FlagSpec, FlagValue } from '../../flags.js';
@@ -19,7 +19,7 @@ export const STATESTORE = 'statestore';
 export const REDIS_STATESTORE = 'statestore-redis';
 export const CONFIGURATION = 'learnflow-config';
 export const RESILIENCY = 'learnflow-resiliency';
-/** Seed 000: the Redis state store is for the progress agent only. */
+/** The Redis state store is for the progress agent only. */
 export const REDIS_SCOPE = 'progress-agent';
 export const DEFAULT_CONSUMER_GROUP = 'learnflow-consumers';
 
@@ -103,7 +103,7 @@ export const CONSUMER_GROUP_FLAG: FlagSpec = {
   kind: 'string',
   valueName: 'NAME',
   default: DEFAULT_CONSUMER_GROUP,
-  description: "Kafka consumer group of every subscriber (seed 000); '{appID}' in it is replaced per app, e.g. learnflow-{appID}",
+  description: "Kafka consumer group of every subscriber; '{appID}' in it is replaced per app, e.g. learnflow-{appID}",
   validate: (v: FlagValue) => (/^[A-Za-z0-9._{}-]{1,200}$/.test(String(v)) ? undefined : `'${String(v)}' is not a consumer group name (letters, digits, . _ - and {appID})`),
 };
 
@@ -194,12 +194,15 @@ export function chooseChart(version: string, chartDir: string | undefined, root:
 
 export function daprSettings(ctx: Ctx): DaprSettings {
   const f = ctx.config.flags;
+  if (f['control-plane-only'] === true && f['with-redis'] === true) {
+    throw new UsageError('--control-plane-only and --with-redis contradict each other: Redis and its component are part of the components, which --control-plane-only leaves out', { fix: 'drop one of them' });
+  }
   const namespace = ctx.config.namespace;
   const version = String(f['dapr-version'] ?? readVersions().dapr.version);
   return {
     namespace,
     version,
-    chart: chooseChart(version, f['dapr-chart'] === undefined ? undefined : String(f['dapr-chart']), ctx.root),
+    chart: chooseChart(version, flagPath(ctx.config, 'dapr-chart', ctx.root), ctx.root),
     valuesPath: path.join(ctx.root, VALUES_FILE),
     withRedis: f['with-redis'] === true,
     controlPlaneOnly: f['control-plane-only'] === true,

@@ -1,7 +1,7 @@
 // k8s/kafka/topics.yaml: the LearnFlow topics as data. Loaded and validated in full before anything is
 // contacted; every problem names the file, the topic and the field.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { UsageError } from '../../errors.js';
@@ -128,10 +128,13 @@ export function parseCatalogue(text: string, source: string): Catalogue {
   return { source, topics };
 }
 
+/** `full`: an absolute path (config.flagPath), or one relative to `root`. */
 export function loadCatalogue(root: string, file: string = DEFAULT_CATALOGUE): Catalogue {
   const full = path.resolve(root, file);
-  const shown = path.relative(root, full).startsWith('..') ? full : path.relative(root, full);
+  const rel = path.relative(process.cwd(), full);
+  const shown = rel && !rel.startsWith('..') ? rel : full;
   if (!existsSync(full)) throw new UsageError(`--topics: ${shown} does not exist`, { fix: `give the topic catalogue file, e.g. --topics ${DEFAULT_CATALOGUE}` });
+  if (statSync(full).isDirectory()) throw new UsageError(`--topics: ${shown} is a folder, not the catalogue file`, { fix: `give the file itself, e.g. --topics ${path.join(shown, 'topics.yaml')}` });
   return parseCatalogue(readFileSync(full, 'utf8'), shown);
 }
 

@@ -16,7 +16,7 @@ import { KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets } from './topol
 
 const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, ConfigSource, CompressionCodecs, CompressionTypes } = kafkajs;
 
-// The event topics are compression.type=snappy (seed 000), so the broker stores them snappy-compressed whatever the
+// The event topics are compression.type=snappy, so the broker stores them snappy-compressed whatever the
 // producer sent, and kafkajs has no snappy codec of its own: without this every read fails with "Snappy
 // compression not implemented". Any LearnFlow service on kafkajs needs the same line (docs/kafka.md#clients).
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;

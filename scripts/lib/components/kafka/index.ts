@@ -3,7 +3,7 @@
 
 import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
-import { budgetFlag, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../config.js';
+import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../config.js';
 import { errorMessage, StepError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
 import { deleteBySelector, labelClaims } from '../../kube.js';
@@ -24,7 +24,12 @@ export const REPLICAS_FLAG: FlagSpec = {
   valueName: 'N',
   default: 1,
   description: 'Kafka brokers, each also a KRaft voter: 1 on a laptop; 3 gives replication factor 3, min ISR 2',
-  validate: (v) => (Number(v) >= 1 && Number(v) <= MAX_BROKERS ? undefined : `give 1 to ${MAX_BROKERS} brokers`),
+  validate: (v) =>
+    Number(v) === 2
+      ? 'a quorum of 2 voters needs both up: it survives no failure, like 1, at twice the cost; give 1 (a laptop) or 3'
+      : Number(v) >= 1 && Number(v) <= MAX_BROKERS
+        ? undefined
+        : `give 1 to ${MAX_BROKERS} brokers`,
 };
 
 export const TOPICS_FLAG: FlagSpec = {
@@ -42,7 +47,7 @@ export const ROUND_TRIP_APP_TOPICS_FLAG: FlagSpec = {
 };
 
 function catalogueOf(ctx: Ctx): Catalogue {
-  return loadCatalogue(ctx.root, String(ctx.config.flags.topics ?? DEFAULT_CATALOGUE));
+  return loadCatalogue(ctx.root, flagPath(ctx.config, 'topics', ctx.root, DEFAULT_CATALOGUE));
 }
 
 function replicasOf(ctx: Ctx): number {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { loadManifests, readVersions, type Manifest } from '../../manifests.js';
 import { brokerListeners, CLIENT_PORT, CONTROLLER_PORT, podName, quorumVoters, replicationFor } from './topology.js';
 
-/** Seed 000, per broker: requests 500m/1Gi, limits 1000m/2Gi. The volume size is the kit's choice for laptops. */
+/** LearnFlow's sizing, per broker: requests 500m/1Gi, limits 1000m/2Gi. The volume size is the kit's choice for laptops. */
 export const KAFKA_RESOURCES = { cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '1000m', memoryLimit: '2Gi', storage: '5Gi' } as const;
 /** Half the memory request: the rest is for the page cache and the JVM's off-heap use. */
 export const KAFKA_HEAP_OPTS = '-Xms512m -Xmx512m';

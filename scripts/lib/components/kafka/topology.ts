@@ -78,7 +78,7 @@ export function minIsrFor(replicationFactor: number): number {
   return replicationFactor >= 3 ? 2 : 1;
 }
 
-/** 1 broker -> 1/1, 2 -> 2/1, 3 or more -> 3/2 (seed 000: 3 replicas, min ISR 2). */
+/** 1 broker -> 1/1, 2 -> 2/1, 3 or more -> 3/2 (the production layout: 3 replicas, min ISR 2). */
 export function replicationFor(brokers: number): Replication {
   const replicationFactor = Math.max(1, Math.min(brokers, 3));
   return { replicationFactor, minIsr: minIsrFor(replicationFactor) };

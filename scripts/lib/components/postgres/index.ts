@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
-import { budgetFlag, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
+import { budgetFlag, flagPath, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
@@ -20,7 +20,7 @@ import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from './cre
 import { setRolePassword } from './rotate.js';
 import { CERT_DAYS, chooseTls, generateCertificate, readTls, renderTlsSecret, SSLMODE_FOLLOWS_LABEL, statefulSetServesTls, TLS_SECRET, withSslMode, withTls } from './tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
-import { loadMigrations, migrate } from './migrate.js';
+import { loadMigrations, migrate, shownPath } from './migrate.js';
 
 const ROTATE_FLAG: FlagSpec = {
   name: 'rotate-secrets',
@@ -51,7 +51,7 @@ const MIGRATIONS_FLAG: FlagSpec = {
 };
 
 function migrationsDir(ctx: Ctx): string {
-  return path.resolve(ctx.root, String(ctx.config.flags.migrations ?? 'sql/migrations'));
+  return flagPath(ctx.config, 'migrations', ctx.root, 'sql/migrations')!;
 }
 
 export const postgres: Component = {
@@ -87,7 +87,7 @@ export const postgres: Component = {
           `wait for statefulset/postgresql to be ready (budget ${BUDGETS_MS.postgres / 60_000}m)`,
           `open a port-forward to svc/postgresql:5432`,
         ];
-    actions.push(`apply sql/migrations not yet applied (${migrations.join(', ')}) ${ctx.config.pgUrl ? 'at --pg-url' : ''}`.trim());
+    actions.push(`apply the migrations in ${shownPath(migrationsDir(ctx))} not yet applied (${migrations.join(', ')})${ctx.config.pgUrl ? ' at --pg-url' : ''}`);
     return { actions, manifests };
   },
 

@@ -2,7 +2,7 @@
 // A re-run applies nothing new and touches no user data; an applied file that changed is refused.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { StepError, UsageError } from '../../errors.js';
@@ -15,6 +15,8 @@ export interface Migration {
   name: string;
   sql: string;
   checksum: string;
+  /** Where it was read from, as the user can paste it (relative to the current directory when inside it). */
+  file?: string;
 }
 
 export interface MigrationResult {
@@ -27,14 +29,22 @@ export function checksum(sql: string): string {
   return createHash('sha256').update(sql.replace(/\r\n/g, '\n')).digest('hex');
 }
 
+/** A path to print: relative to where the user stands when it is below it, absolute otherwise. */
+export function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}
+
 export function loadMigrations(dir: string): Migration[] {
-  if (!existsSync(dir)) throw new UsageError(`--migrations: folder ${dir} does not exist`);
+  if (!existsSync(dir)) throw new UsageError(`--migrations: folder ${shownPath(dir)} does not exist`, { fix: 'give the folder that holds the *.sql files, e.g. --migrations sql/migrations' });
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--migrations: ${shownPath(dir)} is a file, not a folder`, { fix: `give the folder that holds it: --migrations ${shownPath(path.dirname(dir))}` });
   return readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
     .sort()
     .map((name) => {
-      const sql = readFileSync(path.join(dir, name), 'utf8');
-      return { name, sql, checksum: checksum(sql) };
+      const file = path.join(dir, name);
+      const sql = readFileSync(file, 'utf8');
+      return { name, sql, checksum: checksum(sql), file: shownPath(file) };
     });
 }
 
@@ -52,7 +62,7 @@ export async function migrate(client: pg.Client, migrations: readonly Migration[
     const changed = migrations.filter((m) => recorded.has(m.name) && recorded.get(m.name) !== m.checksum);
     if (changed.length) {
       throw new StepError(`${changed[0]!.name} was changed after it was applied (recorded checksum ${recorded.get(changed[0]!.name)!.slice(0, 12)}, file now ${changed[0]!.checksum.slice(0, 12)})`, {
-        fix: `put the change in a new file (e.g. ${nextName(migrations)}) and restore ${changed[0]!.name} (git checkout -- ${changed[0]!.name})`,
+        fix: `restore it (git checkout -- ${changed[0]!.file ?? changed[0]!.name}) and put the change in a new file (e.g. ${path.join(path.dirname(changed[0]!.file ?? changed[0]!.name), nextName(migrations))})`,
         docs: 'migration-changed',
       });
     }
