@@ -50,7 +50,9 @@ slot_vars() { # SLOT -> the names and addresses of that slot
 
 in_ns() { nsenter --net="/run/netns/$NETNS" -- "$@"; }
 
-proc_start() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null; } # start time: tells a reused pid from the owner
+# start time (field 22 of /proc/PID/stat, counted after the command name, which may hold spaces): tells a reused
+# pid from the owner
+proc_start() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $20}'; }
 owner_alive() { # STATE -> 0 when the recorded owner process still runs
   local pid start
   read -r pid start 2>/dev/null <"$1/owner" || return 1

@@ -95,7 +95,7 @@ function stopSync(slot: number): void {
 
 /** Stop the real nodes whose owning test process is gone. Cheap when there are none. Returns their names. */
 export async function reapStaleRealNodes(): Promise<string[]> {
-  const any = existsSync(RUN_ROOT) || (existsSync('/run/netns') && readdirSync('/run/netns').some((n) => n.startsWith('lf-node-')));
+  const any = (existsSync(RUN_ROOT) && readdirSync(RUN_ROOT).length > 0) || (existsSync('/run/netns') && readdirSync('/run/netns').some((n) => n.startsWith('lf-node-')));
   if (!any) return [];
   const r = await runProcess('bash', [SCRIPT, 'reap'], { timeoutMs: 120_000 });
   return r.stdout.split('\n').filter(Boolean);
