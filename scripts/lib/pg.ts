@@ -57,8 +57,8 @@ export function explainPgError(err: unknown, url: string): StepError {
 export type LoginAttempt = { ok: true } | { ok: false; code?: string; message: string };
 
 /** Logs in as `user` with `password` at the server (and with the TLS settings) an open client uses, then leaves. */
-export async function tryLogin(like: pg.Client, user: string, password: string): Promise<LoginAttempt> {
-  const c = new pg.Client({ host: like.host, port: like.port, database: like.database, user, password, ssl: like.ssl, connectionTimeoutMillis: 5_000, application_name: 'learnflow-kit' });
+export async function tryLogin(like: pg.Client, user: string, password: string, database: string | undefined = like.database): Promise<LoginAttempt> {
+  const c = new pg.Client({ host: like.host, port: like.port, database, user, password, ssl: like.ssl, connectionTimeoutMillis: 5_000, application_name: 'learnflow-kit' });
   c.on('error', () => {});
   try {
     await c.connect();

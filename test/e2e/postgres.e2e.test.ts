@@ -73,7 +73,60 @@ spec: { containers: [{ name: c, image: busybox:1.36 }] }
     expect(r.code, r.stderr).toBe(0);
     const checks = (JSON.parse(r.stdout) as Report).steps[0]!.checks;
     expect(checks.filter((c) => !c.ok)).toEqual([]);
-    expect(checks.map((c) => c.name)).toEqual(['pod ready', 'volume bound', 'service endpoints', 'connection', 'password required', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip']);
+    expect(checks.map((c) => c.name)).toEqual([
+      'pod ready', 'volume bound', 'service endpoints', 'connection', 'password required', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip',
+      'service database students_db', 'service database tutors_db', 'service database matching_db',
+    ]);
+    expect(checks.find((c) => c.name === 'service database students_db')!.detail).toBe('student_api logs in with Secret student-api-db; refused tutors_db, matching_db');
+  });
+});
+
+describe('the services\' own databases', () => {
+  const secret = async (name: string, ns = 'learnflow') => {
+    const s = JSON.parse(await cluster.kubectl(['get', 'secret', name, '-n', ns, '-o', 'json'])) as { data: Record<string, string>; metadata: { labels: Record<string, string> } };
+    return { labels: s.metadata.labels, data: Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])) };
+  };
+
+  it('each service has a Secret with what an app needs, in the shape apps and Dapr components read', { timeout: 60_000 }, async () => {
+    const s = await secret('student-api-db');
+    expect(Object.keys(s.data).sort()).toEqual(['connectionString', 'database', 'host', 'password', 'port', 'url', 'username']);
+    expect(s.data).toMatchObject({ host: 'postgresql.learnflow.svc.cluster.local', port: '5432', database: 'students_db', username: 'student_api' });
+    expect(s.data.url).toBe(`postgresql://student_api:${s.data.password}@postgresql.learnflow.svc.cluster.local:5432/students_db`);
+    expect(s.data.connectionString).toMatch(/^host=postgresql\.learnflow\.svc\.cluster\.local port=5432 user=student_api password=\S+ dbname=students_db sslmode=prefer/);
+    expect(s.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'learnflow-kit', 'learnflow.dev/stack': 'learnflow', 'learnflow.dev/service': 'student-api' });
+  });
+
+  it('verify finds a password that no longer matches; deploy sets it again from the Secret', { timeout: 120_000 }, async () => {
+    const { default: pgLib } = await import('pg');
+    const admin = new pgLib.Client({ connectionString: pgUrl });
+    await admin.connect();
+    await admin.query("ALTER ROLE tutor_api PASSWORD 'changed-behind-the-kit'");
+    await admin.end();
+    const v = await kit('scripts/verify-postgres.mts', ['--pg-url', pgUrl, '--json']);
+    expect(v.code).toBe(1);
+    const failed = (JSON.parse(v.stdout) as Report).steps[0]!.checks.filter((c) => !c.ok);
+    expect(failed).toEqual([{ name: 'service database tutors_db', ok: false, detail: expect.stringContaining('the password in Secret tutor-api-db does not match') }]);
+    const d = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--json']);
+    expect(d.code, d.stderr).toBe(0);
+    expect((JSON.parse(d.stdout) as Report).steps[0]!.changes!['role tutor_api password']).toBe('password set');
+    expect((await kit('scripts/verify-postgres.mts', ['--pg-url', pgUrl])).code).toBe(0);
+  });
+
+  it('a service removed from the file is reported and kept; --prune drops it', { timeout: 120_000 }, async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'lf-svcdb-')), 'dbs.yaml');
+    writeFileSync(file, 'services:\n  - { name: student-api, database: students_db }\n  - { name: tutor-api, database: tutors_db }\n');
+    const kept = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--service-databases', file]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stderr).toContain('belong to service matching-service, which the service databases file no longer lists: kept');
+    expect(await cluster.kubectl(['get', 'secret', 'matching-service-db', '-n', 'learnflow', '-o', 'name'])).toContain('matching-service-db');
+    const pruned = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--service-databases', file, '--prune', 'matching-service', '--json']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect((JSON.parse(pruned.stdout) as Report).steps[0]!.changes).toMatchObject({ 'database matching_db': 'dropped', 'role matching_service': 'dropped', 'secret/matching-service-db': 'deleted' });
+    const back = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--json']);
+    expect((JSON.parse(back.stdout) as Report).steps[0]!.changes).toMatchObject({ 'database matching_db': 'created' });
   });
 });
 

@@ -57,6 +57,6 @@ describe('password rotation', () => {
   it('--rotate-secrets with --no-cluster is refused: the password lives in the Secret', async () => {
     const r = await runKit('scripts/deploy-postgres.mts', ['--no-cluster', '--pg-url', userUrl('new-password-2'), '--rotate-secrets']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--rotate-secrets needs the cluster');
+    expect(r.stderr).toContain('--no-cluster and --rotate-secrets contradict each other');
   });
 });

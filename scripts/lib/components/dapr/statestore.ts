@@ -6,41 +6,15 @@
 // The password never reaches the server in clear text: the kit sends a SCRAM-SHA-256 verifier computed here,
 // so it cannot show up in a server log (log_statement) or in pg_stat_activity.
 
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import type { Ctx } from '../../context.js';
 import { StepError } from '../../errors.js';
+import { ensureLoginRole, ident, type RoleChanges } from '../../pg-roles.js';
 import { DB_NAME, generatePassword } from '../postgres/credentials.js';
 import { STATE_ROLE, STATE_SCHEMA, STATESTORE_SECRET } from './settings.js';
 
-export const SCRAM_ITERATIONS = 4096;
 /** Serialises concurrent kit runs on the role setup (CREATE ROLE is not idempotent under a race). */
 const LOCK_KEY = 0x64617072; // "dapr"
-
-// ---------------------------------------------------------------------------------------------- SCRAM
-
-/** PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677), as CREATE ROLE ... PASSWORD accepts it. */
-export function scramVerifier(password: string, salt: Buffer = randomBytes(16), iterations = SCRAM_ITERATIONS): string {
-  const { storedKey, serverKey } = scramKeys(password, salt, iterations);
-  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
-}
-
-function scramKeys(password: string, salt: Buffer, iterations: number): { storedKey: Buffer; serverKey: Buffer } {
-  // SASLprep is the identity for the printable ASCII the kit generates.
-  const salted = pbkdf2Sync(password.normalize('NFKC'), salt, iterations, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  return { storedKey: createHash('sha256').update(clientKey).digest(), serverKey: createHmac('sha256', salted).update('Server Key').digest() };
-}
-
-/** Whether a stored verifier (pg_authid.rolpassword) is this password's. MD5 and unknown forms say no. */
-export function verifierMatches(stored: string | null | undefined, password: string): boolean {
-  const m = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(stored ?? '');
-  if (!m) return false;
-  const { storedKey, serverKey } = scramKeys(password, Buffer.from(m[2]!, 'base64'), Number(m[1]));
-  const a = Buffer.concat([storedKey, serverKey]);
-  const b = Buffer.concat([Buffer.from(m[3]!, 'base64'), Buffer.from(m[4]!, 'base64')]);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 // ------------------------------------------------------------------------------------ connection string
 
@@ -108,29 +82,7 @@ export interface RoleSetupOptions {
   canLogin?: (role: string, password: string) => Promise<boolean>;
 }
 
-/** What changed, by object: "created", "configured", "unchanged", "password set". */
-export type RoleSetupResult = Record<string, string>;
-
-const ROLE_ATTRIBUTES = {
-  rolcanlogin: ['LOGIN', true],
-  rolsuper: ['NOSUPERUSER', false],
-  rolcreatedb: ['NOCREATEDB', false],
-  rolcreaterole: ['NOCREATEROLE', false],
-  rolreplication: ['NOREPLICATION', false],
-  rolbypassrls: ['NOBYPASSRLS', false],
-  rolinherit: ['NOINHERIT', false],
-} as const;
-
-type RoleRow = { [K in keyof typeof ROLE_ATTRIBUTES]: boolean } & { rolconfig: string[] | null };
-
-function ident(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`'${name}' is not a plain lower-case identifier`);
-  return `"${name}"`;
-}
-
-function literal(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
+export type RoleSetupResult = RoleChanges;
 
 /**
  * Ensures the role, its password, its schema and its search_path, in one transaction under an advisory lock.
@@ -145,30 +97,7 @@ export async function ensureStateStoreRole(client: pg.Client, o: RoleSetupOption
   await client.query('BEGIN');
   try {
     await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-    const attrs = Object.values(ROLE_ATTRIBUTES)
-      .map(([sql]) => sql)
-      .join(' ');
-
-    const { rows } = await client.query<RoleRow>(`SELECT ${Object.keys(ROLE_ATTRIBUTES).join(', ')}, rolconfig FROM pg_roles WHERE rolname = $1`, [role]);
-    const existing = rows[0];
-    if (!existing) {
-      await client.query(`CREATE ROLE ${r} ${attrs} PASSWORD ${literal(scramVerifier(o.password))}`);
-      result[`role ${role}`] = 'created';
-    } else {
-      const wrong = Object.entries(ROLE_ATTRIBUTES).filter(([col, [, want]]) => existing[col as keyof typeof ROLE_ATTRIBUTES] !== want);
-      if (wrong.length) {
-        await client.query(`ALTER ROLE ${r} ${wrong.map(([, [sql]]) => sql).join(' ')}`);
-        result[`role ${role}`] = 'configured';
-      } else {
-        result[`role ${role}`] = 'unchanged';
-      }
-      if (!(await passwordIsCurrent(client, role, o))) {
-        await client.query(`ALTER ROLE ${r} PASSWORD ${literal(scramVerifier(o.password))}`);
-        result[`role ${role} password`] = 'password set';
-      } else {
-        result[`role ${role} password`] = 'unchanged';
-      }
-    }
+    const existing = await ensureLoginRole(client, { role, password: o.password, canLogin: o.canLogin }, result);
 
     // Unqualified names resolve to the role's schema (Dapr's tablePrefix says it too; this covers the rest).
     const config = existing?.rolconfig ?? [];
@@ -209,20 +138,6 @@ export async function ensureStateStoreRole(client: pg.Client, o: RoleSetupOption
       });
     }
     throw err;
-  }
-}
-
-async function passwordIsCurrent(client: pg.Client, role: string, o: RoleSetupOptions): Promise<boolean> {
-  await client.query('SAVEPOINT authid');
-  try {
-    const { rows } = await client.query<{ rolpassword: string | null }>('SELECT rolpassword FROM pg_authid WHERE rolname = $1', [role]);
-    await client.query('RELEASE SAVEPOINT authid');
-    return verifierMatches(rows[0]?.rolpassword, o.password);
-  } catch (err) {
-    await client.query('ROLLBACK TO SAVEPOINT authid');
-    if ((err as { code?: string }).code !== '42501' || !o.canLogin) return false;
-    // Not a superuser: try the password itself.
-    return o.canLogin(role, o.password);
   }
 }
 

@@ -9,7 +9,7 @@ import { budgetFlag, flagPath, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
-import { redactSecrets } from '../../manifests.js';
+import { redactSecrets, type Manifest } from '../../manifests.js';
 import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
 import { deleteBySelector, labelClaims } from '../../kube.js';
 import { waitForWorkload } from '../../rollout.js';
@@ -18,9 +18,11 @@ import { checkData } from './checks.js';
 import { withPostgres } from './connection.js';
 import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from './credentials.js';
 import { setRolePassword } from './rotate.js';
+import { tryLogin } from '../../pg.js';
 import { CERT_DAYS, chooseTls, generateCertificate, readTls, renderTlsSecret, SSLMODE_FOLLOWS_LABEL, statefulSetServesTls, TLS_SECRET, withSslMode, withTls } from './tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate, shownPath } from './migrate.js';
+import { DEFAULT_SERVICE_DATABASES, dropServiceDatabase, ensureServiceDatabase, loadServiceDatabases, orphanedServiceRoles, renderServiceSecret, type ServiceDatabase } from './service-databases.js';
 
 const ROTATE_FLAG: FlagSpec = {
   name: 'rotate-secrets',
@@ -42,6 +44,22 @@ const NO_TLS_FLAG: FlagSpec = {
 
 export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
 
+const SERVICE_DATABASES_FLAG: FlagSpec = {
+  name: 'service-databases',
+  kind: 'string',
+  valueName: 'FILE',
+  default: DEFAULT_SERVICE_DATABASES,
+  description: 'the services\' own databases and logins (a data file, not a manifest)',
+};
+
+const PRUNE_FLAG: FlagSpec = {
+  name: 'prune',
+  kind: 'list',
+  valueName: 'SERVICE,...',
+  repeatable: true,
+  description: 'drop the database, login and Secret of these services, which the service databases file no longer lists (their data is lost)',
+};
+
 const MIGRATIONS_FLAG: FlagSpec = {
   name: 'migrations',
   kind: 'string',
@@ -59,12 +77,12 @@ export const postgres: Component = {
   title: 'PostgreSQL',
   summaries: {
     deploy:
-      'Deploys PostgreSQL into the namespace (official postgres image, 5Gi volume, password generated once and kept in a Secret)\nand applies sql/migrations (9 tables, 24 Python topics, test users). Safe to re-run: nothing applied twice, no data lost.\nWith --no-cluster --pg-url URL it only applies the migrations at URL.',
+      'Deploys PostgreSQL into the namespace (official postgres image, 5Gi volume, password generated once and kept in a Secret)\nand applies sql/migrations (9 tables, 24 Python topics, test users), then gives each service of\nk8s/postgres/service-databases.yaml its own database, login and Secret. Safe to re-run: nothing applied twice, no data lost.\nWith --no-cluster --pg-url URL it only applies the migrations at URL.',
     verify:
-      'Checks PostgreSQL: pod ready, volume bound, Service endpoints, connection, the 9 tables with their columns and foreign keys,\nthe 24 topics, the test users, and a write/read round trip that is rolled back. Runs every check; exit 1 if any failed.\nWith --no-cluster --pg-url URL only the data checks run.',
+      'Checks PostgreSQL: pod ready, volume bound, Service endpoints, connection (and that a wrong password is refused),\nthe 9 tables with their columns and foreign keys, the 24 topics, the test users, a write/read round trip that is rolled\nback, and that each service logs in to its own database and is refused the others\'. Runs every check; exit 1 if any failed.\nWith --no-cluster --pg-url URL only the data checks run.',
   },
-  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, ROTATE_FLAG, TLS_FLAG, NO_TLS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
-  verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG],
+  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, SERVICE_DATABASES_FLAG, PRUNE_FLAG, ROTATE_FLAG, TLS_FLAG, NO_TLS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
+  verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, SERVICE_DATABASES_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
     const ns = ctx.config.namespace;
@@ -92,6 +110,7 @@ export const postgres: Component = {
   },
 
   async deploy(step: StepCtx): Promise<void> {
+    let tlsOn = false;
     if (!step.config.noCluster) {
       if (!step.preflighted) {
         await ensureClusterReachable(step);
@@ -105,6 +124,7 @@ export const postgres: Component = {
       const liveTls = live === undefined ? undefined : statefulSetServesTls(live);
       const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, liveTls);
       step.log.info(`TLS ${tlsChoice.why}`);
+      tlsOn = tlsChoice.on;
       if (tlsChoice.on) {
         const tls = (await readTls(step)) ?? (await generateCertificate(step, ns));
         step.secrets.add(tls.key);
@@ -124,9 +144,16 @@ export const postgres: Component = {
     const rotate = step.config.flags['rotate-secrets'] === true;
     if (rotate && step.config.noCluster) throw new UsageError('--rotate-secrets needs the cluster: the password lives in the Secret postgresql-credentials (drop --no-cluster)');
     const migrations = loadMigrations(migrationsDir(step));
+    const services = loadServiceDatabases(serviceDatabasesFile(step));
+    const prune = (step.config.flags.prune as string[] | undefined) ?? [];
+    const listed = prune.filter((p) => services.some((s) => s.service === p));
+    if (listed.length) throw new UsageError(`--prune ${listed.join(',')}: still listed in the service databases file; remove it there first`);
     const result = await withPostgres(step, async (client) => {
       const applied = await migrate(client, migrations, (name) => step.log.info(`applying ${name}`));
       if (rotate) await rotateCredentials(step, client);
+      // The Secrets the services read live in the cluster: without it there is nowhere to keep their passwords.
+      if (!step.config.noCluster) await reconcileServiceDatabases(step, client, services, prune, tlsOn);
+      else if (services.length) step.log.info(`--no-cluster: the ${services.length} service databases are left alone (their passwords live in Secrets in the cluster)`);
       return applied;
     });
     for (const name of result.applied) step.change(`migration ${name}`, 'applied');
@@ -140,7 +167,10 @@ export const postgres: Component = {
       await checkClusterSide(step);
     }
     try {
-      await withPostgres(step, (client) => checkData(step, client));
+      await withPostgres(step, async (client) => {
+        await checkData(step, client);
+        if (!step.config.noCluster) await checkServiceDatabases(step, client, loadServiceDatabases(serviceDatabasesFile(step)));
+      });
     } catch (err) {
       step.check('connection', false, errorMessage(err));
     }
@@ -152,6 +182,79 @@ export const postgres: Component = {
     { kinds: 'pvc,secret', selector: POSTGRES_SELECTOR, data: `the database volume and its Secrets (${SECRET_NAME}: the password the data needs)` },
   ],
 };
+
+function serviceDatabasesFile(ctx: Ctx): string {
+  return flagPath(ctx.config, 'service-databases', ctx.root, DEFAULT_SERVICE_DATABASES)!;
+}
+
+/** The password kept in a Secret under `key`, or undefined. Registered as a secret. */
+async function secretValue(ctx: Ctx, name: string, key: string): Promise<string | undefined> {
+  const secret = await ctx.kube.getOptional<{ data?: Record<string, string> }>('secret', name);
+  const encoded = secret?.data?.[key];
+  if (!encoded) return undefined;
+  const value = Buffer.from(encoded, 'base64').toString('utf8');
+  ctx.secrets.add(value);
+  return value;
+}
+
+/** Each service's role, database and Secret; roles the file no longer names are reported (or dropped with --prune). */
+async function reconcileServiceDatabases(step: StepCtx, client: pg.Client, services: readonly ServiceDatabase[], prune: readonly string[], tlsOn: boolean): Promise<void> {
+  const ns = step.config.namespace;
+  const secrets: Manifest[] = [];
+  for (const s of services) {
+    const kept = await secretValue(step, s.secret, 'password');
+    const password = kept ?? generatePassword();
+    step.secrets.add(password);
+    const changes = await ensureServiceDatabase(client, s, password);
+    for (const [k, v] of Object.entries(changes)) step.change(k, v);
+    secrets.push(renderServiceSecret(ns, s, password, { host: `postgresql.${ns}.svc.cluster.local`, port: 5432, sslmode: tlsOn ? 'require' : 'prefer' }));
+  }
+  const outcome = await step.kube.apply(secrets);
+  for (const [k, v] of Object.entries(outcome)) step.change(k, v);
+  if (services.length) step.log.ok(`service databases: ${services.map((s) => `${s.database} (${s.service}, Secret ${s.secret})`).join(', ')}`);
+  const pruned: string[] = [];
+  for (const orphan of await orphanedServiceRoles(client, services)) {
+    const service = orphan.role.replace(/_/g, '-');
+    if (!prune.includes(service)) {
+      step.log.warn(`role ${orphan.role}${orphan.databases.length ? ` and database ${orphan.databases.join(', ')}` : ''} belong to service ${service}, which the service databases file no longer lists: kept (./scripts/deploy-postgres.mts --prune ${service} drops them and their data)`);
+      continue;
+    }
+    for (const [k, v] of Object.entries(await dropServiceDatabase(client, orphan.role, orphan.databases))) step.change(k, v);
+    await deleteBySelector(step, 'secret', `learnflow.dev/service=${service}`);
+    pruned.push(service);
+    step.log.ok(`pruned service ${service}: ${orphan.databases.join(', ') || 'no database'}, role ${orphan.role}, Secret ${service}-db`);
+  }
+  for (const p of prune.filter((x) => !pruned.includes(x))) step.log.warn(`--prune ${p}: the kit made no database for such a service; nothing dropped`);
+}
+
+/**
+ * With real logins through the kit's connection path: each service reaches its own database with the password in
+ * its Secret, and is refused the others'. A Secret whose password no longer matches is found here.
+ */
+async function checkServiceDatabases(step: StepCtx, client: pg.Client, services: readonly ServiceDatabase[]): Promise<void> {
+  for (const s of services) {
+    const name = `service database ${s.database}`;
+    const password = await secretValue(step, s.secret, 'password').catch(() => undefined);
+    if (!password) {
+      step.check(name, false, `no Secret ${s.secret} with a password: run ./scripts/deploy-postgres.mts`);
+      continue;
+    }
+    const own = await tryLogin(client, s.role, password, s.database);
+    if (!own.ok) {
+      const why = own.code === '28P01' ? `the password in Secret ${s.secret} does not match the database's (fix: ./scripts/deploy-postgres.mts sets it again)` : own.message;
+      step.check(name, false, `${s.role} cannot log in to ${s.database}: ${why}`);
+      continue;
+    }
+    const others = services.filter((o) => o.database !== s.database);
+    const let_in = [];
+    for (const o of others) if ((await tryLogin(client, s.role, password, o.database)).ok) let_in.push(o.database);
+    step.check(
+      name,
+      let_in.length === 0,
+      let_in.length ? `${s.role} can also open ${let_in.join(', ')}: CONNECT is not revoked from PUBLIC there (./scripts/deploy-postgres.mts revokes it)` : `${s.role} logs in with Secret ${s.secret}${others.length ? `; refused ${others.map((o) => o.database).join(', ')}` : ''}`,
+    );
+  }
+}
 
 /** TLS was turned on or off: clients that declared their connection string (label) get the matching sslmode. */
 async function syncClientSslModes(step: StepCtx, tlsOn: boolean): Promise<void> {

@@ -2,10 +2,10 @@
 // password never appears in server logs or pg_stat_statements, then stored in the Secret.
 
 import type pg from 'pg';
-import { scramSha256Verifier } from '../../scram.js';
+import { scramVerifier } from '../../scram.js';
 
 export async function setRolePassword(client: pg.Client, role: string, password: string): Promise<void> {
-  const verifier = scramSha256Verifier(password);
+  const verifier = scramVerifier(password);
   await client.query('BEGIN');
   try {
     // Utility statements are recorded verbatim by pg_stat_statements; this one need not be.
