@@ -154,6 +154,19 @@ describe('applyPlan', () => {
   });
 });
 
+describe('applyPlan: as few admin calls as the API allows', () => {
+  it('one CreateTopics for every missing topic, one CreatePartitions and one AlterConfigs for every drifted one', async () => {
+    const { admin, calls } = fakeAdmin();
+    const missing = ['a.one', 'a.two', 'a.three'].map((n) => topic(n));
+    const grown = ['g.one', 'g.two'].map((n) => topic(n, { partitions: 8, retentionMs: 3 * DAY }));
+    const observedTopics = new Map(grown.map((g) => [g.name, observed(topic(g.name, { partitions: 2 }))]));
+    const outcome = await applyPlan(admin, planReconcile([...missing, ...grown], observedTopics, 1));
+    expect(calls.map((c) => c.split(' ')[0])).toEqual(['create', 'partitions', 'alter']);
+    expect(calls[0]).toMatch(/^create a\.one\/.*,a\.two\/.*,a\.three\//);
+    expect(Object.keys(outcome)).toEqual(['a.one', 'a.two', 'a.three', 'g.one', 'g.two']);
+  });
+});
+
 describe('applyPlan: a busy broker', () => {
   it('counts a topic as created when only the wait for its leaders ran out', async () => {
     const { admin } = fakeAdmin('This server does not host this topic-partition', 'UNKNOWN_TOPIC_OR_PARTITION');

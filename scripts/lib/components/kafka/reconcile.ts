@@ -130,39 +130,48 @@ export const ADMIN_TIMEOUT_MS = 10_000;
 const LEADER_WAIT_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 
 /** Applies a plan that refuses nothing. Stops at the first failure, naming the topic. */
+/**
+ * Applies the plan in as few admin calls as the API allows: one CreateTopics for every missing topic, one
+ * CreatePartitions for every topic that grows, one AlterConfigs for every topic whose settings drifted.
+ */
 export async function applyPlan(admin: ReconcileAdmin, plan: ReconcilePlan, onApply?: (a: TopicAction) => void): Promise<Record<string, TopicOutcome>> {
   if (plan.refused.length) throw new StepError(plan.refused.join('; '), { docs: 'kafka-partitions-shrink' });
   const outcome: Record<string, TopicOutcome> = {};
-  for (const a of plan.actions) {
-    if (a.kind === 'unchanged') {
-      outcome[a.topic] = 'unchanged';
-      continue;
-    }
-    onApply?.(a);
+  const changing = plan.actions.filter((a) => a.kind !== 'unchanged');
+  for (const a of plan.actions) if (a.kind === 'unchanged') outcome[a.topic] = 'unchanged';
+  for (const a of changing) onApply?.(a);
+  const creates = changing.filter((a): a is Extract<TopicAction, { kind: 'create' }> => a.kind === 'create');
+  const updates = changing.filter((a): a is Extract<TopicAction, { kind: 'update' }> => a.kind === 'update');
+  const names = (xs: readonly TopicAction[]) => xs.map((a) => `${a.topic} (${describeAction(a)})`).join('; ');
+  if (creates.length) {
     try {
-      if (a.kind === 'create') {
-        try {
-          await admin.createTopics({
-            waitForLeaders: true,
-            timeout: ADMIN_TIMEOUT_MS,
-            topics: [{ topic: a.topic, numPartitions: a.partitions, replicationFactor: a.replicationFactor, configEntries: Object.entries(a.configs).map(([name, value]) => ({ name, value })) }],
-          });
-        } catch (err) {
-          // These come only from kafkajs's wait for leaders, after the broker accepted the topic
-          // (a busy KRaft broker may take longer than kafkajs's retries): created; verify checks it.
-          if (!LEADER_WAIT_ERRORS.has((err as { type?: string }).type ?? '')) throw err;
-        }
-        outcome[a.topic] = 'created';
-        continue;
-      }
-      if (a.partitions) await admin.createPartitions({ timeout: ADMIN_TIMEOUT_MS, topicPartitions: [{ topic: a.topic, count: a.partitions.to }] });
-      if (a.alterConfigs) {
-        await admin.alterConfigs({ validateOnly: false, resources: [{ type: TOPIC_RESOURCE, name: a.topic, configEntries: Object.entries(a.alterConfigs).map(([name, value]) => ({ name, value })) }] });
-      }
-      outcome[a.topic] = 'updated';
+      await admin.createTopics({
+        waitForLeaders: true,
+        timeout: ADMIN_TIMEOUT_MS,
+        topics: creates.map((a) => ({ topic: a.topic, numPartitions: a.partitions, replicationFactor: a.replicationFactor, configEntries: Object.entries(a.configs).map(([name, value]) => ({ name, value })) })),
+      });
     } catch (err) {
-      throw kafkaFailure(`${a.kind === 'create' ? 'creating' : 'updating'} topic ${a.topic} (${describeAction(a)})`, err);
+      // These come only from kafkajs's wait for leaders, after the broker accepted the topics
+      // (a busy KRaft broker may take longer than kafkajs's retries): created; verify checks them.
+      if (!LEADER_WAIT_ERRORS.has((err as { type?: string }).type ?? '')) throw kafkaFailure(`creating topic${creates.length > 1 ? 's' : ''} ${names(creates)}`, err);
     }
+    for (const a of creates) outcome[a.topic] = 'created';
   }
-  return outcome;
+  const grow = updates.filter((a) => a.partitions);
+  if (grow.length) {
+    await admin.createPartitions({ timeout: ADMIN_TIMEOUT_MS, topicPartitions: grow.map((a) => ({ topic: a.topic, count: a.partitions!.to })) }).catch((err: unknown) => {
+      throw kafkaFailure(`adding partitions to ${names(grow)}`, err);
+    });
+  }
+  const alter = updates.filter((a) => a.alterConfigs);
+  if (alter.length) {
+    await admin
+      .alterConfigs({ validateOnly: false, resources: alter.map((a) => ({ type: TOPIC_RESOURCE, name: a.topic, configEntries: Object.entries(a.alterConfigs!).map(([name, value]) => ({ name, value })) })) })
+      .catch((err: unknown) => {
+        throw kafkaFailure(`updating the settings of ${names(alter)}`, err);
+      });
+  }
+  for (const a of updates) outcome[a.topic] = 'updated';
+  // In catalogue order, as the plan lists them.
+  return Object.fromEntries(plan.actions.map((a) => [a.topic, outcome[a.topic]!]));
 }
