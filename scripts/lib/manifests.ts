@@ -122,4 +122,6 @@ export interface Versions {
   redis: { image: string; version: string };
   /** verify-dapr's probe Job */
   probe: { image: string; version: string };
+  /** --with-zipkin's collector */
+  zipkin: { image: string; version: string };
 }

@@ -104,6 +104,7 @@ describe('contradictions and meaningless values are refused, naming the flags (e
     ['scripts/deploy-postgres.mts', ['--no-cluster', '--pg-url', 'postgres://u:p@127.0.0.1:1/db', '--rotate-secrets'], /--no-cluster and --rotate-secrets contradict/],
     ['scripts/install-dapr.mts', ['--dry-run', '--control-plane-only', '--with-redis'], /--control-plane-only and --with-redis contradict/],
     ['scripts/deploy-kafka.mts', ['--dry-run', '--replicas', '2'], /quorum of 2 voters/],
+    ['scripts/install-dapr.mts', ['--dry-run', '--with-zipkin', '--zipkin-endpoint', 'http://z:9411/api/v2/spans'], /--with-zipkin and --zipkin-endpoint contradict/],
     ['scripts/deploy-kafka.mts', ['--dry-run', '--budget', '10'], /has no unit: say 10m or 10s/],
     ['deploy-all.mts', ['--dry-run', '--budget', 'kafka=10'], /has no unit/],
     ['deploy-all.mts', ['--dry-run', '--only', ''], /--only is empty/],

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { expectedComponents, renderAll, renderComponents, renderConfiguration, renderRedis, renderResiliency } from '../../scripts/lib/components/dapr/manifests.js';
+import { expectedComponents, renderAll, renderComponents, renderConfiguration, renderRedis, renderResiliency, renderZipkin } from '../../scripts/lib/components/dapr/manifests.js';
 import { COMPONENT_SELECTOR, zipkinEndpointIn, KAFKA_PROTOCOL_VERSION, PROBE_IMAGE, VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
 import { buildConnectionString, inClusterTarget } from '../../scripts/lib/components/dapr/statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, desiredValues, flattenValues, loadValues, sameValues } from '../../scripts/lib/components/dapr/values.js';
@@ -260,5 +260,29 @@ describe('pins', () => {
   it('pins the probe image and the Dapr version', () => {
     expect(PROBE_IMAGE).toMatch(/^curlimages\/curl:\d+\.\d+\.\d+$/);
     expect(readVersions().dapr.version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
+
+describe('--with-zipkin', () => {
+  const z = renderZipkin('learnflow') as Any[];
+  const dep = z.find((m) => m.kind === 'Deployment')!;
+  const c = dep.spec.template.spec.containers[0];
+
+  it('deploys the official collector at zipkin:9411, pinned, restricted, reachable only from the namespace', () => {
+    const v = readVersions().zipkin;
+    expect(c.image).toBe(`${v.image}:${v.version}`);
+    expect(z.find((m) => m.kind === 'Service')!.metadata.name).toBe('zipkin');
+    expect(z.find((m) => m.kind === 'Service')!.spec.ports).toEqual([{ name: 'http', port: 9411, targetPort: 'http' }]);
+    expect(dep.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: expect.any(Number), seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(z.find((m) => m.kind === 'NetworkPolicy')!.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 9411 }] }]);
+  });
+
+  it('points the Configuration at it, and without it exports nothing', () => {
+    const withIt = renderAll({ ...settings, withRedis: false, withZipkin: true, zipkinEndpoint: zipkinEndpointIn('learnflow') }, { connectionString }) as Any[];
+    expect(withIt.find((m) => m.kind === 'Configuration')!.spec.tracing).toEqual({ samplingRate: '1', zipkin: { endpointAddress: 'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans' } });
+    expect(withIt.some((m) => m.kind === 'Deployment' && m.metadata.name === 'zipkin')).toBe(true);
+    const without = renderAll({ ...settings, withRedis: false, zipkinEndpoint: undefined }, { connectionString }) as Any[];
+    expect(without.some((m) => m.metadata.name === 'zipkin')).toBe(false);
   });
 });

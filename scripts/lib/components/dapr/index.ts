@@ -12,6 +12,7 @@ import { EnvironmentError, errorMessage } from '../../errors.js';
 import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube.js';
 import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../manifests.js';
 import { ensureClusterReachable } from '../../preflight.js';
+import { PortForward } from '../../port-forward.js';
 import { waitForWorkload } from '../../rollout.js';
 import type { RunResult, ScriptDef } from '../../run.js';
 import { generatePassword } from '../postgres/credentials.js';
@@ -26,6 +27,7 @@ import { renderAll } from './manifests.js';
 import { probeChecksEndToEnd } from './probe.js';
 import {
   COMPONENT_SELECTOR,
+  CONFIGURATION,
   DAPR_NAMESPACE,
   DEPLOY_FLAGS,
   REDIS_SECRET,
@@ -44,6 +46,7 @@ import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStor
 import { CONTROL_PLANE, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 
 export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';
+export const ZIPKIN_SELECTOR = 'app.kubernetes.io/name=zipkin,app.kubernetes.io/component=dapr';
 
 function planActions(ctx: Ctx, s: DaprSettings, manifests: readonly Manifest[]): string[] {
   const ns = s.namespace;
@@ -135,6 +138,10 @@ async function deploy(step: StepCtx): Promise<void> {
     step.change(key, what);
     step.log.info(`${key} ${what}`);
   }
+  if (s.withZipkin) {
+    await waitForWorkload(step, { kind: 'deployment', name: 'zipkin', selector: ZIPKIN_SELECTOR });
+    step.log.ok(`deployment/zipkin is ready: sidecars using ${CONFIGURATION} send their spans to ${s.zipkinEndpoint}`);
+  }
   if (s.withRedis) {
     await waitForWorkload(step, { kind: 'statefulset', name: 'redis', selector: 'app.kubernetes.io/name=redis' });
     await labelClaims(step.kube, ['data-redis-0']);
@@ -159,12 +166,32 @@ async function verify(step: StepCtx): Promise<void> {
   }
   const { withRedis } = await objectChecks(step);
   const f = step.config.flags;
+  await zipkinCheck(step, f['skip-probe'] === true);
   if (f['skip-probe'] === true) {
     step.log.warn('--skip-probe: no sidecar was started; the components were checked as objects only');
     step.check('probe', true, 'skipped (--skip-probe)');
     return;
   }
   await probeChecksEndToEnd(step, { image: String(f['probe-image'] ?? PROBE_IMAGE), timeoutMs: Number(f['probe-timeout'] ?? PROBE_TIMEOUT_FLAG.default), withRedis });
+}
+
+/** When a collector was deployed (--with-zipkin): it is ready and answers on its health endpoint. */
+async function zipkinCheck(step: StepCtx, objectsOnly: boolean): Promise<void> {
+  const deployment = await step.kube.getOptional<{ status?: { readyReplicas?: number } }>('deployment', 'zipkin').catch(() => undefined);
+  if (!deployment) return;
+  const ready = (deployment.status?.readyReplicas ?? 0) > 0;
+  if (!ready || objectsOnly) {
+    step.check('zipkin', ready, ready ? 'deployment/zipkin ready (not called: --skip-probe)' : 'deployment/zipkin has no ready pod');
+    return;
+  }
+  try {
+    const forward = new PortForward(step, { resource: 'svc/zipkin', remotePort: 9411 });
+    const port = await forward.start();
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(10_000) });
+    step.check('zipkin', res.ok, `the collector answers GET /health with ${res.status} (through port-forward 127.0.0.1:${port})`);
+  } catch (err) {
+    step.check('zipkin', false, `the collector does not answer: ${errorMessage(err).split('\n')[0]}`);
+  }
 }
 
 export const DAPR_CONTROL_PLANE_FLAG: FlagSpec = {
@@ -269,6 +296,7 @@ export const dapr: Component = {
   owned: [
     { kinds: 'components.dapr.io,configurations.dapr.io,resiliencies.dapr.io', selector: COMPONENT_SELECTOR },
     { kinds: 'statefulset,service,networkpolicy', selector: REDIS_SELECTOR },
+    { kinds: 'deployment,service,networkpolicy', selector: ZIPKIN_SELECTOR },
     { kinds: 'secret,pvc', selector: COMPONENT_SELECTOR, data: `the state-store and Redis Secrets (${STATESTORE_SECRET}, ${REDIS_SECRET}) and the Redis volume` },
   ],
   clusterWide: { plan: planControlPlane, remove: removeControlPlane, forceFlag: DAPR_CONTROL_PLANE_FLAG },

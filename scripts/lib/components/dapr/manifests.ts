@@ -18,7 +18,14 @@ import {
 
 export const REDIS_RESOURCES = { memoryLimit: '256Mi', maxMemory: '200mb' } as const;
 
-export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'> & { networkPolicies?: boolean };
+export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'> & { networkPolicies?: boolean; withZipkin?: boolean };
+
+/** The collector of --with-zipkin: Service, Deployment and (unless turned off) its NetworkPolicy. */
+export function renderZipkin(namespace: string, opts: { networkPolicies?: boolean } = {}): Manifest[] {
+  const v = readVersions().zipkin;
+  const out = loadManifests('dapr/zipkin.yaml', { namespace, image: `${v.image}:${v.version}`, version: v.version });
+  return opts.networkPolicies === false ? out.filter((m) => m.kind !== 'NetworkPolicy') : out;
+}
 
 /** Secret dapr-statestore + kafka-pubsub + statestore. */
 export function renderComponents(s: Pick<RenderSettings, 'namespace' | 'consumerGroup'>, connectionString: string): Manifest[] {
@@ -74,6 +81,7 @@ export interface RenderSecrets {
 export function renderAll(s: RenderSettings, secrets: RenderSecrets): Manifest[] {
   const out = [...renderComponents(s, secrets.connectionString), ...renderConfiguration(s), ...renderResiliency(s.namespace)];
   if (s.withRedis) out.push(...renderRedis(s.namespace, secrets.redisPassword ?? '', { networkPolicies: s.networkPolicies }));
+  if (s.withZipkin) out.push(...renderZipkin(s.namespace, { networkPolicies: s.networkPolicies }));
   return out;
 }
 

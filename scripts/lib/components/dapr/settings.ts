@@ -98,6 +98,12 @@ export const ZIPKIN_FLAG: FlagSpec = {
   validate: (v: FlagValue) => (/^https?:\/\/[^\s"]+$/.test(String(v)) ? undefined : `'${String(v)}' is not an http(s) URL`),
 };
 
+export const WITH_ZIPKIN_FLAG: FlagSpec = {
+  name: 'with-zipkin',
+  kind: 'boolean',
+  description: 'also deploy a Zipkin collector at zipkin:9411 in the namespace and send the sidecars\' spans there (every request traced unless --tracing-sampling-rate)',
+};
+
 export const CONSUMER_GROUP_FLAG: FlagSpec = {
   name: 'consumer-group',
   kind: 'string',
@@ -134,6 +140,7 @@ export const DEPLOY_FLAGS: readonly FlagSpec[] = [
   DAPR_VERSION_FLAG,
   DAPR_CHART_FLAG,
   WITH_REDIS_FLAG,
+  WITH_ZIPKIN_FLAG,
   CONTROL_PLANE_ONLY_FLAG,
   CONSUMER_GROUP_FLAG,
   SAMPLING_FLAG,
@@ -168,6 +175,8 @@ export interface DaprSettings {
   zipkinEndpoint: string | undefined;
   /** Redis gets a NetworkPolicy like Kafka and PostgreSQL (off with --no-network-policies). */
   networkPolicies: boolean;
+  /** A Zipkin collector in the namespace (--with-zipkin); spans go to it unless --zipkin-endpoint says otherwise. */
+  withZipkin: boolean;
 }
 
 export function chooseChart(version: string, chartDir: string | undefined, root: string): ChartChoice {
@@ -194,8 +203,13 @@ export function chooseChart(version: string, chartDir: string | undefined, root:
 
 export function daprSettings(ctx: Ctx): DaprSettings {
   const f = ctx.config.flags;
-  if (f['control-plane-only'] === true && f['with-redis'] === true) {
-    throw new UsageError('--control-plane-only and --with-redis contradict each other: Redis and its component are part of the components, which --control-plane-only leaves out', { fix: 'drop one of them' });
+  for (const extra of ['with-redis', 'with-zipkin']) {
+    if (f['control-plane-only'] === true && f[extra] === true) {
+      throw new UsageError(`--control-plane-only and --${extra} contradict each other: it belongs with the components, which --control-plane-only leaves out`, { fix: 'drop one of them' });
+    }
+  }
+  if (f['with-zipkin'] === true && f['zipkin-endpoint'] !== undefined) {
+    throw new UsageError('--with-zipkin and --zipkin-endpoint contradict each other: the first deploys the collector the sidecars send to, the second names another', { fix: 'drop one of them' });
   }
   const namespace = ctx.config.namespace;
   const version = String(f['dapr-version'] ?? readVersions().dapr.version);
@@ -208,8 +222,9 @@ export function daprSettings(ctx: Ctx): DaprSettings {
     controlPlaneOnly: f['control-plane-only'] === true,
     consumerGroup: String(f['consumer-group'] ?? DEFAULT_CONSUMER_GROUP),
     samplingRate: String(f['tracing-sampling-rate'] ?? '1'),
-    zipkinEndpoint: f['zipkin-endpoint'] === undefined ? undefined : String(f['zipkin-endpoint']),
+    zipkinEndpoint: f['with-zipkin'] === true ? zipkinEndpointIn(namespace) : f['zipkin-endpoint'] === undefined ? undefined : String(f['zipkin-endpoint']),
     networkPolicies: f['no-network-policies'] !== true,
+    withZipkin: f['with-zipkin'] === true,
   };
 }
 
