@@ -26,7 +26,8 @@ node_modules/.bin/tsc -p . >&2 || { typecheck=1; log "typecheck FAILED"; }
 
 # 4. Every layer in one run; the JSON reporter gives the counts.
 mkdir -p test-results
-rm -f test-results/vitest.json
+# conformance.json: the Dapr conformance layer's upstream subtests (written by test/conformance/dapr-conformance.test.ts).
+rm -f test-results/vitest.json test-results/conformance.json
 log "vitest"
 node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@" >&2
 vitest_status=$?
@@ -40,10 +41,19 @@ summary="$(node -e '
   // A skipped test is not a passed one: count it as failed so nothing hides behind a skip.
   // A file that failed without a failing test (import error, failed beforeAll) counts once.
   const brokenFiles = r.testResults.filter((f) => f.status === "failed" && !f.assertionResults.some((a) => a.status === "failed")).length;
-  const failed = r.numFailedTests + skipped + brokenFiles + Number(process.argv[1]);
-  process.stdout.write(`${r.numPassedTests} ${failed} ${skipped}`);
+  // Each upstream subtest of the Dapr conformance suites is a test too (a skipped one is already counted failed
+  // there); an unreadable file counts once.
+  let cp = 0, cf = 0;
+  try {
+    const c = JSON.parse(require("fs").readFileSync("test-results/conformance.json", "utf8"));
+    if (!Number.isInteger(c.passed) || !Number.isInteger(c.failed)) throw new Error("no counts");
+    cp = c.passed; cf = c.failed;
+  } catch (e) { if (e.code !== "ENOENT") cf = 1; }
+  const failed = r.numFailedTests + skipped + brokenFiles + Number(process.argv[1]) + cf;
+  process.stdout.write(`${r.numPassedTests + cp} ${failed} ${skipped} ${cp} ${cf}`);
 ' "$typecheck")"
-read -r passed failed skipped <<<"$summary"
+read -r passed failed skipped conf_passed conf_failed <<<"$summary"
+[ "$conf_passed$conf_failed" != "00" ] && log "dapr conformance suites: $conf_passed subtest(s) passed, $conf_failed failed (included below; test-results/conformance.json)"
 [ "$skipped" != "0" ] && log "$skipped test(s) skipped: counted as failed"
 [ "$typecheck" != "0" ] && log "typecheck failed: counted as 1 failed"
 echo "$passed passed, $failed failed"

@@ -4,6 +4,7 @@
 #   small tools        openssl (deploy-postgres --tls), curl (the Dapr probe script's tests)
 #   provision-data.sh  PostgreSQL 15 (apt) and the Kafka jars of the pinned version (Maven)
 #   provision-kube.sh  kube-apiserver/controller-manager/scheduler, etcd, KWOK, kubectl, helm, the Dapr chart
+#   provision-conformance.sh  the Dapr conformance test binary (components-contrib suites, test/conformance)
 #   provision-node.sh  the real node: containerd, runc, CNI plugins (apt), kubelet, kube-proxy, CoreDNS, and
 #                      (provision-images.sh) the pause image and stand-ins for the kit's images
 set -euo pipefail
@@ -20,4 +21,5 @@ fi
 
 bash "$here/provision-data.sh"
 bash "$here/provision-kube.sh"
+bash "$here/provision-conformance.sh"
 bash "$here/provision-node.sh"
