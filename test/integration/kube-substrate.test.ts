@@ -36,6 +36,18 @@ describe('kube substrate (kwok)', () => {
 
   const json = async <J>(args: string[]): Promise<J> => JSON.parse(await cluster.kubectl([...args, '-o', 'json'])) as J;
 
+  it('keeps what the API server sends to KWOK pod and node addresses on this machine (blackhole routes)', T, async () => {
+    const { spawnSync } = await import('node:child_process');
+    const node = JSON.parse(await cluster.kubectl(['get', 'nodes', '-o', 'json'])) as { items: { status: { addresses: { type: string; address: string }[] } }[] };
+    const ip = node.items[0]!.status.addresses.find((a) => a.type === 'InternalIP')!.address;
+    for (const address of [ip, '10.0.0.7']) {
+      const r = spawnSync('ip', ['route', 'get', address], { encoding: 'utf8' });
+      // A blackhole route: the kernel refuses to route it at all, so nothing leaves through the default gateway.
+      expect(`${r.stdout}${r.stderr}`, address).not.toMatch(/\svia\s/);
+      expect(r.status, address).not.toBe(0);
+    }
+  });
+
   it('serves the pinned Kubernetes version and uses the cached kubectl/helm', T, async () => {
     const v = await json<{ serverVersion: { gitVersion: string; major: string; minor: string } }>(['version']);
     expect(v.serverVersion.gitVersion).toBe(`v${cluster.versions.KUBE_VERSION}`);

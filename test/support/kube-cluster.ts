@@ -422,6 +422,25 @@ function asList(items: object[]): string {
 }
 
 /**
+ * The addresses KWOK hands out exist nowhere: pod IPs from its default 10.0.0.0/24, node IPs 10.89.x (nodeManifest).
+ * The API server still dials them (webhook endpoints, logs and exec on a KWOK node), and without a route of their
+ * own those packets would leave through the machine's default route. A blackhole route keeps them here. Added
+ * only where such an address would otherwise go through a gateway, so a network that really uses the range is
+ * left alone; idempotent, kept after the run like the real node's (nothing else uses these ranges).
+ */
+const KWOK_RANGES = ['10.0.0.0/24', '10.89.0.0/16'];
+let kwokRangesContained = false;
+export function keepKwokTrafficLocal(): void {
+  if (kwokRangesContained || process.getuid?.() !== 0) return;
+  for (const range of KWOK_RANGES) {
+    const probe = spawnSync('ip', ['route', 'get', range.replace(/0\/\d+$/, '1')], { encoding: 'utf8' });
+    if (probe.status !== 0 || !/\svia\s/.test(probe.stdout)) continue; // already contained, or on a local link
+    spawnSync('ip', ['route', 'add', 'blackhole', range], { stdio: 'ignore' });
+  }
+  kwokRangesContained = true;
+}
+
+/**
  * Start a fresh KWOK cluster. Always call stop() (e.g. in afterAll); on a failure during start the
  * cluster is deleted before the error is thrown.
  */
@@ -430,6 +449,7 @@ export async function startKubeCluster(opts?: KubeClusterOptions): Promise<KubeC
 export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<KubeCluster> {
   const paths = substratePaths();
   assertSubstrateProvisioned(paths);
+  keepKwokTrafficLocal();
   const o = {
     name: opts.name ?? 'lf',
     nodes: opts.nodes ?? 1,

@@ -2,15 +2,15 @@
 
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { tryLogin } from '../../pg.js';
+import type { LoginProbe } from './connection.js';
 import type { StepCtx } from '../../context.js';
 import { errorMessage } from '../../errors.js';
 import { CURRICULUM_TOPICS, EXPECTED_FOREIGN_KEYS, EXPECTED_TABLES, TEST_USERS } from './expected-schema.js';
 
-export async function checkData(step: StepCtx, client: pg.Client): Promise<void> {
+export async function checkData(step: StepCtx, client: pg.Client, probe: LoginProbe): Promise<void> {
   const { rows: version } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
   step.check('connection', true, `PostgreSQL ${version[0]?.v ?? '?'}`);
-  await checkPasswordRequired(step, client);
+  await checkPasswordRequired(step, client, probe);
 
   const { rows: cols } = await client.query<{ table_name: string; column_name: string }>(
     `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ANY($1)`,
@@ -85,10 +85,10 @@ export async function checkData(step: StepCtx, client: pg.Client): Promise<void>
  * with a wrong password must be refused (28P01), or a Secret that no longer matches would pass here while every
  * application fails to log in.
  */
-export async function checkPasswordRequired(step: StepCtx, client: pg.Client): Promise<void> {
+export async function checkPasswordRequired(step: StepCtx, client: pg.Client, probe: LoginProbe): Promise<void> {
   const user = client.user ?? 'postgres';
   const wrong = `not-the-password-${randomBytes(6).toString('hex')}`;
-  const r = await tryLogin(client, user, wrong);
+  const r = await probe(user, wrong, client.database ?? 'learnflow');
   if (r.ok) {
     step.check('password required', false, `${user} logged in with a wrong password: this server trusts connections from this address (pg_hba.conf), so the password in use is not proven; run ./scripts/deploy-postgres.mts (it makes TCP logins need the password) and verify again`);
   } else if (r.code === '28P01') {

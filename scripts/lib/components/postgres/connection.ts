@@ -3,7 +3,7 @@
 
 import type pg from 'pg';
 import type { Ctx, StepCtx } from '../../context.js';
-import { connectPg, describePgUrl, serverOffersSsl } from '../../pg.js';
+import { connectPg, describePgUrl, serverOffersSsl, tryLogin, type LoginAttempt } from '../../pg.js';
 import { PortForward } from '../../port-forward.js';
 import { DB_NAME, DB_USER, requirePassword } from './credentials.js';
 import { readTls, TLS_SECRET, type TlsMaterial } from './tls.js';
@@ -45,11 +45,32 @@ export async function sslFor(tls: TlsMaterial | undefined, host: string, port: n
   return tls ? { ca: tls.cert, rejectUnauthorized: true } : { rejectUnauthorized: false };
 }
 
-export async function withPostgres<T>(step: StepCtx, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** One login attempt as `user` to `database` at the server the kit checks, for checks that expect a refusal. */
+export type LoginProbe = (user: string, password: string, database: string) => Promise<LoginAttempt>;
+
+export async function withPostgres<T>(step: StepCtx, fn: (client: pg.Client, probe: LoginProbe) => Promise<T>): Promise<T> {
   const client = await openPostgres(step);
   try {
-    return await fn(client);
+    return await fn(client, step.config.pgUrl ? (u, p, d) => tryLogin(client, u, p, d) : inPodLogin(step));
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/**
+ * Logins that may be refused run inside the pod (psql over TCP to 127.0.0.1, the address a port-forward arrives
+ * from, so the same pg_hba.conf rule decides), never through the kit's port-forward: kubectl port-forward exits
+ * when the server closes a refused connection ("lost connection to pod"), taking every other connection with it.
+ * The password goes on stdin, never into argv.
+ */
+function inPodLogin(step: StepCtx): LoginProbe {
+  const ns = step.config.namespace;
+  return async (user, password, database) => {
+    const script = `PGPASSWORD="$(cat)" exec psql -X -q -w -h 127.0.0.1 -U "$1" -d "$2" -c 'SELECT 1' >/dev/null`;
+    const r = await step.kube.run(['exec', '-i', '-n', ns, 'postgresql-0', '-c', 'postgresql', '--', 'sh', '-c', script, 'login', user, database], { input: password, allowFailure: true, quiet: true, timeoutMs: 20_000 });
+    if (r.exitCode === 0) return { ok: true };
+    const text = `${r.stderr}\n${r.stdout}`;
+    const code = /password authentication failed/i.test(text) ? '28P01' : /permission denied for database|does not have CONNECT privilege/i.test(text) ? '42501' : /does not exist/i.test(text) ? '3D000' : undefined;
+    return { ok: false, code, message: text.trim().split('\n').slice(-2).join(' ') };
+  };
 }

@@ -15,10 +15,9 @@ import { deleteBySelector, labelClaims } from '../../kube.js';
 import { waitForWorkload } from '../../rollout.js';
 import type { Component, Plan } from '../types.js';
 import { checkData } from './checks.js';
-import { withPostgres } from './connection.js';
+import { withPostgres, type LoginProbe } from './connection.js';
 import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from './credentials.js';
 import { setRolePassword } from './rotate.js';
-import { tryLogin } from '../../pg.js';
 import { CERT_DAYS, chooseTls, generateCertificate, readTls, renderTlsSecret, SSLMODE_FOLLOWS_LABEL, statefulSetServesTls, TLS_SECRET, withSslMode, withTls } from './tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate, shownPath } from './migrate.js';
@@ -167,9 +166,9 @@ export const postgres: Component = {
       await checkClusterSide(step);
     }
     try {
-      await withPostgres(step, async (client) => {
-        await checkData(step, client);
-        if (!step.config.noCluster) await checkServiceDatabases(step, client, loadServiceDatabases(serviceDatabasesFile(step)));
+      await withPostgres(step, async (client, probe) => {
+        await checkData(step, client, probe);
+        if (!step.config.noCluster) await checkServiceDatabases(step, probe, loadServiceDatabases(serviceDatabasesFile(step)));
       });
     } catch (err) {
       step.check('connection', false, errorMessage(err));
@@ -231,7 +230,7 @@ async function reconcileServiceDatabases(step: StepCtx, client: pg.Client, servi
  * With real logins through the kit's connection path: each service reaches its own database with the password in
  * its Secret, and is refused the others'. A Secret whose password no longer matches is found here.
  */
-async function checkServiceDatabases(step: StepCtx, client: pg.Client, services: readonly ServiceDatabase[]): Promise<void> {
+async function checkServiceDatabases(step: StepCtx, probe: LoginProbe, services: readonly ServiceDatabase[]): Promise<void> {
   for (const s of services) {
     const name = `service database ${s.database}`;
     const password = await secretValue(step, s.secret, 'password').catch(() => undefined);
@@ -239,7 +238,7 @@ async function checkServiceDatabases(step: StepCtx, client: pg.Client, services:
       step.check(name, false, `no Secret ${s.secret} with a password: run ./scripts/deploy-postgres.mts`);
       continue;
     }
-    const own = await tryLogin(client, s.role, password, s.database);
+    const own = await probe(s.role, password, s.database);
     if (!own.ok) {
       const why = own.code === '28P01' ? `the password in Secret ${s.secret} does not match the database's (fix: ./scripts/deploy-postgres.mts sets it again)` : own.message;
       step.check(name, false, `${s.role} cannot log in to ${s.database}: ${why}`);
@@ -247,7 +246,7 @@ async function checkServiceDatabases(step: StepCtx, client: pg.Client, services:
     }
     const others = services.filter((o) => o.database !== s.database);
     const let_in = [];
-    for (const o of others) if ((await tryLogin(client, s.role, password, o.database)).ok) let_in.push(o.database);
+    for (const o of others) if ((await probe(s.role, password, o.database)).ok) let_in.push(o.database);
     step.check(
       name,
       let_in.length === 0,
