@@ -19,6 +19,7 @@ import type { StepReport } from './report.js';
 import type { RunResult, ScriptDef } from './run.js';
 import { runStep, skippedStep } from './steps.js';
 import { destroyScript } from './destroy.js';
+import { howToConnect } from './day2/status.js';
 import { confirm, isInteractive } from './prompt.js';
 
 const BUDGET_KEYS = [...COMPONENT_NAMES, 'total'] as const;
@@ -178,6 +179,10 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
         ctx.readyInThisRun = new Set([...(ctx.readyInThisRun ?? []), ...reports.filter((r) => r.ok).map((r) => r.name)]);
       }
       const result: RunResult = { steps, budgetMs: budgets.total };
+      if (!failed && !ctx.config.noCluster) {
+        result.output = howToConnect(ctx.config.namespace, ctx.root);
+        result.data = { howToConnect: result.output.trimEnd().split('\n') };
+      }
       if (failed && !ctx.config.noCluster && f['no-diagnostics'] !== true) {
         const manifests = (await Promise.all(selected.map(async (c) => (await c.plan(ctx)).manifests))).flat();
         const dir = await writeDiagnostics(ctx, {

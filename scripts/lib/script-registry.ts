@@ -32,6 +32,7 @@ export const SCRIPTS: readonly ScriptEntry[] = [
   { name: 'port-forward', path: 'scripts/port-forward.mts', load: async () => (await import('./day2/port-forward.js')).portForwardScript() },
   { name: 'backup-postgres', path: 'scripts/backup-postgres.mts', load: async () => (await import('./day2/backup.js')).backupScript() },
   { name: 'restore-postgres', path: 'scripts/restore-postgres.mts', load: async () => (await import('./day2/backup.js')).restoreScript() },
+  { name: 'status', path: 'status.mts', load: async () => (await import('./day2/status.js')).statusScript() },
   { name: 'reset-data', path: 'scripts/reset-data.mts', load: async () => (await import('./day2/reset.js')).resetScript() },
   { name: 'images', path: 'scripts/images.mts', load: async () => (await import('./day2/images.js')).imagesScript(async () => Object.values(await components())) },
   { name: 'gen-config-docs', path: 'scripts/gen-config-docs.mts', load: async () => (await import('./day2/config-docs.js')).genConfigDocsScript() },

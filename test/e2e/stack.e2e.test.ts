@@ -84,6 +84,23 @@ describe('deploy-all and verify-all', () => {
     expect(rep.steps.flatMap((s) => s.checks).filter((c) => !c.ok)).toEqual([]);
   });
 
+  it('deploy-all ended by saying how to connect; status.mts shows each component and where its credentials are kept', { timeout: 120_000 }, async () => {
+    const connect = (report(outputs[0]!) as Report & { data: { howToConnect: string[] } }).data.howToConnect.join('\n');
+    expect(connect).toContain('How to connect');
+    expect(connect).toContain('Secret student-api-db');
+    const r = await kit('status.mts', ['--no-data', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const sections = (report(r.stdout) as Report & { data: { status: { component: string; ok: boolean; facts: string[]; credentials: string[] }[] } }).data.status;
+    expect(sections.map((x) => [x.component, x.ok])).toEqual([['Kafka', true], ['PostgreSQL', true], ['Dapr', true]]);
+    expect(sections[1]!.credentials).toEqual(expect.arrayContaining([expect.stringMatching(/^learnflow_user \(administrator\): Secret postgresql-credentials, key password$/), expect.stringContaining('Secret student-api-db')]));
+    expect(sections[2]!.facts.join(' ')).toMatch(/components: .*kafka-pubsub \(pubsub\.kafka v1\)/);
+    // Where, never what: no password on the page.
+    const pw = await secretValue('postgresql-credentials', 'password');
+    expect(r.stdout + r.stderr).not.toContain(pw);
+    const human = await kit('status.mts', ['--no-data']);
+    expect(human.stdout).toMatch(/^✓ Kafka\n/);
+  });
+
   it('the re-run changes nothing, keeps the data and finishes in seconds', { timeout: 300_000 }, async () => {
     const pw = await secretValue('postgresql-credentials', 'password');
     const r = await kit('deploy-all.mts', [...endpoints(), '--json']);
