@@ -132,6 +132,8 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
         KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
         KAFKA_NUM_PARTITIONS: '1',
         KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+        KAFKA_MESSAGE_MAX_BYTES: '10485760',
+        KAFKA_REPLICA_FETCH_MAX_BYTES: '10485760',
         KAFKA_HEAP_OPTS: '-Xms512m -Xmx512m',
         KAFKA_OPTS: `-Dlog4j2.configurationFile=file:${BROKER_ENV_DIR}/${LOG4J2_FILE}`,
         EXTRA_ARGS: '-name kafkaServer',
@@ -277,5 +279,17 @@ describe('Kafka container start', () => {
     const config = parse(cm.data[LOG4J2_FILE]);
     expect(Object.keys(config.Configuration.Appenders)).toEqual(['Console']);
     expect(JSON.stringify(config)).not.toMatch(/File|fileName/);
+  });
+});
+
+describe('the largest message', () => {
+  it('the broker accepts what the Dapr component lets apps publish (one value, not Kafka\'s 1 MiB default)', async () => {
+    const { renderComponents } = await import('../../scripts/lib/components/dapr/manifests.js');
+    const pubsub = renderComponents({ namespace: NS, consumerGroup: 'g' }, 'host=x password=abc').find((m) => m.metadata.name === 'kafka-pubsub') as Any;
+    const daprMax = Number(pubsub.spec.metadata.find((m: any) => m.name === 'maxMessageBytes').value);
+    const env = brokerEnv(renderKafka(NS, 1), 0);
+    expect(Number(env.KAFKA_MESSAGE_MAX_BYTES)).toBe(daprMax);
+    expect(Number(env.KAFKA_REPLICA_FETCH_MAX_BYTES)).toBeGreaterThanOrEqual(daprMax);
+    expect(daprMax).toBe(10_485_760);
   });
 });

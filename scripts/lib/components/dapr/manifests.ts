@@ -2,6 +2,7 @@
 // Resiliency, and (with --with-redis) Redis with its scoped component.
 
 import { loadManifests, readVersions, type Manifest } from '../../manifests.js';
+import { MAX_MESSAGE_BYTES } from '../kafka/manifests.js';
 import { inClusterBootstrap } from '../kafka/topology.js';
 import {
   CONFIGURATION,
@@ -36,6 +37,7 @@ export function renderComponents(s: Pick<RenderSettings, 'namespace' | 'consumer
     brokers: inClusterBootstrap(s.namespace),
     consumerGroup: s.consumerGroup,
     kafkaProtocolVersion: KAFKA_PROTOCOL_VERSION,
+    maxMessageBytes: MAX_MESSAGE_BYTES,
     schema: STATE_SCHEMA,
   });
 }

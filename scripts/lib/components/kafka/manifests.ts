@@ -9,6 +9,8 @@ import { brokerListeners, CLIENT_PORT, CONTROLLER_PORT, podName, quorumVoters, r
 export const KAFKA_RESOURCES = { cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '1000m', memoryLimit: '2Gi', storage: '5Gi' } as const;
 /** Half the memory request: the rest is for the page cache and the JVM's off-heap use. */
 export const KAFKA_HEAP_OPTS = '-Xms512m -Xmx512m';
+/** The largest message LearnFlow sends (10 MiB): the broker's limit and the Dapr component's maxMessageBytes. */
+export const MAX_MESSAGE_BYTES = 10_485_760;
 export const DATA_MOUNT = '/var/lib/kafka/data';
 /** A subdirectory of the volume: a fresh volume's root may hold lost+found. */
 export const LOG_DIRS = `${DATA_MOUNT}/kraft-logs`;
@@ -100,6 +102,7 @@ export function renderKafka(namespace: string, brokers: number, opts: { networkP
     replicationFactor,
     minIsr,
     heapOpts: KAFKA_HEAP_OPTS,
+    maxMessageBytes: MAX_MESSAGE_BYTES,
     log4jConfig: `${BROKER_ENV_DIR}/${LOG4J2_FILE}`,
     logDirs: LOG_DIRS,
     dataMount: DATA_MOUNT,
