@@ -46,8 +46,6 @@ export interface Ctx {
   preflighted?: boolean;
   /** Builds an exec that logs through a given logger (so a step's commands carry its prefix). */
   execFor?: (log: Logger) => Exec;
-  /** Components deploy-all brought to ready earlier in this run (Dapr need not check them again). */
-  readyInThisRun?: Set<string>;
 }
 
 /** What a step sees: the context plus its deadline and a place to record checks and changes. */

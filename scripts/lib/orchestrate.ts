@@ -94,6 +94,12 @@ export async function stackRequests(ctx: Ctx, components: readonly Component[]):
   return need;
 }
 
+/** One component's two parts (prepare, then deploy) as one report: its own time is the sum of the two. */
+export function joinReports(a: StepReport, b: StepReport, budgetMs: number): StepReport {
+  const changes = { ...(a.changes ?? {}), ...(b.changes ?? {}) };
+  return { ...b, ok: a.ok && b.ok, durationMs: a.durationMs + b.durationMs, budgetMs, checks: [...a.checks, ...b.checks], ...(Object.keys(changes).length ? { changes } : {}) };
+}
+
 /**
  * Runs independent checks together and reports every one that failed at once (one failure as itself; several as
  * one error listing each with its fix, in the order given), so a user fixes them in one go.
@@ -162,21 +168,37 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       const total = new Deadline(ctx.clock, budgets.total);
       const steps: StepReport[] = [];
       let failed: string | undefined;
-      for (const stage of deployStages(selected.map((c) => c.name), f.sequential === true)) {
+      const stages = deployStages(selected.map((c) => c.name), f.sequential === true, all);
+      // What needs no other component (Dapr's control plane) starts at once, beside the first stage.
+      const prepared = new Map<ComponentName, Promise<StepReport>>();
+      if (!ctx.config.noCluster && f.sequential !== true) {
+        for (const c of selected) {
+          if (c.prepare && stages[0] && !stages[0].includes(c.name)) prepared.set(c.name, runStep(ctx, { name: c.name, budgetMs: budgets[c.name], run: (s) => c.prepare!(s) }, total));
+        }
+      }
+      const deployOne = async (name: ComponentName): Promise<StepReport> => {
+        const c = all[name]!;
+        if (ctx.config.noCluster && c.clusterOnly) return skippedStep(name, budgets[name], `--no-cluster: ${c.title} runs only in a cluster`);
+        const early = prepared.get(name);
+        if (!early) return runStep(ctx, { name, budgetMs: budgets[name], run: (s) => c.deploy(s, { dependenciesReady: true }) }, total);
+        const pre = await early;
+        if (!pre.ok) return pre;
+        // The rest of its budget: the report shows the component's own time (both parts), not the wait between.
+        const rest = await runStep(ctx, { name, budgetMs: Math.max(1, budgets[name] - pre.durationMs), run: (s) => c.deploy(s, { prepared: true, dependenciesReady: true }) }, total);
+        return joinReports(pre, rest, budgets[name]);
+      };
+      for (const stage of stages) {
         if (failed) {
-          for (const name of stage) steps.push(skippedStep(name, budgets[name], `not started: ${failed} failed`));
+          for (const name of stage) {
+            const early = prepared.get(name);
+            const pre = early ? await early : undefined;
+            steps.push(skippedStep(name, budgets[name], `${pre?.ok ? 'started (control plane), but not finished' : 'not started'}: ${failed} failed`));
+          }
           continue;
         }
-        const reports = await Promise.all(
-          stage.map((name) =>
-            ctx.config.noCluster && all[name]!.clusterOnly
-              ? Promise.resolve(skippedStep(name, budgets[name], `--no-cluster: ${all[name]!.title} runs only in a cluster`))
-              : runStep(ctx, { name, budgetMs: budgets[name], run: (s) => all[name]!.deploy(s) }, total),
-          ),
-        );
+        const reports = await Promise.all(stage.map(deployOne));
         steps.push(...reports);
         failed = reports.find((r) => !r.ok)?.name;
-        ctx.readyInThisRun = new Set([...(ctx.readyInThisRun ?? []), ...reports.filter((r) => r.ok).map((r) => r.name)]);
       }
       const result: RunResult = { steps, budgetMs: budgets.total };
       if (!failed && !ctx.config.noCluster) {

@@ -7,16 +7,22 @@ import { clusterIdFor } from '../../scripts/lib/components/kafka/manifests.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
+import { holdLock, KAFKA_LOCAL_PORT_LOCK } from '../support/locks.js';
 
 const LOCAL_PORT = 29092;
 let cluster: KubeCluster;
 let broker: KafkaInstance | undefined;
 
+let release: (() => void) | undefined;
+
 beforeAll(async () => {
+  // The port is the kit's fixed one: another file's port-forward may hold it; wait for it.
+  release = await holdLock(KAFKA_LOCAL_PORT_LOCK);
   cluster = await startKubeCluster({ name: 'e2e-pf-reuse' });
-}, 240_000);
+}, 660_000);
 afterAll(async () => {
   await Promise.all([cluster?.stop(), broker?.stop()]);
+  release?.();
 });
 
 const deploy = (ns: string) => runKit('scripts/deploy-kafka.mts', ['--context', cluster.context, '--namespace', ns], { env: cluster.env, timeoutMs: 120_000 });

@@ -36,7 +36,7 @@ function cluster(opts: { context?: string; kubectlMinor?: string; storageClasses
   ];
 }
 
-function fakeComponent(name: ComponentName, behaviour: { ms?: number; fail?: string; log?: string[]; requests?: { cpu: string; memory: string } } = {}): Component {
+function fakeComponent(name: ComponentName, behaviour: { ms?: number; fail?: string; log?: string[]; requests?: { cpu: string; memory: string }; prepareMs?: number; clock?: { advance(ms: number): void } } = {}): Component {
   const manifests = behaviour.requests
     ? [{ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name }, spec: { replicas: 1, template: { spec: { containers: [{ resources: { requests: behaviour.requests } }] } } } }]
     : [];
@@ -50,6 +50,7 @@ function fakeComponent(name: ComponentName, behaviour: { ms?: number; fail?: str
     deploy: async (s) => {
       behaviour.log?.push(`start ${name}`);
       if (behaviour.ms) await new Promise((r) => setTimeout(r, behaviour.ms));
+      if (behaviour.ms) behaviour.clock?.advance(behaviour.ms);
       behaviour.log?.push(`end ${name}`);
       if (behaviour.fail) throw new StepError(behaviour.fail, { fix: `fix ${name}` });
       s.change(`${name}`, 'unchanged');
@@ -58,6 +59,18 @@ function fakeComponent(name: ComponentName, behaviour: { ms?: number; fail?: str
       s.check(`${name} ok`, !behaviour.fail, behaviour.fail ?? 'fine');
     },
     owned: [{ kinds: 'statefulset', selector: `app.kubernetes.io/name=${name}` }],
+    // Like the real ones: Dapr's components need Kafka and PostgreSQL.
+    ...(name === 'dapr' ? { dependsOn: ['kafka', 'postgres'] as ComponentName[] } : {}),
+    ...(behaviour.prepareMs !== undefined
+      ? {
+          prepare: async () => {
+            behaviour.log?.push(`prepare ${name}`);
+            await new Promise((r) => setTimeout(r, behaviour.prepareMs));
+            behaviour.clock?.advance(behaviour.prepareMs!);
+            behaviour.log?.push(`prepared ${name}`);
+          },
+        }
+      : {}),
   };
 }
 
@@ -173,6 +186,22 @@ describe('deploy-all', () => {
     expect(report.steps.map((s) => [s.name, s.budgetMs])).toEqual([['kafka', 600_000], ['postgres', 600_000], ['dapr', 300_000]]);
     expect(report.budgetMs).toBe(1_800_000);
     expect(r.err).toContain('preflight passed');
+  });
+
+  it('starts what needs no other component (the Dapr control plane) beside Kafka and PostgreSQL, and counts only its own time', async () => {
+    const log: string[] = [];
+    const clock = fakeClock();
+    const all = { kafka: fakeComponent('kafka', { ms: 200, log, clock }), postgres: fakeComponent('postgres', { ms: 200, log }), dapr: fakeComponent('dapr', { log, prepareMs: 50, clock }) };
+    const r = await runMaster(deployAllScript(all), ['--json'], cluster(), clock);
+    expect(r.code, r.err).toBe(0);
+    // The control plane was ready before Kafka and PostgreSQL were; the components came after both.
+    expect(log.indexOf('prepared dapr')).toBeLessThan(log.indexOf('end kafka'));
+    expect(log.indexOf('start dapr')).toBeGreaterThan(Math.max(log.indexOf('end kafka'), log.indexOf('end postgres')));
+    const dapr = (JSON.parse(r.out) as Report).steps.find((s) => s.name === 'dapr')!;
+    expect(dapr.budgetMs).toBe(300_000);
+    // Its own time: its two parts (50 ms on the run's clock), not the time it waited for Kafka in between.
+    expect(dapr.durationMs).toBe(50);
+    expect((JSON.parse(r.out) as Report).steps.find((s) => s.name === 'kafka')!.durationMs).toBeGreaterThanOrEqual(200);
   });
 
   it('--sequential runs one at a time; --only/--skip pick components', async () => {

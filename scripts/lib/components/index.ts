@@ -11,10 +11,22 @@ export const COMPONENTS: Readonly<Partial<Record<ComponentName, Component>>> = {
 
 export const COMPONENT_NAMES: readonly ComponentName[] = ['kafka', 'postgres', 'dapr'];
 
-/** Deploy stages: kafka and postgres are independent and run together; dapr needs both. */
-export function deployStages(selected: readonly ComponentName[], sequential: boolean): ComponentName[][] {
+/**
+ * Deploy stages from the components' dependsOn: each stage holds what depends only on earlier stages (kafka and
+ * postgres together, then dapr). --sequential: one at a time, in order.
+ */
+export function deployStages(selected: readonly ComponentName[], sequential: boolean, all: Readonly<Partial<Record<ComponentName, Component>>> = COMPONENTS): ComponentName[][] {
   const order = COMPONENT_NAMES.filter((n) => selected.includes(n));
   if (sequential) return order.map((n) => [n]);
-  const first = order.filter((n) => n !== 'dapr');
-  return [first, ...(order.includes('dapr') ? [['dapr' as const]] : [])].filter((s) => s.length > 0);
+  const stages: ComponentName[][] = [];
+  const placed = new Set<ComponentName>();
+  let left = [...order];
+  while (left.length) {
+    const ready = left.filter((n) => (all[n]?.dependsOn ?? []).every((d) => placed.has(d) || !selected.includes(d)));
+    if (!ready.length) throw new Error(`components depend on each other in a circle: ${left.join(', ')}`);
+    stages.push(ready);
+    for (const n of ready) placed.add(n);
+    left = left.filter((n) => !ready.includes(n));
+  }
+  return stages;
 }

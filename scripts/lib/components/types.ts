@@ -23,7 +23,14 @@ export interface Component {
   verifyFlags: readonly FlagSpec[];
   /** Local only: no cluster, no network. Used by --dry-run and by preflight's capacity check. */
   plan(ctx: Ctx): Promise<Plan>;
-  deploy(step: StepCtx): Promise<void>;
+  /** Components that must be ready before deploy() (deploy-all runs them in an earlier stage). */
+  dependsOn?: readonly ComponentName[];
+  /**
+   * The part that needs none of `dependsOn` (Dapr's control plane): deploy-all starts it at once, beside them, and
+   * then calls deploy() with `prepared`. Its time counts in the component's own.
+   */
+  prepare?(step: StepCtx): Promise<void>;
+  deploy(step: StepCtx, o?: DeployOptions): Promise<void>;
   /** Records every check with step.check(); throws only when it cannot go on at all. */
   verify(step: StepCtx): Promise<void>;
   /**
@@ -67,4 +74,11 @@ export interface ClusterWide {
   remove(step: StepCtx, plan: ClusterWidePlan, o: { purge: boolean }): Promise<void>;
   /** The flag that forces the removal, for --help and messages. */
   forceFlag: FlagSpec;
+}
+
+export interface DeployOptions {
+  /** prepare() ran in this run and succeeded. */
+  prepared?: boolean;
+  /** Every component of dependsOn was deployed and is ready in this run (no need to check them again). */
+  dependenciesReady?: boolean;
 }

@@ -17,7 +17,7 @@ import { waitForWorkload } from '../../rollout.js';
 import type { RunResult, ScriptDef } from '../../run.js';
 import { generatePassword } from '../postgres/credentials.js';
 import { withPostgres } from '../postgres/connection.js';
-import type { ClusterWidePlan, Component, Plan } from '../types.js';
+import type { ClusterWidePlan, Component, DeployOptions, Plan } from '../types.js';
 import { objectChecks } from './checks.js';
 import { KIT_RELEASE_LABEL } from '../../helm.js';
 import type { FlagSpec } from '../../flags.js';
@@ -92,7 +92,19 @@ function loginCheck(admin: pg.Client): (role: string, password: string) => Promi
   return async (role, password) => (await tryLogin(admin, role, password)).ok;
 }
 
-async function deploy(step: StepCtx): Promise<void> {
+/** The control plane: needs neither Kafka nor PostgreSQL, so deploy-all starts it beside them. */
+async function prepare(step: StepCtx): Promise<void> {
+  if (step.config.noCluster) return;
+  const s = daprSettings(step);
+  if (!step.preflighted) {
+    await ensureClusterReachable(step);
+    await helmFor(step).version();
+  }
+  await installControlPlane(step, s);
+  await waitForControlPlane(step);
+}
+
+async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
   if (step.config.noCluster) {
     step.log.warn('--no-cluster: Dapr runs only in a cluster; nothing to do for it');
     return;
@@ -102,15 +114,17 @@ async function deploy(step: StepCtx): Promise<void> {
   if (!s.zipkinEndpoint && step.config.given.has('tracing-sampling-rate')) {
     step.log.warn('--tracing-sampling-rate has no effect without --zipkin-endpoint: no collector, so no spans are exported');
   }
-  if (!step.preflighted) {
-    await ensureClusterReachable(step);
-    await helmFor(step).version();
+  const depsJustDeployed = o.dependenciesReady === true;
+  if (!o.prepared) {
+    if (!step.preflighted) {
+      await ensureClusterReachable(step);
+      await helmFor(step).version();
+    }
+    // Before any change: a sidecar cannot start with components whose Kafka or PostgreSQL is missing.
+    if (!s.controlPlaneOnly && !depsJustDeployed) await requireDependenciesDeployed(step);
+    await installControlPlane(step, s);
+    await waitForControlPlane(step);
   }
-  const depsJustDeployed = ['kafka', 'postgres'].every((c) => step.readyInThisRun?.has(c));
-  if (!s.controlPlaneOnly && !depsJustDeployed) await requireDependenciesDeployed(step);
-
-  await installControlPlane(step, s);
-  await waitForControlPlane(step);
   if (s.controlPlaneOnly) {
     step.log.info('--control-plane-only: components, Configuration, Resiliency and the state-store role left out');
     await showDaprStatus(step);
@@ -290,6 +304,8 @@ export const dapr: Component = {
     const manifests = s.controlPlaneOnly ? [] : redactSecrets(renderAll(s, { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' }));
     return { actions: planActions(ctx, s, manifests), manifests };
   },
+  dependsOn: ['kafka', 'postgres'],
+  prepare,
   deploy,
   verify,
   // The PostgreSQL role dapr_state and schema dapr stay with the PostgreSQL data (a new install resets the password).
