@@ -72,7 +72,13 @@ export const NO_CLUSTER_FLAG: FlagSpec = {
 export const NO_NETWORK_POLICIES_FLAG: FlagSpec = {
   name: 'no-network-policies',
   kind: 'boolean',
-  description: 'do not create the NetworkPolicies that limit Kafka and PostgreSQL to pods of the namespace',
+  description: 'do not create the NetworkPolicies that limit Kafka, PostgreSQL and Redis to pods of the namespace (remembered: later runs keep it)',
+};
+
+export const NETWORK_POLICIES_FLAG: FlagSpec = {
+  name: 'network-policies',
+  kind: 'boolean',
+  description: 'create the NetworkPolicies again after an earlier --no-network-policies (the default on a first deploy)',
 };
 
 export function budgetFlag(component: ComponentName): FlagSpec {

@@ -130,6 +130,23 @@ describe('the services\' own databases', () => {
   });
 });
 
+describe('settings are remembered', () => {
+  it('--no-network-policies stays off on a re-run without flags; --network-policies turns it on again', { timeout: 180_000 }, async () => {
+    const policies = () => cluster.kubectl(['get', 'networkpolicy', '-n', 'mem', '-o', 'name']);
+    const off = await kit('scripts/deploy-postgres.mts', ['--namespace', 'mem', '--no-network-policies', '--pg-url', pgUrl]);
+    expect(off.code, off.stderr).toBe(0);
+    expect(await policies()).toBe('');
+    const again = await kit('scripts/deploy-postgres.mts', ['--namespace', 'mem', '--pg-url', pgUrl, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain('NetworkPolicies off, as deployed (--network-policies changes it)');
+    expect(await policies()).toBe('');
+    expect(Object.entries((JSON.parse(again.stdout) as Report).steps[0]!.changes!).filter(([, v]) => v !== 'unchanged')).toEqual([]);
+    const on = await kit('scripts/deploy-postgres.mts', ['--namespace', 'mem', '--network-policies', '--pg-url', pgUrl]);
+    expect(on.code, on.stderr).toBe(0);
+    expect(await policies()).toContain('networkpolicy.networking.k8s.io/postgresql');
+  });
+});
+
 describe('--tls', () => {
   it('generates a certificate once, keeps it in a Secret, serves SSL, and the re-run changes nothing', { timeout: 120_000 }, async () => {
     const r = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--tls', '--pg-url', pgUrl, '--json']);

@@ -179,3 +179,14 @@ describe('the right cause', () => {
     expect(allFlags(def).map((f) => f.name)).toContain('yes');
   });
 });
+
+describe('remembered settings', () => {
+  it('a flag wins, then what the last deploy applied, then the default; contradictory flags are refused', async () => {
+    const { chooseSetting } = await import('../../scripts/lib/remembered.js');
+    const base = { name: 'Redis', on: 'with-redis', off: 'no-redis', fallback: false };
+    expect(chooseSetting({ ...base, flags: {} })).toEqual({ value: false, why: 'Redis off' });
+    expect(chooseSetting({ ...base, flags: {}, remembered: 'true' })).toEqual({ value: true, why: 'Redis on, as deployed (--no-redis changes it)' });
+    expect(chooseSetting({ ...base, flags: { 'no-redis': true }, remembered: 'true' })).toEqual({ value: false, why: 'Redis off (--no-redis)' });
+    expect(() => chooseSetting({ ...base, flags: { 'with-redis': true, 'no-redis': true } })).toThrow(/contradict/);
+  });
+});

@@ -217,6 +217,7 @@ describe('dependency gate', () => {
       on(['version', '-o', 'json'], { stdout: JSON.stringify({ serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }) }),
       on(['version', '--template'], { stdout: 'v4.1.4' }),
       on(['get', 'statefulset,pod'], { stdout: JSON.stringify({ items: [statefulset('postgresql', 1)] }) }),
+      NOTHING_REMEMBERED,
     );
     const err = (await dapr.deploy(stepFor(exec)).catch((e: unknown) => e)) as Error & { fix?: string; exitCode?: number };
     expect(err.message).toMatch(/^refusing to apply the Dapr components: Kafka is not deployed in learnflow\. A sidecar whose component cannot initialise exits/);
@@ -233,6 +234,7 @@ describe('dependency gate', () => {
       on(['get', 'values'], { stdout: JSON.stringify(loadValues(s.valuesPath)) }),
       controlPlaneReply(readyControlPlane()),
       on(['get', 'statefulset,pod'], { stdout: JSON.stringify({ items: [statefulset('kafka', 0), crash, statefulset('postgresql', 1)] }) }),
+      NOTHING_REMEMBERED,
     );
     const step = stepFor(exec);
     step.preflighted = true;
@@ -240,6 +242,9 @@ describe('dependency gate', () => {
     expect(exec.calls.some((c) => c.args.includes('apply'))).toBe(false);
   });
 });
+
+/** A first install: no settings remembered from an earlier one. */
+const NOTHING_REMEMBERED = on(['get', 'configmap', 'learnflow-settings-dapr'], { stdout: '' });
 
 describe('install-dapr --dry-run', () => {
   it('prints the plan (stderr) and a clean YAML stream (stdout) with no cluster and no secret; the chart\'s objects via helm template', async () => {

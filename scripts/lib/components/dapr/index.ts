@@ -13,6 +13,7 @@ import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube
 import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../manifests.js';
 import { ensureClusterReachable } from '../../preflight.js';
 import { PortForward } from '../../port-forward.js';
+import { rememberedSettings, renderSettings } from '../../remembered.js';
 import { waitForWorkload } from '../../rollout.js';
 import type { RunResult, ScriptDef } from '../../run.js';
 import { generatePassword } from '../postgres/credentials.js';
@@ -31,6 +32,7 @@ import {
   DAPR_NAMESPACE,
   DEPLOY_FLAGS,
   REDIS_SECRET,
+  REDIS_STATESTORE,
   RELEASE,
   STATE_ROLE,
   STATE_SCHEMA,
@@ -109,8 +111,10 @@ async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
     step.log.warn('--no-cluster: Dapr runs only in a cluster; nothing to do for it');
     return;
   }
-  const s = daprSettings(step);
+  const remembered = await rememberedSettings(step, 'dapr');
+  const s = daprSettings(step, remembered);
   const ns = s.namespace;
+  for (const why of s.why) step.log.info(why);
   if (!s.zipkinEndpoint && step.config.given.has('tracing-sampling-rate')) {
     step.log.warn('--tracing-sampling-rate has no effect without --zipkin-endpoint: no collector, so no spans are exported');
   }
@@ -146,8 +150,18 @@ async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
   const connectionString = buildConnectionString(inClusterTarget(ns), password, ssl ? 'require' : 'prefer');
   step.secrets.add(connectionString);
   const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
-  if (!s.networkPolicies) await deleteBySelector(step, 'networkpolicy', REDIS_SELECTOR);
-  const outcome = await step.kube.apply(manifests);
+  if (!s.networkPolicies) {
+    await deleteBySelector(step, 'networkpolicy', REDIS_SELECTOR);
+    await deleteBySelector(step, 'networkpolicy', ZIPKIN_SELECTOR);
+  }
+  // Turned off since the last deploy: the objects go; Redis's volume and password stay (its data).
+  if (!s.withRedis && remembered.withRedis === 'true') {
+    await deleteBySelector(step, 'statefulset,service,networkpolicy', REDIS_SELECTOR);
+    await deleteBySelector(step, 'components.dapr.io', `app.kubernetes.io/name=${REDIS_STATESTORE}`);
+  }
+  if (!s.withZipkin && remembered.withZipkin === 'true') await deleteBySelector(step, 'deployment,service,networkpolicy', ZIPKIN_SELECTOR);
+  const settings = renderSettings(ns, 'dapr', { withRedis: String(s.withRedis), withZipkin: String(s.withZipkin), networkPolicies: String(s.networkPolicies) });
+  const outcome = await step.kube.apply([...manifests, settings]);
   for (const [key, what] of Object.entries(outcome)) {
     step.change(key, what);
     step.log.info(`${key} ${what}`);
@@ -311,6 +325,7 @@ export const dapr: Component = {
   // The PostgreSQL role dapr_state and schema dapr stay with the PostgreSQL data (a new install resets the password).
   owned: [
     { kinds: 'components.dapr.io,configurations.dapr.io,resiliencies.dapr.io', selector: COMPONENT_SELECTOR },
+    { kinds: 'configmap', selector: COMPONENT_SELECTOR },
     { kinds: 'statefulset,service,networkpolicy', selector: REDIS_SELECTOR },
     { kinds: 'deployment,service,networkpolicy', selector: ZIPKIN_SELECTOR },
     { kinds: 'secret,pvc', selector: COMPONENT_SELECTOR, data: `the state-store and Redis Secrets (${STATESTORE_SECRET}, ${REDIS_SECRET}) and the Redis volume` },

@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
+import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
+import { chooseSetting } from '../../remembered.js';
 import type { Ctx } from '../../context.js';
 import { UsageError } from '../../errors.js';
 import type { FlagSpec, FlagValue } from '../../flags.js';
@@ -104,6 +105,9 @@ export const WITH_ZIPKIN_FLAG: FlagSpec = {
   description: 'also deploy a Zipkin collector at zipkin:9411 in the namespace and send the sidecars\' spans there (every request traced unless --tracing-sampling-rate)',
 };
 
+export const NO_REDIS_FLAG: FlagSpec = { name: 'no-redis', kind: 'boolean', description: 'remove the Redis of an earlier --with-redis (its volume and password are kept); --with-redis is remembered otherwise' };
+export const NO_ZIPKIN_FLAG: FlagSpec = { name: 'no-zipkin', kind: 'boolean', description: 'remove the Zipkin of an earlier --with-zipkin; --with-zipkin is remembered otherwise' };
+
 export const CONSUMER_GROUP_FLAG: FlagSpec = {
   name: 'consumer-group',
   kind: 'string',
@@ -140,12 +144,15 @@ export const DEPLOY_FLAGS: readonly FlagSpec[] = [
   DAPR_VERSION_FLAG,
   DAPR_CHART_FLAG,
   WITH_REDIS_FLAG,
+  NO_REDIS_FLAG,
   WITH_ZIPKIN_FLAG,
+  NO_ZIPKIN_FLAG,
   CONTROL_PLANE_ONLY_FLAG,
   CONSUMER_GROUP_FLAG,
   SAMPLING_FLAG,
   ZIPKIN_FLAG,
   NO_NETWORK_POLICIES_FLAG,
+  NETWORK_POLICIES_FLAG,
   budgetFlag('dapr'),
 ];
 
@@ -201,7 +208,8 @@ export function chooseChart(version: string, chartDir: string | undefined, root:
   };
 }
 
-export function daprSettings(ctx: Ctx): DaprSettings {
+/** The settings of this run: the flags, and for what they leave open, what the last deploy applied (`remembered`). */
+export function daprSettings(ctx: Ctx, remembered: Record<string, string> = {}): DaprSettings & { why: string[] } {
   const f = ctx.config.flags;
   for (const extra of ['with-redis', 'with-zipkin']) {
     if (f['control-plane-only'] === true && f[extra] === true) {
@@ -213,18 +221,22 @@ export function daprSettings(ctx: Ctx): DaprSettings {
   }
   const namespace = ctx.config.namespace;
   const version = String(f['dapr-version'] ?? readVersions().dapr.version);
+  const redis = chooseSetting({ name: 'Redis', on: 'with-redis', off: 'no-redis', flags: f, remembered: remembered.withRedis, fallback: false });
+  const zipkin = chooseSetting({ name: 'Zipkin', on: 'with-zipkin', off: 'no-zipkin', flags: f, remembered: remembered.withZipkin, fallback: false });
+  const policies = chooseSetting({ name: 'NetworkPolicies', on: 'network-policies', off: 'no-network-policies', flags: f, remembered: remembered.networkPolicies, fallback: true });
   return {
+    why: [redis.why, zipkin.why, policies.why],
     namespace,
     version,
     chart: chooseChart(version, flagPath(ctx.config, 'dapr-chart', ctx.root), ctx.root),
     valuesPath: path.join(ctx.root, VALUES_FILE),
-    withRedis: f['with-redis'] === true,
+    withRedis: redis.value,
     controlPlaneOnly: f['control-plane-only'] === true,
     consumerGroup: String(f['consumer-group'] ?? DEFAULT_CONSUMER_GROUP),
     samplingRate: String(f['tracing-sampling-rate'] ?? '1'),
-    zipkinEndpoint: f['with-zipkin'] === true ? zipkinEndpointIn(namespace) : f['zipkin-endpoint'] === undefined ? undefined : String(f['zipkin-endpoint']),
-    networkPolicies: f['no-network-policies'] !== true,
-    withZipkin: f['with-zipkin'] === true,
+    zipkinEndpoint: zipkin.value ? zipkinEndpointIn(namespace) : f['zipkin-endpoint'] === undefined ? undefined : String(f['zipkin-endpoint']),
+    networkPolicies: policies.value,
+    withZipkin: zipkin.value,
   };
 }
 

@@ -3,7 +3,8 @@
 
 import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
-import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../config.js';
+import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../config.js';
+import { chooseSetting, rememberedSettings, renderSettings } from '../../remembered.js';
 import { errorMessage, StepError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
 import { deleteBySelector, labelClaims } from '../../kube.js';
@@ -71,7 +72,7 @@ export const kafka: Component = {
     verify:
       'Checks Kafka: pods ready, broker metadata reachable, every topic of the catalogue present with its partitions, leaders,\nin-sync replicas and settings (read only: nothing is written to application topics), and a produce+consume round trip\non the kit\'s own topic learnflow.kit-verify. Runs every check; exit 1 if any failed.\nWith --no-cluster --kafka-brokers HOST:PORT only the broker checks run.',
   },
-  deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('kafka')],
+  deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, NO_NETWORK_POLICIES_FLAG, NETWORK_POLICIES_FLAG, budgetFlag('kafka')],
   verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
@@ -103,23 +104,27 @@ export const kafka: Component = {
 
   async deploy(step: StepCtx): Promise<void> {
     const catalogue = catalogueOf(step);
-    const replicas = replicasOf(step);
+    let replicas = replicasOf(step);
     const ns = step.config.namespace;
     if (!step.config.noCluster) {
       if (!step.preflighted) {
         await ensureClusterReachable(step);
         await ensureDefaultStorageClass(step);
       }
-      const existing = await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET);
+      const [existing, mem] = await Promise.all([step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET), rememberedSettings(step, 'kafka')]);
       const running = existing?.spec?.replicas;
+      // A re-run without --replicas keeps the brokers that run.
+      if (running !== undefined && !step.config.given.has('replicas')) replicas = running;
+      const policies = chooseSetting({ name: 'NetworkPolicies', on: 'network-policies', off: 'no-network-policies', flags: step.config.flags, remembered: mem.networkPolicies, fallback: true });
+      step.log.info(policies.why);
       if (running !== undefined && running !== replicas) {
         throw new StepError(`statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${replicas} would change its KRaft quorum, which the kit does not do to a running cluster`, {
           fix: `re-run with --replicas ${running}, or start over (deletes every message): kubectl delete statefulset ${STATEFULSET} -n ${ns} && kubectl delete pvc -n ${ns} -l ${KAFKA_SELECTOR}`,
           docs: 'kafka-replicas-change',
         });
       }
-      if (step.config.flags['no-network-policies'] === true) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
-      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderKafka(ns, replicas, { networkPolicies: step.config.flags['no-network-policies'] !== true })]);
+      if (!policies.value) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
+      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderKafka(ns, replicas, { networkPolicies: policies.value }), renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(replicas) })]);
       for (const [key, what] of Object.entries(outcome)) {
         step.change(key, what);
         step.log.info(`${key} ${what}`);

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BUDGETS_MS } from '../../budget.js';
 import type { Ctx, StepCtx } from '../../context.js';
-import { budgetFlag, flagPath, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
+import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
+import { chooseSetting, rememberedSettings, renderSettings } from '../../remembered.js';
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../errors.js';
 import type { FlagSpec } from '../../flags.js';
@@ -80,7 +81,7 @@ export const postgres: Component = {
     verify:
       'Checks PostgreSQL: pod ready, volume bound, Service endpoints, connection (and that a wrong password is refused),\nthe 9 tables with their columns and foreign keys, the 24 topics, the test users, a write/read round trip that is rolled\nback, and that each service logs in to its own database and is refused the others\'. Runs every check; exit 1 if any failed.\nWith --no-cluster --pg-url URL only the data checks run.',
   },
-  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, SERVICE_DATABASES_FLAG, PRUNE_FLAG, ROTATE_FLAG, TLS_FLAG, NO_TLS_FLAG, NO_NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
+  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, SERVICE_DATABASES_FLAG, PRUNE_FLAG, ROTATE_FLAG, TLS_FLAG, NO_TLS_FLAG, NO_NETWORK_POLICIES_FLAG, NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, SERVICE_DATABASES_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
@@ -118,7 +119,10 @@ export const postgres: Component = {
       const ns = step.config.namespace;
       const { password, generated } = await passwordForDeploy(step);
       step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
-      let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: step.config.flags['no-network-policies'] !== true })];
+      const mem = await rememberedSettings(step, 'postgres');
+      const policies = chooseSetting({ name: 'NetworkPolicies', on: 'network-policies', off: 'no-network-policies', flags: step.config.flags, remembered: mem.networkPolicies, fallback: true });
+      step.log.info(policies.why);
+      let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
       const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
       const liveTls = live === undefined ? undefined : statefulSetServesTls(live);
       const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, liveTls);
@@ -129,8 +133,8 @@ export const postgres: Component = {
         step.secrets.add(tls.key);
         manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
       }
-      const outcome = await step.kube.apply(manifests);
-      if (step.config.flags['no-network-policies'] === true) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
+      const outcome = await step.kube.apply([...manifests, renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) })]);
+      if (!policies.value) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
       for (const [key, what] of Object.entries(outcome)) {
         step.change(key, what);
         step.log.info(`${key} ${what}`);
@@ -177,7 +181,7 @@ export const postgres: Component = {
 
 
   owned: [
-    { kinds: 'statefulset,service,networkpolicy', selector: POSTGRES_SELECTOR },
+    { kinds: 'statefulset,service,networkpolicy,configmap', selector: POSTGRES_SELECTOR },
     { kinds: 'pvc,secret', selector: POSTGRES_SELECTOR, data: `the database volume and its Secrets (${SECRET_NAME}: the password the data needs)` },
   ],
 };
