@@ -152,7 +152,13 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaIns
   const log4jFile = join(dir, "log4j2.properties");
   const [freeA, controllerPort] = await twoFreePorts();
   const port = opts.port ?? freeA;
-  const clusterId = opts.clusterId ?? randomBytes(16).toString("base64url");
+  // Kafka's 16-byte id as base64url; its first character kept alphanumeric (one starting with '-' reads as a flag
+  // to StorageTool, which then fails: "argument --cluster-id/-t: expected one argument", 1 run in 32).
+  const clusterId = opts.clusterId ?? (() => {
+    const bytes = randomBytes(16);
+    bytes[0] = bytes[0]! & 0x7f;
+    return bytes.toString("base64url");
+  })();
 
   const props: Record<string, string> = {
     "process.roles": "broker,controller",
