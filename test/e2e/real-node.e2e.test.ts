@@ -1,0 +1,238 @@
+// End to end on the REAL node (issue 13, "End to end on the real node"): the kit's own entry scripts with no
+// --pg-url / --kafka-brokers, so the migrations, the topic reconcile and every data check go through the kubectl
+// port-forwards the kit opens itself, carried by the API server to a real kubelet. Kafka, PostgreSQL and Redis run
+// as containers (the stand-in images of test/substrate/images under the kit's pinned references) from the kit's
+// manifests, unchanged: steerNamespaceToRealNode() adds the node's selector and toleration at admission. The Dapr
+// control plane stays on the KWOK node (its images cannot be built here).
+//
+// Capacity: the kit's preflight counts only the KWOK node (the real node is tainted, so the kit skips it) although
+// the steered pods land on the real node (known, reported). The KWOK node keeps its default 4 CPU / 8 GiB, as much
+// as a laptop cluster the README asks for: the preflight passes for the same reason it would there.
+//
+// The kit's Kafka port-forward listens on the fixed 127.0.0.1:29092: the tests that need it hold the cross-file
+// lock (test/support/locks.ts) and give it back as soon as they are done.
+
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import kafkajs from 'kafkajs';
+import SnappyCodec from 'kafkajs-snappy';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { processLooksLike, readState } from '../../scripts/lib/day2/port-forward.js';
+import { readVersions } from '../../scripts/lib/manifests.js';
+import { freeLocalPort, localPortInUse } from '../../scripts/lib/port-forward.js';
+import type { Report } from '../../scripts/lib/report.js';
+import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
+import { waitFor } from '../support/kube-cluster.js';
+import { holdLock, KAFKA_LOCAL_PORT_LOCK } from '../support/locks.js';
+import { steerNamespaceToRealNode } from '../support/real-node.js';
+import { sharedCluster } from '../support/shared-cluster.js';
+
+const { Kafka, logLevel, CompressionCodecs, CompressionTypes } = kafkajs;
+// The kit's topics are compression.type=snappy: reading them back needs the codec (as the kit's client has it).
+CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+
+const V = readVersions();
+const CHART = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), `dapr-chart-${V.dapr.version}`, 'dapr');
+const NS = 'learnflow';
+const FAULTS = 'faults';
+const MIN = 60_000;
+
+const cluster = sharedCluster({ name: 'e2e-real', realNode: true }, async (c) => {
+  await steerNamespaceToRealNode(c, NS);
+  await steerNamespaceToRealNode(c, FAULTS);
+});
+
+let releasePortLock: (() => void) | undefined;
+const tmp = mkdtempSync(path.join(tmpdir(), 'lf-real-e2e-'));
+beforeAll(async () => {
+  releasePortLock = await holdLock(KAFKA_LOCAL_PORT_LOCK);
+}, 660_000);
+afterAll(() => {
+  releasePortLock?.();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+const kit = (script: string, args: string[] = [], timeoutMs = 5 * MIN) =>
+  runKit(script, ['--context', cluster().context, ...args], { env: { ...cluster().env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs });
+const report = (stdout: string) => JSON.parse(stdout) as Report;
+const notUnchanged = (r: Report) => r.steps.flatMap((s) => Object.entries(s.changes ?? {}).filter(([, v]) => v !== 'unchanged').map(([k, v]) => `${s.name}: ${k} ${v}`));
+const failedChecks = (r: Report) => r.steps.flatMap((s) => s.checks.filter((c) => !c.ok).map((c) => `${s.name}: ${c.name}: ${c.detail}`));
+const json = async <T>(args: string[]): Promise<T> => JSON.parse(await cluster().kubectl([...args, '-o', 'json'])) as T;
+const secretValue = async (name: string, key: string, ns = NS) => Buffer.from(await cluster().kubectl(['get', 'secret', name, '-n', ns, '-o', `jsonpath={.data.${key}}`]), 'base64').toString();
+
+interface Pod {
+  metadata: { name: string; uid: string; labels?: Record<string, string> };
+  spec: { nodeName?: string; securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean }; containers: { name: string; image: string; securityContext?: { runAsUser?: number; runAsGroup?: number } }[] };
+  status: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; containerID?: string; imageID?: string; restartCount: number; lastState?: { terminated?: { reason?: string } } }[];
+  };
+}
+const pods = async (ns = NS) => (await json<{ items: Pod[] }>(['get', 'pods', '-n', ns])).items;
+const ready = (p: Pod) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+/** SQL through psql in the pod, over its local socket (as the image's user; what a person does with kubectl exec). */
+const psql = (sql: string, ns = NS) =>
+  cluster().kubectl(['exec', '-i', '-n', ns, 'postgresql-0', '-c', 'postgresql', '--', 'sh', '-c', 'exec psql -X -At -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f -'], { input: sql, timeoutMs: 30_000 });
+
+/** table -> "rows md5" for every table in public, each md5 over its rows in a fixed order. */
+async function checksums(): Promise<Record<string, string>> {
+  const out = await psql(`SELECT format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, E''\\n'' ORDER BY t::text), '''')) FROM public.%I t', tablename, tablename)
+  FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename \\gexec
+`);
+  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('|')).map(([t, n, md5]) => [t!, `${n} ${md5}`]));
+}
+
+let seeded: Record<string, string>;
+let pgPassword: string;
+
+describe('deploy-all and verify-all on the real node, through the kit\'s own port-forwards', () => {
+  it('deploy-all is green: Kafka, PostgreSQL and Redis containers run the kit\'s manifests on the real node; migrations and topics went through port-forwards', { timeout: 6 * MIN }, async () => {
+    const r = await kit('deploy-all.mts', ['--with-redis', '--json']);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(r.code, r.stderr.slice(-4000)).toBe(0);
+    const rep = report(r.stdout);
+    expect(rep.steps.map((s) => [s.name, s.ok])).toEqual([['kafka', true], ['postgres', true], ['dapr', true]]);
+    const changes = Object.assign({}, ...rep.steps.map((s) => s.changes ?? {})) as Record<string, string>;
+    expect(changes).toMatchObject({ 'statefulset/kafka': 'created', 'statefulset/postgresql': 'created', 'statefulset/redis': 'created', 'migration 0001_schema.sql': 'applied', 'topic learning.queries': 'created' });
+    // No endpoint was given: the kit forwarded to the pods itself.
+    expect(r.stderr).toMatch(/port-forward 127\.0\.0\.1:29092 -> pod\/kafka-0:29092/);
+    expect(r.stderr).toMatch(/connecting through port-forward 127\.0\.0\.1:\d+ -> svc\/postgresql:5432/);
+    expect(r.stderr).toContain('10 topics: 10 created');
+
+    const node = cluster().realNode.name;
+    const onNode = await pods();
+    expect(onNode.map((p) => p.metadata.name).sort()).toEqual(['kafka-0', 'postgresql-0', 'redis-0']);
+    for (const p of onNode) {
+      expect(p.spec.nodeName, p.metadata.name).toBe(node);
+      expect(ready(p), p.metadata.name).toBe(true);
+      // A container the node's containerd started (KWOK pods have no container id).
+      expect(p.status.containerStatuses?.[0]?.containerID, p.metadata.name).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+    }
+    expect(onNode.find((p) => p.metadata.name === 'postgresql-0')!.spec.containers[0]!.image).toBe(`${V.postgres.image}:${V.postgres.version}`);
+    expect(onNode.find((p) => p.metadata.name === 'kafka-0')!.spec.containers[0]!.image).toBe(`${V.kafka.image}:${V.kafka.version}`);
+    // The control plane stays simulated.
+    const dapr = (await pods('dapr-system')).map((p) => p.spec.nodeName);
+    expect(dapr.length).toBeGreaterThan(0);
+    expect(new Set(dapr)).toEqual(new Set(['kwok-node-0']));
+
+    seeded = await checksums();
+    expect(Object.keys(seeded)).toHaveLength(10);
+    expect(seeded.topics).toMatch(/^24 [0-9a-f]{32}$/);
+    expect(seeded.learnflow_migrations).toMatch(/^3 /);
+    pgPassword = await secretValue('postgresql-credentials', 'password');
+  });
+
+  it('verify-all is green through real port-forwards (--skip-probe: the probe\'s daprd sidecar cannot be injected here)', { timeout: 4 * MIN }, async () => {
+    // The Dapr probe needs the injector's webhook and a daprd image; neither exists in this substrate, so the probe
+    // is skipped and every other check (Kafka round trip, SQL, logins, Dapr objects) runs for real.
+    const r = await kit('verify-all.mts', ['--skip-probe', '--json']);
+    expect(r.code, r.stderr.slice(-4000)).toBe(0);
+    const rep = report(r.stdout);
+    expect(rep.steps.map((s) => s.name)).toEqual(['verify-kafka', 'verify-postgres', 'verify-dapr']);
+    expect(failedChecks(rep)).toEqual([]);
+    const checks = rep.steps.flatMap((s) => s.checks.map((c) => `${s.name}: ${c.name}`));
+    expect(checks).toEqual(expect.arrayContaining(['verify-kafka: round trip learnflow.kit-verify', 'verify-postgres: password required', 'verify-postgres: write/read round trip', 'verify-postgres: service database students_db']));
+    expect(r.stderr).toMatch(/via port-forward 127\.0\.0\.1:29092/);
+    expect(r.stderr).toMatch(/connecting through port-forward 127\.0\.0\.1:\d+ -> svc\/postgresql:5432/);
+    expect(r.stderr).toContain('--skip-probe: no sidecar was started');
+  });
+
+  it('the re-run reports unchanged everywhere and keeps the data (row checksums identical)', { timeout: 4 * MIN }, async () => {
+    const uids = (await pods()).map((p) => p.metadata.uid).sort();
+    const r = await kit('deploy-all.mts', ['--with-redis', '--json']);
+    expect(r.code, r.stderr.slice(-4000)).toBe(0);
+    expect(notUnchanged(report(r.stdout))).toEqual([]);
+    expect(r.stderr).toContain('schema up to date (3 migrations already applied)');
+    expect(r.stderr).toContain('10 topics: 0 created, 0 updated, 10 unchanged');
+    expect(await checksums()).toEqual(seeded);
+    expect(await secretValue('postgresql-credentials', 'password')).toBe(pgPassword);
+    // Nothing was restarted.
+    expect((await pods()).map((p) => p.metadata.uid).sort()).toEqual(uids);
+  });
+
+  it('port-forward.mts start survives deleting postgresql-0 and kafka-0; the re-run converges with the data kept and the message produced before still there; then stop', { timeout: 6 * MIN }, async () => {
+    const state = path.join(tmp, 'pf.json');
+    const pgPort = await freeLocalPort();
+    const pf = (cmd: string) => kit('scripts/port-forward.mts', [cmd, '--state-file', state, '--pg-port', String(pgPort)], 2 * MIN);
+    const start = await pf('start');
+    expect(start.code, start.stderr).toBe(0);
+    expect(start.stdout).toMatch(new RegExp(`postgresql\\s+127\\.0\\.0\\.1:${pgPort}\\s+svc/postgresql:5432\\s+\\d+\\s+up\\s+0\\s+yes`));
+    expect(start.stdout).toMatch(/kafka-0\s+127\.0\.0\.1:29092\s+pod\/kafka-0:29092\s+\d+\s+up\s+0\s+yes/);
+    const before = readState(state)!;
+    const kafka = new Kafka({ brokers: ['127.0.0.1:29092'], clientId: 'real-node-e2e', logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+    const value = `produced-before-the-restart-${Date.now()}`;
+    const producer = kafka.producer();
+    await producer.connect();
+    const [sent] = await producer.send({ topic: 'learning.queries', messages: [{ key: 'real-node-e2e', value }] });
+    await producer.disconnect();
+    const db = async () => {
+      const client = new pg.Client({ host: '127.0.0.1', port: pgPort, user: 'learnflow_user', password: pgPassword, database: 'learnflow', connectionTimeoutMillis: 10_000 });
+      await client.connect();
+      try {
+        return (await client.query<{ n: string }>('SELECT count(*) AS n FROM public.topics')).rows[0]!.n;
+      } finally {
+        await client.end();
+      }
+    };
+    expect(await db()).toBe('24');
+
+    try {
+      const old = await pods();
+      await cluster().kubectl(['delete', 'pod', 'postgresql-0', 'kafka-0', '-n', NS, '--wait=false']);
+      // Re-run at once: deploy-all waits for the new pods (the Kafka step reuses the supervisor's forward on 29092).
+      const r = await kit('deploy-all.mts', ['--with-redis', '--json']);
+      expect(r.code, r.stderr.slice(-4000)).toBe(0);
+      expect(notUnchanged(report(r.stdout))).toEqual([]);
+      const now = await pods();
+      for (const name of ['postgresql-0', 'kafka-0']) {
+        const p = now.find((x) => x.metadata.name === name)!;
+        expect(p.metadata.uid, `${name} was recreated`).not.toBe(old.find((x) => x.metadata.name === name)!.metadata.uid);
+        expect(ready(p), name).toBe(true);
+      }
+      expect(await checksums()).toEqual(seeded);
+
+      // The supervisor re-opened both forwards to the new pods: status is green again, with new kubectl processes.
+      // (kubectl keeps listening after its pod is gone and fails only the next connection through it: that is
+      // when the supervisor sees the drop, so the first status after the restart may still find a forward down.)
+      const status = await waitFor('port-forward.mts status to be green again', async () => {
+        const s = await pf('status');
+        return s.code === 0 ? s : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 1000 });
+      expect(status.stdout).toMatch(/kafka-0\s+127\.0\.0\.1:29092\s+pod\/kafka-0:29092\s+\d+\s+up\s+[1-9]\d*\s+yes/);
+      const after = readState(state)!;
+      for (const f of after.forwards) {
+        expect(f.restarts, f.name).toBeGreaterThanOrEqual(1);
+        expect(f.pid, f.name).not.toBe(before.forwards.find((b) => b.name === f.name)!.pid);
+      }
+      expect(readFileSync(after.logFile, 'utf8')).toMatch(/pod\/kafka-0: port-forward dropped/);
+      expect(await db()).toBe('24');
+
+      // The message produced before the restart is still there, read through the re-opened forward.
+      const consumer = kafka.consumer({ groupId: `real-node-e2e-${Date.now()}` });
+      await consumer.connect();
+      try {
+        await consumer.subscribe({ topic: 'learning.queries', fromBeginning: true });
+        const seen: { value: string; partition: number; offset: string }[] = [];
+        await consumer.run({ eachMessage: async ({ message, partition }) => void seen.push({ value: String(message.value), partition, offset: message.offset }) });
+        const got = await waitFor('the message produced before the restart', async () => seen.find((m) => m.value === value), { timeoutMs: 60_000, intervalMs: 250 });
+        expect(got).toEqual({ value, partition: sent!.partition, offset: sent!.baseOffset });
+      } finally {
+        await consumer.disconnect();
+      }
+    } finally {
+      const stop = await pf('stop');
+      expect(stop.code, stop.stderr).toBe(0);
+      // Nobody else in this file needs 29092: let other files have it.
+      releasePortLock?.();
+      releasePortLock = undefined;
+    }
+    expect(existsSync(state)).toBe(false);
+    const last = readState(state) ?? before;
+    expect(processLooksLike(last.supervisorPid, 'port-forward')).toBe(false);
+    expect(await localPortInUse(pgPort)).toBe(false);
+  });
+});
