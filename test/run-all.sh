@@ -24,6 +24,11 @@ log "typecheck"
 typecheck=0
 node_modules/.bin/tsc -p . >&2 || { typecheck=1; log "typecheck FAILED"; }
 
+# 3b. Lint and format (package.json scripts lint, format:check): each counted as one failed test when it fails.
+log "lint and format"
+npm run --silent lint >&2 || { typecheck=$((typecheck + 1)); log "lint FAILED (npm run lint)"; }
+npm run --silent format:check >&2 || { typecheck=$((typecheck + 1)); log "format check FAILED (npm run format)"; }
+
 # 4. Every layer in one run; the JSON reporter gives the counts.
 mkdir -p test-results
 # conformance.json: the Dapr conformance layer's upstream subtests (written by test/conformance/dapr-conformance.test.ts).
@@ -55,6 +60,6 @@ summary="$(node -e '
 read -r passed failed skipped conf_passed conf_failed <<<"$summary"
 [ "$conf_passed$conf_failed" != "00" ] && log "dapr conformance suites: $conf_passed subtest(s) passed, $conf_failed failed (included below; test-results/conformance.json)"
 [ "$skipped" != "0" ] && log "$skipped test(s) skipped: counted as failed"
-[ "$typecheck" != "0" ] && log "typecheck failed: counted as 1 failed"
+[ "$typecheck" != "0" ] && log "typecheck/lint/format: $typecheck failed, counted as failed tests"
 echo "$passed passed, $failed failed"
 [ "$failed" = "0" ] && [ "$vitest_status" = "0" ]

@@ -35,7 +35,13 @@ interface PodSpecLike {
 
 export function podSpecRequests(spec: PodSpecLike | undefined): Resources {
   const sum = (cs: PodSpecLike['containers']) =>
-    (cs ?? []).reduce((acc, c) => ({ cpuMillis: acc.cpuMillis + parseCpu(c.resources?.requests?.cpu), memoryBytes: acc.memoryBytes + parseMemory(c.resources?.requests?.memory) }), { cpuMillis: 0, memoryBytes: 0 });
+    (cs ?? []).reduce(
+      (acc, c) => ({
+        cpuMillis: acc.cpuMillis + parseCpu(c.resources?.requests?.cpu),
+        memoryBytes: acc.memoryBytes + parseMemory(c.resources?.requests?.memory),
+      }),
+      { cpuMillis: 0, memoryBytes: 0 },
+    );
   const main = sum(spec?.containers);
   // Init containers run before the others: the pod needs the larger of the two.
   const init = (spec?.initContainers ?? []).map((c) => sum([c]));
@@ -79,9 +85,14 @@ export interface PodJsonForCapacity {
  * stack's namespaces already request (the stack's own pods are replaced on re-run, not added).
  */
 export function freeCapacity(nodes: readonly NodeJson[], pods: readonly PodJsonForCapacity[], stackNamespaces: readonly string[]): Resources {
-  const usable = nodes.filter((n) => !n.spec?.unschedulable && !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' && !t.key.startsWith('node.kubernetes.io/')));
+  const usable = nodes.filter(
+    (n) => !n.spec?.unschedulable && !(n.spec?.taints ?? []).some((t) => t.effect === 'NoSchedule' && !t.key.startsWith('node.kubernetes.io/')),
+  );
   const names = new Set(usable.map((n) => n.metadata.name));
-  let free: Resources = usable.reduce((acc, n) => add(acc, { cpuMillis: parseCpu(n.status?.allocatable?.cpu), memoryBytes: parseMemory(n.status?.allocatable?.memory) }), { cpuMillis: 0, memoryBytes: 0 });
+  let free: Resources = usable.reduce(
+    (acc, n) => add(acc, { cpuMillis: parseCpu(n.status?.allocatable?.cpu), memoryBytes: parseMemory(n.status?.allocatable?.memory) }),
+    { cpuMillis: 0, memoryBytes: 0 },
+  );
   for (const p of pods) {
     if (stackNamespaces.includes(p.metadata.namespace ?? '')) continue;
     if (p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;

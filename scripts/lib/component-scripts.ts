@@ -41,7 +41,14 @@ export async function dryRun(ctx: Ctx, components: readonly Component[], budgets
     const extra = await c.renderExtra?.(ctx);
     if (extra && 'yaml' in extra) extras.push(`---\n# ${extra.title}\n${extra.yaml.trim().replace(/^---\n/, '')}\n`);
     else if (extra) ctx.log.warn(`${extra.title}: not shown (${extra.skipped})`);
-    steps.push({ name: c.name, ok: true, status: 'planned' as const, durationMs: 0, budgetMs: budget, checks: plan.actions.map((a) => ({ name: 'plan', ok: true, detail: a })) });
+    steps.push({
+      name: c.name,
+      ok: true,
+      status: 'planned' as const,
+      durationMs: 0,
+      budgetMs: budget,
+      checks: plan.actions.map((a) => ({ name: 'plan', ok: true, detail: a })),
+    });
   }
   ctx.log.info(`dry run: nothing was changed; rendered manifests in ${path.relative(ctx.root, dir)}/ (Secrets as placeholders)`);
   return { steps, budgetMs: null, artifacts, output: yamlStream(manifests) + extras.join(''), outputIsData: true };
@@ -75,7 +82,8 @@ export function verifyScript(c: Component, name: string): ScriptDef {
         ctx.log.info(`dry run: would run the ${c.title} checks (see --help); nothing was contacted`);
         return { steps: [], budgetMs: null };
       }
-      if (ctx.config.noCluster && c.clusterOnly) return { steps: [skippedStep(`verify-${c.name}`, null, `--no-cluster: ${c.title} runs only in a cluster; nothing checked`)], budgetMs: null };
+      if (ctx.config.noCluster && c.clusterOnly)
+        return { steps: [skippedStep(`verify-${c.name}`, null, `--no-cluster: ${c.title} runs only in a cluster; nothing checked`)], budgetMs: null };
       const step = await runStep(ctx, { name: `verify-${c.name}`, budgetMs: null, run: (s) => c.verify(s) });
       return { steps: [step], budgetMs: null };
     },

@@ -35,14 +35,34 @@ export function validateBrokers(v: FlagValue): string | undefined {
 
 export const COMMON_FLAGS: readonly FlagSpec[] = [
   { name: 'help', short: 'h', kind: 'boolean', description: 'show this help and exit' },
-  { name: 'namespace', short: 'n', kind: 'string', valueName: 'NAME', default: 'learnflow', env: 'LEARNFLOW_NAMESPACE', description: 'namespace of the LearnFlow stack', validate: validateNamespace },
-  { name: 'context', kind: 'string', valueName: 'NAME', env: 'LEARNFLOW_CONTEXT', aliases: ['kube-context'], description: 'kubeconfig context to use (default: the current context)' },
+  {
+    name: 'namespace',
+    short: 'n',
+    kind: 'string',
+    valueName: 'NAME',
+    default: 'learnflow',
+    env: 'LEARNFLOW_NAMESPACE',
+    description: 'namespace of the LearnFlow stack',
+    validate: validateNamespace,
+  },
+  {
+    name: 'context',
+    kind: 'string',
+    valueName: 'NAME',
+    env: 'LEARNFLOW_CONTEXT',
+    aliases: ['kube-context'],
+    description: 'kubeconfig context to use (default: the current context)',
+  },
   { name: 'kubeconfig', kind: 'string', valueName: 'FILE', description: 'kubeconfig file for kubectl and helm (default: $KUBECONFIG or ~/.kube/config)' },
-  { name: 'dry-run', kind: 'boolean', description: 'print what would be applied as one YAML stream on stdout (the plan on stderr); touch nothing, need no cluster' },
+  {
+    name: 'dry-run',
+    kind: 'boolean',
+    description: 'print what would be applied as one YAML stream on stdout (the plan on stderr); touch nothing, need no cluster',
+  },
   { name: 'json', kind: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on stderr); -o json too' },
   { name: 'verbose', short: 'v', kind: 'boolean', description: 'also log every read-only command the kit runs' },
   { name: 'quiet', short: 'q', kind: 'boolean', description: 'log only warnings and failures (the report and --json are unchanged)' },
-  { name: 'version', kind: 'boolean', description: 'print the kit\'s version and every pinned component version, and exit' },
+  { name: 'version', kind: 'boolean', description: "print the kit's version and every pinned component version, and exit" },
 ];
 
 export const PG_URL_FLAG: FlagSpec = {
@@ -128,12 +148,21 @@ export function buildConfig(parsed: ParsedFlags): KitConfig {
   if (config.noCluster) {
     const needsPg = 'pg-url' in v;
     const needsKafka = 'kafka-brokers' in v;
-    const missing = [needsPg && !config.pgUrl ? '--pg-url (or LEARNFLOW_PG_URL)' : '', needsKafka && !config.kafkaBrokers ? '--kafka-brokers (or LEARNFLOW_KAFKA_BROKERS)' : ''].filter(Boolean);
+    const missing = [
+      needsPg && !config.pgUrl ? '--pg-url (or LEARNFLOW_PG_URL)' : '',
+      needsKafka && !config.kafkaBrokers ? '--kafka-brokers (or LEARNFLOW_KAFKA_BROKERS)' : '',
+    ].filter(Boolean);
     if (missing.length) throw new UsageError(`--no-cluster needs ${missing.join(' and ')}: there is no port-forward to fall back on`);
     if (config.given.has('context')) throw new UsageError('--no-cluster and --context contradict each other: --no-cluster talks to no cluster');
     // Flags that only mean something to the cluster side: refused rather than silently ignored.
-    const clusterOnly = ['tls', 'no-tls', 'rotate-secrets', 'with-redis', 'replicas', 'dapr-version', 'dapr-chart', 'kubeconfig'].filter((f) => config.given.has(f) && f in v);
-    if (clusterOnly.length) throw new UsageError(`--no-cluster and ${clusterOnly.map((f) => `--${f}`).join(', ')} contradict each other: ${clusterOnly.length > 1 ? 'they change' : 'it changes'} the cluster, which --no-cluster does not touch`, { fix: 'drop --no-cluster, or drop those flags' });
+    const clusterOnly = ['tls', 'no-tls', 'rotate-secrets', 'with-redis', 'replicas', 'dapr-version', 'dapr-chart', 'kubeconfig'].filter(
+      (f) => config.given.has(f) && f in v,
+    );
+    if (clusterOnly.length)
+      throw new UsageError(
+        `--no-cluster and ${clusterOnly.map((f) => `--${f}`).join(', ')} contradict each other: ${clusterOnly.length > 1 ? 'they change' : 'it changes'} the cluster, which --no-cluster does not touch`,
+        { fix: 'drop --no-cluster, or drop those flags' },
+      );
   }
   if (config.verbose && config.quiet) throw new UsageError('--verbose and --quiet contradict each other: give one');
   return config;

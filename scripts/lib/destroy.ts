@@ -35,8 +35,14 @@ export interface DestroyPlan {
 
 /** Namespaces that are never deleted, and never emptied by destroy-all. */
 export function refuseNamespace(namespace: string, purge: boolean): void {
-  if (/^kube-/.test(namespace)) throw new UsageError(`refusing to destroy anything in ${namespace}: it belongs to Kubernetes itself`, { fix: 'give the namespace of your LearnFlow stack with -n (default learnflow)' });
-  if (namespace === 'default' && purge) throw new UsageError('refusing --purge in namespace default: it is never deleted, and its claims and Secrets may be anyone\'s', { fix: 'drop --purge (the kit\'s own objects are removed and the data kept), or deploy the stack into a namespace of its own' });
+  if (/^kube-/.test(namespace))
+    throw new UsageError(`refusing to destroy anything in ${namespace}: it belongs to Kubernetes itself`, {
+      fix: 'give the namespace of your LearnFlow stack with -n (default learnflow)',
+    });
+  if (namespace === 'default' && purge)
+    throw new UsageError("refusing --purge in namespace default: it is never deleted, and its claims and Secrets may be anyone's", {
+      fix: "drop --purge (the kit's own objects are removed and the data kept), or deploy the stack into a namespace of its own",
+    });
 }
 
 interface ObjectJson {
@@ -48,8 +54,7 @@ interface ObjectJson {
 /** What lives in the namespace that the kit does not own (children of other objects and Kubernetes' own defaults aside). */
 async function foreignObjects(ctx: Ctx): Promise<string[]> {
   const ns = ctx.config.namespace;
-  const get = (kinds: string) =>
-    ctx.kube.list<ObjectJson>(kinds).catch((err: unknown) => (isUnknownResourceType(err) ? [] : Promise.reject(err)));
+  const get = (kinds: string) => ctx.kube.list<ObjectJson>(kinds).catch((err: unknown) => (isUnknownResourceType(err) ? [] : Promise.reject(err)));
   const [core, dapr] = await Promise.all([
     get('all,configmap,secret,pvc,serviceaccount,networkpolicy,role,rolebinding,ingress'),
     get('components.dapr.io,subscriptions.dapr.io,configurations.dapr.io,resiliencies.dapr.io'),
@@ -70,9 +75,14 @@ async function namespaceVerdict(ctx: Ctx, purge: boolean, everything: boolean): 
   if (!everything) return { delete: false, why: 'only some components are removed (--only/--skip)' };
   const obj = await ctx.kube.getOptional<ObjectJson>('namespace', ns, null);
   if (!obj) return { delete: false, why: 'it does not exist' };
-  if (obj.metadata.labels?.[CREATED_BY_LABEL] !== MANAGED_BY) return { delete: false, why: `the kit did not create it (no ${CREATED_BY_LABEL} label): only the kit's own objects were removed` };
+  if (obj.metadata.labels?.[CREATED_BY_LABEL] !== MANAGED_BY)
+    return { delete: false, why: `the kit did not create it (no ${CREATED_BY_LABEL} label): only the kit's own objects were removed` };
   const foreign = await foreignObjects(ctx);
-  if (foreign.length) return { delete: false, why: `it holds ${foreign.length} object(s) the kit does not own: ${foreign.slice(0, 6).join(', ')}${foreign.length > 6 ? ', ...' : ''}` };
+  if (foreign.length)
+    return {
+      delete: false,
+      why: `it holds ${foreign.length} object(s) the kit does not own: ${foreign.slice(0, 6).join(', ')}${foreign.length > 6 ? ', ...' : ''}`,
+    };
   return { delete: true, why: 'the kit created it and it holds nothing else' };
 }
 
@@ -101,7 +111,10 @@ export function describeDestroyPlan(plan: DestroyPlan): string[] {
     if (!c.delete.length && !c.keep.length) out.push('  nothing of it in the namespace');
     for (const d of c.delete) out.push(`  delete ${d}`);
     for (const k of c.keep) out.push(`  keep   ${k.object}: ${k.why}`);
-    if (c.clusterWide) out.push(`  ${c.clusterWide.remove ? 'remove' : 'keep  '} ${c.clusterWide.title}: ${c.clusterWide.why}${c.clusterWide.remove ? ` (${c.clusterWide.objects.join(', ')})` : ''}`);
+    if (c.clusterWide)
+      out.push(
+        `  ${c.clusterWide.remove ? 'remove' : 'keep  '} ${c.clusterWide.title}: ${c.clusterWide.why}${c.clusterWide.remove ? ` (${c.clusterWide.objects.join(', ')})` : ''}`,
+      );
   }
   out.push(`namespace/${plan.namespace}: ${plan.namespaceVerdict.delete ? 'delete' : 'keep'}: ${plan.namespaceVerdict.why}`);
   return out;
@@ -109,8 +122,17 @@ export function describeDestroyPlan(plan: DestroyPlan): string[] {
 
 export function destroyFlags(components: readonly Component[]): FlagSpec[] {
   return [
-    { name: 'purge', kind: 'boolean', description: 'also delete the volumes (all data) and the generated Secrets, and the namespace when the kit created it and nothing else is in it' },
-    { name: 'yes', short: 'y', kind: 'boolean', description: 'do not ask for confirmation (needed without a terminal); with --purge on a context that does not look local, --context is needed too' },
+    {
+      name: 'purge',
+      kind: 'boolean',
+      description: 'also delete the volumes (all data) and the generated Secrets, and the namespace when the kit created it and nothing else is in it',
+    },
+    {
+      name: 'yes',
+      short: 'y',
+      kind: 'boolean',
+      description: 'do not ask for confirmation (needed without a terminal); with --purge on a context that does not look local, --context is needed too',
+    },
     ...components.flatMap((c) => (c.clusterWide ? [c.clusterWide.forceFlag] : [])),
   ];
 }
@@ -126,13 +148,16 @@ export function destroyScript(
   return {
     name: 'destroy-all',
     summary:
-      'Removes the kit\'s own objects of the LearnFlow stack (found by its labels, nothing else), in reverse order (Dapr, then\n' +
+      "Removes the kit's own objects of the LearnFlow stack (found by its labels, nothing else), in reverse order (Dapr, then\n" +
       'PostgreSQL and Kafka). Keeps the volumes (your data) and their Secrets unless --purge; the namespace goes only with\n' +
       '--purge, when the kit created it and nothing else is in it. The cluster-wide Dapr control plane goes only when the kit\n' +
       'installed it and no other namespace uses it. Asks first; without a terminal it needs --yes. --dry-run lists every object.',
     flags: [...baseFlags, ...destroyFlags(components)],
     footer: 'Exit codes: 0 removed, 1 a step failed, 2 bad usage (or no confirmation), 3 environment not ready.\nRules: docs/operations.md#destroy',
-    changesCluster: (config) => ({ strict: config.flags.purge === true, what: config.flags.purge === true ? 'delete volumes and namespaces there' : 'remove the stack there' }),
+    changesCluster: (config) => ({
+      strict: config.flags.purge === true,
+      what: config.flags.purge === true ? 'delete volumes and namespaces there' : 'remove the stack there',
+    }),
     async run(ctx): Promise<RunResult> {
       const f = ctx.config.flags;
       const purge = f.purge === true;
@@ -140,13 +165,19 @@ export function destroyScript(
       refuseNamespace(ctx.config.namespace, purge);
       const selected = select(ctx).reverse();
       if (f.yes !== true && !ctx.config.dryRun && !interactive()) {
-        throw new UsageError(`refusing to remove the stack in namespace ${ctx.config.namespace} without confirmation: no terminal to ask`, { fix: 'add --yes (see what would go first: --dry-run)' });
+        throw new UsageError(`refusing to remove the stack in namespace ${ctx.config.namespace} without confirmation: no terminal to ask`, {
+          fix: 'add --yes (see what would go first: --dry-run)',
+        });
       }
       if (ctx.config.dryRun) {
         try {
           await ensureClusterReachable(ctx);
         } catch (err) {
-          const rules = selected.flatMap((c) => c.owned.map((o) => `#   ${c.title}: ${o.kinds} labelled ${o.selector} and the kit's ownership labels${o.data ? ` (${o.data}: only with --purge)` : ''}`));
+          const rules = selected.flatMap((c) =>
+            c.owned.map(
+              (o) => `#   ${c.title}: ${o.kinds} labelled ${o.selector} and the kit's ownership labels${o.data ? ` (${o.data}: only with --purge)` : ''}`,
+            ),
+          );
           ctx.log.warn(`dry run: the cluster is not reachable, so the objects cannot be listed: ${errorMessage(err).split('\n')[0]}`);
           return { steps: [], budgetMs: null, output: ['# destroy-all would remove (cluster not reachable: the rules, not the objects)', ...rules].join('\n') };
         }
@@ -156,10 +187,22 @@ export function destroyScript(
       const plan = await planDestroy(ctx, selected, { purge, force });
       const lines = describeDestroyPlan(plan);
       const deleted = plan.components.flatMap((c) => c.delete);
-      const data = { plan: { delete: deleted, keep: plan.components.flatMap((c) => c.keep), clusterWide: plan.components.flatMap((c) => (c.clusterWide ? [c.clusterWide] : [])), namespace: plan.namespaceVerdict } };
+      const data = {
+        plan: {
+          delete: deleted,
+          keep: plan.components.flatMap((c) => c.keep),
+          clusterWide: plan.components.flatMap((c) => (c.clusterWide ? [c.clusterWide] : [])),
+          namespace: plan.namespaceVerdict,
+        },
+      };
       if (ctx.config.dryRun) {
         ctx.log.info('dry run: nothing was deleted');
-        return { steps: [], budgetMs: null, data, output: [`# destroy-all plan (context ${context}, namespace ${plan.namespace})`, ...lines.map((l) => `# ${l}`)].join('\n') };
+        return {
+          steps: [],
+          budgetMs: null,
+          data,
+          output: [`# destroy-all plan (context ${context}, namespace ${plan.namespace})`, ...lines.map((l) => `# ${l}`)].join('\n'),
+        };
       }
       for (const l of lines) ctx.log.info(l);
       const clusterWide = plan.components.flatMap((c) => (c.clusterWide?.remove ? [c.clusterWide.title] : []));
@@ -204,4 +247,3 @@ export function destroyScript(
     },
   };
 }
-

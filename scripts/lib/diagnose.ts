@@ -51,7 +51,14 @@ export function diagnosePod(pod: PodJson): PodDiagnosis {
   const containers = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])];
 
   if (phase === 'Failed') {
-    return { pod: name, ready: false, state: `Failed${status.reason ? `: ${status.reason}` : ''}`, reason: status.reason ?? 'Failed', terminal: true, fix: `kubectl describe pod ${name} -n ${ns}` };
+    return {
+      pod: name,
+      ready: false,
+      state: `Failed${status.reason ? `: ${status.reason}` : ''}`,
+      reason: status.reason ?? 'Failed',
+      terminal: true,
+      fix: `kubectl describe pod ${name} -n ${ns}`,
+    };
   }
 
   for (const c of containers) {
@@ -79,12 +86,22 @@ export function diagnosePod(pod: PodJson): PodDiagnosis {
         state: `container ${c.name}: CrashLoopBackOff${oom ? ' (last exit: OOMKilled)' : ''}, ${c.restartCount ?? 0} restarts`,
         reason: oom ? 'OOMKilled' : reason,
         terminal: true,
-        fix: oom ? `the container ran out of memory: give the cluster more memory (docs: not-enough-resources)` : `kubectl logs ${name} -c ${c.name} -n ${ns} --previous`,
+        fix: oom
+          ? `the container ran out of memory: give the cluster more memory (docs: not-enough-resources)`
+          : `kubectl logs ${name} -c ${c.name} -n ${ns} --previous`,
         docs: oom ? 'oomkilled' : 'crashloopbackoff',
       };
     }
     if (reason === 'CreateContainerConfigError' || reason === 'CreateContainerError' || reason === 'RunContainerError') {
-      return { pod: name, ready, state: `container ${c.name}: ${reason}${msg}`, reason, terminal: true, fix: `kubectl describe pod ${name} -n ${ns}`, docs: 'crashloopbackoff' };
+      return {
+        pod: name,
+        ready,
+        state: `container ${c.name}: ${reason}${msg}`,
+        reason,
+        terminal: true,
+        fix: `kubectl describe pod ${name} -n ${ns}`,
+        docs: 'crashloopbackoff',
+      };
     }
     return { pod: name, ready, state: `container ${c.name}: ${reason}${msg}`, reason, terminal: false };
   }

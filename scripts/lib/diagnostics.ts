@@ -25,7 +25,10 @@ export async function writeDiagnostics(ctx: Ctx, input: DiagnosticsInput): Promi
   const write = (name: string, text: string) => writeFileSync(path.join(dir, name), ctx.secrets.scrub(text));
   const run = async (args: string[], cmd = 'kubectl') => {
     try {
-      const r = cmd === 'kubectl' ? await ctx.kube.run(args, { quiet: true, allowFailure: true, timeoutMs: 20_000 }) : await ctx.exec(cmd, args, { quiet: true, allowFailure: true, timeoutMs: 20_000 });
+      const r =
+        cmd === 'kubectl'
+          ? await ctx.kube.run(args, { quiet: true, allowFailure: true, timeoutMs: 20_000 })
+          : await ctx.exec(cmd, args, { quiet: true, allowFailure: true, timeoutMs: 20_000 });
       return r.exitCode === 0 ? r.stdout : `# ${r.command} failed (exit ${r.exitCode})\n${r.stderr}`;
     } catch (err) {
       return `# failed: ${errorMessage(err)}`;
@@ -48,13 +51,19 @@ export async function writeDiagnostics(ctx: Ctx, input: DiagnosticsInput): Promi
       summary.push(`${ns}/${d.pod}: ${d.state}${d.fix ? `\n    fix: ${d.fix}` : ''}`);
       for (const c of pod.status?.containerStatuses ?? []) {
         const logs = await run(['logs', pod.metadata.name, '-n', ns, '-c', c.name, `--tail=${LOG_TAIL_LINES}`]);
-        const previous = (c.restartCount ?? 0) > 0 ? `\n# previous container\n${await run(['logs', pod.metadata.name, '-n', ns, '-c', c.name, '--previous', `--tail=${LOG_TAIL_LINES}`])}` : '';
+        const previous =
+          (c.restartCount ?? 0) > 0
+            ? `\n# previous container\n${await run(['logs', pod.metadata.name, '-n', ns, '-c', c.name, '--previous', `--tail=${LOG_TAIL_LINES}`])}`
+            : '';
         write(path.join('logs', `${ns}_${pod.metadata.name}_${c.name}.log`), logs + previous);
       }
     }
   }
   for (const rel of input.helmReleases ?? []) {
-    write(`helm-${rel.name}-status.txt`, await run(['status', rel.name, '-n', rel.namespace, ...(ctx.config.context ? ['--kube-context', ctx.config.context] : [])], 'helm'));
+    write(
+      `helm-${rel.name}-status.txt`,
+      await run(['status', rel.name, '-n', rel.namespace, ...(ctx.config.context ? ['--kube-context', ctx.config.context] : [])], 'helm'),
+    );
   }
   if (input.manifests?.length) write('rendered-manifests.yaml', renderYaml(redactSecrets(input.manifests)));
   write('summary.txt', summary.join('\n') + '\n');

@@ -54,7 +54,10 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
     let inline: string | undefined;
     if (outputAlias && (arg === '-o' || arg === '--output' || arg.startsWith('--output=') || arg.startsWith('-o='))) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
-      if (value !== 'json') throw new UsageError(`${arg.split('=')[0]} ${value ?? ''}: only json is supported (the kit's one machine-readable format)`, { fix: 'use --json (or -o json)' });
+      if (value !== 'json')
+        throw new UsageError(`${arg.split('=')[0]} ${value ?? ''}: only json is supported (the kit's one machine-readable format)`, {
+          fix: 'use --json (or -o json)',
+        });
       values.json = true;
       given.add('json');
       continue;

@@ -92,14 +92,21 @@ export class Helm {
     const r = await this.exec('helm', ['version', '--template', '{{.Version}}'], { quiet: true, timeoutMs: 10_000 });
     const version = r.stdout.trim();
     const major = helmMajor(version);
-    if (!major) throw new EnvironmentError(`helm ${version || '?'} is not supported: the kit needs helm 3.13 or newer, or helm 4`, { fix: 'install helm 3.13+ or 4.x (https://helm.sh/docs/intro/install/)', docs: 'missing-tools' });
+    if (!major)
+      throw new EnvironmentError(`helm ${version || '?'} is not supported: the kit needs helm 3.13 or newer, or helm 4`, {
+        fix: 'install helm 3.13+ or 4.x (https://helm.sh/docs/intro/install/)',
+        docs: 'missing-tools',
+      });
     return { version, major };
   }
 
   /** The release when deployed, failed or pending (explicit state flags: helm 4 dropped --all), or undefined. */
   async release(name: string, namespace: string, opts: { selector?: string } = {}): Promise<HelmRelease | undefined> {
     const selector = opts.selector ? ['--selector', opts.selector] : [];
-    const r = await this.run(['list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${escapeRegex(name)}$`, ...selector, '--output', 'json'], { quiet: true, timeoutMs: 30_000 });
+    const r = await this.run(
+      ['list', '--namespace', namespace, '--deployed', '--failed', '--pending', '--filter', `^${escapeRegex(name)}$`, ...selector, '--output', 'json'],
+      { quiet: true, timeoutMs: 30_000 },
+    );
     return parseReleases(r.stdout).find((x) => x.name === name);
   }
 

@@ -49,10 +49,15 @@ export class Kube {
    */
   async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
     if (manifests.length === 0) return {};
-    const input = withOwnership(manifests, this.namespace).map((m) => JSON.stringify(m)).join('\n');
+    const input = withOwnership(manifests, this.namespace)
+      .map((m) => JSON.stringify(m))
+      .join('\n');
     const before = await this.run(['get', '-f', '-', '--ignore-not-found', '-o', 'json'], { input, quiet: true, timeoutMs: opts.timeoutMs });
     const versions = new Map(items(before.stdout).map((o) => [manifestKey(o), o.metadata.resourceVersion]));
-    const after = await this.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-', '-o', 'json'], { input, timeoutMs: opts.timeoutMs });
+    const after = await this.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-', '-o', 'json'], {
+      input,
+      timeoutMs: opts.timeoutMs,
+    });
     const outcome: Record<string, ApplyOutcome> = {};
     for (const o of items(after.stdout)) {
       const key = manifestKey(o);
@@ -127,7 +132,9 @@ export async function ownedNames(kube: Kube, kinds: string, selector: string): P
     return r.stdout.split('\n').filter(Boolean);
   } catch (err) {
     if (!isUnknownResourceType(err)) throw err;
-    const known = await Promise.all(kinds.split(',').map((k) => ownedNames(kube, k, selector).catch((e: unknown) => (isUnknownResourceType(e) ? [] : Promise.reject(e)))));
+    const known = await Promise.all(
+      kinds.split(',').map((k) => ownedNames(kube, k, selector).catch((e: unknown) => (isUnknownResourceType(e) ? [] : Promise.reject(e)))),
+    );
     return kinds.includes(',') ? known.flat() : [];
   }
 }

@@ -29,8 +29,11 @@ export function networkPolicySupport(pods: readonly SystemPod[], context: string
     if (date > 0) return { enforcement: 'not-enforced', why: `this kind's kindnet (${image}) predates NetworkPolicy support (kind v0.24)` };
     return { enforcement: 'unknown', why: `kindnet (${image || 'unknown image'}) enforces them only from kind v0.24 on` };
   }
-  if (pods.some((p) => p.metadata.name.startsWith('kube-flannel') || p.metadata.name.startsWith('flannel'))) return { enforcement: 'not-enforced', why: 'flannel alone does not enforce them' };
-  if (context === 'docker-desktop' || context === 'docker-for-desktop') return { enforcement: 'not-enforced', why: "Docker Desktop's network does not enforce them" };
-  if (context === 'minikube') return { enforcement: 'not-enforced', why: "minikube's default network does not enforce them (minikube start --cni=calico does)" };
+  if (pods.some((p) => p.metadata.name.startsWith('kube-flannel') || p.metadata.name.startsWith('flannel')))
+    return { enforcement: 'not-enforced', why: 'flannel alone does not enforce them' };
+  if (context === 'docker-desktop' || context === 'docker-for-desktop')
+    return { enforcement: 'not-enforced', why: "Docker Desktop's network does not enforce them" };
+  if (context === 'minikube')
+    return { enforcement: 'not-enforced', why: "minikube's default network does not enforce them (minikube start --cni=calico does)" };
   return { enforcement: 'unknown', why: 'no known NetworkPolicy implementation found in kube-system' };
 }

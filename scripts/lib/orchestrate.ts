@@ -57,7 +57,14 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
   if (kind === 'deploy') {
     flags.push(
       { name: 'sequential', kind: 'boolean', description: 'deploy one component at a time (default: Kafka and PostgreSQL together, then Dapr)' },
-      { name: 'budget', kind: 'list', valueName: 'NAME=DURATION,...', repeatable: true, description: `override budgets (defaults: kafka 10m, postgres 10m, dapr 5m, total 30m), e.g. kafka=15m`, validate: validateBudgets },
+      {
+        name: 'budget',
+        kind: 'list',
+        valueName: 'NAME=DURATION,...',
+        repeatable: true,
+        description: `override budgets (defaults: kafka 10m, postgres 10m, dapr 5m, total 30m), e.g. kafka=15m`,
+        validate: validateBudgets,
+      },
       { name: 'yes', short: 'y', kind: 'boolean', description: 'deploy to a context that does not look like a local cluster without --context' },
       { name: 'no-diagnostics', kind: 'boolean', description: 'do not write a diagnostics bundle when a step fails' },
     );
@@ -75,7 +82,8 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
 }
 
 export function selectComponents(all: Readonly<Partial<Record<ComponentName, Component>>>, only?: readonly string[], skip?: readonly string[]): Component[] {
-  if (only !== undefined && only.length === 0) throw new UsageError(`--only needs at least one of ${COMPONENT_NAMES.join(', ')}`, { fix: 'e.g. --only postgres (or leave --only out to run all)' });
+  if (only !== undefined && only.length === 0)
+    throw new UsageError(`--only needs at least one of ${COMPONENT_NAMES.join(', ')}`, { fix: 'e.g. --only postgres (or leave --only out to run all)' });
   const names = COMPONENT_NAMES.filter((n) => (only?.length ? only.includes(n) : n in all) && !skip?.includes(n));
   if (names.length === 0) throw new UsageError('--only/--skip leave no component to run');
   return names.map((n) => {
@@ -97,7 +105,14 @@ export async function stackRequests(ctx: Ctx, components: readonly Component[]):
 /** One component's two parts (prepare, then deploy) as one report: its own time is the sum of the two. */
 export function joinReports(a: StepReport, b: StepReport, budgetMs: number): StepReport {
   const changes = { ...(a.changes ?? {}), ...(b.changes ?? {}) };
-  return { ...b, ok: a.ok && b.ok, durationMs: a.durationMs + b.durationMs, budgetMs, checks: [...a.checks, ...b.checks], ...(Object.keys(changes).length ? { changes } : {}) };
+  return {
+    ...b,
+    ok: a.ok && b.ok,
+    durationMs: a.durationMs + b.durationMs,
+    budgetMs,
+    checks: [...a.checks, ...b.checks],
+    ...(Object.keys(changes).length ? { changes } : {}),
+  };
 }
 
 /**
@@ -120,23 +135,33 @@ async function inOrder<T extends readonly unknown[]>(...tasks: { [K in keyof T]:
 async function preflight(ctx: Ctx, components: readonly Component[], yes: boolean): Promise<void> {
   const names = components.map((c) => c.name);
   // Each check is one short kubectl call; run them together (a sequence of seven costs a second).
-  const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(ensureTools(ctx, { helm: names.includes('dapr') }), ensureTargetContext(ctx, { yes }));
+  const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(
+    ensureTools(ctx, { helm: names.includes('dapr') }),
+    ensureTargetContext(ctx, { yes }),
+  );
   const server = await ensureClusterReachable(ctx);
   ctx.log.info(`context ${context}, Kubernetes ${server.gitVersion}, kubectl ${tools.kubectl}${tools.helm ? `, helm ${tools.helm}` : ''}`);
   const checkPolicies = ctx.config.flags['no-network-policies'] !== true;
   const need = await stackRequests(ctx, components);
   const [sc, system, free] = await inOrder<[string, { metadata: { name: string }; spec?: { containers?: { image?: string }[] } }[], Resources]>(
     ensureDefaultStorageClass(ctx),
-    checkPolicies ? ctx.kube.list<{ metadata: { name: string }; spec?: { containers?: { image?: string }[] } }>('pods', { namespace: 'kube-system' }) : Promise.resolve([]),
+    checkPolicies
+      ? ctx.kube.list<{ metadata: { name: string }; spec?: { containers?: { image?: string }[] } }>('pods', { namespace: 'kube-system' })
+      : Promise.resolve([]),
     ensureCapacity(ctx, context, need, [ctx.config.namespace, ...components.flatMap((c) => c.extraNamespaces ?? [])]),
   );
   ctx.log.info(`default StorageClass: ${sc}`);
   if (checkPolicies) {
     const verdict = networkPolicySupport(system, context);
     if (verdict.enforcement === 'enforced') ctx.log.info(`NetworkPolicies: ${verdict.why}`);
-    else ctx.log.warn(`NetworkPolicies are created but ${verdict.enforcement === 'unknown' ? 'may not be' : 'will not be'} enforced: ${verdict.why} (docs/security.md#network-policies)`);
+    else
+      ctx.log.warn(
+        `NetworkPolicies are created but ${verdict.enforcement === 'unknown' ? 'may not be' : 'will not be'} enforced: ${verdict.why} (docs/security.md#network-policies)`,
+      );
   }
-  ctx.log.ok(`preflight passed: the stack requests ${(need.cpuMillis / 1000).toFixed(2)} CPU and ${(need.memoryBytes / 1024 ** 3).toFixed(1)} GiB; the nodes can give ${(free.cpuMillis / 1000).toFixed(2)} CPU and ${(free.memoryBytes / 1024 ** 3).toFixed(1)} GiB`);
+  ctx.log.ok(
+    `preflight passed: the stack requests ${(need.cpuMillis / 1000).toFixed(2)} CPU and ${(need.memoryBytes / 1024 ** 3).toFixed(1)} GiB; the nodes can give ${(free.cpuMillis / 1000).toFixed(2)} CPU and ${(free.memoryBytes / 1024 ** 3).toFixed(1)} GiB`,
+  );
   ctx.preflighted = true;
 }
 
@@ -154,10 +179,16 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
       const budgets = parseBudgets(f.budget as string[] | undefined);
       for (const c of selected) {
-        if (budgets[c.name] > budgets.total) ctx.log.warn(`the ${c.title} budget (${formatDuration(budgets[c.name])}) is above the total (${formatDuration(budgets.total)}): the total ends the run first`);
+        if (budgets[c.name] > budgets.total)
+          ctx.log.warn(
+            `the ${c.title} budget (${formatDuration(budgets[c.name])}) is above the total (${formatDuration(budgets.total)}): the total ends the run first`,
+          );
       }
       if (ctx.config.dryRun) {
-        const stages = deployStages(selected.map((c) => c.name), f.sequential === true);
+        const stages = deployStages(
+          selected.map((c) => c.name),
+          f.sequential === true,
+        );
         ctx.log.info(`deploy-all plan (total budget ${formatDuration(budgets.total)}): ${stages.map((s) => s.join(' + ')).join(' -> ')}`);
         const plan = await dryRun(ctx, selected, budgets);
         return { ...plan, budgetMs: budgets.total };
@@ -168,12 +199,17 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       const total = new Deadline(ctx.clock, budgets.total);
       const steps: StepReport[] = [];
       let failed: string | undefined;
-      const stages = deployStages(selected.map((c) => c.name), f.sequential === true, all);
+      const stages = deployStages(
+        selected.map((c) => c.name),
+        f.sequential === true,
+        all,
+      );
       // What needs no other component (Dapr's control plane) starts at once, beside the first stage.
       const prepared = new Map<ComponentName, Promise<StepReport>>();
       if (!ctx.config.noCluster && f.sequential !== true) {
         for (const c of selected) {
-          if (c.prepare && stages[0] && !stages[0].includes(c.name)) prepared.set(c.name, runStep(ctx, { name: c.name, budgetMs: budgets[c.name], run: (s) => c.prepare!(s) }, total));
+          if (c.prepare && stages[0] && !stages[0].includes(c.name))
+            prepared.set(c.name, runStep(ctx, { name: c.name, budgetMs: budgets[c.name], run: (s) => c.prepare!(s) }, total));
         }
       }
       const deployOne = async (name: ComponentName): Promise<StepReport> => {
@@ -184,7 +220,11 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
         const pre = await early;
         if (!pre.ok) return pre;
         // The rest of its budget: the report shows the component's own time (both parts), not the wait between.
-        const rest = await runStep(ctx, { name, budgetMs: Math.max(1, budgets[name] - pre.durationMs), run: (s) => c.deploy(s, { prepared: true, dependenciesReady: true }) }, total);
+        const rest = await runStep(
+          ctx,
+          { name, budgetMs: Math.max(1, budgets[name] - pre.durationMs), run: (s) => c.deploy(s, { prepared: true, dependenciesReady: true }) },
+          total,
+        );
         return joinReports(pre, rest, budgets[name]);
       };
       for (const stage of stages) {
@@ -225,7 +265,7 @@ export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Comp
   const components = Object.values(all);
   return {
     name: 'verify-all',
-    summary: 'Runs every component\'s checks (Kafka, PostgreSQL, Dapr), even after one fails, and prints one summary.\nExit 1 if any check failed.',
+    summary: "Runs every component's checks (Kafka, PostgreSQL, Dapr), even after one fails, and prints one summary.\nExit 1 if any check failed.",
     flags: masterFlags(components, 'verify'),
     footer: 'Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 environment not ready.',
     async run(ctx): Promise<RunResult> {
@@ -240,7 +280,10 @@ export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Comp
         ctx.preflighted = true;
       }
       const steps: StepReport[] = [];
-      for (const stage of deployStages(selected.map((c) => c.name), false)) {
+      for (const stage of deployStages(
+        selected.map((c) => c.name),
+        false,
+      )) {
         steps.push(
           ...(await Promise.all(
             stage.map((name) =>
@@ -257,7 +300,11 @@ export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Comp
 }
 
 /** destroy-all over the given components (the plan, the rules and the question live in destroy.ts). */
-export function destroyAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>, ask: (q: string) => Promise<boolean> = confirm, interactive: () => boolean = isInteractive): ScriptDef {
+export function destroyAllScript(
+  all: Readonly<Partial<Record<ComponentName, Component>>>,
+  ask: (q: string) => Promise<boolean> = confirm,
+  interactive: () => boolean = isInteractive,
+): ScriptDef {
   const select = (ctx: Ctx) => selectComponents(all, ctx.config.flags.only as string[] | undefined, ctx.config.flags.skip as string[] | undefined);
   return destroyScript(all, select, masterFlags(Object.values(all), 'destroy'), ask, interactive);
 }

@@ -62,7 +62,10 @@ export async function ensureLoginRole(client: pg.Client, o: LoginRoleOptions, ch
     } else changes[`role ${o.role} password`] = 'unchanged';
   }
   if (o.comment !== undefined) {
-    const { rows: c } = await client.query<{ comment: string | null }>("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [o.role]);
+    const { rows: c } = await client.query<{ comment: string | null }>(
+      "SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1",
+      [o.role],
+    );
     if (c[0]?.comment !== o.comment) await client.query(`COMMENT ON ROLE ${r} IS ${literal(o.comment)}`);
   }
   return existing;

@@ -18,7 +18,10 @@ export function describePgUrl(url: string): string {
 
 export function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code;
-  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(code ?? '') || /timeout|terminated unexpectedly|Connection terminated/i.test(errorMessage(err));
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(code ?? '') ||
+    /timeout|terminated unexpectedly|Connection terminated/i.test(errorMessage(err))
+  );
 }
 
 export async function connectPg(url: string, opts: { timeoutMs?: number; applicationName?: string; ssl?: pg.ClientConfig['ssl'] } = {}): Promise<pg.Client> {
@@ -45,11 +48,27 @@ export function explainPgError(err: unknown, url: string): StepError {
   const where = describePgUrl(url);
   const code = (err as { code?: string }).code;
   const msg = errorMessage(err);
-  if (code === 'ECONNREFUSED') return new StepError(`PostgreSQL at ${where} refused the connection: nothing listens there`, { fix: 'check the host and port of --pg-url, or that the port-forward is up (./scripts/port-forward.mts status)', docs: 'postgres-unreachable', cause: err });
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new StepError(`PostgreSQL host in ${where} does not resolve`, { fix: 'check the host name in --pg-url', docs: 'postgres-unreachable', cause: err });
-  if (code === '28P01' || code === '28000') return new StepError(`PostgreSQL at ${where} rejected the credentials: ${msg}`, { fix: 'check the user and password in --pg-url (the deployed password is in the Secret postgresql-credentials)', docs: 'postgres-unreachable', cause: err });
+  if (code === 'ECONNREFUSED')
+    return new StepError(`PostgreSQL at ${where} refused the connection: nothing listens there`, {
+      fix: 'check the host and port of --pg-url, or that the port-forward is up (./scripts/port-forward.mts status)',
+      docs: 'postgres-unreachable',
+      cause: err,
+    });
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new StepError(`PostgreSQL host in ${where} does not resolve`, { fix: 'check the host name in --pg-url', docs: 'postgres-unreachable', cause: err });
+  if (code === '28P01' || code === '28000')
+    return new StepError(`PostgreSQL at ${where} rejected the credentials: ${msg}`, {
+      fix: 'check the user and password in --pg-url (the deployed password is in the Secret postgresql-credentials)',
+      docs: 'postgres-unreachable',
+      cause: err,
+    });
   if (code === '3D000') return new StepError(`PostgreSQL at ${where}: ${msg}`, { fix: 'create the database or fix its name in --pg-url', cause: err });
-  if (isConnectionError(err)) return new StepError(`PostgreSQL at ${where} did not answer within ${PG_CONNECT_TIMEOUT_MS / 1000}s (${msg})`, { fix: 'check that the address is reachable from this machine', docs: 'postgres-unreachable', cause: err });
+  if (isConnectionError(err))
+    return new StepError(`PostgreSQL at ${where} did not answer within ${PG_CONNECT_TIMEOUT_MS / 1000}s (${msg})`, {
+      fix: 'check that the address is reachable from this machine',
+      docs: 'postgres-unreachable',
+      cause: err,
+    });
   return new StepError(`PostgreSQL at ${where}: ${msg}`, { cause: err });
 }
 
@@ -58,7 +77,16 @@ export type LoginAttempt = { ok: true } | { ok: false; code?: string; message: s
 
 /** Logs in as `user` with `password` at the server (and with the TLS settings) an open client uses, then leaves. */
 export async function tryLogin(like: pg.Client, user: string, password: string, database: string | undefined = like.database): Promise<LoginAttempt> {
-  const c = new pg.Client({ host: like.host, port: like.port, database, user, password, ssl: like.ssl, connectionTimeoutMillis: 5_000, application_name: 'learnflow-kit' });
+  const c = new pg.Client({
+    host: like.host,
+    port: like.port,
+    database,
+    user,
+    password,
+    ssl: like.ssl,
+    connectionTimeoutMillis: 5_000,
+    application_name: 'learnflow-kit',
+  });
   c.on('error', () => {});
   try {
     await c.connect();
@@ -84,7 +112,10 @@ export function serverOffersSsl(host: string, port: number, timeoutMs = PG_CONNE
       if (err) reject(err);
       else resolve(value!);
     };
-    const timer = setTimeout(() => done(Object.assign(new Error(`no answer from ${host}:${port} within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' })), timeoutMs);
+    const timer = setTimeout(
+      () => done(Object.assign(new Error(`no answer from ${host}:${port} within ${timeoutMs / 1000}s`), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     socket.once('error', (err) => done(err));
     socket.once('connect', () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
     socket.once('data', (b: Buffer) => {

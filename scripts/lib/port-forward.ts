@@ -225,7 +225,10 @@ export class PortForward {
       child.stderr?.on('data', (d: Buffer) => {
         stderr = (stderr + d.toString()).slice(-4096);
         if (!ready || broken) return;
-        const line = d.toString().split('\n').find((l) => BROKEN_FORWARD.test(l));
+        const line = d
+          .toString()
+          .split('\n')
+          .find((l) => BROKEN_FORWARD.test(l));
         if (line) {
           broken = line.trim();
           child.kill('SIGTERM');
@@ -237,7 +240,11 @@ export class PortForward {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new StepError(`port-forward to ${this.target.resource} did not open within ${PORT_FORWARD_READY_MS / 1000}s${stderr ? `: ${stderr.trim()}` : ''}`, { docs: 'port-forward-drops' }));
+        reject(
+          new StepError(`port-forward to ${this.target.resource} did not open within ${PORT_FORWARD_READY_MS / 1000}s${stderr ? `: ${stderr.trim()}` : ''}`, {
+            docs: 'port-forward-drops',
+          }),
+        );
       }, PORT_FORWARD_READY_MS);
       child.stdout?.on('data', (d: Buffer) => {
         if (!ready && d.toString().includes('Forwarding from')) {
@@ -252,7 +259,11 @@ export class PortForward {
       });
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new StepError(`port-forward to ${this.target.resource} exited (code ${code})${stderr ? `: ${lastLine(stderr)}` : ''}`, { docs: 'port-forward-drops' }));
+        reject(
+          new StepError(`port-forward to ${this.target.resource} exited (code ${code})${stderr ? `: ${lastLine(stderr)}` : ''}`, {
+            docs: 'port-forward-drops',
+          }),
+        );
       });
     });
     child.stdout?.resume();
@@ -292,7 +303,9 @@ export function probeLocalPort(port: number, protocol: ProbeProtocol, timeoutMs 
       resolve(r);
     };
     const timer = setTimeout(() => done({ answers: false, detail: `no answer within ${timeoutMs / 1000}s` }), timeoutMs);
-    socket.once('error', (err: NodeJS.ErrnoException) => done({ answers: false, detail: err.code === 'ECONNREFUSED' ? 'connection refused: nothing listens there' : errorMessage(err) }));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done({ answers: false, detail: err.code === 'ECONNREFUSED' ? 'connection refused: nothing listens there' : errorMessage(err) }),
+    );
     socket.once('connect', () => {
       if (protocol === 'tcp') return done({ answers: true, detail: 'port accepts connections' });
       socket.write(protocol === 'postgres' ? POSTGRES_SSL_REQUEST : kafkaApiVersionsRequest(KAFKA_PROBE_CORRELATION_ID));
@@ -303,7 +316,11 @@ export function probeLocalPort(port: number, protocol: ProbeProtocol, timeoutMs 
         const c = String.fromCharCode(got[0]!);
         done(c === 'S' || c === 'N' ? { answers: true, detail: 'PostgreSQL answered' } : { answers: false, detail: 'something answered, but not PostgreSQL' });
       } else if (got.length >= 8) {
-        done(got.readInt32BE(4) === KAFKA_PROBE_CORRELATION_ID ? { answers: true, detail: 'Kafka answered' } : { answers: false, detail: 'something answered, but not Kafka' });
+        done(
+          got.readInt32BE(4) === KAFKA_PROBE_CORRELATION_ID
+            ? { answers: true, detail: 'Kafka answered' }
+            : { answers: false, detail: 'something answered, but not Kafka' },
+        );
       }
     });
     socket.once('close', () => done({ answers: false, detail: 'connection closed without an answer (is the pod behind the forward running?)' }));

@@ -16,7 +16,10 @@ export interface ServerVersion {
 /** The API server answers within 10 s, or we stop with exit 3. */
 export async function ensureClusterReachable(ctx: Ctx): Promise<ServerVersion> {
   try {
-    const r = await ctx.kube.run(['version', '-o', 'json', `--request-timeout=${CLUSTER_TIMEOUT_MS / 1000}s`], { quiet: true, timeoutMs: CLUSTER_TIMEOUT_MS + 2000 });
+    const r = await ctx.kube.run(['version', '-o', 'json', `--request-timeout=${CLUSTER_TIMEOUT_MS / 1000}s`], {
+      quiet: true,
+      timeoutMs: CLUSTER_TIMEOUT_MS + 2000,
+    });
     const parsed = JSON.parse(r.stdout) as { serverVersion?: ServerVersion };
     if (!parsed.serverVersion) throw new Error('no server version in the answer');
     return parsed.serverVersion;
@@ -25,15 +28,23 @@ export async function ensureClusterReachable(ctx: Ctx): Promise<ServerVersion> {
     const detail = err instanceof CommandError ? err.stderrTail.split('\n').slice(-2).join(' ') : errorMessage(err);
     const where = await describeTarget(ctx);
     if (where.missingContext) {
-      throw new EnvironmentError(`context '${where.missingContext}' is not in your kubeconfig${where.contexts.length ? `; it has: ${where.contexts.join(', ')}` : ' (it has no contexts)'}`, {
-        fix: where.contexts.length ? `pass one of them, e.g. --context ${where.contexts[0]}` : 'start a local cluster (minikube start / kind create cluster): it adds its context',
-        docs: 'cluster-unreachable',
-      });
+      throw new EnvironmentError(
+        `context '${where.missingContext}' is not in your kubeconfig${where.contexts.length ? `; it has: ${where.contexts.join(', ')}` : ' (it has no contexts)'}`,
+        {
+          fix: where.contexts.length
+            ? `pass one of them, e.g. --context ${where.contexts[0]}`
+            : 'start a local cluster (minikube start / kind create cluster): it adds its context',
+          docs: 'cluster-unreachable',
+        },
+      );
     }
-    throw new EnvironmentError(`the Kubernetes cluster${where.context ? ` (context ${where.context}${where.server ? `, server ${where.server}` : ''})` : ''} is not reachable: ${detail}`, {
-      fix: 'start your cluster (minikube start / kind create cluster) and check `kubectl cluster-info`; pick another with --context',
-      docs: 'cluster-unreachable',
-    });
+    throw new EnvironmentError(
+      `the Kubernetes cluster${where.context ? ` (context ${where.context}${where.server ? `, server ${where.server}` : ''})` : ''} is not reachable: ${detail}`,
+      {
+        fix: 'start your cluster (minikube start / kind create cluster) and check `kubectl cluster-info`; pick another with --context',
+        docs: 'cluster-unreachable',
+      },
+    );
   }
 }
 
@@ -43,7 +54,9 @@ async function describeTarget(ctx: Ctx): Promise<{ context?: string; server?: st
   const names = await ctx.exec('kubectl', ['config', 'get-contexts', '-o', 'name'], quiet).catch(() => undefined);
   const contexts = (names?.stdout ?? '').split('\n').filter(Boolean);
   if (ctx.config.context && names?.exitCode === 0 && !contexts.includes(ctx.config.context)) return { contexts, missingContext: ctx.config.context };
-  const view = await ctx.kube.run(['config', 'view', '--minify', '-o', 'jsonpath={.contexts[0].name} {.clusters[0].cluster.server}'], quiet).catch(() => undefined);
+  const view = await ctx.kube
+    .run(['config', 'view', '--minify', '-o', 'jsonpath={.contexts[0].name} {.clusters[0].cluster.server}'], quiet)
+    .catch(() => undefined);
   const [context, server] = (view?.exitCode === 0 ? view.stdout.trim() : '').split(' ');
   return { context: context || ctx.config.context, server: server || undefined, contexts };
 }
@@ -71,15 +84,17 @@ export async function ensureDefaultStorageClass(ctx: Ctx): Promise<string> {
       },
     );
   }
-  throw new EnvironmentError(`${defaults.length} StorageClasses are marked default (${defaults.map((c) => c.metadata.name).join(', ')}): which one a volume gets is unpredictable`, {
-    fix: `kubectl patch storageclass ${defaults[1]!.metadata.name} -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"false"}}}'`,
-    docs: 'no-default-storageclass',
-  });
+  throw new EnvironmentError(
+    `${defaults.length} StorageClasses are marked default (${defaults.map((c) => c.metadata.name).join(', ')}): which one a volume gets is unpredictable`,
+    {
+      fix: `kubectl patch storageclass ${defaults[1]!.metadata.name} -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"false"}}}'`,
+      docs: 'no-default-storageclass',
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // The master scripts' preflight: tools, target context, capacity.
-
 
 export const MIN_KUBECTL_MINOR = 30;
 
@@ -89,10 +104,13 @@ export async function ensureTools(ctx: Ctx, opts: { helm: boolean }): Promise<{ 
   const client = (JSON.parse(k.stdout) as { clientVersion?: { gitVersion?: string; minor?: string } }).clientVersion;
   const minor = Number.parseInt(client?.minor ?? '0', 10);
   if (minor < MIN_KUBECTL_MINOR) {
-    throw new EnvironmentError(`kubectl ${client?.gitVersion ?? '?'} is too old: the kit needs 1.${MIN_KUBECTL_MINOR} or newer (server-side apply, -o json everywhere)`, {
-      fix: 'install a current kubectl (https://kubernetes.io/docs/tasks/tools/) and put it first on PATH',
-      docs: 'missing-tools',
-    });
+    throw new EnvironmentError(
+      `kubectl ${client?.gitVersion ?? '?'} is too old: the kit needs 1.${MIN_KUBECTL_MINOR} or newer (server-side apply, -o json everywhere)`,
+      {
+        fix: 'install a current kubectl (https://kubernetes.io/docs/tasks/tools/) and put it first on PATH',
+        docs: 'missing-tools',
+      },
+    );
   }
   if (!opts.helm) return { kubectl: client?.gitVersion ?? '?' };
   const { version } = await new Helm(ctx.exec).version();
@@ -130,10 +148,13 @@ export async function ensureTargetContext(ctx: Ctx, opts: { yes: boolean; strict
   if (LOCAL_CONTEXT.test(context) || explicit) return context;
   const what = opts.what ?? 'change it';
   if (opts.strict) {
-    throw new EnvironmentError(`the current context '${context}' does not look like a local cluster; refusing to ${what} without --context naming it (--yes is not enough for this)`, {
-      fix: `pass --context ${context} if this is the cluster you mean`,
-      docs: 'wrong-context',
-    });
+    throw new EnvironmentError(
+      `the current context '${context}' does not look like a local cluster; refusing to ${what} without --context naming it (--yes is not enough for this)`,
+      {
+        fix: `pass --context ${context} if this is the cluster you mean`,
+        docs: 'wrong-context',
+      },
+    );
   }
   if (!opts.yes) {
     throw new EnvironmentError(`the current context '${context}' does not look like a local cluster; refusing to ${what} without being told`, {
@@ -152,10 +173,13 @@ export async function ensureCapacity(ctx: Ctx, context: string, need: Resources,
   const shortMem = free.memoryBytes < need.memoryBytes;
   if (shortCpu || shortMem) {
     const what = [shortCpu ? 'CPU' : '', shortMem ? 'memory' : ''].filter(Boolean).join(' and ');
-    throw new EnvironmentError(`not enough ${what}: the stack requests ${formatResources(need)}, the nodes can give ${formatResources({ cpuMillis: Math.max(0, free.cpuMillis), memoryBytes: Math.max(0, free.memoryBytes) })}${clusterFlavour(context) ? ` (${context})` : ''}`, {
-      fix: capacityHint(context, need),
-      docs: 'not-enough-resources',
-    });
+    throw new EnvironmentError(
+      `not enough ${what}: the stack requests ${formatResources(need)}, the nodes can give ${formatResources({ cpuMillis: Math.max(0, free.cpuMillis), memoryBytes: Math.max(0, free.memoryBytes) })}${clusterFlavour(context) ? ` (${context})` : ''}`,
+      {
+        fix: capacityHint(context, need),
+        docs: 'not-enough-resources',
+      },
+    );
   }
   return free;
 }

@@ -21,7 +21,15 @@ export function renderSettings(namespace: string, component: string, values: Rec
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: settingsConfigMapName(component), namespace, labels: { 'app.kubernetes.io/name': component === 'postgres' ? 'postgresql' : component, 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/component': component === 'dapr' ? 'dapr' : 'settings' } },
+    metadata: {
+      name: settingsConfigMapName(component),
+      namespace,
+      labels: {
+        'app.kubernetes.io/name': component === 'postgres' ? 'postgresql' : component,
+        'app.kubernetes.io/part-of': 'learnflow',
+        'app.kubernetes.io/component': component === 'dapr' ? 'dapr' : 'settings',
+      },
+    },
     data: values,
   };
 }
@@ -30,7 +38,10 @@ export function renderSettings(namespace: string, component: string, values: Rec
  * An on/off setting: the flag that turns it on, the flag that turns it off, else what was remembered, else the
  * default. Returns the choice and why, for the log. Pure.
  */
-export function chooseSetting(o: { name: string; on?: string; off?: string; flags: Record<string, unknown>; remembered?: string; fallback: boolean }): { value: boolean; why: string } {
+export function chooseSetting(o: { name: string; on?: string; off?: string; flags: Record<string, unknown>; remembered?: string; fallback: boolean }): {
+  value: boolean;
+  why: string;
+} {
   const on = o.on !== undefined && o.flags[o.on] === true;
   const off = o.off !== undefined && o.flags[o.off] === true;
   if (on && off) throw new UsageError(`--${o.on} and --${o.off} contradict each other: give one`);

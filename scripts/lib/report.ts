@@ -55,12 +55,27 @@ export function verdict(step: Pick<StepReport, 'ok' | 'status' | 'durationMs' | 
 export function formatTable(report: Report): string {
   const rows: string[][] = [['step', 'took', 'budget', 'result']];
   for (const s of report.steps) {
-    rows.push([s.name, s.status === 'skipped' || s.status === 'planned' ? '-' : formatDuration(s.durationMs), s.budgetMs === null ? '-' : formatDuration(s.budgetMs), verdict(s)]);
+    rows.push([
+      s.name,
+      s.status === 'skipped' || s.status === 'planned' ? '-' : formatDuration(s.durationMs),
+      s.budgetMs === null ? '-' : formatDuration(s.budgetMs),
+      verdict(s),
+    ]);
   }
   rows.push(['total', formatDuration(report.durationMs), report.budgetMs === null ? '-' : formatDuration(report.budgetMs), report.ok ? 'ok' : 'FAILED']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  const out = [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1, -1).map(line), widths.map((w) => '-'.repeat(w)).join('  '), line(rows.at(-1)!)];
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  const out = [
+    line(rows[0]!),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.slice(1, -1).map(line),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    line(rows.at(-1)!),
+  ];
   const failed = report.steps.flatMap((s) => s.checks.filter((c) => !c.ok).map((c) => `  ✗ ${s.name}: ${c.name}: ${c.detail}`));
   if (failed.length) out.push('', 'Failed checks:', ...failed);
   return out.join('\n');

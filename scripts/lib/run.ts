@@ -45,7 +45,12 @@ export interface ScriptDef {
   run(ctx: Ctx): Promise<RunResult>;
 }
 
-export const YES_FLAG: FlagSpec = { name: 'yes', short: 'y', kind: 'boolean', description: 'go ahead without asking: on a context that does not look like a local cluster, and where the script would ask' };
+export const YES_FLAG: FlagSpec = {
+  name: 'yes',
+  short: 'y',
+  kind: 'boolean',
+  description: 'go ahead without asking: on a context that does not look like a local cluster, and where the script would ask',
+};
 
 export interface RunIO {
   stdout: (text: string) => void;
@@ -96,12 +101,28 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
 
   // NO_COLOR (no-color.org) and TERM=dumb: plain lines, no colour, no redrawn status line.
   const plain = Boolean(env.NO_COLOR) || env.TERM === 'dumb';
-  const log: Logger = createLogger({ write: io.stderr, verbose: config.verbose, quiet: config.quiet, tty: plain ? false : io.tty, clock: io.clock, secrets, statusLine: io.statusLine });
+  const log: Logger = createLogger({
+    write: io.stderr,
+    verbose: config.verbose,
+    quiet: config.quiet,
+    tty: plain ? false : io.tty,
+    clock: io.clock,
+    secrets,
+    statusLine: io.statusLine,
+  });
   const childEnv: Record<string, string> = config.kubeconfig ? { KUBECONFIG: config.kubeconfig } : {};
   const exec = io.exec ?? createExec(log, secrets, childEnv);
   const controller = new AbortController();
   io.signal?.addEventListener('abort', () => controller.abort(), { once: true });
-  const ctx = createCtx({ config, log, exec, clock: io.clock, secrets, signal: controller.signal, execFor: io.exec ? undefined : (l: Logger) => createExec(l, secrets, childEnv) });
+  const ctx = createCtx({
+    config,
+    log,
+    exec,
+    clock: io.clock,
+    secrets,
+    signal: controller.signal,
+    execFor: io.exec ? undefined : (l: Logger) => createExec(l, secrets, childEnv),
+  });
 
   let report: Report;
   let output: string | undefined;
@@ -129,7 +150,8 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
     };
     if (result.budgetMs !== null && report.durationMs > result.budgetMs) report.ok = false;
   } catch (err) {
-    if (!(err instanceof KitError)) log.fail(`internal error (a bug in the kit, please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    if (!(err instanceof KitError))
+      log.fail(`internal error (a bug in the kit, please report it): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     else {
       log.fail(err.message);
       if (err.fix) log.fail(`fix: ${err.fix}`);

@@ -18,15 +18,30 @@ const components = async () => (await import('./components/index.js')).COMPONENT
 const kafka = async () => (await import('./components/kafka/index.js')).kafka;
 const postgres = async () => (await import('./components/postgres/index.js')).postgres;
 
-
 export const SCRIPTS: readonly ScriptEntry[] = [
   { name: 'deploy-all', path: 'deploy-all.mts', load: async () => (await import('./orchestrate.js')).deployAllScript(await components()) },
   { name: 'verify-all', path: 'verify-all.mts', load: async () => (await import('./orchestrate.js')).verifyAllScript(await components()) },
   { name: 'destroy-all', path: 'destroy-all.mts', load: async () => (await import('./orchestrate.js')).destroyAllScript(await components()) },
-  { name: 'deploy-kafka', path: 'scripts/deploy-kafka.mts', load: async () => (await import('./component-scripts.js')).deployScript(await kafka(), 'deploy-kafka') },
-  { name: 'verify-kafka', path: 'scripts/verify-kafka.mts', load: async () => (await import('./component-scripts.js')).verifyScript(await kafka(), 'verify-kafka') },
-  { name: 'deploy-postgres', path: 'scripts/deploy-postgres.mts', load: async () => (await import('./component-scripts.js')).deployScript(await postgres(), 'deploy-postgres') },
-  { name: 'verify-postgres', path: 'scripts/verify-postgres.mts', load: async () => (await import('./component-scripts.js')).verifyScript(await postgres(), 'verify-postgres') },
+  {
+    name: 'deploy-kafka',
+    path: 'scripts/deploy-kafka.mts',
+    load: async () => (await import('./component-scripts.js')).deployScript(await kafka(), 'deploy-kafka'),
+  },
+  {
+    name: 'verify-kafka',
+    path: 'scripts/verify-kafka.mts',
+    load: async () => (await import('./component-scripts.js')).verifyScript(await kafka(), 'verify-kafka'),
+  },
+  {
+    name: 'deploy-postgres',
+    path: 'scripts/deploy-postgres.mts',
+    load: async () => (await import('./component-scripts.js')).deployScript(await postgres(), 'deploy-postgres'),
+  },
+  {
+    name: 'verify-postgres',
+    path: 'scripts/verify-postgres.mts',
+    load: async () => (await import('./component-scripts.js')).verifyScript(await postgres(), 'verify-postgres'),
+  },
   { name: 'install-dapr', path: 'scripts/install-dapr.mts', load: async () => (await import('./components/dapr/index.js')).installDaprScript() },
   { name: 'verify-dapr', path: 'scripts/verify-dapr.mts', load: async () => (await import('./components/dapr/index.js')).verifyDaprScript() },
   { name: 'port-forward', path: 'scripts/port-forward.mts', load: async () => (await import('./day2/port-forward.js')).portForwardScript() },
@@ -34,7 +49,11 @@ export const SCRIPTS: readonly ScriptEntry[] = [
   { name: 'restore-postgres', path: 'scripts/restore-postgres.mts', load: async () => (await import('./day2/backup.js')).restoreScript() },
   { name: 'status', path: 'status.mts', load: async () => (await import('./day2/status.js')).statusScript() },
   { name: 'reset-data', path: 'scripts/reset-data.mts', load: async () => (await import('./day2/reset.js')).resetScript() },
-  { name: 'images', path: 'scripts/images.mts', load: async () => (await import('./day2/images.js')).imagesScript(async () => Object.values(await components())) },
+  {
+    name: 'images',
+    path: 'scripts/images.mts',
+    load: async () => (await import('./day2/images.js')).imagesScript(async () => Object.values(await components())),
+  },
   { name: 'gen-config-docs', path: 'scripts/gen-config-docs.mts', load: async () => (await import('./day2/config-docs.js')).genConfigDocsScript() },
 ];
 

@@ -57,7 +57,11 @@ export async function runStep(ctx: Ctx, def: StepDef, parent?: Deadline): Promis
   const durationMs = deadline.elapsed();
   const overBudget = def.budgetMs !== null && durationMs > def.budgetMs;
   if (overBudget && !error) {
-    error = { message: `took ${formatDuration(durationMs)}, over its budget of ${formatDuration(def.budgetMs!)}`, exitCode: ExitCode.failed, docs: docsLink('budget-exceeded') };
+    error = {
+      message: `took ${formatDuration(durationMs)}, over its budget of ${formatDuration(def.budgetMs!)}`,
+      exitCode: ExitCode.failed,
+      docs: docsLink('budget-exceeded'),
+    };
     log.fail(error.message);
   }
   const ok = !error && checks.every((c) => c.ok);

@@ -15,7 +15,11 @@ export const COMPONENT_NAMES: readonly ComponentName[] = ['kafka', 'postgres', '
  * Deploy stages from the components' dependsOn: each stage holds what depends only on earlier stages (kafka and
  * postgres together, then dapr). --sequential: one at a time, in order.
  */
-export function deployStages(selected: readonly ComponentName[], sequential: boolean, all: Readonly<Partial<Record<ComponentName, Component>>> = COMPONENTS): ComponentName[][] {
+export function deployStages(
+  selected: readonly ComponentName[],
+  sequential: boolean,
+  all: Readonly<Partial<Record<ComponentName, Component>>> = COMPONENTS,
+): ComponentName[][] {
   const order = COMPONENT_NAMES.filter((n) => selected.includes(n));
   if (sequential) return order.map((n) => [n]);
   const stages: ComponentName[][] = [];

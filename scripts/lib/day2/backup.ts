@@ -38,11 +38,23 @@ export const COUNT_TABLES_SQL = `SELECT count(*) FROM pg_class c JOIN pg_namespa
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`;
 
-const TIMEOUT_FLAG: FlagSpec = { name: 'timeout', kind: 'duration', valueName: 'DURATION', default: 10 * 60_000, description: 'give up on pg_dump / psql after this long' };
+const TIMEOUT_FLAG: FlagSpec = {
+  name: 'timeout',
+  kind: 'duration',
+  valueName: 'DURATION',
+  default: 10 * 60_000,
+  description: 'give up on pg_dump / psql after this long',
+};
 
 export const BACKUP_FLAGS: readonly FlagSpec[] = [
   PG_URL_FLAG,
-  { name: 'output', short: 'o', kind: 'string', valueName: 'FILE', description: `where to write the backup (default: ${DEFAULT_BACKUP_DIR}/learnflow-<UTC time>.sql); never overwrites a file` },
+  {
+    name: 'output',
+    short: 'o',
+    kind: 'string',
+    valueName: 'FILE',
+    description: `where to write the backup (default: ${DEFAULT_BACKUP_DIR}/learnflow-<UTC time>.sql); never overwrites a file`,
+  },
   TIMEOUT_FLAG,
 ];
 
@@ -58,7 +70,10 @@ export const RESTORE_FLAGS: readonly FlagSpec[] = [
 type Target = { kind: 'pod'; pod: string; describe: string } | { kind: 'url'; url: string; describe: string };
 
 export function timestampName(now: number): string {
-  return `learnflow-${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.sql`;
+  return `learnflow-${new Date(now)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}.sql`;
 }
 
 function timeoutOf(ctx: Ctx): number {
@@ -80,13 +95,22 @@ function pgEnv(url: string): Record<string, string> {
 
 /** A Ready PostgreSQL pod in the namespace. */
 export async function findPod(ctx: Ctx): Promise<string> {
-  const pods = await ctx.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }>('pod', { selector: POSTGRES_SELECTOR });
+  const pods = await ctx.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }>('pod', {
+    selector: POSTGRES_SELECTOR,
+  });
   const ready = pods.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   if (!ready) {
-    throw new StepError(pods.length ? `no PostgreSQL pod is ready in namespace ${ctx.config.namespace} (${pods.map((p) => p.metadata.name).join(', ')})` : `no PostgreSQL pod in namespace ${ctx.config.namespace}`, {
-      fix: pods.length ? `kubectl describe pod ${pods[0]!.metadata.name} -n ${ctx.config.namespace}` : `deploy it (./scripts/deploy-postgres.mts), or pick the namespace with --namespace`,
-      docs: 'postgres-unreachable',
-    });
+    throw new StepError(
+      pods.length
+        ? `no PostgreSQL pod is ready in namespace ${ctx.config.namespace} (${pods.map((p) => p.metadata.name).join(', ')})`
+        : `no PostgreSQL pod in namespace ${ctx.config.namespace}`,
+      {
+        fix: pods.length
+          ? `kubectl describe pod ${pods[0]!.metadata.name} -n ${ctx.config.namespace}`
+          : `deploy it (./scripts/deploy-postgres.mts), or pick the namespace with --namespace`,
+        docs: 'postgres-unreachable',
+      },
+    );
   }
   return ready.metadata.name;
 }
@@ -96,12 +120,20 @@ async function resolveTarget(ctx: Ctx): Promise<Target> {
   // Without --pg-url everything goes through the cluster: an unreachable one is exit 3 with the fix, not raw kubectl.
   await ensureClusterReachable(ctx);
   const pod = await findPod(ctx);
-  return { kind: 'pod', pod, describe: `database ${DB_NAME} in pod ${pod} (namespace ${ctx.config.namespace}${ctx.config.context ? `, context ${ctx.config.context}` : ''})` };
+  return {
+    kind: 'pod',
+    pod,
+    describe: `database ${DB_NAME} in pod ${pod} (namespace ${ctx.config.namespace}${ctx.config.context ? `, context ${ctx.config.context}` : ''})`,
+  };
 }
 
 /** `kubectl exec [-i] POD -c postgresql -- sh -c SCRIPT`, with SQL on stdin when there is some. */
 function execInPod(ctx: Ctx, pod: string, script: string, opts: { input?: string; timeoutMs: number }): Promise<ExecResult> {
-  return ctx.kube.run(['exec', ...(opts.input !== undefined ? ['-i'] : []), '-n', ctx.config.namespace, pod, '-c', CONTAINER, '--', 'sh', '-c', script], { input: opts.input, timeoutMs: opts.timeoutMs, quiet: false });
+  return ctx.kube.run(['exec', ...(opts.input !== undefined ? ['-i'] : []), '-n', ctx.config.namespace, pod, '-c', CONTAINER, '--', 'sh', '-c', script], {
+    input: opts.input,
+    timeoutMs: opts.timeoutMs,
+    quiet: false,
+  });
 }
 
 /** pg_dump / psql failures a user can act on. */
@@ -116,12 +148,16 @@ export function explainToolError(err: unknown, tool: 'pg_dump' | 'psql', target:
   const text = err.stderrTail;
   if (/server version mismatch/i.test(text)) {
     return new StepError(`the local pg_dump is older than the server at ${target.describe}: ${lastLine(text)}`, {
-      fix: 'drop --pg-url (the kit then runs pg_dump inside the pod, which always matches the server), or put a pg_dump of the server\'s major version first on PATH',
+      fix: "drop --pg-url (the kit then runs pg_dump inside the pod, which always matches the server), or put a pg_dump of the server's major version first on PATH",
       docs: 'postgres-unreachable',
       cause: err,
     });
   }
-  if (/connection to server|could not connect|Connection refused|timeout expired|could not translate host name|password authentication failed|no password supplied/i.test(text)) {
+  if (
+    /connection to server|could not connect|Connection refused|timeout expired|could not translate host name|password authentication failed|no password supplied/i.test(
+      text,
+    )
+  ) {
     return new StepError(`${tool} could not connect to ${target.describe}: ${lastLine(text)}`, {
       fix: target.kind === 'url' ? 'check host, port, user and password in --pg-url' : `kubectl logs ${target.pod} -n <namespace>; is the pod running?`,
       docs: 'postgres-unreachable',
@@ -152,7 +188,10 @@ async function countTables(ctx: Ctx, target: Target): Promise<number> {
     }
   }
   try {
-    const r = await execInPod(ctx, target.pod, `${IN_POD_AUTH}exec psql -X -At -v ON_ERROR_STOP=1 ${IN_POD_TARGET} -f -`, { input: COUNT_TABLES_SQL + ';\n', timeoutMs: 60_000 });
+    const r = await execInPod(ctx, target.pod, `${IN_POD_AUTH}exec psql -X -At -v ON_ERROR_STOP=1 ${IN_POD_TARGET} -f -`, {
+      input: COUNT_TABLES_SQL + ';\n',
+      timeoutMs: 60_000,
+    });
     return Number(r.stdout.trim().split('\n').pop() ?? 0);
   } catch (err) {
     throw explainToolError(err, 'psql', target);
@@ -203,7 +242,9 @@ async function backup(step: StepCtx, out: string): Promise<void> {
   const info = inspectDump(readFileSync(partial, 'utf8'));
   if (!info.complete) {
     rmSync(partial, { force: true });
-    throw new StepError(`pg_dump ended without its "dump complete" line: the backup is incomplete and was not kept`, { fix: 'run the backup again; raise --timeout for a large database' });
+    throw new StepError(`pg_dump ended without its "dump complete" line: the backup is incomplete and was not kept`, {
+      fix: 'run the backup again; raise --timeout for a large database',
+    });
   }
   renameSync(partial, out);
   const size = statSync(out).size;
@@ -222,17 +263,23 @@ export function backupScript(): ScriptDef {
     name: 'backup-postgres',
     summary: [
       'Backs up the LearnFlow database to a local plain-SQL file (pg_dump --clean --if-exists).',
-      'By default pg_dump runs inside the PostgreSQL pod (kubectl exec): no local client tools needed, always the server\'s version.',
+      "By default pg_dump runs inside the PostgreSQL pod (kubectl exec): no local client tools needed, always the server's version.",
       'With --pg-url URL the local pg_dump is used instead (password through PGPASSWORD, never on the command line).',
       'Restore with ./scripts/restore-postgres.mts --input FILE.',
     ].join('\n'),
     flags: BACKUP_FLAGS,
-    footer: 'Exit codes: 0 backed up, 1 pg_dump failed or the database is unreachable, 2 bad usage, 3 environment not ready (missing tool, no cluster).\nTroubleshooting: docs/troubleshooting.md#postgres-unreachable; guide: docs/operations.md#backup-and-restore',
+    footer:
+      'Exit codes: 0 backed up, 1 pg_dump failed or the database is unreachable, 2 bad usage, 3 environment not ready (missing tool, no cluster).\nTroubleshooting: docs/troubleshooting.md#postgres-unreachable; guide: docs/operations.md#backup-and-restore',
     async run(ctx): Promise<RunResult> {
       const out = resolveOutput(ctx);
-      if (existsSync(out)) throw new UsageError(`${display(ctx, out)} already exists; a backup never overwrites a file`, { fix: 'pick another --output, or remove the old file first' });
+      if (existsSync(out))
+        throw new UsageError(`${display(ctx, out)} already exists; a backup never overwrites a file`, {
+          fix: 'pick another --output, or remove the old file first',
+        });
       if (ctx.config.dryRun) {
-        const how = ctx.config.pgUrl ? `pg_dump --dbname ${describePgUrl(ctx.config.pgUrl)} ${DUMP_OPTIONS.join(' ')}` : `kubectl exec <ready pod -l ${POSTGRES_SELECTOR}> -n ${ctx.config.namespace} -c ${CONTAINER} -- pg_dump ${DUMP_OPTIONS.join(' ')}`;
+        const how = ctx.config.pgUrl
+          ? `pg_dump --dbname ${describePgUrl(ctx.config.pgUrl)} ${DUMP_OPTIONS.join(' ')}`
+          : `kubectl exec <ready pod -l ${POSTGRES_SELECTOR}> -n ${ctx.config.namespace} -c ${CONTAINER} -- pg_dump ${DUMP_OPTIONS.join(' ')}`;
         ctx.log.info('dry run: nothing was contacted');
         return { steps: [], budgetMs: null, output: `# would run: ${how}\n# and write: ${display(ctx, out)}` };
       }
@@ -245,15 +292,23 @@ export function backupScript(): ScriptDef {
 async function restore(step: StepCtx, file: string, ask: (q: string) => Promise<boolean>, interactive: () => boolean): Promise<void> {
   const text = readFileSync(file, 'utf8');
   const info = inspectDump(text);
-  if (!text.slice(0, 2048).includes(DUMP_HEADER)) throw new UsageError(`${display(step, file)} is not a plain-SQL pg_dump backup (no "${DUMP_HEADER}" header)`, { fix: 'give a file written by ./scripts/backup-postgres.mts' });
-  if (!info.complete) throw new UsageError(`${display(step, file)} is incomplete (no "${DUMP_COMPLETE}" line): refusing to restore half a backup`, { fix: 'use another backup' });
+  if (!text.slice(0, 2048).includes(DUMP_HEADER))
+    throw new UsageError(`${display(step, file)} is not a plain-SQL pg_dump backup (no "${DUMP_HEADER}" header)`, {
+      fix: 'give a file written by ./scripts/backup-postgres.mts',
+    });
+  if (!info.complete)
+    throw new UsageError(`${display(step, file)} is incomplete (no "${DUMP_COMPLETE}" line): refusing to restore half a backup`, { fix: 'use another backup' });
   const target = await resolveTarget(step);
   const existing = await countTables(step, target);
   if (existing > 0) {
     const what = `${target.describe}, which holds ${existing} table(s)`;
     const f = step.config.flags;
-    if (f.force !== true) throw new UsageError(`refusing to overwrite ${what}`, { fix: `add --force to replace its contents with the backup (${info.tables} tables)` });
-    if (!info.clean) throw new UsageError(`${display(step, file)} was made without --clean, so it cannot replace existing tables`, { fix: 'restore it into an empty database, or use a backup from ./scripts/backup-postgres.mts' });
+    if (f.force !== true)
+      throw new UsageError(`refusing to overwrite ${what}`, { fix: `add --force to replace its contents with the backup (${info.tables} tables)` });
+    if (!info.clean)
+      throw new UsageError(`${display(step, file)} was made without --clean, so it cannot replace existing tables`, {
+        fix: 'restore it into an empty database, or use a backup from ./scripts/backup-postgres.mts',
+      });
     if (f.yes !== true) {
       if (!interactive()) throw new UsageError(`refusing to overwrite ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
       if (!(await ask(`Overwrite ${what}, with ${display(step, file)}?`))) throw new UsageError('not confirmed; nothing was restored');
@@ -264,9 +319,16 @@ async function restore(step: StepCtx, file: string, ask: (q: string) => Promise<
   try {
     if (target.kind === 'url') {
       const { dbname } = splitPgUrl(target.url);
-      await step.exec('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--dbname', dbname, '--file', file], { env: pgEnv(target.url), timeoutMs, quiet: false });
+      await step.exec('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--dbname', dbname, '--file', file], {
+        env: pgEnv(target.url),
+        timeoutMs,
+        quiet: false,
+      });
     } else {
-      await execInPod(step, target.pod, `${IN_POD_AUTH}exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction ${IN_POD_TARGET} -f -`, { input: text, timeoutMs });
+      await execInPod(step, target.pod, `${IN_POD_AUTH}exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction ${IN_POD_TARGET} -f -`, {
+        input: text,
+        timeoutMs,
+      });
     }
   } catch (err) {
     throw withNothingChanged(explainToolError(err, 'psql', target));
@@ -277,7 +339,12 @@ async function restore(step: StepCtx, file: string, ask: (q: string) => Promise<
 }
 
 function withNothingChanged(err: unknown): unknown {
-  if (err instanceof StepError) return new StepError(`${err.message} (the restore ran in one transaction: nothing was changed)`, { fix: (err as KitError).fix, docs: (err as KitError).docs, cause: err });
+  if (err instanceof StepError)
+    return new StepError(`${err.message} (the restore ran in one transaction: nothing was changed)`, {
+      fix: (err as KitError).fix,
+      docs: (err as KitError).docs,
+      cause: err,
+    });
   return err;
 }
 
@@ -303,13 +370,18 @@ export function restoreScript(ask: (q: string) => Promise<boolean> = confirm, in
     // With --pg-url the local psql writes to that server; the cluster is not touched.
     changesCluster: (config) => (config.pgUrl ? false : { what: 'overwrite its database' }),
     checkUsage: (config) => void restoreInput(config),
-    footer: 'Exit codes: 0 restored, 1 psql failed or the database is unreachable (nothing changed), 2 bad usage or not confirmed, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md#postgres-unreachable; guide: docs/operations.md#backup-and-restore',
+    footer:
+      'Exit codes: 0 restored, 1 psql failed or the database is unreachable (nothing changed), 2 bad usage or not confirmed, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md#postgres-unreachable; guide: docs/operations.md#backup-and-restore',
     async run(ctx): Promise<RunResult> {
       const file = restoreInput(ctx.config);
       if (ctx.config.dryRun) {
         ctx.log.info('dry run: nothing was contacted');
         const where = ctx.config.pgUrl ? describePgUrl(ctx.config.pgUrl) : `the PostgreSQL pod in ${ctx.config.namespace} (kubectl exec)`;
-        return { steps: [], budgetMs: null, output: `# would restore ${display(ctx, file)} into ${where} with psql --single-transaction (asking first if it holds tables)` };
+        return {
+          steps: [],
+          budgetMs: null,
+          output: `# would restore ${display(ctx, file)} into ${where} with psql --single-transaction (asking first if it holds tables)`,
+        };
       }
       const step = await runStep(ctx, { name: 'restore-postgres', budgetMs: null, run: (s) => restore(s, file, ask, interactive) });
       return { steps: [step], budgetMs: null };

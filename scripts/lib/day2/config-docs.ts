@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { COMMON_FLAGS } from '../config.js';
-import type { FlagSpec, FlagValue } from '../flags.js';
+import type { FlagSpec } from '../flags.js';
 import type { Check } from '../report.js';
 import type { RunResult, ScriptDef } from '../run.js';
 import { SCRIPTS, type ScriptEntry } from '../script-registry.js';
@@ -57,7 +57,11 @@ function describe(spec: FlagSpec): string {
 }
 
 function flagTable(specs: readonly FlagSpec[]): string[] {
-  return ['| Flag | Environment | Default | Description |', '|---|---|---|---|', ...specs.map((s) => `| ${flagCell(s)} | ${s.env ? `\`${s.env}\`` : ''} | ${formatDefault(s)} | ${describe(s)} |`)];
+  return [
+    '| Flag | Environment | Default | Description |',
+    '|---|---|---|---|',
+    ...specs.map((s) => `| ${flagCell(s)} | ${s.env ? `\`${s.env}\`` : ''} | ${formatDefault(s)} | ${describe(s)} |`),
+  ];
 }
 
 /** Up to the first full stop of the summary (lines joined), at most about 200 characters. */
@@ -128,7 +132,9 @@ export function renderConfigDocs(scripts: readonly LoadedScript[]): string {
   }
   for (const [env, e] of [...byEnv.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const all = e.scripts.length === scripts.length;
-    out.push(`| \`${env}\` | ${[...e.flags].map((f) => `\`${f}\``).join(', ')} | ${all ? 'every script' : e.scripts.map((s) => `[${s}](#${anchor(s)})`).join(', ')} |`);
+    out.push(
+      `| \`${env}\` | ${[...e.flags].map((f) => `\`${f}\``).join(', ')} | ${all ? 'every script' : e.scripts.map((s) => `[${s}](#${anchor(s)})`).join(', ')} |`,
+    );
   }
   for (const o of OTHER_ENV) out.push(`| \`${o.name}\` | ${cell(o.description)} | every script |`);
   out.push('');
@@ -136,15 +142,35 @@ export function renderConfigDocs(scripts: readonly LoadedScript[]): string {
   for (const { entry, def } of scripts) {
     const own = def.flags;
     const overridden = own.filter((f) => commonNames.has(f.name));
-    out.push(`<a id="${anchor(entry.name)}"></a>`, `## ${entry.name}`, '', '```bash', `${command(entry)}${def.usage ? def.usage.replace(/^\S+/, '') : ' [flags]'}`, '```', '', ...summaryBlock(def.summary), '');
+    out.push(
+      `<a id="${anchor(entry.name)}"></a>`,
+      `## ${entry.name}`,
+      '',
+      '```bash',
+      `${command(entry)}${def.usage ? def.usage.replace(/^\S+/, '') : ' [flags]'}`,
+      '```',
+      '',
+      ...summaryBlock(def.summary),
+      '',
+    );
     if (own.length) {
-      out.push(`Flags, besides [those every script takes](#common-flags)${overridden.length ? ` (${overridden.map((f) => `\`--${f.name}\``).join(', ')} redefined here)` : ''}:`, '', ...flagTable(own), '');
+      out.push(
+        `Flags, besides [those every script takes](#common-flags)${overridden.length ? ` (${overridden.map((f) => `\`--${f.name}\``).join(', ')} redefined here)` : ''}:`,
+        '',
+        ...flagTable(own),
+        '',
+      );
     } else {
       out.push('Only [the flags every script takes](#common-flags).', '');
     }
     if (def.footer) out.push(...def.footer.split('\n').map((l) => `${l}  `), '');
   }
-  return out.join('\n').replace(/ +\n\n/g, '\n\n').trimEnd() + '\n';
+  return (
+    out
+      .join('\n')
+      .replace(/ +\n\n/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 export interface DocsState {
@@ -195,7 +221,17 @@ export function genConfigDocsScript(): ScriptDef {
       }
       const ok = checks.every((c) => c.ok);
       return {
-        steps: [{ name: 'gen-config-docs', ok, status: ok ? 'done' : 'failed', durationMs: ctx.clock.now() - started, budgetMs: null, checks, ...(state.fresh || check ? {} : { changes: { [CONFIG_DOCS]: 'written' } }) }],
+        steps: [
+          {
+            name: 'gen-config-docs',
+            ok,
+            status: ok ? 'done' : 'failed',
+            durationMs: ctx.clock.now() - started,
+            budgetMs: null,
+            checks,
+            ...(state.fresh || check ? {} : { changes: { [CONFIG_DOCS]: 'written' } }),
+          },
+        ],
         budgetMs: null,
       };
     },

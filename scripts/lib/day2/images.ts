@@ -25,7 +25,13 @@ export const TARGETS = ['minikube', 'kind', 'k3d', 'docker-desktop'] as const;
 export type PreloadTarget = (typeof TARGETS)[number];
 
 export const IMAGES_FLAGS: readonly FlagSpec[] = [
-  { name: 'for', kind: 'string', valueName: 'CLUSTER', choices: TARGETS, description: 'print the pre-load commands for this kind of cluster only (default: all)' },
+  {
+    name: 'for',
+    kind: 'string',
+    valueName: 'CLUSTER',
+    choices: TARGETS,
+    description: 'print the pre-load commands for this kind of cluster only (default: all)',
+  },
   { name: 'cluster-name', kind: 'string', valueName: 'NAME', description: 'kind / k3d cluster name for the commands (default: kind, k3s-default)' },
   { name: 'names', kind: 'boolean', description: 'print only the image names, one per line (for xargs)' },
   // Read by the Dapr component's plan(), as install-dapr's flag of the same name.
@@ -75,7 +81,9 @@ export function manifestImages(manifests: readonly Manifest[], component: string
     for (const key of ['initContainers', 'containers'] as const) {
       const list = spec[key];
       if (!Array.isArray(list)) continue;
-      for (const c of list) if (c && typeof c.image === 'string') out.push({ image: c.image, component, source: `${owner}${key === 'initContainers' ? ` (init ${c.name ?? ''})`.replace(' )', ')') : ''}` });
+      for (const c of list)
+        if (c && typeof c.image === 'string')
+          out.push({ image: c.image, component, source: `${owner}${key === 'initContainers' ? ` (init ${c.name ?? ''})`.replace(' )', ')') : ''}` });
     }
     for (const [k, v] of Object.entries(spec)) if (k !== 'containers' && k !== 'initContainers') walk(v, owner);
   };
@@ -102,7 +110,10 @@ export async function collectImages(ctx: Ctx, components: readonly Component[]):
   for (const c of components) {
     try {
       const plan = await c.plan(ctx);
-      const found = [...manifestImages(plan.manifests, c.name), ...(c.images?.(ctx) ?? []).map((image) => ({ image, component: c.name, source: `${c.title} (not in its manifests)` }))];
+      const found = [
+        ...manifestImages(plan.manifests, c.name),
+        ...(c.images?.(ctx) ?? []).map((image) => ({ image, component: c.name, source: `${c.title} (not in its manifests)` })),
+      ];
       refs.push(...found);
       checks.push({ name: c.name, ok: true, detail: `${new Set(found.map((f) => f.image)).size} image(s)` });
     } catch (err) {
@@ -138,16 +149,20 @@ export function preloadCommands(images: readonly string[], target: PreloadTarget
 export function formatImages(images: readonly ImageRef[], targets: readonly PreloadTarget[], clusterName?: string): string {
   const w = Math.max(...images.map((i) => i.image.length), 5);
   const cw = Math.max(...images.map((i) => i.component.length), 9);
-  const lines = [`${'image'.padEnd(w)}  ${'component'.padEnd(cw)}  pulled by`, ...images.map((i) => `${i.image.padEnd(w)}  ${i.component.padEnd(cw)}  ${i.source}`), ''];
+  const lines = [
+    `${'image'.padEnd(w)}  ${'component'.padEnd(cw)}  pulled by`,
+    ...images.map((i) => `${i.image.padEnd(w)}  ${i.component.padEnd(cw)}  ${i.source}`),
+    '',
+  ];
   const names = images.map((i) => i.image);
   const titles: Record<PreloadTarget, string> = {
     minikube: 'minikube (--cluster-name PROFILE for another profile)',
     kind: 'kind (images must be in the local Docker first)',
     k3d: 'k3d',
-    'docker-desktop': 'Docker Desktop Kubernetes (uses the Docker engine\'s images)',
+    'docker-desktop': "Docker Desktop Kubernetes (uses the Docker engine's images)",
   };
   for (const t of targets) lines.push(`# pre-load for ${titles[t]}:`, ...preloadCommands(names, t, clusterName), '');
-  lines.push('The kit\'s pods use imagePullPolicy IfNotPresent, so a pre-loaded image is used as is. See docs/troubleshooting.md#imagepullbackoff.');
+  lines.push("The kit's pods use imagePullPolicy IfNotPresent, so a pre-loaded image is used as is. See docs/troubleshooting.md#imagepullbackoff.");
   return lines.join('\n');
 }
 
@@ -155,7 +170,7 @@ export function imagesScript(loadComponents: () => Promise<readonly Component[]>
   return {
     name: 'images',
     summary: [
-      'Lists every image the stack pulls (each component\'s rendered manifests, the Dapr chart\'s control plane and sidecar,',
+      "Lists every image the stack pulls (each component's rendered manifests, the Dapr chart's control plane and sidecar,",
       'verify Jobs) and prints the commands that pre-load them into minikube, kind or k3d before a deploy on a slow network.',
       'Needs no cluster. --json puts the list in .data.images; --names prints only the names.',
     ].join('\n'),
@@ -176,7 +191,19 @@ export function imagesScript(loadComponents: () => Promise<readonly Component[]>
         steps: ok ? [] : [{ name: 'images', ok, status: 'failed', durationMs: ctx.clock.now() - started, budgetMs: null, checks }],
         budgetMs: null,
         output,
-        data: { images, preload: Object.fromEntries(targets.map((t) => [t, preloadCommands(images.map((i) => i.image), t, clusterName)])) },
+        data: {
+          images,
+          preload: Object.fromEntries(
+            targets.map((t) => [
+              t,
+              preloadCommands(
+                images.map((i) => i.image),
+                t,
+                clusterName,
+              ),
+            ]),
+          ),
+        },
       };
     },
   };

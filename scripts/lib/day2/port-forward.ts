@@ -15,7 +15,15 @@ import type { Ctx } from '../context.js';
 import { EnvironmentError, StepError, UsageError, errorMessage } from '../errors.js';
 import type { FlagSpec } from '../flags.js';
 import { REPO_ROOT } from '../manifests.js';
-import { localPortInUse, PortForward, probeLocalPort, type ForwardEvent, type ForwardState, type PortForwardTarget, type ProbeProtocol } from '../port-forward.js';
+import {
+  localPortInUse,
+  PortForward,
+  probeLocalPort,
+  type ForwardEvent,
+  type ForwardState,
+  type PortForwardTarget,
+  type ProbeProtocol,
+} from '../port-forward.js';
 import { ensureClusterReachable } from '../preflight.js';
 import type { Check } from '../report.js';
 import type { RunResult, ScriptDef } from '../run.js';
@@ -31,10 +39,31 @@ export const POSTGRES_PORT = 5432;
 export const KAFKA_STATEFULSET = 'kafka';
 
 export const PORT_FORWARD_FLAGS: readonly FlagSpec[] = [
-  { name: 'pg-port', kind: 'int', valueName: 'PORT', default: POSTGRES_PORT, env: 'LEARNFLOW_PG_PORT', description: 'local port for PostgreSQL (127.0.0.1:PORT -> svc/postgresql:5432)', validate: (v) => (Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'a port is 1-65535') },
-  { name: 'only', kind: 'list', valueName: 'NAMES', choices: ['postgres', 'kafka'], description: 'forward only these (default: whatever of PostgreSQL and Kafka is deployed)' },
+  {
+    name: 'pg-port',
+    kind: 'int',
+    valueName: 'PORT',
+    default: POSTGRES_PORT,
+    env: 'LEARNFLOW_PG_PORT',
+    description: 'local port for PostgreSQL (127.0.0.1:PORT -> svc/postgresql:5432)',
+    validate: (v) => (Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'a port is 1-65535'),
+  },
+  {
+    name: 'only',
+    kind: 'list',
+    valueName: 'NAMES',
+    choices: ['postgres', 'kafka'],
+    description: 'forward only these (default: whatever of PostgreSQL and Kafka is deployed)',
+  },
   { name: 'wait', kind: 'duration', valueName: 'DURATION', default: 60_000, description: 'start: how long to wait for every forward to come up' },
-  { name: 'state-file', kind: 'string', valueName: 'FILE', default: DEFAULT_STATE_FILE, env: 'LEARNFLOW_PORT_FORWARD_STATE', description: 'where the supervisor keeps its pid and state (its log is next to it, .log)' },
+  {
+    name: 'state-file',
+    kind: 'string',
+    valueName: 'FILE',
+    default: DEFAULT_STATE_FILE,
+    env: 'LEARNFLOW_PORT_FORWARD_STATE',
+    description: 'where the supervisor keeps its pid and state (its log is next to it, .log)',
+  },
 ];
 
 export interface ForwardSpec {
@@ -132,28 +161,43 @@ export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
   if (want('postgres')) {
     const svc = await ctx.kube.getOptional('service', POSTGRES_SERVICE);
     const pgPort = Number(ctx.config.flags['pg-port'] ?? POSTGRES_PORT);
-    if (svc) specs.push({ name: 'postgresql', protocol: 'postgres', target: { resource: `svc/${POSTGRES_SERVICE}`, remotePort: POSTGRES_PORT, localPort: pgPort } });
+    if (svc)
+      specs.push({ name: 'postgresql', protocol: 'postgres', target: { resource: `svc/${POSTGRES_SERVICE}`, remotePort: POSTGRES_PORT, localPort: pgPort } });
     else ctx.log.warn(`no service/${POSTGRES_SERVICE} in namespace ${ns}: not forwarding PostgreSQL (deploy it: ./scripts/deploy-postgres.mts)`);
   }
   if (want('kafka')) {
     const sts = await ctx.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', KAFKA_STATEFULSET);
     const brokers = sts ? (sts.spec?.replicas ?? 1) : 0;
     if (brokers > 0) {
-      portForwardTargets(brokers).forEach((t, i) => specs.push({ name: `kafka-${i}`, protocol: 'kafka', target: { ...t, localPort: t.localPort ?? t.remotePort } }));
+      portForwardTargets(brokers).forEach((t, i) =>
+        specs.push({ name: `kafka-${i}`, protocol: 'kafka', target: { ...t, localPort: t.localPort ?? t.remotePort } }),
+      );
     } else {
       ctx.log.warn(`no statefulset/${KAFKA_STATEFULSET} (or 0 replicas) in namespace ${ns}: not forwarding Kafka (deploy it: ./scripts/deploy-kafka.mts)`);
     }
   }
   if (specs.length === 0) {
-    throw new StepError(`nothing to forward: neither service/${POSTGRES_SERVICE} nor statefulset/${KAFKA_STATEFULSET} is in namespace ${ns}${only?.length ? ` (--only ${only.join(',')})` : ''}`, {
-      fix: `deploy first (./deploy-all.mts), or pick the namespace with --namespace`,
-    });
+    throw new StepError(
+      `nothing to forward: neither service/${POSTGRES_SERVICE} nor statefulset/${KAFKA_STATEFULSET} is in namespace ${ns}${only?.length ? ` (--only ${only.join(',')})` : ''}`,
+      {
+        fix: `deploy first (./deploy-all.mts), or pick the namespace with --namespace`,
+      },
+    );
   }
   return specs;
 }
 
 function initialStatus(spec: ForwardSpec, now: number): ForwardStatus {
-  return { name: spec.name, protocol: spec.protocol, resource: spec.target.resource, localPort: spec.target.localPort, remotePort: spec.target.remotePort, state: 'starting', restarts: 0, since: new Date(now).toISOString() };
+  return {
+    name: spec.name,
+    protocol: spec.protocol,
+    resource: spec.target.resource,
+    localPort: spec.target.localPort,
+    remotePort: spec.target.remotePort,
+    state: 'starting',
+    restarts: 0,
+    since: new Date(now).toISOString(),
+  };
 }
 
 /** The supervisor: keeps every forward up until interrupted (SIGTERM from `stop`, or Ctrl-C). */
@@ -184,7 +228,14 @@ export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps):
       signal: ctx.signal,
       onChange: (e: ForwardEvent) => {
         const prev = state.forwards[i]!;
-        state.forwards[i] = { ...prev, state: e.state, pid: e.pid, restarts: e.restarts, lastError: e.lastError, since: e.state === prev.state ? prev.since : new Date(e.since).toISOString() };
+        state.forwards[i] = {
+          ...prev,
+          state: e.state,
+          pid: e.pid,
+          restarts: e.restarts,
+          lastError: e.lastError,
+          since: e.state === prev.state ? prev.since : new Date(e.since).toISOString(),
+        };
         if (!ctx.signal.aborted) writeState(file, state);
       },
     });
@@ -263,13 +314,17 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
     }
     if (ctx.clock.now() >= until) {
       const down = (st?.forwards ?? []).filter((f) => f.state !== 'up');
-      throw new StepError(`not every port-forward came up within ${waitMs / 1000}s: ${down.map((f) => `${f.name}: ${f.lastError ?? f.state}`).join('; ') || 'no state written yet'}`, {
-        fix: `the supervisor (pid ${supervisorPid}) keeps retrying; check the pods (kubectl get pods -n ${ctx.config.namespace}), then ./scripts/port-forward.mts status, or stop it: ./scripts/port-forward.mts stop`,
-        docs: 'port-forward-drops',
-      });
+      throw new StepError(
+        `not every port-forward came up within ${waitMs / 1000}s: ${down.map((f) => `${f.name}: ${f.lastError ?? f.state}`).join('; ') || 'no state written yet'}`,
+        {
+          fix: `the supervisor (pid ${supervisorPid}) keeps retrying; check the pods (kubectl get pods -n ${ctx.config.namespace}), then ./scripts/port-forward.mts status, or stop it: ./scripts/port-forward.mts stop`,
+          docs: 'port-forward-drops',
+        },
+      );
     }
     await ctx.clock.sleep(250, ctx.signal);
-    if (ctx.signal.aborted) throw new StepError('interrupted while waiting for the port-forwards (the supervisor keeps running; stop it with ./scripts/port-forward.mts stop)');
+    if (ctx.signal.aborted)
+      throw new StepError('interrupted while waiting for the port-forwards (the supervisor keeps running; stop it with ./scripts/port-forward.mts stop)');
   }
   return showStatus(ctx, deps);
 }
@@ -288,24 +343,54 @@ export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Pr
   const st = readState(file);
   const started = ctx.clock.now();
   const checks: Check[] = [];
-  const step = (ok: boolean) => ({ name: 'port-forwards', ok, status: ok ? ('done' as const) : ('failed' as const), durationMs: ctx.clock.now() - started, budgetMs: null, checks });
+  const step = (ok: boolean) => ({
+    name: 'port-forwards',
+    ok,
+    status: ok ? ('done' as const) : ('failed' as const),
+    durationMs: ctx.clock.now() - started,
+    budgetMs: null,
+    checks,
+  });
   if (!st) {
     checks.push({ name: 'supervisor', ok: false, detail: 'not running (start it: ./scripts/port-forward.mts start)' });
     ctx.log.warn('no port-forwards running');
     return { steps: [step(false)], budgetMs: null };
   }
   const supervisorAlive = deps.isOurs(st.supervisorPid, 'port-forward');
-  checks.push({ name: 'supervisor', ok: supervisorAlive, detail: supervisorAlive ? `pid ${st.supervisorPid}, since ${st.startedAt}, log ${st.logFile}` : `pid ${st.supervisorPid} is gone (stale state file ${file}): run ./scripts/port-forward.mts start` });
+  checks.push({
+    name: 'supervisor',
+    ok: supervisorAlive,
+    detail: supervisorAlive
+      ? `pid ${st.supervisorPid}, since ${st.startedAt}, log ${st.logFile}`
+      : `pid ${st.supervisorPid} is gone (stale state file ${file}): run ./scripts/port-forward.mts start`,
+  });
   const rows: string[][] = [['forward', 'local', 'target', 'kubectl pid', 'state', 'restarts', 'answers']];
   for (const f of st.forwards) {
     const kubectlAlive = f.pid !== undefined && deps.isOurs(f.pid, 'port-forward');
     const probe = await deps.probe(f.localPort, f.protocol);
     const ok = supervisorAlive && f.state === 'up' && kubectlAlive && probe.answers;
     const state = supervisorAlive ? f.state : 'orphaned';
-    const detail = [`127.0.0.1:${f.localPort} -> ${f.resource}:${f.remotePort}`, kubectlAlive ? `kubectl pid ${f.pid}` : 'no kubectl', `${state} since ${f.since}`, f.restarts ? `${f.restarts} restart(s)` : '', probe.detail, f.state !== 'up' && f.lastError ? `last error: ${f.lastError}` : ''].filter(Boolean).join(', ');
+    const detail = [
+      `127.0.0.1:${f.localPort} -> ${f.resource}:${f.remotePort}`,
+      kubectlAlive ? `kubectl pid ${f.pid}` : 'no kubectl',
+      `${state} since ${f.since}`,
+      f.restarts ? `${f.restarts} restart(s)` : '',
+      probe.detail,
+      f.state !== 'up' && f.lastError ? `last error: ${f.lastError}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
     checks.push({ name: f.name, ok, detail });
     (ok ? ctx.log.ok : ctx.log.fail)(`${f.name}: ${detail}`);
-    rows.push([f.name, `127.0.0.1:${f.localPort}`, `${f.resource}:${f.remotePort}`, kubectlAlive ? String(f.pid) : '-', state, String(f.restarts), probe.answers ? 'yes' : `no (${probe.detail})`]);
+    rows.push([
+      f.name,
+      `127.0.0.1:${f.localPort}`,
+      `${f.resource}:${f.remotePort}`,
+      kubectlAlive ? String(f.pid) : '-',
+      state,
+      String(f.restarts),
+      probe.answers ? 'yes' : `no (${probe.detail})`,
+    ]);
   }
   const ok = checks.every((c) => c.ok);
   return { steps: [step(ok)], budgetMs: null, output: [table(rows), '', ...connectionHints(st)].join('\n') };
@@ -323,13 +408,24 @@ function connectionHints(st: StateFile): string[] {
       `  psql -h 127.0.0.1 -p ${pg.localPort} -U learnflow_user -d learnflow`,
     );
   }
-  if (kafka.length) out.push('Kafka (each broker advertises its own 127.0.0.1 port, so every laptop client works):', `  bootstrap servers: ${kafka.map((f) => `127.0.0.1:${f.localPort}`).join(',')}`);
+  if (kafka.length)
+    out.push(
+      'Kafka (each broker advertises its own 127.0.0.1 port, so every laptop client works):',
+      `  bootstrap servers: ${kafka.map((f) => `127.0.0.1:${f.localPort}`).join(',')}`,
+    );
   return out;
 }
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** Stops the supervisor (its kubectl children go with it) and any kubectl left behind by a killed one. */
@@ -407,7 +503,9 @@ export function portForwardScript(command?: string, deps: PortForwardDeps = real
           }
           return runSupervisor(ctx, deps);
         default:
-          throw new UsageError(command ? `unknown command '${command}': say start, status, stop or run` : 'say what to do: start, status, stop or run', { fix: './scripts/port-forward.mts start' });
+          throw new UsageError(command ? `unknown command '${command}': say start, status, stop or run` : 'say what to do: start, status, stop or run', {
+            fix: './scripts/port-forward.mts start',
+          });
       }
     },
   };

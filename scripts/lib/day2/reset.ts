@@ -81,7 +81,11 @@ async function reset(step: StepCtx, parts: readonly string[]): Promise<void> {
         const records = offsets.reduce((n, p) => n + (Number(p.high) - Number(p.low)), 0);
         if (records === 0) continue;
         // Up to the end of every partition: the topic, its partitions and settings stay; its records go.
-        await within(session.admin.deleteTopicRecords({ topic: t.name, partitions: offsets.map((p) => ({ partition: p.partition, offset: p.high })) }), 15_000, `deleting the records of ${t.name}`);
+        await within(
+          session.admin.deleteTopicRecords({ topic: t.name, partitions: offsets.map((p) => ({ partition: p.partition, offset: p.high })) }),
+          15_000,
+          `deleting the records of ${t.name}`,
+        );
         step.change(`topic ${t.name}`, `${records} record(s) deleted`);
         total += records;
       }
@@ -112,7 +116,8 @@ export function resetScript(ask: (q: string) => Promise<boolean> = confirm, inte
       }
       if (ctx.config.flags.yes !== true) {
         if (!interactive()) throw new UsageError(`refusing to delete the ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
-        if (!(await ask(`Delete the ${what}${ctx.config.context ? ` (context ${ctx.config.context})` : ''}?`))) throw new UsageError('not confirmed; nothing was deleted');
+        if (!(await ask(`Delete the ${what}${ctx.config.context ? ` (context ${ctx.config.context})` : ''}?`)))
+          throw new UsageError('not confirmed; nothing was deleted');
       }
       const step = await runStep(ctx, { name: 'reset-data', budgetMs: null, run: (s) => reset(s, parts) });
       return { steps: [step], budgetMs: null };

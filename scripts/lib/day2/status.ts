@@ -65,7 +65,10 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
   ]);
   const byName = (kind: string, name: string) => workloads.find((w) => w.kind === kind && w.metadata.name === name);
   const appPods = (app: string) => pods.filter((p) => p.metadata.labels?.['app.kubernetes.io/name'] === app).map(podLine);
-  const appClaims = (app: string) => claims.filter((c) => c.metadata.labels?.['app.kubernetes.io/name'] === app).map((c) => `claim ${c.metadata.name}: ${c.status?.phase ?? '?'}${c.status?.capacity?.storage ? `, ${c.status.capacity.storage}` : ''}`);
+  const appClaims = (app: string) =>
+    claims
+      .filter((c) => c.metadata.labels?.['app.kubernetes.io/name'] === app)
+      .map((c) => `claim ${c.metadata.name}: ${c.status?.phase ?? '?'}${c.status?.capacity?.storage ? `, ${c.status.capacity.storage}` : ''}`);
   const hasSecret = (name: string) => secrets.some((s) => s.metadata.name === name);
   const sections: StatusSection[] = [];
 
@@ -74,14 +77,29 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
     const sts = byName('StatefulSet', KAFKA_STS);
     const p = appPods('kafka');
     const brokers = sts?.spec?.replicas ?? 0;
-    const facts = sts ? [`apache/kafka ${sts.metadata.labels?.['app.kubernetes.io/version'] ?? '?'}, ${brokers} broker(s), ${sts.status?.readyReplicas ?? 0} ready`, ...p.map((x) => x.text), ...appClaims('kafka')] : [`not deployed in ${ns}`];
+    const facts = sts
+      ? [
+          `apache/kafka ${sts.metadata.labels?.['app.kubernetes.io/version'] ?? '?'}, ${brokers} broker(s), ${sts.status?.readyReplicas ?? 0} ready`,
+          ...p.map((x) => x.text),
+          ...appClaims('kafka'),
+        ]
+      : [`not deployed in ${ns}`];
     let ok = Boolean(sts) && p.length > 0 && p.every((x) => x.ready);
     if (sts && o.data) {
       try {
         const session = await connectKafka(ctx, await openEndpoint(ctx, Math.max(1, brokers)));
         try {
-          const meta = await within(session.admin.fetchTopicMetadata({ topics: (await session.admin.listTopics()).filter((t) => !t.startsWith('__')) }), 10_000, 'reading the topics');
-          facts.push(`${meta.topics.length} topic(s): ${meta.topics.map((t) => `${t.name} (${t.partitions.length})`).sort().join(', ')}`);
+          const meta = await within(
+            session.admin.fetchTopicMetadata({ topics: (await session.admin.listTopics()).filter((t) => !t.startsWith('__')) }),
+            10_000,
+            'reading the topics',
+          );
+          facts.push(
+            `${meta.topics.length} topic(s): ${meta.topics
+              .map((t) => `${t.name} (${t.partitions.length})`)
+              .sort()
+              .join(', ')}`,
+          );
         } finally {
           await session.close();
         }
@@ -94,7 +112,10 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
       component: 'Kafka',
       ok,
       facts,
-      endpoints: [`in the cluster: ${inClusterBootstrap(ns)}`, `from the laptop: ${localBootstrap(Math.max(1, brokers)).join(',')} while ./scripts/port-forward.mts start runs`],
+      endpoints: [
+        `in the cluster: ${inClusterBootstrap(ns)}`,
+        `from the laptop: ${localBootstrap(Math.max(1, brokers)).join(',')} while ./scripts/port-forward.mts start runs`,
+      ],
       credentials: ['none: plaintext inside the cluster, limited to pods of the namespace by a NetworkPolicy'],
       next: sts ? (ok ? undefined : `./scripts/verify-kafka.mts -n ${ns}`) : `./scripts/deploy-kafka.mts -n ${ns}`,
     });
@@ -104,7 +125,13 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
   {
     const sts = byName('StatefulSet', 'postgresql');
     const p = appPods('postgresql');
-    const facts = sts ? [`postgres ${sts.metadata.labels?.['app.kubernetes.io/version'] ?? '?'}, ${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1} ready`, ...p.map((x) => x.text), ...appClaims('postgresql')] : [`not deployed in ${ns}`];
+    const facts = sts
+      ? [
+          `postgres ${sts.metadata.labels?.['app.kubernetes.io/version'] ?? '?'}, ${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1} ready`,
+          ...p.map((x) => x.text),
+          ...appClaims('postgresql'),
+        ]
+      : [`not deployed in ${ns}`];
     let ok = Boolean(sts) && p.length > 0 && p.every((x) => x.ready);
     const services = (() => {
       try {
@@ -118,9 +145,12 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
         await withPostgres(ctx, async (client) => {
           const { rows } = await client.query<{ name: string }>(`SELECT name FROM public.${MIGRATIONS_TABLE} ORDER BY name`);
           facts.push(`${rows.length} migration(s) applied: ${rows.map((r) => r.name).join(', ')}`);
-          const { rows: dbs } = await client.query<{ datname: string }>('SELECT datname::text FROM pg_database WHERE datname = ANY($1)', [services.map((s) => s.database)]);
+          const { rows: dbs } = await client.query<{ datname: string }>('SELECT datname::text FROM pg_database WHERE datname = ANY($1)', [
+            services.map((s) => s.database),
+          ]);
           const present = new Set(dbs.map((d) => d.datname));
-          if (services.length) facts.push(`service databases: ${services.map((s) => `${s.database} (${s.service}${present.has(s.database) ? '' : ': missing'})`).join(', ')}`);
+          if (services.length)
+            facts.push(`service databases: ${services.map((s) => `${s.database} (${s.service}${present.has(s.database) ? '' : ': missing'})`).join(', ')}`);
           if (services.some((s) => !present.has(s.database))) ok = false;
         });
       } catch (err) {
@@ -132,10 +162,16 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
       component: 'PostgreSQL',
       ok,
       facts,
-      endpoints: [`in the cluster: postgresql.${ns}.svc.cluster.local:5432, database ${DB_NAME}`, 'from the laptop: 127.0.0.1:5432 while ./scripts/port-forward.mts start runs'],
+      endpoints: [
+        `in the cluster: postgresql.${ns}.svc.cluster.local:5432, database ${DB_NAME}`,
+        'from the laptop: 127.0.0.1:5432 while ./scripts/port-forward.mts start runs',
+      ],
       credentials: [
         `${DB_USER} (administrator): Secret ${SECRET_NAME}, key password${hasSecret(SECRET_NAME) ? '' : ' (missing)'}`,
-        ...services.map((s) => `${s.role} (${s.service}, database ${s.database}): Secret ${s.secret}, keys url / connectionString / password${hasSecret(s.secret) ? '' : ' (missing)'}`),
+        ...services.map(
+          (s) =>
+            `${s.role} (${s.service}, database ${s.database}): Secret ${s.secret}, keys url / connectionString / password${hasSecret(s.secret) ? '' : ' (missing)'}`,
+        ),
       ],
       next: sts ? (ok ? undefined : `./scripts/verify-postgres.mts -n ${ns}`) : `./scripts/deploy-postgres.mts -n ${ns}`,
     });
@@ -162,7 +198,11 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
       facts.push(`control plane not read: ${errorMessage(err).split('\n')[0]}`);
     }
     const components = await ctx.kube.list<{ metadata: { name: string }; spec?: { type?: string; version?: string } }>('components.dapr.io').catch(() => []);
-    facts.push(components.length ? `components: ${components.map((c) => `${c.metadata.name} (${c.spec?.type ?? '?'} ${c.spec?.version ?? ''})`.trim()).join(', ')}` : `no Dapr components in ${ns}`);
+    facts.push(
+      components.length
+        ? `components: ${components.map((c) => `${c.metadata.name} (${c.spec?.type ?? '?'} ${c.spec?.version ?? ''})`.trim()).join(', ')}`
+        : `no Dapr components in ${ns}`,
+    );
     if (!components.length) ok = false;
     const zipkin = byName('Deployment', 'zipkin');
     if (zipkin) facts.push(`zipkin: ${(zipkin.status?.readyReplicas ?? 0) > 0 ? 'ready' : 'not ready'} at zipkin.${ns}.svc.cluster.local:9411`);
@@ -170,7 +210,10 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
       component: 'Dapr',
       ok,
       facts,
-      endpoints: ['apps: http://localhost:3500 (HTTP) and localhost:50001 (gRPC) inside a pod with the annotation dapr.io/enabled: "true"', `components: kafka-pubsub, statestore (annotation dapr.io/config: learnflow-config)`],
+      endpoints: [
+        'apps: http://localhost:3500 (HTTP) and localhost:50001 (gRPC) inside a pod with the annotation dapr.io/enabled: "true"',
+        `components: kafka-pubsub, statestore (annotation dapr.io/config: learnflow-config)`,
+      ],
       credentials: [`the state store's login dapr_state: Secret ${STATESTORE_SECRET}, key connectionString${hasSecret(STATESTORE_SECRET) ? '' : ' (missing)'}`],
       next: ok ? undefined : `./scripts/install-dapr.mts -n ${ns} (then ./scripts/verify-dapr.mts)`,
     });
@@ -195,7 +238,7 @@ export function statusScript(): ScriptDef {
     name: 'status',
     summary: [
       'What runs and how to reach it: per component, what is deployed (versions, pods, claims, topics, migrations, Dapr components,',
-      'the services\' databases), the in-cluster addresses and the laptop endpoints, where each credential is kept (the Secret and key,',
+      "the services' databases), the in-cluster addresses and the laptop endpoints, where each credential is kept (the Secret and key,",
       'never the value), and the next command when something is off. Read only. --short for one line per component.',
     ].join('\n'),
     flags: [
@@ -211,7 +254,11 @@ export function statusScript(): ScriptDef {
       await ensureClusterReachable(ctx);
       let sections: StatusSection[] = [];
       // A step for its context (port-forwards, cleanup, a deadline); its report is not shown: the page is.
-      const step = await runStep(ctx, { name: 'status', budgetMs: 120_000, run: async (s) => void (sections = await collectStatus(s, { data: s.config.flags['no-data'] !== true })) });
+      const step = await runStep(ctx, {
+        name: 'status',
+        budgetMs: 120_000,
+        run: async (s) => void (sections = await collectStatus(s, { data: s.config.flags['no-data'] !== true })),
+      });
       if (!step.ok) return { steps: [step], budgetMs: null };
       return { steps: [], budgetMs: null, output: formatStatus(sections, ctx.config.flags.short === true), data: { status: sections } };
     },
@@ -227,11 +274,13 @@ export function howToConnect(namespace: string, root: string): string {
       return [];
     }
   })();
-  return [
-    'How to connect (./status.mts shows what runs; ./scripts/port-forward.mts start for the laptop endpoints):',
-    `  Kafka       ${inClusterBootstrap(namespace)}   laptop: ${localBootstrap(1).join(',')}`,
-    `  PostgreSQL  postgresql.${namespace}.svc.cluster.local:5432/${DB_NAME}   laptop: 127.0.0.1:5432   admin login: Secret ${SECRET_NAME}`,
-    ...services.map((s) => `              ${s.service}: database ${s.database}, Secret ${s.secret} (url, connectionString)`),
-    '  Dapr        apps call http://localhost:3500 (kafka-pubsub, statestore); annotation dapr.io/config: learnflow-config',
-  ].join('\n') + '\n';
+  return (
+    [
+      'How to connect (./status.mts shows what runs; ./scripts/port-forward.mts start for the laptop endpoints):',
+      `  Kafka       ${inClusterBootstrap(namespace)}   laptop: ${localBootstrap(1).join(',')}`,
+      `  PostgreSQL  postgresql.${namespace}.svc.cluster.local:5432/${DB_NAME}   laptop: 127.0.0.1:5432   admin login: Secret ${SECRET_NAME}`,
+      ...services.map((s) => `              ${s.service}: database ${s.database}, Secret ${s.secret} (url, connectionString)`),
+      '  Dapr        apps call http://localhost:3500 (kafka-pubsub, statestore); annotation dapr.io/config: learnflow-config',
+    ].join('\n') + '\n'
+  );
 }

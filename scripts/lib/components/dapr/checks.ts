@@ -78,14 +78,20 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
       ['Configuration', CONFIGURATION],
       ['Resiliency', RESILIENCY],
     ].filter(([kind, name]) => !list.some((o) => o.kind === kind && o.metadata.name === name));
-    return [missing.length === 0, missing.length ? `missing in ${ns}: ${missing.map(([k, n]) => `${k} ${n}`).join(', ')}` : `Configuration ${CONFIGURATION}, Resiliency ${RESILIENCY}`];
+    return [
+      missing.length === 0,
+      missing.length ? `missing in ${ns}: ${missing.map(([k, n]) => `${k} ${n}`).join(', ')}` : `Configuration ${CONFIGURATION}, Resiliency ${RESILIENCY}`,
+    ];
   });
 
   await guard(step, 'state-store secret', async () => {
     const s = await step.kube.getOptional<{ data?: Record<string, string> }>('secret', STATESTORE_SECRET);
     const cs = s?.data?.connectionString;
     if (cs) step.secrets.add(Buffer.from(cs, 'base64').toString('utf8'));
-    return [Boolean(cs), cs ? `Secret ${STATESTORE_SECRET} holds connectionString` : `Secret ${STATESTORE_SECRET} or its key connectionString is missing in ${ns}`];
+    return [
+      Boolean(cs),
+      cs ? `Secret ${STATESTORE_SECRET} holds connectionString` : `Secret ${STATESTORE_SECRET} or its key connectionString is missing in ${ns}`,
+    ];
   });
 
   if (withRedis) {
@@ -93,7 +99,14 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
       const sts = await step.kube.getOptional<{ status?: { readyReplicas?: number }; spec?: { replicas?: number } }>('statefulset', 'redis');
       const s = await step.kube.getOptional<{ data?: Record<string, string> }>('secret', REDIS_SECRET);
       const ready = (sts?.status?.readyReplicas ?? 0) >= (sts?.spec?.replicas ?? 1);
-      return [Boolean(sts) && ready && Boolean(s?.data?.password), !sts ? 'statefulset/redis not found' : !s?.data?.password ? `Secret ${REDIS_SECRET} missing` : `${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1} ready`];
+      return [
+        Boolean(sts) && ready && Boolean(s?.data?.password),
+        !sts
+          ? 'statefulset/redis not found'
+          : !s?.data?.password
+            ? `Secret ${REDIS_SECRET} missing`
+            : `${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1} ready`,
+      ];
     });
   }
 

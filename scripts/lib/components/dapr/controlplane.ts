@@ -19,7 +19,16 @@ export function helmFor(step: Pick<StepCtx, 'exec' | 'config'>): Helm {
 
 export function upgradeOptions(s: DaprSettings, timeoutMs?: number): UpgradeOptions {
   const [key, value] = KIT_RELEASE_LABEL.split('=') as [string, string];
-  return { release: RELEASE, namespace: DAPR_NAMESPACE, chart: s.chart.ref, valuesFiles: [s.valuesPath], setString: s.chart.setString, timeoutMs, createNamespace: true, labels: { [key]: value } };
+  return {
+    release: RELEASE,
+    namespace: DAPR_NAMESPACE,
+    chart: s.chart.ref,
+    valuesFiles: [s.valuesPath],
+    setString: s.chart.setString,
+    timeoutMs,
+    createNamespace: true,
+    labels: { [key]: value },
+  };
 }
 
 /** The command a user could paste (for --dry-run and docs). */
@@ -31,7 +40,12 @@ export function helmCommandLine(s: DaprSettings, context?: string): string {
 export type InstallOutcome = 'created' | 'configured' | 'unchanged';
 
 /** Decides whether the release needs an upgrade. Pure, for tests. */
-export function releaseUpToDate(release: HelmRelease | undefined, chartLabel: string, current: Record<string, unknown> | undefined, desired: Record<string, unknown>): { upToDate: boolean; why: string } {
+export function releaseUpToDate(
+  release: HelmRelease | undefined,
+  chartLabel: string,
+  current: Record<string, unknown> | undefined,
+  desired: Record<string, unknown>,
+): { upToDate: boolean; why: string } {
   if (!release) return { upToDate: false, why: 'not installed' };
   if (release.status !== 'deployed') return { upToDate: false, why: `release is ${release.status}` };
   if (release.chart !== chartLabel) return { upToDate: false, why: `chart ${release.chart} installed, ${chartLabel} wanted` };
@@ -168,7 +182,12 @@ export async function controlPlaneChecks(step: StepCtx): Promise<void> {
 
 export const DEPENDENCIES = [
   { name: 'kafka', title: 'Kafka', selector: 'app.kubernetes.io/name=kafka', fix: (ns: string) => `./scripts/deploy-kafka.mts --namespace ${ns}` },
-  { name: 'postgresql', title: 'PostgreSQL', selector: 'app.kubernetes.io/name=postgresql', fix: (ns: string) => `./scripts/deploy-postgres.mts --namespace ${ns}` },
+  {
+    name: 'postgresql',
+    title: 'PostgreSQL',
+    selector: 'app.kubernetes.io/name=postgresql',
+    fix: (ns: string) => `./scripts/deploy-postgres.mts --namespace ${ns}`,
+  },
 ] as const;
 
 export interface DependencyState {
@@ -179,8 +198,14 @@ export interface DependencyState {
   state: string;
 }
 
-export function dependencyStates(items: readonly (WorkloadJson | PodJson)[]): { deps: DependencyState[]; pods: (ReturnType<typeof diagnosePod> & { app?: string })[] } {
-  const pods = (items.filter((i) => (i as { kind?: string }).kind === 'Pod') as PodJson[]).map((p) => ({ ...diagnosePod(p), app: p.metadata.labels?.['app.kubernetes.io/name'] }));
+export function dependencyStates(items: readonly (WorkloadJson | PodJson)[]): {
+  deps: DependencyState[];
+  pods: (ReturnType<typeof diagnosePod> & { app?: string })[];
+} {
+  const pods = (items.filter((i) => (i as { kind?: string }).kind === 'Pod') as PodJson[]).map((p) => ({
+    ...diagnosePod(p),
+    app: p.metadata.labels?.['app.kubernetes.io/name'],
+  }));
   const deps = DEPENDENCIES.map((d) => {
     const sts = items.find((i) => (i as WorkloadJson).kind === 'StatefulSet' && i.metadata.name === d.name) as WorkloadJson | undefined;
     if (!sts) return { name: d.name, title: d.title, present: false, ready: false, state: `statefulset/${d.name} not found` };
@@ -192,7 +217,14 @@ export function dependencyStates(items: readonly (WorkloadJson | PodJson)[]): { 
 }
 
 export async function readDependencies(step: StepCtx): Promise<ReturnType<typeof dependencyStates>> {
-  const list = await step.kube.json<{ items: (WorkloadJson | PodJson)[] }>(['get', 'statefulset,pod', '-n', step.config.namespace, '-l', 'app.kubernetes.io/name in (kafka,postgresql)']);
+  const list = await step.kube.json<{ items: (WorkloadJson | PodJson)[] }>([
+    'get',
+    'statefulset,pod',
+    '-n',
+    step.config.namespace,
+    '-l',
+    'app.kubernetes.io/name in (kafka,postgresql)',
+  ]);
   return dependencyStates(list.items);
 }
 
@@ -228,7 +260,8 @@ export async function waitForDependencies(step: StepCtx): Promise<void> {
       const { deps, pods } = await readDependencies(step);
       const state = deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ');
       if (deps.every((d) => d.ready)) return { done: true, state };
-      if (deps.some((d) => !d.present) || pods.some((p) => tracker.terminal(p))) return { done: false, state, terminal: refuse(step.config.namespace, deps, WHY) };
+      if (deps.some((d) => !d.present) || pods.some((p) => tracker.terminal(p)))
+        return { done: false, state, terminal: refuse(step.config.namespace, deps, WHY) };
       return { done: false, state };
     },
   });

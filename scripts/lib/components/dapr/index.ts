@@ -15,7 +15,7 @@ import { ensureClusterReachable } from '../../preflight.js';
 import { PortForward } from '../../port-forward.js';
 import { rememberedSettings, renderSettings } from '../../remembered.js';
 import { waitForWorkload } from '../../rollout.js';
-import type { RunResult, ScriptDef } from '../../run.js';
+import type { ScriptDef } from '../../run.js';
 import { generatePassword } from '../postgres/credentials.js';
 import { withPostgres } from '../postgres/connection.js';
 import type { ClusterWidePlan, Component, DeployOptions, Plan } from '../types.js';
@@ -23,7 +23,16 @@ import { objectChecks } from './checks.js';
 import { KIT_RELEASE_LABEL } from '../../helm.js';
 import type { FlagSpec } from '../../flags.js';
 import { chartArgs } from '../../helm.js';
-import { controlPlaneChecks, helmCommandLine, helmFor, upgradeOptions, installControlPlane, requireDependenciesDeployed, waitForControlPlane, waitForDependencies } from './controlplane.js';
+import {
+  controlPlaneChecks,
+  helmCommandLine,
+  helmFor,
+  upgradeOptions,
+  installControlPlane,
+  requireDependenciesDeployed,
+  waitForControlPlane,
+  waitForDependencies,
+} from './controlplane.js';
 import { renderAll } from './manifests.js';
 import { probeChecksEndToEnd } from './probe.js';
 import {
@@ -137,7 +146,9 @@ async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
 
   if (!depsJustDeployed) await waitForDependencies(step);
   const { password, generated } = await stateStorePassword(step);
-  step.log.info(generated ? `generated the state-store password, stored in Secret ${STATESTORE_SECRET}` : `reusing the state-store password in Secret ${STATESTORE_SECRET}`);
+  step.log.info(
+    generated ? `generated the state-store password, stored in Secret ${STATESTORE_SECRET}` : `reusing the state-store password in Secret ${STATESTORE_SECRET}`,
+  );
   const { roles, ssl } = await withPostgres(step, async (client) => ({
     roles: await ensureStateStoreRole(client, { password, canLogin: loginCheck(client) }),
     // What the server serves now, not whether a certificate Secret exists (it outlives deploy-postgres --no-tls).
@@ -200,7 +211,11 @@ async function verify(step: StepCtx): Promise<void> {
     step.check('probe', true, 'skipped (--skip-probe)');
     return;
   }
-  await probeChecksEndToEnd(step, { image: String(f['probe-image'] ?? PROBE_IMAGE), timeoutMs: Number(f['probe-timeout'] ?? PROBE_TIMEOUT_FLAG.default), withRedis });
+  await probeChecksEndToEnd(step, {
+    image: String(f['probe-image'] ?? PROBE_IMAGE),
+    timeoutMs: Number(f['probe-timeout'] ?? PROBE_TIMEOUT_FLAG.default),
+    withRedis,
+  });
 }
 
 /** When a collector was deployed (--with-zipkin): it is ready and answers on its health endpoint. */
@@ -243,7 +258,10 @@ async function planControlPlane(ctx: Ctx, o: { purge: boolean; force: boolean })
     .list<{ metadata: { name: string; namespace: string } }>('components.dapr.io', { namespace: null })
     .then((items) => items.filter((c) => c.metadata.namespace !== ctx.config.namespace).map((c) => `${c.metadata.namespace}/${c.metadata.name}`))
     .catch((err: unknown) => (isUnknownResourceType(err) ? [] : Promise.reject(err)));
-  const objects = [`helm release ${RELEASE} (${DAPR_NAMESPACE})`, ...(o.purge ? [`the scheduler volumes in ${DAPR_NAMESPACE}`, `namespace/${DAPR_NAMESPACE}`] : [])];
+  const objects = [
+    `helm release ${RELEASE} (${DAPR_NAMESPACE})`,
+    ...(o.purge ? [`the scheduler volumes in ${DAPR_NAMESPACE}`, `namespace/${DAPR_NAMESPACE}`] : []),
+  ];
   const reasons = [
     ...(ours ? [] : [`the kit did not install it (the release has no ${KIT_RELEASE_LABEL} label)`]),
     ...(elsewhere.length ? [`Dapr components in other namespaces use it: ${elsewhere.slice(0, 5).join(', ')}${elsewhere.length > 5 ? ', ...' : ''}`] : []),
@@ -278,9 +296,9 @@ export const dapr: Component = {
   summaries: {
     deploy:
       'Installs Dapr into dapr-system from the official Helm chart (pinned in k8s/versions.json; values sized for a laptop),\n' +
-  'waits for its control plane, then gives the state store its own PostgreSQL role and applies kafka-pubsub, statestore,\n' +
-  'the Configuration (tracing) and the Resiliency policy into the namespace. Refuses to apply components while Kafka or\n' +
-  'PostgreSQL is not ready. Safe to re-run: an unchanged release is not upgraded.',
+      'waits for its control plane, then gives the state store its own PostgreSQL role and applies kafka-pubsub, statestore,\n' +
+      'the Configuration (tracing) and the Resiliency policy into the namespace. Refuses to apply components while Kafka or\n' +
+      'PostgreSQL is not ready. Safe to re-run: an unchanged release is not upgraded.',
     verify:
       'Checks the Dapr control plane, CRDs, components, Configuration and Resiliency, then runs a probe: a short Job with a\n' +
       'sidecar that loads the components, saves and reads state and publishes through kafka-pubsub; the kit then finds the\n' +
@@ -302,7 +320,16 @@ export const dapr: Component = {
     const s = daprSettings(ctx);
     const title = `the Dapr chart's objects (${s.chart.describe}), as helm would install them`;
     const upgrade = upgradeOptions(s);
-    const args = ['template', RELEASE, ...chartArgs(upgrade.chart), '--namespace', DAPR_NAMESPACE, '--include-crds', ...(upgrade.valuesFiles ?? []).flatMap((f) => ['--values', f]), ...Object.entries(upgrade.setString ?? {}).flatMap(([k, v]) => ['--set-string', `${k}=${v}`])];
+    const args = [
+      'template',
+      RELEASE,
+      ...chartArgs(upgrade.chart),
+      '--namespace',
+      DAPR_NAMESPACE,
+      '--include-crds',
+      ...(upgrade.valuesFiles ?? []).flatMap((f) => ['--values', f]),
+      ...Object.entries(upgrade.setString ?? {}).flatMap(([k, v]) => ['--set-string', `${k}=${v}`]),
+    ];
     try {
       const r = await ctx.exec('helm', args, { quiet: true, timeoutMs: 60_000 });
       // The chart's Secrets (certificates sentry fills in) are shown like the kit's: keys only.
@@ -315,7 +342,9 @@ export const dapr: Component = {
   async plan(ctx: Ctx): Promise<Plan> {
     if (ctx.config.noCluster) return { actions: ['--no-cluster: nothing to do for Dapr (it runs only in a cluster)'], manifests: [] };
     const s = daprSettings(ctx);
-    const manifests = s.controlPlaneOnly ? [] : redactSecrets(renderAll(s, { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' }));
+    const manifests = s.controlPlaneOnly
+      ? []
+      : redactSecrets(renderAll(s, { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' }));
     return { actions: planActions(ctx, s, manifests), manifests };
   },
   dependsOn: ['kafka', 'postgres'],
@@ -328,11 +357,14 @@ export const dapr: Component = {
     { kinds: 'configmap', selector: COMPONENT_SELECTOR },
     { kinds: 'statefulset,service,networkpolicy', selector: REDIS_SELECTOR },
     { kinds: 'deployment,service,networkpolicy', selector: ZIPKIN_SELECTOR },
-    { kinds: 'secret,pvc', selector: COMPONENT_SELECTOR, data: `the state-store and Redis Secrets (${STATESTORE_SECRET}, ${REDIS_SECRET}) and the Redis volume` },
+    {
+      kinds: 'secret,pvc',
+      selector: COMPONENT_SELECTOR,
+      data: `the state-store and Redis Secrets (${STATESTORE_SECRET}, ${REDIS_SECRET}) and the Redis volume`,
+    },
   ],
   clusterWide: { plan: planControlPlane, remove: removeControlPlane, forceFlag: DAPR_CONTROL_PLANE_FLAG },
 };
-
 
 export function installDaprScript(): ScriptDef {
   return deployScript(dapr, 'install-dapr');

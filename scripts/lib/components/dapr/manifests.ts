@@ -19,7 +19,10 @@ import {
 
 export const REDIS_RESOURCES = { memoryLimit: '256Mi', maxMemory: '200mb' } as const;
 
-export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'> & { networkPolicies?: boolean; withZipkin?: boolean };
+export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'> & {
+  networkPolicies?: boolean;
+  withZipkin?: boolean;
+};
 
 /** The collector of --with-zipkin: Service, Deployment and (unless turned off) its NetworkPolicy. */
 export function renderZipkin(namespace: string, opts: { networkPolicies?: boolean } = {}): Manifest[] {

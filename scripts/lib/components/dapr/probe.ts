@@ -78,7 +78,12 @@ export interface ProbeJobOptions {
 
 /** The Job: restricted-compliant (non-root, read-only, no capabilities, RuntimeDefault seccomp, sidecar too). */
 export function renderProbeJob(o: ProbeJobOptions): Manifest {
-  const labels = { 'app.kubernetes.io/name': PROBE_APP_ID, 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/managed-by': 'learnflow-kit', [PROBE_LABEL]: o.name };
+  const labels = {
+    'app.kubernetes.io/name': PROBE_APP_ID,
+    'app.kubernetes.io/part-of': 'learnflow',
+    'app.kubernetes.io/managed-by': 'learnflow-kit',
+    [PROBE_LABEL]: o.name,
+  };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -248,7 +253,10 @@ interface ProbePod extends PodJson {
   };
 }
 
-export type PodVerdict = { kind: 'done'; message: string | undefined } | { kind: 'failed'; hop: string; detail: string; fix?: string; docs?: string } | { kind: 'waiting'; state: string };
+export type PodVerdict =
+  | { kind: 'done'; message: string | undefined }
+  | { kind: 'failed'; hop: string; detail: string; fix?: string; docs?: string }
+  | { kind: 'waiting'; state: string };
 
 /** What the probe pod says right now. Pure: unit-tested on pod JSON. */
 export function judgeProbePod(pod: ProbePod | undefined, ns: string, tracker?: TerminalTracker): PodVerdict {
@@ -318,7 +326,8 @@ export async function runProbeJob(step: StepCtx, o: { image: string; timeoutMs: 
       const pods = await step.kube.list<ProbePod>('pod', { selector: `${PROBE_LABEL}=${name}` });
       const v = judgeProbePod(pods[0], ns, tracker);
       if (v.kind === 'done') return { done: true, state: 'finished', value: v.message };
-      if (v.kind === 'failed') return { done: false, state: v.detail, terminal: new StepError(`probe failed at hop '${v.hop}': ${v.detail}`, { fix: v.fix, docs: v.docs }) };
+      if (v.kind === 'failed')
+        return { done: false, state: v.detail, terminal: new StepError(`probe failed at hop '${v.hop}': ${v.detail}`, { fix: v.fix, docs: v.docs }) };
       return { done: false, state: v.state };
     },
   });
@@ -389,20 +398,32 @@ export async function probeChecksEndToEnd(step: StepCtx, o: { image: string; tim
     try {
       result = await runProbeJob(step, o);
     } catch (err) {
-      step.check('probe', false, err instanceof KitError ? `${err.message}${err.fix ? ` (fix: ${err.fix})` : ''}${err.docs ? ` (see ${docsLink(err.docs)})` : ''}` : errorMessage(err));
+      step.check(
+        'probe',
+        false,
+        err instanceof KitError ? `${err.message}${err.fix ? ` (fix: ${err.fix})` : ''}${err.docs ? ` (see ${docsLink(err.docs)})` : ''}` : errorMessage(err),
+      );
       return;
     }
     const checks = probeChecks(result, o.withRedis);
     for (const c of checks) step.check(c.name, c.ok, c.detail);
     const published = checks.find((c) => c.name === HOP_TITLE.publish)?.ok === true;
     if (!session) {
-      step.check('probe: message in Kafka', false, 'not checked: Kafka is not reachable from here (give --kafka-brokers); only the sidecar said the publish succeeded');
+      step.check(
+        'probe: message in Kafka',
+        false,
+        'not checked: Kafka is not reachable from here (give --kafka-brokers); only the sidecar said the publish succeeded',
+      );
     } else if (!published) {
       step.check('probe: message in Kafka', false, 'not attempted: the publish failed');
     } else {
       try {
         const r = await findMarker(session, result.marker, 20_000);
-        step.check('probe: message in Kafka', r.found, r.found ? `consumed from ${PROBE_TOPIC}` : `not found in ${PROBE_TOPIC} within 20s (${r.scanned} message(s) read)`);
+        step.check(
+          'probe: message in Kafka',
+          r.found,
+          r.found ? `consumed from ${PROBE_TOPIC}` : `not found in ${PROBE_TOPIC} within 20s (${r.scanned} message(s) read)`,
+        );
       } catch (err) {
         step.check('probe: message in Kafka', false, `consuming ${PROBE_TOPIC} failed: ${explainKafkaError(err)}`);
       }

@@ -95,18 +95,27 @@ export const ZIPKIN_FLAG: FlagSpec = {
   name: 'zipkin-endpoint',
   kind: 'string',
   valueName: 'URL',
-  description: 'a Zipkin collector for the sidecars\' spans, e.g. http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans (default: no tracing)',
+  description: "a Zipkin collector for the sidecars' spans, e.g. http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans (default: no tracing)",
   validate: (v: FlagValue) => (/^https?:\/\/[^\s"]+$/.test(String(v)) ? undefined : `'${String(v)}' is not an http(s) URL`),
 };
 
 export const WITH_ZIPKIN_FLAG: FlagSpec = {
   name: 'with-zipkin',
   kind: 'boolean',
-  description: 'also deploy a Zipkin collector at zipkin:9411 in the namespace and send the sidecars\' spans there (every request traced unless --tracing-sampling-rate)',
+  description:
+    "also deploy a Zipkin collector at zipkin:9411 in the namespace and send the sidecars' spans there (every request traced unless --tracing-sampling-rate)",
 };
 
-export const NO_REDIS_FLAG: FlagSpec = { name: 'no-redis', kind: 'boolean', description: 'remove the Redis of an earlier --with-redis (its volume and password are kept); --with-redis is remembered otherwise' };
-export const NO_ZIPKIN_FLAG: FlagSpec = { name: 'no-zipkin', kind: 'boolean', description: 'remove the Zipkin of an earlier --with-zipkin; --with-zipkin is remembered otherwise' };
+export const NO_REDIS_FLAG: FlagSpec = {
+  name: 'no-redis',
+  kind: 'boolean',
+  description: 'remove the Redis of an earlier --with-redis (its volume and password are kept); --with-redis is remembered otherwise',
+};
+export const NO_ZIPKIN_FLAG: FlagSpec = {
+  name: 'no-zipkin',
+  kind: 'boolean',
+  description: 'remove the Zipkin of an earlier --with-zipkin; --with-zipkin is remembered otherwise',
+};
 
 export const CONSUMER_GROUP_FLAG: FlagSpec = {
   name: 'consumer-group',
@@ -114,7 +123,8 @@ export const CONSUMER_GROUP_FLAG: FlagSpec = {
   valueName: 'NAME',
   default: DEFAULT_CONSUMER_GROUP,
   description: "Kafka consumer group of every subscriber; '{appID}' in it is replaced per app, e.g. learnflow-{appID}",
-  validate: (v: FlagValue) => (/^[A-Za-z0-9._{}-]{1,200}$/.test(String(v)) ? undefined : `'${String(v)}' is not a consumer group name (letters, digits, . _ - and {appID})`),
+  validate: (v: FlagValue) =>
+    /^[A-Za-z0-9._{}-]{1,200}$/.test(String(v)) ? undefined : `'${String(v)}' is not a consumer group name (letters, digits, . _ - and {appID})`,
 };
 
 export const SKIP_PROBE_FLAG: FlagSpec = {
@@ -189,7 +199,12 @@ export interface DaprSettings {
 export function chooseChart(version: string, chartDir: string | undefined, root: string): ChartChoice {
   const v = readVersions().dapr;
   if (!chartDir) {
-    return { ref: { kind: 'repo', repo: v.repo, name: v.chart, version }, chartLabel: `${v.chart}-${version}`, setString: {}, describe: `chart ${v.chart} ${version} from ${v.repo}` };
+    return {
+      ref: { kind: 'repo', repo: v.repo, name: v.chart, version },
+      chartLabel: `${v.chart}-${version}`,
+      setString: {},
+      describe: `chart ${v.chart} ${version} from ${v.repo}`,
+    };
   }
   const dir = path.resolve(root, chartDir);
   const chartFile = path.join(dir, 'Chart.yaml');
@@ -213,17 +228,29 @@ export function daprSettings(ctx: Ctx, remembered: Record<string, string> = {}):
   const f = ctx.config.flags;
   for (const extra of ['with-redis', 'with-zipkin']) {
     if (f['control-plane-only'] === true && f[extra] === true) {
-      throw new UsageError(`--control-plane-only and --${extra} contradict each other: it belongs with the components, which --control-plane-only leaves out`, { fix: 'drop one of them' });
+      throw new UsageError(`--control-plane-only and --${extra} contradict each other: it belongs with the components, which --control-plane-only leaves out`, {
+        fix: 'drop one of them',
+      });
     }
   }
   if (f['with-zipkin'] === true && f['zipkin-endpoint'] !== undefined) {
-    throw new UsageError('--with-zipkin and --zipkin-endpoint contradict each other: the first deploys the collector the sidecars send to, the second names another', { fix: 'drop one of them' });
+    throw new UsageError(
+      '--with-zipkin and --zipkin-endpoint contradict each other: the first deploys the collector the sidecars send to, the second names another',
+      { fix: 'drop one of them' },
+    );
   }
   const namespace = ctx.config.namespace;
   const version = String(f['dapr-version'] ?? readVersions().dapr.version);
   const redis = chooseSetting({ name: 'Redis', on: 'with-redis', off: 'no-redis', flags: f, remembered: remembered.withRedis, fallback: false });
   const zipkin = chooseSetting({ name: 'Zipkin', on: 'with-zipkin', off: 'no-zipkin', flags: f, remembered: remembered.withZipkin, fallback: false });
-  const policies = chooseSetting({ name: 'NetworkPolicies', on: 'network-policies', off: 'no-network-policies', flags: f, remembered: remembered.networkPolicies, fallback: true });
+  const policies = chooseSetting({
+    name: 'NetworkPolicies',
+    on: 'network-policies',
+    off: 'no-network-policies',
+    flags: f,
+    remembered: remembered.networkPolicies,
+    fallback: true,
+  });
   return {
     why: [redis.why, zipkin.why, policies.why],
     namespace,

@@ -63,7 +63,8 @@ export function parseCatalogue(text: string, source: string): Catalogue {
   }
   const seen = new Map<string, string>();
   list.forEach((raw: unknown, index) => {
-    const where = (field: string) => `topic ${typeof (raw as { name?: unknown })?.name === 'string' ? `'${(raw as { name: string }).name}'` : `#${index + 1}`}: ${field}`;
+    const where = (field: string) =>
+      `topic ${typeof (raw as { name?: unknown })?.name === 'string' ? `'${(raw as { name: string }).name}'` : `#${index + 1}`}: ${field}`;
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
       problems.push(`topic #${index + 1}: expected a mapping with name, partitions, retention, compression, cleanupPolicy`);
       return;
@@ -102,7 +103,10 @@ export function parseCatalogue(text: string, source: string): Catalogue {
         problems.push(where('config must be a mapping of Kafka topic settings, e.g. max.message.bytes: "10485760"'));
       } else {
         for (const [k, v] of Object.entries(t.config as Record<string, unknown>)) {
-          if (MANAGED.includes(k)) problems.push(where(`config.${k} is managed by the kit (use the retention/compression/cleanupPolicy fields; min.insync.replicas follows the broker count)`));
+          if (MANAGED.includes(k))
+            problems.push(
+              where(`config.${k} is managed by the kit (use the retention/compression/cleanupPolicy fields; min.insync.replicas follows the broker count)`),
+            );
           else if (!/^[a-z][a-z0-9.]*$/.test(k)) problems.push(where(`config key '${k}' is not a Kafka topic setting name`));
           else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') problems.push(where(`config.${k} must be a single value`));
           else config[k] = String(v);
@@ -133,8 +137,12 @@ export function loadCatalogue(root: string, file: string = DEFAULT_CATALOGUE): C
   const full = path.resolve(root, file);
   const rel = path.relative(process.cwd(), full);
   const shown = rel && !rel.startsWith('..') ? rel : full;
-  if (!existsSync(full)) throw new UsageError(`--topics: ${shown} does not exist`, { fix: `give the topic catalogue file, e.g. --topics ${DEFAULT_CATALOGUE}` });
-  if (statSync(full).isDirectory()) throw new UsageError(`--topics: ${shown} is a folder, not the catalogue file`, { fix: `give the file itself, e.g. --topics ${path.join(shown, 'topics.yaml')}` });
+  if (!existsSync(full))
+    throw new UsageError(`--topics: ${shown} does not exist`, { fix: `give the topic catalogue file, e.g. --topics ${DEFAULT_CATALOGUE}` });
+  if (statSync(full).isDirectory())
+    throw new UsageError(`--topics: ${shown} is a folder, not the catalogue file`, {
+      fix: `give the file itself, e.g. --topics ${path.join(shown, 'topics.yaml')}`,
+    });
   return parseCatalogue(readFileSync(full, 'utf8'), shown);
 }
 

@@ -34,7 +34,8 @@ export function topicDifferences(topic: CatalogueTopic, observed: ObservedTopic 
   const out: string[] = [];
   if (observed.partitions !== topic.partitions) out.push(`${observed.partitions} partition(s), the catalogue says ${topic.partitions}`);
   const { replicationFactor } = replicationFor(brokers);
-  if (observed.replicationFactor !== replicationFactor) out.push(`replication factor ${observed.replicationFactor}, expected ${replicationFactor} with ${brokers} broker(s)`);
+  if (observed.replicationFactor !== replicationFactor)
+    out.push(`replication factor ${observed.replicationFactor}, expected ${replicationFactor} with ${brokers} broker(s)`);
   for (const c of configChanges(topic, observed)) out.push(`${c.name} is ${showValue(c.name, c.from)}, expected ${showValue(c.name, c.to)}`);
   if (observed.leaderless) out.push(`${observed.leaderless} partition(s) without a leader`);
   if (observed.underReplicated) out.push(`${observed.underReplicated} partition(s) with fewer in-sync replicas than replicas`);
@@ -45,7 +46,10 @@ export function topicDifferences(topic: CatalogueTopic, observed: ObservedTopic 
 export async function ensureOwnTopic(admin: Admin, topic: string, brokers: number, retentionMs: number): Promise<boolean> {
   const { replicationFactor } = replicationFor(brokers);
   return within(
-    admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(retentionMs) }] }] }),
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(retentionMs) }] }],
+    }),
     15_000,
     `creating topic ${topic}`,
   );
@@ -71,7 +75,14 @@ export interface RoundTripResult {
  * offset, so it neither scans the topic nor races the group join. Bounded by `timeoutMs` in all; the group is
  * deleted afterwards (best effort).
  */
-export async function roundTrip(kafka: Kafka, producer: Producer, admin: Admin, topic: string, log: Logger, timeoutMs = ROUND_TRIP_TIMEOUT_MS): Promise<RoundTripResult> {
+export async function roundTrip(
+  kafka: Kafka,
+  producer: Producer,
+  admin: Admin,
+  topic: string,
+  log: Logger,
+  timeoutMs = ROUND_TRIP_TIMEOUT_MS,
+): Promise<RoundTripResult> {
   const started = Date.now();
   const id = randomUUID();
   const groupId = `${PROBE_GROUP_PREFIX}${id}`;
@@ -128,14 +139,22 @@ export async function roundTrip(kafka: Kafka, producer: Producer, admin: Admin, 
       consumer.on(consumer.events.GROUP_JOIN, seek);
       seek();
       const got = await received;
-      return { ok: true, detail: `probe ${id.slice(0, 8)} sent and read back in ${Date.now() - started} ms (partition ${got.partition}, offset ${got.offset})` };
+      return {
+        ok: true,
+        detail: `probe ${id.slice(0, 8)} sent and read back in ${Date.now() - started} ms (partition ${got.partition}, offset ${got.offset})`,
+      };
     };
     return await within(work(), timeoutMs, () => stage);
   } catch (err) {
     const msg = explainKafkaError(err);
     return { ok: false, detail: msg.startsWith('no answer within') ? msg : `${stage}: ${msg}` };
   } finally {
-    await within(consumer.disconnect(), 5_000, 'disconnecting the probe consumer').catch((e: unknown) => log.debug(`probe consumer ${groupId}: ${explainKafkaError(e)}`));
-    if (joined) await within(admin.deleteGroups([groupId]), 5_000, 'deleting the probe group').catch((e: unknown) => log.debug(`probe group ${groupId} not deleted: ${explainKafkaError(e)}`));
+    await within(consumer.disconnect(), 5_000, 'disconnecting the probe consumer').catch((e: unknown) =>
+      log.debug(`probe consumer ${groupId}: ${explainKafkaError(e)}`),
+    );
+    if (joined)
+      await within(admin.deleteGroups([groupId]), 5_000, 'deleting the probe group').catch((e: unknown) =>
+        log.debug(`probe group ${groupId} not deleted: ${explainKafkaError(e)}`),
+      );
   }
 }

@@ -163,10 +163,13 @@ export async function connectKafka(step: StepCtx, endpoint: KafkaEndpoint): Prom
     );
     if (endpoint.expectClusterId && cluster.clusterId !== endpoint.expectClusterId) {
       await close();
-      throw new StepError(`the Kafka behind ${endpoint.via} is not the one in namespace ${step.config.namespace} (cluster id ${cluster.clusterId}, expected ${endpoint.expectClusterId})`, {
-        fix: `free the port(s) (./scripts/port-forward.mts stop, or stop whatever listens there) or point at it explicitly with --kafka-brokers`,
-        docs: 'port-forward-drops',
-      });
+      throw new StepError(
+        `the Kafka behind ${endpoint.via} is not the one in namespace ${step.config.namespace} (cluster id ${cluster.clusterId}, expected ${endpoint.expectClusterId})`,
+        {
+          fix: `free the port(s) (./scripts/port-forward.mts stop, or stop whatever listens there) or point at it explicitly with --kafka-brokers`,
+          docs: 'port-forward-drops',
+        },
+      );
     }
     return { kafka, admin, endpoint, brokers: cluster.brokers, clusterId: cluster.clusterId, close };
   } catch (err) {
@@ -220,7 +223,9 @@ export async function observeTopics(admin: Admin, names: readonly string[]): Pro
       replicationFactor: t.partitions.length ? Math.min(...t.partitions.map((p) => p.replicas.length)) : 0,
       leaderless: t.partitions.filter((p) => p.leader < 0).length,
       underReplicated: t.partitions.filter((p) => p.isr.length < p.replicas.length).length,
-      configs: Object.fromEntries((r?.configEntries ?? []).map((e) => [e.configName, { value: e.configValue ?? null, topicLevel: e.configSource === ConfigSource.TOPIC_CONFIG }])),
+      configs: Object.fromEntries(
+        (r?.configEntries ?? []).map((e) => [e.configName, { value: e.configValue ?? null, topicLevel: e.configSource === ConfigSource.TOPIC_CONFIG }]),
+      ),
     });
   }
   return out;

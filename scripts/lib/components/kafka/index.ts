@@ -13,7 +13,16 @@ import { waitForWorkload } from '../../rollout.js';
 import { renderNamespace } from '../postgres/manifests.js';
 import type { Component, Plan } from '../types.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, type Catalogue } from './catalogue.js';
-import { createProbeProducer, describeTopic, ensureOwnTopic, roundTrip, topicDifferences, PROBE_HEADER, VERIFY_TOPIC, VERIFY_TOPIC_RETENTION_MS } from './checks.js';
+import {
+  createProbeProducer,
+  describeTopic,
+  ensureOwnTopic,
+  roundTrip,
+  topicDifferences,
+  PROBE_HEADER,
+  VERIFY_TOPIC,
+  VERIFY_TOPIC_RETENTION_MS,
+} from './checks.js';
 import { connectKafka, explainKafkaError, kafkaFailure, observeTopics, openEndpoint, waitForBrokers, within, type KafkaSession } from './client.js';
 import { renderKafka } from './manifests.js';
 import { applyPlan, describeAction, planReconcile, type TopicOutcome } from './reconcile.js';
@@ -70,7 +79,7 @@ export const kafka: Component = {
     deploy:
       'Deploys Apache Kafka into the namespace (official apache/kafka image, KRaft: each broker is also a controller, no ZooKeeper;\n5Gi volume per broker) and reconciles the topic catalogue k8s/kafka/topics.yaml: creates missing topics, raises partition\ncounts, updates settings; never deletes or shrinks a topic. Safe to re-run.\nWith --no-cluster --kafka-brokers HOST:PORT it only reconciles the topics on that broker.',
     verify:
-      'Checks Kafka: pods ready, broker metadata reachable, every topic of the catalogue present with its partitions, leaders,\nin-sync replicas and settings (read only: nothing is written to application topics), and a produce+consume round trip\non the kit\'s own topic learnflow.kit-verify. Runs every check; exit 1 if any failed.\nWith --no-cluster --kafka-brokers HOST:PORT only the broker checks run.',
+      "Checks Kafka: pods ready, broker metadata reachable, every topic of the catalogue present with its partitions, leaders,\nin-sync replicas and settings (read only: nothing is written to application topics), and a produce+consume round trip\non the kit's own topic learnflow.kit-verify. Runs every check; exit 1 if any failed.\nWith --no-cluster --kafka-brokers HOST:PORT only the broker checks run.",
   },
   deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, NO_NETWORK_POLICIES_FLAG, NETWORK_POLICIES_FLAG, budgetFlag('kafka')],
   verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG],
@@ -80,7 +89,9 @@ export const kafka: Component = {
     const replicas = replicasOf(ctx);
     const catalogue = catalogueOf(ctx);
     const { replicationFactor, minIsr } = replicationFor(replicas);
-    const manifests = ctx.config.noCluster ? [] : [...renderNamespace(ns), ...renderKafka(ns, replicas, { networkPolicies: ctx.config.flags['no-network-policies'] !== true })];
+    const manifests = ctx.config.noCluster
+      ? []
+      : [...renderNamespace(ns), ...renderKafka(ns, replicas, { networkPolicies: ctx.config.flags['no-network-policies'] !== true })];
     const actions = ctx.config.noCluster
       ? []
       : [
@@ -111,26 +122,46 @@ export const kafka: Component = {
         await ensureClusterReachable(step);
         await ensureDefaultStorageClass(step);
       }
-      const [existing, mem] = await Promise.all([step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET), rememberedSettings(step, 'kafka')]);
+      const [existing, mem] = await Promise.all([
+        step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET),
+        rememberedSettings(step, 'kafka'),
+      ]);
       const running = existing?.spec?.replicas;
       // A re-run without --replicas keeps the brokers that run.
       if (running !== undefined && !step.config.given.has('replicas')) replicas = running;
-      const policies = chooseSetting({ name: 'NetworkPolicies', on: 'network-policies', off: 'no-network-policies', flags: step.config.flags, remembered: mem.networkPolicies, fallback: true });
+      const policies = chooseSetting({
+        name: 'NetworkPolicies',
+        on: 'network-policies',
+        off: 'no-network-policies',
+        flags: step.config.flags,
+        remembered: mem.networkPolicies,
+        fallback: true,
+      });
       step.log.info(policies.why);
       if (running !== undefined && running !== replicas) {
-        throw new StepError(`statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${replicas} would change its KRaft quorum, which the kit does not do to a running cluster`, {
-          fix: `re-run with --replicas ${running}, or start over (deletes every message): kubectl delete statefulset ${STATEFULSET} -n ${ns} && kubectl delete pvc -n ${ns} -l ${KAFKA_SELECTOR}`,
-          docs: 'kafka-replicas-change',
-        });
+        throw new StepError(
+          `statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${replicas} would change its KRaft quorum, which the kit does not do to a running cluster`,
+          {
+            fix: `re-run with --replicas ${running}, or start over (deletes every message): kubectl delete statefulset ${STATEFULSET} -n ${ns} && kubectl delete pvc -n ${ns} -l ${KAFKA_SELECTOR}`,
+            docs: 'kafka-replicas-change',
+          },
+        );
       }
       if (!policies.value) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
-      const outcome = await step.kube.apply([...renderNamespace(ns), ...renderKafka(ns, replicas, { networkPolicies: policies.value }), renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(replicas) })]);
+      const outcome = await step.kube.apply([
+        ...renderNamespace(ns),
+        ...renderKafka(ns, replicas, { networkPolicies: policies.value }),
+        renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(replicas) }),
+      ]);
       for (const [key, what] of Object.entries(outcome)) {
         step.change(key, what);
         step.log.info(`${key} ${what}`);
       }
       await waitForWorkload(step, { kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR });
-      await labelClaims(step.kube, Array.from({ length: replicas }, (_, i) => `data-${STATEFULSET}-${i}`));
+      await labelClaims(
+        step.kube,
+        Array.from({ length: replicas }, (_, i) => `data-${STATEFULSET}-${i}`),
+      );
       step.log.ok(`statefulset/${STATEFULSET} is ready (${replicas} broker(s))`);
     }
 
@@ -141,7 +172,10 @@ export const kafka: Component = {
       const brokers = s.brokers.length;
       step.log.info(`connected to Kafka cluster ${s.clusterId} (${brokers} broker(s)) via ${endpoint.via}`);
       await endpoint.ensure();
-      const observed = await observeTopics(s.admin, catalogue.topics.map((t) => t.name)).catch((err: unknown) => {
+      const observed = await observeTopics(
+        s.admin,
+        catalogue.topics.map((t) => t.name),
+      ).catch((err: unknown) => {
         throw kafkaFailure('reading the topics', err, { fix: endpoint.fix, docs: 'kafka-unreachable' });
       });
       const plan = planReconcile(catalogue.topics, observed, brokers);
@@ -192,7 +226,10 @@ export const kafka: Component = {
       let observed;
       try {
         await s.endpoint.ensure();
-        observed = await observeTopics(s.admin, catalogue.topics.map((t) => t.name));
+        observed = await observeTopics(
+          s.admin,
+          catalogue.topics.map((t) => t.name),
+        );
       } catch (err) {
         step.check('topics', false, `could not read the topics: ${explainKafkaError(err)}`);
         return;
@@ -219,9 +256,16 @@ export const kafka: Component = {
         return;
       }
       try {
-        if (appTopics.length) step.log.warn(`--round-trip-app-topics: writing a probe (header ${PROBE_HEADER}: true) into ${appTopics.length} application topic(s); running services will receive it`);
+        if (appTopics.length)
+          step.log.warn(
+            `--round-trip-app-topics: writing a probe (header ${PROBE_HEADER}: true) into ${appTopics.length} application topic(s); running services will receive it`,
+          );
         const results = await Promise.all(
-          targets.map((t) => (t === VERIFY_TOPIC || observed.has(t) ? roundTrip(s.kafka, producer, s.admin, t, step.log) : Promise.resolve({ ok: false, detail: 'not attempted: the topic is missing' }))),
+          targets.map((t) =>
+            t === VERIFY_TOPIC || observed.has(t)
+              ? roundTrip(s.kafka, producer, s.admin, t, step.log)
+              : Promise.resolve({ ok: false, detail: 'not attempted: the topic is missing' }),
+          ),
         );
         targets.forEach((t, i) => step.check(`round trip ${t}`, results[i]!.ok, results[i]!.detail));
       } finally {
@@ -257,7 +301,9 @@ async function checkPods(step: StepCtx): Promise<number | undefined> {
     step.check(
       'pods ready',
       ready.length === want && pods.length === want,
-      pods.length ? `${ready.length}/${want} ready: ${pods.map((p) => `${p.metadata.name} ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ')}` : `no Kafka pod in ${ns}`,
+      pods.length
+        ? `${ready.length}/${want} ready: ${pods.map((p) => `${p.metadata.name} ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ')}`
+        : `no Kafka pod in ${ns}`,
     );
     return want;
   } catch (err) {

@@ -131,8 +131,10 @@ interface EnvVar {
  * plus its file from the ConfigMap. What the image's entrypoint turns into server.properties.
  */
 export function brokerEnv(manifests: readonly Manifest[], i: number): Record<string, string> {
-  const sts = manifests.find((m) => m.kind === 'StatefulSet') as (Manifest & { spec: { template: { spec: { containers: { env?: EnvVar[] }[] } } } }) | undefined;
-  const cm = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === BROKER_ENV_CONFIGMAP) as (Manifest & { data?: Record<string, string> }) | undefined;
+  const sts = manifests.find((m) => m.kind === 'StatefulSet') as
+    (Manifest & { spec: { template: { spec: { containers: { env?: EnvVar[] }[] } } } }) | undefined;
+  const cm = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === BROKER_ENV_CONFIGMAP) as
+    (Manifest & { data?: Record<string, string> }) | undefined;
   if (!sts || !cm) throw new Error('brokerEnv: the manifests hold no Kafka StatefulSet and ConfigMap');
   const env: Record<string, string> = {};
   for (const e of sts.spec.template.spec.containers[0]?.env ?? []) {

@@ -79,7 +79,13 @@ export function planReconcile(catalogue: readonly CatalogueTopic[], observed: Re
   for (const topic of catalogue) {
     const have = observed.get(topic.name);
     if (!have) {
-      plan.actions.push({ kind: 'create', topic: topic.name, partitions: topic.partitions, replicationFactor, configs: desiredConfigs(topic, replicationFactor) });
+      plan.actions.push({
+        kind: 'create',
+        topic: topic.name,
+        partitions: topic.partitions,
+        replicationFactor,
+        configs: desiredConfigs(topic, replicationFactor),
+      });
       continue;
     }
     if (topic.partitions < have.partitions) {
@@ -99,7 +105,10 @@ export function planReconcile(catalogue: readonly CatalogueTopic[], observed: Re
     const action: TopicAction = { kind: 'update', topic: topic.name, configChanges: changes, ...(grow ? { partitions: grow } : {}) };
     if (changes.length) {
       const kept = Object.fromEntries(Object.entries(have.configs).filter(([, c]) => c.topicLevel && c.value !== null) as [string, { value: string }][]);
-      action.alterConfigs = { ...Object.fromEntries(Object.entries(kept).map(([k, c]) => [k, c.value])), ...Object.fromEntries(changes.map((c) => [c.name, c.to])) };
+      action.alterConfigs = {
+        ...Object.fromEntries(Object.entries(kept).map(([k, c]) => [k, c.value])),
+        ...Object.fromEntries(changes.map((c) => [c.name, c.to])),
+      };
     }
     plan.actions.push(action);
   }
@@ -148,25 +157,40 @@ export async function applyPlan(admin: ReconcileAdmin, plan: ReconcilePlan, onAp
       await admin.createTopics({
         waitForLeaders: true,
         timeout: ADMIN_TIMEOUT_MS,
-        topics: creates.map((a) => ({ topic: a.topic, numPartitions: a.partitions, replicationFactor: a.replicationFactor, configEntries: Object.entries(a.configs).map(([name, value]) => ({ name, value })) })),
+        topics: creates.map((a) => ({
+          topic: a.topic,
+          numPartitions: a.partitions,
+          replicationFactor: a.replicationFactor,
+          configEntries: Object.entries(a.configs).map(([name, value]) => ({ name, value })),
+        })),
       });
     } catch (err) {
       // These come only from kafkajs's wait for leaders, after the broker accepted the topics
       // (a busy KRaft broker may take longer than kafkajs's retries): created; verify checks them.
-      if (!LEADER_WAIT_ERRORS.has((err as { type?: string }).type ?? '')) throw kafkaFailure(`creating topic${creates.length > 1 ? 's' : ''} ${names(creates)}`, err);
+      if (!LEADER_WAIT_ERRORS.has((err as { type?: string }).type ?? ''))
+        throw kafkaFailure(`creating topic${creates.length > 1 ? 's' : ''} ${names(creates)}`, err);
     }
     for (const a of creates) outcome[a.topic] = 'created';
   }
   const grow = updates.filter((a) => a.partitions);
   if (grow.length) {
-    await admin.createPartitions({ timeout: ADMIN_TIMEOUT_MS, topicPartitions: grow.map((a) => ({ topic: a.topic, count: a.partitions!.to })) }).catch((err: unknown) => {
-      throw kafkaFailure(`adding partitions to ${names(grow)}`, err);
-    });
+    await admin
+      .createPartitions({ timeout: ADMIN_TIMEOUT_MS, topicPartitions: grow.map((a) => ({ topic: a.topic, count: a.partitions!.to })) })
+      .catch((err: unknown) => {
+        throw kafkaFailure(`adding partitions to ${names(grow)}`, err);
+      });
   }
   const alter = updates.filter((a) => a.alterConfigs);
   if (alter.length) {
     await admin
-      .alterConfigs({ validateOnly: false, resources: alter.map((a) => ({ type: TOPIC_RESOURCE, name: a.topic, configEntries: Object.entries(a.alterConfigs!).map(([name, value]) => ({ name, value })) })) })
+      .alterConfigs({
+        validateOnly: false,
+        resources: alter.map((a) => ({
+          type: TOPIC_RESOURCE,
+          name: a.topic,
+          configEntries: Object.entries(a.alterConfigs!).map(([name, value]) => ({ name, value })),
+        })),
+      })
       .catch((err: unknown) => {
         throw kafkaFailure(`updating the settings of ${names(alter)}`, err);
       });

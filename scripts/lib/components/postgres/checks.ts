@@ -22,7 +22,9 @@ export async function checkData(step: StepCtx, client: pg.Client, probe: LoginPr
     present.get(r.table_name)!.add(r.column_name);
   }
   const missingTables = Object.keys(EXPECTED_TABLES).filter((t) => !present.has(t));
-  const missingColumns = Object.entries(EXPECTED_TABLES).flatMap(([t, cs]) => (present.has(t) ? cs.filter((c) => !present.get(t)!.has(c)).map((c) => `${t}.${c}`) : []));
+  const missingColumns = Object.entries(EXPECTED_TABLES).flatMap(([t, cs]) =>
+    present.has(t) ? cs.filter((c) => !present.get(t)!.has(c)).map((c) => `${t}.${c}`) : [],
+  );
   step.check(
     'tables',
     missingTables.length === 0 && missingColumns.length === 0,
@@ -42,10 +44,16 @@ export async function checkData(step: StepCtx, client: pg.Client, probe: LoginPr
   const missingFks = Object.entries(EXPECTED_FOREIGN_KEYS)
     .filter(([from, to]) => !have.has(`${from}->${to}`))
     .map(([from, to]) => `${from} -> ${to}`);
-  step.check('foreign keys', missingFks.length === 0, missingFks.length ? `missing: ${missingFks.join(', ')}` : `${Object.keys(EXPECTED_FOREIGN_KEYS).length} foreign keys`);
+  step.check(
+    'foreign keys',
+    missingFks.length === 0,
+    missingFks.length ? `missing: ${missingFks.join(', ')}` : `${Object.keys(EXPECTED_FOREIGN_KEYS).length} foreign keys`,
+  );
 
   await checkQuery(step, 'curriculum topics', async () => {
-    const { rows } = await client.query<{ n: string }>('SELECT count(DISTINCT position) AS n FROM public.topics WHERE position BETWEEN 1 AND $1', [CURRICULUM_TOPICS]);
+    const { rows } = await client.query<{ n: string }>('SELECT count(DISTINCT position) AS n FROM public.topics WHERE position BETWEEN 1 AND $1', [
+      CURRICULUM_TOPICS,
+    ]);
     const n = Number(rows[0]?.n ?? 0);
     return [n === CURRICULUM_TOPICS, `${n} of ${CURRICULUM_TOPICS} Python topics (positions 1-${CURRICULUM_TOPICS})`];
   });
@@ -70,7 +78,10 @@ export async function checkData(step: StepCtx, client: pg.Client, probe: LoginPr
     const marker = `verify-${Date.now().toString(36)}`;
     await client.query('BEGIN');
     try {
-      await client.query(`INSERT INTO public.topics (position, slug, title, description, difficulty) VALUES (100000 + floor(random() * 100000)::int, $1, $1, 'verify-postgres round trip', 'beginner')`, [marker]);
+      await client.query(
+        `INSERT INTO public.topics (position, slug, title, description, difficulty) VALUES (100000 + floor(random() * 100000)::int, $1, $1, 'verify-postgres round trip', 'beginner')`,
+        [marker],
+      );
       const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.topics WHERE slug = $1', [marker]);
       return [Number(rows[0]?.n) === 1, 'inserted and read back a row inside a transaction, then rolled it back'];
     } finally {
@@ -90,7 +101,11 @@ export async function checkPasswordRequired(step: StepCtx, client: pg.Client, pr
   const wrong = `not-the-password-${randomBytes(6).toString('hex')}`;
   const r = await probe(user, wrong, client.database ?? 'learnflow');
   if (r.ok) {
-    step.check('password required', false, `${user} logged in with a wrong password: this server trusts connections from this address (pg_hba.conf), so the password in use is not proven; run ./scripts/deploy-postgres.mts (it makes TCP logins need the password) and verify again`);
+    step.check(
+      'password required',
+      false,
+      `${user} logged in with a wrong password: this server trusts connections from this address (pg_hba.conf), so the password in use is not proven; run ./scripts/deploy-postgres.mts (it makes TCP logins need the password) and verify again`,
+    );
   } else if (r.code === '28P01') {
     step.check('password required', true, `a wrong password for ${user} is refused, so the one in use is the database's`);
   } else {

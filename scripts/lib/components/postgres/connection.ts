@@ -67,10 +67,21 @@ function inPodLogin(step: StepCtx): LoginProbe {
   const ns = step.config.namespace;
   return async (user, password, database) => {
     const script = `PGPASSWORD="$(cat)" exec psql -X -q -w -h 127.0.0.1 -U "$1" -d "$2" -c 'SELECT 1' >/dev/null`;
-    const r = await step.kube.run(['exec', '-i', '-n', ns, 'postgresql-0', '-c', 'postgresql', '--', 'sh', '-c', script, 'login', user, database], { input: password, allowFailure: true, quiet: true, timeoutMs: 20_000 });
+    const r = await step.kube.run(['exec', '-i', '-n', ns, 'postgresql-0', '-c', 'postgresql', '--', 'sh', '-c', script, 'login', user, database], {
+      input: password,
+      allowFailure: true,
+      quiet: true,
+      timeoutMs: 20_000,
+    });
     if (r.exitCode === 0) return { ok: true };
     const text = `${r.stderr}\n${r.stdout}`;
-    const code = /password authentication failed/i.test(text) ? '28P01' : /permission denied for database|does not have CONNECT privilege/i.test(text) ? '42501' : /does not exist/i.test(text) ? '3D000' : undefined;
+    const code = /password authentication failed/i.test(text)
+      ? '28P01'
+      : /permission denied for database|does not have CONNECT privilege/i.test(text)
+        ? '42501'
+        : /does not exist/i.test(text)
+          ? '3D000'
+          : undefined;
     return { ok: false, code, message: text.trim().split('\n').slice(-2).join(' ') };
   };
 }

@@ -19,10 +19,29 @@ import { checkData } from './checks.js';
 import { withPostgres, type LoginProbe } from './connection.js';
 import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from './credentials.js';
 import { setRolePassword } from './rotate.js';
-import { CERT_DAYS, chooseTls, generateCertificate, readTls, renderTlsSecret, SSLMODE_FOLLOWS_LABEL, statefulSetServesTls, TLS_SECRET, withSslMode, withTls } from './tls.js';
+import {
+  CERT_DAYS,
+  chooseTls,
+  generateCertificate,
+  readTls,
+  renderTlsSecret,
+  SSLMODE_FOLLOWS_LABEL,
+  statefulSetServesTls,
+  TLS_SECRET,
+  withSslMode,
+  withTls,
+} from './tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate, shownPath } from './migrate.js';
-import { DEFAULT_SERVICE_DATABASES, dropServiceDatabase, ensureServiceDatabase, loadServiceDatabases, orphanedServiceRoles, renderServiceSecret, type ServiceDatabase } from './service-databases.js';
+import {
+  DEFAULT_SERVICE_DATABASES,
+  dropServiceDatabase,
+  ensureServiceDatabase,
+  loadServiceDatabases,
+  orphanedServiceRoles,
+  renderServiceSecret,
+  type ServiceDatabase,
+} from './service-databases.js';
 
 const ROTATE_FLAG: FlagSpec = {
   name: 'rotate-secrets',
@@ -49,7 +68,7 @@ const SERVICE_DATABASES_FLAG: FlagSpec = {
   kind: 'string',
   valueName: 'FILE',
   default: DEFAULT_SERVICE_DATABASES,
-  description: 'the services\' own databases and logins (a data file, not a manifest)',
+  description: "the services' own databases and logins (a data file, not a manifest)",
 };
 
 const PRUNE_FLAG: FlagSpec = {
@@ -79,17 +98,36 @@ export const postgres: Component = {
     deploy:
       'Deploys PostgreSQL into the namespace (official postgres image, 5Gi volume, password generated once and kept in a Secret)\nand applies sql/migrations (9 tables, 24 Python topics, test users), then gives each service of\nk8s/postgres/service-databases.yaml its own database, login and Secret. Safe to re-run: nothing applied twice, no data lost.\nWith --no-cluster --pg-url URL it only applies the migrations at URL.',
     verify:
-      'Checks PostgreSQL: pod ready, volume bound, Service endpoints, connection (and that a wrong password is refused),\nthe 9 tables with their columns and foreign keys, the 24 topics, the test users, a write/read round trip that is rolled\nback, and that each service logs in to its own database and is refused the others\'. Runs every check; exit 1 if any failed.\nWith --no-cluster --pg-url URL only the data checks run.',
+      "Checks PostgreSQL: pod ready, volume bound, Service endpoints, connection (and that a wrong password is refused),\nthe 9 tables with their columns and foreign keys, the 24 topics, the test users, a write/read round trip that is rolled\nback, and that each service logs in to its own database and is refused the others'. Runs every check; exit 1 if any failed.\nWith --no-cluster --pg-url URL only the data checks run.",
   },
-  deployFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, MIGRATIONS_FLAG, SERVICE_DATABASES_FLAG, PRUNE_FLAG, ROTATE_FLAG, TLS_FLAG, NO_TLS_FLAG, NO_NETWORK_POLICIES_FLAG, NETWORK_POLICIES_FLAG, budgetFlag('postgres')],
+  deployFlags: [
+    PG_URL_FLAG,
+    NO_CLUSTER_FLAG,
+    MIGRATIONS_FLAG,
+    SERVICE_DATABASES_FLAG,
+    PRUNE_FLAG,
+    ROTATE_FLAG,
+    TLS_FLAG,
+    NO_TLS_FLAG,
+    NO_NETWORK_POLICIES_FLAG,
+    NETWORK_POLICIES_FLAG,
+    budgetFlag('postgres'),
+  ],
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, SERVICE_DATABASES_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
     const ns = ctx.config.namespace;
     const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
     const tls = ctx.config.flags.tls === true;
-    const rendered = [...renderNamespace(ns), ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true })];
-    const manifests = ctx.config.noCluster ? [] : redactSecrets(tls ? [...withTls(rendered), renderTlsSecret(ns, { cert: '<generated on first deploy>', key: '<generated on first deploy>' })] : rendered);
+    const rendered = [
+      ...renderNamespace(ns),
+      ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true }),
+    ];
+    const manifests = ctx.config.noCluster
+      ? []
+      : redactSecrets(
+          tls ? [...withTls(rendered), renderTlsSecret(ns, { cert: '<generated on first deploy>', key: '<generated on first deploy>' })] : rendered,
+        );
     const actions = ctx.config.noCluster
       ? []
       : [
@@ -105,7 +143,9 @@ export const postgres: Component = {
           `wait for statefulset/postgresql to be ready (budget ${BUDGETS_MS.postgres / 60_000}m)`,
           `open a port-forward to svc/postgresql:5432`,
         ];
-    actions.push(`apply the migrations in ${shownPath(migrationsDir(ctx))} not yet applied (${migrations.join(', ')})${ctx.config.pgUrl ? ' at --pg-url' : ''}`);
+    actions.push(
+      `apply the migrations in ${shownPath(migrationsDir(ctx))} not yet applied (${migrations.join(', ')})${ctx.config.pgUrl ? ' at --pg-url' : ''}`,
+    );
     return { actions, manifests };
   },
 
@@ -120,7 +160,14 @@ export const postgres: Component = {
       const { password, generated } = await passwordForDeploy(step);
       step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
       const mem = await rememberedSettings(step, 'postgres');
-      const policies = chooseSetting({ name: 'NetworkPolicies', on: 'network-policies', off: 'no-network-policies', flags: step.config.flags, remembered: mem.networkPolicies, fallback: true });
+      const policies = chooseSetting({
+        name: 'NetworkPolicies',
+        on: 'network-policies',
+        off: 'no-network-policies',
+        flags: step.config.flags,
+        remembered: mem.networkPolicies,
+        fallback: true,
+      });
       step.log.info(policies.why);
       let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
       const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
@@ -133,7 +180,10 @@ export const postgres: Component = {
         step.secrets.add(tls.key);
         manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
       }
-      const outcome = await step.kube.apply([...manifests, renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) })]);
+      const outcome = await step.kube.apply([
+        ...manifests,
+        renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) }),
+      ]);
       if (!policies.value) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
       for (const [key, what] of Object.entries(outcome)) {
         step.change(key, what);
@@ -145,7 +195,8 @@ export const postgres: Component = {
       if (liveTls !== undefined && liveTls !== tlsChoice.on) await syncClientSslModes(step, tlsChoice.on);
     }
     const rotate = step.config.flags['rotate-secrets'] === true;
-    if (rotate && step.config.noCluster) throw new UsageError('--rotate-secrets needs the cluster: the password lives in the Secret postgresql-credentials (drop --no-cluster)');
+    if (rotate && step.config.noCluster)
+      throw new UsageError('--rotate-secrets needs the cluster: the password lives in the Secret postgresql-credentials (drop --no-cluster)');
     const migrations = loadMigrations(migrationsDir(step));
     const services = loadServiceDatabases(serviceDatabasesFile(step));
     const prune = (step.config.flags.prune as string[] | undefined) ?? [];
@@ -156,12 +207,17 @@ export const postgres: Component = {
       if (rotate) await rotateCredentials(step, client);
       // The Secrets the services read live in the cluster: without it there is nowhere to keep their passwords.
       if (!step.config.noCluster) await reconcileServiceDatabases(step, client, services, prune, tlsOn);
-      else if (services.length) step.log.info(`--no-cluster: the ${services.length} service databases are left alone (their passwords live in Secrets in the cluster)`);
+      else if (services.length)
+        step.log.info(`--no-cluster: the ${services.length} service databases are left alone (their passwords live in Secrets in the cluster)`);
       return applied;
     });
     for (const name of result.applied) step.change(`migration ${name}`, 'applied');
     for (const name of result.unchanged) step.change(`migration ${name}`, 'unchanged');
-    step.log.ok(result.applied.length ? `applied ${result.applied.length} migration(s): ${result.applied.join(', ')}` : `schema up to date (${result.unchanged.length} migrations already applied)`);
+    step.log.ok(
+      result.applied.length
+        ? `applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
+        : `schema up to date (${result.unchanged.length} migrations already applied)`,
+    );
   },
 
   async verify(step: StepCtx): Promise<void> {
@@ -178,7 +234,6 @@ export const postgres: Component = {
       step.check('connection', false, errorMessage(err));
     }
   },
-
 
   owned: [
     { kinds: 'statefulset,service,networkpolicy,configmap', selector: POSTGRES_SELECTOR },
@@ -201,7 +256,13 @@ async function secretValue(ctx: Ctx, name: string, key: string): Promise<string 
 }
 
 /** Each service's role, database and Secret; roles the file no longer names are reported (or dropped with --prune). */
-async function reconcileServiceDatabases(step: StepCtx, client: pg.Client, services: readonly ServiceDatabase[], prune: readonly string[], tlsOn: boolean): Promise<void> {
+async function reconcileServiceDatabases(
+  step: StepCtx,
+  client: pg.Client,
+  services: readonly ServiceDatabase[],
+  prune: readonly string[],
+  tlsOn: boolean,
+): Promise<void> {
   const ns = step.config.namespace;
   const secrets: Manifest[] = [];
   for (const s of services) {
@@ -219,7 +280,9 @@ async function reconcileServiceDatabases(step: StepCtx, client: pg.Client, servi
   for (const orphan of await orphanedServiceRoles(client, services)) {
     const service = orphan.role.replace(/_/g, '-');
     if (!prune.includes(service)) {
-      step.log.warn(`role ${orphan.role}${orphan.databases.length ? ` and database ${orphan.databases.join(', ')}` : ''} belong to service ${service}, which the service databases file no longer lists: kept (./scripts/deploy-postgres.mts --prune ${service} drops them and their data)`);
+      step.log.warn(
+        `role ${orphan.role}${orphan.databases.length ? ` and database ${orphan.databases.join(', ')}` : ''} belong to service ${service}, which the service databases file no longer lists: kept (./scripts/deploy-postgres.mts --prune ${service} drops them and their data)`,
+      );
       continue;
     }
     for (const [k, v] of Object.entries(await dropServiceDatabase(client, orphan.role, orphan.databases))) step.change(k, v);
@@ -244,7 +307,10 @@ async function checkServiceDatabases(step: StepCtx, probe: LoginProbe, services:
     }
     const own = await probe(s.role, password, s.database);
     if (!own.ok) {
-      const why = own.code === '28P01' ? `the password in Secret ${s.secret} does not match the database's (fix: ./scripts/deploy-postgres.mts sets it again)` : own.message;
+      const why =
+        own.code === '28P01'
+          ? `the password in Secret ${s.secret} does not match the database's (fix: ./scripts/deploy-postgres.mts sets it again)`
+          : own.message;
       step.check(name, false, `${s.role} cannot log in to ${s.database}: ${why}`);
       continue;
     }
@@ -254,7 +320,9 @@ async function checkServiceDatabases(step: StepCtx, probe: LoginProbe, services:
     step.check(
       name,
       let_in.length === 0,
-      let_in.length ? `${s.role} can also open ${let_in.join(', ')}: CONNECT is not revoked from PUBLIC there (./scripts/deploy-postgres.mts revokes it)` : `${s.role} logs in with Secret ${s.secret}${others.length ? `; refused ${others.map((o) => o.database).join(', ')}` : ''}`,
+      let_in.length
+        ? `${s.role} can also open ${let_in.join(', ')}: CONNECT is not revoked from PUBLIC there (./scripts/deploy-postgres.mts revokes it)`
+        : `${s.role} logs in with Secret ${s.secret}${others.length ? `; refused ${others.map((o) => o.database).join(', ')}` : ''}`,
     );
   }
 }
@@ -262,7 +330,9 @@ async function checkServiceDatabases(step: StepCtx, probe: LoginProbe, services:
 /** TLS was turned on or off: clients that declared their connection string (label) get the matching sslmode. */
 async function syncClientSslModes(step: StepCtx, tlsOn: boolean): Promise<void> {
   const mode = tlsOn ? 'require' : 'prefer';
-  const secrets = await step.kube.list<{ metadata: { name: string }; data?: Record<string, string> }>('secret', { selector: `${SSLMODE_FOLLOWS_LABEL}=follow` });
+  const secrets = await step.kube.list<{ metadata: { name: string }; data?: Record<string, string> }>('secret', {
+    selector: `${SSLMODE_FOLLOWS_LABEL}=follow`,
+  });
   for (const secret of secrets) {
     const encoded = secret.data?.connectionString;
     if (!encoded) continue;
@@ -303,23 +373,41 @@ async function rotateCredentials(step: StepCtx, client: pg.Client): Promise<void
   step.change(`secret/${SECRET_NAME}`, 'rotated');
   await step.kube.run(['rollout', 'restart', 'statefulset/postgresql', '-n', ns]);
   await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
-  step.log.ok(`rotated the password of ${DB_USER}; Secret ${SECRET_NAME} updated and statefulset/postgresql restarted (apps that read the Secret at start need a restart too)`);
+  step.log.ok(
+    `rotated the password of ${DB_USER}; Secret ${SECRET_NAME} updated and statefulset/postgresql restarted (apps that read the Secret at start need a restart too)`,
+  );
 }
 
 async function checkClusterSide(step: StepCtx): Promise<void> {
   const ns = step.config.namespace;
   await guard(step, 'pod ready', async () => {
-    const pods = await step.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[]; phase?: string } }>('pod', { selector: POSTGRES_SELECTOR });
+    const pods = await step.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[]; phase?: string } }>('pod', {
+      selector: POSTGRES_SELECTOR,
+    });
     const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-    return [pods.length > 0 && ready.length === pods.length, pods.length ? pods.map((p) => `${p.metadata.name}: ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ') : `no PostgreSQL pod in ${ns}`];
+    return [
+      pods.length > 0 && ready.length === pods.length,
+      pods.length
+        ? pods.map((p) => `${p.metadata.name}: ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ')
+        : `no PostgreSQL pod in ${ns}`,
+    ];
   });
   await guard(step, 'volume bound', async () => {
-    const pvcs = await step.kube.list<{ metadata: { name: string }; status?: { phase?: string; capacity?: { storage?: string } } }>('pvc', { selector: POSTGRES_SELECTOR });
+    const pvcs = await step.kube.list<{ metadata: { name: string }; status?: { phase?: string; capacity?: { storage?: string } } }>('pvc', {
+      selector: POSTGRES_SELECTOR,
+    });
     const bound = pvcs.filter((p) => p.status?.phase === 'Bound');
-    return [pvcs.length > 0 && bound.length === pvcs.length, pvcs.length ? pvcs.map((p) => `${p.metadata.name}: ${p.status?.phase ?? '?'}${p.status?.capacity?.storage ? ` ${p.status.capacity.storage}` : ''}`).join(', ') : `no PersistentVolumeClaim in ${ns}`];
+    return [
+      pvcs.length > 0 && bound.length === pvcs.length,
+      pvcs.length
+        ? pvcs.map((p) => `${p.metadata.name}: ${p.status?.phase ?? '?'}${p.status?.capacity?.storage ? ` ${p.status.capacity.storage}` : ''}`).join(', ')
+        : `no PersistentVolumeClaim in ${ns}`,
+    ];
   });
   await guard(step, 'service endpoints', async () => {
-    const slices = await step.kube.list<{ endpoints?: { conditions?: { ready?: boolean } }[] }>('endpointslices', { selector: 'kubernetes.io/service-name=postgresql' });
+    const slices = await step.kube.list<{ endpoints?: { conditions?: { ready?: boolean } }[] }>('endpointslices', {
+      selector: 'kubernetes.io/service-name=postgresql',
+    });
     const ready = slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
     return [ready > 0, ready ? `svc/postgresql has ${ready} ready endpoint(s)` : 'svc/postgresql has no ready endpoints'];
   });

@@ -13,5 +13,10 @@ export function renderNamespace(namespace: string): Manifest[] {
 export function renderPostgres(namespace: string, password: string, opts: { networkPolicies?: boolean } = {}): Manifest[] {
   const v = readVersions().postgres;
   const values = { namespace, username: DB_USER, database: DB_NAME, image: `${v.image}:${v.version}`, version: v.version, password, ...POSTGRES_RESOURCES };
-  return [...loadManifests('postgres/secret.yaml', values), ...loadManifests('postgres/service.yaml', values), ...loadManifests('postgres/statefulset.yaml', values), ...(opts.networkPolicies === false ? [] : loadManifests('postgres/networkpolicy.yaml', values))];
+  return [
+    ...loadManifests('postgres/secret.yaml', values),
+    ...loadManifests('postgres/service.yaml', values),
+    ...loadManifests('postgres/statefulset.yaml', values),
+    ...(opts.networkPolicies === false ? [] : loadManifests('postgres/networkpolicy.yaml', values)),
+  ];
 }

@@ -36,8 +36,14 @@ export function shownPath(file: string): string {
 }
 
 export function loadMigrations(dir: string): Migration[] {
-  if (!existsSync(dir)) throw new UsageError(`--migrations: folder ${shownPath(dir)} does not exist`, { fix: 'give the folder that holds the *.sql files, e.g. --migrations sql/migrations' });
-  if (!statSync(dir).isDirectory()) throw new UsageError(`--migrations: ${shownPath(dir)} is a file, not a folder`, { fix: `give the folder that holds it: --migrations ${shownPath(path.dirname(dir))}` });
+  if (!existsSync(dir))
+    throw new UsageError(`--migrations: folder ${shownPath(dir)} does not exist`, {
+      fix: 'give the folder that holds the *.sql files, e.g. --migrations sql/migrations',
+    });
+  if (!statSync(dir).isDirectory())
+    throw new UsageError(`--migrations: ${shownPath(dir)} is a file, not a folder`, {
+      fix: `give the folder that holds it: --migrations ${shownPath(path.dirname(dir))}`,
+    });
   return readdirSync(dir)
     .filter((f) => f.endsWith('.sql'))
     .sort()
@@ -61,10 +67,13 @@ export async function migrate(client: pg.Client, migrations: readonly Migration[
     // Check every file before applying any, so a refused run changes nothing.
     const changed = migrations.filter((m) => recorded.has(m.name) && recorded.get(m.name) !== m.checksum);
     if (changed.length) {
-      throw new StepError(`${changed[0]!.name} was changed after it was applied (recorded checksum ${recorded.get(changed[0]!.name)!.slice(0, 12)}, file now ${changed[0]!.checksum.slice(0, 12)})`, {
-        fix: `restore it (git checkout -- ${changed[0]!.file ?? changed[0]!.name}) and put the change in a new file (e.g. ${path.join(path.dirname(changed[0]!.file ?? changed[0]!.name), nextName(migrations))})`,
-        docs: 'migration-changed',
-      });
+      throw new StepError(
+        `${changed[0]!.name} was changed after it was applied (recorded checksum ${recorded.get(changed[0]!.name)!.slice(0, 12)}, file now ${changed[0]!.checksum.slice(0, 12)})`,
+        {
+          fix: `restore it (git checkout -- ${changed[0]!.file ?? changed[0]!.name}) and put the change in a new file (e.g. ${path.join(path.dirname(changed[0]!.file ?? changed[0]!.name), nextName(migrations))})`,
+          docs: 'migration-changed',
+        },
+      );
     }
     const result: MigrationResult = { applied: [], unchanged: [] };
     for (const m of migrations) {

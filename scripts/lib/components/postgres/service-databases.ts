@@ -41,9 +41,12 @@ export function parseServiceDatabases(text: string, source: string): ServiceData
   for (const [i, s] of doc.services.entries()) {
     const name = String(s?.name ?? '');
     const database = String(s?.database ?? '');
-    if (!NAME.test(name)) throw new UsageError(`${source}: service ${i + 1}: '${name}' is not a service name (lower-case letters, digits and '-', e.g. student-api)`);
-    if (!DB.test(database)) throw new UsageError(`${source}: service ${name}: '${database}' is not a database name (lower-case letters, digits and '_', e.g. students_db)`);
-    if (database === 'learnflow' || database === 'postgres' || database.startsWith('template')) throw new UsageError(`${source}: service ${name}: the database ${database} is not a service's to own`);
+    if (!NAME.test(name))
+      throw new UsageError(`${source}: service ${i + 1}: '${name}' is not a service name (lower-case letters, digits and '-', e.g. student-api)`);
+    if (!DB.test(database))
+      throw new UsageError(`${source}: service ${name}: '${database}' is not a database name (lower-case letters, digits and '_', e.g. students_db)`);
+    if (database === 'learnflow' || database === 'postgres' || database.startsWith('template'))
+      throw new UsageError(`${source}: service ${name}: the database ${database} is not a service's to own`);
     if (out.some((o) => o.service === name)) throw new UsageError(`${source}: service ${name} is listed twice`);
     if (out.some((o) => o.database === database)) throw new UsageError(`${source}: database ${database} is given to two services`);
     out.push(serviceDatabase(name, database));
@@ -52,7 +55,10 @@ export function parseServiceDatabases(text: string, source: string): ServiceData
 }
 
 export function loadServiceDatabases(file: string): ServiceDatabase[] {
-  if (!existsSync(file)) throw new UsageError(`--service-databases: ${shownPath(file)} does not exist`, { fix: `give the file, e.g. --service-databases ${DEFAULT_SERVICE_DATABASES}` });
+  if (!existsSync(file))
+    throw new UsageError(`--service-databases: ${shownPath(file)} does not exist`, {
+      fix: `give the file, e.g. --service-databases ${DEFAULT_SERVICE_DATABASES}`,
+    });
   if (statSync(file).isDirectory()) throw new UsageError(`--service-databases: ${shownPath(file)} is a folder, not the file`);
   return parseServiceDatabases(readFileSync(file, 'utf8'), shownPath(file));
 }
@@ -73,7 +79,13 @@ export function renderServiceSecret(namespace: string, s: ServiceDatabase, passw
     metadata: {
       name: s.secret,
       namespace,
-      labels: { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/component': 'service-database', 'app.kubernetes.io/part-of': 'learnflow', 'learnflow.dev/service': s.service, [SSLMODE_FOLLOWS_LABEL]: 'follow' },
+      labels: {
+        'app.kubernetes.io/name': 'postgresql',
+        'app.kubernetes.io/component': 'service-database',
+        'app.kubernetes.io/part-of': 'learnflow',
+        'learnflow.dev/service': s.service,
+        [SSLMODE_FOLLOWS_LABEL]: 'follow',
+      },
     },
     stringData: {
       host: at.host,
@@ -150,7 +162,9 @@ export async function orphanedServiceRoles(client: pg.Client, services: readonly
 /** --prune SERVICE: its database, then its role (only one the kit made for a service). */
 export async function dropServiceDatabase(client: pg.Client, role: string, databases: readonly string[]): Promise<RoleChanges> {
   const changes: RoleChanges = {};
-  const { rows } = await client.query<{ comment: string | null }>("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [role]);
+  const { rows } = await client.query<{ comment: string | null }>("SELECT shobj_description(oid, 'pg_authid') AS comment FROM pg_roles WHERE rolname = $1", [
+    role,
+  ]);
   if (rows[0]?.comment !== SERVICE_ROLE_COMMENT) throw new StepError(`--prune: role ${role} was not made by the kit for a service; nothing dropped`);
   for (const db of databases) {
     await client.query(`DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE)`);

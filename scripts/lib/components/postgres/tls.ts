@@ -32,9 +32,35 @@ export async function generateCertificate(ctx: Ctx, namespace: string): Promise<
     const { dns, ips } = certificateNames(namespace);
     const san = [...dns.map((d) => `DNS:${d}`), ...ips.map((i) => `IP:${i}`)].join(',');
     await ctx
-      .exec('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', String(CERT_DAYS), '-subj', `/CN=postgresql.${namespace}.svc`, '-addext', `subjectAltName=${san}`, '-keyout', path.join(dir, 'tls.key'), '-out', path.join(dir, 'tls.crt')], { timeoutMs: 30_000 })
+      .exec(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          String(CERT_DAYS),
+          '-subj',
+          `/CN=postgresql.${namespace}.svc`,
+          '-addext',
+          `subjectAltName=${san}`,
+          '-keyout',
+          path.join(dir, 'tls.key'),
+          '-out',
+          path.join(dir, 'tls.crt'),
+        ],
+        { timeoutMs: 30_000 },
+      )
       .catch((err: unknown) => {
-        if (err instanceof EnvironmentError) throw new EnvironmentError('--tls needs openssl to generate the certificate', { fix: 'install openssl (apt install openssl / brew install openssl)', docs: 'missing-tools' });
+        if (err instanceof EnvironmentError)
+          throw new EnvironmentError('--tls needs openssl to generate the certificate', {
+            fix: 'install openssl (apt install openssl / brew install openssl)',
+            docs: 'missing-tools',
+          });
         throw err;
       });
     return { cert: readFileSync(path.join(dir, 'tls.crt'), 'utf8'), key: readFileSync(path.join(dir, 'tls.key'), 'utf8') };
@@ -61,7 +87,11 @@ export function renderTlsSecret(namespace: string, tls: TlsMaterial): Manifest {
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'kubernetes.io/tls',
-    metadata: { name: TLS_SECRET, namespace, labels: { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/managed-by': 'learnflow-kit' } },
+    metadata: {
+      name: TLS_SECRET,
+      namespace,
+      labels: { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/managed-by': 'learnflow-kit' },
+    },
     stringData: { 'tls.crt': tls.cert, 'tls.key': tls.key },
   };
 }
@@ -70,7 +100,9 @@ export function renderTlsSecret(namespace: string, tls: TlsMaterial): Manifest {
 export function withTls(manifests: Manifest[]): Manifest[] {
   return manifests.map((m) => {
     if (m.kind !== 'StatefulSet') return m;
-    const copy = structuredClone(m) as Manifest & { spec: { template: { spec: { containers: { args: string[]; volumeMounts: object[] }[]; volumes: object[] } } } };
+    const copy = structuredClone(m) as Manifest & {
+      spec: { template: { spec: { containers: { args: string[]; volumeMounts: object[] }[]; volumes: object[] } } };
+    };
     const pod = copy.spec.template.spec;
     const c = pod.containers[0]!;
     c.args = [...c.args, '-c', 'ssl=on', '-c', `ssl_cert_file=${TLS_MOUNT}/tls.crt`, '-c', `ssl_key_file=${TLS_MOUNT}/tls.key`];
