@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { readVersions } from '../scripts/lib/manifests.js';
+import { readVersions } from '../scripts/lib/kube/manifests.js';
 import { startKafka } from '../test/support/kafka.js';
 import { startKubeCluster, type KubeCluster } from '../test/support/kube-cluster.js';
 import { startPostgres } from '../test/support/postgres.js';

@@ -1,7 +1,7 @@
 #!/bin/sh
 ":" //; r="$(cd "$(dirname "$0")/.." && pwd)"; [ -e "$r/node_modules/tsx/dist/loader.mjs" ] || { echo "$(basename "$0"): run 'npm ci' in $r first" >&2; exit 3; }; exec node --import "$r/node_modules/tsx/dist/loader.mjs" "$0" "$@"
 // Checks the Dapr control plane and components, then probes them end to end through a real sidecar. See --help.
-import { verifyDaprScript } from './lib/components/dapr/index.js';
-import { runScript } from './lib/run.js';
+import { loadScript } from './lib/cli/registry.js';
+import { runScript } from './lib/cli/run.js';
 
-runScript(verifyDaprScript());
+runScript(await loadScript('verify-dapr'));

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka } from '../../scripts/lib/components/kafka/client.js';
-import { memoryLogger } from '../../scripts/lib/log.js';
+import { createKafka } from '../../scripts/lib/components/shared/kafka-client.js';
+import { memoryLogger } from '../../scripts/lib/core/log.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 import {

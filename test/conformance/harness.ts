@@ -14,13 +14,13 @@ import { renderComponents } from '../../scripts/lib/components/dapr/manifests.js
 import { DEFAULT_CONSUMER_GROUP, PUBSUB, STATESTORE } from '../../scripts/lib/components/dapr/settings.js';
 import { buildConnectionString, ensureStateStoreRole, inClusterTarget, type RoleSetupResult } from '../../scripts/lib/components/dapr/statestore.js';
 import { loadCatalogue, type CatalogueTopic } from '../../scripts/lib/components/kafka/catalogue.js';
-import { createKafka, observeTopics } from '../../scripts/lib/components/kafka/client.js';
-import { applyPlan, planReconcile, type TopicOutcome } from '../../scripts/lib/components/kafka/reconcile.js';
-import { inClusterBootstrap } from '../../scripts/lib/components/kafka/topology.js';
-import { COMMON_FLAGS } from '../../scripts/lib/config.js';
-import { DB_NAME, generatePassword } from '../../scripts/lib/components/postgres/credentials.js';
-import { memoryLogger } from '../../scripts/lib/log.js';
-import type { Manifest } from '../../scripts/lib/manifests.js';
+import { createKafka } from '../../scripts/lib/components/shared/kafka-client.js';
+import { applyPlan, observeTopics, planReconcile, type TopicOutcome } from '../../scripts/lib/components/kafka/reconcile.js';
+import { inClusterBootstrap } from '../../scripts/lib/components/shared/kafka-topology.js';
+import { COMMON_FLAGS } from '../../scripts/lib/core/config.js';
+import { DB_NAME, generatePassword } from '../../scripts/lib/components/shared/postgres-credentials.js';
+import { memoryLogger } from '../../scripts/lib/core/log.js';
+import type { Manifest } from '../../scripts/lib/kube/manifests.js';
 import { runProcess } from '../support/process.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -2,7 +2,7 @@
 // with KWOK nodes, the data side on a REAL PostgreSQL (no container runs on a KWOK node).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../scripts/lib/report.js';
+import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { installImagePullBackOffStage, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';

@@ -19,10 +19,10 @@ import kafkajs from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processLooksLike, readState } from '../../scripts/lib/day2/port-forward.js';
-import { readVersions } from '../../scripts/lib/manifests.js';
-import { freeLocalPort, localPortInUse } from '../../scripts/lib/port-forward.js';
-import type { Report } from '../../scripts/lib/report.js';
+import { processLooksLike, readState } from '../../scripts/lib/tools/port-forward.js';
+import { readVersions } from '../../scripts/lib/kube/manifests.js';
+import { freeLocalPort, localPortInUse } from '../../scripts/lib/kube/port-forward.js';
+import type { Report } from '../../scripts/lib/core/report.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
 import { waitFor } from '../support/kube-cluster.js';
 import { holdLock, KAFKA_LOCAL_PORT_LOCK } from '../support/locks.js';
@@ -234,5 +234,106 @@ describe('deploy-all and verify-all on the real node, through the kit\'s own por
     const last = readState(state) ?? before;
     expect(processLooksLike(last.supervisorPid, 'port-forward')).toBe(false);
     expect(await localPortInUse(pgPort)).toBe(false);
+  });
+});
+
+describe('real faults, named within 30 s with the fix; the diagnostics bundle holds the real logs and events', () => {
+  it('a PostgreSQL that exits at start (a volume of an older major: CrashLoopBackOff) and a Kafka killed for memory (OOMKilled)', { timeout: 4 * MIN }, async () => {
+    const c = cluster();
+    // Kafka: its memory limit lowered at admission in this namespace only (the kit's manifests unchanged).
+    await c.apply(JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1beta1',
+          kind: 'MutatingAdmissionPolicy',
+          metadata: { name: 'learnflow-test-kafka-oom' },
+          spec: {
+            matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
+            matchConditions: [{ name: 'kafka', expression: "has(object.metadata.labels) && object.metadata.labels[?'app.kubernetes.io/name'].orValue('') == 'kafka'" }],
+            failurePolicy: 'Fail',
+            reinvocationPolicy: 'Never',
+            mutations: [{
+              patchType: 'JSONPatch',
+              jsonPatch: {
+                expression: `[
+  JSONPatch{op: "replace", path: "/spec/containers/0/resources/limits/memory", value: "96Mi"},
+  JSONPatch{op: "replace", path: "/spec/containers/0/resources/requests/memory", value: "96Mi"}
+]`,
+              },
+            }],
+          },
+        },
+        {
+          apiVersion: 'admissionregistration.k8s.io/v1beta1',
+          kind: 'MutatingAdmissionPolicyBinding',
+          metadata: { name: 'learnflow-test-kafka-oom' },
+          spec: { policyName: 'learnflow-test-kafka-oom', matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': FAULTS } } } },
+        },
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: FAULTS } },
+      ],
+    }));
+    // PostgreSQL: its claim bound to a volume that holds the data directory of PostgreSQL 16 (what a user has after
+    // bumping the pinned major), written into the node's hostPath directory as the image's user left it.
+    const free = (await json<{ items: { metadata: { name: string }; spec: { claimRef?: object; hostPath: { path: string } } }[] }>(['get', 'pv', '-l', 'learnflow.test/pv=real-node'])).items.filter((v) => !v.spec.claimRef);
+    const pv = free[free.length - 1]!;
+    const pgdata = path.join(pv.spec.hostPath.path, 'pgdata');
+    const { chownSync, mkdirSync, writeFileSync } = await import('node:fs');
+    mkdirSync(pgdata, { mode: 0o700 });
+    writeFileSync(path.join(pgdata, 'PG_VERSION'), '16\n');
+    writeFileSync(path.join(pgdata, 'postgresql.conf'), '');
+    for (const f of ['', 'PG_VERSION', 'postgresql.conf']) chownSync(path.join(pgdata, f), 999, 999);
+    await c.apply(JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'data-postgresql-0', namespace: FAULTS },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'standard', volumeName: pv.metadata.name, resources: { requests: { storage: '5Gi' } } },
+    }));
+
+    try {
+      const r = await kit('deploy-all.mts', ['--namespace', FAULTS, '--skip', 'dapr', '--json'], 2 * MIN);
+      expect(r.stderr).not.toMatch(STACK_TRACE);
+      expect(r.code, r.stderr.slice(-3000)).toBe(1);
+      expect(r.durationMs).toBeLessThan(30_000);
+      expect(r.stderr).toMatch(/\[kafka\] ✗ statefulset\/kafka cannot become ready: pod kafka-0 is container kafka: CrashLoopBackOff \(last exit: OOMKilled\), [1-9]\d* restarts/);
+      expect(r.stderr).toContain('see docs/troubleshooting.md#oomkilled');
+      expect(r.stderr).toMatch(/\[postgres\] ✗ statefulset\/postgresql cannot become ready: pod postgresql-0 is container postgresql: CrashLoopBackOff, [1-9]\d* restarts/);
+      expect(r.stderr).toContain(`[postgres] ✗ fix: kubectl logs postgresql-0 -c postgresql -n ${FAULTS} --previous`);
+      expect(r.stderr).toContain('see docs/troubleshooting.md#crashloopbackoff');
+      const rep = report(r.stdout);
+      expect(rep.steps.map((s) => [s.name, s.ok])).toEqual([['kafka', false], ['postgres', false]]);
+
+      // What the kubelet really reported, and what the fix's own command shows: the cause, in the container's words.
+      const pod = async (name: string) => (await json<Pod & { spec: { containers: { resources: { limits: Record<string, string> } }[] } }>(['get', 'pod', name, '-n', FAULTS]));
+      const kafka = await pod('kafka-0');
+      expect(kafka.spec.nodeName).toBe(c.realNode.name);
+      expect(kafka.spec.containers[0]!.resources.limits.memory).toBe('96Mi');
+      expect(kafka.status.containerStatuses?.[0]?.lastState?.terminated?.reason).toBe('OOMKilled');
+      const previous = await c.kubectl(['logs', 'postgresql-0', '-c', 'postgresql', '-n', FAULTS, '--previous']);
+      expect(previous).toMatch(/FATAL: +database files are incompatible with server/);
+      expect(previous).toMatch(/initialized by PostgreSQL version 16, which is not compatible with this version 17\./);
+
+      // The bundle: real container logs (kubectl logs) and the kubelet's events.
+      const dir = rep.artifacts?.diagnostics;
+      expect(dir).toMatch(/^\.learnflow\/diagnostics\//);
+      expect(r.stderr).toContain(`diagnostics bundle: ${dir}/`);
+      const bundle = (f: string) => readFileSync(path.join(REPO, dir!, f), 'utf8');
+      expect(bundle(`logs/${FAULTS}_postgresql-0_postgresql.log`)).toMatch(/FATAL: +database files are incompatible with server/);
+      const kafkaLog = bundle(`logs/${FAULTS}_kafka-0_kafka.log`);
+      expect(kafkaLog).toContain('# previous container');
+      expect(kafkaLog).toMatch(/Killed|KafkaConfig values|kafka/);
+      const events = bundle(`${FAULTS}-events.txt`);
+      expect(events).toMatch(/Started\s+pod\/kafka-0\s+Started container kafka/);
+      expect(events).toMatch(/BackOff\s+pod\/postgresql-0\s+Back-off restarting failed container postgresql/);
+      expect(events).toMatch(/BackOff\s+pod\/kafka-0\s+Back-off restarting failed container kafka/);
+      expect(bundle(`${FAULTS}-pods-describe.txt`)).toMatch(/Last State:\s+Terminated\s+Reason:\s+OOMKilled/);
+      expect(bundle('summary.txt')).toContain(`${FAULTS}/kafka-0: container kafka: CrashLoopBackOff (last exit: OOMKilled)`);
+    } finally {
+      await c.kubectl(['delete', 'mutatingadmissionpolicybinding,mutatingadmissionpolicy', 'learnflow-test-kafka-oom', '--ignore-not-found']);
+      // Gone at once: the crashing pods hold CPU requests on the real node that the next tests need.
+      await c.kubectl(['delete', 'namespace', FAULTS, '--wait=false']);
+      await c.kubectl(['delete', 'statefulset,pod', '--all', '-n', FAULTS, '--grace-period=0', '--force', '--ignore-not-found'], { timeoutMs: 30_000 }).catch(() => '');
+    }
   });
 });

@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
 import { CONTROL_PLANE } from '../../scripts/lib/components/dapr/values.js';
-import { readVersions, REPO_ROOT } from '../../scripts/lib/manifests.js';
+import { readVersions, REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
 
 const CACHE = process.env.LEARNFLOW_TEST_CACHE || path.join(homedir(), '.cache', 'learnflow-test');
 const VERSION = readVersions().dapr.version;

@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderAll } from '../../scripts/lib/components/dapr/manifests.js';
 import { zipkinEndpointIn } from '../../scripts/lib/components/dapr/settings.js';
-import { readVersions, type Manifest } from '../../scripts/lib/manifests.js';
+import { readVersions, type Manifest } from '../../scripts/lib/kube/manifests.js';
 
 // ------------------------------------------------------------------------------------------- validator
 

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../scripts/lib/report.js';
+import type { Report } from '../../scripts/lib/core/report.js';
 import { PROBE_GROUP_PREFIX, PROBE_HEADER, PROBE_ID_HEADER, VERIFY_TOPIC } from '../../scripts/lib/components/kafka/checks.js';
-import { CLIENT_SETTINGS } from '../../scripts/lib/components/kafka/client.js';
+import { CLIENT_SETTINGS } from '../../scripts/lib/components/shared/kafka-client.js';
 import { REPO, runKit, STACK_TRACE, type CliResult } from '../support/cli.js';
 import { pinnedKafkaVersion, startKafka, type KafkaInstance } from '../support/kafka.js';
 

@@ -7,9 +7,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processLooksLike, readState } from '../../scripts/lib/day2/port-forward.js';
-import { freeLocalPort, probeLocalPort } from '../../scripts/lib/port-forward.js';
-import type { Report } from '../../scripts/lib/report.js';
+import { processLooksLike, readState } from '../../scripts/lib/tools/port-forward.js';
+import { freeLocalPort, probeLocalPort } from '../../scripts/lib/kube/port-forward.js';
+import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 
 const FAKE_KUBECTL = `#!${process.execPath}

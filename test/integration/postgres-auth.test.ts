@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
-import { tryLogin } from '../../scripts/lib/pg.js';
-import { connectPg } from '../../scripts/lib/pg.js';
-import type { Report } from '../../scripts/lib/report.js';
+import { tryLogin } from '../../scripts/lib/core/pg.js';
+import { connectPg } from '../../scripts/lib/core/pg.js';
+import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit } from '../support/cli.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropServiceDatabase, ensureServiceDatabase, orphanedServiceRoles, parseServiceDatabases, serviceDatabase } from '../../scripts/lib/components/postgres/service-databases.js';
-import { connectPg, tryLogin } from '../../scripts/lib/pg.js';
+import { connectPg, tryLogin } from '../../scripts/lib/core/pg.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 let server: PostgresInstance;

@@ -4,7 +4,7 @@
 import kafkajs, { type Admin } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Report } from '../../scripts/lib/report.js';
+import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';

@@ -1,14 +1,14 @@
 // The exec boundary and the clock, faked for unit tests. Failures go through the real check(),
 // so a fake command fails exactly like a real one.
 
-import type { Clock } from '../../scripts/lib/clock.js';
-import { Deadline } from '../../scripts/lib/budget.js';
-import { buildConfig } from '../../scripts/lib/config.js';
-import { Cleanup, type StepCtx } from '../../scripts/lib/context.js';
-import { check, formatCommand, type Exec, type ExecOptions } from '../../scripts/lib/exec.js';
-import { Kube } from '../../scripts/lib/kube.js';
-import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
-import { REPO_ROOT } from '../../scripts/lib/manifests.js';
+import type { Clock } from '../../scripts/lib/core/clock.js';
+import { Deadline } from '../../scripts/lib/core/budget.js';
+import { buildConfig } from '../../scripts/lib/core/config.js';
+import { Cleanup, type StepCtx } from '../../scripts/lib/kube/context.js';
+import { check, formatCommand, type Exec, type ExecOptions } from '../../scripts/lib/core/exec.js';
+import { Kube } from '../../scripts/lib/kube/kubectl.js';
+import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
+import { REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
 
 export interface FakeReply {
   stdout?: string;

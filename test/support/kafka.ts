@@ -9,7 +9,7 @@ import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freeLocalPort } from "../../scripts/lib/port-forward.js";
+import { freeLocalPort } from "../../scripts/lib/kube/port-forward.js";
 import { forgetOnExit, runProcess, stopOnExit } from "./process.js";
 
 export interface StartKafkaOptions {

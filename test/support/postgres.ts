@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { chmod, chown, mkdtemp, readFile, rm, writeFile, appendFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeLocalPort } from "../../scripts/lib/port-forward.js";
+import { freeLocalPort } from "../../scripts/lib/kube/port-forward.js";
 import { forgetOnExit, runProcess, stopOnExit } from "./process.js";
 
 export interface StartPostgresOptions {

@@ -5,9 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backupScript, inspectDump, restoreScript, splitPgUrl, timestampName } from '../../scripts/lib/day2/backup.js';
-import type { Report } from '../../scripts/lib/report.js';
-import { main, type ScriptDef } from '../../scripts/lib/run.js';
+import { backupScript, inspectDump, restoreScript, splitPgUrl, timestampName } from '../../scripts/lib/tools/backup.js';
+import type { Report } from '../../scripts/lib/core/report.js';
+import { main, type ScriptDef } from '../../scripts/lib/cli/run.js';
 import { fakeClock, fakeExec, on, type FakeHandler } from '../support/fakes.js';
 
 const DUMP = `--\n-- PostgreSQL database dump\n--\n\nDROP TABLE IF EXISTS public.users;\nCREATE TABLE public.users (id integer);\n\n--\n-- PostgreSQL database dump complete\n--\n`;

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMMON_FLAGS } from '../../scripts/lib/config.js';
-import { editDistance, HELP_COLUMNS, parseFlags, suggestFlag, type FlagSpec } from '../../scripts/lib/flags.js';
-import { SCRIPTS } from '../../scripts/lib/script-registry.js';
-import { allFlags, helpText, versionText } from '../../scripts/lib/run.js';
-import type { Report } from '../../scripts/lib/report.js';
+import { COMMON_FLAGS } from '../../scripts/lib/core/config.js';
+import { editDistance, HELP_COLUMNS, parseFlags, suggestFlag, type FlagSpec } from '../../scripts/lib/core/flags.js';
+import { SCRIPTS } from '../../scripts/lib/cli/registry.js';
+import { allFlags, helpText, versionText } from '../../scripts/lib/cli/run.js';
+import type { Report } from '../../scripts/lib/core/report.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'lf-cli-'));
@@ -87,7 +87,7 @@ describe('--help, --version, --quiet, NO_COLOR', () => {
   });
 
   it('NO_COLOR and TERM=dumb give plain lines on a terminal', async () => {
-    const { main } = await import('../../scripts/lib/run.js');
+    const { main } = await import('../../scripts/lib/cli/run.js');
     const { fakeClock } = await import('../support/fakes.js');
     const def = await SCRIPTS.find((s) => s.name === 'deploy-postgres')!.load();
     for (const env of [{ NO_COLOR: '1' }, { TERM: 'dumb' }]) {
@@ -182,7 +182,7 @@ describe('the right cause', () => {
 
 describe('remembered settings', () => {
   it('a flag wins, then what the last deploy applied, then the default; contradictory flags are refused', async () => {
-    const { chooseSetting } = await import('../../scripts/lib/remembered.js');
+    const { chooseSetting } = await import('../../scripts/lib/kube/remembered.js');
     const base = { name: 'Redis', on: 'with-redis', off: 'no-redis', fallback: false };
     expect(chooseSetting({ ...base, flags: {} })).toEqual({ value: false, why: 'Redis off' });
     expect(chooseSetting({ ...base, flags: {}, remembered: 'true' })).toEqual({ value: true, why: 'Redis on, as deployed (--no-redis changes it)' });

@@ -5,13 +5,16 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { controlPlaneStates, dependencyStates, helmCommandLine, installControlPlane, releaseUpToDate, waitForControlPlane } from '../../scripts/lib/components/dapr/controlplane.js';
-import { dapr, installDaprScript } from '../../scripts/lib/components/dapr/index.js';
+import { dapr } from '../../scripts/lib/components/dapr/index.js';
+import { deployScript } from '../../scripts/lib/workflows/component-scripts.js';
+
+const installDaprScript = () => deployScript(dapr, 'install-dapr');
 import { chooseChart, daprSettings, VALUES_FILE, type DaprSettings } from '../../scripts/lib/components/dapr/settings.js';
 import { desiredValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
-import { buildConfig } from '../../scripts/lib/config.js';
-import { Helm, helmDuration, helmMajor, parseReleases, upgradeInstallArgs } from '../../scripts/lib/helm.js';
-import { SECRET_PLACEHOLDER, readVersions, REPO_ROOT } from '../../scripts/lib/manifests.js';
-import { main } from '../../scripts/lib/run.js';
+import { buildConfig } from '../../scripts/lib/core/config.js';
+import { Helm, helmDuration, helmMajor, parseReleases, upgradeInstallArgs } from '../../scripts/lib/kube/helm.js';
+import { SECRET_PLACEHOLDER, readVersions, REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
+import { main } from '../../scripts/lib/cli/run.js';
 import { fakeClock, fakeExec, fakeStep, on, type FakeHandler } from '../support/fakes.js';
 
 const V = readVersions().dapr;

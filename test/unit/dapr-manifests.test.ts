@@ -8,8 +8,8 @@ import { expectedComponents, renderAll, renderComponents, renderConfiguration, r
 import { COMPONENT_SELECTOR, zipkinEndpointIn, KAFKA_PROTOCOL_VERSION, PROBE_IMAGE, VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
 import { buildConnectionString, inClusterTarget } from '../../scripts/lib/components/dapr/statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, desiredValues, flattenValues, loadValues, sameValues } from '../../scripts/lib/components/dapr/values.js';
-import { parseMemory } from '../../scripts/lib/capacity.js';
-import { readVersions, redactSecrets, REPO_ROOT, type Manifest } from '../../scripts/lib/manifests.js';
+import { parseMemory } from '../../scripts/lib/preflight/capacity.js';
+import { readVersions, redactSecrets, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
 
 type Any = Manifest & Record<string, any>;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CommandError, EnvironmentError } from '../../scripts/lib/errors.js';
-import { createExec, formatCommand, shellQuote } from '../../scripts/lib/exec.js';
-import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
+import { CommandError, EnvironmentError } from '../../scripts/lib/core/errors.js';
+import { createExec, formatCommand, shellQuote } from '../../scripts/lib/core/exec.js';
+import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 
 describe('exec', () => {
   it('quotes arguments so the logged line can be pasted', () => {

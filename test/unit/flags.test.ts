@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildConfig, COMMON_FLAGS, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG, budgetFlag } from '../../scripts/lib/config.js';
-import { ExitCode, UsageError } from '../../scripts/lib/errors.js';
-import { formatHelp, parseFlags } from '../../scripts/lib/flags.js';
+import { buildConfig, COMMON_FLAGS, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG, budgetFlag } from '../../scripts/lib/core/config.js';
+import { ExitCode, UsageError } from '../../scripts/lib/core/errors.js';
+import { formatHelp, parseFlags } from '../../scripts/lib/core/flags.js';
 
 const SPECS = [...COMMON_FLAGS, PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, budgetFlag('kafka')];
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => buildConfig(parseFlags(SPECS, argv, env));

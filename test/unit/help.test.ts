@@ -1,13 +1,13 @@
 // `--help` of every entry script (scripts/*.mts and the root *.mts) exits 0 and lists its flags. Each script on disk
-// must be in scripts/lib/script-registry.ts (docs/configuration.md is generated from there), and its real --help
+// must be in scripts/lib/cli/registry.ts (docs/configuration.md is generated from there), and its real --help
 // must be exactly the registry's ScriptDef's: the docs describe what the script really accepts.
 
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { COMMON_FLAGS } from '../../scripts/lib/config.js';
-import { allFlags, helpText, type ScriptDef } from '../../scripts/lib/run.js';
-import { SCRIPTS } from '../../scripts/lib/script-registry.js';
+import { COMMON_FLAGS } from '../../scripts/lib/core/config.js';
+import { allFlags, helpText, type ScriptDef } from '../../scripts/lib/cli/run.js';
+import { SCRIPTS } from '../../scripts/lib/cli/registry.js';
 import { REPO, runKit, STACK_TRACE, type CliResult } from '../support/cli.js';
 
 const onDisk = [
@@ -47,12 +47,12 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('every entry script', () => {
-  it('is listed in scripts/lib/script-registry.ts, and every listed script exists', () => {
+  it('is listed in scripts/lib/cli/registry.ts, and every listed script exists', () => {
     const listed = SCRIPTS.map((s) => s.path);
     const missing = onDisk.filter((f) => !listed.includes(f));
-    expect(missing, `add these to SCRIPTS in scripts/lib/script-registry.ts (then run ./scripts/gen-config-docs.mts): ${missing.join(', ')}`).toEqual([]);
+    expect(missing, `add these to SCRIPTS in scripts/lib/cli/registry.ts (then run ./scripts/gen-config-docs.mts): ${missing.join(', ')}`).toEqual([]);
     const gone = listed.filter((f) => !onDisk.includes(f));
-    expect(gone, `listed in scripts/lib/script-registry.ts but not on disk: ${gone.join(', ')}`).toEqual([]);
+    expect(gone, `listed in scripts/lib/cli/registry.ts but not on disk: ${gone.join(', ')}`).toEqual([]);
     expect(new Set(SCRIPTS.map((s) => s.name)).size).toBe(SCRIPTS.length);
   });
 
@@ -64,6 +64,6 @@ describe('every entry script', () => {
     const def = defs.get(file);
     const flags = def ? allFlags(def) : COMMON_FLAGS;
     for (const f of flags) expect(r.stdout, `${file} --help does not list --${f.name}`).toContain(`--${f.name}`);
-    if (def) expect(r.stdout, `${file}'s --help differs from its ScriptDef in scripts/lib/script-registry.ts`).toBe(helpText(def));
+    if (def) expect(r.stdout, `${file}'s --help differs from its ScriptDef in scripts/lib/cli/registry.ts`).toBe(helpText(def));
   });
 });

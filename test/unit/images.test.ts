@@ -8,12 +8,12 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
-import { createCtx } from '../../scripts/lib/context.js';
-import { collectImages, DAPR_CHART_IMAGES, DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry, dedupe, imagesScript, manifestImages, preloadCommands } from '../../scripts/lib/day2/images.js';
-import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
-import { readVersions, REPO_ROOT, type Manifest } from '../../scripts/lib/manifests.js';
-import type { Report } from '../../scripts/lib/report.js';
-import { main } from '../../scripts/lib/run.js';
+import { createCtx } from '../../scripts/lib/kube/context.js';
+import { collectImages, DAPR_CHART_IMAGES, DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry, dedupe, imagesScript, manifestImages, preloadCommands } from '../../scripts/lib/tools/images.js';
+import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
+import { readVersions, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
+import type { Report } from '../../scripts/lib/core/report.js';
+import { main } from '../../scripts/lib/cli/run.js';
 import { fakeClock, fakeExec } from '../support/fakes.js';
 
 const ctx = () =>

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../../scripts/lib/errors.js';
-import { REPO_ROOT } from '../../scripts/lib/manifests.js';
+import { UsageError } from '../../scripts/lib/core/errors.js';
+import { REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
 import { desiredConfigs, formatRetention, loadCatalogue, parseCatalogue, parseRetention } from '../../scripts/lib/components/kafka/catalogue.js';
 
 const DAY = 86_400_000;

@@ -2,7 +2,7 @@
 // a fake admin, and verify's per-topic comparison.
 
 import { describe, expect, it } from 'vitest';
-import { StepError } from '../../scripts/lib/errors.js';
+import { StepError } from '../../scripts/lib/core/errors.js';
 import type { CatalogueTopic } from '../../scripts/lib/components/kafka/catalogue.js';
 import { describeTopic, topicDifferences } from '../../scripts/lib/components/kafka/checks.js';
 import { applyPlan, describeAction, planReconcile, type ObservedTopic, type ReconcileAdmin } from '../../scripts/lib/components/kafka/reconcile.js';

@@ -11,7 +11,7 @@ import {
   portForwardTargets,
   quorumVoters,
   replicationFor,
-} from '../../scripts/lib/components/kafka/topology.js';
+} from '../../scripts/lib/components/shared/kafka-topology.js';
 
 describe('laptop access through port-forwards', () => {
   it('maps local 29092+i to pod/kafka-i:29092+i, one forward per broker, fixed local ports', () => {

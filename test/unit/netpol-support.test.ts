@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { networkPolicySupport } from '../../scripts/lib/netpol-support.js';
+import { networkPolicySupport } from '../../scripts/lib/preflight/netpol-support.js';
 
 const pod = (name: string, image = '') => ({ metadata: { name }, spec: { containers: [{ image }] } });
 

@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { KitConfig } from '../../scripts/lib/config.js';
-import { createCtx, type Ctx } from '../../scripts/lib/context.js';
-import { portForwardScript, readState, resolveForwards, runSupervisor, showStatus, splitCommand, startForwards, stopForwards, writeState, type PortForwardDeps, type StateFile } from '../../scripts/lib/day2/port-forward.js';
-import { EnvironmentError, StepError, UsageError } from '../../scripts/lib/errors.js';
-import { memoryLogger, SecretRegistry } from '../../scripts/lib/log.js';
-import { main } from '../../scripts/lib/run.js';
-import { kafkaApiVersionsRequest, PortForward, probeLocalPort, type ForwardEvent } from '../../scripts/lib/port-forward.js';
+import type { KitConfig } from '../../scripts/lib/core/config.js';
+import { createCtx, type Ctx } from '../../scripts/lib/kube/context.js';
+import { portForwardScript, readState, resolveForwards, runSupervisor, showStatus, splitCommand, startForwards, stopForwards, writeState, type PortForwardDeps, type StateFile } from '../../scripts/lib/tools/port-forward.js';
+import { EnvironmentError, StepError, UsageError } from '../../scripts/lib/core/errors.js';
+import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
+import { main } from '../../scripts/lib/cli/run.js';
+import { kafkaApiVersionsRequest, PortForward, probeLocalPort, type ForwardEvent } from '../../scripts/lib/kube/port-forward.js';
 import { fakeClock, fakeExec, on } from '../support/fakes.js';
 
 // ---------------------------------------------------------------------------------------------

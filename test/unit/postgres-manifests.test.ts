@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { readVersions, SECRET_PLACEHOLDER, type Manifest } from '../../scripts/lib/manifests.js';
+import { readVersions, SECRET_PLACEHOLDER, type Manifest } from '../../scripts/lib/kube/manifests.js';
 import { POSTGRES_RESOURCES, renderNamespace, renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
-import { chooseTls, statefulSetServesTls, withSslMode, withTls } from '../../scripts/lib/components/postgres/tls.js';
+import { chooseTls, statefulSetServesTls, withSslMode, withTls } from '../../scripts/lib/components/shared/postgres-tls.js';
 import { runKit } from '../support/cli.js';
 
 const manifests = renderPostgres('learnflow', 'pw-under-test');
@@ -85,7 +85,7 @@ describe('PostgreSQL NetworkPolicy', () => {
 
 describe('PostgreSQL with --tls', () => {
   it('mounts the TLS Secret 0640 and turns ssl on; without --tls nothing of it', async () => {
-    const { withTls, renderTlsSecret, TLS_MOUNT } = await import('../../scripts/lib/components/postgres/tls.js');
+    const { withTls, renderTlsSecret, TLS_MOUNT } = await import('../../scripts/lib/components/shared/postgres-tls.js');
     const tlsSts = withTls(renderPostgres('learnflow', 'x')).find((m) => m.kind === 'StatefulSet') as Record<string, any>;
     const c = tlsSts.spec.template.spec.containers[0];
     expect(c.args.join(' ')).toContain(`-c ssl=on -c ssl_cert_file=${TLS_MOUNT}/tls.crt -c ssl_key_file=${TLS_MOUNT}/tls.key`);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { EnvironmentError, StepError } from '../../scripts/lib/errors.js';
-import { formatTable, type Report } from '../../scripts/lib/report.js';
-import { exitCodeOf, main, type ScriptDef } from '../../scripts/lib/run.js';
-import { runStep } from '../../scripts/lib/steps.js';
+import { EnvironmentError, StepError } from '../../scripts/lib/core/errors.js';
+import { formatTable, type Report } from '../../scripts/lib/core/report.js';
+import { exitCodeOf, main, type ScriptDef } from '../../scripts/lib/cli/run.js';
+import { runStep } from '../../scripts/lib/kube/steps.js';
 import { fakeClock, fakeExec } from '../support/fakes.js';
 
 function io(clock = fakeClock()) {
@@ -44,8 +44,8 @@ describe('runStep', () => {
   it('records checks, and marks a step that ran past its budget as failed', async () => {
     const clock = fakeClock();
     const { io: o } = io(clock);
-    const { createCtx } = await import('../../scripts/lib/context.js');
-    const { createLogger, SecretRegistry } = await import('../../scripts/lib/log.js');
+    const { createCtx } = await import('../../scripts/lib/kube/context.js');
+    const { createLogger, SecretRegistry } = await import('../../scripts/lib/core/log.js');
     const ctx = createCtx({ config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() }, log: createLogger({ write: o.stderr, tty: false, clock }), exec: o.exec, clock, secrets: new SecretRegistry(), signal: new AbortController().signal });
     const r = await runStep(ctx, {
       name: 'kafka',
@@ -134,7 +134,7 @@ describe('entry-point runner', () => {
 
 describe('terminal status line', () => {
   it('keeps the bottom line for elapsed time and what each component does; log lines scroll above it', async () => {
-    const { createLogger } = await import('../../scripts/lib/log.js');
+    const { createLogger } = await import('../../scripts/lib/core/log.js');
     const clock = fakeClock();
     const raw: string[] = [];
     const log = createLogger({ tty: true, clock, statusLine: (t) => raw.push(t), write: () => raw.push('PLAIN') });
@@ -153,7 +153,7 @@ describe('terminal status line', () => {
   });
 
   it('is not used off a terminal (CI, pipes): plain timestamped lines only', async () => {
-    const { createLogger } = await import('../../scripts/lib/log.js');
+    const { createLogger } = await import('../../scripts/lib/core/log.js');
     const raw: string[] = [];
     const lines: string[] = [];
     const log = createLogger({ tty: false, clock: fakeClock(), statusLine: (t) => raw.push(t), write: (l) => lines.push(l) });

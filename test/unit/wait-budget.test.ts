@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BUDGETS_MS, Deadline } from '../../scripts/lib/budget.js';
-import { formatDuration, parseDuration } from '../../scripts/lib/duration.js';
-import { DeadlineError, EnvironmentError, StepError } from '../../scripts/lib/errors.js';
-import { waitFor } from '../../scripts/lib/wait.js';
+import { BUDGETS_MS, Deadline } from '../../scripts/lib/core/budget.js';
+import { formatDuration, parseDuration } from '../../scripts/lib/core/duration.js';
+import { DeadlineError, EnvironmentError, StepError } from '../../scripts/lib/core/errors.js';
+import { waitFor } from '../../scripts/lib/core/wait.js';
 import { fakeClock } from '../support/fakes.js';
 
 describe('durations and budgets', () => {

@@ -1,7 +1,7 @@
 // The components the master scripts run, in deploy order. Dapr's components need Kafka and
 // PostgreSQL up (daprd fails on a component that cannot initialise), so Dapr goes last.
 
-import type { ComponentName } from '../budget.js';
+import type { ComponentName } from '../core/budget.js';
 import type { Component } from './types.js';
 import { dapr } from './dapr/index.js';
 import { kafka } from './kafka/index.js';

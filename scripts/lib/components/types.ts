@@ -1,10 +1,10 @@
 // A component is a module: { name, budget, plan, deploy, verify }. The standalone scripts and the
 // master scripts are thin entry points over these.
 
-import type { ComponentName } from '../budget.js';
-import type { Ctx, StepCtx } from '../context.js';
-import type { FlagSpec } from '../flags.js';
-import type { Manifest } from '../manifests.js';
+import type { ComponentName } from '../core/budget.js';
+import type { Ctx, StepCtx } from '../kube/context.js';
+import type { FlagSpec } from '../core/flags.js';
+import type { Manifest } from '../kube/manifests.js';
 
 export interface Plan {
   /** What deploy would do, in order, one line each. */

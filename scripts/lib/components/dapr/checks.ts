@@ -1,9 +1,9 @@
 // verify-dapr's object checks: the release, the CRDs, the components and their Secret, the Configuration and
 // Resiliency, the dependencies. Every check is recorded; none stops the others.
 
-import type { StepCtx } from '../../context.js';
-import { errorMessage } from '../../errors.js';
-import { describeRelease } from '../../helm.js';
+import type { StepCtx } from '../../kube/context.js';
+import { errorMessage } from '../../core/errors.js';
+import { describeRelease } from '../../kube/helm.js';
 import { helmFor, readDependencies } from './controlplane.js';
 import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, DAPR_NAMESPACE, REDIS_SCOPE, REDIS_SECRET, REDIS_STATESTORE, RELEASE, RESILIENCY, STATESTORE_SECRET } from './settings.js';

@@ -2,14 +2,14 @@
 // with the same values), the CRDs on an upgrade (helm never upgrades crds/), then one wait for all five
 // workloads that names each one not ready and why. Also the Kafka/PostgreSQL readiness gate for components.
 
-import type { StepCtx } from '../../context.js';
-import { diagnosePod, type PodJson } from '../../diagnose.js';
-import { StepError } from '../../errors.js';
-import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../helm.js';
-import { formatCommand } from '../../exec.js';
-import { parseManifests } from '../../manifests.js';
-import { TerminalTracker, workloadReady } from '../../rollout.js';
-import { waitFor } from '../../wait.js';
+import type { StepCtx } from '../../kube/context.js';
+import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
+import { StepError } from '../../core/errors.js';
+import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../kube/helm.js';
+import { formatCommand } from '../../core/exec.js';
+import { parseManifests } from '../../kube/manifests.js';
+import { TerminalTracker, workloadReady } from '../../kube/rollout.js';
+import { waitFor } from '../../core/wait.js';
 import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
 import { CONTROL_PLANE, desiredValues, loadValues, sameValues, type ControlPlaneWorkload } from './values.js';
 

@@ -4,25 +4,23 @@
 
 import path from 'node:path';
 import type pg from 'pg';
-import { tryLogin } from '../../pg.js';
-import { BUDGETS_MS } from '../../budget.js';
-import { deployScript, verifyScript } from '../../component-scripts.js';
-import type { Ctx, StepCtx } from '../../context.js';
-import { EnvironmentError, errorMessage } from '../../errors.js';
-import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube.js';
-import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../manifests.js';
-import { ensureClusterReachable } from '../../preflight.js';
-import { PortForward } from '../../port-forward.js';
-import { rememberedSettings, renderSettings } from '../../remembered.js';
-import { waitForWorkload } from '../../rollout.js';
-import type { ScriptDef } from '../../run.js';
-import { generatePassword } from '../postgres/credentials.js';
-import { withPostgres } from '../postgres/connection.js';
+import { tryLogin } from '../../core/pg.js';
+import { BUDGETS_MS } from '../../core/budget.js';
+import type { Ctx, StepCtx } from '../../kube/context.js';
+import { EnvironmentError, errorMessage } from '../../core/errors.js';
+import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube/kubectl.js';
+import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
+import { ensureClusterReachable } from '../../preflight/checks.js';
+import { PortForward } from '../../kube/port-forward.js';
+import { rememberedSettings, renderSettings } from '../../kube/remembered.js';
+import { waitForWorkload } from '../../kube/rollout.js';
+import { generatePassword } from '../shared/postgres-credentials.js';
+import { withPostgres } from '../shared/postgres-connection.js';
 import type { ClusterWidePlan, Component, DeployOptions, Plan } from '../types.js';
 import { objectChecks } from './checks.js';
-import { KIT_RELEASE_LABEL } from '../../helm.js';
-import type { FlagSpec } from '../../flags.js';
-import { chartArgs } from '../../helm.js';
+import { KIT_RELEASE_LABEL } from '../../kube/helm.js';
+import type { FlagSpec } from '../../core/flags.js';
+import { chartArgs } from '../../kube/helm.js';
 import {
   controlPlaneChecks,
   helmCommandLine,
@@ -365,11 +363,3 @@ export const dapr: Component = {
   ],
   clusterWide: { plan: planControlPlane, remove: removeControlPlane, forceFlag: DAPR_CONTROL_PLANE_FLAG },
 };
-
-export function installDaprScript(): ScriptDef {
-  return deployScript(dapr, 'install-dapr');
-}
-
-export function verifyDaprScript(): ScriptDef {
-  return verifyScript(dapr, 'verify-dapr');
-}

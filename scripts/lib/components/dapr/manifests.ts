@@ -1,9 +1,9 @@
 // Renders k8s/dapr/*.yaml: the state store's Secret and the two components, the Configuration, the
 // Resiliency, and (with --with-redis) Redis with its scoped component.
 
-import { loadManifests, readVersions, type Manifest } from '../../manifests.js';
-import { MAX_MESSAGE_BYTES } from '../kafka/manifests.js';
-import { inClusterBootstrap } from '../kafka/topology.js';
+import { loadManifests, readVersions, type Manifest } from '../../kube/manifests.js';
+import { MAX_MESSAGE_BYTES } from '../shared/kafka-topology.js';
+import { inClusterBootstrap } from '../shared/kafka-topology.js';
 import {
   CONFIGURATION,
   KAFKA_PROTOCOL_VERSION,

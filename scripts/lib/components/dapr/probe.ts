@@ -5,14 +5,14 @@
 // A failure names the hop that failed. The Job is deleted afterwards (cleanup stack), with a TTL as a backstop.
 
 import { randomBytes } from 'node:crypto';
-import type { StepCtx } from '../../context.js';
-import { diagnosePod, type PodJson } from '../../diagnose.js';
-import { docsLink, errorMessage, KitError, StepError } from '../../errors.js';
-import type { Manifest } from '../../manifests.js';
-import { TerminalTracker } from '../../rollout.js';
-import { waitFor } from '../../wait.js';
-import { connectKafka, explainKafkaError, openEndpoint, within, type KafkaSession } from '../kafka/client.js';
-import { ensureOwnTopic } from '../kafka/checks.js';
+import type { StepCtx } from '../../kube/context.js';
+import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
+import { docsLink, errorMessage, KitError, StepError } from '../../core/errors.js';
+import type { Manifest } from '../../kube/manifests.js';
+import { TerminalTracker } from '../../kube/rollout.js';
+import { waitFor } from '../../core/wait.js';
+import { connectKafka, explainKafkaError, openEndpoint, within, type KafkaSession } from '../shared/kafka-client.js';
+import { ensureOwnTopic } from '../shared/kafka-client.js';
 import { CONFIGURATION, PUBSUB, REDIS_STATESTORE, STATESTORE } from './settings.js';
 
 /** A topic of its own (the broker does not auto-create topics): one partition, kept for an hour. */

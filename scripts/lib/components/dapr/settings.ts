@@ -3,13 +3,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
-import { chooseSetting } from '../../remembered.js';
-import type { Ctx } from '../../context.js';
-import { UsageError } from '../../errors.js';
-import type { FlagSpec, FlagValue } from '../../flags.js';
-import type { ChartRef } from '../../helm.js';
-import { readVersions } from '../../manifests.js';
+import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../core/config.js';
+import { chooseSetting } from '../../kube/remembered.js';
+import type { Ctx } from '../../kube/context.js';
+import { UsageError } from '../../core/errors.js';
+import type { FlagSpec, FlagValue } from '../../core/flags.js';
+import type { ChartRef } from '../../kube/helm.js';
+import { readVersions } from '../../kube/manifests.js';
 
 export const DAPR_NAMESPACE = 'dapr-system';
 export const RELEASE = 'dapr';

@@ -7,10 +7,10 @@
 // so it cannot show up in a server log (log_statement) or in pg_stat_activity.
 
 import type pg from 'pg';
-import type { Ctx } from '../../context.js';
-import { StepError } from '../../errors.js';
-import { ensureLoginRole, ident, type RoleChanges } from '../../pg-roles.js';
-import { DB_NAME, generatePassword } from '../postgres/credentials.js';
+import type { Ctx } from '../../kube/context.js';
+import { StepError } from '../../core/errors.js';
+import { ensureLoginRole, ident, type RoleChanges } from '../../core/pg-roles.js';
+import { DB_NAME, generatePassword } from '../shared/postgres-credentials.js';
 import { STATE_ROLE, STATE_SCHEMA, STATESTORE_SECRET } from './settings.js';
 
 /** Serialises concurrent kit runs on the role setup (CREATE ROLE is not idempotent under a race). */

@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { parseCpu, parseMemory, type Resources } from '../../capacity.js';
+import { parseCpu, parseMemory, type Resources } from '../../preflight/capacity.js';
 
 export type Values = Record<string, unknown>;
 

@@ -4,8 +4,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { UsageError } from '../../errors.js';
-import { minIsrFor } from './topology.js';
+import { UsageError } from '../../core/errors.js';
+import { minIsrFor } from '../shared/kafka-topology.js';
 
 export const DEFAULT_CATALOGUE = 'k8s/kafka/topics.yaml';
 

@@ -5,11 +5,11 @@
 
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../core/log.js';
 import { formatRetention, type CatalogueTopic } from './catalogue.js';
-import { CLIENT_SETTINGS, explainKafkaError, within } from './client.js';
+import { CLIENT_SETTINGS, explainKafkaError, within } from '../shared/kafka-client.js';
 import { configChanges, showValue, type ObservedTopic } from './reconcile.js';
-import { replicationFor } from './topology.js';
+import { replicationFor } from '../shared/kafka-topology.js';
 
 const { Partitioners } = kafkajs;
 
@@ -19,6 +19,8 @@ const { Partitioners } = kafkajs;
  */
 export const VERIFY_TOPIC = 'learnflow.kit-verify';
 export const VERIFY_TOPIC_RETENTION_MS = 3_600_000;
+
+export { ensureOwnTopic } from '../shared/kafka-client.js';
 
 /** Every probe message carries this header (value "true"), for tools that look; Dapr's subscriber does not. */
 export const PROBE_HEADER = 'learnflow-kit-probe';
@@ -40,19 +42,6 @@ export function topicDifferences(topic: CatalogueTopic, observed: ObservedTopic 
   if (observed.leaderless) out.push(`${observed.leaderless} partition(s) without a leader`);
   if (observed.underReplicated) out.push(`${observed.underReplicated} partition(s) with fewer in-sync replicas than replicas`);
   return out;
-}
-
-/** Creates one of the kit's own topics (not in the catalogue) when missing. Returns whether it was created. */
-export async function ensureOwnTopic(admin: Admin, topic: string, brokers: number, retentionMs: number): Promise<boolean> {
-  const { replicationFactor } = replicationFor(brokers);
-  return within(
-    admin.createTopics({
-      waitForLeaders: true,
-      topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(retentionMs) }] }],
-    }),
-    15_000,
-    `creating topic ${topic}`,
-  );
 }
 
 export function describeTopic(t: ObservedTopic): string {

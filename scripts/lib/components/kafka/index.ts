@@ -1,16 +1,16 @@
 // The Kafka component: namespace, ConfigMap + Services + StatefulSet (KRaft), then the topic catalogue
 // reconciled through the admin API. verify-kafka: pods, metadata, every topic, a round trip on every topic.
 
-import { BUDGETS_MS } from '../../budget.js';
-import type { Ctx, StepCtx } from '../../context.js';
-import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../config.js';
-import { chooseSetting, rememberedSettings, renderSettings } from '../../remembered.js';
-import { errorMessage, StepError } from '../../errors.js';
-import type { FlagSpec } from '../../flags.js';
-import { deleteBySelector, labelClaims } from '../../kube.js';
-import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
-import { waitForWorkload } from '../../rollout.js';
-import { renderNamespace } from '../postgres/manifests.js';
+import { BUDGETS_MS } from '../../core/budget.js';
+import type { Ctx, StepCtx } from '../../kube/context.js';
+import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
+import { chooseSetting, rememberedSettings, renderSettings } from '../../kube/remembered.js';
+import { errorMessage, StepError } from '../../core/errors.js';
+import type { FlagSpec } from '../../core/flags.js';
+import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
+import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight/checks.js';
+import { waitForWorkload } from '../../kube/rollout.js';
+import { renderNamespace } from '../shared/namespace.js';
 import type { Component, Plan } from '../types.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, type Catalogue } from './catalogue.js';
 import {
@@ -23,10 +23,10 @@ import {
   VERIFY_TOPIC,
   VERIFY_TOPIC_RETENTION_MS,
 } from './checks.js';
-import { connectKafka, explainKafkaError, kafkaFailure, observeTopics, openEndpoint, waitForBrokers, within, type KafkaSession } from './client.js';
+import { connectKafka, explainKafkaError, kafkaFailure, openEndpoint, waitForBrokers, within, type KafkaSession } from '../shared/kafka-client.js';
 import { renderKafka } from './manifests.js';
-import { applyPlan, describeAction, planReconcile, type TopicOutcome } from './reconcile.js';
-import { inClusterBootstrap, KAFKA_SELECTOR, localBootstrap, MAX_BROKERS, portForwardTargets, replicationFor, STATEFULSET } from './topology.js';
+import { applyPlan, describeAction, observeTopics, planReconcile, type TopicOutcome } from './reconcile.js';
+import { inClusterBootstrap, KAFKA_SELECTOR, localBootstrap, MAX_BROKERS, portForwardTargets, replicationFor, STATEFULSET } from '../shared/kafka-topology.js';
 
 export const REPLICAS_FLAG: FlagSpec = {
   name: 'replicas',

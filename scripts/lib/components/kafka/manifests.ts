@@ -2,15 +2,24 @@
 // part (node id, listeners, advertised listeners) as one env file per broker in the ConfigMap kafka-broker-env.
 
 import { createHash } from 'node:crypto';
-import { loadManifests, readVersions, type Manifest } from '../../manifests.js';
-import { brokerListeners, CLIENT_PORT, CONTROLLER_PORT, podName, quorumVoters, replicationFor } from './topology.js';
+import { loadManifests, readVersions, type Manifest } from '../../kube/manifests.js';
+import {
+  brokerListeners,
+  CLIENT_PORT,
+  clusterIdFor,
+  CONTROLLER_PORT,
+  MAX_MESSAGE_BYTES,
+  podName,
+  quorumVoters,
+  replicationFor,
+} from '../shared/kafka-topology.js';
+
+export { clusterIdFor, MAX_MESSAGE_BYTES };
 
 /** LearnFlow's sizing, per broker: requests 500m/1Gi, limits 1000m/2Gi. The volume size is the kit's choice for laptops. */
 export const KAFKA_RESOURCES = { cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '1000m', memoryLimit: '2Gi', storage: '5Gi' } as const;
 /** Half the memory request: the rest is for the page cache and the JVM's off-heap use. */
 export const KAFKA_HEAP_OPTS = '-Xms512m -Xmx512m';
-/** The largest message LearnFlow sends (10 MiB): the broker's limit and the Dapr component's maxMessageBytes. */
-export const MAX_MESSAGE_BYTES = 10_485_760;
 export const DATA_MOUNT = '/var/lib/kafka/data';
 /** A subdirectory of the volume: a fresh volume's root may hold lost+found. */
 export const LOG_DIRS = `${DATA_MOUNT}/kraft-logs`;
@@ -42,17 +51,6 @@ export const LOG4J2_CONSOLE = `Configuration:
       - name: org.apache.kafka.controller
         level: INFO
 `;
-
-/**
- * The KRaft cluster id, derived from the namespace: stable across re-runs with no state to lose, so it always
- * matches what `kafka-storage.sh format` wrote on the volume. 16 bytes as base64url (22 characters), the first
- * character kept alphanumeric (an id starting with '-' reads as a flag to the CLI tools).
- */
-export function clusterIdFor(namespace: string): string {
-  const bytes = createHash('sha256').update(`learnflow-kit/kafka/${namespace}`).digest().subarray(0, 16);
-  bytes[0] = bytes[0]! & 0x7f;
-  return bytes.toString('base64url');
-}
 
 export function brokerEnvFileName(i: number): string {
   return `${podName(i)}.env`;

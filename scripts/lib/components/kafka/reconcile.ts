@@ -1,11 +1,13 @@
 // Catalogue vs. what the cluster has: a pure plan (create / update / unchanged per topic, plus what the kit
 // refuses to do), then its application through the admin API. Never deletes a topic or a partition.
 
-import type { Admin } from 'kafkajs';
-import { StepError } from '../../errors.js';
+import kafkajs, { type Admin, type ITopicMetadata } from 'kafkajs';
+
+const { ConfigSource } = kafkajs;
+import { StepError } from '../../core/errors.js';
 import { desiredConfigs, formatRetention, normaliseCleanup, type CatalogueTopic } from './catalogue.js';
-import { kafkaFailure, TOPIC_RESOURCE } from './client.js';
-import { replicationFor } from './topology.js';
+import { kafkaFailure, TOPIC_RESOURCE } from '../shared/kafka-client.js';
+import { replicationFor } from '../shared/kafka-topology.js';
 
 export interface ObservedConfig {
   value: string | null;
@@ -198,4 +200,33 @@ export async function applyPlan(admin: ReconcileAdmin, plan: ReconcilePlan, onAp
   for (const a of updates) outcome[a.topic] = 'updated';
   // In catalogue order, as the plan lists them.
   return Object.fromEntries(plan.actions.map((a) => [a.topic, outcome[a.topic]!]));
+}
+
+/** The catalogue's topics as the cluster has them: partitions, replicas, leaders, in-sync replicas, settings. */
+export async function observeTopics(admin: Admin, names: readonly string[]): Promise<Map<string, ObservedTopic>> {
+  const existing = new Set(await admin.listTopics());
+  const present = names.filter((n) => existing.has(n));
+  const out = new Map<string, ObservedTopic>();
+  if (!present.length) return out;
+  const meta = await admin.fetchTopicMetadata({ topics: present });
+  const configs = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: present.map((name) => ({ type: TOPIC_RESOURCE, name })),
+  });
+  const byName = new Map(configs.resources.map((r) => [r.resourceName, r]));
+  for (const t of meta.topics as ITopicMetadata[]) {
+    const r = byName.get(t.name);
+    if (r && r.errorCode !== 0) throw new Error(`describing the settings of topic ${t.name}: ${r.errorMessage ?? `error code ${r.errorCode}`}`);
+    out.set(t.name, {
+      name: t.name,
+      partitions: t.partitions.length,
+      replicationFactor: t.partitions.length ? Math.min(...t.partitions.map((p) => p.replicas.length)) : 0,
+      leaderless: t.partitions.filter((p) => p.leader < 0).length,
+      underReplicated: t.partitions.filter((p) => p.isr.length < p.replicas.length).length,
+      configs: Object.fromEntries(
+        (r?.configEntries ?? []).map((e) => [e.configName, { value: e.configValue ?? null, topicLevel: e.configSource === ConfigSource.TOPIC_CONFIG }]),
+      ),
+    });
+  }
+  return out;
 }

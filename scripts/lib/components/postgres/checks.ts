@@ -2,9 +2,9 @@
 
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { LoginProbe } from './connection.js';
-import type { StepCtx } from '../../context.js';
-import { errorMessage } from '../../errors.js';
+import type { LoginProbe } from '../shared/postgres-connection.js';
+import type { StepCtx } from '../../kube/context.js';
+import { errorMessage } from '../../core/errors.js';
 import { CURRICULUM_TOPICS, EXPECTED_FOREIGN_KEYS, EXPECTED_TABLES, TEST_USERS } from './expected-schema.js';
 
 export async function checkData(step: StepCtx, client: pg.Client, probe: LoginProbe): Promise<void> {

@@ -3,21 +3,21 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BUDGETS_MS } from '../../budget.js';
-import type { Ctx, StepCtx } from '../../context.js';
-import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../config.js';
-import { chooseSetting, rememberedSettings, renderSettings } from '../../remembered.js';
+import { BUDGETS_MS } from '../../core/budget.js';
+import type { Ctx, StepCtx } from '../../kube/context.js';
+import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../core/config.js';
+import { chooseSetting, rememberedSettings, renderSettings } from '../../kube/remembered.js';
 import type pg from 'pg';
-import { errorMessage, StepError, UsageError } from '../../errors.js';
-import type { FlagSpec } from '../../flags.js';
-import { redactSecrets, type Manifest } from '../../manifests.js';
-import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight.js';
-import { deleteBySelector, labelClaims } from '../../kube.js';
-import { waitForWorkload } from '../../rollout.js';
+import { errorMessage, StepError, UsageError } from '../../core/errors.js';
+import type { FlagSpec } from '../../core/flags.js';
+import { redactSecrets, type Manifest } from '../../kube/manifests.js';
+import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight/checks.js';
+import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
+import { waitForWorkload } from '../../kube/rollout.js';
 import type { Component, Plan } from '../types.js';
 import { checkData } from './checks.js';
-import { withPostgres, type LoginProbe } from './connection.js';
-import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from './credentials.js';
+import { withPostgres, type LoginProbe } from '../shared/postgres-connection.js';
+import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from '../shared/postgres-credentials.js';
 import { setRolePassword } from './rotate.js';
 import {
   CERT_DAYS,
@@ -30,7 +30,7 @@ import {
   TLS_SECRET,
   withSslMode,
   withTls,
-} from './tls.js';
+} from '../shared/postgres-tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate, shownPath } from './migrate.js';
 import {

@@ -1,14 +1,12 @@
 // Renders k8s/namespace.yaml and k8s/postgres/*.yaml with LearnFlow's sizes and names.
 
-import { loadManifests, readVersions, type Manifest } from '../../manifests.js';
-import { DB_NAME, DB_USER } from './credentials.js';
+import { loadManifests, readVersions, type Manifest } from '../../kube/manifests.js';
+import { DB_NAME, DB_USER } from '../shared/postgres-credentials.js';
 
 /** LearnFlow's sizing: requests 250m/256Mi, limits 500m/512Mi, 5Gi storage. */
 export const POSTGRES_RESOURCES = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '512Mi', storage: '5Gi' } as const;
 
-export function renderNamespace(namespace: string): Manifest[] {
-  return loadManifests('namespace.yaml', { namespace });
-}
+export { renderNamespace } from '../shared/namespace.js';
 
 export function renderPostgres(namespace: string, password: string, opts: { networkPolicies?: boolean } = {}): Manifest[] {
   const v = readVersions().postgres;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
-import { StepError, UsageError } from '../../errors.js';
+import { StepError, UsageError } from '../../core/errors.js';
 
 export const MIGRATIONS_TABLE = 'learnflow_migrations';
 /** Two concurrent deploys must not both apply a file. */

@@ -2,7 +2,7 @@
 // password never appears in server logs or pg_stat_statements, then stored in the Secret.
 
 import type pg from 'pg';
-import { scramVerifier } from '../../scram.js';
+import { scramVerifier } from '../../core/scram.js';
 
 export async function setRolePassword(client: pg.Client, role: string, password: string): Promise<void> {
   const verifier = scramVerifier(password);

@@ -5,11 +5,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type pg from 'pg';
 import { parse } from 'yaml';
-import { StepError, UsageError } from '../../errors.js';
-import type { Manifest } from '../../manifests.js';
-import { ensureLoginRole, ident, type RoleChanges } from '../../pg-roles.js';
+import { StepError, UsageError } from '../../core/errors.js';
+import type { Manifest } from '../../kube/manifests.js';
+import { ensureLoginRole, ident, type RoleChanges } from '../../core/pg-roles.js';
 import { shownPath } from './migrate.js';
-import { SSLMODE_FOLLOWS_LABEL } from './tls.js';
+import { SSLMODE_FOLLOWS_LABEL } from '../shared/postgres-tls.js';
 
 export const DEFAULT_SERVICE_DATABASES = 'k8s/postgres/service-databases.yaml';
 /** The comment on every role the kit made for a service: how a role removed from the file is found again. */

@@ -1,0 +1,217 @@
+// kafkajs as the kit uses it: bounded connection and retry settings (a dead broker is reported within
+// seconds, not after kafkajs's default minute of retries), its console logger routed to the kit's debug log,
+// every failure turned into a StepError that says what was being done, and the way to reach the brokers:
+// --kafka-brokers, or one port-forward per broker to its LOCAL listener.
+
+import kafkajs, { type Admin, type Kafka, type KafkaConfig } from 'kafkajs';
+import SnappyCodec from 'kafkajs-snappy';
+import type { StepCtx } from '../../kube/context.js';
+import { errorMessage, KitError, StepError } from '../../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { localPortInUse, PortForward } from '../../kube/port-forward.js';
+import { clusterIdFor, replicationFor } from './kafka-topology.js';
+import { waitFor } from '../../core/wait.js';
+import { KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets } from './kafka-topology.js';
+
+const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, CompressionCodecs, CompressionTypes } = kafkajs;
+
+// The event topics are compression.type=snappy, so the broker stores them snappy-compressed whatever the
+// producer sent, and kafkajs has no snappy codec of its own: without this every read fails with "Snappy
+// compression not implemented". Any LearnFlow service on kafkajs needs the same line (docs/kafka.md#clients).
+CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+
+export const CLIENT_ID = 'learnflow-kit';
+export const TOPIC_RESOURCE = ConfigResourceTypes.TOPIC;
+/** Bound for reaching the brokers (connect + describeCluster) and for each later metadata read: a dead or hung
+ * broker is reported well within the 15 s promised. */
+export const CONNECT_TIMEOUT_MS = 12_000;
+
+export const CLIENT_SETTINGS: Pick<KafkaConfig, 'connectionTimeout' | 'requestTimeout' | 'enforceRequestTimeout' | 'retry'> = {
+  connectionTimeout: 3_000,
+  requestTimeout: 10_000,
+  enforceRequestTimeout: true,
+  // 4 attempts, ~2 s of back-off in all: enough for a broker that is just starting, short for a dead one.
+  retry: { retries: 3, initialRetryTime: 250, maxRetryTime: 1_000, factor: 0.2, multiplier: 2 },
+};
+
+export function createKafka(brokers: readonly string[], log: Logger): Kafka {
+  return new KafkaClient({
+    clientId: CLIENT_ID,
+    brokers: [...brokers],
+    ...CLIENT_SETTINGS,
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => log.debug(`kafkajs ${entry.namespace}: ${entry.log.message}`),
+  });
+}
+
+/** The message of a kafkajs error with what it wraps (retries exceeded, aggregate errors). */
+export function explainKafkaError(err: unknown): string {
+  const e = err as { message?: string; originalError?: unknown; errors?: unknown[]; type?: string };
+  if (e?.originalError) return explainKafkaError(e.originalError);
+  if (Array.isArray(e?.errors) && e.errors.length) return [...new Set(e.errors.map(explainKafkaError))].join('; ');
+  const msg = errorMessage(err);
+  return e?.type && !msg.includes(e.type) ? `${msg} (${e.type})` : msg;
+}
+
+export function kafkaFailure(what: string, err: unknown, details: { fix?: string; docs?: string } = {}): KitError {
+  if (err instanceof KitError) return err;
+  return new StepError(`${what} failed: ${explainKafkaError(err)}`, { cause: err, ...details });
+}
+
+/** `p`, or an error naming what was going on once `ms` have passed (`what` is read at that moment). */
+export function within<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s while ${typeof what === 'function' ? what() : what}`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export interface KafkaEndpoint {
+  brokers: string[];
+  /** How the brokers are reached, for messages. */
+  via: string;
+  /** What to try when they cannot be reached. */
+  fix: string;
+  /** Re-opens dropped port-forwards (no-op for --kafka-brokers). */
+  ensure(): Promise<void>;
+  /** Reusing a port-forward someone else opened: the broker must prove it is ours by its cluster id. */
+  expectClusterId?: string;
+}
+
+/**
+ * --kafka-brokers when given; else one port-forward per broker, local 29092+i -> pod/kafka-i:29092+i, the port
+ * its LOCAL listener advertises as 127.0.0.1:29092+i. Then every address a client learns from the metadata works.
+ */
+export async function openEndpoint(step: StepCtx, brokers: number): Promise<KafkaEndpoint> {
+  const ns = step.config.namespace;
+  if (step.config.kafkaBrokers) {
+    return {
+      brokers: step.config.kafkaBrokers,
+      via: `--kafka-brokers ${step.config.kafkaBrokers.join(',')}`,
+      fix: 'check that the broker runs and that --kafka-brokers (or LEARNFLOW_KAFKA_BROKERS) names its address',
+      ensure: async () => {},
+    };
+  }
+  const targets = portForwardTargets(brokers);
+  // scripts/port-forward.mts may already hold these fixed ports: reuse its forwards rather than fail, once the
+  // broker behind them shows the cluster id of this namespace's Kafka (checked in connectKafka).
+  if ((await Promise.all(targets.map((t) => localPortInUse(t.localPort!)))).every(Boolean)) {
+    const list = targets.map((t) => `${LOCAL_HOST}:${t.localPort}`);
+    step.log.info(`reusing the port-forward(s) already open on ${list.join(', ')} (scripts/port-forward.mts?)`);
+    return {
+      brokers: list,
+      via: `the existing port-forward(s) on ${list.join(',')}`,
+      fix: `./scripts/port-forward.mts status; stop it (./scripts/port-forward.mts stop) to let the kit open its own`,
+      ensure: async () => {},
+      expectClusterId: clusterIdFor(ns),
+    };
+  }
+  const forwards = targets.map((t) => new PortForward(step, t));
+  await Promise.all(
+    forwards.map(async (f) => {
+      try {
+        await f.start();
+      } catch (err) {
+        throw new StepError(`${errorMessage(err)}`, {
+          fix: `if something already listens on ${LOCAL_HOST}:${f.target.localPort} (a running scripts/port-forward.mts?), stop it, or reuse it with --kafka-brokers ${LOCAL_HOST}:${f.target.localPort}`,
+          docs: 'port-forward-drops',
+        });
+      }
+    }),
+  );
+  const list = forwards.map((f) => `${LOCAL_HOST}:${f.localPort}`);
+  step.log.info(`port-forward ${forwards.map((f) => `${LOCAL_HOST}:${f.localPort} -> ${f.target.resource}:${f.target.remotePort}`).join(', ')}`);
+  return {
+    brokers: list,
+    via: `port-forward ${list.join(',')}`,
+    fix: `kubectl get pods -n ${ns} -l ${KAFKA_SELECTOR}; kubectl logs -n ${ns} ${podName(0)} --tail=50`,
+    ensure: async () => {
+      for (const f of forwards) await f.ensure();
+    },
+  };
+}
+
+export interface KafkaSession {
+  kafka: Kafka;
+  admin: Admin;
+  endpoint: KafkaEndpoint;
+  brokers: { nodeId: number; host: string; port: number }[];
+  clusterId: string;
+  close(): Promise<void>;
+}
+
+/** Connects an admin client and reads the cluster's brokers, or fails with a clear error within ~12 s. */
+export async function connectKafka(step: StepCtx, endpoint: KafkaEndpoint): Promise<KafkaSession> {
+  const kafka = createKafka(endpoint.brokers, step.log);
+  const admin = kafka.admin({ retry: CLIENT_SETTINGS.retry });
+  const close = async () => {
+    await within(admin.disconnect(), 5_000, 'disconnecting').catch(() => {});
+  };
+  try {
+    let stage = `connecting to ${endpoint.brokers.join(',')}`;
+    const cluster = await within(
+      (async () => {
+        await admin.connect();
+        stage = 'reading the cluster metadata';
+        return admin.describeCluster();
+      })(),
+      CONNECT_TIMEOUT_MS,
+      () => stage,
+    );
+    if (endpoint.expectClusterId && cluster.clusterId !== endpoint.expectClusterId) {
+      await close();
+      throw new StepError(
+        `the Kafka behind ${endpoint.via} is not the one in namespace ${step.config.namespace} (cluster id ${cluster.clusterId}, expected ${endpoint.expectClusterId})`,
+        {
+          fix: `free the port(s) (./scripts/port-forward.mts stop, or stop whatever listens there) or point at it explicitly with --kafka-brokers`,
+          docs: 'port-forward-drops',
+        },
+      );
+    }
+    return { kafka, admin, endpoint, brokers: cluster.brokers, clusterId: cluster.clusterId, close };
+  } catch (err) {
+    if (err instanceof StepError) throw err;
+    await close();
+    throw new StepError(`cannot reach Kafka at ${endpoint.brokers.join(',')} (${endpoint.via}): ${explainKafkaError(err)}`, {
+      fix: endpoint.fix,
+      docs: 'kafka-unreachable',
+      cause: err,
+    });
+  }
+}
+
+/** Waits (within the step's deadline) until the metadata lists `expected` brokers: pods can be Ready a little before. */
+export async function waitForBrokers(step: StepCtx, session: KafkaSession, expected: number): Promise<void> {
+  if (session.brokers.length >= expected) return;
+  await waitFor({
+    what: `${expected} broker(s) in the Kafka metadata`,
+    clock: step.clock,
+    deadline: step.deadline,
+    log: step.log,
+    signal: step.signal,
+    intervalMs: 1_000,
+    probe: async () => {
+      await session.endpoint.ensure();
+      const c = await within(session.admin.describeCluster(), CONNECT_TIMEOUT_MS, 'reading the cluster metadata');
+      session.brokers = c.brokers;
+      return { done: c.brokers.length >= expected, state: `${c.brokers.length} of ${expected} broker(s) registered` };
+    },
+  });
+}
+
+/** Partitions, replication factor and settings of the catalogue topics that exist (missing ones are absent). */
+
+/** Creates one of the kit's own topics (not in the catalogue) when missing. Returns whether it was created. */
+export async function ensureOwnTopic(admin: Admin, topic: string, brokers: number, retentionMs: number): Promise<boolean> {
+  const { replicationFactor } = replicationFor(brokers);
+  return within(
+    admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(retentionMs) }] }],
+    }),
+    15_000,
+    `creating topic ${topic}`,
+  );
+}

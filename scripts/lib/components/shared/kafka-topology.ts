@@ -1,0 +1,100 @@
+// Who the brokers are and how each is reached: node ids, listeners, advertised addresses, the KRaft voters,
+// the laptop port-forwards, and the replication settings that follow from the broker count. Pure functions:
+// the manifests, the deploy/verify scripts and scripts/port-forward.mts all read the addresses from here.
+
+import { createHash } from 'node:crypto';
+import type { PortForwardTarget } from '../../kube/port-forward.js';
+
+export const STATEFULSET = 'kafka';
+export const HEADLESS_SERVICE = 'kafka-headless';
+export const BOOTSTRAP_SERVICE = 'kafka';
+export const KAFKA_SELECTOR = 'app.kubernetes.io/name=kafka';
+
+/** PLAINTEXT listener: in-cluster clients and broker-to-broker traffic. */
+export const CLIENT_PORT = 9092;
+/** CONTROLLER listener: the KRaft quorum. Never advertised. */
+export const CONTROLLER_PORT = 9093;
+/** LOCAL listener of broker i listens on LOCAL_PORT_BASE + i and advertises LOCAL_HOST:LOCAL_PORT_BASE + i. */
+export const LOCAL_PORT_BASE = 29092;
+/**
+ * 127.0.0.1 rather than "localhost": the kit's port-forwards bind 127.0.0.1 only (`--address 127.0.0.1`), and a
+ * client resolving localhost to ::1 first would depend on falling back to IPv4.
+ */
+export const LOCAL_HOST = '127.0.0.1';
+/** Broker ids are 0..MAX_BROKERS-1; local ports 29092..29100. */
+export const MAX_BROKERS = 9;
+
+export function podName(i: number): string {
+  return `${STATEFULSET}-${i}`;
+}
+
+/** kafka-0.kafka-headless.learnflow.svc.cluster.local: resolves inside the cluster only. */
+export function brokerHost(namespace: string, i: number): string {
+  return `${podName(i)}.${HEADLESS_SERVICE}.${namespace}.svc.cluster.local`;
+}
+
+/** What in-cluster clients (LearnFlow services, Dapr) put in their bootstrap list. */
+export function inClusterBootstrap(namespace: string): string {
+  return `${BOOTSTRAP_SERVICE}.${namespace}.svc.cluster.local:${CLIENT_PORT}`;
+}
+
+export function localPort(i: number): number {
+  return LOCAL_PORT_BASE + i;
+}
+
+/** The listener settings of broker i (node id i). */
+export function brokerListeners(namespace: string, i: number): { nodeId: number; listeners: string; advertisedListeners: string } {
+  return {
+    nodeId: i,
+    listeners: `PLAINTEXT://:${CLIENT_PORT},CONTROLLER://:${CONTROLLER_PORT},LOCAL://:${localPort(i)}`,
+    advertisedListeners: `PLAINTEXT://${brokerHost(namespace, i)}:${CLIENT_PORT},LOCAL://${LOCAL_HOST}:${localPort(i)}`,
+  };
+}
+
+/** 0@kafka-0.kafka-headless.<ns>.svc.cluster.local:9093,1@... : every broker is a voter. */
+export function quorumVoters(namespace: string, brokers: number): string {
+  return Array.from({ length: brokers }, (_, i) => `${i}@${brokerHost(namespace, i)}:${CONTROLLER_PORT}`).join(',');
+}
+
+/**
+ * One port-forward per broker, local port = remote port = 29092+i, so the address the broker advertises on its
+ * LOCAL listener is exactly where the laptop reaches it.
+ */
+export function portForwardTargets(brokers: number): PortForwardTarget[] {
+  return Array.from({ length: brokers }, (_, i) => ({ resource: `pod/${podName(i)}`, remotePort: localPort(i), localPort: localPort(i) }));
+}
+
+/** The bootstrap list a laptop client uses while the port-forwards run. */
+export function localBootstrap(brokers: number): string[] {
+  return portForwardTargets(brokers).map((t) => `${LOCAL_HOST}:${t.localPort}`);
+}
+
+export interface Replication {
+  replicationFactor: number;
+  minIsr: number;
+}
+
+/** min ISR for a replication factor: 1 while there is no spare replica, else 2 (one broker may be down). */
+export function minIsrFor(replicationFactor: number): number {
+  return replicationFactor >= 3 ? 2 : 1;
+}
+
+/** 1 broker -> 1/1, 2 -> 2/1, 3 or more -> 3/2 (the production layout: 3 replicas, min ISR 2). */
+export function replicationFor(brokers: number): Replication {
+  const replicationFactor = Math.max(1, Math.min(brokers, 3));
+  return { replicationFactor, minIsr: minIsrFor(replicationFactor) };
+}
+
+/** The largest message LearnFlow sends (10 MiB): the broker's limit and the Dapr component's maxMessageBytes. */
+export const MAX_MESSAGE_BYTES = 10_485_760;
+
+/**
+ * The KRaft cluster id, derived from the namespace: stable across re-runs with no state to lose, so it always
+ * matches what `kafka-storage.sh format` wrote on the volume. 16 bytes as base64url (22 characters), the first
+ * character kept alphanumeric (an id starting with '-' reads as a flag to the CLI tools).
+ */
+export function clusterIdFor(namespace: string): string {
+  const bytes = createHash('sha256').update(`learnflow-kit/kafka/${namespace}`).digest().subarray(0, 16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return bytes.toString('base64url');
+}

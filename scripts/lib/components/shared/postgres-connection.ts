@@ -1,0 +1,87 @@
+// A connection to the deployed PostgreSQL: --pg-url when given, else a managed port-forward
+// (re-opened once if it dropped) with the password from the Secret.
+
+import type pg from 'pg';
+import type { Ctx, StepCtx } from '../../kube/context.js';
+import { connectPg, describePgUrl, serverOffersSsl, tryLogin, type LoginAttempt } from '../../core/pg.js';
+import { PortForward } from '../../kube/port-forward.js';
+import { DB_NAME, DB_USER, requirePassword } from './postgres-credentials.js';
+import { readTls, TLS_SECRET, type TlsMaterial } from './postgres-tls.js';
+
+export async function openPostgres(step: StepCtx): Promise<pg.Client> {
+  if (step.config.pgUrl) {
+    step.log.info(`connecting to ${describePgUrl(step.config.pgUrl)} (--pg-url)`);
+    return connectPg(step.config.pgUrl);
+  }
+  const password = await requirePassword(step);
+  const forward = new PortForward(step, { resource: 'svc/postgresql', remotePort: 5432 });
+  const port = await forward.start();
+  const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`;
+  step.log.info(`connecting through port-forward 127.0.0.1:${port} -> svc/postgresql:5432`);
+  const tls = await readTls(step);
+  const connect = async () => connectPg(url, { ssl: await sslFor(tls, '127.0.0.1', port, step) });
+  try {
+    return await connect();
+  } catch (err) {
+    if (forward.alive) throw err;
+    await forward.ensure();
+    return connect();
+  }
+}
+
+/**
+ * SSL as the server serves it now, asked over the wire (not assumed from the Secret postgresql-tls, which outlives
+ * a deploy that turned TLS off). When it does, the kit's own certificate is the trust anchor: it names 127.0.0.1,
+ * the port-forward's end. A server that serves SSL with a certificate the kit did not make is used encrypted,
+ * unverified.
+ */
+export async function sslFor(tls: TlsMaterial | undefined, host: string, port: number, ctx?: Pick<Ctx, 'log'>): Promise<pg.ClientConfig['ssl']> {
+  const offered = await serverOffersSsl(host, port).catch(() => undefined); // unreachable: connectPg names why
+  if (offered === undefined) return tls ? { ca: tls.cert, rejectUnauthorized: true } : undefined;
+  if (!offered) {
+    if (tls) ctx?.log.debug(`PostgreSQL serves no SSL (TLS off); Secret ${TLS_SECRET} is kept for a later --tls`);
+    return undefined;
+  }
+  return tls ? { ca: tls.cert, rejectUnauthorized: true } : { rejectUnauthorized: false };
+}
+
+/** One login attempt as `user` to `database` at the server the kit checks, for checks that expect a refusal. */
+export type LoginProbe = (user: string, password: string, database: string) => Promise<LoginAttempt>;
+
+export async function withPostgres<T>(step: StepCtx, fn: (client: pg.Client, probe: LoginProbe) => Promise<T>): Promise<T> {
+  const client = await openPostgres(step);
+  try {
+    return await fn(client, step.config.pgUrl ? (u, p, d) => tryLogin(client, u, p, d) : inPodLogin(step));
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Logins that may be refused run inside the pod (psql over TCP to 127.0.0.1, the address a port-forward arrives
+ * from, so the same pg_hba.conf rule decides), never through the kit's port-forward: kubectl port-forward exits
+ * when the server closes a refused connection ("lost connection to pod"), taking every other connection with it.
+ * The password goes on stdin, never into argv.
+ */
+function inPodLogin(step: StepCtx): LoginProbe {
+  const ns = step.config.namespace;
+  return async (user, password, database) => {
+    const script = `PGPASSWORD="$(cat)" exec psql -X -q -w -h 127.0.0.1 -U "$1" -d "$2" -c 'SELECT 1' >/dev/null`;
+    const r = await step.kube.run(['exec', '-i', '-n', ns, 'postgresql-0', '-c', 'postgresql', '--', 'sh', '-c', script, 'login', user, database], {
+      input: password,
+      allowFailure: true,
+      quiet: true,
+      timeoutMs: 20_000,
+    });
+    if (r.exitCode === 0) return { ok: true };
+    const text = `${r.stderr}\n${r.stdout}`;
+    const code = /password authentication failed/i.test(text)
+      ? '28P01'
+      : /permission denied for database|does not have CONNECT privilege/i.test(text)
+        ? '42501'
+        : /does not exist/i.test(text)
+          ? '3D000'
+          : undefined;
+    return { ok: false, code, message: text.trim().split('\n').slice(-2).join(' ') };
+  };
+}

@@ -1,0 +1,165 @@
+// kubectl over exec, JSON in and out. Never parses human tables.
+
+import type { Exec, ExecOptions, ExecResult } from '../core/exec.js';
+import { errorMessage } from '../core/errors.js';
+import { CREATED_BY_LABEL, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
+
+export const FIELD_MANAGER = 'learnflow-kit';
+
+export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
+
+interface KubeObject {
+  kind: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string };
+}
+
+export class Kube {
+  constructor(
+    private readonly exec: Exec,
+    readonly namespace: string,
+    readonly context?: string,
+  ) {}
+
+  /** kubectl with --context when one was chosen. */
+  run(args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    return this.exec('kubectl', this.context ? ['--context', this.context, ...args] : [...args], opts);
+  }
+
+  async json<T>(args: readonly string[], opts?: ExecOptions): Promise<T> {
+    const r = await this.run([...args, '-o', 'json'], { quiet: true, ...opts });
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** One object or undefined when it does not exist. */
+  async getOptional<T>(resource: string, name: string, namespace: string | null = this.namespace): Promise<T | undefined> {
+    const r = await this.run(['get', resource, name, ...(namespace ? ['-n', namespace] : []), '--ignore-not-found', '-o', 'json'], { quiet: true });
+    return r.stdout.trim() ? (JSON.parse(r.stdout) as T) : undefined;
+  }
+
+  async list<T>(resource: string, opts: { namespace?: string | null; selector?: string } = {}): Promise<T[]> {
+    const ns = opts.namespace === undefined ? this.namespace : opts.namespace;
+    const args = ['get', resource, ...(ns ? ['-n', ns] : ['--all-namespaces']), ...(opts.selector ? ['-l', opts.selector] : [])];
+    const r = await this.json<{ items: T[] }>(args);
+    return r.items;
+  }
+
+  /**
+   * Server-side apply, reporting per object whether it was created, changed or left as it was
+   * (a no-op apply does not bump resourceVersion). Two kubectl processes per batch.
+   */
+  async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
+    if (manifests.length === 0) return {};
+    const input = withOwnership(manifests, this.namespace)
+      .map((m) => JSON.stringify(m))
+      .join('\n');
+    const before = await this.run(['get', '-f', '-', '--ignore-not-found', '-o', 'json'], { input, quiet: true, timeoutMs: opts.timeoutMs });
+    const versions = new Map(items(before.stdout).map((o) => [manifestKey(o), o.metadata.resourceVersion]));
+    const after = await this.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-', '-o', 'json'], {
+      input,
+      timeoutMs: opts.timeoutMs,
+    });
+    const outcome: Record<string, ApplyOutcome> = {};
+    for (const o of items(after.stdout)) {
+      const key = manifestKey(o);
+      const prev = versions.get(key);
+      outcome[key] = prev === undefined ? 'created' : prev === o.metadata.resourceVersion ? 'unchanged' : 'configured';
+    }
+    // A namespace the kit made carries a mark of that (not re-applied: a namespace that existed before never gets it),
+    // so destroy-all --purge deletes only namespaces it created.
+    if (outcome[`namespace/${this.namespace}`] === 'created') {
+      await this.run(['label', 'namespace', this.namespace, `${CREATED_BY_LABEL}=${MANAGED_BY}`, '--overwrite'], { quiet: true, timeoutMs: opts.timeoutMs });
+    }
+    return outcome;
+  }
+}
+
+function items(stdout: string): KubeObject[] {
+  if (!stdout.trim()) return [];
+  // `-f -` with several documents may print one List or several objects back to back.
+  const out: KubeObject[] = [];
+  for (const chunk of splitJsonStream(stdout)) {
+    const parsed = JSON.parse(chunk) as KubeObject & { items?: KubeObject[] };
+    if (parsed.kind === 'List' || Array.isArray(parsed.items)) out.push(...(parsed.items ?? []));
+    else out.push(parsed);
+  }
+  return out;
+}
+
+/** Splits `{...}{...}` / `{...}\n{...}` into top-level JSON texts. */
+export function splitJsonStream(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  let escaped = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (ch === '\\') escaped = true;
+      else if (ch === '"') inString = false;
+      continue;
+    }
+    if (ch === '"') inString = true;
+    else if (ch === '{') {
+      if (depth === 0) start = i;
+      depth++;
+    } else if (ch === '}') {
+      depth--;
+      if (depth === 0 && start >= 0) {
+        out.push(text.slice(start, i + 1));
+        start = -1;
+      }
+    }
+  }
+  return out;
+}
+
+type StepLike = { kube: Kube; change(key: string, what: string): void; log: { info(m: string): void } };
+
+/** A resource type the cluster does not know (the Dapr CRDs before Dapr is installed, or after they were removed). */
+export function isUnknownResourceType(err: unknown): boolean {
+  return /doesn't have a resource type|the server could not find the requested resource/.test(errorMessage(err));
+}
+
+/**
+ * The names (kind.group/name, as `kubectl get -o name` prints them) of the kit's own objects of these kinds in the
+ * stack's namespace: the selector is always narrowed to the ownership labels. Unknown kinds have none.
+ */
+export async function ownedNames(kube: Kube, kinds: string, selector: string): Promise<string[]> {
+  try {
+    const r = await kube.run(['get', kinds, '-n', kube.namespace, '-l', ownedSelector(kube.namespace, selector), '-o', 'name'], { quiet: true });
+    return r.stdout.split('\n').filter(Boolean);
+  } catch (err) {
+    if (!isUnknownResourceType(err)) throw err;
+    const known = await Promise.all(
+      kinds.split(',').map((k) => ownedNames(kube, k, selector).catch((e: unknown) => (isUnknownResourceType(e) ? [] : Promise.reject(e)))),
+    );
+    return kinds.includes(',') ? known.flat() : [];
+  }
+}
+
+/** Deletes objects by name in the stack's namespace, recording what went. */
+export async function deleteNamed(step: StepLike, names: readonly string[]): Promise<void> {
+  if (!names.length) return;
+  const r = await step.kube.run(['delete', ...names, '-n', step.kube.namespace, '--ignore-not-found', '--wait=false', '-o', 'name']);
+  for (const name of r.stdout.split('\n').filter(Boolean)) {
+    step.change(name, 'deleted');
+    step.log.info(`${name} deleted`);
+  }
+}
+
+/** Deletes the kit's own objects of these kinds matching a selector (never anything without the ownership labels). */
+export async function deleteBySelector(step: StepLike, kinds: string, selector: string): Promise<void> {
+  await deleteNamed(step, await ownedNames(step.kube, kinds, selector));
+}
+
+/**
+ * Claims a StatefulSet made from its volumeClaimTemplates get the ownership labels by name (a StatefulSet's
+ * templates cannot change once it exists, so the labels cannot go there for stacks deployed before).
+ */
+export async function labelClaims(kube: Kube, names: readonly string[]): Promise<void> {
+  if (!names.length) return;
+  const labels = Object.entries(ownerLabels(kube.namespace)).map(([k, v]) => `${k}=${v}`);
+  await kube.run(['label', 'pvc', ...names, '-n', kube.namespace, ...labels, '--overwrite'], { quiet: true, allowFailure: true });
+}

@@ -1,0 +1,56 @@
+// Settings a deploy applied, remembered in the cluster (a ConfigMap per component in the stack's namespace), so
+// that a re-run without flags keeps them and only an explicit flag changes one (--no-network-policies /
+// --network-policies, --with-redis / --no-redis). Budgets and endpoints are per run and never remembered.
+
+import type { Ctx } from './context.js';
+import { UsageError } from '../core/errors.js';
+import type { Manifest } from './manifests.js';
+
+export function settingsConfigMapName(component: string): string {
+  return `learnflow-settings-${component}`;
+}
+
+/** What the last deploy of this component applied ({} before the first one, or with --no-cluster). */
+export async function rememberedSettings(ctx: Ctx, component: string): Promise<Record<string, string>> {
+  if (ctx.config.noCluster) return {};
+  const cm = await ctx.kube.getOptional<{ data?: Record<string, string> }>('configmap', settingsConfigMapName(component));
+  return cm?.data ?? {};
+}
+
+export function renderSettings(namespace: string, component: string, values: Record<string, string>): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: settingsConfigMapName(component),
+      namespace,
+      labels: {
+        'app.kubernetes.io/name': component === 'postgres' ? 'postgresql' : component,
+        'app.kubernetes.io/part-of': 'learnflow',
+        'app.kubernetes.io/component': component === 'dapr' ? 'dapr' : 'settings',
+      },
+    },
+    data: values,
+  };
+}
+
+/**
+ * An on/off setting: the flag that turns it on, the flag that turns it off, else what was remembered, else the
+ * default. Returns the choice and why, for the log. Pure.
+ */
+export function chooseSetting(o: { name: string; on?: string; off?: string; flags: Record<string, unknown>; remembered?: string; fallback: boolean }): {
+  value: boolean;
+  why: string;
+} {
+  const on = o.on !== undefined && o.flags[o.on] === true;
+  const off = o.off !== undefined && o.flags[o.off] === true;
+  if (on && off) throw new UsageError(`--${o.on} and --${o.off} contradict each other: give one`);
+  if (on) return { value: true, why: `${o.name} on (--${o.on})` };
+  if (off) return { value: false, why: `${o.name} off (--${o.off})` };
+  if (o.remembered === 'true' || o.remembered === 'false') {
+    const value = o.remembered === 'true';
+    const change = value ? o.off : o.on;
+    return { value, why: `${o.name} ${value ? 'on' : 'off'}, as deployed${change ? ` (--${change} changes it)` : ''}` };
+  }
+  return { value: o.fallback, why: `${o.name} ${o.fallback ? 'on' : 'off'}` };
+}

@@ -1,0 +1,84 @@
+// Runs steps against budgets. Two policies: deploy stops at the first failure (and leaves
+// everything for inspection); verify runs every step and reports them all.
+
+import { Deadline } from '../core/budget.js';
+import type { Ctx, StepCtx } from './context.js';
+import { formatDuration } from '../core/duration.js';
+import { KitError, errorMessage, docsLink, ExitCode } from '../core/errors.js';
+import { Kube } from './kubectl.js';
+import type { Check, ReportError, StepReport } from '../core/report.js';
+
+export interface StepDef {
+  name: string;
+  /** null: no deadline of its own (still bounded by the run's). */
+  budgetMs: number | null;
+  run(step: StepCtx): Promise<void>;
+}
+
+export function toReportError(err: unknown): ReportError {
+  if (err instanceof KitError) return { message: err.message, exitCode: err.exitCode, fix: err.fix, docs: err.docs ? docsLink(err.docs) : undefined };
+  return { message: errorMessage(err), exitCode: ExitCode.failed };
+}
+
+export async function runStep(ctx: Ctx, def: StepDef, parent?: Deadline): Promise<StepReport> {
+  const log = ctx.log.withPrefix(def.name);
+  const budget = def.budgetMs ?? parent?.remaining() ?? 24 * 3_600_000;
+  const deadline = parent ? parent.child(budget) : new Deadline(ctx.clock, budget);
+  const checks: Check[] = [];
+  const changes: Record<string, string> = {};
+  const exec = ctx.execFor ? ctx.execFor(log) : ctx.exec;
+  const step: StepCtx = {
+    ...ctx,
+    log,
+    exec,
+    kube: ctx.execFor ? new Kube(exec, ctx.kube.namespace, ctx.kube.context) : ctx.kube,
+    deadline,
+    check(name, ok, detail = '') {
+      const c = { name, ok, detail };
+      checks.push(c);
+      (ok ? log.ok : log.fail)(`${name}${detail ? ` — ${detail}` : ''}`);
+      return c;
+    },
+    change(key, what) {
+      changes[key] = what;
+    },
+  };
+  log.info(def.budgetMs === null ? 'starting' : `starting (budget ${formatDuration(def.budgetMs)})`);
+  let error: ReportError | undefined;
+  try {
+    await def.run(step);
+  } catch (err) {
+    error = toReportError(err);
+    if (err instanceof KitError || !(err instanceof Error)) log.fail(error.message);
+    else log.fail(`internal error: ${err.stack ?? err.message}`);
+    if (error.fix) log.fail(`fix: ${error.fix}`);
+    if (error.docs) log.fail(`see ${error.docs}`);
+  }
+  const durationMs = deadline.elapsed();
+  const overBudget = def.budgetMs !== null && durationMs > def.budgetMs;
+  if (overBudget && !error) {
+    error = {
+      message: `took ${formatDuration(durationMs)}, over its budget of ${formatDuration(def.budgetMs!)}`,
+      exitCode: ExitCode.failed,
+      docs: docsLink('budget-exceeded'),
+    };
+    log.fail(error.message);
+  }
+  const ok = !error && checks.every((c) => c.ok);
+  if (ok) log.ok(`done in ${formatDuration(durationMs)}${def.budgetMs === null ? '' : ` (budget ${formatDuration(def.budgetMs)})`}`);
+  else if (!error) log.fail(`${checks.filter((c) => !c.ok).length} check(s) failed`);
+  return {
+    name: def.name,
+    ok,
+    status: ok ? 'done' : 'failed',
+    durationMs,
+    budgetMs: def.budgetMs,
+    checks,
+    ...(Object.keys(changes).length ? { changes } : {}),
+    ...(error ? { error } : {}),
+  };
+}
+
+export function skippedStep(name: string, budgetMs: number | null, why: string): StepReport {
+  return { name, ok: true, status: 'skipped', durationMs: 0, budgetMs, checks: [{ name: 'skipped', ok: true, detail: why }] };
+}

@@ -1,0 +1,310 @@
+// deploy-all, verify-all and destroy-all: components run in stages against budgets, a shared total
+// deadline, one preflight before the clock starts, one report.
+
+import path from 'node:path';
+import { BUDGETS_MS, Deadline, type ComponentName } from '../core/budget.js';
+import { add, manifestRequests, type Resources } from '../preflight/capacity.js';
+import { dryRun } from './component-scripts.js';
+import { COMPONENT_NAMES, deployStages } from '../components/index.js';
+import type { Component } from '../components/types.js';
+import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
+import type { Ctx } from '../kube/context.js';
+import { writeDiagnostics } from '../kube/diagnostics-bundle.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
+import { docsLink, EnvironmentError, KitError, StepError, UsageError } from '../core/errors.js';
+import type { FlagSpec, FlagValue } from '../core/flags.js';
+import { networkPolicySupport } from '../preflight/netpol-support.js';
+import { ensureCapacity, ensureClusterReachable, ensureDefaultStorageClass, ensureTargetContext, ensureTools } from '../preflight/checks.js';
+import type { StepReport } from '../core/report.js';
+import type { RunResult, ScriptDef } from '../kube/script.js';
+import { runStep, skippedStep } from '../kube/steps.js';
+import { destroyScript } from './destroy-all.js';
+import { howToConnect } from '../tools/status.js';
+import { confirm, isInteractive } from '../core/prompt.js';
+
+const BUDGET_KEYS = [...COMPONENT_NAMES, 'total'] as const;
+
+export function parseBudgets(items: readonly string[] | undefined): Record<ComponentName | 'total', number> {
+  const budgets = { ...BUDGETS_MS };
+  for (const item of items ?? []) {
+    const [key, value] = item.split('=');
+    if (value !== undefined && /^\d+$/.test(value.trim())) throw new UsageError(`--budget: '${item}' has no unit: say ${value}m or ${value}s`);
+    const ms = value === undefined ? undefined : parseDuration(value);
+    if (!key || !(BUDGET_KEYS as readonly string[]).includes(key) || ms === undefined || ms <= 0) {
+      throw new UsageError(`--budget: '${item}' is not NAME=DURATION with NAME one of ${BUDGET_KEYS.join(', ')} (e.g. --budget kafka=15m,total=40m)`);
+    }
+    budgets[key as ComponentName | 'total'] = ms;
+  }
+  return budgets;
+}
+
+const validateBudgets = (v: FlagValue) => {
+  try {
+    parseBudgets(v as string[]);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^--budget: /, '');
+  }
+};
+
+export function masterFlags(components: readonly Component[], kind: 'deploy' | 'verify' | 'destroy'): FlagSpec[] {
+  const flags: FlagSpec[] = [
+    { name: 'only', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'run only these components (comma-separated)' },
+    { name: 'skip', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'leave these components out' },
+  ];
+  if (kind === 'destroy') return flags; // destroy.ts adds --purge, --yes and the components' own
+  flags.push(PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG);
+  if (kind === 'deploy') {
+    flags.push(
+      { name: 'sequential', kind: 'boolean', description: 'deploy one component at a time (default: Kafka and PostgreSQL together, then Dapr)' },
+      {
+        name: 'budget',
+        kind: 'list',
+        valueName: 'NAME=DURATION,...',
+        repeatable: true,
+        description: `override budgets (defaults: kafka 10m, postgres 10m, dapr 5m, total 30m), e.g. kafka=15m`,
+        validate: validateBudgets,
+      },
+      { name: 'yes', short: 'y', kind: 'boolean', description: 'deploy to a context that does not look like a local cluster without --context' },
+      { name: 'no-diagnostics', kind: 'boolean', description: 'do not write a diagnostics bundle when a step fails' },
+    );
+  }
+  // Component-specific flags (e.g. --replicas, --dapr-version), once each.
+  const seen = new Set(flags.map((f) => f.name).concat(['budget']));
+  for (const c of components) {
+    for (const f of kind === 'deploy' ? c.deployFlags : c.verifyFlags) {
+      if (seen.has(f.name)) continue;
+      seen.add(f.name);
+      flags.push(f);
+    }
+  }
+  return flags;
+}
+
+export function selectComponents(all: Readonly<Partial<Record<ComponentName, Component>>>, only?: readonly string[], skip?: readonly string[]): Component[] {
+  if (only !== undefined && only.length === 0)
+    throw new UsageError(`--only needs at least one of ${COMPONENT_NAMES.join(', ')}`, { fix: 'e.g. --only postgres (or leave --only out to run all)' });
+  const names = COMPONENT_NAMES.filter((n) => (only?.length ? only.includes(n) : n in all) && !skip?.includes(n));
+  if (names.length === 0) throw new UsageError('--only/--skip leave no component to run');
+  return names.map((n) => {
+    const c = all[n];
+    if (!c) throw new StepError(`component ${n} is not available in this version of the kit`);
+    return c;
+  });
+}
+
+export async function stackRequests(ctx: Ctx, components: readonly Component[]): Promise<Resources> {
+  let need: Resources = { cpuMillis: 0, memoryBytes: 0 };
+  for (const c of components) {
+    need = add(need, manifestRequests((await c.plan(ctx)).manifests));
+    if (c.extraRequests) need = add(need, c.extraRequests);
+  }
+  return need;
+}
+
+/** One component's two parts (prepare, then deploy) as one report: its own time is the sum of the two. */
+export function joinReports(a: StepReport, b: StepReport, budgetMs: number): StepReport {
+  const changes = { ...(a.changes ?? {}), ...(b.changes ?? {}) };
+  return {
+    ...b,
+    ok: a.ok && b.ok,
+    durationMs: a.durationMs + b.durationMs,
+    budgetMs,
+    checks: [...a.checks, ...b.checks],
+    ...(Object.keys(changes).length ? { changes } : {}),
+  };
+}
+
+/**
+ * Runs independent checks together and reports every one that failed at once (one failure as itself; several as
+ * one error listing each with its fix, in the order given), so a user fixes them in one go.
+ */
+async function inOrder<T extends readonly unknown[]>(...tasks: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) {
+    if (!failed.every((e) => e instanceof KitError)) throw failed.find((e) => !(e instanceof KitError));
+    const errors = failed as KitError[];
+    const lines = errors.map((e, i) => `  ${i + 1}. ${e.message}${e.fix ? `\n     fix: ${e.fix}` : ''}${e.docs ? `\n     see ${docsLink(e.docs)}` : ''}`);
+    throw new EnvironmentError(`preflight found ${errors.length} problems:\n${lines.join('\n')}`, { docs: errors[0]!.docs });
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+async function preflight(ctx: Ctx, components: readonly Component[], yes: boolean): Promise<void> {
+  const names = components.map((c) => c.name);
+  // Each check is one short kubectl call; run them together (a sequence of seven costs a second).
+  const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(
+    ensureTools(ctx, { helm: names.includes('dapr') }),
+    ensureTargetContext(ctx, { yes }),
+  );
+  const server = await ensureClusterReachable(ctx);
+  ctx.log.info(`context ${context}, Kubernetes ${server.gitVersion}, kubectl ${tools.kubectl}${tools.helm ? `, helm ${tools.helm}` : ''}`);
+  const checkPolicies = ctx.config.flags['no-network-policies'] !== true;
+  const need = await stackRequests(ctx, components);
+  const [sc, system, free] = await inOrder<[string, { metadata: { name: string }; spec?: { containers?: { image?: string }[] } }[], Resources]>(
+    ensureDefaultStorageClass(ctx),
+    checkPolicies
+      ? ctx.kube.list<{ metadata: { name: string }; spec?: { containers?: { image?: string }[] } }>('pods', { namespace: 'kube-system' })
+      : Promise.resolve([]),
+    ensureCapacity(ctx, context, need, [ctx.config.namespace, ...components.flatMap((c) => c.extraNamespaces ?? [])]),
+  );
+  ctx.log.info(`default StorageClass: ${sc}`);
+  if (checkPolicies) {
+    const verdict = networkPolicySupport(system, context);
+    if (verdict.enforcement === 'enforced') ctx.log.info(`NetworkPolicies: ${verdict.why}`);
+    else
+      ctx.log.warn(
+        `NetworkPolicies are created but ${verdict.enforcement === 'unknown' ? 'may not be' : 'will not be'} enforced: ${verdict.why} (docs/security.md#network-policies)`,
+      );
+  }
+  ctx.log.ok(
+    `preflight passed: the stack requests ${(need.cpuMillis / 1000).toFixed(2)} CPU and ${(need.memoryBytes / 1024 ** 3).toFixed(1)} GiB; the nodes can give ${(free.cpuMillis / 1000).toFixed(2)} CPU and ${(free.memoryBytes / 1024 ** 3).toFixed(1)} GiB`,
+  );
+  ctx.preflighted = true;
+}
+
+export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>): ScriptDef {
+  const components = Object.values(all);
+  return {
+    name: 'deploy-all',
+    summary:
+      'Deploys the LearnFlow infrastructure: Kafka and PostgreSQL together, then Dapr, each against its budget\n(Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m). Preflight first (tools, context, StorageClass, capacity);\non failure it stops, leaves everything for inspection and writes a diagnostics bundle. Safe to re-run.',
+    flags: masterFlags(components, 'deploy'),
+    footer: 'Exit codes: 0 deployed, 1 a step failed or a budget ran out, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md',
+    changesCluster: () => ({}),
+    async run(ctx): Promise<RunResult> {
+      const f = ctx.config.flags;
+      const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
+      const budgets = parseBudgets(f.budget as string[] | undefined);
+      for (const c of selected) {
+        if (budgets[c.name] > budgets.total)
+          ctx.log.warn(
+            `the ${c.title} budget (${formatDuration(budgets[c.name])}) is above the total (${formatDuration(budgets.total)}): the total ends the run first`,
+          );
+      }
+      if (ctx.config.dryRun) {
+        const stages = deployStages(
+          selected.map((c) => c.name),
+          f.sequential === true,
+        );
+        ctx.log.info(`deploy-all plan (total budget ${formatDuration(budgets.total)}): ${stages.map((s) => s.join(' + ')).join(' -> ')}`);
+        const plan = await dryRun(ctx, selected, budgets);
+        return { ...plan, budgetMs: budgets.total };
+      }
+      if (!ctx.config.noCluster) await preflight(ctx, selected, f.yes === true);
+      else ctx.preflighted = true;
+
+      const total = new Deadline(ctx.clock, budgets.total);
+      const steps: StepReport[] = [];
+      let failed: string | undefined;
+      const stages = deployStages(
+        selected.map((c) => c.name),
+        f.sequential === true,
+        all,
+      );
+      // What needs no other component (Dapr's control plane) starts at once, beside the first stage.
+      const prepared = new Map<ComponentName, Promise<StepReport>>();
+      if (!ctx.config.noCluster && f.sequential !== true) {
+        for (const c of selected) {
+          if (c.prepare && stages[0] && !stages[0].includes(c.name))
+            prepared.set(c.name, runStep(ctx, { name: c.name, budgetMs: budgets[c.name], run: (s) => c.prepare!(s) }, total));
+        }
+      }
+      const deployOne = async (name: ComponentName): Promise<StepReport> => {
+        const c = all[name]!;
+        if (ctx.config.noCluster && c.clusterOnly) return skippedStep(name, budgets[name], `--no-cluster: ${c.title} runs only in a cluster`);
+        const early = prepared.get(name);
+        if (!early) return runStep(ctx, { name, budgetMs: budgets[name], run: (s) => c.deploy(s, { dependenciesReady: true }) }, total);
+        const pre = await early;
+        if (!pre.ok) return pre;
+        // The rest of its budget: the report shows the component's own time (both parts), not the wait between.
+        const rest = await runStep(
+          ctx,
+          { name, budgetMs: Math.max(1, budgets[name] - pre.durationMs), run: (s) => c.deploy(s, { prepared: true, dependenciesReady: true }) },
+          total,
+        );
+        return joinReports(pre, rest, budgets[name]);
+      };
+      for (const stage of stages) {
+        if (failed) {
+          for (const name of stage) {
+            const early = prepared.get(name);
+            const pre = early ? await early : undefined;
+            steps.push(skippedStep(name, budgets[name], `${pre?.ok ? 'started (control plane), but not finished' : 'not started'}: ${failed} failed`));
+          }
+          continue;
+        }
+        const reports = await Promise.all(stage.map(deployOne));
+        steps.push(...reports);
+        failed = reports.find((r) => !r.ok)?.name;
+      }
+      const result: RunResult = { steps, budgetMs: budgets.total };
+      if (!failed && !ctx.config.noCluster) {
+        result.output = howToConnect(ctx.config.namespace, ctx.root);
+        result.data = { howToConnect: result.output.trimEnd().split('\n') };
+      }
+      if (failed && !ctx.config.noCluster && f['no-diagnostics'] !== true) {
+        const manifests = (await Promise.all(selected.map(async (c) => (await c.plan(ctx)).manifests))).flat();
+        const dir = await writeDiagnostics(ctx, {
+          namespaces: [ctx.config.namespace, ...selected.flatMap((c) => c.extraNamespaces ?? [])],
+          helmReleases: selected.some((c) => c.name === 'dapr') ? [{ name: 'dapr', namespace: 'dapr-system' }] : [],
+          manifests,
+        });
+        const rel = path.relative(ctx.root, dir);
+        ctx.log.fail(`left everything in place for inspection; diagnostics bundle: ${rel}/ (start with summary.txt)`);
+        result.artifacts = { diagnostics: rel };
+      }
+      return result;
+    },
+  };
+}
+
+export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>): ScriptDef {
+  const components = Object.values(all);
+  return {
+    name: 'verify-all',
+    summary: "Runs every component's checks (Kafka, PostgreSQL, Dapr), even after one fails, and prints one summary.\nExit 1 if any check failed.",
+    flags: masterFlags(components, 'verify'),
+    footer: 'Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 environment not ready.',
+    async run(ctx): Promise<RunResult> {
+      const f = ctx.config.flags;
+      const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
+      if (ctx.config.dryRun) {
+        ctx.log.info(`dry run: would verify ${selected.map((c) => c.title).join(', ')}; nothing was contacted`);
+        return { steps: [], budgetMs: null };
+      }
+      if (!ctx.config.noCluster) {
+        await ensureClusterReachable(ctx);
+        ctx.preflighted = true;
+      }
+      const steps: StepReport[] = [];
+      for (const stage of deployStages(
+        selected.map((c) => c.name),
+        false,
+      )) {
+        steps.push(
+          ...(await Promise.all(
+            stage.map((name) =>
+              ctx.config.noCluster && all[name]!.clusterOnly
+                ? Promise.resolve(skippedStep(`verify-${name}`, null, `--no-cluster: ${all[name]!.title} runs only in a cluster; nothing checked`))
+                : runStep(ctx, { name: `verify-${name}`, budgetMs: null, run: (s) => all[name]!.verify(s) }),
+            ),
+          )),
+        );
+      }
+      return { steps, budgetMs: null };
+    },
+  };
+}
+
+/** destroy-all over the given components (the plan, the rules and the question live in destroy.ts). */
+export function destroyAllScript(
+  all: Readonly<Partial<Record<ComponentName, Component>>>,
+  ask: (q: string) => Promise<boolean> = confirm,
+  interactive: () => boolean = isInteractive,
+): ScriptDef {
+  const select = (ctx: Ctx) => selectComponents(all, ctx.config.flags.only as string[] | undefined, ctx.config.flags.skip as string[] | undefined);
+  return destroyScript(all, select, masterFlags(Object.values(all), 'destroy'), ask, interactive);
+}
