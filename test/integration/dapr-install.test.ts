@@ -170,6 +170,21 @@ describe('install-dapr on a simulated cluster', () => {
     ]);
   });
 
+  it('--with-zipkin deploys the collector, points the Configuration at it, and is remembered by the next run', { timeout: 170_000 }, async () => {
+    const r = await install('--with-zipkin');
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    expect(report(r.stdout).steps[0]!.changes).toMatchObject({ 'deployment/zipkin': 'created', 'service/zipkin': 'created' });
+    const cfg = await json<{ spec: { tracing: unknown } }>(['get', 'configurations.dapr.io', 'learnflow-config', '-n', 'learnflow']);
+    expect(cfg.spec.tracing).toEqual({ samplingRate: '1', zipkin: { endpointAddress: 'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans' } });
+    const again = await install();
+    expect(again.stderr).toContain('Zipkin on, as deployed (--no-zipkin changes it)');
+    const v = await kit('scripts/verify-dapr.mts', ['--skip-probe', '--json']);
+    expect(report(v.stdout).steps[0]!.checks.find((c) => c.name === 'zipkin')).toEqual({ name: 'zipkin', ok: true, detail: 'deployment/zipkin ready (not called: --skip-probe)' });
+    const off = await install('--no-zipkin');
+    expect(off.code, off.stderr).toBe(0);
+    expect(await cluster.kubectl(['get', 'deployment', 'zipkin', '-n', 'learnflow', '--ignore-not-found', '-o', 'name'])).toBe('');
+  });
+
   it('without --skip-probe, fails at the hop where a cluster without containers must fail, and removes the Job', { timeout: 120_000 }, async () => {
     const r = await kit('scripts/verify-dapr.mts', ['--json', '--probe-timeout', '60s']);
     expect(r.stderr).not.toMatch(STACK_TRACE);
