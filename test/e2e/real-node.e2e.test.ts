@@ -237,7 +237,32 @@ describe('deploy-all and verify-all on the real node, through the kit\'s own por
   });
 });
 
-describe('real faults, named within 30 s with the fix; the diagnostics bundle holds the real logs and events', () => {
+describe('day 2 on the real node: backup and restore', () => {
+  it('backup-postgres then restore-postgres round trip through a real kubectl exec (no --pg-url)', { timeout: 3 * MIN }, async () => {
+    const file = path.join(tmp, 'learnflow.sql');
+    const b = await kit('scripts/backup-postgres.mts', ['--output', file]);
+    expect(b.code, b.stderr).toBe(0);
+    // pg_dump ran in the pod, its output carried back by kubectl exec.
+    expect(b.stderr).toMatch(/kubectl --context \S+ exec -n learnflow postgresql-0 -c postgresql -- .*pg_dump/);
+    const dump = readFileSync(file, 'utf8');
+    expect(dump).toContain('PostgreSQL database dump');
+    expect(dump).toMatch(/CREATE TABLE public\.topics/);
+
+    // Change the data behind the kit's back, then restore.
+    await psql("UPDATE public.topics SET title = title || ' (edited)' WHERE position = 1; DELETE FROM public.progress;");
+    expect(await checksums()).not.toEqual(seeded);
+    const r = await kit('scripts/restore-postgres.mts', ['--input', file, '--force', '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/kubectl --context \S+ exec -i -n learnflow postgresql-0 -c postgresql -- .*psql/);
+    expect(r.stderr).toMatch(/restore — 10 tables from /);
+    expect(await checksums()).toEqual(seeded);
+  });
+
+});
+
+// Two namespaces that share nothing but the node: the faults (seconds of CPU, then back-off) while PostgreSQL rolls
+// three times (mostly waiting for probes). Together they take as long as the TLS round alone.
+describe.concurrent('at the same time: real faults in their own namespace, named within 30 s with the fix (the bundle holds the real logs and events); TLS on, off, on in the stack\'s', () => {
   it('a PostgreSQL that exits at start (a volume of an older major: CrashLoopBackOff) and a Kafka killed for memory (OOMKilled)', { timeout: 4 * MIN }, async () => {
     const c = cluster();
     // Kafka: in this namespace only (the kit's manifests unchanged), its memory limit lowered at admission to 256Mi,
@@ -338,6 +363,64 @@ describe('real faults, named within 30 s with the fix; the diagnostics bundle ho
       // Gone at once: the crashing pods hold CPU requests on the real node that the next tests need.
       await c.kubectl(['delete', 'namespace', FAULTS, '--wait=false']);
       await c.kubectl(['delete', 'statefulset,pod', '--all', '-n', FAULTS, '--grace-period=0', '--force', '--ignore-not-found'], { timeoutMs: 30_000 }).catch(() => '');
+    }
+  });
+
+  it('deploy-postgres --tls, --no-tls, --tls: the server follows, deploy and verify (every client, through the kit\'s own path) succeed each time, the client Secrets\' sslmode follows', { timeout: 5 * MIN }, async () => {
+    for (const [flag, ssl, sslmode] of [['--tls', 'on', 'require'], ['--no-tls', 'off', 'prefer'], ['--tls', 'on', 'require']] as const) {
+      const uid = (await pods()).find((p) => p.metadata.name === 'postgresql-0')!.metadata.uid;
+      const d = await kit('scripts/deploy-postgres.mts', [flag, '--json']);
+      expect(d.code, `${flag}: ${d.stderr.slice(-3000)}`).toBe(0);
+      expect(report(d.stdout).steps[0]!.changes!['statefulset/postgresql'], flag).toBe('configured');
+      const now = (await pods()).find((p) => p.metadata.name === 'postgresql-0')!;
+      expect(now.metadata.uid, `${flag}: the pod was replaced`).not.toBe(uid);
+      expect((await psql('SHOW ssl')).trim(), flag).toBe(ssl);
+      for (const s of ['dapr-statestore', 'student-api-db', 'tutor-api-db', 'matching-service-db']) {
+        expect(await secretValue(s, 'connectionString'), `${flag}: ${s}`).toContain(`sslmode=${sslmode}`);
+      }
+      const v = await kit('scripts/verify-postgres.mts', ['--json']);
+      expect(v.code, `${flag}: ${v.stderr.slice(-3000)}`).toBe(0);
+      expect(failedChecks(report(v.stdout)), flag).toEqual([]);
+      expect(v.stderr, flag).toMatch(/connecting through port-forward 127\.0\.0\.1:\d+ -> svc\/postgresql:5432/);
+    }
+    expect(await checksums()).toEqual(seeded);
+  });
+});
+
+describe('security on the real node', () => {
+  it('the kit\'s pods pass Pod Security "restricted" and run as the uids and gids they declare', { timeout: 2 * MIN }, async () => {
+    const { spawnSync } = await import('node:child_process');
+    const restricted = () => spawnSync('kubectl', ['--context', cluster().context, 'label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'], { env: cluster().env, encoding: 'utf8' });
+    const ok = restricted();
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).not.toMatch(/violate/i);
+
+    const kitPods = (await pods()).filter((p) => p.spec.nodeName === cluster().realNode.name);
+    expect(kitPods.map((p) => p.metadata.name).sort()).toEqual(['kafka-0', 'postgresql-0', 'redis-0']);
+    for (const p of kitPods) {
+      const c = p.spec.containers[0]!;
+      const uid = c.securityContext?.runAsUser ?? p.spec.securityContext?.runAsUser;
+      const gid = c.securityContext?.runAsGroup ?? p.spec.securityContext?.runAsGroup;
+      expect(uid, `${p.metadata.name} declares a uid`).toBeGreaterThan(0);
+      expect(gid, `${p.metadata.name} declares a gid`).toBeGreaterThan(0);
+      const exec = (...cmd: string[]) => cluster().kubectl(['exec', '-n', NS, p.metadata.name, '-c', c.name, '--', ...cmd]);
+      expect((await exec('id', '-u')).trim(), p.metadata.name).toBe(String(uid));
+      expect((await exec('id', '-g')).trim(), p.metadata.name).toBe(String(gid));
+      // The container's first process (what the image's entrypoint became), not only what exec gets.
+      const status = await exec('cat', '/proc/1/status');
+      expect(/^Uid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/), p.metadata.name).toEqual([String(uid), String(uid), String(uid), String(uid)]);
+      expect(/^Gid:\s+(.*)$/m.exec(status)?.[1]?.split(/\s+/), p.metadata.name).toEqual([String(gid), String(gid), String(gid), String(gid)]);
+      expect(/^CapEff:\s+(\S+)$/m.exec(status)?.[1], `${p.metadata.name}: no capabilities`).toBe('0000000000000000');
+    }
+
+    // The check can fail: a pod that is only "baseline" is reported (it carries the probe label: it stays on KWOK).
+    await cluster().apply(JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'baseline-only', namespace: NS, labels: { 'learnflow.dev/dapr-probe': 'check' } }, spec: { containers: [{ name: 'c', image: 'baseline-only' }] } }));
+    try {
+      const bad = restricted().stderr;
+      expect(bad).toMatch(/existing pods in namespace "learnflow" violate the new PodSecurity enforce level "restricted:latest"/);
+      expect(bad).toMatch(/baseline-only: allowPrivilegeEscalation != false/);
+    } finally {
+      await cluster().kubectl(['delete', 'pod', 'baseline-only', '-n', NS, '--wait=false']);
     }
   });
 });
