@@ -1,0 +1,129 @@
+// The pieces the deploy benchmarks share (bench/deploy-bench.mts on KWOK nodes, bench/real-node-bench.mts on the
+// real node): kubectl/helm shims that count processes, a timed run, the kit's entry scripts, the FLOOR (the bare
+// commands for the same objects), the median and the closing table.
+
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import { readVersions, SECRET_PLACEHOLDER } from '../scripts/lib/kube/manifests.js';
+import type { KubeCluster } from '../test/support/kube-cluster.js';
+
+export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+export const V = readVersions();
+export const CHART = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), `dapr-chart-${V.dapr.version}`, 'dapr');
+
+export function runsFlag(): number {
+  return Number(process.argv[process.argv.indexOf('--runs') + 1] || 1) || 1;
+}
+
+export interface Timed {
+  ms: number;
+  code: number | null;
+  processes: number;
+  stderr: string;
+}
+
+export interface Shims {
+  dir: string;
+  log: string;
+  count(): number;
+  reset(): void;
+}
+
+/** Shims that log every kubectl/helm start, then exec the real binary. */
+export function shimDir(binDir: string): Shims {
+  const dir = mkdtempSync(path.join(tmpdir(), 'lf-bench-shims-'));
+  const log = path.join(dir, 'calls.log');
+  for (const tool of ['kubectl', 'helm']) {
+    const file = path.join(dir, tool);
+    writeFileSync(file, `#!/bin/sh\necho ${tool} >> '${log}'\nexec '${path.join(binDir, tool)}' "$@"\n`);
+    chmodSync(file, 0o755);
+  }
+  return {
+    dir,
+    log,
+    count: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0),
+    reset: () => writeFileSync(log, ''),
+  };
+}
+
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, shims: Shims, input?: string): Promise<Timed> {
+  shims.reset();
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: REPO, env: { ...env, PATH: `${shims.dir}:${env.PATH}`, CI: 'true' }, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.stdin.end(input ?? '');
+    child.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, code, processes: shims.count(), stderr }));
+  });
+}
+
+export const kit = (script: string, args: string[], c: Pick<KubeCluster, 'context' | 'env'>, shims: Shims) =>
+  run(process.execPath, ['--import', 'tsx', script, '--context', c.context, ...args], c.env, shims);
+
+/** `deploy-all --dry-run` once: it writes .learnflow/rendered/*.yaml, which the floor applies. */
+export async function render(shims: Shims): Promise<void> {
+  const dry = await run(process.execPath, ['--import', 'tsx', 'deploy-all.mts', '--dry-run', '--dapr-chart', CHART], process.env, shims);
+  if (dry.code !== 0) throw new Error(dry.stderr);
+}
+
+/** What every Secret value of the floor becomes (the rendered files hold a placeholder the API server refuses). */
+export const BENCH_SECRET = 'bench-value';
+const BENCH_SECRET_B64 = Buffer.from(BENCH_SECRET).toString('base64');
+
+/** Adds up timed steps; a failed one throws. */
+export class Steps {
+  ms = 0;
+  processes = 0;
+  async step(t: Promise<Timed>, what: string): Promise<Timed> {
+    const r = await t;
+    if (r.code !== 0) throw new Error(`floor step failed: ${what}\n${r.stderr}`);
+    this.ms += r.ms;
+    this.processes += r.processes;
+    return r;
+  }
+  result(): Timed {
+    return { ms: this.ms, code: 0, processes: this.processes, stderr: '' };
+  }
+}
+
+/**
+ * The cluster side of the floor, the bare commands a careful person would type for the kit's objects: `kubectl apply
+ * --server-side` of the manifests the kit renders (Kafka and PostgreSQL together, as deploy-all does), `kubectl
+ * rollout status` of both (a watch: no polling delay), `helm upgrade --install --wait` of the same chart and values,
+ * `kubectl apply` of the Dapr components.
+ */
+export async function floorCluster(c: KubeCluster, shims: Shims, steps: Steps): Promise<void> {
+  const rendered = (name: string) => readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8').replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64);
+  const kubectl = (args: string[], input?: string) => run('kubectl', ['--context', c.context, ...args], c.env, shims, input);
+  await steps.step(kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('kafka') + '\n---\n' + rendered('postgres')), 'apply kafka+postgres');
+  await steps.step(kubectl(['rollout', 'status', 'statefulset/kafka', '-n', 'learnflow', '--timeout=10m']), 'rollout kafka');
+  await steps.step(kubectl(['rollout', 'status', 'statefulset/postgresql', '-n', 'learnflow', '--timeout=10m']), 'rollout postgresql');
+  await steps.step(
+    run('helm', ['--kube-context', c.context, 'upgrade', '--install', 'dapr', CHART, '-n', 'dapr-system', '--create-namespace', '-f', 'k8s/dapr/values.yaml', '--set-string', `global.tag=${V.dapr.version}`, '--wait', '--timeout', '5m'], c.env, shims),
+    'helm dapr',
+  );
+  await steps.step(kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('dapr')), 'apply dapr components');
+}
+
+/** The data-plane side of the floor: the kit's own migrations and topics (deploy-all --no-cluster), which a person would otherwise do by hand. */
+export async function floorDataPlane(c: KubeCluster, shims: Shims, steps: Steps, endpoints: string[]): Promise<void> {
+  await steps.step(run(process.execPath, ['--import', 'tsx', 'deploy-all.mts', '--no-cluster', ...endpoints], c.env, shims), 'data plane');
+}
+
+export const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+
+/** The closing table and the ratio; returns whether the goals (deploy-all within 1.3x of the floor, re-run under 10 s) are met. */
+export function printResults(all: Record<string, Timed>[], title: string): boolean {
+  const rows = Object.keys(all[0]!).map((k) => ({ what: k, ms: median(all.map((r) => r[k]!.ms)), processes: median(all.map((r) => r[k]!.processes)) }));
+  const get = (k: string) => rows.find((r) => r.what === k)!;
+  const ratio = get('deploy-all').ms / get('floor').ms;
+  console.log(`deploy benchmark, ${all.length} run(s), median; ${title}\n`);
+  console.log('what                  wall time   kubectl/helm processes');
+  for (const r of rows) console.log(`${r.what.padEnd(22)}${(r.ms / 1000).toFixed(2).padStart(8)} s   ${String(r.processes).padStart(5)}`);
+  console.log(`\ndeploy-all / floor = ${ratio.toFixed(2)}x (goal <= 1.3x)   re-run = ${(get('deploy-all (re-run)').ms / 1000).toFixed(2)} s (goal < 10 s)`);
+  return ratio <= 1.3 && get('deploy-all (re-run)').ms < 10_000;
+}
