@@ -54,3 +54,15 @@ export function chooseSetting(o: { name: string; on?: string; off?: string; flag
   }
   return { value: o.fallback, why: `${o.name} ${o.fallback ? 'on' : 'off'}` };
 }
+
+/** The NetworkPolicies of a component: --network-policies / --no-network-policies, else as deployed, else on. */
+export function chooseNetworkPolicies(flags: Record<string, unknown>, remembered: Record<string, string>): { value: boolean; why: string } {
+  return chooseSetting({
+    name: 'NetworkPolicies',
+    on: 'network-policies',
+    off: 'no-network-policies',
+    flags,
+    remembered: remembered.networkPolicies,
+    fallback: true,
+  });
+}

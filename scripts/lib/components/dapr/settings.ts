@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../core/config.js';
-import { chooseSetting } from '../../kube/remembered.js';
+import { chooseNetworkPolicies, chooseSetting } from '../../kube/remembered.js';
 import type { Ctx } from '../../kube/context.js';
 import { UsageError } from '../../core/errors.js';
 import type { FlagSpec, FlagValue } from '../../core/flags.js';
@@ -243,14 +243,7 @@ export function daprSettings(ctx: Ctx, remembered: Record<string, string> = {}):
   const version = String(f['dapr-version'] ?? readVersions().dapr.version);
   const redis = chooseSetting({ name: 'Redis', on: 'with-redis', off: 'no-redis', flags: f, remembered: remembered.withRedis, fallback: false });
   const zipkin = chooseSetting({ name: 'Zipkin', on: 'with-zipkin', off: 'no-zipkin', flags: f, remembered: remembered.withZipkin, fallback: false });
-  const policies = chooseSetting({
-    name: 'NetworkPolicies',
-    on: 'network-policies',
-    off: 'no-network-policies',
-    flags: f,
-    remembered: remembered.networkPolicies,
-    fallback: true,
-  });
+  const policies = chooseNetworkPolicies(f, remembered);
   return {
     why: [redis.why, zipkin.why, policies.why],
     namespace,

@@ -4,7 +4,7 @@
 import { BUDGETS_MS } from '../../core/budget.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
-import { chooseSetting, rememberedSettings, renderSettings } from '../../kube/remembered.js';
+import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
 import { errorMessage, StepError } from '../../core/errors.js';
 import type { FlagSpec } from '../../core/flags.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
@@ -129,14 +129,7 @@ export const kafka: Component = {
       const running = existing?.spec?.replicas;
       // A re-run without --replicas keeps the brokers that run.
       if (running !== undefined && !step.config.given.has('replicas')) replicas = running;
-      const policies = chooseSetting({
-        name: 'NetworkPolicies',
-        on: 'network-policies',
-        off: 'no-network-policies',
-        flags: step.config.flags,
-        remembered: mem.networkPolicies,
-        fallback: true,
-      });
+      const policies = chooseNetworkPolicies(step.config.flags, mem);
       step.log.info(policies.why);
       if (running !== undefined && running !== replicas) {
         throw new StepError(

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BUDGETS_MS } from '../../core/budget.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../core/config.js';
-import { chooseSetting, rememberedSettings, renderSettings } from '../../kube/remembered.js';
+import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../core/errors.js';
 import type { FlagSpec } from '../../core/flags.js';
@@ -160,14 +160,7 @@ export const postgres: Component = {
       const { password, generated } = await passwordForDeploy(step);
       step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
       const mem = await rememberedSettings(step, 'postgres');
-      const policies = chooseSetting({
-        name: 'NetworkPolicies',
-        on: 'network-policies',
-        off: 'no-network-policies',
-        flags: step.config.flags,
-        remembered: mem.networkPolicies,
-        fallback: true,
-      });
+      const policies = chooseNetworkPolicies(step.config.flags, mem);
       step.log.info(policies.why);
       let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
       const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
