@@ -26,7 +26,7 @@ const JVM_OPTION_VARS = new Set(['KAFKA_OPTS', 'KAFKA_HEAP_OPTS', 'KAFKA_LOG4J_O
 const NS = 'learnflow';
 
 function rendered(brokers: number, ns = NS) {
-  const manifests = renderKafka(ns, brokers);
+  const manifests = renderKafka(ns, brokers, { clusterId: clusterIdFor(ns) });
   const find = (kind: string, name?: string) => manifests.find((m) => m.kind === kind && (!name || m.metadata.name === name)) as Any;
   const sts = find('StatefulSet', 'kafka');
   return { manifests, find, sts, pod: sts.spec.template.spec, container: sts.spec.template.spec.containers[0] };

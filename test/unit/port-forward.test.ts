@@ -161,6 +161,60 @@ describe('PortForward.supervise', () => {
     await done;
   });
 
+  it('with podCheckMs, re-opens a forward whose pod was replaced before anyone connects through it (kubectl alone keeps listening)', async () => {
+    const spawnFn = fakeSpawn(['ready', 'ready']);
+    const abort = new AbortController();
+    // The pod's uid, as the API server reports it: replaced once the first forward is up.
+    let pod = 'kafka-0=11111111-aaaa-bbbb-cccc-000000000001';
+    const exec = fakeExec(on(['get', 'pod', 'kafka-0', '-n', 'learnflow', '--ignore-not-found'], () => ({ stdout: pod })));
+    const { ctx } = makeCtx({ exec, signal: abort.signal });
+    // A clock whose sleeps yield to the event loop (the fake one resolves at once and would spin).
+    ctx.clock = { now: () => Date.now(), sleep: (_ms, signal) => new Promise((r) => { const t = setTimeout(r, 5); signal?.addEventListener('abort', () => { clearTimeout(t); r(); }); }) };
+    const events: ForwardEvent[] = [];
+    const done = new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn).supervise({
+      signal: abort.signal,
+      onChange: (e) => events.push(e),
+      podCheckMs: 1000,
+      minBackoffMs: 1,
+    });
+    await until(() => events.some((e) => e.state === 'up'), 'up');
+    await until(() => exec.calls.length >= 3, 'a few checks');
+    // Unchanged pod: the forward stays as it is.
+    expect(spawnFn.children).toHaveLength(1);
+    pod = 'kafka-0=22222222-aaaa-bbbb-cccc-000000000002';
+    await until(() => events.filter((e) => e.state === 'up').length === 2, 'second up');
+    expect(spawnFn.children[0]!.killedWith).toContain('SIGTERM');
+    expect(events.find((e) => e.state === 'retrying')!.lastError).toBe('the pod behind it changed (kafka-0 (uid 11111111) -> kafka-0 (uid 22222222))');
+    abort.abort();
+    await done;
+  });
+
+  it('with podCheckMs on a Service, watches the pods its selector picks: a terminating one re-opens the forward; an unreachable API leaves it alone', async () => {
+    const spawnFn = fakeSpawn(['ready', 'ready']);
+    const abort = new AbortController();
+    let reply: { stdout?: string; exitCode?: number } = { stdout: 'postgresql-0=11111111-aaaa-bbbb-cccc-000000000001 ' };
+    const exec = fakeExec(on(['get', 'pods', '-n', 'learnflow', '-l', 'app.kubernetes.io/name=postgresql'], () => reply));
+    const { ctx } = makeCtx({ exec, signal: abort.signal });
+    ctx.clock = { now: () => Date.now(), sleep: (_ms, signal) => new Promise((r) => { const t = setTimeout(r, 5); signal?.addEventListener('abort', () => { clearTimeout(t); r(); }); }) };
+    const events: ForwardEvent[] = [];
+    const done = new PortForward(ctx, { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432, podSelector: 'app.kubernetes.io/name=postgresql' }, spawnFn).supervise({
+      signal: abort.signal,
+      onChange: (e) => events.push(e),
+      podCheckMs: 1000,
+      minBackoffMs: 1,
+    });
+    await until(() => events.some((e) => e.state === 'up'), 'up');
+    reply = { exitCode: 1 };
+    const calls = exec.calls.length;
+    await until(() => exec.calls.length >= calls + 3, 'checks while the API is away');
+    expect(spawnFn.children).toHaveLength(1);
+    reply = { stdout: 'postgresql-0=11111111-aaaa-bbbb-cccc-0000000000012026-12-02T06:00:00Z ' };
+    await until(() => events.filter((e) => e.state === 'up').length === 2, 'second up');
+    expect(events.find((e) => e.state === 'retrying')!.lastError).toBe('the pod behind it changed (postgresql-0 (uid 11111111) -> postgresql-0 (uid 11111111, terminating))');
+    abort.abort();
+    await done;
+  });
+
   it('keeps start()/ensure() working for the scripts that open one forward for a run', async () => {
     const spawnFn = fakeSpawn(['ready', 'ready']);
     const { ctx } = makeCtx();

@@ -50,12 +50,15 @@ export async function writeDiagnostics(ctx: Ctx, input: DiagnosticsInput): Promi
       const d = diagnosePod(pod);
       summary.push(`${ns}/${d.pod}: ${d.state}${d.fix ? `\n    fix: ${d.fix}` : ''}`);
       for (const c of pod.status?.containerStatuses ?? []) {
-        const logs = await run(['logs', pod.metadata.name, '-n', ns, '-c', c.name, `--tail=${LOG_TAIL_LINES}`]);
-        const previous =
-          (c.restartCount ?? 0) > 0
-            ? `\n# previous container\n${await run(['logs', pod.metadata.name, '-n', ns, '-c', c.name, '--previous', `--tail=${LOG_TAIL_LINES}`])}`
-            : '';
-        write(path.join('logs', `${ns}_${pod.metadata.name}_${c.name}.log`), logs + previous);
+        const logs = (previous: boolean) =>
+          run(['logs', pod.metadata.name, '-n', ns, '-c', c.name, ...(previous ? ['--previous'] : []), `--tail=${LOG_TAIL_LINES}`]);
+        // A container waiting to restart has no run of its own: `kubectl logs` then shows its last run, the same one
+        // --previous shows (the kubelet picks the last terminated container for both), so fetch that run once.
+        const waitingAfterARun = !c.state?.running && !c.state?.terminated && c.lastState?.terminated;
+        const text = waitingAfterARun
+          ? `# previous container (the last run; the container is ${c.state?.waiting?.reason ?? 'waiting'} now)\n${await logs(true)}`
+          : (await logs(false)) + ((c.restartCount ?? 0) > 0 ? `\n# previous container\n${await logs(true)}` : '');
+        write(path.join('logs', `${ns}_${pod.metadata.name}_${c.name}.log`), text);
       }
     }
   }

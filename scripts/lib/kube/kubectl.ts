@@ -156,10 +156,26 @@ export async function deleteBySelector(step: StepLike, kinds: string, selector: 
 
 /**
  * Claims a StatefulSet made from its volumeClaimTemplates get the ownership labels by name (a StatefulSet's
- * templates cannot change once it exists, so the labels cannot go there for stacks deployed before).
+ * templates cannot change once it exists, so the labels cannot go there for stacks deployed before), and any
+ * annotations asked for. Claims in `known` that already carry them all are left alone (no kubectl call).
  */
-export async function labelClaims(kube: Kube, names: readonly string[]): Promise<void> {
-  if (!names.length) return;
-  const labels = Object.entries(ownerLabels(kube.namespace)).map(([k, v]) => `${k}=${v}`);
-  await kube.run(['label', 'pvc', ...names, '-n', kube.namespace, ...labels, '--overwrite'], { quiet: true, allowFailure: true });
+export async function labelClaims(
+  kube: Kube,
+  names: readonly string[],
+  opts: {
+    annotations?: Record<string, string>;
+    known?: readonly { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> } }[];
+  } = {},
+): Promise<void> {
+  const labels = ownerLabels(kube.namespace);
+  const annotations = opts.annotations ?? {};
+  const has = (have: Record<string, string> | undefined, want: Record<string, string>) => Object.entries(want).every(([k, v]) => have?.[k] === v);
+  const known = new Map(opts.known?.map((c) => [c.metadata.name, c.metadata]));
+  const unlabelled = names.filter((n) => !has(known.get(n)?.labels, labels));
+  const unannotated = names.filter((n) => !has(known.get(n)?.annotations, annotations));
+  const pairs = (o: Record<string, string>) => Object.entries(o).map(([k, v]) => `${k}=${v}`);
+  if (unlabelled.length)
+    await kube.run(['label', 'pvc', ...unlabelled, '-n', kube.namespace, ...pairs(labels), '--overwrite'], { quiet: true, allowFailure: true });
+  if (unannotated.length && Object.keys(annotations).length)
+    await kube.run(['annotate', 'pvc', ...unannotated, '-n', kube.namespace, ...pairs(annotations), '--overwrite'], { quiet: true, allowFailure: true });
 }

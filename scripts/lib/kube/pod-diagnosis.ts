@@ -3,7 +3,7 @@
 
 export interface PodJson {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: string };
-  spec?: { nodeName?: string };
+  spec?: { nodeName?: string; containers?: ContainerSpec[]; initContainers?: ContainerSpec[] };
   status?: {
     phase?: string;
     reason?: string;
@@ -23,6 +23,12 @@ export interface ContainerStatus {
   lastState?: { terminated?: { reason?: string; exitCode?: number } };
 }
 
+export interface ContainerSpec {
+  name: string;
+  resources?: { limits?: { memory?: string }; requests?: { memory?: string } };
+  env?: { name: string; value?: string }[];
+}
+
 export interface PodDiagnosis {
   pod: string;
   ready: boolean;
@@ -36,6 +42,8 @@ export interface PodDiagnosis {
   graceMs?: number;
   fix?: string;
   docs?: string;
+  /** The container whose previous run's last log lines say why (it crashed or was killed). */
+  crashedContainer?: string;
 }
 
 const IMAGE_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
@@ -80,16 +88,16 @@ export function diagnosePod(pod: PodJson): PodDiagnosis {
     }
     if (reason === 'CrashLoopBackOff') {
       const oom = c.lastState?.terminated?.reason === 'OOMKilled';
+      const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((s) => s.name === c.name);
       return {
         pod: name,
         ready,
         state: `container ${c.name}: CrashLoopBackOff${oom ? ' (last exit: OOMKilled)' : ''}, ${c.restartCount ?? 0} restarts`,
         reason: oom ? 'OOMKilled' : reason,
         terminal: true,
-        fix: oom
-          ? `the container ran out of memory: give the cluster more memory (docs: not-enough-resources)`
-          : `kubectl logs ${name} -c ${c.name} -n ${ns} --previous`,
+        fix: oom ? oomFix(c.name, ns, spec) : `kubectl logs ${name} -c ${c.name} -n ${ns} --previous`,
         docs: oom ? 'oomkilled' : 'crashloopbackoff',
+        crashedContainer: c.name,
       };
     }
     if (reason === 'CreateContainerConfigError' || reason === 'CreateContainerError' || reason === 'RunContainerError') {
@@ -131,6 +139,44 @@ export function diagnosePod(pod: PodJson): PodDiagnosis {
   if (restarts > 0) parts.push(`${restarts} restarts`);
   if (pod.metadata.deletionTimestamp) parts.push('terminating');
   return { pod: name, ready, state: parts.join(', '), terminal: false };
+}
+
+/**
+ * OOMKilled is the container's cgroup at its limit, the container's own limit unless the node ran out first: name
+ * the limit, and for a JVM the heap it was given, since a heap at or above the limit is the usual cause.
+ */
+function oomFix(container: string, ns: string, spec: ContainerSpec | undefined): string {
+  const limit = spec?.resources?.limits?.memory;
+  if (!limit) return `container ${container} has no memory limit, so the node ran out of memory: give the cluster more memory (docs: not-enough-resources)`;
+  const heap = jvmMaxHeap(spec?.env ?? []);
+  const limitBytes = quantityBytes(limit);
+  if (heap && limitBytes !== undefined && heap.bytes > limitBytes * 0.75) {
+    return `container ${container} was killed at its own memory limit: its JVM heap (${heap.flag}, from ${heap.from}) does not fit in its limit of ${limit}; keep the heap at half the limit or less. Find what set the limit: kubectl get limitrange -n ${ns}; kubectl get pod -n ${ns} -o yaml | grep -A3 limits:`;
+  }
+  return `container ${container} was killed for memory (its limit: ${limit}${heap ? `, JVM heap ${heap.flag} from ${heap.from}` : ''}): if it used all of its limit, raise the limit; if the node ran out first, give the cluster more memory (docs: not-enough-resources)`;
+}
+
+const JVM_OPTION_VARS = ['KAFKA_HEAP_OPTS', 'JAVA_TOOL_OPTIONS', 'JDK_JAVA_OPTIONS', 'JAVA_OPTS'];
+
+/** The last -Xmx a JVM would take from the container's environment (literal values only). */
+export function jvmMaxHeap(env: readonly { name: string; value?: string }[]): { flag: string; bytes: number; from: string } | undefined {
+  let found: { flag: string; bytes: number; from: string } | undefined;
+  for (const v of JVM_OPTION_VARS) {
+    const value = env.find((e) => e.name === v)?.value;
+    for (const m of value?.matchAll(/-Xmx(\d+)([kKmMgG]?)\b/g) ?? []) {
+      const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+      found = { flag: m[0], bytes: Number(m[1]) * unit, from: v };
+    }
+  }
+  return found;
+}
+
+/** A Kubernetes memory quantity ("256Mi", "2Gi", "512M", "1e9") in bytes; undefined when it is not one. */
+export function quantityBytes(q: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(?:e(\d+))?(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q.trim());
+  if (!m) return undefined;
+  const unit = m[3] ? { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[3]]! : 1;
+  return Number(m[1]) * 10 ** Number(m[2] ?? 0) * unit;
 }
 
 function firstLine(s: string): string {

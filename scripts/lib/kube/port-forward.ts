@@ -39,6 +39,8 @@ export interface PortForwardTarget {
   remotePort: number;
   /** Fixed local port (the port-forward helper); default: a free one. */
   localPort?: number;
+  /** For a Service: the selector of the pods behind it (supervise() watches them). */
+  podSelector?: string;
 }
 
 export type ForwardState = 'starting' | 'up' | 'retrying' | 'stopped';
@@ -63,6 +65,12 @@ export interface SuperviseOptions {
   maxBackoffMs?: number;
   /** A forward that stayed up this long resets the backoff. */
   stableMs?: number;
+  /**
+   * How often to look at the pods behind the forward while it is up; off when unset. kubectl keeps listening after
+   * its pod is gone and fails only the next connection through it, so without this the forward reads `up` until
+   * someone's connection fails. A replaced or terminating pod re-opens the forward before anyone connects.
+   */
+  podCheckMs?: number;
 }
 
 /**
@@ -158,7 +166,7 @@ export class PortForward {
         const upAt = clock.now();
         this.ctx.log.ok(`127.0.0.1:${this.port} -> ${this.target.resource}:${this.target.remotePort} is up (kubectl pid ${this.child?.pid ?? '?'})`);
         emit('up');
-        const why = await this.exited!;
+        const why = await this.untilDropped(opts);
         if (this.stopped || opts.signal.aborted) break;
         this.lastError = why;
         if (clock.now() - upAt >= stable) backoff = min;
@@ -171,6 +179,61 @@ export class PortForward {
       opts.signal.removeEventListener('abort', onAbort);
       await this.stop();
       emit('stopped');
+    }
+  }
+
+  /** Waits for this kubectl to go, or, with podCheckMs, for the pods behind it to change (then kills it). */
+  private async untilDropped(opts: SuperviseOptions): Promise<string> {
+    const exited = this.exited!;
+    if (!opts.podCheckMs) return exited;
+    const child = this.child!;
+    const gone = new AbortController();
+    const onExit = () => gone.abort();
+    child.once('exit', onExit);
+    const watch = async (): Promise<string | undefined> => {
+      let first = await this.podsBehind();
+      while (!gone.signal.aborted && !opts.signal.aborted) {
+        await this.ctx.clock.sleep(opts.podCheckMs!, gone.signal).catch(() => undefined);
+        if (gone.signal.aborted || opts.signal.aborted) return undefined;
+        const now = await this.podsBehind();
+        if (now === undefined) continue;
+        if (first === undefined) first = now;
+        else if (now !== first) return `the pod behind it changed (${describePods(first)} -> ${describePods(now)})`;
+      }
+      return undefined;
+    };
+    try {
+      const changed = await Promise.race([exited.then(() => undefined), watch()]);
+      if (changed === undefined) return exited;
+      this.ctx.log.info(`${this.target.resource}: ${changed}`);
+      await this.kill();
+      return changed;
+    } finally {
+      gone.abort();
+      child.off('exit', onExit);
+    }
+  }
+
+  /**
+   * "name=uid[deleting] ..." for the pods the forward reaches: the pod itself, or those its Service selects. Empty
+   * when there are none; undefined when the API could not be asked (the forward is then left alone).
+   */
+  private async podsBehind(): Promise<string | undefined> {
+    const [kind, name] = this.target.resource.split('/');
+    const item = '{.metadata.name}={.metadata.uid}{.metadata.deletionTimestamp}';
+    const ns = ['-n', this.ctx.config.namespace];
+    const args =
+      kind === 'pod'
+        ? ['get', 'pod', name!, ...ns, '--ignore-not-found', '-o', `jsonpath=${item}`]
+        : this.target.podSelector
+          ? ['get', 'pods', ...ns, '-l', this.target.podSelector, '-o', `jsonpath={range .items[*]}${item}{" "}{end}`]
+          : undefined;
+    if (!args) return undefined;
+    try {
+      const r = await this.ctx.kube.run(args, { quiet: true, allowFailure: true, timeoutMs: 10_000 });
+      return r.exitCode === 0 ? r.stdout.trim() : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -268,6 +331,18 @@ export class PortForward {
     });
     child.stdout?.resume();
   }
+}
+
+/** "kafka-0 (uid 1a2b3c4d)" per pod, "terminating" when it is being deleted, "none" for no pod. */
+function describePods(fingerprint: string): string {
+  if (!fingerprint) return 'none';
+  return fingerprint
+    .split(' ')
+    .map((p) => {
+      const [name, rest = ''] = p.split('=');
+      return `${name} (uid ${rest.slice(0, 8)}${rest.length > 36 ? ', terminating' : ''})`;
+    })
+    .join(', ');
 }
 
 function lastLine(text: string): string {

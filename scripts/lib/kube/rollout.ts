@@ -3,7 +3,7 @@
 
 import type { StepCtx } from './context.js';
 import { diagnosePod, type PodDiagnosis, type PodJson } from './pod-diagnosis.js';
-import { StepError } from '../core/errors.js';
+import { errorMessage, indent, StepError } from '../core/errors.js';
 import { waitFor } from '../core/wait.js';
 
 export interface WorkloadRef {
@@ -76,13 +76,33 @@ export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<
       if (w.ready) return { done: true, state };
       const stuck = pods.find((p) => tracker.terminal(p));
       if (stuck) {
+        const logs = stuck.crashedContainer ? await lastLogLines(step, ns, stuck.pod, stuck.crashedContainer) : '';
         return {
           done: false,
           state,
-          terminal: new StepError(`${ref.kind}/${ref.name} cannot become ready: pod ${stuck.pod} is ${stuck.state}`, { fix: stuck.fix, docs: stuck.docs }),
+          terminal: new StepError(`${ref.kind}/${ref.name} cannot become ready: pod ${stuck.pod} is ${stuck.state}${logs}`, {
+            fix: stuck.fix,
+            docs: stuck.docs,
+          }),
         };
       }
       return { done: false, state };
     },
   });
+}
+
+export const CRASH_LOG_LINES = 5;
+
+/** The crashed run's last lines, in the container's own words, under the error; empty when there are none to get. */
+async function lastLogLines(step: StepCtx, ns: string, pod: string, container: string): Promise<string> {
+  const args = ['logs', pod, '-c', container, '-n', ns, '--previous', `--tail=${CRASH_LOG_LINES}`];
+  try {
+    const r = await step.kube.run(args, { quiet: true, allowFailure: true, timeoutMs: 10_000 });
+    const text = r.stdout.trimEnd();
+    if (r.exitCode !== 0 || !text) return '';
+    return `\nits last log lines (kubectl ${args.join(' ')}):\n${indent(step.secrets.scrub(text))}`;
+  } catch (err) {
+    step.log.debug(`no previous logs for ${pod}/${container}: ${errorMessage(err)}`);
+    return '';
+  }
 }

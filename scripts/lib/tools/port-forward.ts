@@ -104,9 +104,15 @@ export interface PortForwardDeps {
   kill(pid: number, signal: NodeJS.Signals): void;
   probe: typeof probeLocalPort;
   portInUse: typeof localPortInUse;
+  /** How often the supervisor looks at the pods behind each forward; off when unset. */
+  podCheckMs?: number;
 }
 
+/** One kubectl get per forward this often: a replaced pod is noticed within seconds, before anyone connects. */
+export const POD_CHECK_MS = 3000;
+
 export const realDeps: PortForwardDeps = {
+  podCheckMs: POD_CHECK_MS,
   spawn,
   isOurs: processLooksLike,
   kill: (pid, signal) => process.kill(pid, signal),
@@ -159,10 +165,14 @@ export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
   const ns = ctx.config.namespace;
   const specs: ForwardSpec[] = [];
   if (want('postgres')) {
-    const svc = await ctx.kube.getOptional('service', POSTGRES_SERVICE);
+    const svc = await ctx.kube.getOptional<{ spec?: { selector?: Record<string, string> } }>('service', POSTGRES_SERVICE);
     const pgPort = Number(ctx.config.flags['pg-port'] ?? POSTGRES_PORT);
     if (svc)
-      specs.push({ name: 'postgresql', protocol: 'postgres', target: { resource: `svc/${POSTGRES_SERVICE}`, remotePort: POSTGRES_PORT, localPort: pgPort } });
+      specs.push({
+        name: 'postgresql',
+        protocol: 'postgres',
+        target: { resource: `svc/${POSTGRES_SERVICE}`, remotePort: POSTGRES_PORT, localPort: pgPort, podSelector: selectorOf(svc.spec?.selector) },
+      });
     else ctx.log.warn(`no service/${POSTGRES_SERVICE} in namespace ${ns}: not forwarding PostgreSQL (deploy it: ./scripts/deploy-postgres.mts)`);
   }
   if (want('kafka')) {
@@ -185,6 +195,11 @@ export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
     );
   }
   return specs;
+}
+
+function selectorOf(labels: Record<string, string> | undefined): string | undefined {
+  const pairs = Object.entries(labels ?? {});
+  return pairs.length ? pairs.map(([k, v]) => `${k}=${v}`).join(',') : undefined;
 }
 
 function initialStatus(spec: ForwardSpec, now: number): ForwardStatus {
@@ -226,6 +241,7 @@ export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps):
     const forward = new PortForward(ctx, spec.target, deps.spawn);
     return forward.supervise({
       signal: ctx.signal,
+      podCheckMs: deps.podCheckMs,
       onChange: (e: ForwardEvent) => {
         const prev = state.forwards[i]!;
         state.forwards[i] = {

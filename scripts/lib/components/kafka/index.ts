@@ -26,7 +26,18 @@ import {
 import { connectKafka, explainKafkaError, kafkaFailure, openEndpoint, waitForBrokers, within, type KafkaSession } from '../shared/kafka-client.js';
 import { renderKafka } from './manifests.js';
 import { applyPlan, describeAction, observeTopics, planReconcile, type TopicOutcome } from './reconcile.js';
-import { inClusterBootstrap, KAFKA_SELECTOR, localBootstrap, MAX_BROKERS, portForwardTargets, replicationFor, STATEFULSET } from '../shared/kafka-topology.js';
+import { chooseClusterId, claimName, type ClaimJson } from './cluster-id.js';
+import {
+  CLUSTER_ID_ANNOTATION,
+  deployedClusterId,
+  inClusterBootstrap,
+  KAFKA_SELECTOR,
+  localBootstrap,
+  MAX_BROKERS,
+  portForwardTargets,
+  replicationFor,
+  STATEFULSET,
+} from '../shared/kafka-topology.js';
 
 export const REPLICAS_FLAG: FlagSpec = {
   name: 'replicas',
@@ -122,10 +133,13 @@ export const kafka: Component = {
         await ensureClusterReachable(step);
         await ensureDefaultStorageClass(step);
       }
-      const [existing, mem] = await Promise.all([
-        step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET),
+      // The StatefulSet and the claims in one call: the claims outlive the StatefulSet and record the cluster id.
+      const [found, mem] = await Promise.all([
+        step.kube.list<{ kind: string; metadata: ClaimJson['metadata']; spec?: { replicas?: number } }>('statefulset,pvc', { selector: KAFKA_SELECTOR }),
         rememberedSettings(step, 'kafka'),
       ]);
+      const existing = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET);
+      const claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
       const running = existing?.spec?.replicas;
       // A re-run without --replicas keeps the brokers that run.
       if (running !== undefined && !step.config.given.has('replicas')) replicas = running;
@@ -140,10 +154,12 @@ export const kafka: Component = {
           },
         );
       }
+      const clusterId = chooseClusterId({ namespace: ns, deployed: deployedClusterId(existing as Parameters<typeof deployedClusterId>[0]), claims });
+      step.log.info(clusterId.why);
       if (!policies.value) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
       const outcome = await step.kube.apply([
         ...renderNamespace(ns),
-        ...renderKafka(ns, replicas, { networkPolicies: policies.value }),
+        ...renderKafka(ns, replicas, { networkPolicies: policies.value, clusterId: clusterId.id }),
         renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(replicas) }),
       ]);
       for (const [key, what] of Object.entries(outcome)) {
@@ -153,7 +169,8 @@ export const kafka: Component = {
       await waitForWorkload(step, { kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR });
       await labelClaims(
         step.kube,
-        Array.from({ length: replicas }, (_, i) => `data-${STATEFULSET}-${i}`),
+        Array.from({ length: replicas }, (_, i) => claimName(i)),
+        { annotations: { [CLUSTER_ID_ANNOTATION]: clusterId.id }, known: claims },
       );
       step.log.ok(`statefulset/${STATEFULSET} is ready (${replicas} broker(s))`);
     }

@@ -84,7 +84,13 @@ export function parseEnvFile(text: string): Record<string, string> {
   return out;
 }
 
-export function renderKafka(namespace: string, brokers: number, opts: { networkPolicies?: boolean } = {}): Manifest[] {
+/**
+ * What a plan renders for CLUSTER_ID: the id is chosen at deploy from the running StatefulSet or its claims (or made
+ * new), which a dry-run does not read. Not a valid id, so a dry-run file applied by hand fails at the format step.
+ */
+export const CLUSTER_ID_PLACEHOLDER = '<kraft-cluster-id-chosen-at-deploy>';
+
+export function renderKafka(namespace: string, brokers: number, opts: { networkPolicies?: boolean; clusterId?: string } = {}): Manifest[] {
   const v = readVersions().kafka;
   const files: Record<string, string> = {};
   for (let i = 0; i < brokers; i++) files[brokerEnvFileName(i)] = formatEnvFile(brokerEnvVars(namespace, i));
@@ -95,7 +101,7 @@ export function renderKafka(namespace: string, brokers: number, opts: { networkP
     image: `${v.image}:${v.version}`,
     version: v.version,
     replicas: brokers,
-    clusterId: clusterIdFor(namespace),
+    clusterId: opts.clusterId ?? CLUSTER_ID_PLACEHOLDER,
     quorumVoters: quorumVoters(namespace, brokers),
     replicationFactor,
     minIsr,

@@ -9,9 +9,8 @@ import type { StepCtx } from '../../kube/context.js';
 import { errorMessage, KitError, StepError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { localPortInUse, PortForward } from '../../kube/port-forward.js';
-import { clusterIdFor, replicationFor } from './kafka-topology.js';
 import { waitFor } from '../../core/wait.js';
-import { KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets } from './kafka-topology.js';
+import { deployedClusterId, KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets, replicationFor, STATEFULSET } from './kafka-topology.js';
 
 const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, CompressionCodecs, CompressionTypes } = kafkajs;
 
@@ -105,7 +104,9 @@ export async function openEndpoint(step: StepCtx, brokers: number): Promise<Kafk
       via: `the existing port-forward(s) on ${list.join(',')}`,
       fix: `./scripts/port-forward.mts status; stop it (./scripts/port-forward.mts stop) to let the kit open its own`,
       ensure: async () => {},
-      expectClusterId: clusterIdFor(ns),
+      // The id the deployed StatefulSet runs with (random per stack): another cluster's Kafka in a namespace of the
+      // same name has another one. None deployed: nothing to compare with, so not reused.
+      expectClusterId: deployedClusterId(await step.kube.getOptional('statefulset', STATEFULSET)) ?? 'none: no statefulset/kafka is deployed in this namespace',
     };
   }
   const forwards = targets.map((t) => new PortForward(step, t));

@@ -2,7 +2,7 @@
 // the laptop port-forwards, and the replication settings that follow from the broker count. Pure functions:
 // the manifests, the deploy/verify scripts and scripts/port-forward.mts all read the addresses from here.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { PortForwardTarget } from '../../kube/port-forward.js';
 
 export const STATEFULSET = 'kafka';
@@ -89,12 +89,34 @@ export function replicationFor(brokers: number): Replication {
 export const MAX_MESSAGE_BYTES = 10_485_760;
 
 /**
- * The KRaft cluster id, derived from the namespace: stable across re-runs with no state to lose, so it always
- * matches what `kafka-storage.sh format` wrote on the volume. 16 bytes as base64url (22 characters), the first
- * character kept alphanumeric (an id starting with '-' reads as a flag to the CLI tools).
+ * The KRaft cluster id earlier kit versions derived from the namespace alone. Still what volumes they formatted
+ * carry, so a claim without a recorded id gets it; new stacks get a random one (newClusterId), so that the Kafka of
+ * another cluster in a namespace of the same name never passes for this one.
  */
 export function clusterIdFor(namespace: string): string {
-  const bytes = createHash('sha256').update(`learnflow-kit/kafka/${namespace}`).digest().subarray(0, 16);
-  bytes[0] = bytes[0]! & 0x7f;
-  return bytes.toString('base64url');
+  return asClusterId(createHash('sha256').update(`learnflow-kit/kafka/${namespace}`).digest().subarray(0, 16));
+}
+
+/** A fresh KRaft cluster id: 16 random bytes, as kafka-storage.sh random-uuid makes them. */
+export function newClusterId(): string {
+  return asClusterId(randomBytes(16));
+}
+
+/** 16 bytes as base64url (22 characters), the first kept alphanumeric (an id starting with '-' reads as a flag). */
+function asClusterId(bytes: Buffer): string {
+  const b = Buffer.from(bytes);
+  b[0] = b[0]! & 0x7f;
+  return b.toString('base64url');
+}
+
+/** On each Kafka claim: the cluster id its volume was formatted with (claims outlive the StatefulSet). */
+export const CLUSTER_ID_ANNOTATION = 'learnflow.dev/kafka-cluster-id';
+
+interface StatefulSetEnv {
+  spec?: { template?: { spec?: { containers?: { name: string; env?: { name: string; value?: string }[] }[] } } };
+}
+
+/** The CLUSTER_ID a deployed Kafka StatefulSet runs with, if it has one. */
+export function deployedClusterId(sts: StatefulSetEnv | undefined): string | undefined {
+  return sts?.spec?.template?.spec?.containers?.find((c) => c.name === 'kafka')?.env?.find((e) => e.name === 'CLUSTER_ID')?.value;
 }
