@@ -31,6 +31,15 @@ async function run(def: ScriptDef, argv: string[], ...handlers: FakeHandler[]) {
   return { code, report: JSON.parse(out.join('')) as Report, stderr: err.join('\n'), calls: exec.calls };
 }
 
+/** A dry-run as a person sees it: its stdout (the commands it would run). */
+async function dryRun(def: ScriptDef, argv: string[]) {
+  const exec = fakeExec();
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(def, [...argv, '--dry-run'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
+  return { code, stdout: out.join(''), stderr: err.join('\n'), calls: exec.calls };
+}
+
 describe('backup-postgres through kubectl exec', () => {
   it('runs pg_dump in the ready pod with the container\'s own credentials and writes a complete file, mode 600', async () => {
     const file = path.join(dir, 'b.sql');
@@ -58,10 +67,30 @@ describe('backup-postgres through kubectl exec', () => {
     expect(r.report.steps[0]!.error).toMatchObject({ message: 'no PostgreSQL pod in namespace learnflow', docs: 'docs/troubleshooting.md#postgres-unreachable' });
   });
 
-  it('--dry-run contacts nothing', async () => {
-    const r = await run(backupScript(), ['--dry-run', '--output', path.join(dir, 'x.sql')]);
-    expect(r.code).toBe(0);
-    expect(r.calls).toEqual([]);
+  it('--dry-run contacts nothing and prints the very command the run executes', async () => {
+    const file = path.join(dir, 'x.sql');
+    const dry = await dryRun(backupScript(), ['--output', file]);
+    expect(dry.code).toBe(0);
+    expect(dry.calls).toEqual([]);
+    const shown = /^# would run: (.*) > (\S+)$/m.exec(dry.stdout)!;
+    expect(shown, dry.stdout).toBeTruthy();
+    const real = await run(backupScript(), ['--output', file], readyPod, on(['exec', 'postgresql-0'], { stdout: DUMP }));
+    expect(real.code, real.stderr).toBe(0);
+    const ran = real.calls.find((c) => c.args.includes('exec'))!;
+    // The same command, the planned pod's selector in place of the pod the run found.
+    expect(shown[1]).toBe(ran.line.replace('postgresql-0', "'<ready pod -l app.kubernetes.io/name=postgresql>'"));
+    expect(shown[2]).toBe(path.join(dir, '.x.sql.partial'));
+  });
+
+  it('--dry-run with --pg-url prints the local pg_dump the run executes, the password in PGPASSWORD only', async () => {
+    const file = path.join(dir, 'y.sql');
+    const url = 'postgres://u:secret-pw@127.0.0.1:5999/learnflow';
+    const dry = await dryRun(backupScript(), ['--output', file, '--pg-url', url]);
+    const shown = /^# would run: PGPASSWORD=<from --pg-url> (.*)$/m.exec(dry.stdout)![1]!;
+    expect(shown).not.toContain('secret-pw');
+    const real = await run(backupScript(), ['--output', file, '--pg-url', url], (args, cmd) => (cmd === 'pg_dump' ? (writeFileSync(args[args.indexOf('--file') + 1]!, DUMP), { stdout: '' }) : undefined));
+    expect(real.code, real.stderr).toBe(0);
+    expect(shown).toBe(real.calls.find((c) => c.cmd === 'pg_dump')!.line);
   });
 });
 
@@ -105,6 +134,29 @@ describe('restore-postgres through kubectl exec', () => {
   it('needs --input, and a file that exists', async () => {
     expect((await run(restoreScript(), [])).report.error!.message).toMatch(/--input FILE/);
     expect((await run(restoreScript(), ['--input', path.join(dir, 'nope.sql')])).code).toBe(2);
+    const folder = await run(restoreScript(), ['--input', dir]);
+    expect(folder.code).toBe(2);
+    expect(folder.report.error!.message).toMatch(/is a folder, not a backup file$/);
+  });
+
+  it('--dry-run refuses what the run refuses (a file that is not a backup) and otherwise prints the psql the run executes', async () => {
+    for (const args of [['--dry-run'], []]) {
+      const r = await run(restoreScript(async () => true, () => true), ['--input', '/etc/hostname', ...args]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.report.error!.message).toBe('/etc/hostname is not a plain-SQL pg_dump backup (no "-- PostgreSQL database dump" header)');
+      expect(r.calls).toEqual([]);
+    }
+    const file = path.join(dir, 'in.sql');
+    writeFileSync(file, DUMP);
+    const dry = await dryRun(restoreScript(), ['--input', file]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.calls).toEqual([]);
+    const shown = /^# would run: (.*) < (\S+)$/m.exec(dry.stdout)!;
+    let count = 0;
+    const real = await run(restoreScript(async () => false, () => false), ['--input', file], readyPod, on(['exec', '-i'], (_a, opts) => (opts.input?.includes('pg_class') ? { stdout: `${count++ === 0 ? 0 : 1}\n` } : { stdout: '' })));
+    expect(real.code, real.stderr).toBe(0);
+    expect(shown[1]).toBe(real.calls.find((c) => c.input === DUMP)!.line.replace('postgresql-0', "'<ready pod -l app.kubernetes.io/name=postgresql>'"));
+    expect(shown[2]).toBe(file);
   });
 });
 

@@ -447,6 +447,19 @@ describe('port-forward.mts', () => {
     expect(again.steps).toEqual([]);
   });
 
+  it('start --dry-run contacts no cluster and starts nothing: it says what start would look up and keep open', async () => {
+    const exec = fakeExec();
+    const spawnFn = fakeSpawn([]);
+    const out: string[] = [];
+    const code = await main(portForwardScript('start', deps({ spawn: spawnFn })), ['--dry-run', '--pg-port', '15432', '--state-file', path.join(dir, 'pf.json')], {}, { stdout: (t) => out.push(t), stderr: () => {}, clock: fakeClock(), exec, tty: false });
+    expect(code).toBe(0);
+    expect(exec.calls).toEqual([]);
+    expect(spawnFn.children).toEqual([]);
+    expect(out.join('')).toContain('#   127.0.0.1:15432 -> svc/postgresql:5432 (if the service exists)');
+    expect(out.join('')).toContain('#   127.0.0.1:29092+i -> pod/kafka-i:29092+i for each broker i of statefulset/kafka');
+    expect(existsSync(path.join(dir, 'pf.json'))).toBe(false);
+  });
+
   it('takes its command before or after the flags, and needs one', async () => {
     expect(splitCommand(['start', '--pg-port', '15432'])).toEqual({ command: 'start', rest: ['--pg-port', '15432'] });
     expect(splitCommand(['-n', 'dev', '--json', 'status'])).toEqual({ command: 'status', rest: ['-n', 'dev', '--json'] });

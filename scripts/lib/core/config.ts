@@ -177,3 +177,9 @@ export function flagPath(config: Pick<KitConfig, 'flags' | 'given'>, name: strin
   if (value === undefined || value === '') return fallback === undefined ? undefined : path.resolve(root, fallback);
   return path.resolve(config.given.has(name) ? process.cwd() : root, String(value));
 }
+
+/** A path to print: relative to where the user stands when it is below it, absolute otherwise. */
+export function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
+}

@@ -10,10 +10,10 @@
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PG_URL_FLAG, type KitConfig } from '../core/config.js';
+import { PG_URL_FLAG, shownPath, type KitConfig } from '../core/config.js';
 import type { Ctx, StepCtx } from '../kube/context.js';
 import { CommandError, EnvironmentError, StepError, UsageError, type KitError } from '../core/errors.js';
-import type { ExecResult } from '../core/exec.js';
+import { formatCommand, type ExecResult } from '../core/exec.js';
 import type { FlagSpec } from '../core/flags.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
 import { confirm } from '../core/prompt.js';
@@ -28,6 +28,7 @@ export const DEFAULT_BACKUP_DIR = '.learnflow/backups';
 export const DUMP_HEADER = '-- PostgreSQL database dump';
 export const DUMP_COMPLETE = '-- PostgreSQL database dump complete';
 export const DUMP_OPTIONS = ['--clean', '--if-exists', '--no-password'] as const;
+const RESTORE_OPTIONS = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction'] as const;
 
 /** In the pod: the container's own credentials, read from its environment by the shell, never from argv. */
 const IN_POD_AUTH = 'export PGPASSWORD="$POSTGRES_PASSWORD"; ';
@@ -115,6 +116,10 @@ export async function findPod(ctx: Ctx): Promise<string> {
   return ready.metadata.name;
 }
 
+function plannedTarget(ctx: Ctx): PlannedTarget {
+  return ctx.config.pgUrl ? { kind: 'url', url: ctx.config.pgUrl } : { kind: 'pod', pod: PLANNED_POD };
+}
+
 async function resolveTarget(ctx: Ctx): Promise<Target> {
   if (ctx.config.pgUrl) return { kind: 'url', url: ctx.config.pgUrl, describe: describePgUrl(ctx.config.pgUrl) };
   // Without --pg-url everything goes through the cluster: an unreachable one is exit 3 with the fix, not raw kubectl.
@@ -129,11 +134,43 @@ async function resolveTarget(ctx: Ctx): Promise<Target> {
 
 /** `kubectl exec [-i] POD -c postgresql -- sh -c SCRIPT`, with SQL on stdin when there is some. */
 function execInPod(ctx: Ctx, pod: string, script: string, opts: { input?: string; timeoutMs: number }): Promise<ExecResult> {
-  return ctx.kube.run(['exec', ...(opts.input !== undefined ? ['-i'] : []), '-n', ctx.config.namespace, pod, '-c', CONTAINER, '--', 'sh', '-c', script], {
-    input: opts.input,
-    timeoutMs: opts.timeoutMs,
-    quiet: false,
-  });
+  return ctx.kube.run(inPodArgs(ctx, pod, script, opts.input !== undefined), { input: opts.input, timeoutMs: opts.timeoutMs, quiet: false });
+}
+
+function inPodArgs(ctx: Ctx, pod: string, script: string, stdin: boolean): string[] {
+  return ['exec', ...(stdin ? ['-i'] : []), '-n', ctx.config.namespace, pod, '-c', CONTAINER, '--', 'sh', '-c', script];
+}
+
+/** What a dry-run knows of the target: no pod is looked up, so it is named by its selector. */
+type PlannedTarget = { kind: 'pod'; pod: string } | { kind: 'url'; url: string };
+const PLANNED_POD = `<ready pod -l ${POSTGRES_SELECTOR}>`;
+
+/**
+ * The one command a backup or a restore runs, as data: the run executes it and --dry-run prints it, so the two
+ * cannot differ. `file`: where pg_dump writes (the partial file, renamed once complete) or what psql reads.
+ */
+export function toolCommand(
+  ctx: Ctx,
+  what: 'dump' | 'restore',
+  target: PlannedTarget,
+  file: string,
+): { cmd: 'kubectl' | 'pg_dump' | 'psql'; args: string[]; stdin?: string } {
+  if (target.kind === 'url') {
+    const { dbname } = splitPgUrl(target.url);
+    return what === 'dump'
+      ? { cmd: 'pg_dump', args: ['--dbname', dbname, ...DUMP_OPTIONS, '--file', file] }
+      : { cmd: 'psql', args: [...RESTORE_OPTIONS, '--dbname', dbname, '--file', file] };
+  }
+  return what === 'dump'
+    ? { cmd: 'kubectl', args: inPodArgs(ctx, target.pod, `${IN_POD_AUTH}exec pg_dump ${IN_POD_TARGET} ${DUMP_OPTIONS.join(' ')}`, false) }
+    : { cmd: 'kubectl', args: inPodArgs(ctx, target.pod, `${IN_POD_AUTH}exec psql ${RESTORE_OPTIONS.join(' ')} ${IN_POD_TARGET} -f -`, true), stdin: file };
+}
+
+/** As a person would paste it: kubectl with the run's --context, the password variable named, never its value. */
+function showCommand(ctx: Ctx, c: ReturnType<typeof toolCommand>): string {
+  const args = c.cmd === 'kubectl' && ctx.config.context ? ['--context', ctx.config.context, ...c.args] : c.args;
+  const env = c.cmd === 'kubectl' ? '' : 'PGPASSWORD=<from --pg-url> ';
+  return `${env}${formatCommand(c.cmd, args)}${c.stdin ? ` < ${shownPath(c.stdin)}` : ''}`;
 }
 
 /** pg_dump / psql failures a user can act on. */
@@ -207,31 +244,30 @@ export function inspectDump(text: string): { complete: boolean; tables: number; 
   };
 }
 
+/** Written next to the target and renamed once complete: a failed backup never leaves a truncated file behind. */
+function partialOf(out: string): string {
+  return path.join(path.dirname(out), `.${path.basename(out)}.partial`);
+}
+
 function resolveOutput(ctx: Ctx): string {
   const given = ctx.config.flags.output;
   if (given !== undefined) return path.resolve(process.cwd(), String(given));
   return path.join(ctx.root, DEFAULT_BACKUP_DIR, timestampName(ctx.clock.now()));
 }
 
-function display(ctx: Ctx, file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') ? rel : file;
-}
-
 async function backup(step: StepCtx, out: string): Promise<void> {
   const target = await resolveTarget(step);
   const timeoutMs = timeoutOf(step);
   mkdirSync(path.dirname(out), { recursive: true });
-  // Written next to the target and renamed once complete: a failed backup never leaves a truncated file behind.
-  const partial = path.join(path.dirname(out), `.${path.basename(out)}.partial`);
-  step.log.info(`backing up ${target.describe} to ${display(step, out)}`);
+  const partial = partialOf(out);
+  step.log.info(`backing up ${target.describe} to ${shownPath(out)}`);
+  const c = toolCommand(step, 'dump', target, partial);
   try {
     if (target.kind === 'url') {
-      const { dbname } = splitPgUrl(target.url);
       writeFileSync(partial, '', { mode: 0o600 });
-      await step.exec('pg_dump', ['--dbname', dbname, ...DUMP_OPTIONS, '--file', partial], { env: pgEnv(target.url), timeoutMs, quiet: false });
+      await step.exec(c.cmd, c.args, { env: pgEnv(target.url), timeoutMs, quiet: false });
     } else {
-      const r = await execInPod(step, target.pod, `${IN_POD_AUTH}exec pg_dump ${IN_POD_TARGET} ${DUMP_OPTIONS.join(' ')}`, { timeoutMs });
+      const r = await step.kube.run(c.args, { timeoutMs, quiet: false });
       writeFileSync(partial, r.stdout, { mode: 0o600 });
     }
   } catch (err) {
@@ -248,8 +284,8 @@ async function backup(step: StepCtx, out: string): Promise<void> {
   }
   renameSync(partial, out);
   const size = statSync(out).size;
-  step.check('backup', true, `${info.tables} tables, ${formatBytes(size)} -> ${display(step, out)} (mode 600: it holds your data)`);
-  step.change(display(step, out), 'written');
+  step.check('backup', true, `${info.tables} tables, ${formatBytes(size)} -> ${shownPath(out)} (mode 600: it holds your data)`);
+  step.change(shownPath(out), 'written');
 }
 
 export function formatBytes(n: number): string {
@@ -273,31 +309,40 @@ export function backupScript(): ScriptDef {
     async run(ctx): Promise<RunResult> {
       const out = resolveOutput(ctx);
       if (existsSync(out))
-        throw new UsageError(`${display(ctx, out)} already exists; a backup never overwrites a file`, {
+        throw new UsageError(`${shownPath(out)} already exists; a backup never overwrites a file`, {
           fix: 'pick another --output, or remove the old file first',
         });
       if (ctx.config.dryRun) {
-        const how = ctx.config.pgUrl
-          ? `pg_dump --dbname ${describePgUrl(ctx.config.pgUrl)} ${DUMP_OPTIONS.join(' ')}`
-          : `kubectl exec <ready pod -l ${POSTGRES_SELECTOR}> -n ${ctx.config.namespace} -c ${CONTAINER} -- pg_dump ${DUMP_OPTIONS.join(' ')}`;
+        const c = toolCommand(ctx, 'dump', plannedTarget(ctx), partialOf(out));
         ctx.log.info('dry run: nothing was contacted');
-        return { steps: [], budgetMs: null, output: `# would run: ${how}\n# and write: ${display(ctx, out)}` };
+        return {
+          steps: [],
+          budgetMs: null,
+          output: `# would run: ${showCommand(ctx, c)}${c.cmd === 'kubectl' ? ` > ${shownPath(partialOf(out))}` : ''}\n# then, once it is complete, rename it to: ${shownPath(out)}`,
+        };
       }
       const step = await runStep(ctx, { name: 'backup-postgres', budgetMs: null, run: (s) => backup(s, out) });
-      return { steps: [step], budgetMs: null, ...(step.ok ? { artifacts: { backup: display(ctx, out) } } : {}) };
+      return { steps: [step], budgetMs: null, ...(step.ok ? { artifacts: { backup: shownPath(out) } } : {}) };
     },
   };
 }
 
-async function restore(step: StepCtx, file: string, ask: (q: string) => Promise<boolean>, interactive: () => boolean): Promise<void> {
+/** A backup file a restore accepts: pg_dump's plain SQL, complete. The dry-run refuses what the run refuses. */
+function readBackup(file: string): { text: string; info: ReturnType<typeof inspectDump> } {
+  const shown = shownPath(file);
   const text = readFileSync(file, 'utf8');
   const info = inspectDump(text);
   if (!text.slice(0, 2048).includes(DUMP_HEADER))
-    throw new UsageError(`${display(step, file)} is not a plain-SQL pg_dump backup (no "${DUMP_HEADER}" header)`, {
+    throw new UsageError(`${shown} is not a plain-SQL pg_dump backup (no "${DUMP_HEADER}" header)`, {
       fix: 'give a file written by ./scripts/backup-postgres.mts',
     });
   if (!info.complete)
-    throw new UsageError(`${display(step, file)} is incomplete (no "${DUMP_COMPLETE}" line): refusing to restore half a backup`, { fix: 'use another backup' });
+    throw new UsageError(`${shown} is incomplete (no "${DUMP_COMPLETE}" line): refusing to restore half a backup`, { fix: 'use another backup' });
+  return { text, info };
+}
+
+async function restore(step: StepCtx, file: string, ask: (q: string) => Promise<boolean>, interactive: () => boolean): Promise<void> {
+  const { text, info } = readBackup(file);
   const target = await resolveTarget(step);
   const existing = await countTables(step, target);
   if (existing > 0) {
@@ -306,35 +351,25 @@ async function restore(step: StepCtx, file: string, ask: (q: string) => Promise<
     if (f.force !== true)
       throw new UsageError(`refusing to overwrite ${what}`, { fix: `add --force to replace its contents with the backup (${info.tables} tables)` });
     if (!info.clean)
-      throw new UsageError(`${display(step, file)} was made without --clean, so it cannot replace existing tables`, {
+      throw new UsageError(`${shownPath(file)} was made without --clean, so it cannot replace existing tables`, {
         fix: 'restore it into an empty database, or use a backup from ./scripts/backup-postgres.mts',
       });
     if (f.yes !== true) {
       if (!interactive()) throw new UsageError(`refusing to overwrite ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
-      if (!(await ask(`Overwrite ${what}, with ${display(step, file)}?`))) throw new UsageError('not confirmed; nothing was restored');
+      if (!(await ask(`Overwrite ${what}, with ${shownPath(file)}?`))) throw new UsageError('not confirmed; nothing was restored');
     }
   }
-  step.log.info(`restoring ${display(step, file)} (${info.tables} tables) into ${target.describe}, in one transaction`);
+  step.log.info(`restoring ${shownPath(file)} (${info.tables} tables) into ${target.describe}, in one transaction`);
   const timeoutMs = timeoutOf(step);
+  const c = toolCommand(step, 'restore', target, file);
   try {
-    if (target.kind === 'url') {
-      const { dbname } = splitPgUrl(target.url);
-      await step.exec('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--dbname', dbname, '--file', file], {
-        env: pgEnv(target.url),
-        timeoutMs,
-        quiet: false,
-      });
-    } else {
-      await execInPod(step, target.pod, `${IN_POD_AUTH}exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction ${IN_POD_TARGET} -f -`, {
-        input: text,
-        timeoutMs,
-      });
-    }
+    if (target.kind === 'url') await step.exec(c.cmd, c.args, { env: pgEnv(target.url), timeoutMs, quiet: false });
+    else await step.kube.run(c.args, { input: text, timeoutMs, quiet: false });
   } catch (err) {
     throw withNothingChanged(explainToolError(err, 'psql', target));
   }
   const after = await countTables(step, target);
-  step.check('restore', after >= info.tables, `${info.tables} tables from ${display(step, file)}; the database now holds ${after}`);
+  step.check('restore', after >= info.tables, `${info.tables} tables from ${shownPath(file)}; the database now holds ${after}`);
   step.change(target.describe, existing > 0 ? 'overwritten' : 'restored');
 }
 
@@ -353,7 +388,9 @@ function restoreInput(config: KitConfig): string {
   const input = config.flags.input;
   if (input === undefined) throw new UsageError('say which backup to restore: --input FILE', { fix: `ls ${DEFAULT_BACKUP_DIR}/` });
   const file = path.resolve(process.cwd(), String(input));
-  if (!existsSync(file)) throw new UsageError(`${path.relative(process.cwd(), file) || file} does not exist`, { fix: `ls ${DEFAULT_BACKUP_DIR}/` });
+  const shown = shownPath(file);
+  if (!existsSync(file)) throw new UsageError(`--input ${shown} does not exist`, { fix: `ls ${DEFAULT_BACKUP_DIR}/` });
+  if (statSync(file).isDirectory()) throw new UsageError(`--input ${shown} is a folder, not a backup file`, { fix: `ls ${shown}/` });
   return file;
 }
 
@@ -369,18 +406,22 @@ export function restoreScript(ask: (q: string) => Promise<boolean> = confirm, in
     flags: RESTORE_FLAGS,
     // With --pg-url the local psql writes to that server; the cluster is not touched.
     changesCluster: (config) => (config.pgUrl ? false : { what: 'overwrite its database' }),
-    checkUsage: (config) => void restoreInput(config),
+    checkUsage: (config) => void readBackup(restoreInput(config)),
     footer:
       'Exit codes: 0 restored, 1 psql failed or the database is unreachable (nothing changed), 2 bad usage or not confirmed, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md#postgres-unreachable; guide: docs/operations.md#backup-and-restore',
     async run(ctx): Promise<RunResult> {
       const file = restoreInput(ctx.config);
       if (ctx.config.dryRun) {
+        const { info } = readBackup(file);
         ctx.log.info('dry run: nothing was contacted');
-        const where = ctx.config.pgUrl ? describePgUrl(ctx.config.pgUrl) : `the PostgreSQL pod in ${ctx.config.namespace} (kubectl exec)`;
+        const where = ctx.config.pgUrl ? describePgUrl(ctx.config.pgUrl) : `the PostgreSQL pod in ${ctx.config.namespace}`;
         return {
           steps: [],
           budgetMs: null,
-          output: `# would restore ${display(ctx, file)} into ${where} with psql --single-transaction (asking first if it holds tables)`,
+          output: [
+            `# would restore ${shownPath(file)} (${info.tables} tables) into ${where}, refusing a database that holds tables without --force (and asking first)`,
+            `# would run: ${showCommand(ctx, toolCommand(ctx, 'restore', plannedTarget(ctx), file))}`,
+          ].join('\n'),
         };
       }
       const step = await runStep(ctx, { name: 'restore-postgres', budgetMs: null, run: (s) => restore(s, file, ask, interactive) });

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { flagPath } from '../core/config.js';
+import { flagPath, shownPath } from '../core/config.js';
 import type { Ctx } from '../kube/context.js';
 import { EnvironmentError, StepError, UsageError, errorMessage } from '../core/errors.js';
 import type { FlagSpec } from '../core/flags.js';
@@ -263,6 +263,25 @@ export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps):
   return { steps: [], budgetMs: null };
 }
 
+function plannedForwards(ctx: Ctx): string {
+  const only = ctx.config.flags.only as string[] | undefined;
+  const want = (name: string) => !only?.length || only.includes(name);
+  const ns = ctx.config.namespace;
+  const pgPort = Number(ctx.config.flags['pg-port'] ?? POSTGRES_PORT);
+  const [kafka0] = portForwardTargets(1);
+  ctx.log.info('dry run: nothing was contacted or started');
+  return [
+    `# would read service/${POSTGRES_SERVICE} and statefulset/${KAFKA_STATEFULSET} in namespace ${ns}, then start a supervisor keeping up:`,
+    ...(want('postgres') ? [`#   127.0.0.1:${pgPort} -> svc/${POSTGRES_SERVICE}:${POSTGRES_PORT} (if the service exists)`] : []),
+    ...(want('kafka')
+      ? [
+          `#   127.0.0.1:${kafka0!.localPort}+i -> ${kafka0!.resource.replace(/0$/, 'i')}:${kafka0!.remotePort}+i for each broker i of statefulset/${KAFKA_STATEFULSET}`,
+        ]
+      : []),
+    `# each re-opened on the same local port when it drops or its pod is replaced; state in ${shownPath(stateFilePath(ctx))}`,
+  ].join('\n');
+}
+
 /** Launches the supervisor detached from the terminal and waits for its forwards to come up. */
 export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
   const file = stateFilePath(ctx);
@@ -271,6 +290,8 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
     ctx.log.info(`already running (supervisor pid ${existing.supervisorPid}); nothing to start`);
     return showStatus(ctx, deps);
   }
+  // A dry-run needs no cluster: it says what start would look up and open, from the flags alone.
+  if (ctx.config.dryRun) return { steps: [], budgetMs: null, output: plannedForwards(ctx) };
   await ensureClusterReachable(ctx);
   const specs = await resolveForwards(ctx);
   for (const s of specs) {
@@ -283,11 +304,6 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
         docs: 'local-port-in-use',
       });
     }
-  }
-  if (ctx.config.dryRun) {
-    const lines = specs.map((s) => `#   127.0.0.1:${s.target.localPort} -> ${s.target.resource}:${s.target.remotePort}`);
-    ctx.log.info('dry run: nothing was started');
-    return { steps: [], budgetMs: null, output: ['# would start a supervisor keeping these port-forwards up:', ...lines].join('\n') };
   }
   const logFile = file.replace(/\.json$/, '') + '.log';
   mkdirSync(path.dirname(file), { recursive: true });

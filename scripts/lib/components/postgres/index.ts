@@ -32,7 +32,8 @@ import {
   withTls,
 } from '../shared/postgres-tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
-import { loadMigrations, migrate, shownPath } from './migrate.js';
+import { loadMigrations, migrate } from './migrate.js';
+import { shownPath } from '../../core/config.js';
 import {
   DEFAULT_SERVICE_DATABASES,
   dropServiceDatabase,

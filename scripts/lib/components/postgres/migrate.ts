@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type pg from 'pg';
 import { StepError, UsageError } from '../../core/errors.js';
+import { shownPath } from '../../core/config.js';
 
 export const MIGRATIONS_TABLE = 'learnflow_migrations';
 /** Two concurrent deploys must not both apply a file. */
@@ -27,12 +28,6 @@ export interface MigrationResult {
 export function checksum(sql: string): string {
   // Line endings normalised: a checkout with CRLF is not a changed migration.
   return createHash('sha256').update(sql.replace(/\r\n/g, '\n')).digest('hex');
-}
-
-/** A path to print: relative to where the user stands when it is below it, absolute otherwise. */
-export function shownPath(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 export function loadMigrations(dir: string): Migration[] {

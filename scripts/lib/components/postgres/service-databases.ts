@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { StepError, UsageError } from '../../core/errors.js';
 import type { Manifest } from '../../kube/manifests.js';
 import { ensureLoginRole, ident, type RoleChanges } from '../../core/pg-roles.js';
-import { shownPath } from './migrate.js';
+import { shownPath } from '../../core/config.js';
 import { SSLMODE_FOLLOWS_LABEL } from '../shared/postgres-tls.js';
 
 export const DEFAULT_SERVICE_DATABASES = 'k8s/postgres/service-databases.yaml';
