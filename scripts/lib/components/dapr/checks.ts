@@ -7,6 +7,7 @@ import { describeRelease } from '../../kube/helm.js';
 import { helmFor, readDependencies } from './controlplane.js';
 import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, DAPR_NAMESPACE, REDIS_SCOPE, REDIS_SECRET, REDIS_STATESTORE, RELEASE, RESILIENCY, STATESTORE_SECRET } from './settings.js';
+import { readSecret } from '../../kube/secrets.js';
 
 export const DAPR_CRDS = ['components.dapr.io', 'configurations.dapr.io', 'resiliencies.dapr.io', 'subscriptions.dapr.io'] as const;
 
@@ -85,9 +86,7 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
   });
 
   await guard(step, 'state-store secret', async () => {
-    const s = await step.kube.getOptional<{ data?: Record<string, string> }>('secret', STATESTORE_SECRET);
-    const cs = s?.data?.connectionString;
-    if (cs) step.secrets.add(Buffer.from(cs, 'base64').toString('utf8'));
+    const cs = (await readSecret(step, STATESTORE_SECRET))?.get('connectionString');
     return [
       Boolean(cs),
       cs ? `Secret ${STATESTORE_SECRET} holds connectionString` : `Secret ${STATESTORE_SECRET} or its key connectionString is missing in ${ns}`,
@@ -97,13 +96,13 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
   if (withRedis) {
     await guard(step, 'redis ready', async () => {
       const sts = await step.kube.getOptional<{ status?: { readyReplicas?: number }; spec?: { replicas?: number } }>('statefulset', 'redis');
-      const s = await step.kube.getOptional<{ data?: Record<string, string> }>('secret', REDIS_SECRET);
+      const password = (await readSecret(step, REDIS_SECRET))?.get('password');
       const ready = (sts?.status?.readyReplicas ?? 0) >= (sts?.spec?.replicas ?? 1);
       return [
-        Boolean(sts) && ready && Boolean(s?.data?.password),
+        Boolean(sts) && ready && Boolean(password),
         !sts
           ? 'statefulset/redis not found'
-          : !s?.data?.password
+          : !password
             ? `Secret ${REDIS_SECRET} missing`
             : `${sts.status?.readyReplicas ?? 0}/${sts.spec?.replicas ?? 1} ready`,
       ];

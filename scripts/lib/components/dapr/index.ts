@@ -53,6 +53,7 @@ import {
 } from './settings.js';
 import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, flattenValues, loadValues } from './values.js';
+import { readSecret } from '../../kube/secrets.js';
 
 export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';
 export const ZIPKIN_SELECTOR = 'app.kubernetes.io/name=zipkin,app.kubernetes.io/component=dapr';
@@ -88,8 +89,7 @@ async function showDaprStatus(step: StepCtx): Promise<void> {
 }
 
 async function redisPassword(step: StepCtx): Promise<string> {
-  const secret = await step.kube.getOptional<{ data?: Record<string, string> }>('secret', REDIS_SECRET);
-  const existing = secret?.data?.password ? Buffer.from(secret.data.password, 'base64').toString('utf8') : undefined;
+  const existing = (await readSecret(step, REDIS_SECRET))?.get('password');
   const password = existing ?? generatePassword();
   step.secrets.add(password);
   step.log.info(existing ? `reusing the Redis password in Secret ${REDIS_SECRET}` : `generated a Redis password, stored in Secret ${REDIS_SECRET}`);

@@ -12,6 +12,7 @@ import { StepError } from '../../core/errors.js';
 import { ensureLoginRole, ident, type RoleChanges } from '../../core/pg-roles.js';
 import { DB_NAME, generatePassword } from '../shared/postgres-credentials.js';
 import { STATE_ROLE, STATE_SCHEMA, STATESTORE_SECRET } from './settings.js';
+import { readSecret } from '../../kube/secrets.js';
 
 /** Serialises concurrent kit runs on the role setup (CREATE ROLE is not idempotent under a race). */
 const LOCK_KEY = 0x64617072; // "dapr"
@@ -49,17 +50,10 @@ export function parseConnectionString(s: string): Record<string, string> {
   return out;
 }
 
-interface SecretJson {
-  data?: Record<string, string>;
-}
-
 /** The password kept in Secret dapr-statestore, or a new one on the first deploy. Registered as a secret. */
 export async function stateStorePassword(ctx: Ctx): Promise<{ password: string; generated: boolean }> {
-  const secret = await ctx.kube.getOptional<SecretJson>('secret', STATESTORE_SECRET);
-  const encoded = secret?.data?.connectionString;
-  if (encoded) {
-    const cs = Buffer.from(encoded, 'base64').toString('utf8');
-    ctx.secrets.add(cs);
+  const cs = (await readSecret(ctx, STATESTORE_SECRET))?.get('connectionString');
+  if (cs) {
     const password = parseConnectionString(cs).password;
     if (password && /^[A-Za-z0-9_-]+$/.test(password)) {
       ctx.secrets.add(password);

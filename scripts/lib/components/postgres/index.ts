@@ -34,6 +34,7 @@ import {
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { shownPath } from '../../core/config.js';
+import { readSecret } from '../../kube/secrets.js';
 import {
   DEFAULT_SERVICE_DATABASES,
   dropServiceDatabase,
@@ -241,12 +242,7 @@ function serviceDatabasesFile(ctx: Ctx): string {
 
 /** The password kept in a Secret under `key`, or undefined. Registered as a secret. */
 async function secretValue(ctx: Ctx, name: string, key: string): Promise<string | undefined> {
-  const secret = await ctx.kube.getOptional<{ data?: Record<string, string> }>('secret', name);
-  const encoded = secret?.data?.[key];
-  if (!encoded) return undefined;
-  const value = Buffer.from(encoded, 'base64').toString('utf8');
-  ctx.secrets.add(value);
-  return value;
+  return (await readSecret(ctx, name))?.get(key);
 }
 
 /** Each service's role, database and Secret; roles the file no longer names are reported (or dropped with --prune). */

@@ -3,14 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import type { Ctx } from '../../kube/context.js';
 import { StepError } from '../../core/errors.js';
+import { readSecret } from '../../kube/secrets.js';
 
 export const SECRET_NAME = 'postgresql-credentials';
 export const DB_USER = 'learnflow_user';
 export const DB_NAME = 'learnflow';
-
-interface SecretJson {
-  data?: Record<string, string>;
-}
 
 export function generatePassword(): string {
   return randomBytes(24).toString('base64url');
@@ -18,12 +15,7 @@ export function generatePassword(): string {
 
 /** The stored password, or undefined before the first deploy. Registered as a secret either way. */
 export async function readPassword(ctx: Ctx): Promise<string | undefined> {
-  const secret = await ctx.kube.getOptional<SecretJson>('secret', SECRET_NAME);
-  const encoded = secret?.data?.password;
-  if (!encoded) return undefined;
-  const password = Buffer.from(encoded, 'base64').toString('utf8');
-  ctx.secrets.add(password);
-  return password;
+  return (await readSecret(ctx, SECRET_NAME))?.get('password');
 }
 
 export async function passwordForDeploy(ctx: Ctx): Promise<{ password: string; generated: boolean }> {

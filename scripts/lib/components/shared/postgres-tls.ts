@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Ctx } from '../../kube/context.js';
 import { EnvironmentError, UsageError } from '../../core/errors.js';
 import type { Manifest } from '../../kube/manifests.js';
+import { readSecret } from '../../kube/secrets.js';
 
 export const TLS_SECRET = 'postgresql-tls';
 export const TLS_MOUNT = '/var/lib/postgresql/tls';
@@ -69,17 +70,12 @@ export async function generateCertificate(ctx: Ctx, namespace: string): Promise<
   }
 }
 
-interface SecretJson {
-  data?: Record<string, string>;
-}
-
 /** The stored certificate, or undefined when TLS was never turned on. */
 export async function readTls(ctx: Ctx): Promise<TlsMaterial | undefined> {
-  const s = await ctx.kube.getOptional<SecretJson>('secret', TLS_SECRET);
-  if (!s?.data?.['tls.crt'] || !s.data['tls.key']) return undefined;
-  const key = Buffer.from(s.data['tls.key'], 'base64').toString();
-  ctx.secrets.add(key);
-  return { cert: Buffer.from(s.data['tls.crt'], 'base64').toString(), key };
+  const s = await readSecret(ctx, TLS_SECRET);
+  const cert = s?.get('tls.crt');
+  const key = s?.get('tls.key');
+  return cert && key ? { cert, key } : undefined;
 }
 
 export function renderTlsSecret(namespace: string, tls: TlsMaterial): Manifest {

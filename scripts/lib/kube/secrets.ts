@@ -1,0 +1,26 @@
+// Reading a Kubernetes Secret: the one place the kit decodes one. A value is registered with the run's secret
+// registry as it is read, so no log line, report or bundle can carry it (certificates aside: they are public).
+// Only the keys read are registered: a Secret's other keys (a user name, a database name) stay printable.
+
+import type { Kube } from './kubectl.js';
+import type { SecretRegistry } from '../core/log.js';
+
+export interface SecretValues {
+  /** The decoded value under `key` ('' counts as absent). */
+  get(key: string): string | undefined;
+}
+
+/** Secret `name` in the namespace; undefined when it does not exist. */
+export async function readSecret(ctx: { kube: Kube; secrets: SecretRegistry }, name: string): Promise<SecretValues | undefined> {
+  const secret = await ctx.kube.getOptional<{ data?: Record<string, string> }>('secret', name);
+  if (!secret) return undefined;
+  return {
+    get(key) {
+      const encoded = secret.data?.[key];
+      if (!encoded) return undefined;
+      const value = Buffer.from(encoded, 'base64').toString('utf8');
+      if (!key.endsWith('.crt')) ctx.secrets.add(value);
+      return value || undefined;
+    },
+  };
+}
