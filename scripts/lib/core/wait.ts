@@ -7,7 +7,7 @@ import { DeadlineError, EnvironmentError, KitError, StepError, errorMessage } fr
 import type { Logger } from './log.js';
 import { formatDuration } from './duration.js';
 
-export interface ProbeResult<T> {
+export interface PollResult<T> {
   done: boolean;
   /** A short description of what was seen, logged when it changes and named on timeout. */
   state: string;
@@ -20,7 +20,7 @@ export interface WaitOptions<T> {
   what: string;
   clock: Clock;
   deadline: Deadline;
-  probe: () => Promise<ProbeResult<T>>;
+  probe: () => Promise<PollResult<T>>;
   /** Longest sleep between polls (default 2 s). */
   intervalMs?: number;
   /** First sleep (default 250 ms); each next one is 1.5x longer, up to intervalMs. */
@@ -37,7 +37,7 @@ export async function waitFor<T>(opts: WaitOptions<T>): Promise<T> {
   let last = 'not checked yet';
   for (;;) {
     if (opts.signal?.aborted) throw new StepError(`interrupted while waiting for ${opts.what}`);
-    let result: ProbeResult<T>;
+    let result: PollResult<T>;
     try {
       result = await opts.probe();
     } catch (err) {
@@ -61,4 +61,14 @@ export async function waitFor<T>(opts: WaitOptions<T>): Promise<T> {
     await opts.clock.sleep(Math.min(interval, remaining), opts.signal);
     interval = Math.min(Math.round(interval * 1.5), maxInterval);
   }
+}
+
+/** `p`, or an error naming what was going on once `ms` have passed (`what` is read at that moment). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s while ${typeof what === 'function' ? what() : what}`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

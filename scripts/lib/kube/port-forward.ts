@@ -354,7 +354,7 @@ function lastLine(text: string): string {
 
 export type ProbeProtocol = 'postgres' | 'kafka' | 'tcp';
 
-export interface ProbeResult {
+export interface PortAnswer {
   answers: boolean;
   /** "PostgreSQL answered", "connection refused", ... */
   detail: string;
@@ -365,12 +365,12 @@ export interface ProbeResult {
  * SSLRequest (answered 'S' or 'N' by any server) or Kafka's ApiVersions v0 (answered with our correlation id).
  * A broken tunnel accepts the connection and then closes it: that reads as "does not answer".
  */
-export function probeLocalPort(port: number, protocol: ProbeProtocol, timeoutMs = 2000, host = '127.0.0.1'): Promise<ProbeResult> {
+export function probeLocalPort(port: number, protocol: ProbeProtocol, timeoutMs = 2000, host = '127.0.0.1'): Promise<PortAnswer> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     let got = Buffer.alloc(0);
     let settled = false;
-    const done = (r: ProbeResult) => {
+    const done = (r: PortAnswer) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);

@@ -82,3 +82,13 @@ export async function runStep(ctx: Ctx, def: StepDef, parent?: Deadline): Promis
 export function skippedStep(name: string, budgetMs: number | null, why: string): StepReport {
   return { name, ok: true, status: 'skipped', durationMs: 0, budgetMs, checks: [{ name: 'skipped', ok: true, detail: why }] };
 }
+
+/** One check of a verify step: `fn` says ok and why; a throw is a failed check with the error's first line. */
+export async function runCheck(step: StepCtx, name: string, fn: () => Promise<[boolean, string]>): Promise<void> {
+  try {
+    const [ok, detail] = await fn();
+    step.check(name, ok, detail);
+  } catch (err) {
+    step.check(name, false, errorMessage(err).split('\n')[0]!);
+  }
+}

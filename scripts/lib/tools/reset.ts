@@ -11,13 +11,14 @@ import { confirm, isInteractive } from '../core/prompt.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { runStep } from '../kube/steps.js';
 import { DEFAULT_CATALOGUE, loadCatalogue } from '../components/kafka/catalogue.js';
-import { connectKafka, openEndpoint, within } from '../components/shared/kafka-client.js';
+import { connectKafka, openEndpoint } from '../components/shared/kafka-client.js';
 import { STATEFULSET as KAFKA_STATEFULSET } from '../components/shared/kafka-topology.js';
 import { withPostgres } from '../components/shared/postgres-connection.js';
 import { EXPECTED_TABLES } from '../components/postgres/expected-schema.js';
 import { loadMigrations } from '../components/postgres/migrate.js';
 import { STATE_SCHEMA } from '../components/dapr/settings.js';
 import { flagPath } from '../core/config.js';
+import { withTimeout } from '../core/wait.js';
 
 /** The seed migrations: applied again after the tables are emptied (each is re-run safe: ON CONFLICT DO NOTHING). */
 const SEED = /_seed_/;
@@ -81,7 +82,7 @@ async function reset(step: StepCtx, parts: readonly string[]): Promise<void> {
         const records = offsets.reduce((n, p) => n + (Number(p.high) - Number(p.low)), 0);
         if (records === 0) continue;
         // Up to the end of every partition: the topic, its partitions and settings stay; its records go.
-        await within(
+        await withTimeout(
           session.admin.deleteTopicRecords({ topic: t.name, partitions: offsets.map((p) => ({ partition: p.partition, offset: p.high })) }),
           15_000,
           `deleting the records of ${t.name}`,

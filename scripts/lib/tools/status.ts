@@ -14,9 +14,10 @@ import { withPostgres } from '../components/shared/postgres-connection.js';
 import { DB_NAME, DB_USER, SECRET_NAME } from '../components/shared/postgres-credentials.js';
 import { DEFAULT_SERVICE_DATABASES, loadServiceDatabases } from '../components/postgres/service-databases.js';
 import { flagPath } from '../core/config.js';
-import { connectKafka, openEndpoint, within } from '../components/shared/kafka-client.js';
+import { connectKafka, openEndpoint } from '../components/shared/kafka-client.js';
 import { inClusterBootstrap, localBootstrap, STATEFULSET as KAFKA_STS } from '../components/shared/kafka-topology.js';
 import { DAPR_NAMESPACE, RELEASE, STATESTORE_SECRET } from '../components/dapr/settings.js';
+import { withTimeout } from '../core/wait.js';
 
 export interface StatusSection {
   component: string;
@@ -89,7 +90,7 @@ export async function collectStatus(ctx: StepCtx, o: { data: boolean }): Promise
       try {
         const session = await connectKafka(ctx, await openEndpoint(ctx, Math.max(1, brokers)));
         try {
-          const meta = await within(
+          const meta = await withTimeout(
             session.admin.fetchTopicMetadata({ topics: (await session.admin.listTopics()).filter((t) => !t.startsWith('__')) }),
             10_000,
             'reading the topics',

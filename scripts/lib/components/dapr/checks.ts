@@ -2,23 +2,14 @@
 // Resiliency, the dependencies. Every check is recorded; none stops the others.
 
 import type { StepCtx } from '../../kube/context.js';
-import { errorMessage } from '../../core/errors.js';
 import { describeRelease } from '../../kube/helm.js';
 import { helmFor, readDependencies } from './controlplane.js';
 import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, DAPR_NAMESPACE, REDIS_SCOPE, REDIS_SECRET, REDIS_STATESTORE, RELEASE, RESILIENCY, STATESTORE_SECRET } from './settings.js';
 import { readSecret } from '../../kube/secrets.js';
+import { runCheck } from '../../kube/steps.js';
 
 export const DAPR_CRDS = ['components.dapr.io', 'configurations.dapr.io', 'resiliencies.dapr.io', 'subscriptions.dapr.io'] as const;
-
-export async function guard(step: StepCtx, name: string, fn: () => Promise<[boolean, string]>): Promise<void> {
-  try {
-    const [ok, detail] = await fn();
-    step.check(name, ok, detail);
-  } catch (err) {
-    step.check(name, false, errorMessage(err).split('\n')[0]!);
-  }
-}
 
 interface DaprObject {
   kind: string;
@@ -52,13 +43,13 @@ export function judgeComponents(found: readonly ComponentView[], withRedis: bool
 /** Runs the object checks; returns whether the Redis store is deployed (the probe then checks its scope). */
 export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean }> {
   const ns = step.config.namespace;
-  await guard(step, 'helm release', async () => {
+  await runCheck(step, 'helm release', async () => {
     const r = await helmFor(step).release(RELEASE, DAPR_NAMESPACE);
     if (!r) return [false, `no release ${RELEASE} in ${DAPR_NAMESPACE}: run ./scripts/install-dapr.mts`];
     return [r.status === 'deployed', describeRelease(r)];
   });
 
-  await guard(step, 'Dapr CRDs', async () => {
+  await runCheck(step, 'Dapr CRDs', async () => {
     const r = await step.kube.run(['get', 'crd', ...DAPR_CRDS, '--ignore-not-found', '-o', 'name'], { quiet: true });
     const present = new Set(r.stdout.split('\n').map((l) => l.replace(/^customresourcedefinition\.apiextensions\.k8s\.io\//, '').trim()));
     const missing = DAPR_CRDS.filter((c) => !present.has(c));
@@ -66,14 +57,14 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
   });
 
   let withRedis = false;
-  await guard(step, 'components', async () => {
+  await runCheck(step, 'components', async () => {
     const list = await step.kube.list<DaprObject>('components.dapr.io');
     const found = list.map((c) => ({ name: c.metadata.name, type: c.spec?.type, version: c.spec?.version, scopes: c.scopes }));
     withRedis = found.some((c) => c.name === REDIS_STATESTORE);
     return judgeComponents(found, withRedis);
   });
 
-  await guard(step, 'configuration and resiliency', async () => {
+  await runCheck(step, 'configuration and resiliency', async () => {
     const list = await step.kube.list<DaprObject>('configurations.dapr.io,resiliencies.dapr.io');
     const missing = [
       ['Configuration', CONFIGURATION],
@@ -85,7 +76,7 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
     ];
   });
 
-  await guard(step, 'state-store secret', async () => {
+  await runCheck(step, 'state-store secret', async () => {
     const cs = (await readSecret(step, STATESTORE_SECRET))?.get('connectionString');
     return [
       Boolean(cs),
@@ -94,7 +85,7 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
   });
 
   if (withRedis) {
-    await guard(step, 'redis ready', async () => {
+    await runCheck(step, 'redis ready', async () => {
       const sts = await step.kube.getOptional<{ status?: { readyReplicas?: number }; spec?: { replicas?: number } }>('statefulset', 'redis');
       const password = (await readSecret(step, REDIS_SECRET))?.get('password');
       const ready = (sts?.status?.readyReplicas ?? 0) >= (sts?.spec?.replicas ?? 1);
@@ -109,7 +100,7 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
     });
   }
 
-  await guard(step, 'Kafka and PostgreSQL ready', async () => {
+  await runCheck(step, 'Kafka and PostgreSQL ready', async () => {
     const { deps } = await readDependencies(step);
     return [deps.every((d) => d.ready), deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ')];
   });

@@ -11,9 +11,10 @@ import { docsLink, errorMessage, KitError, StepError } from '../../core/errors.j
 import type { Manifest } from '../../kube/manifests.js';
 import { TerminalTracker } from '../../kube/rollout.js';
 import { waitFor } from '../../core/wait.js';
-import { connectKafka, explainKafkaError, openEndpoint, within, type KafkaSession } from '../shared/kafka-client.js';
+import { connectKafka, explainKafkaError, openEndpoint, type KafkaSession } from '../shared/kafka-client.js';
 import { ensureOwnTopic } from '../shared/kafka-client.js';
 import { CONFIGURATION, PUBSUB, REDIS_STATESTORE, STATESTORE } from './settings.js';
+import { withTimeout } from '../../core/wait.js';
 
 /** A topic of its own (the broker does not auto-create topics): one partition, kept for an hour. */
 export const PROBE_TOPIC = 'learnflow.dapr-probe';
@@ -354,8 +355,8 @@ export async function findMarker(session: KafkaSession, marker: string, timeoutM
   const consumer = session.kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, retry: { retries: 2 } });
   let scanned = 0;
   try {
-    await within(consumer.connect(), 10_000, 'connecting a consumer');
-    await within(consumer.subscribe({ topics: [PROBE_TOPIC], fromBeginning: true }), 10_000, `subscribing to ${PROBE_TOPIC}`);
+    await withTimeout(consumer.connect(), 10_000, 'connecting a consumer');
+    await withTimeout(consumer.subscribe({ topics: [PROBE_TOPIC], fromBeginning: true }), 10_000, `subscribing to ${PROBE_TOPIC}`);
     const found = await new Promise<boolean>((resolve, reject) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       timer.unref();
@@ -376,8 +377,8 @@ export async function findMarker(session: KafkaSession, marker: string, timeoutM
     });
     return { found, scanned };
   } finally {
-    await within(consumer.disconnect(), 5_000, 'disconnecting the consumer').catch(() => {});
-    await within(session.admin.deleteGroups([groupId]), 5_000, 'deleting the consumer group').catch(() => {});
+    await withTimeout(consumer.disconnect(), 5_000, 'disconnecting the consumer').catch(() => {});
+    await withTimeout(session.admin.deleteGroups([groupId]), 5_000, 'deleting the consumer group').catch(() => {});
   }
 }
 

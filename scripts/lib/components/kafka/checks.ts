@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
 import { formatRetention, type CatalogueTopic } from './catalogue.js';
-import { CLIENT_SETTINGS, explainKafkaError, within } from '../shared/kafka-client.js';
+import { CLIENT_SETTINGS, explainKafkaError } from '../shared/kafka-client.js';
+import { withTimeout } from '../../core/wait.js';
 import { configChanges, showValue, type ObservedTopic } from './reconcile.js';
 import { replicationFor } from '../shared/kafka-topology.js';
 
@@ -133,16 +134,16 @@ export async function roundTrip(
         detail: `probe ${id.slice(0, 8)} sent and read back in ${Date.now() - started} ms (partition ${got.partition}, offset ${got.offset})`,
       };
     };
-    return await within(work(), timeoutMs, () => stage);
+    return await withTimeout(work(), timeoutMs, () => stage);
   } catch (err) {
     const msg = explainKafkaError(err);
-    return { ok: false, detail: msg.startsWith('no answer within') ? msg : `${stage}: ${msg}` };
+    return { ok: false, detail: msg.startsWith('no answer withTimeout') ? msg : `${stage}: ${msg}` };
   } finally {
-    await within(consumer.disconnect(), 5_000, 'disconnecting the probe consumer').catch((e: unknown) =>
+    await withTimeout(consumer.disconnect(), 5_000, 'disconnecting the probe consumer').catch((e: unknown) =>
       log.debug(`probe consumer ${groupId}: ${explainKafkaError(e)}`),
     );
     if (joined)
-      await within(admin.deleteGroups([groupId]), 5_000, 'deleting the probe group').catch((e: unknown) =>
+      await withTimeout(admin.deleteGroups([groupId]), 5_000, 'deleting the probe group').catch((e: unknown) =>
         log.debug(`probe group ${groupId} not deleted: ${explainKafkaError(e)}`),
       );
   }

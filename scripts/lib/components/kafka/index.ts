@@ -23,7 +23,8 @@ import {
   VERIFY_TOPIC,
   VERIFY_TOPIC_RETENTION_MS,
 } from './checks.js';
-import { connectKafka, explainKafkaError, kafkaFailure, openEndpoint, waitForBrokers, within, type KafkaSession } from '../shared/kafka-client.js';
+import { connectKafka, explainKafkaError, kafkaFailure, openEndpoint, waitForBrokers, type KafkaSession } from '../shared/kafka-client.js';
+import { withTimeout } from '../../core/wait.js';
 import { renderKafka } from './manifests.js';
 import { applyPlan, describeAction, observeTopics, planReconcile, type TopicOutcome } from './reconcile.js';
 import { chooseClusterId, claimName, type ClaimJson } from './cluster-id.js';
@@ -260,7 +261,7 @@ export const kafka: Component = {
       }
       const producer = createProbeProducer(s.kafka);
       try {
-        await within(producer.connect(), 10_000, 'connecting the probe producer');
+        await withTimeout(producer.connect(), 10_000, 'connecting the probe producer');
       } catch (err) {
         for (const t of targets) step.check(`round trip ${t}`, false, `producer could not connect: ${explainKafkaError(err)}`);
         return;
@@ -279,7 +280,7 @@ export const kafka: Component = {
         );
         targets.forEach((t, i) => step.check(`round trip ${t}`, results[i]!.ok, results[i]!.detail));
       } finally {
-        await within(producer.disconnect(), 5_000, 'disconnecting the probe producer').catch(() => {});
+        await withTimeout(producer.disconnect(), 5_000, 'disconnecting the probe producer').catch(() => {});
       }
     });
   },

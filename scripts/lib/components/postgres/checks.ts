@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { LoginProbe } from '../shared/postgres-connection.js';
 import type { StepCtx } from '../../kube/context.js';
-import { errorMessage } from '../../core/errors.js';
 import { CURRICULUM_TOPICS, EXPECTED_FOREIGN_KEYS, EXPECTED_TABLES, TEST_USERS } from './expected-schema.js';
+import { runCheck } from '../../kube/steps.js';
 
 export async function checkData(step: StepCtx, client: pg.Client, probe: LoginProbe): Promise<void> {
   const { rows: version } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
@@ -50,7 +50,7 @@ export async function checkData(step: StepCtx, client: pg.Client, probe: LoginPr
     missingFks.length ? `missing: ${missingFks.join(', ')}` : `${Object.keys(EXPECTED_FOREIGN_KEYS).length} foreign keys`,
   );
 
-  await checkQuery(step, 'curriculum topics', async () => {
+  await runCheck(step, 'curriculum topics', async () => {
     const { rows } = await client.query<{ n: string }>('SELECT count(DISTINCT position) AS n FROM public.topics WHERE position BETWEEN 1 AND $1', [
       CURRICULUM_TOPICS,
     ]);
@@ -58,7 +58,7 @@ export async function checkData(step: StepCtx, client: pg.Client, probe: LoginPr
     return [n === CURRICULUM_TOPICS, `${n} of ${CURRICULUM_TOPICS} Python topics (positions 1-${CURRICULUM_TOPICS})`];
   });
 
-  await checkQuery(step, 'test users', async () => {
+  await runCheck(step, 'test users', async () => {
     const { rows } = await client.query<{ email: string; role: string; hashed: boolean }>(
       `SELECT email, role, password_hash LIKE '$%$%' AS hashed FROM public.users WHERE email = ANY($1)`,
       [TEST_USERS.map((u) => u.email)],
@@ -74,7 +74,7 @@ export async function checkData(step: StepCtx, client: pg.Client, probe: LoginPr
     return [problems.length === 0, problems.length ? problems.join('; ') : TEST_USERS.map((u) => `${u.role} ${u.email}`).join(', ')];
   });
 
-  await checkQuery(step, 'write/read round trip', async () => {
+  await runCheck(step, 'write/read round trip', async () => {
     const marker = `verify-${Date.now().toString(36)}`;
     await client.query('BEGIN');
     try {
@@ -110,14 +110,5 @@ export async function checkPasswordRequired(step: StepCtx, client: pg.Client, pr
     step.check('password required', true, `a wrong password for ${user} is refused, so the one in use is the database's`);
   } else {
     step.check('password required', false, `a login with a wrong password failed for another reason: ${r.message}`);
-  }
-}
-
-async function checkQuery(step: StepCtx, name: string, fn: () => Promise<[boolean, string]>): Promise<void> {
-  try {
-    const [ok, detail] = await fn();
-    step.check(name, ok, detail);
-  } catch (err) {
-    step.check(name, false, errorMessage(err));
   }
 }

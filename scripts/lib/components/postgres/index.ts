@@ -35,6 +35,7 @@ import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { shownPath } from '../../core/config.js';
 import { readSecret } from '../../kube/secrets.js';
+import { runCheck } from '../../kube/steps.js';
 import {
   DEFAULT_SERVICE_DATABASES,
   dropServiceDatabase,
@@ -370,7 +371,7 @@ async function rotateCredentials(step: StepCtx, client: pg.Client): Promise<void
 
 async function checkClusterSide(step: StepCtx): Promise<void> {
   const ns = step.config.namespace;
-  await guard(step, 'pod ready', async () => {
+  await runCheck(step, 'pod ready', async () => {
     const pods = await step.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[]; phase?: string } }>('pod', {
       selector: POSTGRES_SELECTOR,
     });
@@ -382,7 +383,7 @@ async function checkClusterSide(step: StepCtx): Promise<void> {
         : `no PostgreSQL pod in ${ns}`,
     ];
   });
-  await guard(step, 'volume bound', async () => {
+  await runCheck(step, 'volume bound', async () => {
     const pvcs = await step.kube.list<{ metadata: { name: string }; status?: { phase?: string; capacity?: { storage?: string } } }>('pvc', {
       selector: POSTGRES_SELECTOR,
     });
@@ -394,20 +395,11 @@ async function checkClusterSide(step: StepCtx): Promise<void> {
         : `no PersistentVolumeClaim in ${ns}`,
     ];
   });
-  await guard(step, 'service endpoints', async () => {
+  await runCheck(step, 'service endpoints', async () => {
     const slices = await step.kube.list<{ endpoints?: { conditions?: { ready?: boolean } }[] }>('endpointslices', {
       selector: 'kubernetes.io/service-name=postgresql',
     });
     const ready = slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
     return [ready > 0, ready ? `svc/postgresql has ${ready} ready endpoint(s)` : 'svc/postgresql has no ready endpoints'];
   });
-}
-
-async function guard(step: StepCtx, name: string, fn: () => Promise<[boolean, string]>): Promise<void> {
-  try {
-    const [ok, detail] = await fn();
-    step.check(name, ok, detail);
-  } catch (err) {
-    step.check(name, false, errorMessage(err).split('\n')[0]!);
-  }
 }

@@ -9,7 +9,7 @@ import type { StepCtx } from '../../kube/context.js';
 import { errorMessage, KitError, StepError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { localPortInUse, PortForward } from '../../kube/port-forward.js';
-import { waitFor } from '../../core/wait.js';
+import { waitFor, withTimeout } from '../../core/wait.js';
 import { deployedClusterId, KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets, replicationFor, STATEFULSET } from './kafka-topology.js';
 
 const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, CompressionCodecs, CompressionTypes } = kafkajs;
@@ -55,16 +55,6 @@ export function explainKafkaError(err: unknown): string {
 export function kafkaFailure(what: string, err: unknown, details: { fix?: string; docs?: string } = {}): KitError {
   if (err instanceof KitError) return err;
   return new StepError(`${what} failed: ${explainKafkaError(err)}`, { cause: err, ...details });
-}
-
-/** `p`, or an error naming what was going on once `ms` have passed (`what` is read at that moment). */
-export function within<T>(p: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000}s while ${typeof what === 'function' ? what() : what}`)), ms);
-    timer.unref();
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface KafkaEndpoint {
@@ -148,11 +138,11 @@ export async function connectKafka(step: StepCtx, endpoint: KafkaEndpoint): Prom
   const kafka = createKafka(endpoint.brokers, step.log);
   const admin = kafka.admin({ retry: CLIENT_SETTINGS.retry });
   const close = async () => {
-    await within(admin.disconnect(), 5_000, 'disconnecting').catch(() => {});
+    await withTimeout(admin.disconnect(), 5_000, 'disconnecting').catch(() => {});
   };
   try {
     let stage = `connecting to ${endpoint.brokers.join(',')}`;
-    const cluster = await within(
+    const cluster = await withTimeout(
       (async () => {
         await admin.connect();
         stage = 'reading the cluster metadata';
@@ -195,7 +185,7 @@ export async function waitForBrokers(step: StepCtx, session: KafkaSession, expec
     intervalMs: 1_000,
     probe: async () => {
       await session.endpoint.ensure();
-      const c = await within(session.admin.describeCluster(), CONNECT_TIMEOUT_MS, 'reading the cluster metadata');
+      const c = await withTimeout(session.admin.describeCluster(), CONNECT_TIMEOUT_MS, 'reading the cluster metadata');
       session.brokers = c.brokers;
       return { done: c.brokers.length >= expected, state: `${c.brokers.length} of ${expected} broker(s) registered` };
     },
@@ -207,7 +197,7 @@ export async function waitForBrokers(step: StepCtx, session: KafkaSession, expec
 /** Creates one of the kit's own topics (not in the catalogue) when missing. Returns whether it was created. */
 export async function ensureOwnTopic(admin: Admin, topic: string, brokers: number, retentionMs: number): Promise<boolean> {
   const { replicationFactor } = replicationFor(brokers);
-  return within(
+  return withTimeout(
     admin.createTopics({
       waitForLeaders: true,
       topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'retention.ms', value: String(retentionMs) }] }],
