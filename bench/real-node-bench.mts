@@ -73,6 +73,24 @@ function forward(c: KubeCluster, resource: string, ports: string): Promise<{ chi
 interface Run {
   timed: Record<string, Timed>;
   ready: Record<string, Record<string, number>>;
+  /** Working set per container (bytes) after deploy-all and verify-all, from the kubelet's summary API. */
+  memory: Record<string, number>;
+}
+
+/**
+ * What the stack's containers hold in memory once it is up: the kubelet's own figure (the working set, what the
+ * kernel's OOM killer and `kubectl top` go by), read through the API server as `kubectl top` would.
+ */
+async function workingSets(c: KubeCluster): Promise<Record<string, number>> {
+  const summary = JSON.parse(await c.kubectl(['get', '--raw', `/api/v1/nodes/${c.realNode!.name}/proxy/stats/summary`])) as {
+    pods?: { podRef: { name: string; namespace: string }; containers?: { name: string; memory?: { workingSetBytes?: number } }[] }[];
+  };
+  const out: Record<string, number> = {};
+  for (const p of summary.pods ?? []) {
+    if (p.podRef.namespace !== NS) continue;
+    for (const ct of p.containers ?? []) if (ct.memory?.workingSetBytes !== undefined) out[`${p.podRef.name}/${ct.name}`] = ct.memory.workingSetBytes;
+  }
+  return out;
 }
 
 async function once(): Promise<Run> {
@@ -111,7 +129,7 @@ async function once(): Promise<Run> {
     timed['deploy-all (re-run)'] = await kit('deploy-all.mts', [], bb, shims);
     timed['verify-all'] = await kit('verify-all.mts', ['--skip-probe'], bb, shims);
     for (const [k, v] of Object.entries(timed)) if (v.code !== 0) throw new Error(`${k} failed (exit ${v.code}):\n${v.stderr.slice(-3000)}`);
-    return { timed, ready };
+    return { timed, ready, memory: await workingSets(b) };
   } finally {
     for (const f of forwards) f.kill();
     rmSync(shims.dir, { recursive: true, force: true });
@@ -130,6 +148,8 @@ try {
     const pods = Object.keys(all[0]!.ready[who] ?? {}).sort();
     console.log(`  ${who.padEnd(12)}${pods.map((p) => `${p} ${(median(all.map((r) => r.ready[who]![p]!)) / 1000).toFixed(2)} s`).join('   ')}`);
   }
+  console.log('\nmemory in use after deploy-all and verify-all (working set, median; the stand-in images, see docs/testing-substrate.md)');
+  for (const ct of Object.keys(all[0]!.memory).sort()) console.log(`  ${ct.padEnd(28)}${(median(all.map((r) => r.memory[ct]!)) / 2 ** 20).toFixed(0)} MiB`);
   process.exitCode = ok ? 0 : 1;
 } finally {
   release();
