@@ -51,6 +51,24 @@ export function verdict(step: Pick<StepReport, 'ok' | 'status' | 'durationMs' | 
   return step.ok ? 'ok' : 'FAILED';
 }
 
+/**
+ * Rows as aligned columns, two spaces apart, trailing blanks trimmed: the kit's one text table. `rules`: the row
+ * indexes before which a line of dashes goes.
+ */
+export function columns(rows: readonly (readonly string[])[], opts: { rules?: readonly number[] } = {}): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return rows
+    .flatMap((r, i) => [
+      ...(opts.rules?.includes(i) ? [rule] : []),
+      r
+        .map((c, j) => c.padEnd(widths[j]!))
+        .join('  ')
+        .trimEnd(),
+    ])
+    .join('\n');
+}
+
 /** The closing table: step, took, budget, verdict; then the failed checks. */
 export function formatTable(report: Report): string {
   const rows: string[][] = [['step', 'took', 'budget', 'result']];
@@ -63,19 +81,7 @@ export function formatTable(report: Report): string {
     ]);
   }
   rows.push(['total', formatDuration(report.durationMs), report.budgetMs === null ? '-' : formatDuration(report.budgetMs), report.ok ? 'ok' : 'FAILED']);
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  const out = [
-    line(rows[0]!),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...rows.slice(1, -1).map(line),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    line(rows.at(-1)!),
-  ];
+  const out = columns(rows, { rules: [1, rows.length - 1] }).split('\n');
   const failed = report.steps.flatMap((s) => s.checks.filter((c) => !c.ok).map((c) => `  ✗ ${s.name}: ${c.name}: ${c.detail}`));
   if (failed.length) out.push('', 'Failed checks:', ...failed);
   return out.join('\n');

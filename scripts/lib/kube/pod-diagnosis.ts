@@ -46,6 +46,11 @@ export interface PodDiagnosis {
   crashedContainer?: string;
 }
 
+/** The pod's Ready condition is True: the one test of "ready" the kit uses. */
+export function podReady(pod: { status?: { conditions?: readonly { type: string; status: string }[] } }): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
 const IMAGE_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
 /** Transient reasons get this long before we call them terminal (fail fast, but not on a blip). */
 export const GRACE_MS = 20_000;
@@ -55,7 +60,7 @@ export function diagnosePod(pod: PodJson): PodDiagnosis {
   const ns = pod.metadata.namespace ?? 'learnflow';
   const status = pod.status ?? {};
   const phase = status.phase ?? 'Unknown';
-  const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  const ready = podReady(pod);
   const containers = [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])];
 
   if (phase === 'Failed') {

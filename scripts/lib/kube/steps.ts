@@ -5,7 +5,8 @@ import { Deadline } from '../core/budget.js';
 import type { Ctx, StepCtx } from './context.js';
 import { formatDuration } from '../core/duration.js';
 import { KitError, errorMessage, docsLink, ExitCode } from '../core/errors.js';
-import { Kube } from './kubectl.js';
+import { Kube, type ApplyOutcome } from './kubectl.js';
+import type { Manifest } from './manifests.js';
 import type { Check, ReportError, StepReport } from '../core/report.js';
 
 export interface StepDef {
@@ -91,4 +92,18 @@ export async function runCheck(step: StepCtx, name: string, fn: () => Promise<[b
   } catch (err) {
     step.check(name, false, errorMessage(err).split('\n')[0]!);
   }
+}
+
+/** Applies the manifests and records (and logs) what became of each object: the step's report lists them. */
+export async function applyRecorded(
+  step: StepCtx,
+  manifests: readonly Manifest[],
+  opts: { logUnchanged?: boolean } = {},
+): Promise<Record<string, ApplyOutcome>> {
+  const outcome = await step.kube.apply(manifests);
+  for (const [key, what] of Object.entries(outcome)) {
+    step.change(key, what);
+    if (what !== 'unchanged' || opts.logUnchanged !== false) step.log.info(`${key} ${what}`);
+  }
+  return outcome;
 }

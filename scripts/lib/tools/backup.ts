@@ -22,6 +22,7 @@ import type { RunResult, ScriptDef } from '../kube/script.js';
 import { runStep } from '../kube/steps.js';
 import { DB_NAME } from '../components/shared/postgres-credentials.js';
 import { POSTGRES_SELECTOR } from '../components/postgres/index.js';
+import { podReady } from '../kube/pod-diagnosis.js';
 
 export const CONTAINER = 'postgresql';
 export const DEFAULT_BACKUP_DIR = '.learnflow/backups';
@@ -99,7 +100,7 @@ export async function findPod(ctx: Ctx): Promise<string> {
   const pods = await ctx.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }>('pod', {
     selector: POSTGRES_SELECTOR,
   });
-  const ready = pods.find((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const ready = pods.find(podReady);
   if (!ready) {
     throw new StepError(
       pods.length

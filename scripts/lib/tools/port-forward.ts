@@ -25,7 +25,7 @@ import {
   type ProbeProtocol,
 } from '../kube/port-forward.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
-import type { Check } from '../core/report.js';
+import { columns, type Check } from '../core/report.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { portForwardTargets } from '../components/shared/kafka-topology.js';
 
@@ -425,7 +425,7 @@ export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Pr
     ]);
   }
   const ok = checks.every((c) => c.ok);
-  return { steps: [step(ok)], budgetMs: null, output: [table(rows), '', ...connectionHints(st)].join('\n') };
+  return { steps: [step(ok)], budgetMs: null, output: [columns(rows), '', ...connectionHints(st)].join('\n') };
 }
 
 function connectionHints(st: StateFile): string[] {
@@ -446,18 +446,6 @@ function connectionHints(st: StateFile): string[] {
       `  bootstrap servers: ${kafka.map((f) => `127.0.0.1:${f.localPort}`).join(',')}`,
     );
   return out;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 /** Stops the supervisor (its kubectl children go with it) and any kubectl left behind by a killed one. */

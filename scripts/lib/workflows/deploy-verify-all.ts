@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { BUDGETS_MS, Deadline, type ComponentName } from '../core/budget.js';
-import { add, manifestRequests, type Resources } from '../preflight/capacity.js';
+import { add, formatResources, manifestRequests, type Resources } from '../preflight/capacity.js';
 import { dryRun } from './component-scripts.js';
 import { COMPONENT_NAMES, deployStages } from '../components/index.js';
 import type { Component } from '../components/types.js';
@@ -159,9 +159,7 @@ async function preflight(ctx: Ctx, components: readonly Component[], yes: boolea
         `NetworkPolicies are created but ${verdict.enforcement === 'unknown' ? 'may not be' : 'will not be'} enforced: ${verdict.why} (docs/security.md#network-policies)`,
       );
   }
-  ctx.log.ok(
-    `preflight passed: the stack requests ${(need.cpuMillis / 1000).toFixed(2)} CPU and ${(need.memoryBytes / 1024 ** 3).toFixed(1)} GiB; the nodes can give ${(free.cpuMillis / 1000).toFixed(2)} CPU and ${(free.memoryBytes / 1024 ** 3).toFixed(1)} GiB`,
-  );
+  ctx.log.ok(`preflight passed: the stack requests ${formatResources(need)}; the nodes can give ${formatResources(free)}`);
   ctx.preflighted = true;
 }
 

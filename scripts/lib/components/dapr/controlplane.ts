@@ -12,6 +12,7 @@ import { TerminalTracker, workloadReady } from '../../kube/rollout.js';
 import { waitFor } from '../../core/wait.js';
 import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
 import { CONTROL_PLANE, desiredValues, loadValues, sameValues, type ControlPlaneWorkload } from './values.js';
+import { applyRecorded } from '../../kube/steps.js';
 
 export function helmFor(step: Pick<StepCtx, 'exec' | 'config'>): Helm {
   return new Helm(step.exec, step.config.context);
@@ -102,11 +103,7 @@ async function recoverPending(step: StepCtx, helm: Helm, release: HelmRelease): 
 async function applyChartCrds(step: StepCtx, helm: Helm, s: DaprSettings): Promise<void> {
   const crds = parseManifests(await helm.showCrds(s.chart.ref), 'helm show crds');
   if (!crds.length) return;
-  const outcome = await step.kube.apply(crds);
-  for (const [key, what] of Object.entries(outcome)) {
-    step.change(key, what);
-    if (what !== 'unchanged') step.log.info(`${key} ${what}`);
-  }
+  await applyRecorded(step, crds, { logUnchanged: false });
 }
 
 interface WorkloadJson {

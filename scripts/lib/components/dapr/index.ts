@@ -54,6 +54,7 @@ import {
 import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 import { readSecret } from '../../kube/secrets.js';
+import { applyRecorded } from '../../kube/steps.js';
 
 export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';
 export const ZIPKIN_SELECTOR = 'app.kubernetes.io/name=zipkin,app.kubernetes.io/component=dapr';
@@ -170,11 +171,7 @@ async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
   }
   if (!s.withZipkin && remembered.withZipkin === 'true') await deleteBySelector(step, 'deployment,service,networkpolicy', ZIPKIN_SELECTOR);
   const settings = renderSettings(ns, 'dapr', { withRedis: String(s.withRedis), withZipkin: String(s.withZipkin), networkPolicies: String(s.networkPolicies) });
-  const outcome = await step.kube.apply([...manifests, settings]);
-  for (const [key, what] of Object.entries(outcome)) {
-    step.change(key, what);
-    step.log.info(`${key} ${what}`);
-  }
+  const outcome = await applyRecorded(step, [...manifests, settings]);
   if (s.withZipkin) {
     await waitForWorkload(step, { kind: 'deployment', name: 'zipkin', selector: ZIPKIN_SELECTOR });
     step.log.ok(`deployment/zipkin is ready: sidecars using ${CONFIGURATION} send their spans to ${s.zipkinEndpoint}`);

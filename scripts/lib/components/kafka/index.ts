@@ -28,6 +28,8 @@ import { withTimeout } from '../../core/wait.js';
 import { renderKafka } from './manifests.js';
 import { applyPlan, describeAction, observeTopics, planReconcile, type TopicOutcome } from './reconcile.js';
 import { chooseClusterId, claimName, type ClaimJson } from './cluster-id.js';
+import { podReady } from '../../kube/pod-diagnosis.js';
+import { applyRecorded } from '../../kube/steps.js';
 import {
   CLUSTER_ID_ANNOTATION,
   deployedClusterId,
@@ -158,15 +160,11 @@ export const kafka: Component = {
       const clusterId = chooseClusterId({ namespace: ns, deployed: deployedClusterId(existing as Parameters<typeof deployedClusterId>[0]), claims });
       step.log.info(clusterId.why);
       if (!policies.value) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
-      const outcome = await step.kube.apply([
+      await applyRecorded(step, [
         ...renderNamespace(ns),
         ...renderKafka(ns, replicas, { networkPolicies: policies.value, clusterId: clusterId.id }),
         renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(replicas) }),
       ]);
-      for (const [key, what] of Object.entries(outcome)) {
-        step.change(key, what);
-        step.log.info(`${key} ${what}`);
-      }
       await waitForWorkload(step, { kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR });
       await labelClaims(
         step.kube,
@@ -308,7 +306,7 @@ async function checkPods(step: StepCtx): Promise<number | undefined> {
     }
     const want = sts.spec?.replicas ?? 1;
     const pods = await step.kube.list<PodJson>('pod', { selector: KAFKA_SELECTOR });
-    const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ready = pods.filter(podReady);
     step.check(
       'pods ready',
       ready.length === want && pods.length === want,

@@ -35,7 +35,8 @@ import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { shownPath } from '../../core/config.js';
 import { readSecret } from '../../kube/secrets.js';
-import { runCheck } from '../../kube/steps.js';
+import { applyRecorded, runCheck } from '../../kube/steps.js';
+import { podReady } from '../../kube/pod-diagnosis.js';
 import {
   DEFAULT_SERVICE_DATABASES,
   dropServiceDatabase,
@@ -176,15 +177,8 @@ export const postgres: Component = {
         step.secrets.add(tls.key);
         manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
       }
-      const outcome = await step.kube.apply([
-        ...manifests,
-        renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) }),
-      ]);
+      await applyRecorded(step, [...manifests, renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) })]);
       if (!policies.value) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
-      for (const [key, what] of Object.entries(outcome)) {
-        step.change(key, what);
-        step.log.info(`${key} ${what}`);
-      }
       await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
       await labelClaims(step.kube, ['data-postgresql-0']);
       step.log.ok('statefulset/postgresql is ready');
@@ -375,7 +369,7 @@ async function checkClusterSide(step: StepCtx): Promise<void> {
     const pods = await step.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[]; phase?: string } }>('pod', {
       selector: POSTGRES_SELECTOR,
     });
-    const ready = pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ready = pods.filter(podReady);
     return [
       pods.length > 0 && ready.length === pods.length,
       pods.length
