@@ -112,6 +112,24 @@ describe('deploy-all and verify-all', () => {
     expect(r.durationMs).toBeLessThan(30_000);
   });
 
+  it('each deploy runs the actions its --dry-run plans, line for line: deploy-all (first run and re-run) and each component script', { timeout: 300_000 }, async () => {
+    const actions = (stdout: string) => report(stdout).steps.map((st) => [st.name, st.actions ?? []] as const);
+    const planned = await kit('deploy-all.mts', [...endpoints(), '--dry-run', '--json']);
+    expect(planned.code, planned.stderr.slice(-2000)).toBe(0);
+    const plan = actions(planned.stdout);
+    expect(plan.map(([name, a]) => [name, a.length > 2])).toEqual([['kafka', true], ['postgres', true], ['dapr', true]]);
+    // outputs[0]: the first deploy-all's report; outputs[4]: the re-run's.
+    expect(actions(outputs[0]!)).toEqual(plan);
+    expect(actions(outputs[4]!)).toEqual(plan);
+    for (const [script, name] of [['scripts/deploy-kafka.mts', 'kafka'], ['scripts/deploy-postgres.mts', 'postgres'], ['scripts/install-dapr.mts', 'dapr']] as const) {
+      const dry = await kit(script, [...endpoints(), '--dry-run', '--json']);
+      const real = await kit(script, [...endpoints(), '--json']);
+      expect(real.code, real.stderr.slice(-2000)).toBe(0);
+      expect(actions(real.stdout), script).toEqual(actions(dry.stdout));
+      expect(actions(dry.stdout)[0]![0]).toBe(name);
+    }
+  });
+
   it('--dry-run needs no cluster and prints no secret', { timeout: 60_000 }, async () => {
     const r = await runKit('deploy-all.mts', ['--dry-run', '--dapr-chart', CHART], { env: { PATH: process.env.PATH, KUBECONFIG: '/nonexistent' } });
     outputs.push(r.stdout, r.stderr);

@@ -89,6 +89,7 @@ export function fakeStep(
     deadline: new Deadline(clock, opts.budgetMs ?? 60_000),
     check: () => ({ name: '', ok: true, detail: '' }),
     change: (k, v) => void (changes[k] = v),
+    action: () => {},
     changes,
   };
 }

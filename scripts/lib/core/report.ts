@@ -20,6 +20,8 @@ export interface StepReport {
   checks: Check[];
   /** What changed: e.g. { "statefulset/postgresql": "unchanged", "topic learning.queries": "created" } */
   changes?: Record<string, string>;
+  /** The plan lines of the actions it ran (a deploy) or would run (--dry-run): one list, rendered both ways. */
+  actions?: string[];
   error?: ReportError;
 }
 

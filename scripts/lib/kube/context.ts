@@ -53,6 +53,8 @@ export interface StepCtx extends Ctx {
   deadline: Deadline;
   check(name: string, ok: boolean, detail?: string): Check;
   change(key: string, what: ApplyOutcome | string): void;
+  /** A planned action starts (components/shared/actions.ts): recorded in the report as its plan line. */
+  action(planLine: string): void;
 }
 
 export function createCtx(parts: Omit<Ctx, 'kube' | 'cleanup' | 'outDir' | 'root'> & Partial<Pick<Ctx, 'kube' | 'cleanup' | 'outDir' | 'root'>>): Ctx {

@@ -27,6 +27,7 @@ export async function runStep(ctx: Ctx, def: StepDef, parent?: Deadline): Promis
   const deadline = parent ? parent.child(budget) : new Deadline(ctx.clock, budget);
   const checks: Check[] = [];
   const changes: Record<string, string> = {};
+  const actions: string[] = [];
   const exec = ctx.execFor ? ctx.execFor(log) : ctx.exec;
   const step: StepCtx = {
     ...ctx,
@@ -42,6 +43,10 @@ export async function runStep(ctx: Ctx, def: StepDef, parent?: Deadline): Promis
     },
     change(key, what) {
       changes[key] = what;
+    },
+    action(line) {
+      actions.push(line);
+      log.debug(`→ ${line}`);
     },
   };
   log.info(def.budgetMs === null ? 'starting' : `starting (budget ${formatDuration(def.budgetMs)})`);
@@ -76,6 +81,7 @@ export async function runStep(ctx: Ctx, def: StepDef, parent?: Deadline): Promis
     budgetMs: def.budgetMs,
     checks,
     ...(Object.keys(changes).length ? { changes } : {}),
+    ...(actions.length ? { actions } : {}),
     ...(error ? { error } : {}),
   };
 }

@@ -48,6 +48,7 @@ export async function dryRun(ctx: Ctx, components: readonly Component[], budgets
       durationMs: 0,
       budgetMs: budget,
       checks: plan.actions.map((a) => ({ name: 'plan', ok: true, detail: a })),
+      actions: plan.actions,
     });
   }
   ctx.log.info(`dry run: nothing was changed; rendered manifests in ${path.relative(ctx.root, dir)}/ (Secrets as placeholders)`);

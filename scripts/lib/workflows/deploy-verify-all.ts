@@ -112,6 +112,7 @@ export function joinReports(a: StepReport, b: StepReport, budgetMs: number): Ste
     budgetMs,
     checks: [...a.checks, ...b.checks],
     ...(Object.keys(changes).length ? { changes } : {}),
+    ...(a.actions || b.actions ? { actions: [...(a.actions ?? []), ...(b.actions ?? [])] } : {}),
   };
 }
 

@@ -5,11 +5,10 @@
 import path from 'node:path';
 import type pg from 'pg';
 import { tryLogin } from '../../core/pg.js';
-import { BUDGETS_MS } from '../../core/budget.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
 import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube/kubectl.js';
-import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
+import { parseManifests, REPO_ROOT, redactSecrets, yamlStream } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { PortForward } from '../../kube/port-forward.js';
 import { rememberedSettings, renderSettings } from '../../kube/remembered.js';
@@ -17,6 +16,7 @@ import { waitForWorkload } from '../../kube/rollout.js';
 import { generatePassword } from '../shared/postgres-credentials.js';
 import { withPostgres } from '../shared/postgres-connection.js';
 import type { ClusterWidePlan, Component, DeployOptions, Plan } from '../types.js';
+import { actionList, planLines, runActions, type Action } from '../shared/actions.js';
 import { objectChecks } from './checks.js';
 import { KIT_RELEASE_LABEL } from '../../kube/helm.js';
 import type { FlagSpec } from '../../core/flags.js';
@@ -59,23 +59,114 @@ import { applyRecorded } from '../../kube/steps.js';
 export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';
 export const ZIPKIN_SELECTOR = 'app.kubernetes.io/name=zipkin,app.kubernetes.io/component=dapr';
 
-function planActions(ctx: Ctx, s: DaprSettings, manifests: readonly Manifest[]): string[] {
+/** What one deploy learns on its way and hands to the next action. */
+interface DaprRun {
+  /** install-dapr on its own: Kafka and PostgreSQL were not deployed in this run. */
+  standalone: boolean;
+  remembered: Record<string, string>;
+  password?: string;
+  ssl?: boolean;
+  changed?: boolean;
+}
+
+/** The control plane, in order (deploy-all runs these beside Kafka and PostgreSQL). */
+function controlPlaneActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
+  return [
+    {
+      plan: `check the cluster is reachable and helm 3 or 4 is installed${s.controlPlaneOnly ? '' : `; run alone, also that Kafka and PostgreSQL are deployed in ${s.namespace} (refused before any change otherwise)`}`,
+      run: async (step, run) => {
+        if (!step.preflighted) {
+          await ensureClusterReachable(step);
+          await helmFor(step).version();
+        }
+        // Before any change: a sidecar cannot start with components whose Kafka or PostgreSQL is missing.
+        if (run.standalone && !s.controlPlaneOnly) await requireDependenciesDeployed(step);
+      },
+    },
+    {
+      plan: `${helmCommandLine({ ...s, valuesPath: path.relative(ctx.root, s.valuesPath) }, ctx.config.context)}  (${s.chart.describe}; skipped when release ${RELEASE} is deployed at ${s.chart.chartLabel} with the same values); chart values: ${flattenValues(loadValues(s.valuesPath)).join(', ')}`,
+      run: async (step) => void (await installControlPlane(step, s)),
+    },
+    {
+      plan: `wait for ${CONTROL_PLANE.map((w) => `${w.kind}/${w.name}`).join(', ')} in ${DAPR_NAMESPACE}`,
+      run: (step) => waitForControlPlane(step),
+    },
+  ];
+}
+
+/** The components and what they need, in order (after Kafka and PostgreSQL). */
+function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
   const ns = s.namespace;
-  const actions = [`check the cluster is reachable and helm 3 or 4 is installed`];
-  if (!s.controlPlaneOnly) actions.push(`check Kafka and PostgreSQL are deployed in ${ns} (refuse before any change otherwise)`);
-  actions.push(
-    `${helmCommandLine({ ...s, valuesPath: path.relative(ctx.root, s.valuesPath) }, ctx.config.context)}  (${s.chart.describe}; skipped when release ${RELEASE} is deployed at ${s.chart.chartLabel} with the same values)`,
-    `chart values: ${flattenValues(loadValues(s.valuesPath)).join(', ')}`,
-    `wait for ${CONTROL_PLANE.map((w) => `${w.kind}/${w.name}`).join(', ')} in ${DAPR_NAMESPACE} (budget ${BUDGETS_MS.dapr / 60_000}m for all of install-dapr)`,
+  const planned = redactSecrets(renderAll(s, { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' }));
+  return actionList<DaprRun>(
+    {
+      plan: `wait for statefulset/kafka and statefulset/postgresql in ${ns} to be ready`,
+      run: async (step, run) => {
+        if (run.standalone) await waitForDependencies(step);
+      },
+    },
+    {
+      plan: `PostgreSQL (${ctx.config.pgUrl ? '--pg-url' : 'port-forward to svc/postgresql'}): role ${STATE_ROLE} (LOGIN, nothing else), schema ${STATE_SCHEMA} owned by it, search_path ${STATE_SCHEMA}; password generated once, kept in Secret ${STATESTORE_SECRET}`,
+      run: async (step, run) => {
+        const { password, generated } = await stateStorePassword(step);
+        step.log.info(
+          generated
+            ? `generated the state-store password, stored in Secret ${STATESTORE_SECRET}`
+            : `reusing the state-store password in Secret ${STATESTORE_SECRET}`,
+        );
+        const { roles, ssl } = await withPostgres(step, async (client) => ({
+          roles: await ensureStateStoreRole(client, { password, canLogin: loginCheck(client) }),
+          // What the server serves now, not whether a certificate Secret exists (it outlives deploy-postgres --no-tls).
+          ssl: (await client.query<{ ssl: string }>("SELECT current_setting('ssl') AS ssl")).rows[0]?.ssl === 'on',
+        }));
+        for (const [key, what] of Object.entries(roles)) step.change(key, what);
+        step.log.ok(`state store in PostgreSQL: ${summarise(roles)}`);
+        run.password = password;
+        run.ssl = ssl;
+      },
+    },
+    {
+      plan: `kubectl apply --server-side: ${planned.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')} and the remembered settings (ConfigMap/learnflow-settings-dapr)`,
+      run: async (step, run) => {
+        if (run.ssl) step.log.info('PostgreSQL serves SSL: the state store connects with sslmode=require');
+        const connectionString = buildConnectionString(inClusterTarget(ns), run.password!, run.ssl ? 'require' : 'prefer');
+        step.secrets.add(connectionString);
+        const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
+        if (!s.networkPolicies) {
+          await deleteBySelector(step, 'networkpolicy', REDIS_SELECTOR);
+          await deleteBySelector(step, 'networkpolicy', ZIPKIN_SELECTOR);
+        }
+        // Turned off since the last deploy: the objects go; Redis's volume and password stay (its data).
+        if (!s.withRedis && run.remembered.withRedis === 'true') {
+          await deleteBySelector(step, 'statefulset,service,networkpolicy', REDIS_SELECTOR);
+          await deleteBySelector(step, 'components.dapr.io', `app.kubernetes.io/name=${REDIS_STATESTORE}`);
+        }
+        if (!s.withZipkin && run.remembered.withZipkin === 'true') await deleteBySelector(step, 'deployment,service,networkpolicy', ZIPKIN_SELECTOR);
+        const settings = renderSettings(ns, 'dapr', {
+          withRedis: String(s.withRedis),
+          withZipkin: String(s.withZipkin),
+          networkPolicies: String(s.networkPolicies),
+        });
+        const outcome = await applyRecorded(step, [...manifests, settings]);
+        run.changed = Object.values(outcome).some((o) => o !== 'unchanged');
+      },
+    },
+    s.withZipkin && {
+      plan: `wait for deployment/zipkin in ${ns} to be ready`,
+      run: async (step) => {
+        await waitForWorkload(step, { kind: 'deployment', name: 'zipkin', selector: ZIPKIN_SELECTOR });
+        step.log.ok(`deployment/zipkin is ready: sidecars using ${CONFIGURATION} send their spans to ${s.zipkinEndpoint}`);
+      },
+    },
+    s.withRedis && {
+      plan: `wait for statefulset/redis in ${ns} to be ready`,
+      run: async (step) => {
+        await waitForWorkload(step, { kind: 'statefulset', name: 'redis', selector: 'app.kubernetes.io/name=redis' });
+        await labelClaims(step.kube, ['data-redis-0']);
+        step.log.ok('statefulset/redis is ready');
+      },
+    },
   );
-  if (s.controlPlaneOnly) return actions;
-  actions.push(
-    `wait for statefulset/kafka and statefulset/postgresql in ${ns} to be ready`,
-    `PostgreSQL (${ctx.config.pgUrl ? '--pg-url' : 'port-forward to svc/postgresql'}): role ${STATE_ROLE} (LOGIN, nothing else), schema ${STATE_SCHEMA} owned by it, search_path ${STATE_SCHEMA}; password generated once, kept in Secret ${STATESTORE_SECRET}`,
-    `kubectl apply --server-side: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
-  );
-  if (s.withRedis) actions.push(`wait for statefulset/redis in ${ns} to be ready`);
-  return actions;
 }
 
 /** The `dapr` CLI's own view, when it is installed (not required). */
@@ -105,13 +196,7 @@ function loginCheck(admin: pg.Client): (role: string, password: string) => Promi
 /** The control plane: needs neither Kafka nor PostgreSQL, so deploy-all starts it beside them. */
 async function prepare(step: StepCtx): Promise<void> {
   if (step.config.noCluster) return;
-  const s = daprSettings(step);
-  if (!step.preflighted) {
-    await ensureClusterReachable(step);
-    await helmFor(step).version();
-  }
-  await installControlPlane(step, s);
-  await waitForControlPlane(step);
+  await runActions(step, controlPlaneActions(step, daprSettings(step)), { standalone: false, remembered: {} });
 }
 
 async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
@@ -121,68 +206,20 @@ async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
   }
   const remembered = await rememberedSettings(step, 'dapr');
   const s = daprSettings(step, remembered);
-  const ns = s.namespace;
   for (const why of s.why) step.log.info(why);
   if (!s.zipkinEndpoint && step.config.given.has('tracing-sampling-rate')) {
     step.log.warn('--tracing-sampling-rate has no effect without --zipkin-endpoint: no collector, so no spans are exported');
   }
-  const depsJustDeployed = o.dependenciesReady === true;
-  if (!o.prepared) {
-    if (!step.preflighted) {
-      await ensureClusterReachable(step);
-      await helmFor(step).version();
-    }
-    // Before any change: a sidecar cannot start with components whose Kafka or PostgreSQL is missing.
-    if (!s.controlPlaneOnly && !depsJustDeployed) await requireDependenciesDeployed(step);
-    await installControlPlane(step, s);
-    await waitForControlPlane(step);
-  }
+  const run: DaprRun = { standalone: o.dependenciesReady !== true, remembered };
+  if (!o.prepared) await runActions(step, controlPlaneActions(step, s), run);
   if (s.controlPlaneOnly) {
     step.log.info('--control-plane-only: components, Configuration, Resiliency and the state-store role left out');
     await showDaprStatus(step);
     return;
   }
-
-  if (!depsJustDeployed) await waitForDependencies(step);
-  const { password, generated } = await stateStorePassword(step);
-  step.log.info(
-    generated ? `generated the state-store password, stored in Secret ${STATESTORE_SECRET}` : `reusing the state-store password in Secret ${STATESTORE_SECRET}`,
-  );
-  const { roles, ssl } = await withPostgres(step, async (client) => ({
-    roles: await ensureStateStoreRole(client, { password, canLogin: loginCheck(client) }),
-    // What the server serves now, not whether a certificate Secret exists (it outlives deploy-postgres --no-tls).
-    ssl: (await client.query<{ ssl: string }>("SELECT current_setting('ssl') AS ssl")).rows[0]?.ssl === 'on',
-  }));
-  for (const [key, what] of Object.entries(roles)) step.change(key, what);
-  step.log.ok(`state store in PostgreSQL: ${summarise(roles)}`);
-
-  if (ssl) step.log.info('PostgreSQL serves SSL: the state store connects with sslmode=require');
-  const connectionString = buildConnectionString(inClusterTarget(ns), password, ssl ? 'require' : 'prefer');
-  step.secrets.add(connectionString);
-  const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
-  if (!s.networkPolicies) {
-    await deleteBySelector(step, 'networkpolicy', REDIS_SELECTOR);
-    await deleteBySelector(step, 'networkpolicy', ZIPKIN_SELECTOR);
-  }
-  // Turned off since the last deploy: the objects go; Redis's volume and password stay (its data).
-  if (!s.withRedis && remembered.withRedis === 'true') {
-    await deleteBySelector(step, 'statefulset,service,networkpolicy', REDIS_SELECTOR);
-    await deleteBySelector(step, 'components.dapr.io', `app.kubernetes.io/name=${REDIS_STATESTORE}`);
-  }
-  if (!s.withZipkin && remembered.withZipkin === 'true') await deleteBySelector(step, 'deployment,service,networkpolicy', ZIPKIN_SELECTOR);
-  const settings = renderSettings(ns, 'dapr', { withRedis: String(s.withRedis), withZipkin: String(s.withZipkin), networkPolicies: String(s.networkPolicies) });
-  const outcome = await applyRecorded(step, [...manifests, settings]);
-  if (s.withZipkin) {
-    await waitForWorkload(step, { kind: 'deployment', name: 'zipkin', selector: ZIPKIN_SELECTOR });
-    step.log.ok(`deployment/zipkin is ready: sidecars using ${CONFIGURATION} send their spans to ${s.zipkinEndpoint}`);
-  }
-  if (s.withRedis) {
-    await waitForWorkload(step, { kind: 'statefulset', name: 'redis', selector: 'app.kubernetes.io/name=redis' });
-    await labelClaims(step.kube, ['data-redis-0']);
-    step.log.ok('statefulset/redis is ready');
-  }
-  if (Object.values(outcome).some((o) => o !== 'unchanged')) {
-    step.log.info('running Dapr apps load components at start: restart them to pick up a change (kubectl rollout restart deployment -n ' + ns + ')');
+  await runActions(step, componentActions(step, s), run);
+  if (run.changed) {
+    step.log.info('running Dapr apps load components at start: restart them to pick up a change (kubectl rollout restart deployment -n ' + s.namespace + ')');
   }
   await showDaprStatus(step);
 }
@@ -340,7 +377,7 @@ export const dapr: Component = {
     const manifests = s.controlPlaneOnly
       ? []
       : redactSecrets(renderAll(s, { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' }));
-    return { actions: planActions(ctx, s, manifests), manifests };
+    return { actions: planLines([...controlPlaneActions(ctx, s), ...(s.controlPlaneOnly ? [] : componentActions(ctx, s))]), manifests };
   },
   dependsOn: ['kafka', 'postgres'],
   prepare,

@@ -1,7 +1,6 @@
 // The Kafka component: namespace, ConfigMap + Services + StatefulSet (KRaft), then the topic catalogue
 // reconciled through the admin API. verify-kafka: pods, metadata, every topic, a round trip on every topic.
 
-import { BUDGETS_MS } from '../../core/budget.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
@@ -12,6 +11,7 @@ import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflig
 import { waitForWorkload } from '../../kube/rollout.js';
 import { renderNamespace } from '../shared/namespace.js';
 import type { Component, Plan } from '../types.js';
+import { actionList, planLines, runActions, type Action } from '../shared/actions.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, type Catalogue } from './catalogue.js';
 import {
   createProbeProducer,
@@ -86,6 +86,134 @@ async function withSession<T>(session: KafkaSession, fn: (s: KafkaSession) => Pr
   }
 }
 
+/** What one deploy learns on its way and hands to the next action. */
+interface KafkaRun {
+  replicas: number;
+  claims?: ClaimJson[];
+  clusterId?: string;
+}
+
+function plannedManifests(ctx: Ctx) {
+  const ns = ctx.config.namespace;
+  return [...renderNamespace(ns), ...renderKafka(ns, replicasOf(ctx), { networkPolicies: ctx.config.flags['no-network-policies'] !== true })];
+}
+
+/** The deploy, in order: what --dry-run shows and what deploy runs. */
+function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
+  const ns = ctx.config.namespace;
+  const replicas = replicasOf(ctx);
+  const catalogue = catalogueOf(ctx);
+  const cluster = !ctx.config.noCluster;
+  return actionList<KafkaRun>(
+    cluster && {
+      plan: 'check the cluster is reachable and has a default StorageClass',
+      run: async (step) => {
+        if (step.preflighted) return;
+        await ensureClusterReachable(step);
+        await ensureDefaultStorageClass(step);
+      },
+    },
+    cluster && {
+      plan: `read statefulset/${STATEFULSET} and its claims: keep the running broker count (the kit never resizes a running KRaft quorum) and the KRaft cluster id (new and random for a new stack); then kubectl apply --server-side: ${plannedManifests(
+        ctx,
+      )
+        .map((m) => `${m.kind}/${m.metadata.name}`)
+        .join(', ')} and the remembered settings (ConfigMap/learnflow-settings-kafka; NetworkPolicies as deployed unless a flag says otherwise)`,
+      run: async (step, run) => {
+        // The StatefulSet and the claims in one call: the claims outlive the StatefulSet and record the cluster id.
+        const [found, mem] = await Promise.all([
+          step.kube.list<{ kind: string; metadata: ClaimJson['metadata']; spec?: { replicas?: number } }>('statefulset,pvc', { selector: KAFKA_SELECTOR }),
+          rememberedSettings(step, 'kafka'),
+        ]);
+        const existing = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET);
+        run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
+        const running = existing?.spec?.replicas;
+        // A re-run without --replicas keeps the brokers that run.
+        if (running !== undefined && !step.config.given.has('replicas')) run.replicas = running;
+        if (running !== undefined && running !== run.replicas) {
+          throw new StepError(
+            `statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${run.replicas} would change its KRaft quorum, which the kit does not do to a running cluster`,
+            {
+              fix: `re-run with --replicas ${running}, or start over (deletes every message): kubectl delete statefulset ${STATEFULSET} -n ${ns} && kubectl delete pvc -n ${ns} -l ${KAFKA_SELECTOR}`,
+              docs: 'kafka-replicas-change',
+            },
+          );
+        }
+        const policies = chooseNetworkPolicies(step.config.flags, mem);
+        step.log.info(policies.why);
+        const clusterId = chooseClusterId({
+          namespace: ns,
+          deployed: deployedClusterId(existing as Parameters<typeof deployedClusterId>[0]),
+          claims: run.claims,
+        });
+        step.log.info(clusterId.why);
+        run.clusterId = clusterId.id;
+        if (!policies.value) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
+        await applyRecorded(step, [
+          ...renderNamespace(ns),
+          ...renderKafka(ns, run.replicas, { networkPolicies: policies.value, clusterId: clusterId.id }),
+          renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(run.replicas) }),
+        ]);
+      },
+    },
+    cluster && {
+      plan: `wait for statefulset/${STATEFULSET} to be ready: ${replicas} broker(s); record the cluster id on each broker's claim`,
+      run: async (step, run) => {
+        await waitForWorkload(step, { kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR });
+        await labelClaims(
+          step.kube,
+          Array.from({ length: run.replicas }, (_, i) => claimName(i)),
+          { annotations: { [CLUSTER_ID_ANNOTATION]: run.clusterId! }, known: run.claims },
+        );
+        step.log.ok(`statefulset/${STATEFULSET} is ready (${run.replicas} broker(s))`);
+      },
+    },
+    {
+      plan: ctx.config.kafkaBrokers
+        ? `connect to --kafka-brokers ${ctx.config.kafkaBrokers.join(',')}; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}`
+        : `open port-forwards ${portForwardTargets(replicas)
+            .map((t) => `127.0.0.1:${t.localPort} -> ${t.resource}:${t.remotePort}`)
+            .join(
+              ', ',
+            )} (or reuse scripts/port-forward.mts's), connect to ${localBootstrap(replicas).join(',')}; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}`,
+      run: (step, run) => reconcileTopics(step, catalogue, run.replicas),
+    },
+  );
+}
+
+async function reconcileTopics(step: StepCtx, catalogue: Catalogue, replicas: number): Promise<void> {
+  const endpoint = await openEndpoint(step, replicas);
+  const session = await connectKafka(step, endpoint);
+  await withSession(session, async (s) => {
+    if (!step.config.noCluster) await waitForBrokers(step, s, replicas);
+    const brokers = s.brokers.length;
+    step.log.info(`connected to Kafka cluster ${s.clusterId} (${brokers} broker(s)) via ${endpoint.via}`);
+    await endpoint.ensure();
+    const observed = await observeTopics(
+      s.admin,
+      catalogue.topics.map((t) => t.name),
+    ).catch((err: unknown) => {
+      throw kafkaFailure('reading the topics', err, { fix: endpoint.fix, docs: 'kafka-unreachable' });
+    });
+    const plan = planReconcile(catalogue.topics, observed, brokers);
+    for (const w of plan.warnings) step.log.warn(w);
+    if (plan.refused.length) {
+      throw new StepError(`${catalogue.source} asks for what Kafka cannot do; nothing was changed:\n${plan.refused.map((r) => `  - ${r}`).join('\n')}`, {
+        fix: `set those partition counts back to what the topics have in ${catalogue.source} (or delete and recreate the topic by hand, losing its messages)`,
+        docs: 'kafka-partitions-shrink',
+      });
+    }
+    const outcome = await applyPlan(s.admin, plan, (a) => step.log.info(`topic ${a.topic}: ${describeAction(a)}`));
+    const counts: Record<TopicOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
+    for (const t of catalogue.topics) {
+      const what = outcome[t.name]!;
+      counts[what]++;
+      step.change(`topic ${t.name}`, what);
+    }
+    step.log.ok(`${catalogue.topics.length} topics: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged`);
+  });
+}
+
 export const kafka: Component = {
   name: 'kafka',
   title: 'Kafka',
@@ -99,111 +227,20 @@ export const kafka: Component = {
   verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
-    const ns = ctx.config.namespace;
     const replicas = replicasOf(ctx);
-    const catalogue = catalogueOf(ctx);
     const { replicationFactor, minIsr } = replicationFor(replicas);
-    const manifests = ctx.config.noCluster
-      ? []
-      : [...renderNamespace(ns), ...renderKafka(ns, replicas, { networkPolicies: ctx.config.flags['no-network-policies'] !== true })];
-    const actions = ctx.config.noCluster
-      ? []
-      : [
-          'check the cluster is reachable and has a default StorageClass',
-          `check that an existing statefulset/${STATEFULSET} has ${replicas} broker(s) (the kit never changes the size of a running quorum)`,
-          `kubectl apply --server-side: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
-          `wait for statefulset/${STATEFULSET} to be ready: ${replicas} broker(s) (budget ${BUDGETS_MS.kafka / 60_000}m)`,
-        ];
-    actions.push(
-      ctx.config.kafkaBrokers
-        ? `connect to --kafka-brokers ${ctx.config.kafkaBrokers.join(',')}`
-        : `open port-forwards ${portForwardTargets(replicas)
-            .map((t) => `127.0.0.1:${t.localPort} -> ${t.resource}:${t.remotePort}`)
-            .join(', ')} and connect to ${localBootstrap(replicas).join(',')}`,
-      `reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}`,
-      `new topics get replication factor ${replicationFactor}, min ISR ${minIsr}${ctx.config.noCluster ? ' (from the brokers found)' : ''}`,
-    );
-    if (!ctx.config.noCluster) actions.push(`in-cluster clients bootstrap from ${inClusterBootstrap(ns)}`);
-    return { actions, manifests };
+    const manifests = ctx.config.noCluster ? [] : plannedManifests(ctx);
+    return {
+      actions: [
+        ...planLines(kafkaActions(ctx)),
+        `(new topics get replication factor ${replicationFactor}, min ISR ${minIsr}${ctx.config.noCluster ? ', from the brokers found' : ''}${ctx.config.noCluster ? '' : `; in-cluster clients bootstrap from ${inClusterBootstrap(ctx.config.namespace)}`})`,
+      ],
+      manifests,
+    };
   },
 
   async deploy(step: StepCtx): Promise<void> {
-    const catalogue = catalogueOf(step);
-    let replicas = replicasOf(step);
-    const ns = step.config.namespace;
-    if (!step.config.noCluster) {
-      if (!step.preflighted) {
-        await ensureClusterReachable(step);
-        await ensureDefaultStorageClass(step);
-      }
-      // The StatefulSet and the claims in one call: the claims outlive the StatefulSet and record the cluster id.
-      const [found, mem] = await Promise.all([
-        step.kube.list<{ kind: string; metadata: ClaimJson['metadata']; spec?: { replicas?: number } }>('statefulset,pvc', { selector: KAFKA_SELECTOR }),
-        rememberedSettings(step, 'kafka'),
-      ]);
-      const existing = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET);
-      const claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
-      const running = existing?.spec?.replicas;
-      // A re-run without --replicas keeps the brokers that run.
-      if (running !== undefined && !step.config.given.has('replicas')) replicas = running;
-      const policies = chooseNetworkPolicies(step.config.flags, mem);
-      step.log.info(policies.why);
-      if (running !== undefined && running !== replicas) {
-        throw new StepError(
-          `statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${replicas} would change its KRaft quorum, which the kit does not do to a running cluster`,
-          {
-            fix: `re-run with --replicas ${running}, or start over (deletes every message): kubectl delete statefulset ${STATEFULSET} -n ${ns} && kubectl delete pvc -n ${ns} -l ${KAFKA_SELECTOR}`,
-            docs: 'kafka-replicas-change',
-          },
-        );
-      }
-      const clusterId = chooseClusterId({ namespace: ns, deployed: deployedClusterId(existing as Parameters<typeof deployedClusterId>[0]), claims });
-      step.log.info(clusterId.why);
-      if (!policies.value) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
-      await applyRecorded(step, [
-        ...renderNamespace(ns),
-        ...renderKafka(ns, replicas, { networkPolicies: policies.value, clusterId: clusterId.id }),
-        renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(replicas) }),
-      ]);
-      await waitForWorkload(step, { kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR });
-      await labelClaims(
-        step.kube,
-        Array.from({ length: replicas }, (_, i) => claimName(i)),
-        { annotations: { [CLUSTER_ID_ANNOTATION]: clusterId.id }, known: claims },
-      );
-      step.log.ok(`statefulset/${STATEFULSET} is ready (${replicas} broker(s))`);
-    }
-
-    const endpoint = await openEndpoint(step, replicas);
-    const session = await connectKafka(step, endpoint);
-    await withSession(session, async (s) => {
-      if (!step.config.noCluster) await waitForBrokers(step, s, replicas);
-      const brokers = s.brokers.length;
-      step.log.info(`connected to Kafka cluster ${s.clusterId} (${brokers} broker(s)) via ${endpoint.via}`);
-      await endpoint.ensure();
-      const observed = await observeTopics(
-        s.admin,
-        catalogue.topics.map((t) => t.name),
-      ).catch((err: unknown) => {
-        throw kafkaFailure('reading the topics', err, { fix: endpoint.fix, docs: 'kafka-unreachable' });
-      });
-      const plan = planReconcile(catalogue.topics, observed, brokers);
-      for (const w of plan.warnings) step.log.warn(w);
-      if (plan.refused.length) {
-        throw new StepError(`${catalogue.source} asks for what Kafka cannot do; nothing was changed:\n${plan.refused.map((r) => `  - ${r}`).join('\n')}`, {
-          fix: `set those partition counts back to what the topics have in ${catalogue.source} (or delete and recreate the topic by hand, losing its messages)`,
-          docs: 'kafka-partitions-shrink',
-        });
-      }
-      const outcome = await applyPlan(s.admin, plan, (a) => step.log.info(`topic ${a.topic}: ${describeAction(a)}`));
-      const counts: Record<TopicOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
-      for (const t of catalogue.topics) {
-        const what = outcome[t.name]!;
-        counts[what]++;
-        step.change(`topic ${t.name}`, what);
-      }
-      step.log.ok(`${catalogue.topics.length} topics: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged`);
-    });
+    await runActions(step, kafkaActions(step), { replicas: replicasOf(step) });
   },
 
   async verify(step: StepCtx): Promise<void> {
@@ -283,7 +320,7 @@ export const kafka: Component = {
     });
   },
 
-  // The volumes hold every topic and message; the cluster id is derived from the namespace, so a re-deploy picks them up.
+  // The volumes hold every topic and message; each claim records the cluster id, so a re-deploy picks them up.
   owned: [
     { kinds: 'statefulset,service,configmap,networkpolicy', selector: KAFKA_SELECTOR },
     { kinds: 'pvc', selector: KAFKA_SELECTOR, data: 'the Kafka volumes (topics and messages)' },

@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BUDGETS_MS } from '../../core/budget.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../core/config.js';
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
@@ -15,6 +14,7 @@ import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflig
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
 import { waitForWorkload } from '../../kube/rollout.js';
 import type { Component, Plan } from '../types.js';
+import { actionList, planLines, runActions, type Action } from '../shared/actions.js';
 import { checkData } from './checks.js';
 import { withPostgres, type LoginProbe } from '../shared/postgres-connection.js';
 import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from '../shared/postgres-credentials.js';
@@ -95,6 +95,120 @@ function migrationsDir(ctx: Ctx): string {
   return flagPath(ctx.config, 'migrations', ctx.root, 'sql/migrations')!;
 }
 
+/** What one deploy learns on its way and hands to the next action. */
+interface PostgresRun {
+  tlsOn: boolean;
+  /** The TLS setting the deployed StatefulSet had before this run (undefined: none was deployed). */
+  liveTls?: boolean;
+}
+
+function plannedManifests(ctx: Ctx): Manifest[] {
+  const ns = ctx.config.namespace;
+  const rendered = [
+    ...renderNamespace(ns),
+    ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true }),
+  ];
+  const tls = ctx.config.flags.tls === true;
+  return redactSecrets(
+    tls ? [...withTls(rendered), renderTlsSecret(ns, { cert: '<generated on first deploy>', key: '<generated on first deploy>' })] : rendered,
+  );
+}
+
+/** The deploy, in order: what --dry-run shows and what deploy runs. */
+function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
+  const ns = ctx.config.namespace;
+  const cluster = !ctx.config.noCluster;
+  const flags = ctx.config.flags;
+  const tlsPlan =
+    flags.tls === true
+      ? `read Secret ${TLS_SECRET}, or generate a self-signed certificate with openssl (${CERT_DAYS} days) on first deploy; serve SSL`
+      : flags['no-tls'] === true
+        ? 'serve no SSL (the certificate Secret, if any, is kept)'
+        : 'serve SSL if the deployed StatefulSet does (the manifests show it off; --tls / --no-tls change it)';
+  const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
+  const services = cluster ? loadServiceDatabases(serviceDatabasesFile(ctx)) : [];
+  return actionList<PostgresRun>(
+    cluster && {
+      plan: 'check the cluster is reachable and has a default StorageClass',
+      run: async (step) => {
+        if (step.preflighted) return;
+        await ensureClusterReachable(step);
+        await ensureDefaultStorageClass(step);
+      },
+    },
+    cluster && {
+      plan: `read Secret ${SECRET_NAME} in ${ns}, or generate a password on first deploy; ${tlsPlan}; then kubectl apply --server-side: ${plannedManifests(ctx)
+        .map((m) => `${m.kind}/${m.metadata.name}`)
+        .join(', ')} and the remembered settings (ConfigMap/learnflow-settings-postgres; NetworkPolicies as deployed unless a flag says otherwise)`,
+      run: async (step, run) => {
+        const { password, generated } = await passwordForDeploy(step);
+        step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
+        const mem = await rememberedSettings(step, 'postgres');
+        const policies = chooseNetworkPolicies(step.config.flags, mem);
+        step.log.info(policies.why);
+        let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
+        const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
+        run.liveTls = live === undefined ? undefined : statefulSetServesTls(live);
+        const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, run.liveTls);
+        step.log.info(`TLS ${tlsChoice.why}`);
+        run.tlsOn = tlsChoice.on;
+        if (tlsChoice.on) {
+          const tls = (await readTls(step)) ?? (await generateCertificate(step, ns));
+          step.secrets.add(tls.key);
+          manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
+        }
+        await applyRecorded(step, [...manifests, renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) })]);
+        if (!policies.value) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
+      },
+    },
+    cluster && {
+      plan: `wait for statefulset/postgresql to be ready; when TLS was turned on or off, set the sslmode of the client Secrets labelled ${SSLMODE_FOLLOWS_LABEL}`,
+      run: async (step, run) => {
+        await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
+        await labelClaims(step.kube, ['data-postgresql-0']);
+        step.log.ok('statefulset/postgresql is ready');
+        if (run.liveTls !== undefined && run.liveTls !== run.tlsOn) await syncClientSslModes(step, run.tlsOn);
+      },
+    },
+    {
+      plan: [
+        ctx.config.pgUrl ? 'connect to --pg-url' : 'open a port-forward to svc/postgresql:5432',
+        `apply the migrations in ${shownPath(migrationsDir(ctx))} not yet applied (${migrations.join(', ')})`,
+        ...(flags['rotate-secrets'] === true ? [`rotate the passwords of ${SECRET_NAME} and of every service database`] : []),
+        ...(cluster
+          ? [
+              `give each service of ${shownPath(serviceDatabasesFile(ctx))} its own database, login and Secret (${services.map((s) => s.service).join(', ') || 'none listed'})${(flags.prune as string[] | undefined)?.length ? `; drop ${(flags.prune as string[]).join(', ')}` : ''}`,
+            ]
+          : []),
+      ].join('; '),
+      run: (step, run) => migrateAndServe(step, run.tlsOn),
+    },
+  );
+}
+
+async function migrateAndServe(step: StepCtx, tlsOn: boolean): Promise<void> {
+  const rotate = step.config.flags['rotate-secrets'] === true;
+  const migrations = loadMigrations(migrationsDir(step));
+  const services = loadServiceDatabases(serviceDatabasesFile(step));
+  const prune = (step.config.flags.prune as string[] | undefined) ?? [];
+  const result = await withPostgres(step, async (client) => {
+    const applied = await migrate(client, migrations, (name) => step.log.info(`applying ${name}`));
+    if (rotate) await rotateCredentials(step, client);
+    // The Secrets the services read live in the cluster: without it there is nowhere to keep their passwords.
+    if (!step.config.noCluster) await reconcileServiceDatabases(step, client, services, prune, tlsOn);
+    else if (services.length)
+      step.log.info(`--no-cluster: the ${services.length} service databases are left alone (their passwords live in Secrets in the cluster)`);
+    return applied;
+  });
+  for (const name of result.applied) step.change(`migration ${name}`, 'applied');
+  for (const name of result.unchanged) step.change(`migration ${name}`, 'unchanged');
+  step.log.ok(
+    result.applied.length
+      ? `applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
+      : `schema up to date (${result.unchanged.length} migrations already applied)`,
+  );
+}
+
 export const postgres: Component = {
   name: 'postgres',
   title: 'PostgreSQL',
@@ -120,94 +234,20 @@ export const postgres: Component = {
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, SERVICE_DATABASES_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
-    const ns = ctx.config.namespace;
-    const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
-    const tls = ctx.config.flags.tls === true;
-    const rendered = [
-      ...renderNamespace(ns),
-      ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true }),
-    ];
-    const manifests = ctx.config.noCluster
-      ? []
-      : redactSecrets(
-          tls ? [...withTls(rendered), renderTlsSecret(ns, { cert: '<generated on first deploy>', key: '<generated on first deploy>' })] : rendered,
-        );
-    const actions = ctx.config.noCluster
-      ? []
-      : [
-          `check the cluster is reachable and has a default StorageClass`,
-          `read Secret ${SECRET_NAME} in ${ns}, or generate a password on first deploy`,
-          ...(tls
-            ? [`read Secret ${TLS_SECRET}, or generate a self-signed certificate with openssl (${CERT_DAYS} days) on first deploy; serve SSL`]
-            : ctx.config.flags['no-tls'] === true
-              ? ['serve no SSL (the certificate Secret, if any, is kept)']
-              : ['serve SSL if the deployed StatefulSet does (the manifests below show it off; --tls / --no-tls change it)']),
-          `set the sslmode of client Secrets labelled ${SSLMODE_FOLLOWS_LABEL} when TLS is turned on or off`,
-          `kubectl apply --server-side: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
-          `wait for statefulset/postgresql to be ready (budget ${BUDGETS_MS.postgres / 60_000}m)`,
-          `open a port-forward to svc/postgresql:5432`,
-        ];
-    actions.push(
-      `apply the migrations in ${shownPath(migrationsDir(ctx))} not yet applied (${migrations.join(', ')})${ctx.config.pgUrl ? ' at --pg-url' : ''}`,
-    );
-    return { actions, manifests };
+    return { actions: planLines(postgresActions(ctx)), manifests: ctx.config.noCluster ? [] : plannedManifests(ctx) };
   },
 
   async deploy(step: StepCtx): Promise<void> {
-    let tlsOn = false;
-    if (!step.config.noCluster) {
-      if (!step.preflighted) {
-        await ensureClusterReachable(step);
-        await ensureDefaultStorageClass(step);
-      }
-      const ns = step.config.namespace;
-      const { password, generated } = await passwordForDeploy(step);
-      step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
-      const mem = await rememberedSettings(step, 'postgres');
-      const policies = chooseNetworkPolicies(step.config.flags, mem);
-      step.log.info(policies.why);
-      let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
-      const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
-      const liveTls = live === undefined ? undefined : statefulSetServesTls(live);
-      const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, liveTls);
-      step.log.info(`TLS ${tlsChoice.why}`);
-      tlsOn = tlsChoice.on;
-      if (tlsChoice.on) {
-        const tls = (await readTls(step)) ?? (await generateCertificate(step, ns));
-        step.secrets.add(tls.key);
-        manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
-      }
-      await applyRecorded(step, [...manifests, renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) })]);
-      if (!policies.value) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
-      await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
-      await labelClaims(step.kube, ['data-postgresql-0']);
-      step.log.ok('statefulset/postgresql is ready');
-      if (liveTls !== undefined && liveTls !== tlsChoice.on) await syncClientSslModes(step, tlsChoice.on);
-    }
+    // Bad input is refused before anything changes.
     const rotate = step.config.flags['rotate-secrets'] === true;
     if (rotate && step.config.noCluster)
       throw new UsageError('--rotate-secrets needs the cluster: the password lives in the Secret postgresql-credentials (drop --no-cluster)');
-    const migrations = loadMigrations(migrationsDir(step));
     const services = loadServiceDatabases(serviceDatabasesFile(step));
     const prune = (step.config.flags.prune as string[] | undefined) ?? [];
     const listed = prune.filter((p) => services.some((s) => s.service === p));
     if (listed.length) throw new UsageError(`--prune ${listed.join(',')}: still listed in the service databases file; remove it there first`);
-    const result = await withPostgres(step, async (client) => {
-      const applied = await migrate(client, migrations, (name) => step.log.info(`applying ${name}`));
-      if (rotate) await rotateCredentials(step, client);
-      // The Secrets the services read live in the cluster: without it there is nowhere to keep their passwords.
-      if (!step.config.noCluster) await reconcileServiceDatabases(step, client, services, prune, tlsOn);
-      else if (services.length)
-        step.log.info(`--no-cluster: the ${services.length} service databases are left alone (their passwords live in Secrets in the cluster)`);
-      return applied;
-    });
-    for (const name of result.applied) step.change(`migration ${name}`, 'applied');
-    for (const name of result.unchanged) step.change(`migration ${name}`, 'unchanged');
-    step.log.ok(
-      result.applied.length
-        ? `applied ${result.applied.length} migration(s): ${result.applied.join(', ')}`
-        : `schema up to date (${result.unchanged.length} migrations already applied)`,
-    );
+    loadMigrations(migrationsDir(step));
+    await runActions(step, postgresActions(step), { tlsOn: false });
   },
 
   async verify(step: StepCtx): Promise<void> {
