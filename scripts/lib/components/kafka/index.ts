@@ -104,6 +104,8 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
   const replicas = replicasOf(ctx);
   const catalogue = catalogueOf(ctx);
   const cluster = !ctx.config.noCluster;
+  const { replicationFactor, minIsr } = replicationFor(replicas);
+  const replication = `replication factor ${replicationFactor}, min ISR ${minIsr}${cluster ? '' : ' (from the brokers found)'}`;
   return actionList<KafkaRun>(
     cluster && {
       plan: 'check the cluster is reachable and has a default StorageClass',
@@ -118,7 +120,9 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
         ctx,
       )
         .map((m) => `${m.kind}/${m.metadata.name}`)
-        .join(', ')} and the remembered settings (ConfigMap/learnflow-settings-kafka; NetworkPolicies as deployed unless a flag says otherwise)`,
+        .join(
+          ', ',
+        )} and the remembered settings (ConfigMap/learnflow-settings-kafka; NetworkPolicies as deployed unless a flag says otherwise); in-cluster clients bootstrap from ${inClusterBootstrap(ns)}`,
       run: async (step, run) => {
         // The StatefulSet and the claims in one call: the claims outlive the StatefulSet and record the cluster id.
         const [found, mem] = await Promise.all([
@@ -170,12 +174,12 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
     },
     {
       plan: ctx.config.kafkaBrokers
-        ? `connect to --kafka-brokers ${ctx.config.kafkaBrokers.join(',')}; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}`
+        ? `connect to --kafka-brokers ${ctx.config.kafkaBrokers.join(',')}; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}; new topics get ${replication}`
         : `open port-forwards ${portForwardTargets(replicas)
             .map((t) => `127.0.0.1:${t.localPort} -> ${t.resource}:${t.remotePort}`)
             .join(
               ', ',
-            )} (or reuse scripts/port-forward.mts's), connect to ${localBootstrap(replicas).join(',')}; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}`,
+            )} (or reuse scripts/port-forward.mts's), connect to ${localBootstrap(replicas).join(',')}; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}; new topics get ${replication}`,
       run: (step, run) => reconcileTopics(step, catalogue, run.replicas),
     },
   );
@@ -227,16 +231,7 @@ export const kafka: Component = {
   verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {
-    const replicas = replicasOf(ctx);
-    const { replicationFactor, minIsr } = replicationFor(replicas);
-    const manifests = ctx.config.noCluster ? [] : plannedManifests(ctx);
-    return {
-      actions: [
-        ...planLines(kafkaActions(ctx)),
-        `(new topics get replication factor ${replicationFactor}, min ISR ${minIsr}${ctx.config.noCluster ? ', from the brokers found' : ''}${ctx.config.noCluster ? '' : `; in-cluster clients bootstrap from ${inClusterBootstrap(ctx.config.namespace)}`})`,
-      ],
-      manifests,
-    };
+    return { actions: planLines(kafkaActions(ctx)), manifests: ctx.config.noCluster ? [] : plannedManifests(ctx) };
   },
 
   async deploy(step: StepCtx): Promise<void> {
