@@ -121,9 +121,14 @@ describe('deploy-all and verify-all', () => {
     // outputs[0]: the first deploy-all's report; outputs[4]: the re-run's.
     expect(actions(outputs[0]!)).toEqual(plan);
     expect(actions(outputs[4]!)).toEqual(plan);
-    for (const [script, name] of [['scripts/deploy-kafka.mts', 'kafka'], ['scripts/deploy-postgres.mts', 'postgres'], ['scripts/install-dapr.mts', 'dapr']] as const) {
-      const dry = await kit(script, [...endpoints(), '--dry-run', '--json']);
-      const real = await kit(script, [...endpoints(), '--json']);
+    const scripts = [
+      ['scripts/deploy-kafka.mts', 'kafka', ['--kafka-brokers', kafka.brokers.join(',')]],
+      ['scripts/deploy-postgres.mts', 'postgres', ['--pg-url', pgUrl]],
+      ['scripts/install-dapr.mts', 'dapr', ['--pg-url', pgUrl]],
+    ] as const;
+    for (const [script, name, args] of scripts) {
+      const dry = await kit(script, [...args, '--dry-run', '--json']);
+      const real = await kit(script, [...args, '--json']);
       expect(real.code, real.stderr.slice(-2000)).toBe(0);
       expect(actions(real.stdout), script).toEqual(actions(dry.stdout));
       expect(actions(dry.stdout)[0]![0]).toBe(name);
