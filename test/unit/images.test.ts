@@ -14,7 +14,7 @@ import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { readVersions, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { main } from '../../scripts/lib/cli/run.js';
-import { fakeClock, fakeExec } from '../support/fakes.js';
+import { fakeClock, fakeExec, on } from '../support/fakes.js';
 
 const ctx = () =>
   createCtx({ config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() }, log: memoryLogger(), exec: fakeExec(), clock: fakeClock(), secrets: new SecretRegistry(), signal: new AbortController().signal });
@@ -105,26 +105,32 @@ describe('images.mts', () => {
     expect(preloadCommands(imgs, 'minikube')[1]).toBe('minikube image load postgres:17.6 apache/kafka:4.3.1');
     expect(preloadCommands(imgs, 'k3d')[1]).toBe('k3d image import postgres:17.6 apache/kafka:4.3.1 -c k3s-default');
     expect(preloadCommands(imgs, 'docker-desktop')).toHaveLength(1);
+    expect(preloadCommands(imgs, 'kind', 'learnflow', { store: 'containerd', arch: 'arm64', why: '' }).slice(1)).toEqual([
+      'docker image save --platform linux/arm64 -o learnflow-images-arm64.tar postgres:17.6 apache/kafka:4.3.1',
+      'kind load image-archive learnflow-images-arm64.tar --name learnflow',
+    ]);
   });
 
-  it('--json puts the list in .data.images, --names prints only names; no cluster is contacted', async () => {
+  it('--json puts the list in .data.images, --names prints only names; only docker info is asked (for the kind commands)', async () => {
     const run = async (argv: string[]) => {
       const out: string[] = [];
-      const exec = fakeExec();
+      const exec = fakeExec(on(['info', '--format'], { stdout: JSON.stringify({ Driver: 'overlay2', DriverStatus: [], Architecture: 'x86_64' }) }));
       const code = await main(imagesScript(async () => [COMPONENTS.postgres!]), argv, {}, { stdout: (t) => out.push(t), stderr: () => {}, clock: fakeClock(), exec, tty: false });
-      expect(exec.calls).toEqual([]);
-      return { code, out: out.join('') };
+      return { code, out: out.join(''), calls: exec.calls.map((c) => c.line) };
     };
     const json = await run(['--json']);
     expect(json.code).toBe(0);
+    expect(json.calls).toEqual(["docker info --format '{{json .}}'"]);
     const report = JSON.parse(json.out) as Report & { data: { images: { image: string }[]; preload: Record<string, string[]> } };
     expect(report.data.images.map((i) => i.image)).toContain(`postgres:${readVersions().postgres.version}`);
     expect(Object.keys(report.data.preload)).toEqual(['minikube', 'kind', 'k3d', 'docker-desktop']);
     const names = await run(['--names']);
+    expect(names.calls).toEqual([]);
     expect(names.out.trim().split('\n')).toEqual(report.data.images.map((i) => i.image));
     const human = await run(['--for', 'kind', '--cluster-name', 'learnflow']);
     expect(human.out).toMatch(/# pre-load for kind/);
     expect(human.out).not.toMatch(/# pre-load for minikube/);
-    expect(human.out).toMatch(/kind load docker-image .* --name learnflow/);
+    expect(human.out).toMatch(/^kind load docker-image .* --name learnflow$/m);
+    expect((await run(['--for', 'minikube'])).calls).toEqual([]);
   });
 });

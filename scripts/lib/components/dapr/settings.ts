@@ -196,8 +196,19 @@ export interface DaprSettings {
   withZipkin: boolean;
 }
 
+/** Where scripts/images.mts load unpacks a bundle's Dapr chart: install-dapr uses it for the pinned version. */
+export const BUNDLE_DIR = '.learnflow/bundle';
+export function bundledChartDir(root: string, version: string): string {
+  return path.join(root, BUNDLE_DIR, `dapr-chart-${version}`);
+}
+
 export function chooseChart(version: string, chartDir: string | undefined, root: string): ChartChoice {
   const v = readVersions().dapr;
+  const bundled = bundledChartDir(root, version);
+  if (!chartDir && version === v.version && existsSync(path.join(bundled, 'Chart.yaml'))) {
+    const choice = chooseChart(version, bundled, root);
+    return { ...choice, describe: `the bundled chart ${path.relative(root, bundled)} (from scripts/images.mts load, images ${version})` };
+  }
   if (!chartDir) {
     return {
       ref: { kind: 'repo', repo: v.repo, name: v.chart, version },
