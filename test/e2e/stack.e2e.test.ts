@@ -135,6 +135,32 @@ describe('deploy-all and verify-all', () => {
     }
   });
 
+  it('--diff: nothing after a deploy (exit 0); a field changed on the cluster is shown as the deploy would put it back (exit 1); it changes nothing', { timeout: 300_000 }, async () => {
+    const same = await kit('deploy-all.mts', [...endpoints(), '--diff', '--json']);
+    expect(same.stderr).not.toMatch(STACK_TRACE);
+    expect(same.code, same.stderr.slice(-3000)).toBe(0);
+    expect(report(same.stdout).steps.map((st) => [st.name, st.ok])).toEqual([['kafka', true], ['postgres', true], ['dapr', true]]);
+    expect(report(same.stdout).steps.flatMap((st) => st.checks.map((c) => c.name))).toContain('helm release dapr (dapr-system) as deployed');
+
+    const rv = () => cluster.kubectl(['get', 'service', 'kafka', '-n', 'learnflow', '-o', 'jsonpath={.metadata.resourceVersion}']);
+    await cluster.kubectl(['label', 'service', 'kafka', '-n', 'learnflow', 'app.kubernetes.io/part-of=somebody-else', '--overwrite']);
+    const before = await rv();
+    try {
+      const changed = await kit('deploy-all.mts', [...endpoints(), '--diff']);
+      expect(changed.code, changed.stderr.slice(-3000)).toBe(1);
+      expect(changed.stdout).toMatch(/^-\s+app\.kubernetes\.io\/part-of: somebody-else$/m);
+      expect(changed.stdout).toMatch(/^\+\s+app\.kubernetes\.io\/part-of: learnflow$/m);
+      expect(changed.stderr).toMatch(/\[kafka\] ✗ objects as deployed — would create or change: Service\/kafka$/m);
+      expect(changed.stderr).toMatch(/\[postgres\] ✓ objects as deployed — \d+ objects, none would change/);
+      expect(changed.stdout + changed.stderr).not.toContain(await secretValue('postgresql-credentials', 'password'));
+      expect(await rv()).toBe(before);
+    } finally {
+      await cluster.kubectl(['label', 'service', 'kafka', '-n', 'learnflow', 'app.kubernetes.io/part-of=learnflow', '--overwrite']);
+    }
+    const refused = await kit('deploy-all.mts', [...endpoints(), '--diff', '--dry-run']);
+    expect(refused.code).toBe(2);
+  });
+
   it('--dry-run needs no cluster and prints no secret', { timeout: 60_000 }, async () => {
     const r = await runKit('deploy-all.mts', ['--dry-run', '--dapr-chart', CHART], { env: { PATH: process.env.PATH, KUBECONFIG: '/nonexistent' } });
     outputs.push(r.stdout, r.stderr);

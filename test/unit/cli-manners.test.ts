@@ -190,3 +190,18 @@ describe('remembered settings', () => {
     expect(() => chooseSetting({ ...base, flags: { 'with-redis': true, 'no-redis': true } })).toThrow(/contradict/);
   });
 });
+
+describe('--diff', () => {
+  it('names the objects kubectl diff shows, as Kind/name', async () => {
+    const { objectsInDiff } = await import('../../scripts/lib/workflows/component-scripts.js');
+    const text = [
+      'diff -u -N /tmp/LIVE-1/v1.Service.learnflow.kafka /tmp/MERGED-2/v1.Service.learnflow.kafka',
+      '--- /tmp/LIVE-1/v1.Service.learnflow.kafka\t2026-12-02',
+      '+++ /tmp/MERGED-2/v1.Service.learnflow.kafka\t2026-12-02',
+      'diff -u -N /tmp/LIVE-1/apps.v1.StatefulSet.learnflow.kafka /tmp/MERGED-2/apps.v1.StatefulSet.learnflow.kafka',
+      '+++ /tmp/MERGED-2/apps.v1.StatefulSet.learnflow.kafka\t2026-12-02',
+      '+++ /tmp/MERGED-2/dapr.io.v1alpha1.Component.learnflow.kafka-pubsub\t2026-12-02',
+    ].join('\n');
+    expect(objectsInDiff(text)).toEqual(['Service/kafka', 'StatefulSet/kafka', 'Component/kafka-pubsub']);
+  });
+});

@@ -31,6 +31,11 @@ export interface Component {
    */
   prepare?(step: StepCtx): Promise<void>;
   deploy(step: StepCtx, o?: DeployOptions): Promise<void>;
+  /**
+   * --diff: what deploy would apply now, read from the cluster as deploy reads it (remembered settings, kept
+   * passwords and ids) and changing nothing; for a Helm release, the values it would change.
+   */
+  desired?(step: StepCtx): Promise<Desired>;
   /** Records every check with step.check(); throws only when it cannot go on at all. */
   verify(step: StepCtx): Promise<void>;
   /**
@@ -51,6 +56,12 @@ export interface Component {
   images?(ctx: Ctx): string[];
   /** Requests not visible in plan() manifests (a Helm chart's pods), for the capacity check. */
   extraRequests?: { cpuMillis: number; memoryBytes: number };
+}
+
+export interface Desired {
+  manifests: Manifest[];
+  /** Lines describing what a Helm upgrade would change; empty when the release is up to date. */
+  release?: { title: string; changes: string[] };
 }
 
 export interface OwnedObjects {

@@ -44,6 +44,26 @@ export class Kube {
   }
 
   /**
+   * What a server-side apply of these manifests would change, from the API server's own dry-run (kubectl diff):
+   * the unified diff (Secret values masked by kubectl) and whether there is any. Changes nothing.
+   */
+  async diff(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<{ changed: boolean; text: string }> {
+    if (manifests.length === 0) return { changed: false, text: '' };
+    const input = withOwnership(manifests, this.namespace)
+      .map((m) => JSON.stringify(m))
+      .join('\n');
+    // Exit 0: no differences; 1: differences; anything else: kubectl or the diff program failed.
+    const r = await this.run(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'], {
+      input,
+      quiet: true,
+      allowFailure: true,
+      timeoutMs: opts.timeoutMs,
+    });
+    if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`kubectl diff failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+    return { changed: r.exitCode === 1, text: r.stdout };
+  }
+
+  /**
    * Server-side apply, reporting per object whether it was created, changed or left as it was
    * (a no-op apply does not bump resourceVersion). Two kubectl processes per batch.
    */

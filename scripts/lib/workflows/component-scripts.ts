@@ -9,6 +9,79 @@ import { formatDuration } from '../core/duration.js';
 import { withOwnership, yamlStream } from '../kube/manifests.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { runStep, skippedStep } from '../kube/steps.js';
+import { UsageError } from '../core/errors.js';
+import type { FlagSpec } from '../core/flags.js';
+import { ensureClusterReachable } from '../preflight/checks.js';
+
+export const DIFF_FLAG: FlagSpec = {
+  name: 'diff',
+  kind: 'boolean',
+  description:
+    "show what a deploy would create or change on the live cluster, field by field (the API server's dry-run), and what it would change in the Helm release; changes nothing. Exit 0: nothing would change, 1: something would",
+};
+
+/** The objects a kubectl diff names: its `diff -u` headers end in <group.version>.<Kind>.<namespace>.<name>. */
+export function objectsInDiff(text: string): string[] {
+  return [...text.matchAll(/^\+\+\+ \S*MERGED-\d+\/(\S+)/gm)].map((m) => m[1]!.replace(/^(?:[\w.-]+\.)?v\w+\.(\w+)\.(?:[\w-]+\.)?/, '$1/'));
+}
+
+/**
+ * --diff: per component, what deploy would apply now (its desired(), reading the cluster as deploy does) against
+ * the live objects, through `kubectl diff --server-side`; the diff on stdout, a check per component on stderr.
+ */
+export async function diffRun(ctx: Ctx, components: readonly Component[]): Promise<RunResult> {
+  if (ctx.config.noCluster)
+    throw new UsageError('--diff compares with the live cluster: drop --no-cluster', {
+      fix: 'drop --no-cluster, or use --dry-run to see what would be applied',
+    });
+  if (ctx.config.dryRun)
+    throw new UsageError('--diff and --dry-run: give one (--dry-run needs no cluster and shows what would be applied; --diff compares it with the cluster)');
+  await ensureClusterReachable(ctx);
+  ctx.preflighted = true;
+  const texts: string[] = [];
+  const steps = [];
+  for (const c of components) {
+    if (!c.desired) continue;
+    steps.push(
+      await runStep(ctx, {
+        name: c.name,
+        budgetMs: null,
+        run: async (step) => {
+          const d = await c.desired!(step);
+          const ns = step.config.namespace;
+          if (d.manifests.length) {
+            const exists = await step.kube.getOptional('namespace', ns, null);
+            // A server-side dry-run of objects in a namespace that does not exist fails: everything would be created.
+            const r = exists
+              ? await step.kube.diff(d.manifests)
+              : {
+                  changed: true,
+                  text: d.manifests.map((m) => `# would create ${m.kind}/${m.metadata.name} (namespace ${ns} does not exist yet)`).join('\n') + '\n',
+                };
+            const objects = exists ? objectsInDiff(r.text) : d.manifests.map((m) => `${m.kind}/${m.metadata.name}`);
+            step.check(
+              'objects as deployed',
+              !r.changed,
+              r.changed ? `would create or change: ${objects.join(', ')}` : `${d.manifests.length} objects, none would change`,
+            );
+            if (r.text) texts.push(r.text.trimEnd());
+          }
+          if (d.release) {
+            step.check(
+              `${d.release.title} as deployed`,
+              d.release.changes.length === 0,
+              d.release.changes.length ? d.release.changes.join('; ') : 'chart and values as deployed',
+            );
+            if (d.release.changes.length) texts.push([`# ${d.release.title} would change:`, ...d.release.changes.map((l) => `#   ${l}`)].join('\n'));
+          }
+        },
+      }),
+    );
+  }
+  const changed = steps.some((st) => !st.ok);
+  ctx.log.info(changed ? 'diff: a deploy would change what is listed above; nothing was changed' : 'diff: a deploy would change nothing; nothing was changed');
+  return { steps, budgetMs: null, output: texts.length ? texts.join('\n') + '\n' : '', outputIsData: true };
+}
 
 /** Heads every rendered file: the Secrets in it are placeholders on purpose. */
 const RENDERED_HEADER =
@@ -59,11 +132,12 @@ export function deployScript(c: Component, name: string): ScriptDef {
   return {
     name,
     summary: c.summaries.deploy,
-    flags: c.deployFlags,
-    footer: `Exit codes: 0 deployed, 1 a step failed or the budget ran out, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md; component guide: docs/${c.name}.md`,
-    changesCluster: () => ({}),
+    flags: [...c.deployFlags, DIFF_FLAG],
+    footer: `Exit codes: 0 deployed, 1 a step failed or the budget ran out, 2 bad usage, 3 environment not ready.\nWith --diff: 0 nothing would change, 1 something would.\nTroubleshooting: docs/troubleshooting.md; component guide: docs/${c.name}.md`,
+    changesCluster: (config) => (config.flags.diff === true ? false : {}),
     async run(ctx) {
       const budgetMs = Number(ctx.config.flags.budget);
+      if (ctx.config.flags.diff === true) return diffRun(ctx, [c]);
       if (ctx.config.dryRun) return dryRun(ctx, [c], { [c.name]: budgetMs });
       if (ctx.config.noCluster && c.clusterOnly) return { steps: [skippedStep(c.name, budgetMs, `--no-cluster: ${c.title} runs only in a cluster`)], budgetMs };
       const step = await runStep(ctx, { name: c.name, budgetMs, run: (s) => c.deploy(s) });

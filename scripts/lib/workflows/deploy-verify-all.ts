@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { BUDGETS_MS, Deadline, type ComponentName } from '../core/budget.js';
 import { add, formatResources, manifestRequests, type Resources } from '../preflight/capacity.js';
-import { dryRun } from './component-scripts.js';
+import { DIFF_FLAG, diffRun, dryRun } from './component-scripts.js';
 import { COMPONENT_NAMES, deployStages } from '../components/index.js';
 import type { Component } from '../components/types.js';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
@@ -67,6 +67,7 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
       },
       { name: 'yes', short: 'y', kind: 'boolean', description: 'deploy to a context that does not look like a local cluster without --context' },
       { name: 'no-diagnostics', kind: 'boolean', description: 'do not write a diagnostics bundle when a step fails' },
+      DIFF_FLAG,
     );
   }
   // Component-specific flags (e.g. --replicas, --dapr-version), once each.
@@ -171,8 +172,9 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
     summary:
       'Deploys the LearnFlow infrastructure: Kafka and PostgreSQL together, then Dapr, each against its budget\n(Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m). Preflight first (tools, context, StorageClass, capacity);\non failure it stops, leaves everything for inspection and writes a diagnostics bundle. Safe to re-run.',
     flags: masterFlags(components, 'deploy'),
-    footer: 'Exit codes: 0 deployed, 1 a step failed or a budget ran out, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md',
-    changesCluster: () => ({}),
+    footer:
+      'Exit codes: 0 deployed, 1 a step failed or a budget ran out, 2 bad usage, 3 environment not ready.\nWith --diff: 0 nothing would change, 1 something would.\nTroubleshooting: docs/troubleshooting.md',
+    changesCluster: (config) => (config.flags.diff === true ? false : {}),
     async run(ctx): Promise<RunResult> {
       const f = ctx.config.flags;
       const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
@@ -183,6 +185,7 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
             `the ${c.title} budget (${formatDuration(budgets[c.name])}) is above the total (${formatDuration(budgets.total)}): the total ends the run first`,
           );
       }
+      if (f.diff === true) return diffRun(ctx, selected);
       if (ctx.config.dryRun) {
         const stages = deployStages(
           selected.map((c) => c.name),

@@ -11,7 +11,7 @@ import { parseManifests } from '../../kube/manifests.js';
 import { TerminalTracker, workloadReady } from '../../kube/rollout.js';
 import { waitFor } from '../../core/wait.js';
 import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
-import { CONTROL_PLANE, desiredValues, loadValues, sameValues, type ControlPlaneWorkload } from './values.js';
+import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, sameValues, type ControlPlaneWorkload } from './values.js';
 import { applyRecorded } from '../../kube/steps.js';
 
 export function helmFor(step: Pick<StepCtx, 'exec' | 'config'>): Helm {
@@ -52,6 +52,24 @@ export function releaseUpToDate(
   if (release.chart !== chartLabel) return { upToDate: false, why: `chart ${release.chart} installed, ${chartLabel} wanted` };
   if (!current || !sameValues(current, desired)) return { upToDate: false, why: 'values differ from k8s/dapr/values.yaml' };
   return { upToDate: true, why: `${chartLabel} deployed with the same values` };
+}
+
+/** --diff: what an install now would change in the release (chart and values, key by key); [] when up to date. */
+export async function controlPlaneChanges(step: StepCtx, s: DaprSettings): Promise<string[]> {
+  const helm = helmFor(step);
+  const desired = desiredValues(loadValues(s.valuesPath), s.chart.setString);
+  const release = await helm.release(RELEASE, DAPR_NAMESPACE);
+  if (!release) return [`not installed: would install ${s.chart.chartLabel} with ${flattenValues(desired).join(', ')}`];
+  const current = release.status === 'deployed' ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined;
+  if (releaseUpToDate(release, s.chart.chartLabel, current, desired).upToDate) return [];
+  const changes: string[] = [];
+  if (release.status !== 'deployed') changes.push(`release is ${release.status}: would clear it, then upgrade`);
+  if (release.chart !== s.chart.chartLabel) changes.push(`chart: ${release.chart} -> ${s.chart.chartLabel}`);
+  const was = new Map(flattenValues(current ?? {}).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const will = new Map(flattenValues(desired).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  for (const [k, v] of will) if (was.get(k) !== v) changes.push(`${k}: ${was.get(k) ?? '(unset)'} -> ${v}`);
+  for (const [k, v] of was) if (!will.has(k)) changes.push(`${k}: ${v} -> (unset)`);
+  return changes.length ? changes : ['values differ (same keys, other types)'];
 }
 
 export async function installControlPlane(step: StepCtx, s: DaprSettings): Promise<InstallOutcome> {

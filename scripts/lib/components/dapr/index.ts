@@ -8,20 +8,21 @@ import { tryLogin } from '../../core/pg.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
 import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube/kubectl.js';
-import { parseManifests, REPO_ROOT, redactSecrets, yamlStream } from '../../kube/manifests.js';
+import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { PortForward } from '../../kube/port-forward.js';
 import { rememberedSettings, renderSettings } from '../../kube/remembered.js';
 import { waitForWorkload } from '../../kube/rollout.js';
 import { generatePassword } from '../shared/postgres-credentials.js';
 import { withPostgres } from '../shared/postgres-connection.js';
-import type { ClusterWidePlan, Component, DeployOptions, Plan } from '../types.js';
+import type { ClusterWidePlan, Component, DeployOptions, Desired, Plan } from '../types.js';
 import { actionList, planLines, runActions, type Action } from '../shared/actions.js';
 import { objectChecks } from './checks.js';
 import { KIT_RELEASE_LABEL } from '../../kube/helm.js';
 import type { FlagSpec } from '../../core/flags.js';
 import { chartArgs } from '../../kube/helm.js';
 import {
+  controlPlaneChanges,
   controlPlaneChecks,
   helmCommandLine,
   helmFor,
@@ -129,9 +130,7 @@ function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
       plan: `kubectl apply --server-side: ${planned.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')} and the remembered settings (ConfigMap/learnflow-settings-dapr)`,
       run: async (step, run) => {
         if (run.ssl) step.log.info('PostgreSQL serves SSL: the state store connects with sslmode=require');
-        const connectionString = buildConnectionString(inClusterTarget(ns), run.password!, run.ssl ? 'require' : 'prefer');
-        step.secrets.add(connectionString);
-        const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
+        const manifests = await desiredComponents(step, s, run);
         if (!s.networkPolicies) {
           await deleteBySelector(step, 'networkpolicy', REDIS_SELECTOR);
           await deleteBySelector(step, 'networkpolicy', ZIPKIN_SELECTOR);
@@ -142,12 +141,7 @@ function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
           await deleteBySelector(step, 'components.dapr.io', `app.kubernetes.io/name=${REDIS_STATESTORE}`);
         }
         if (!s.withZipkin && run.remembered.withZipkin === 'true') await deleteBySelector(step, 'deployment,service,networkpolicy', ZIPKIN_SELECTOR);
-        const settings = renderSettings(ns, 'dapr', {
-          withRedis: String(s.withRedis),
-          withZipkin: String(s.withZipkin),
-          networkPolicies: String(s.networkPolicies),
-        });
-        const outcome = await applyRecorded(step, [...manifests, settings]);
+        const outcome = await applyRecorded(step, manifests);
         run.changed = Object.values(outcome).some((o) => o !== 'unchanged');
       },
     },
@@ -167,6 +161,30 @@ function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
       },
     },
   );
+}
+
+/** The components, Configuration, Resiliency (and Redis, Zipkin) with the state store's connection string. */
+async function desiredComponents(step: StepCtx, s: DaprSettings, run: DaprRun): Promise<Manifest[]> {
+  const connectionString = buildConnectionString(inClusterTarget(s.namespace), run.password!, run.ssl ? 'require' : 'prefer');
+  step.secrets.add(connectionString);
+  const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
+  const settings = renderSettings(s.namespace, 'dapr', {
+    withRedis: String(s.withRedis),
+    withZipkin: String(s.withZipkin),
+    networkPolicies: String(s.networkPolicies),
+  });
+  return [...manifests, settings];
+}
+
+/** --diff: the objects as deploy would apply them now (reads only: the role is not touched), and the release's changes. */
+async function desired(step: StepCtx): Promise<Desired> {
+  const remembered = await rememberedSettings(step, 'dapr');
+  const s = daprSettings(step, remembered);
+  const release = { title: `helm release ${RELEASE} (${DAPR_NAMESPACE})`, changes: await controlPlaneChanges(step, s) };
+  if (s.controlPlaneOnly) return { manifests: [], release };
+  const { password } = await stateStorePassword(step);
+  const ssl = await withPostgres(step, async (client) => (await client.query<{ ssl: string }>("SELECT current_setting('ssl') AS ssl")).rows[0]?.ssl === 'on');
+  return { manifests: await desiredComponents(step, s, { standalone: false, remembered, password, ssl }), release };
 }
 
 /** The `dapr` CLI's own view, when it is installed (not required). */
@@ -382,6 +400,7 @@ export const dapr: Component = {
   dependsOn: ['kafka', 'postgres'],
   prepare,
   deploy,
+  desired,
   verify,
   // The PostgreSQL role dapr_state and schema dapr stay with the PostgreSQL data (a new install resets the password).
   owned: [

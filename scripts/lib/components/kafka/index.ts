@@ -26,6 +26,7 @@ import {
 import { connectKafka, explainKafkaError, kafkaFailure, openEndpoint, waitForBrokers, type KafkaSession } from '../shared/kafka-client.js';
 import { withTimeout } from '../../core/wait.js';
 import { renderKafka } from './manifests.js';
+import type { Manifest } from '../../kube/manifests.js';
 import { applyPlan, describeAction, observeTopics, planReconcile, type TopicOutcome } from './reconcile.js';
 import { chooseClusterId, claimName, type ClaimJson } from './cluster-id.js';
 import { podReady } from '../../kube/pod-diagnosis.js';
@@ -91,6 +92,7 @@ interface KafkaRun {
   replicas: number;
   claims?: ClaimJson[];
   clusterId?: string;
+  networkPolicies?: boolean;
 }
 
 function plannedManifests(ctx: Ctx) {
@@ -124,40 +126,9 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
           ', ',
         )} and the remembered settings (ConfigMap/learnflow-settings-kafka; NetworkPolicies as deployed unless a flag says otherwise); in-cluster clients bootstrap from ${inClusterBootstrap(ns)}`,
       run: async (step, run) => {
-        // The StatefulSet and the claims in one call: the claims outlive the StatefulSet and record the cluster id.
-        const [found, mem] = await Promise.all([
-          step.kube.list<{ kind: string; metadata: ClaimJson['metadata']; spec?: { replicas?: number } }>('statefulset,pvc', { selector: KAFKA_SELECTOR }),
-          rememberedSettings(step, 'kafka'),
-        ]);
-        const existing = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET);
-        run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
-        const running = existing?.spec?.replicas;
-        // A re-run without --replicas keeps the brokers that run.
-        if (running !== undefined && !step.config.given.has('replicas')) run.replicas = running;
-        if (running !== undefined && running !== run.replicas) {
-          throw new StepError(
-            `statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${run.replicas} would change its KRaft quorum, which the kit does not do to a running cluster`,
-            {
-              fix: `re-run with --replicas ${running}, or start over (deletes every message): kubectl delete statefulset ${STATEFULSET} -n ${ns} && kubectl delete pvc -n ${ns} -l ${KAFKA_SELECTOR}`,
-              docs: 'kafka-replicas-change',
-            },
-          );
-        }
-        const policies = chooseNetworkPolicies(step.config.flags, mem);
-        step.log.info(policies.why);
-        const clusterId = chooseClusterId({
-          namespace: ns,
-          deployed: deployedClusterId(existing as Parameters<typeof deployedClusterId>[0]),
-          claims: run.claims,
-        });
-        step.log.info(clusterId.why);
-        run.clusterId = clusterId.id;
-        if (!policies.value) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
-        await applyRecorded(step, [
-          ...renderNamespace(ns),
-          ...renderKafka(ns, run.replicas, { networkPolicies: policies.value, clusterId: clusterId.id }),
-          renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(run.replicas) }),
-        ]);
+        const manifests = await desiredKafka(step, run);
+        if (!run.networkPolicies) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
+        await applyRecorded(step, manifests);
       },
     },
     cluster && {
@@ -183,6 +154,44 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
       run: (step, run) => reconcileTopics(step, catalogue, run.replicas),
     },
   );
+}
+
+/**
+ * What the deploy applies, read from the cluster as it stands: the running broker count, the cluster id kept by
+ * the StatefulSet or its claims, the remembered NetworkPolicies setting. Reads only (deploy and --diff).
+ */
+async function desiredKafka(step: StepCtx, run: KafkaRun): Promise<Manifest[]> {
+  const ns = step.config.namespace;
+  // The StatefulSet and the claims in one call: the claims outlive the StatefulSet and record the cluster id.
+  const [found, mem] = await Promise.all([
+    step.kube.list<{ kind: string; metadata: ClaimJson['metadata']; spec?: { replicas?: number } }>('statefulset,pvc', { selector: KAFKA_SELECTOR }),
+    rememberedSettings(step, 'kafka'),
+  ]);
+  const existing = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET);
+  run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
+  const running = existing?.spec?.replicas;
+  // A re-run without --replicas keeps the brokers that run.
+  if (running !== undefined && !step.config.given.has('replicas')) run.replicas = running;
+  if (running !== undefined && running !== run.replicas) {
+    throw new StepError(
+      `statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${run.replicas} would change its KRaft quorum, which the kit does not do to a running cluster`,
+      {
+        fix: `re-run with --replicas ${running}, or start over (deletes every message): kubectl delete statefulset ${STATEFULSET} -n ${ns} && kubectl delete pvc -n ${ns} -l ${KAFKA_SELECTOR}`,
+        docs: 'kafka-replicas-change',
+      },
+    );
+  }
+  const policies = chooseNetworkPolicies(step.config.flags, mem);
+  step.log.info(policies.why);
+  run.networkPolicies = policies.value;
+  const clusterId = chooseClusterId({ namespace: ns, deployed: deployedClusterId(existing as Parameters<typeof deployedClusterId>[0]), claims: run.claims });
+  step.log.info(clusterId.why);
+  run.clusterId = clusterId.id;
+  return [
+    ...renderNamespace(ns),
+    ...renderKafka(ns, run.replicas, { networkPolicies: policies.value, clusterId: clusterId.id }),
+    renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(run.replicas) }),
+  ];
 }
 
 async function reconcileTopics(step: StepCtx, catalogue: Catalogue, replicas: number): Promise<void> {
@@ -236,6 +245,10 @@ export const kafka: Component = {
 
   async deploy(step: StepCtx): Promise<void> {
     await runActions(step, kafkaActions(step), { replicas: replicasOf(step) });
+  },
+
+  async desired(step: StepCtx) {
+    return { manifests: await desiredKafka(step, { replicas: replicasOf(step) }) };
   },
 
   async verify(step: StepCtx): Promise<void> {

@@ -100,6 +100,7 @@ interface PostgresRun {
   tlsOn: boolean;
   /** The TLS setting the deployed StatefulSet had before this run (undefined: none was deployed). */
   liveTls?: boolean;
+  networkPolicies?: boolean;
 }
 
 function plannedManifests(ctx: Ctx): Manifest[] {
@@ -141,24 +142,9 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
         .map((m) => `${m.kind}/${m.metadata.name}`)
         .join(', ')} and the remembered settings (ConfigMap/learnflow-settings-postgres; NetworkPolicies as deployed unless a flag says otherwise)`,
       run: async (step, run) => {
-        const { password, generated } = await passwordForDeploy(step);
-        step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
-        const mem = await rememberedSettings(step, 'postgres');
-        const policies = chooseNetworkPolicies(step.config.flags, mem);
-        step.log.info(policies.why);
-        let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
-        const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
-        run.liveTls = live === undefined ? undefined : statefulSetServesTls(live);
-        const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, run.liveTls);
-        step.log.info(`TLS ${tlsChoice.why}`);
-        run.tlsOn = tlsChoice.on;
-        if (tlsChoice.on) {
-          const tls = (await readTls(step)) ?? (await generateCertificate(step, ns));
-          step.secrets.add(tls.key);
-          manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
-        }
-        await applyRecorded(step, [...manifests, renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) })]);
-        if (!policies.value) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
+        const manifests = await desiredPostgres(step, run);
+        await applyRecorded(step, manifests);
+        if (!run.networkPolicies) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
       },
     },
     cluster && {
@@ -184,6 +170,32 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
       run: (step, run) => migrateAndServe(step, run.tlsOn),
     },
   );
+}
+
+/**
+ * What the deploy applies, read from the cluster as it stands: the kept password (or a new one), the remembered
+ * NetworkPolicies setting, TLS as deployed unless a flag says otherwise. Reads only (deploy and --diff).
+ */
+async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifest[]> {
+  const ns = step.config.namespace;
+  const { password, generated } = await passwordForDeploy(step);
+  step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
+  const mem = await rememberedSettings(step, 'postgres');
+  const policies = chooseNetworkPolicies(step.config.flags, mem);
+  step.log.info(policies.why);
+  run.networkPolicies = policies.value;
+  let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
+  const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
+  run.liveTls = live === undefined ? undefined : statefulSetServesTls(live);
+  const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, run.liveTls);
+  step.log.info(`TLS ${tlsChoice.why}`);
+  run.tlsOn = tlsChoice.on;
+  if (tlsChoice.on) {
+    const tls = (await readTls(step)) ?? (await generateCertificate(step, ns));
+    step.secrets.add(tls.key);
+    manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
+  }
+  return [...manifests, renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) })];
 }
 
 async function migrateAndServe(step: StepCtx, tlsOn: boolean): Promise<void> {
@@ -248,6 +260,10 @@ export const postgres: Component = {
     if (listed.length) throw new UsageError(`--prune ${listed.join(',')}: still listed in the service databases file; remove it there first`);
     loadMigrations(migrationsDir(step));
     await runActions(step, postgresActions(step), { tlsOn: false });
+  },
+
+  async desired(step: StepCtx) {
+    return { manifests: await desiredPostgres(step, { tlsOn: false }) };
   },
 
   async verify(step: StepCtx): Promise<void> {
