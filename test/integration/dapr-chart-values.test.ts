@@ -50,3 +50,23 @@ describe(`the Dapr ${VERSION} chart with k8s/dapr/values.yaml`, () => {
     }
   });
 });
+
+describe(`the Dapr ${VERSION} chart with install-dapr --no-scheduler`, () => {
+  it('renders the command line install-dapr runs into a control plane without the scheduler, and sidecars told so', async () => {
+    const { upgradeInstallArgs } = await import('../../scripts/lib/kube/helm.js');
+    const { upgradeOptions } = await import('../../scripts/lib/components/dapr/controlplane.js');
+    const { controlPlaneOf } = await import('../../scripts/lib/components/dapr/values.js');
+    const settings = { chart: { ref: { kind: 'local', path: CHART }, setString: { 'global.tag': VERSION } }, valuesPath: path.join(REPO_ROOT, VALUES_FILE), scheduler: false };
+    const args = upgradeInstallArgs(upgradeOptions(settings as never));
+    expect(args).toContain('global.scheduler.enabled=false');
+    // The same --values/--set/--set-string install-dapr passes, rendered by helm template.
+    const flags = args.slice(args.indexOf('--namespace')).filter((a, i, all) => !['--create-namespace', '--labels'].includes(a) && all[i - 1] !== '--labels');
+    const r = spawnSync(HELM, ['template', 'dapr', CHART, ...flags], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    expect(r.status, r.stderr).toBe(0);
+    const rendered = parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean);
+    const names = rendered.filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind)).map((o) => o.metadata.name).sort();
+    expect(names).toEqual(controlPlaneOf(false).map((w) => w.name).sort());
+    const injector = rendered.find((o) => o.kind === 'Deployment' && o.metadata.name === 'dapr-sidecar-injector');
+    expect(injector.spec.template.spec.containers[0].args).toContain('--scheduler-enabled=false');
+  });
+});

@@ -15,6 +15,8 @@ export interface UpgradeOptions {
   valuesFiles?: readonly string[];
   /** --set-string key=value, in key order (deterministic command lines). */
   setString?: Readonly<Record<string, string>>;
+  /** --set key=value (typed by helm: true/false are booleans), in key order. */
+  set?: Readonly<Record<string, string | boolean>>;
   /** Bounds hooks (helm's --timeout); the kit waits for readiness itself. */
   timeoutMs?: number;
   createNamespace?: boolean;
@@ -57,6 +59,7 @@ export function upgradeInstallArgs(o: UpgradeOptions): string[] {
   const args = ['upgrade', '--install', o.release, ...chartArgs(o.chart), '--namespace', o.namespace];
   if (o.createNamespace !== false) args.push('--create-namespace');
   for (const f of o.valuesFiles ?? []) args.push('--values', f);
+  for (const key of Object.keys(o.set ?? {}).sort()) args.push('--set', `${key}=${String(o.set![key])}`);
   for (const key of Object.keys(o.setString ?? {}).sort()) args.push('--set-string', `${key}=${o.setString![key]}`);
   const labels = Object.entries(o.labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
   if (labels.length) args.push('--labels', labels.map(([k, v]) => `${k}=${v}`).join(','));

@@ -11,7 +11,7 @@ import { parseManifests } from '../../kube/manifests.js';
 import { TerminalTracker, workloadReady } from '../../kube/rollout.js';
 import { waitFor } from '../../core/wait.js';
 import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
-import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, sameValues, type ControlPlaneWorkload } from './values.js';
+import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, sameValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
 import { applyRecorded } from '../../kube/steps.js';
 
 export function helmFor(step: Pick<StepCtx, 'exec' | 'config'>): Helm {
@@ -26,6 +26,7 @@ export function upgradeOptions(s: DaprSettings, timeoutMs?: number): UpgradeOpti
     chart: s.chart.ref,
     valuesFiles: [s.valuesPath],
     setString: s.chart.setString,
+    ...(s.scheduler ? {} : { set: SCHEDULER_OFF }),
     timeoutMs,
     createNamespace: true,
     labels: { [key]: value },
@@ -57,7 +58,7 @@ export function releaseUpToDate(
 /** --diff: what an install now would change in the release (chart and values, key by key); [] when up to date. */
 export async function controlPlaneChanges(step: StepCtx, s: DaprSettings): Promise<string[]> {
   const helm = helmFor(step);
-  const desired = desiredValues(loadValues(s.valuesPath), s.chart.setString);
+  const desired = chartValues(s);
   const release = await helm.release(RELEASE, DAPR_NAMESPACE);
   if (!release) return [`not installed: would install ${s.chart.chartLabel} with ${flattenValues(desired).join(', ')}`];
   const current = release.status === 'deployed' ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined;
@@ -72,9 +73,14 @@ export async function controlPlaneChanges(step: StepCtx, s: DaprSettings): Promi
   return changes.length ? changes : ['values differ (same keys, other types)'];
 }
 
+/** The values the release is installed with: k8s/dapr/values.yaml, the chart's --set-string, --no-scheduler's --set. */
+export function chartValues(s: DaprSettings): Record<string, unknown> {
+  return desiredValues(loadValues(s.valuesPath), { ...s.chart.setString, ...(s.scheduler ? {} : SCHEDULER_OFF) });
+}
+
 export async function installControlPlane(step: StepCtx, s: DaprSettings): Promise<InstallOutcome> {
   const helm = helmFor(step);
-  const desired = desiredValues(loadValues(s.valuesPath), s.chart.setString);
+  const desired = chartValues(s);
   let release = await helm.release(RELEASE, DAPR_NAMESPACE);
   if (release) step.log.info(`helm release ${describeRelease(release)}`);
 
@@ -138,26 +144,29 @@ export interface WorkloadState {
 }
 
 /** Readiness of each control-plane workload from one `kubectl get deployment,statefulset,pod -n dapr-system`. */
-export function controlPlaneStates(items: readonly (WorkloadJson | PodJson)[]): { states: WorkloadState[]; pods: ReturnType<typeof diagnosePod>[] } {
+export function controlPlaneStates(
+  items: readonly (WorkloadJson | PodJson)[],
+  workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE,
+): { states: WorkloadState[]; pods: ReturnType<typeof diagnosePod>[] } {
   const pods = items.filter((i) => (i as { kind?: string }).kind === 'Pod') as PodJson[];
   const diagnosed = pods.map((p) => ({ app: p.metadata.labels?.app, d: diagnosePod(p) }));
-  const states = CONTROL_PLANE.map((w) => {
+  const states = workloads.map((w) => {
     const obj = items.find((i) => (i as WorkloadJson).kind?.toLowerCase() === w.kind && i.metadata.name === w.name) as WorkloadJson | undefined;
     if (!obj) return { workload: w, ready: false, state: 'not created' };
     const r = workloadReady(obj as Parameters<typeof workloadReady>[0]);
     const podStates = diagnosed.filter((p) => p.app === w.app && !p.d.ready).map((p) => `${p.d.pod}: ${p.d.state}`);
     return { workload: w, ready: r.ready, state: `${r.state}${podStates.length ? ` (${podStates.join('; ')})` : ''}` };
   });
-  return { states, pods: diagnosed.filter((p) => CONTROL_PLANE.some((w) => w.app === p.app)).map((p) => p.d) };
+  return { states, pods: diagnosed.filter((p) => workloads.some((w) => w.app === p.app)).map((p) => p.d) };
 }
 
-async function readControlPlane(step: StepCtx): Promise<ReturnType<typeof controlPlaneStates>> {
+async function readControlPlane(step: StepCtx, workloads: readonly ControlPlaneWorkload[]): Promise<ReturnType<typeof controlPlaneStates>> {
   const list = await step.kube.json<{ items: (WorkloadJson | PodJson)[] }>(['get', 'deployment,statefulset,pod', '-n', DAPR_NAMESPACE]);
-  return controlPlaneStates(list.items);
+  return controlPlaneStates(list.items, workloads);
 }
 
 /** Waits for operator, sentry, sidecar injector, placement and scheduler together; names every one not ready. */
-export async function waitForControlPlane(step: StepCtx): Promise<void> {
+export async function waitForControlPlane(step: StepCtx, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Promise<void> {
   const tracker = new TerminalTracker(() => step.clock.now());
   await waitFor({
     what: `the Dapr control plane in ${DAPR_NAMESPACE}`,
@@ -166,7 +175,7 @@ export async function waitForControlPlane(step: StepCtx): Promise<void> {
     log: step.log,
     signal: step.signal,
     probe: async () => {
-      const { states, pods } = await readControlPlane(step);
+      const { states, pods } = await readControlPlane(step, workloads);
       const waiting = states.filter((s) => !s.ready);
       const state = waiting.length ? `not ready: ${waiting.map((s) => `${s.workload.name} ${s.state}`).join('; ')}` : `${states.length} workloads ready`;
       if (!waiting.length) return { done: true, state };
@@ -184,12 +193,12 @@ export async function waitForControlPlane(step: StepCtx): Promise<void> {
       return { done: false, state };
     },
   });
-  step.log.ok(`Dapr control plane ready: ${CONTROL_PLANE.map((w) => w.name.replace(/^dapr-/, '')).join(', ')}`);
+  step.log.ok(`Dapr control plane ready: ${workloads.map((w) => w.name.replace(/^dapr-/, '')).join(', ')}`);
 }
 
 /** For verify: one check per workload. */
-export async function controlPlaneChecks(step: StepCtx): Promise<void> {
-  const { states } = await readControlPlane(step);
+export async function controlPlaneChecks(step: StepCtx, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Promise<void> {
+  const { states } = await readControlPlane(step, workloads);
   for (const s of states) step.check(`${s.workload.name} ready`, s.ready, s.state);
 }
 

@@ -53,7 +53,7 @@ import {
   type DaprSettings,
 } from './settings.js';
 import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
-import { CONTROL_PLANE, controlPlaneRequests, flattenValues, loadValues } from './values.js';
+import { controlPlaneOf, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 import { readSecret } from '../../kube/secrets.js';
 import { applyRecorded } from '../../kube/steps.js';
 
@@ -89,8 +89,10 @@ function controlPlaneActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
       run: async (step) => void (await installControlPlane(step, s)),
     },
     {
-      plan: `wait for ${CONTROL_PLANE.map((w) => `${w.kind}/${w.name}`).join(', ')} in ${DAPR_NAMESPACE}`,
-      run: (step) => waitForControlPlane(step),
+      plan: `wait for ${controlPlaneOf(s.scheduler)
+        .map((w) => `${w.kind}/${w.name}`)
+        .join(', ')} in ${DAPR_NAMESPACE}`,
+      run: (step) => waitForControlPlane(step, controlPlaneOf(s.scheduler)),
     },
   ];
 }
@@ -172,6 +174,7 @@ async function desiredComponents(step: StepCtx, s: DaprSettings, run: DaprRun): 
     withRedis: String(s.withRedis),
     withZipkin: String(s.withZipkin),
     networkPolicies: String(s.networkPolicies),
+    scheduler: String(s.scheduler),
   });
   return [...manifests, settings];
 }
@@ -249,7 +252,7 @@ async function verify(step: StepCtx): Promise<void> {
   }
   if (!step.preflighted) await ensureClusterReachable(step);
   try {
-    await controlPlaneChecks(step);
+    await controlPlaneChecks(step, controlPlaneOf(daprSettings(step, await rememberedSettings(step, 'dapr')).scheduler));
   } catch (err) {
     step.check('control plane', false, errorMessage(err).split('\n')[0]!);
   }

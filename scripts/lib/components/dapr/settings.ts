@@ -149,6 +149,19 @@ export const PROBE_TIMEOUT_FLAG: FlagSpec = {
   description: 'how long the probe may take, image pulls included',
 };
 
+export const NO_SCHEDULER_FLAG: FlagSpec = {
+  name: 'no-scheduler',
+  kind: 'boolean',
+  description:
+    'leave the Dapr scheduler out (its 3 replicas and their etcd volumes): for stacks that use no jobs, workflows or actor reminders; remembered, --scheduler brings it back',
+};
+
+export const SCHEDULER_FLAG: FlagSpec = {
+  name: 'scheduler',
+  kind: 'boolean',
+  description: 'run the Dapr scheduler again after --no-scheduler (the default)',
+};
+
 export const DEPLOY_FLAGS: readonly FlagSpec[] = [
   PG_URL_FLAG,
   DAPR_VERSION_FLAG,
@@ -158,6 +171,8 @@ export const DEPLOY_FLAGS: readonly FlagSpec[] = [
   WITH_ZIPKIN_FLAG,
   NO_ZIPKIN_FLAG,
   CONTROL_PLANE_ONLY_FLAG,
+  NO_SCHEDULER_FLAG,
+  SCHEDULER_FLAG,
   CONSUMER_GROUP_FLAG,
   SAMPLING_FLAG,
   ZIPKIN_FLAG,
@@ -194,6 +209,8 @@ export interface DaprSettings {
   networkPolicies: boolean;
   /** A Zipkin collector in the namespace (--with-zipkin); spans go to it unless --zipkin-endpoint says otherwise. */
   withZipkin: boolean;
+  /** The chart's scheduler (global.scheduler.enabled): off with --no-scheduler, remembered. */
+  scheduler: boolean;
 }
 
 /** Where scripts/images.mts load unpacks a bundle's Dapr chart: install-dapr uses it for the pinned version. */
@@ -255,8 +272,16 @@ export function daprSettings(ctx: Ctx, remembered: Record<string, string> = {}):
   const redis = chooseSetting({ name: 'Redis', on: 'with-redis', off: 'no-redis', flags: f, remembered: remembered.withRedis, fallback: false });
   const zipkin = chooseSetting({ name: 'Zipkin', on: 'with-zipkin', off: 'no-zipkin', flags: f, remembered: remembered.withZipkin, fallback: false });
   const policies = chooseNetworkPolicies(f, remembered);
+  const scheduler = chooseSetting({
+    name: 'the Dapr scheduler',
+    on: 'scheduler',
+    off: 'no-scheduler',
+    flags: f,
+    remembered: remembered.scheduler,
+    fallback: true,
+  });
   return {
-    why: [redis.why, zipkin.why, policies.why],
+    why: [redis.why, zipkin.why, policies.why, scheduler.why],
     namespace,
     version,
     chart: chooseChart(version, flagPath(ctx.config, 'dapr-chart', ctx.root), ctx.root),
@@ -268,6 +293,7 @@ export function daprSettings(ctx: Ctx, remembered: Record<string, string> = {}):
     zipkinEndpoint: zipkin.value ? zipkinEndpointIn(namespace) : f['zipkin-endpoint'] === undefined ? undefined : String(f['zipkin-endpoint']),
     networkPolicies: policies.value,
     withZipkin: zipkin.value,
+    scheduler: scheduler.value,
   };
 }
 

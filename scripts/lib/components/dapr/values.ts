@@ -14,7 +14,7 @@ export function loadValues(file: string): Values {
 }
 
 /** values.yaml with --set-string a.b=c applied, i.e. what `helm get values` returns after the upgrade. */
-export function desiredValues(base: Values, setString: Readonly<Record<string, string>>): Values {
+export function desiredValues(base: Values, setString: Readonly<Record<string, unknown>>): Values {
   const out = structuredClone(base);
   for (const [dotted, value] of Object.entries(setString)) {
     const keys = dotted.split('.');
@@ -50,6 +50,14 @@ export interface ControlPlaneWorkload {
   /** Replicas without HA. The scheduler is always 3 (hard-wired in the chart since 1.15). */
   replicas: number;
 }
+
+/** The control plane's workloads as deployed: without the scheduler when --no-scheduler turned it off. */
+export function controlPlaneOf(scheduler: boolean): readonly ControlPlaneWorkload[] {
+  return scheduler ? CONTROL_PLANE : CONTROL_PLANE.filter((w) => w.valuesKey !== 'dapr_scheduler');
+}
+
+/** The chart value --no-scheduler sets (typed: the chart's templates compare it with the boolean true). */
+export const SCHEDULER_OFF = { 'global.scheduler.enabled': false } as const;
 
 export const CONTROL_PLANE: readonly ControlPlaneWorkload[] = [
   { kind: 'deployment', name: 'dapr-operator', app: 'dapr-operator', valuesKey: 'dapr_operator', replicas: 1 },
