@@ -36,13 +36,16 @@ describe('manifestImages', () => {
     ]);
   });
 
-  it('lists each image once, sources merged, in component order', () => {
-    const refs = dedupe([
-      { image: 'b:1', component: 'dapr', source: 'x' },
-      { image: 'a:1', component: 'postgres', source: 'y' },
-      { image: 'b:1', component: 'dapr', source: 'z' },
-      { image: 'k:1', component: 'kafka', source: 'w' },
-    ]);
+  it('lists each image once, sources merged, in component order (the registry\'s, as given)', () => {
+    const refs = dedupe(
+      [
+        { image: 'b:1', component: 'dapr', source: 'x' },
+        { image: 'a:1', component: 'postgres', source: 'y' },
+        { image: 'b:1', component: 'dapr', source: 'z' },
+        { image: 'k:1', component: 'kafka', source: 'w' },
+      ],
+      ['kafka', 'postgres', 'dapr'],
+    );
     expect(refs).toEqual([
       { image: 'k:1', component: 'kafka', source: 'w' },
       { image: 'a:1', component: 'postgres', source: 'y' },

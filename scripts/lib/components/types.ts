@@ -50,6 +50,8 @@ export interface Component {
   clusterWide?: ClusterWide;
   /** Nothing of it works without a cluster (Dapr): --no-cluster runs report it skipped, never ok. */
   clusterOnly?: boolean;
+  /** Helm releases it installs, for the diagnostics bundle (helm status). */
+  helmReleases?: readonly { name: string; namespace: string }[];
   /** Namespaces besides the stack's own that it deploys into (dapr-system). */
   extraNamespaces?: readonly string[];
   /** Images pulled that plan() manifests do not show (a Helm chart's, a verify Job's), for scripts/images.mts. */

@@ -17,18 +17,15 @@ export async function rememberedSettings(ctx: Ctx, component: string): Promise<R
   return cm?.data ?? {};
 }
 
-export function renderSettings(namespace: string, component: string, values: Record<string, string>): Manifest {
+/** `labels`: the component's own, so that its owned-object selectors (destroy-all) find the ConfigMap. */
+export function renderSettings(namespace: string, component: string, labels: Record<string, string>, values: Record<string, string>): Manifest {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
       name: settingsConfigMapName(component),
       namespace,
-      labels: {
-        'app.kubernetes.io/name': component === 'postgres' ? 'postgresql' : component,
-        'app.kubernetes.io/part-of': 'learnflow',
-        'app.kubernetes.io/component': component === 'dapr' ? 'dapr' : 'settings',
-      },
+      labels: { 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/component': 'settings', ...labels },
     },
     data: values,
   };

@@ -141,15 +141,14 @@ export function manifestImages(manifests: readonly Manifest[], component: string
   return out;
 }
 
-/** One entry per image, sources merged, in a stable order (component, then name). */
-export function dedupe(refs: readonly ImageRef[]): ImageRef[] {
+/** One entry per image, sources merged, in a stable order (component, in the order given, then name). */
+export function dedupe(refs: readonly ImageRef[], order: readonly string[] = [...new Set(refs.map((r) => r.component))]): ImageRef[] {
   const by = new Map<string, ImageRef>();
   for (const r of refs) {
     const seen = by.get(r.image);
     if (!seen) by.set(r.image, { ...r });
     else if (!seen.source.split('; ').includes(r.source)) seen.source += `; ${r.source}`;
   }
-  const order = ['kafka', 'postgres', 'dapr'];
   const rank = (c: string) => (order.includes(c) ? order.indexOf(c) : order.length);
   return [...by.values()].sort((a, b) => rank(a.component) - rank(b.component) || a.image.localeCompare(b.image));
 }
@@ -173,7 +172,13 @@ export async function collectImages(ctx: Ctx, components: readonly Component[]):
   // The chart's images whatever the Dapr component declares (it installs the chart with --wait; a slow pull is
   // what trips it).
   refs.push(...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root)));
-  return { images: dedupe(refs), checks };
+  return {
+    images: dedupe(
+      refs,
+      components.map((c) => c.name),
+    ),
+    checks,
+  };
 }
 
 /** How the printed kind commands load: `kind load docker-image` on the classic store, an archive otherwise. */

@@ -251,7 +251,7 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
         const manifests = (await Promise.all(selected.map(async (c) => (await c.plan(ctx)).manifests))).flat();
         const dir = await writeDiagnostics(ctx, {
           namespaces: [ctx.config.namespace, ...selected.flatMap((c) => c.extraNamespaces ?? [])],
-          helmReleases: selected.some((c) => c.name === 'dapr') ? [{ name: 'dapr', namespace: 'dapr-system' }] : [],
+          helmReleases: selected.flatMap((c) => c.helmReleases ?? []),
           manifests,
         });
         const rel = path.relative(ctx.root, dir);

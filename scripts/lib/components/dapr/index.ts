@@ -170,12 +170,17 @@ async function desiredComponents(step: StepCtx, s: DaprSettings, run: DaprRun): 
   const connectionString = buildConnectionString(inClusterTarget(s.namespace), run.password!, run.ssl ? 'require' : 'prefer');
   step.secrets.add(connectionString);
   const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
-  const settings = renderSettings(s.namespace, 'dapr', {
-    withRedis: String(s.withRedis),
-    withZipkin: String(s.withZipkin),
-    networkPolicies: String(s.networkPolicies),
-    scheduler: String(s.scheduler),
-  });
+  const settings = renderSettings(
+    s.namespace,
+    'dapr',
+    { 'app.kubernetes.io/name': 'dapr', 'app.kubernetes.io/component': 'dapr' },
+    {
+      withRedis: String(s.withRedis),
+      withZipkin: String(s.withZipkin),
+      networkPolicies: String(s.networkPolicies),
+      scheduler: String(s.scheduler),
+    },
+  );
   return [...manifests, settings];
 }
 
@@ -401,6 +406,7 @@ export const dapr: Component = {
     return { actions: planLines([...controlPlaneActions(ctx, s), ...(s.controlPlaneOnly ? [] : componentActions(ctx, s))]), manifests };
   },
   dependsOn: ['kafka', 'postgres'],
+  helmReleases: [{ name: RELEASE, namespace: DAPR_NAMESPACE }],
   prepare,
   deploy,
   desired,

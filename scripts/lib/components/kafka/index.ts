@@ -190,7 +190,7 @@ async function desiredKafka(step: StepCtx, run: KafkaRun): Promise<Manifest[]> {
   return [
     ...renderNamespace(ns),
     ...renderKafka(ns, run.replicas, { networkPolicies: policies.value, clusterId: clusterId.id }),
-    renderSettings(ns, 'kafka', { networkPolicies: String(policies.value), replicas: String(run.replicas) }),
+    renderSettings(ns, 'kafka', { 'app.kubernetes.io/name': 'kafka' }, { networkPolicies: String(policies.value), replicas: String(run.replicas) }),
   ];
 }
 

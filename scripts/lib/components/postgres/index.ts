@@ -195,7 +195,10 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
     step.secrets.add(tls.key);
     manifests = [...withTls(manifests), renderTlsSecret(ns, tls)];
   }
-  return [...manifests, renderSettings(ns, 'postgres', { networkPolicies: String(policies.value), tls: String(tlsChoice.on) })];
+  return [
+    ...manifests,
+    renderSettings(ns, 'postgres', { 'app.kubernetes.io/name': 'postgresql' }, { networkPolicies: String(policies.value), tls: String(tlsChoice.on) }),
+  ];
 }
 
 async function migrateAndServe(step: StepCtx, tlsOn: boolean): Promise<void> {
