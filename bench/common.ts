@@ -97,13 +97,39 @@ export class Steps {
  * `kubectl apply` of the Dapr components.
  */
 export async function floorCluster(c: KubeCluster, shims: Shims, steps: Steps): Promise<void> {
-  const rendered = (name: string) => readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8').replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64);
+  const rendered = (name: string) =>
+    readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8').replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64);
   const kubectl = (args: string[], input?: string) => run('kubectl', ['--context', c.context, ...args], c.env, shims, input);
-  await steps.step(kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('kafka') + '\n---\n' + rendered('postgres')), 'apply kafka+postgres');
+  await steps.step(
+    kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('kafka') + '\n---\n' + rendered('postgres')),
+    'apply kafka+postgres',
+  );
   await steps.step(kubectl(['rollout', 'status', 'statefulset/kafka', '-n', 'learnflow', '--timeout=10m']), 'rollout kafka');
   await steps.step(kubectl(['rollout', 'status', 'statefulset/postgresql', '-n', 'learnflow', '--timeout=10m']), 'rollout postgresql');
   await steps.step(
-    run('helm', ['--kube-context', c.context, 'upgrade', '--install', 'dapr', CHART, '-n', 'dapr-system', '--create-namespace', '-f', 'k8s/dapr/values.yaml', '--set-string', `global.tag=${V.dapr.version}`, '--wait', '--timeout', '5m'], c.env, shims),
+    run(
+      'helm',
+      [
+        '--kube-context',
+        c.context,
+        'upgrade',
+        '--install',
+        'dapr',
+        CHART,
+        '-n',
+        'dapr-system',
+        '--create-namespace',
+        '-f',
+        'k8s/dapr/values.yaml',
+        '--set-string',
+        `global.tag=${V.dapr.version}`,
+        '--wait',
+        '--timeout',
+        '5m',
+      ],
+      c.env,
+      shims,
+    ),
     'helm dapr',
   );
   await steps.step(kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('dapr')), 'apply dapr components');

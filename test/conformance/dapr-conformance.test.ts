@@ -54,7 +54,10 @@ beforeAll(async () => {
   dbUrl = await pgServer!.createDatabase(DB_NAME);
   login = await setUpStateStoreRole(dbUrl, pgServer!.port);
   spec = buildSpec(broker!.brokers, login.connectionString);
-  topics = await createSuiteTopics(broker!.brokers, spec.pubsub.flatMap((r) => Object.values(suiteTopics(r.name))));
+  topics = await createSuiteTopics(
+    broker!.brokers,
+    spec.pubsub.flatMap((r) => Object.values(suiteTopics(r.name))),
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -75,7 +78,10 @@ describe('Dapr conformance suites on the kit components (components-contrib, rea
     const admin = createKafka(broker!.brokers, memoryLogger(false)).admin();
     await admin.connect();
     try {
-      const cfg = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configNames: ['auto.create.topics.enable'] }] });
+      const cfg = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.BROKER, name: '1', configNames: ['auto.create.topics.enable'] }],
+      });
       expect(cfg.resources[0]?.configEntries[0]?.configValue).toBe('false');
     } finally {
       await admin.disconnect();

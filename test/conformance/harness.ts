@@ -38,7 +38,8 @@ export const APP_ID = 'conformance';
 export async function conformanceBuild(): Promise<{ dir: string; binary: string; upstreamConfig: string }> {
   const r = await runProcess('bash', [join(REPO_ROOT, 'test/substrate/provision-conformance.sh'), '--check'], { timeoutMs: 30_000 });
   const dir = r.stdout.trim();
-  if (r.code !== 0 || !dir) throw new Error(`Dapr conformance suites not provisioned: ${r.stderr.trim() || `provision-conformance.sh --check exited ${r.code}`}`);
+  if (r.code !== 0 || !dir)
+    throw new Error(`Dapr conformance suites not provisioned: ${r.stderr.trim() || `provision-conformance.sh --check exited ${r.code}`}`);
   return { dir, binary: join(dir, 'conformance.test'), upstreamConfig: join(dir, 'upstream-config') };
 }
 
@@ -80,7 +81,12 @@ export const TOPIC_KEYS = ['testTopicName', 'testTopicForBulkSub', 'testMultiTop
 
 /** The suite's topic names for one run (upstream's config keys -> names the catalogue's rules accept). */
 export function suiteTopics(run: string): Record<(typeof TOPIC_KEYS)[number], string> {
-  return { testTopicName: `conformance.${run}.topic`, testTopicForBulkSub: `conformance.${run}.bulk`, testMultiTopic1Name: `conformance.${run}.multi1`, testMultiTopic2Name: `conformance.${run}.multi2` };
+  return {
+    testTopicName: `conformance.${run}.topic`,
+    testTopicForBulkSub: `conformance.${run}.bulk`,
+    testMultiTopic1Name: `conformance.${run}.multi1`,
+    testMultiTopic2Name: `conformance.${run}.multi2`,
+  };
 }
 
 /**
@@ -118,16 +124,20 @@ interface MetadataItem {
  * (dapr/dapr v1.18.3 pkg/runtime/meta/meta.go convertItemsToProps: {uuid}, {podName}, {namespace}, {appID}).
  */
 export function componentProperties(manifests: Manifest[], name: string): { type: string; version: string; metadata: Record<string, string> } {
-  const component = manifests.find((m) => m.kind === 'Component' && m.metadata.name === name) as (Manifest & { spec: { type: string; version: string; metadata: MetadataItem[] } }) | undefined;
+  const component = manifests.find((m) => m.kind === 'Component' && m.metadata.name === name) as
+    (Manifest & { spec: { type: string; version: string; metadata: MetadataItem[] } }) | undefined;
   if (!component) throw new Error(`the kit renders no Component ${name}`);
   const metadata: Record<string, string> = {};
   for (const item of component.spec.metadata) {
     let value = item.value;
     if (item.secretKeyRef) {
       const { name: secretName, key } = item.secretKeyRef;
-      const secret = manifests.find((m) => m.kind === 'Secret' && m.metadata.name === secretName) as (Manifest & { stringData?: Record<string, string>; data?: Record<string, string> }) | undefined;
-      const fromSecret = secret?.stringData?.[key] ?? (secret?.data?.[key] === undefined ? undefined : Buffer.from(secret.data[key]!, 'base64').toString('utf8'));
-      if (fromSecret === undefined) throw new Error(`Component ${name}: metadata ${item.name} refers to Secret ${secretName} key ${key}, which the kit does not render`);
+      const secret = manifests.find((m) => m.kind === 'Secret' && m.metadata.name === secretName) as
+        (Manifest & { stringData?: Record<string, string>; data?: Record<string, string> }) | undefined;
+      const fromSecret =
+        secret?.stringData?.[key] ?? (secret?.data?.[key] === undefined ? undefined : Buffer.from(secret.data[key]!, 'base64').toString('utf8'));
+      if (fromSecret === undefined)
+        throw new Error(`Component ${name}: metadata ${item.name} refers to Secret ${secretName} key ${key}, which the kit does not render`);
       value = fromSecret;
     }
     if (value === undefined) throw new Error(`Component ${name}: metadata ${item.name} has neither a value nor a secretKeyRef`);
@@ -180,9 +190,17 @@ export function buildSpec(kafkaBrokers: string[], connectionString: string): Spe
   }
   const state = componentProperties(manifests, STATESTORE);
   if (state.metadata.connectionString !== connectionString) throw new Error('statestore: the connection string is not the one the Secret holds');
-  const run = (name: string, component: string, c: ReturnType<typeof componentProperties>, config: Record<string, unknown> = {}): SuiteRun => ({ name, component, ...c, config });
+  const run = (name: string, component: string, c: ReturnType<typeof componentProperties>, config: Record<string, unknown> = {}): SuiteRun => ({
+    name,
+    component,
+    ...c,
+    config,
+  });
   return {
-    pubsub: [run('kit', PUBSUB, pubsub, suiteTopics('kit')), run('kit-backoff-changed', PUBSUB, { ...pubsub, metadata: changed }, suiteTopics('kit-backoff-changed'))],
+    pubsub: [
+      run('kit', PUBSUB, pubsub, suiteTopics('kit')),
+      run('kit-backoff-changed', PUBSUB, { ...pubsub, metadata: changed }, suiteTopics('kit-backoff-changed')),
+    ],
     state: [run('kit', STATESTORE, state)],
   };
 }
@@ -244,7 +262,9 @@ export function countResults(events: TestEvent[], exitCode: number | null, extra
     }
   }
   const depth = (n: string) => n.split('/').length;
-  const tests: SubtestResult[] = [...final].filter(([n]) => depth(n) >= 3).map(([name, status]) => ({ name, status, ...(elapsed.has(name) ? { elapsedS: elapsed.get(name) } : {}) }));
+  const tests: SubtestResult[] = [...final]
+    .filter(([n]) => depth(n) >= 3)
+    .map(([name, status]) => ({ name, status, ...(elapsed.has(name) ? { elapsedS: elapsed.get(name) } : {}) }));
   const bad = tests.filter((t) => t.status !== 'pass');
   const otherFailures: string[] = [...extra];
   for (const [name, status] of final) {

@@ -27,8 +27,18 @@ describe('deploy-postgres on a simulated cluster', () => {
     expect(r.stderr).not.toMatch(STACK_TRACE);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as Report;
-    expect(report.steps[0]!.changes).toMatchObject({ 'namespace/learnflow': 'created', 'secret/postgresql-credentials': 'created', 'statefulset/postgresql': 'created', 'service/postgresql': 'created', 'networkpolicy/postgresql': 'created', 'migration 0001_schema.sql': 'applied' });
-    const pvc = JSON.parse(await cluster.kubectl(['get', 'pvc', 'data-postgresql-0', '-n', 'learnflow', '-o', 'json'])) as { status: { phase: string }; spec: { resources: { requests: { storage: string } } } };
+    expect(report.steps[0]!.changes).toMatchObject({
+      'namespace/learnflow': 'created',
+      'secret/postgresql-credentials': 'created',
+      'statefulset/postgresql': 'created',
+      'service/postgresql': 'created',
+      'networkpolicy/postgresql': 'created',
+      'migration 0001_schema.sql': 'applied',
+    });
+    const pvc = JSON.parse(await cluster.kubectl(['get', 'pvc', 'data-postgresql-0', '-n', 'learnflow', '-o', 'json'])) as {
+      status: { phase: string };
+      spec: { resources: { requests: { storage: string } } };
+    };
     expect(pvc.status.phase).toBe('Bound');
     expect(pvc.spec.resources.requests.storage).toBe('5Gi');
     const ns = JSON.parse(await cluster.kubectl(['get', 'namespace', 'learnflow', '-o', 'json'])) as { metadata: { labels: Record<string, string> } };
@@ -52,7 +62,11 @@ describe('deploy-postgres on a simulated cluster', () => {
     // Labelling a namespace with a stricter level makes the API server check the pods already there;
     // --dry-run=server checks without changing anything, and answers with a warning per violation.
     const { spawnSync } = await import('node:child_process');
-    const r = spawnSync('kubectl', ['--context', cluster.context, 'label', 'namespace', 'learnflow', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'], { env: cluster.env, encoding: 'utf8' });
+    const r = spawnSync(
+      'kubectl',
+      ['--context', cluster.context, 'label', 'namespace', 'learnflow', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'],
+      { env: cluster.env, encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     const pods = JSON.parse(await cluster.kubectl(['get', 'pods', '-n', 'learnflow', '-o', 'json'])) as { items: unknown[] };
     expect(pods.items.length).toBeGreaterThan(0);
@@ -63,7 +77,11 @@ kind: Pod
 metadata: { name: baseline-only, namespace: learnflow }
 spec: { containers: [{ name: c, image: busybox:1.36 }] }
 `);
-    const bad = spawnSync('kubectl', ['--context', cluster.context, 'label', 'namespace', 'learnflow', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'], { env: cluster.env, encoding: 'utf8' });
+    const bad = spawnSync(
+      'kubectl',
+      ['--context', cluster.context, 'label', 'namespace', 'learnflow', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'],
+      { env: cluster.env, encoding: 'utf8' },
+    );
     expect(bad.stderr).toMatch(/violate/i);
     await cluster.kubectl(['delete', 'pod', 'baseline-only', '-n', 'learnflow', '--wait=false']);
   });
@@ -74,16 +92,32 @@ spec: { containers: [{ name: c, image: busybox:1.36 }] }
     const checks = (JSON.parse(r.stdout) as Report).steps[0]!.checks;
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     expect(checks.map((c) => c.name)).toEqual([
-      'pod ready', 'volume bound', 'service endpoints', 'connection', 'password required', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip',
-      'service database students_db', 'service database tutors_db', 'service database matching_db',
+      'pod ready',
+      'volume bound',
+      'service endpoints',
+      'connection',
+      'password required',
+      'tables',
+      'foreign keys',
+      'curriculum topics',
+      'test users',
+      'write/read round trip',
+      'service database students_db',
+      'service database tutors_db',
+      'service database matching_db',
     ]);
-    expect(checks.find((c) => c.name === 'service database students_db')!.detail).toBe('student_api logs in with Secret student-api-db; refused tutors_db, matching_db');
+    expect(checks.find((c) => c.name === 'service database students_db')!.detail).toBe(
+      'student_api logs in with Secret student-api-db; refused tutors_db, matching_db',
+    );
   });
 });
 
-describe('the services\' own databases', () => {
+describe("the services' own databases", () => {
   const secret = async (name: string, ns = 'learnflow') => {
-    const s = JSON.parse(await cluster.kubectl(['get', 'secret', name, '-n', ns, '-o', 'json'])) as { data: Record<string, string>; metadata: { labels: Record<string, string> } };
+    const s = JSON.parse(await cluster.kubectl(['get', 'secret', name, '-n', ns, '-o', 'json'])) as {
+      data: Record<string, string>;
+      metadata: { labels: Record<string, string> };
+    };
     return { labels: s.metadata.labels, data: Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])) };
   };
 
@@ -92,8 +126,14 @@ describe('the services\' own databases', () => {
     expect(Object.keys(s.data).sort()).toEqual(['connectionString', 'database', 'host', 'password', 'port', 'url', 'username']);
     expect(s.data).toMatchObject({ host: 'postgresql.learnflow.svc.cluster.local', port: '5432', database: 'students_db', username: 'student_api' });
     expect(s.data.url).toBe(`postgresql://student_api:${s.data.password}@postgresql.learnflow.svc.cluster.local:5432/students_db`);
-    expect(s.data.connectionString).toMatch(/^host=postgresql\.learnflow\.svc\.cluster\.local port=5432 user=student_api password=\S+ dbname=students_db sslmode=prefer/);
-    expect(s.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'learnflow-kit', 'learnflow.dev/stack': 'learnflow', 'learnflow.dev/service': 'student-api' });
+    expect(s.data.connectionString).toMatch(
+      /^host=postgresql\.learnflow\.svc\.cluster\.local port=5432 user=student_api password=\S+ dbname=students_db sslmode=prefer/,
+    );
+    expect(s.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'learnflow-kit',
+      'learnflow.dev/stack': 'learnflow',
+      'learnflow.dev/service': 'student-api',
+    });
   });
 
   it('verify finds a password that no longer matches; deploy sets it again from the Secret', { timeout: 120_000 }, async () => {
@@ -105,7 +145,9 @@ describe('the services\' own databases', () => {
     const v = await kit('scripts/verify-postgres.mts', ['--pg-url', pgUrl, '--json']);
     expect(v.code).toBe(1);
     const failed = (JSON.parse(v.stdout) as Report).steps[0]!.checks.filter((c) => !c.ok);
-    expect(failed).toEqual([{ name: 'service database tutors_db', ok: false, detail: expect.stringContaining('the password in Secret tutor-api-db does not match') }]);
+    expect(failed).toEqual([
+      { name: 'service database tutors_db', ok: false, detail: expect.stringContaining('the password in Secret tutor-api-db does not match') },
+    ]);
     const d = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--json']);
     expect(d.code, d.stderr).toBe(0);
     expect((JSON.parse(d.stdout) as Report).steps[0]!.changes!['role tutor_api password']).toBe('password set');
@@ -124,7 +166,11 @@ describe('the services\' own databases', () => {
     expect(await cluster.kubectl(['get', 'secret', 'matching-service-db', '-n', 'learnflow', '-o', 'name'])).toContain('matching-service-db');
     const pruned = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--service-databases', file, '--prune', 'matching-service', '--json']);
     expect(pruned.code, pruned.stderr).toBe(0);
-    expect((JSON.parse(pruned.stdout) as Report).steps[0]!.changes).toMatchObject({ 'database matching_db': 'dropped', 'role matching_service': 'dropped', 'secret/matching-service-db': 'deleted' });
+    expect((JSON.parse(pruned.stdout) as Report).steps[0]!.changes).toMatchObject({
+      'database matching_db': 'dropped',
+      'role matching_service': 'dropped',
+      'secret/matching-service-db': 'deleted',
+    });
     const back = await kit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl, '--json']);
     expect((JSON.parse(back.stdout) as Report).steps[0]!.changes).toMatchObject({ 'database matching_db': 'created' });
   });
@@ -151,7 +197,10 @@ describe('--tls', () => {
   it('generates a certificate once, keeps it in a Secret, serves SSL, and the re-run changes nothing', { timeout: 120_000 }, async () => {
     const r = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--tls', '--pg-url', pgUrl, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const secret = JSON.parse(await cluster.kubectl(['get', 'secret', 'postgresql-tls', '-n', 'tls', '-o', 'json'])) as { type: string; data: Record<string, string> };
+    const secret = JSON.parse(await cluster.kubectl(['get', 'secret', 'postgresql-tls', '-n', 'tls', '-o', 'json'])) as {
+      type: string;
+      data: Record<string, string>;
+    };
     expect(secret.type).toBe('kubernetes.io/tls');
     const key = Buffer.from(secret.data['tls.key']!, 'base64').toString();
     expect(r.stdout + r.stderr).not.toContain(key.split('\n')[1]);
@@ -161,9 +210,19 @@ describe('--tls', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(Object.entries((JSON.parse(again.stdout) as Report).steps[0]!.changes!).filter(([, v]) => v !== 'unchanged')).toEqual([]);
     const sslArgs = () => cluster.kubectl(['get', 'statefulset', 'postgresql', '-n', 'tls', '-o', 'jsonpath={.spec.template.spec.containers[0].args}']);
-    const sslmode = async () => Buffer.from(await cluster.kubectl(['get', 'secret', 'dapr-statestore', '-n', 'tls', '-o', 'jsonpath={.data.connectionString}']), 'base64').toString();
+    const sslmode = async () =>
+      Buffer.from(await cluster.kubectl(['get', 'secret', 'dapr-statestore', '-n', 'tls', '-o', 'jsonpath={.data.connectionString}']), 'base64').toString();
     // A client Secret that insists on SSL, labelled as the Dapr state store's is.
-    await cluster.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'dapr-statestore', namespace: 'tls', labels: { 'learnflow.dev/postgres-sslmode': 'follow' } }, stringData: { connectionString: 'host=postgresql.tls.svc.cluster.local port=5432 user=dapr_state password=pw dbname=learnflow sslmode=require connect_timeout=10' } }));
+    await cluster.apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'dapr-statestore', namespace: 'tls', labels: { 'learnflow.dev/postgres-sslmode': 'follow' } },
+        stringData: {
+          connectionString: 'host=postgresql.tls.svc.cluster.local port=5432 user=dapr_state password=pw dbname=learnflow sslmode=require connect_timeout=10',
+        },
+      }),
+    );
 
     // a re-run without the flag keeps what the user chose
     const kept = await kit('scripts/deploy-postgres.mts', ['--namespace', 'tls', '--pg-url', pgUrl, '--json']);
@@ -245,7 +304,10 @@ describe('faults', () => {
     const { spawnSync } = await import('node:child_process');
     const kubeconfig = join(mkdtempSync(join(tmpdir(), 'lf-unreach-')), 'kubeconfig');
     copyFileSync(cluster.kubeconfig, kubeconfig);
-    const clusterName = spawnSync('kubectl', ['config', 'view', '--kubeconfig', kubeconfig, '-o', 'jsonpath={.clusters[0].name}'], { encoding: 'utf8', env: cluster.env }).stdout;
+    const clusterName = spawnSync('kubectl', ['config', 'view', '--kubeconfig', kubeconfig, '-o', 'jsonpath={.clusters[0].name}'], {
+      encoding: 'utf8',
+      env: cluster.env,
+    }).stdout;
     spawnSync('kubectl', ['config', 'set-cluster', clusterName, '--server', 'https://127.0.0.1:1', '--kubeconfig', kubeconfig], { env: cluster.env });
     const r = await runKit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl], { env: { ...cluster.env, KUBECONFIG: kubeconfig } });
     expect(r.code, r.stderr).toBe(3);

@@ -57,14 +57,24 @@ afterAll(() => {
 const kit = (script: string, args: string[] = [], timeoutMs = 5 * MIN) =>
   runKit(script, ['--context', cluster().context, ...args], { env: { ...cluster().env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs });
 const report = (stdout: string) => JSON.parse(stdout) as Report;
-const notUnchanged = (r: Report) => r.steps.flatMap((s) => Object.entries(s.changes ?? {}).filter(([, v]) => v !== 'unchanged').map(([k, v]) => `${s.name}: ${k} ${v}`));
+const notUnchanged = (r: Report) =>
+  r.steps.flatMap((s) =>
+    Object.entries(s.changes ?? {})
+      .filter(([, v]) => v !== 'unchanged')
+      .map(([k, v]) => `${s.name}: ${k} ${v}`),
+  );
 const failedChecks = (r: Report) => r.steps.flatMap((s) => s.checks.filter((c) => !c.ok).map((c) => `${s.name}: ${c.name}: ${c.detail}`));
 const json = async <T>(args: string[]): Promise<T> => JSON.parse(await cluster().kubectl([...args, '-o', 'json'])) as T;
-const secretValue = async (name: string, key: string, ns = NS) => Buffer.from(await cluster().kubectl(['get', 'secret', name, '-n', ns, '-o', `jsonpath={.data.${key}}`]), 'base64').toString();
+const secretValue = async (name: string, key: string, ns = NS) =>
+  Buffer.from(await cluster().kubectl(['get', 'secret', name, '-n', ns, '-o', `jsonpath={.data.${key}}`]), 'base64').toString();
 
 interface Pod {
   metadata: { name: string; uid: string; labels?: Record<string, string> };
-  spec: { nodeName?: string; securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean }; containers: { name: string; image: string; securityContext?: { runAsUser?: number; runAsGroup?: number } }[] };
+  spec: {
+    nodeName?: string;
+    securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean };
+    containers: { name: string; image: string; securityContext?: { runAsUser?: number; runAsGroup?: number } }[];
+  };
   status: {
     phase?: string;
     conditions?: { type: string; status: string }[];
@@ -76,57 +86,93 @@ const ready = (p: Pod) => p.status.conditions?.some((c) => c.type === 'Ready' &&
 
 /** SQL through psql in the pod, over its local socket (as the image's user; what a person does with kubectl exec). */
 const psql = (sql: string, ns = NS) =>
-  cluster().kubectl(['exec', '-i', '-n', ns, 'postgresql-0', '-c', 'postgresql', '--', 'sh', '-c', 'exec psql -X -At -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f -'], { input: sql, timeoutMs: 30_000 });
+  cluster().kubectl(
+    [
+      'exec',
+      '-i',
+      '-n',
+      ns,
+      'postgresql-0',
+      '-c',
+      'postgresql',
+      '--',
+      'sh',
+      '-c',
+      'exec psql -X -At -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f -',
+    ],
+    { input: sql, timeoutMs: 30_000 },
+  );
 
 /** table -> "rows md5" for every table in public, each md5 over its rows in a fixed order. */
 async function checksums(): Promise<Record<string, string>> {
-  const out = await psql(`SELECT format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, E''\\n'' ORDER BY t::text), '''')) FROM public.%I t', tablename, tablename)
+  const out =
+    await psql(`SELECT format('SELECT %L, count(*), md5(coalesce(string_agg(t::text, E''\\n'' ORDER BY t::text), '''')) FROM public.%I t', tablename, tablename)
   FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename \\gexec
 `);
-  return Object.fromEntries(out.trim().split('\n').map((l) => l.split('|')).map(([t, n, md5]) => [t!, `${n} ${md5}`]));
+  return Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => l.split('|'))
+      .map(([t, n, md5]) => [t!, `${n} ${md5}`]),
+  );
 }
 
 let seeded: Record<string, string>;
 let pgPassword: string;
 
-describe('deploy-all and verify-all on the real node, through the kit\'s own port-forwards', () => {
-  it('deploy-all is green: Kafka, PostgreSQL and Redis containers run the kit\'s manifests on the real node; migrations and topics went through port-forwards', { timeout: 6 * MIN }, async () => {
-    const r = await kit('deploy-all.mts', ['--with-redis', '--json']);
-    expect(r.stderr).not.toMatch(STACK_TRACE);
-    expect(r.code, r.stderr.slice(-4000)).toBe(0);
-    const rep = report(r.stdout);
-    expect(rep.steps.map((s) => [s.name, s.ok])).toEqual([['kafka', true], ['postgres', true], ['dapr', true]]);
-    const changes = Object.assign({}, ...rep.steps.map((s) => s.changes ?? {})) as Record<string, string>;
-    expect(changes).toMatchObject({ 'statefulset/kafka': 'created', 'statefulset/postgresql': 'created', 'statefulset/redis': 'created', 'migration 0001_schema.sql': 'applied', 'topic learning.queries': 'created' });
-    // No endpoint was given: the kit forwarded to the pods itself.
-    expect(r.stderr).toMatch(/port-forward 127\.0\.0\.1:29092 -> pod\/kafka-0:29092/);
-    expect(r.stderr).toMatch(/connecting through port-forward 127\.0\.0\.1:\d+ -> svc\/postgresql:5432/);
-    expect(r.stderr).toContain('10 topics: 10 created');
+describe("deploy-all and verify-all on the real node, through the kit's own port-forwards", () => {
+  it(
+    "deploy-all is green: Kafka, PostgreSQL and Redis containers run the kit's manifests on the real node; migrations and topics went through port-forwards",
+    { timeout: 6 * MIN },
+    async () => {
+      const r = await kit('deploy-all.mts', ['--with-redis', '--json']);
+      expect(r.stderr).not.toMatch(STACK_TRACE);
+      expect(r.code, r.stderr.slice(-4000)).toBe(0);
+      const rep = report(r.stdout);
+      expect(rep.steps.map((s) => [s.name, s.ok])).toEqual([
+        ['kafka', true],
+        ['postgres', true],
+        ['dapr', true],
+      ]);
+      const changes = Object.assign({}, ...rep.steps.map((s) => s.changes ?? {})) as Record<string, string>;
+      expect(changes).toMatchObject({
+        'statefulset/kafka': 'created',
+        'statefulset/postgresql': 'created',
+        'statefulset/redis': 'created',
+        'migration 0001_schema.sql': 'applied',
+        'topic learning.queries': 'created',
+      });
+      // No endpoint was given: the kit forwarded to the pods itself.
+      expect(r.stderr).toMatch(/port-forward 127\.0\.0\.1:29092 -> pod\/kafka-0:29092/);
+      expect(r.stderr).toMatch(/connecting through port-forward 127\.0\.0\.1:\d+ -> svc\/postgresql:5432/);
+      expect(r.stderr).toContain('10 topics: 10 created');
 
-    const node = cluster().realNode.name;
-    const onNode = await pods();
-    expect(onNode.map((p) => p.metadata.name).sort()).toEqual(['kafka-0', 'postgresql-0', 'redis-0']);
-    for (const p of onNode) {
-      expect(p.spec.nodeName, p.metadata.name).toBe(node);
-      expect(ready(p), p.metadata.name).toBe(true);
-      // A container the node's containerd started (KWOK pods have no container id).
-      expect(p.status.containerStatuses?.[0]?.containerID, p.metadata.name).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
-    }
-    expect(onNode.find((p) => p.metadata.name === 'postgresql-0')!.spec.containers[0]!.image).toBe(`${V.postgres.image}:${V.postgres.version}`);
-    expect(onNode.find((p) => p.metadata.name === 'kafka-0')!.spec.containers[0]!.image).toBe(`${V.kafka.image}:${V.kafka.version}`);
-    // The control plane stays simulated.
-    const dapr = (await pods('dapr-system')).map((p) => p.spec.nodeName);
-    expect(dapr.length).toBeGreaterThan(0);
-    expect(new Set(dapr)).toEqual(new Set(['kwok-node-0']));
+      const node = cluster().realNode.name;
+      const onNode = await pods();
+      expect(onNode.map((p) => p.metadata.name).sort()).toEqual(['kafka-0', 'postgresql-0', 'redis-0']);
+      for (const p of onNode) {
+        expect(p.spec.nodeName, p.metadata.name).toBe(node);
+        expect(ready(p), p.metadata.name).toBe(true);
+        // A container the node's containerd started (KWOK pods have no container id).
+        expect(p.status.containerStatuses?.[0]?.containerID, p.metadata.name).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+      }
+      expect(onNode.find((p) => p.metadata.name === 'postgresql-0')!.spec.containers[0]!.image).toBe(`${V.postgres.image}:${V.postgres.version}`);
+      expect(onNode.find((p) => p.metadata.name === 'kafka-0')!.spec.containers[0]!.image).toBe(`${V.kafka.image}:${V.kafka.version}`);
+      // The control plane stays simulated.
+      const dapr = (await pods('dapr-system')).map((p) => p.spec.nodeName);
+      expect(dapr.length).toBeGreaterThan(0);
+      expect(new Set(dapr)).toEqual(new Set(['kwok-node-0']));
 
-    seeded = await checksums();
-    expect(Object.keys(seeded)).toHaveLength(10);
-    expect(seeded.topics).toMatch(/^24 [0-9a-f]{32}$/);
-    expect(seeded.learnflow_migrations).toMatch(/^3 /);
-    pgPassword = await secretValue('postgresql-credentials', 'password');
-  });
+      seeded = await checksums();
+      expect(Object.keys(seeded)).toHaveLength(10);
+      expect(seeded.topics).toMatch(/^24 [0-9a-f]{32}$/);
+      expect(seeded.learnflow_migrations).toMatch(/^3 /);
+      pgPassword = await secretValue('postgresql-credentials', 'password');
+    },
+  );
 
-  it('verify-all is green through real port-forwards (--skip-probe: the probe\'s daprd sidecar cannot be injected here)', { timeout: 4 * MIN }, async () => {
+  it("verify-all is green through real port-forwards (--skip-probe: the probe's daprd sidecar cannot be injected here)", { timeout: 4 * MIN }, async () => {
     // The Dapr probe needs the injector's webhook and a daprd image; neither exists in this substrate, so the probe
     // is skipped and every other check (Kafka round trip, SQL, logins, Dapr objects) runs for real.
     const r = await kit('verify-all.mts', ['--skip-probe', '--json']);
@@ -135,7 +181,14 @@ describe('deploy-all and verify-all on the real node, through the kit\'s own por
     expect(rep.steps.map((s) => s.name)).toEqual(['verify-kafka', 'verify-postgres', 'verify-dapr']);
     expect(failedChecks(rep)).toEqual([]);
     const checks = rep.steps.flatMap((s) => s.checks.map((c) => `${s.name}: ${c.name}`));
-    expect(checks).toEqual(expect.arrayContaining(['verify-kafka: round trip learnflow.kit-verify', 'verify-postgres: password required', 'verify-postgres: write/read round trip', 'verify-postgres: service database students_db']));
+    expect(checks).toEqual(
+      expect.arrayContaining([
+        'verify-kafka: round trip learnflow.kit-verify',
+        'verify-postgres: password required',
+        'verify-postgres: write/read round trip',
+        'verify-postgres: service database students_db',
+      ]),
+    );
     expect(r.stderr).toMatch(/via port-forward 127\.0\.0\.1:29092/);
     expect(r.stderr).toMatch(/connecting through port-forward 127\.0\.0\.1:\d+ -> svc\/postgresql:5432/);
     expect(r.stderr).toContain('--skip-probe: no sidecar was started');
@@ -154,102 +207,131 @@ describe('deploy-all and verify-all on the real node, through the kit\'s own por
     expect((await pods()).map((p) => p.metadata.uid).sort()).toEqual(uids);
   });
 
-  it('port-forward.mts start survives deleting postgresql-0 and kafka-0; the re-run converges with the data kept and the message produced before still there; then stop', { timeout: 6 * MIN }, async () => {
-    const state = path.join(tmp, 'pf.json');
-    const pgPort = await freeLocalPort();
-    const pf = (cmd: string) => kit('scripts/port-forward.mts', [cmd, '--state-file', state, '--pg-port', String(pgPort)], 2 * MIN);
-    const start = await pf('start');
-    expect(start.code, start.stderr).toBe(0);
-    expect(start.stdout).toMatch(new RegExp(`postgresql\\s+127\\.0\\.0\\.1:${pgPort}\\s+svc/postgresql:5432\\s+\\d+\\s+up\\s+0\\s+yes`));
-    expect(start.stdout).toMatch(/kafka-0\s+127\.0\.0\.1:29092\s+pod\/kafka-0:29092\s+\d+\s+up\s+0\s+yes/);
-    const before = readState(state)!;
-    const kafka = new Kafka({ brokers: ['127.0.0.1:29092'], clientId: 'real-node-e2e', logLevel: logLevel.NOTHING, retry: { retries: 3 } });
-    const value = `produced-before-the-restart-${Date.now()}`;
-    const producer = kafka.producer();
-    await producer.connect();
-    const [sent] = await producer.send({ topic: 'learning.queries', messages: [{ key: 'real-node-e2e', value }] });
-    await producer.disconnect();
-    const db = async () => {
-      const client = new pg.Client({ host: '127.0.0.1', port: pgPort, user: 'learnflow_user', password: pgPassword, database: 'learnflow', connectionTimeoutMillis: 10_000 });
-      await client.connect();
-      try {
-        return (await client.query<{ n: string }>('SELECT count(*) AS n FROM public.topics')).rows[0]!.n;
-      } finally {
-        await client.end();
-      }
-    };
-    expect(await db()).toBe('24');
+  it(
+    'port-forward.mts start survives deleting postgresql-0 and kafka-0; the re-run converges with the data kept and the message produced before still there; then stop',
+    { timeout: 6 * MIN },
+    async () => {
+      const state = path.join(tmp, 'pf.json');
+      const pgPort = await freeLocalPort();
+      const pf = (cmd: string) => kit('scripts/port-forward.mts', [cmd, '--state-file', state, '--pg-port', String(pgPort)], 2 * MIN);
+      const start = await pf('start');
+      expect(start.code, start.stderr).toBe(0);
+      expect(start.stdout).toMatch(new RegExp(`postgresql\\s+127\\.0\\.0\\.1:${pgPort}\\s+svc/postgresql:5432\\s+\\d+\\s+up\\s+0\\s+yes`));
+      expect(start.stdout).toMatch(/kafka-0\s+127\.0\.0\.1:29092\s+pod\/kafka-0:29092\s+\d+\s+up\s+0\s+yes/);
+      const before = readState(state)!;
+      const kafka = new Kafka({ brokers: ['127.0.0.1:29092'], clientId: 'real-node-e2e', logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+      const value = `produced-before-the-restart-${Date.now()}`;
+      const producer = kafka.producer();
+      await producer.connect();
+      const [sent] = await producer.send({ topic: 'learning.queries', messages: [{ key: 'real-node-e2e', value }] });
+      await producer.disconnect();
+      const db = async () => {
+        const client = new pg.Client({
+          host: '127.0.0.1',
+          port: pgPort,
+          user: 'learnflow_user',
+          password: pgPassword,
+          database: 'learnflow',
+          connectionTimeoutMillis: 10_000,
+        });
+        await client.connect();
+        try {
+          return (await client.query<{ n: string }>('SELECT count(*) AS n FROM public.topics')).rows[0]!.n;
+        } finally {
+          await client.end();
+        }
+      };
+      expect(await db()).toBe('24');
 
-    try {
-      const old = await pods();
-      await cluster().kubectl(['delete', 'pod', 'postgresql-0', 'kafka-0', '-n', NS, '--wait=false']);
-      // Nobody connects through the forwards until the supervisor has re-opened both to the new pods by itself
-      // (kubectl alone keeps listening after its pod is gone and fails the next connection through it).
-      const oldUid = (name: string) => old.find((x) => x.metadata.name === name)!.metadata.uid;
-      await waitFor('new postgresql-0 and kafka-0 ready', async () => {
+      try {
+        const old = await pods();
+        await cluster().kubectl(['delete', 'pod', 'postgresql-0', 'kafka-0', '-n', NS, '--wait=false']);
+        // Nobody connects through the forwards until the supervisor has re-opened both to the new pods by itself
+        // (kubectl alone keeps listening after its pod is gone and fails the next connection through it).
+        const oldUid = (name: string) => old.find((x) => x.metadata.name === name)!.metadata.uid;
+        await waitFor(
+          'new postgresql-0 and kafka-0 ready',
+          async () => {
+            const now = await pods();
+            return (
+              ['postgresql-0', 'kafka-0'].every((n) => {
+                const p = now.find((x) => x.metadata.name === n);
+                return p && p.metadata.uid !== oldUid(n) && ready(p);
+              }) || undefined
+            );
+          },
+          { timeoutMs: 120_000, intervalMs: 1000 },
+        );
+        const reopened = await waitFor(
+          'the supervisor to re-open both forwards with no connection through them',
+          async () => {
+            const st = readState(state);
+            return st?.forwards.every((f) => f.state === 'up' && f.restarts >= 1) ? st : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 500 },
+        );
+        for (const f of reopened.forwards) expect(f.lastError, f.name).toBeTruthy();
+        // The first connection through each re-opened forward works.
+        expect(await db()).toBe('24');
+        const admin = kafka.admin();
+        await admin.connect();
+        expect(await admin.listTopics()).toContain('learning.queries');
+        await admin.disconnect();
+
+        // The re-run converges (the Kafka step reuses the supervisor's forward on 29092).
+        const r = await kit('deploy-all.mts', ['--with-redis', '--json']);
+        expect(r.code, r.stderr.slice(-4000)).toBe(0);
+        expect(notUnchanged(report(r.stdout))).toEqual([]);
         const now = await pods();
-        return ['postgresql-0', 'kafka-0'].every((n) => { const p = now.find((x) => x.metadata.name === n); return p && p.metadata.uid !== oldUid(n) && ready(p); }) || undefined;
-      }, { timeoutMs: 120_000, intervalMs: 1000 });
-      const reopened = await waitFor('the supervisor to re-open both forwards with no connection through them', async () => {
-        const st = readState(state);
-        return st?.forwards.every((f) => f.state === 'up' && f.restarts >= 1) ? st : undefined;
-      }, { timeoutMs: 60_000, intervalMs: 500 });
-      for (const f of reopened.forwards) expect(f.lastError, f.name).toBeTruthy();
-      // The first connection through each re-opened forward works.
-      expect(await db()).toBe('24');
-      const admin = kafka.admin();
-      await admin.connect();
-      expect(await admin.listTopics()).toContain('learning.queries');
-      await admin.disconnect();
+        for (const name of ['postgresql-0', 'kafka-0']) {
+          const p = now.find((x) => x.metadata.name === name)!;
+          expect(p.metadata.uid, `${name} was recreated`).not.toBe(old.find((x) => x.metadata.name === name)!.metadata.uid);
+          expect(ready(p), name).toBe(true);
+        }
+        expect(await checksums()).toEqual(seeded);
 
-      // The re-run converges (the Kafka step reuses the supervisor's forward on 29092).
-      const r = await kit('deploy-all.mts', ['--with-redis', '--json']);
-      expect(r.code, r.stderr.slice(-4000)).toBe(0);
-      expect(notUnchanged(report(r.stdout))).toEqual([]);
-      const now = await pods();
-      for (const name of ['postgresql-0', 'kafka-0']) {
-        const p = now.find((x) => x.metadata.name === name)!;
-        expect(p.metadata.uid, `${name} was recreated`).not.toBe(old.find((x) => x.metadata.name === name)!.metadata.uid);
-        expect(ready(p), name).toBe(true);
-      }
-      expect(await checksums()).toEqual(seeded);
+        // The supervisor re-opened both forwards to the new pods: status is green, with new kubectl processes.
+        const status = await pf('status');
+        expect(status.code, status.stdout + status.stderr).toBe(0);
+        expect(status.stdout).toMatch(/kafka-0\s+127\.0\.0\.1:29092\s+pod\/kafka-0:29092\s+\d+\s+up\s+[1-9]\d*\s+yes/);
+        const after = readState(state)!;
+        for (const f of after.forwards) {
+          expect(f.restarts, f.name).toBeGreaterThanOrEqual(1);
+          expect(f.pid, f.name).not.toBe(before.forwards.find((b) => b.name === f.name)!.pid);
+        }
+        expect(readFileSync(after.logFile, 'utf8')).toMatch(/pod\/kafka-0: port-forward dropped \(the pod behind it changed \(kafka-0 \(uid /);
+        expect(await db()).toBe('24');
 
-      // The supervisor re-opened both forwards to the new pods: status is green, with new kubectl processes.
-      const status = await pf('status');
-      expect(status.code, status.stdout + status.stderr).toBe(0);
-      expect(status.stdout).toMatch(/kafka-0\s+127\.0\.0\.1:29092\s+pod\/kafka-0:29092\s+\d+\s+up\s+[1-9]\d*\s+yes/);
-      const after = readState(state)!;
-      for (const f of after.forwards) {
-        expect(f.restarts, f.name).toBeGreaterThanOrEqual(1);
-        expect(f.pid, f.name).not.toBe(before.forwards.find((b) => b.name === f.name)!.pid);
-      }
-      expect(readFileSync(after.logFile, 'utf8')).toMatch(/pod\/kafka-0: port-forward dropped \(the pod behind it changed \(kafka-0 \(uid /);
-      expect(await db()).toBe('24');
-
-      // The message produced before the restart is still there, read through the re-opened forward.
-      const consumer = kafka.consumer({ groupId: `real-node-e2e-${Date.now()}` });
-      await consumer.connect();
-      try {
-        await consumer.subscribe({ topic: 'learning.queries', fromBeginning: true });
-        const seen: { value: string; partition: number; offset: string }[] = [];
-        await consumer.run({ eachMessage: async ({ message, partition }) => void seen.push({ value: String(message.value), partition, offset: message.offset }) });
-        const got = await waitFor('the message produced before the restart', async () => seen.find((m) => m.value === value), { timeoutMs: 60_000, intervalMs: 250 });
-        expect(got).toEqual({ value, partition: sent!.partition, offset: sent!.baseOffset });
+        // The message produced before the restart is still there, read through the re-opened forward.
+        const consumer = kafka.consumer({ groupId: `real-node-e2e-${Date.now()}` });
+        await consumer.connect();
+        try {
+          await consumer.subscribe({ topic: 'learning.queries', fromBeginning: true });
+          const seen: { value: string; partition: number; offset: string }[] = [];
+          await consumer.run({
+            eachMessage: async ({ message, partition }) => void seen.push({ value: String(message.value), partition, offset: message.offset }),
+          });
+          const got = await waitFor('the message produced before the restart', async () => seen.find((m) => m.value === value), {
+            timeoutMs: 60_000,
+            intervalMs: 250,
+          });
+          expect(got).toEqual({ value, partition: sent!.partition, offset: sent!.baseOffset });
+        } finally {
+          await consumer.disconnect();
+        }
       } finally {
-        await consumer.disconnect();
+        const stop = await pf('stop');
+        expect(stop.code, stop.stderr).toBe(0);
+        // Nobody else in this file needs 29092: let other files have it.
+        releasePortLock?.();
+        releasePortLock = undefined;
       }
-    } finally {
-      const stop = await pf('stop');
-      expect(stop.code, stop.stderr).toBe(0);
-      // Nobody else in this file needs 29092: let other files have it.
-      releasePortLock?.();
-      releasePortLock = undefined;
-    }
-    expect(existsSync(state)).toBe(false);
-    const last = readState(state) ?? before;
-    expect(processLooksLike(last.supervisorPid, 'port-forward')).toBe(false);
-    expect(await localPortInUse(pgPort)).toBe(false);
-  });
+      expect(existsSync(state)).toBe(false);
+      const last = readState(state) ?? before;
+      expect(processLooksLike(last.supervisorPid, 'port-forward')).toBe(false);
+      expect(await localPortInUse(pgPort)).toBe(false);
+    },
+  );
 });
 
 describe('day 2 on the real node: backup and restore', () => {
@@ -272,149 +354,198 @@ describe('day 2 on the real node: backup and restore', () => {
     expect(r.stderr).toMatch(/restore — 10 tables from /);
     expect(await checksums()).toEqual(seeded);
   });
-
 });
 
 // Two namespaces that share nothing but the node: the faults (seconds of CPU, then back-off) while PostgreSQL rolls
 // three times (mostly waiting for probes). Together they take as long as the TLS round alone.
-describe.concurrent('at the same time: real faults in their own namespace, named within 30 s with the fix (the bundle holds the real logs and events); TLS on, off, on in the stack\'s', () => {
-  it('a PostgreSQL that exits at start (a volume of an older major: CrashLoopBackOff) and a Kafka killed for memory (OOMKilled)', { timeout: 4 * MIN }, async () => {
-    const c = cluster();
-    // Kafka: in this namespace only (the kit's manifests unchanged), its memory limit lowered at admission to 256Mi,
-    // below the kit's 512 MiB heap, which the JVM touches at start (-XX:+AlwaysPreTouch): the kernel kills it at
-    // once. (With the limit alone the JVM thrashes on its page cache for a long while before it is killed.)
-    await c.apply(JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        {
-          apiVersion: 'admissionregistration.k8s.io/v1beta1',
-          kind: 'MutatingAdmissionPolicy',
-          metadata: { name: 'learnflow-test-kafka-oom' },
-          spec: {
-            matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
-            matchConditions: [{ name: 'kafka', expression: "has(object.metadata.labels) && object.metadata.labels[?'app.kubernetes.io/name'].orValue('') == 'kafka'" }],
-            failurePolicy: 'Fail',
-            reinvocationPolicy: 'Never',
-            mutations: [{
-              patchType: 'JSONPatch',
-              jsonPatch: {
-                expression: `[
+describe.concurrent(
+  "at the same time: real faults in their own namespace, named within 30 s with the fix (the bundle holds the real logs and events); TLS on, off, on in the stack's",
+  () => {
+    it(
+      'a PostgreSQL that exits at start (a volume of an older major: CrashLoopBackOff) and a Kafka killed for memory (OOMKilled)',
+      { timeout: 4 * MIN },
+      async () => {
+        const c = cluster();
+        // Kafka: in this namespace only (the kit's manifests unchanged), its memory limit lowered at admission to 256Mi,
+        // below the kit's 512 MiB heap, which the JVM touches at start (-XX:+AlwaysPreTouch): the kernel kills it at
+        // once. (With the limit alone the JVM thrashes on its page cache for a long while before it is killed.)
+        await c.apply(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'List',
+            items: [
+              {
+                apiVersion: 'admissionregistration.k8s.io/v1beta1',
+                kind: 'MutatingAdmissionPolicy',
+                metadata: { name: 'learnflow-test-kafka-oom' },
+                spec: {
+                  matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
+                  matchConditions: [
+                    { name: 'kafka', expression: "has(object.metadata.labels) && object.metadata.labels[?'app.kubernetes.io/name'].orValue('') == 'kafka'" },
+                  ],
+                  failurePolicy: 'Fail',
+                  reinvocationPolicy: 'Never',
+                  mutations: [
+                    {
+                      patchType: 'JSONPatch',
+                      jsonPatch: {
+                        expression: `[
   JSONPatch{op: "replace", path: "/spec/containers/0/resources/limits/memory", value: "256Mi"},
   JSONPatch{op: "replace", path: "/spec/containers/0/resources/requests/memory", value: "256Mi"},
   JSONPatch{op: "add", path: "/spec/containers/0/env/-", value: Object.spec.containers.env{name: "JAVA_TOOL_OPTIONS", value: "-XX:+AlwaysPreTouch"}}
 ]`,
+                      },
+                    },
+                  ],
+                },
               },
-            }],
-          },
-        },
-        {
-          apiVersion: 'admissionregistration.k8s.io/v1beta1',
-          kind: 'MutatingAdmissionPolicyBinding',
-          metadata: { name: 'learnflow-test-kafka-oom' },
-          spec: { policyName: 'learnflow-test-kafka-oom', matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': FAULTS } } } },
-        },
-        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: FAULTS } },
-      ],
-    }));
-    // PostgreSQL: its claim bound to a volume that holds the data directory of PostgreSQL 16 (what a user has after
-    // bumping the pinned major), written into the node's hostPath directory as the image's user left it.
-    const free = (await json<{ items: { metadata: { name: string }; spec: { claimRef?: object; hostPath: { path: string } } }[] }>(['get', 'pv', '-l', 'learnflow.test/pv=real-node'])).items.filter((v) => !v.spec.claimRef);
-    const pv = free[free.length - 1]!;
-    const pgdata = path.join(pv.spec.hostPath.path, 'pgdata');
-    const { chownSync, mkdirSync, writeFileSync } = await import('node:fs');
-    mkdirSync(pgdata, { mode: 0o700 });
-    writeFileSync(path.join(pgdata, 'PG_VERSION'), '16\n');
-    writeFileSync(path.join(pgdata, 'postgresql.conf'), '');
-    for (const f of ['', 'PG_VERSION', 'postgresql.conf']) chownSync(path.join(pgdata, f), 999, 999);
-    await c.apply(JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'data-postgresql-0', namespace: FAULTS },
-      spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'standard', volumeName: pv.metadata.name, resources: { requests: { storage: '5Gi' } } },
-    }));
+              {
+                apiVersion: 'admissionregistration.k8s.io/v1beta1',
+                kind: 'MutatingAdmissionPolicyBinding',
+                metadata: { name: 'learnflow-test-kafka-oom' },
+                spec: {
+                  policyName: 'learnflow-test-kafka-oom',
+                  matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': FAULTS } } },
+                },
+              },
+              { apiVersion: 'v1', kind: 'Namespace', metadata: { name: FAULTS } },
+            ],
+          }),
+        );
+        // PostgreSQL: its claim bound to a volume that holds the data directory of PostgreSQL 16 (what a user has after
+        // bumping the pinned major), written into the node's hostPath directory as the image's user left it.
+        const free = (
+          await json<{ items: { metadata: { name: string }; spec: { claimRef?: object; hostPath: { path: string } } }[] }>([
+            'get',
+            'pv',
+            '-l',
+            'learnflow.test/pv=real-node',
+          ])
+        ).items.filter((v) => !v.spec.claimRef);
+        const pv = free[free.length - 1]!;
+        const pgdata = path.join(pv.spec.hostPath.path, 'pgdata');
+        const { chownSync, mkdirSync, writeFileSync } = await import('node:fs');
+        mkdirSync(pgdata, { mode: 0o700 });
+        writeFileSync(path.join(pgdata, 'PG_VERSION'), '16\n');
+        writeFileSync(path.join(pgdata, 'postgresql.conf'), '');
+        for (const f of ['', 'PG_VERSION', 'postgresql.conf']) chownSync(path.join(pgdata, f), 999, 999);
+        await c.apply(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'PersistentVolumeClaim',
+            metadata: { name: 'data-postgresql-0', namespace: FAULTS },
+            spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'standard', volumeName: pv.metadata.name, resources: { requests: { storage: '5Gi' } } },
+          }),
+        );
 
-    try {
-      const r = await kit('deploy-all.mts', ['--namespace', FAULTS, '--skip', 'dapr', '--json'], 2 * MIN);
-      expect(r.stderr).not.toMatch(STACK_TRACE);
-      expect(r.code, r.stderr.slice(-3000)).toBe(1);
-      expect(r.durationMs).toBeLessThan(30_000);
-      expect(r.stderr).toMatch(/\[kafka\] ✗ statefulset\/kafka cannot become ready: pod kafka-0 is container kafka: CrashLoopBackOff \(last exit: OOMKilled\), [1-9]\d* restarts/);
-      expect(r.stderr).toContain('see docs/troubleshooting.md#oomkilled');
-      // The fix names the cause it can see: the kit's 512 MiB heap above the 256Mi limit set at admission.
-      expect(r.stderr).toContain('[kafka] ✗ fix: container kafka was killed at its own memory limit: its JVM heap (-Xmx512m, from KAFKA_HEAP_OPTS) does not fit in its limit of 256Mi');
-      // Each error carries the crashed run's last log lines, in the container's own words (a real kubectl logs --previous).
-      expect(r.stderr).toContain(`[kafka]   its last log lines (kubectl logs kafka-0 -c kafka -n ${FAULTS} --previous --tail=5):`);
-      expect(r.stderr).toMatch(/\[kafka\]\s+.*Killed +"\$KAFKA_HOME\/bin\/kafka-storage.sh" format/);
-      expect(r.stderr).toContain(`[postgres]   its last log lines (kubectl logs postgresql-0 -c postgresql -n ${FAULTS} --previous --tail=5):`);
-      expect(r.stderr).toMatch(/\[postgres\]\s+.*initialized by PostgreSQL version 16, which is not compatible with this version 17\./);
-      expect(r.stderr).toMatch(/\[postgres\] ✗ statefulset\/postgresql cannot become ready: pod postgresql-0 is container postgresql: CrashLoopBackOff, [1-9]\d* restarts/);
-      expect(r.stderr).toContain(`[postgres] ✗ fix: kubectl logs postgresql-0 -c postgresql -n ${FAULTS} --previous`);
-      expect(r.stderr).toContain('see docs/troubleshooting.md#crashloopbackoff');
-      const rep = report(r.stdout);
-      expect(rep.steps.map((s) => [s.name, s.ok])).toEqual([['kafka', false], ['postgres', false]]);
+        try {
+          const r = await kit('deploy-all.mts', ['--namespace', FAULTS, '--skip', 'dapr', '--json'], 2 * MIN);
+          expect(r.stderr).not.toMatch(STACK_TRACE);
+          expect(r.code, r.stderr.slice(-3000)).toBe(1);
+          expect(r.durationMs).toBeLessThan(30_000);
+          expect(r.stderr).toMatch(
+            /\[kafka\] ✗ statefulset\/kafka cannot become ready: pod kafka-0 is container kafka: CrashLoopBackOff \(last exit: OOMKilled\), [1-9]\d* restarts/,
+          );
+          expect(r.stderr).toContain('see docs/troubleshooting.md#oomkilled');
+          // The fix names the cause it can see: the kit's 512 MiB heap above the 256Mi limit set at admission.
+          expect(r.stderr).toContain(
+            '[kafka] ✗ fix: container kafka was killed at its own memory limit: its JVM heap (-Xmx512m, from KAFKA_HEAP_OPTS) does not fit in its limit of 256Mi',
+          );
+          // Each error carries the crashed run's last log lines, in the container's own words (a real kubectl logs --previous).
+          expect(r.stderr).toContain(`[kafka]   its last log lines (kubectl logs kafka-0 -c kafka -n ${FAULTS} --previous --tail=5):`);
+          expect(r.stderr).toMatch(/\[kafka\]\s+.*Killed +"\$KAFKA_HOME\/bin\/kafka-storage.sh" format/);
+          expect(r.stderr).toContain(`[postgres]   its last log lines (kubectl logs postgresql-0 -c postgresql -n ${FAULTS} --previous --tail=5):`);
+          expect(r.stderr).toMatch(/\[postgres\]\s+.*initialized by PostgreSQL version 16, which is not compatible with this version 17\./);
+          expect(r.stderr).toMatch(
+            /\[postgres\] ✗ statefulset\/postgresql cannot become ready: pod postgresql-0 is container postgresql: CrashLoopBackOff, [1-9]\d* restarts/,
+          );
+          expect(r.stderr).toContain(`[postgres] ✗ fix: kubectl logs postgresql-0 -c postgresql -n ${FAULTS} --previous`);
+          expect(r.stderr).toContain('see docs/troubleshooting.md#crashloopbackoff');
+          const rep = report(r.stdout);
+          expect(rep.steps.map((s) => [s.name, s.ok])).toEqual([
+            ['kafka', false],
+            ['postgres', false],
+          ]);
 
-      // What the kubelet really reported, and what the fix's own command shows: the cause, in the container's words.
-      const pod = async (name: string) => (await json<Pod & { spec: { containers: { resources: { limits: Record<string, string> } }[] } }>(['get', 'pod', name, '-n', FAULTS]));
-      const kafka = await pod('kafka-0');
-      expect(kafka.spec.nodeName).toBe(c.realNode.name);
-      expect(kafka.spec.containers[0]!.resources.limits.memory).toBe('256Mi');
-      expect(kafka.status.containerStatuses?.[0]?.lastState?.terminated?.reason).toBe('OOMKilled');
-      const previous = await c.kubectl(['logs', 'postgresql-0', '-c', 'postgresql', '-n', FAULTS, '--previous']);
-      expect(previous).toMatch(/FATAL: +database files are incompatible with server/);
-      expect(previous).toMatch(/initialized by PostgreSQL version 16, which is not compatible with this version 17\./);
+          // What the kubelet really reported, and what the fix's own command shows: the cause, in the container's words.
+          const pod = async (name: string) =>
+            await json<Pod & { spec: { containers: { resources: { limits: Record<string, string> } }[] } }>(['get', 'pod', name, '-n', FAULTS]);
+          const kafka = await pod('kafka-0');
+          expect(kafka.spec.nodeName).toBe(c.realNode.name);
+          expect(kafka.spec.containers[0]!.resources.limits.memory).toBe('256Mi');
+          expect(kafka.status.containerStatuses?.[0]?.lastState?.terminated?.reason).toBe('OOMKilled');
+          const previous = await c.kubectl(['logs', 'postgresql-0', '-c', 'postgresql', '-n', FAULTS, '--previous']);
+          expect(previous).toMatch(/FATAL: +database files are incompatible with server/);
+          expect(previous).toMatch(/initialized by PostgreSQL version 16, which is not compatible with this version 17\./);
 
-      // The bundle: real container logs (kubectl logs) and the kubelet's events.
-      const dir = rep.artifacts?.diagnostics;
-      expect(dir).toMatch(/^\.learnflow\/diagnostics\//);
-      expect(r.stderr).toContain(`diagnostics bundle: ${dir}/`);
-      const bundle = (f: string) => readFileSync(path.join(REPO, dir!, f), 'utf8');
-      expect(bundle(`logs/${FAULTS}_postgresql-0_postgresql.log`)).toMatch(/FATAL: +database files are incompatible with server/);
-      const kafkaLog = bundle(`logs/${FAULTS}_kafka-0_kafka.log`);
-      // The last run once: for a container waiting to restart, plain logs and --previous are the same run.
-      expect(kafkaLog).toMatch(/^# previous container \(the last run; the container is CrashLoopBackOff now\)\n/);
-      expect(kafkaLog.split('Picked up JAVA_TOOL_OPTIONS').length).toBe(2);
-      expect(kafkaLog).toContain('Picked up JAVA_TOOL_OPTIONS: -XX:+AlwaysPreTouch');
-      expect(kafkaLog).toMatch(/line \d+: +\d+ Killed +"\$KAFKA_HOME\/bin\/kafka-storage.sh" format/);
-      const events = bundle(`${FAULTS}-events.txt`);
-      expect(events).toMatch(/Started\s+pod\/kafka-0\s+Started container kafka/);
-      expect(events).toMatch(/BackOff\s+pod\/postgresql-0\s+Back-off restarting failed container postgresql/);
-      expect(events).toMatch(/BackOff\s+pod\/kafka-0\s+Back-off restarting failed container kafka/);
-      expect(bundle(`${FAULTS}-pods-describe.txt`)).toMatch(/Last State:\s+Terminated\s+Reason:\s+OOMKilled/);
-      expect(bundle('summary.txt')).toContain(`${FAULTS}/kafka-0: container kafka: CrashLoopBackOff (last exit: OOMKilled)`);
-    } finally {
-      await c.kubectl(['delete', 'mutatingadmissionpolicybinding,mutatingadmissionpolicy', 'learnflow-test-kafka-oom', '--ignore-not-found']);
-      // Gone at once: the crashing pods hold CPU requests on the real node that the next tests need.
-      await c.kubectl(['delete', 'namespace', FAULTS, '--wait=false']);
-      await c.kubectl(['delete', 'statefulset,pod', '--all', '-n', FAULTS, '--grace-period=0', '--force', '--ignore-not-found'], { timeoutMs: 30_000 }).catch(() => '');
-    }
-  });
+          // The bundle: real container logs (kubectl logs) and the kubelet's events.
+          const dir = rep.artifacts?.diagnostics;
+          expect(dir).toMatch(/^\.learnflow\/diagnostics\//);
+          expect(r.stderr).toContain(`diagnostics bundle: ${dir}/`);
+          const bundle = (f: string) => readFileSync(path.join(REPO, dir!, f), 'utf8');
+          expect(bundle(`logs/${FAULTS}_postgresql-0_postgresql.log`)).toMatch(/FATAL: +database files are incompatible with server/);
+          const kafkaLog = bundle(`logs/${FAULTS}_kafka-0_kafka.log`);
+          // The last run once: for a container waiting to restart, plain logs and --previous are the same run.
+          expect(kafkaLog).toMatch(/^# previous container \(the last run; the container is CrashLoopBackOff now\)\n/);
+          expect(kafkaLog.split('Picked up JAVA_TOOL_OPTIONS').length).toBe(2);
+          expect(kafkaLog).toContain('Picked up JAVA_TOOL_OPTIONS: -XX:+AlwaysPreTouch');
+          expect(kafkaLog).toMatch(/line \d+: +\d+ Killed +"\$KAFKA_HOME\/bin\/kafka-storage.sh" format/);
+          const events = bundle(`${FAULTS}-events.txt`);
+          expect(events).toMatch(/Started\s+pod\/kafka-0\s+Started container kafka/);
+          expect(events).toMatch(/BackOff\s+pod\/postgresql-0\s+Back-off restarting failed container postgresql/);
+          expect(events).toMatch(/BackOff\s+pod\/kafka-0\s+Back-off restarting failed container kafka/);
+          expect(bundle(`${FAULTS}-pods-describe.txt`)).toMatch(/Last State:\s+Terminated\s+Reason:\s+OOMKilled/);
+          expect(bundle('summary.txt')).toContain(`${FAULTS}/kafka-0: container kafka: CrashLoopBackOff (last exit: OOMKilled)`);
+        } finally {
+          await c.kubectl(['delete', 'mutatingadmissionpolicybinding,mutatingadmissionpolicy', 'learnflow-test-kafka-oom', '--ignore-not-found']);
+          // Gone at once: the crashing pods hold CPU requests on the real node that the next tests need.
+          await c.kubectl(['delete', 'namespace', FAULTS, '--wait=false']);
+          await c
+            .kubectl(['delete', 'statefulset,pod', '--all', '-n', FAULTS, '--grace-period=0', '--force', '--ignore-not-found'], { timeoutMs: 30_000 })
+            .catch(() => '');
+        }
+      },
+    );
 
-  it('deploy-postgres --tls, --no-tls, --tls: the server follows, deploy and verify (every client, through the kit\'s own path) succeed each time, the client Secrets\' sslmode follows', { timeout: 5 * MIN }, async () => {
-    for (const [flag, ssl, sslmode] of [['--tls', 'on', 'require'], ['--no-tls', 'off', 'prefer'], ['--tls', 'on', 'require']] as const) {
-      const uid = (await pods()).find((p) => p.metadata.name === 'postgresql-0')!.metadata.uid;
-      const d = await kit('scripts/deploy-postgres.mts', [flag, '--json']);
-      expect(d.code, `${flag}: ${d.stderr.slice(-3000)}`).toBe(0);
-      expect(report(d.stdout).steps[0]!.changes!['statefulset/postgresql'], flag).toBe('configured');
-      const now = (await pods()).find((p) => p.metadata.name === 'postgresql-0')!;
-      expect(now.metadata.uid, `${flag}: the pod was replaced`).not.toBe(uid);
-      expect((await psql('SHOW ssl')).trim(), flag).toBe(ssl);
-      for (const s of ['dapr-statestore', 'student-api-db', 'tutor-api-db', 'matching-service-db']) {
-        expect(await secretValue(s, 'connectionString'), `${flag}: ${s}`).toContain(`sslmode=${sslmode}`);
-      }
-      const v = await kit('scripts/verify-postgres.mts', ['--json']);
-      expect(v.code, `${flag}: ${v.stderr.slice(-3000)}`).toBe(0);
-      expect(failedChecks(report(v.stdout)), flag).toEqual([]);
-      expect(v.stderr, flag).toMatch(/connecting through port-forward 127\.0\.0\.1:\d+ -> svc\/postgresql:5432/);
-    }
-    expect(await checksums()).toEqual(seeded);
-  });
-});
+    it(
+      "deploy-postgres --tls, --no-tls, --tls: the server follows, deploy and verify (every client, through the kit's own path) succeed each time, the client Secrets' sslmode follows",
+      { timeout: 5 * MIN },
+      async () => {
+        for (const [flag, ssl, sslmode] of [
+          ['--tls', 'on', 'require'],
+          ['--no-tls', 'off', 'prefer'],
+          ['--tls', 'on', 'require'],
+        ] as const) {
+          const uid = (await pods()).find((p) => p.metadata.name === 'postgresql-0')!.metadata.uid;
+          const d = await kit('scripts/deploy-postgres.mts', [flag, '--json']);
+          expect(d.code, `${flag}: ${d.stderr.slice(-3000)}`).toBe(0);
+          expect(report(d.stdout).steps[0]!.changes!['statefulset/postgresql'], flag).toBe('configured');
+          const now = (await pods()).find((p) => p.metadata.name === 'postgresql-0')!;
+          expect(now.metadata.uid, `${flag}: the pod was replaced`).not.toBe(uid);
+          expect((await psql('SHOW ssl')).trim(), flag).toBe(ssl);
+          for (const s of ['dapr-statestore', 'student-api-db', 'tutor-api-db', 'matching-service-db']) {
+            expect(await secretValue(s, 'connectionString'), `${flag}: ${s}`).toContain(`sslmode=${sslmode}`);
+          }
+          const v = await kit('scripts/verify-postgres.mts', ['--json']);
+          expect(v.code, `${flag}: ${v.stderr.slice(-3000)}`).toBe(0);
+          expect(failedChecks(report(v.stdout)), flag).toEqual([]);
+          expect(v.stderr, flag).toMatch(/connecting through port-forward 127\.0\.0\.1:\d+ -> svc\/postgresql:5432/);
+        }
+        expect(await checksums()).toEqual(seeded);
+      },
+    );
+  },
+);
 
 describe('security on the real node', () => {
   it('the kit\'s pods pass Pod Security "restricted" and run as the uids and gids they declare', { timeout: 2 * MIN }, async () => {
     const { spawnSync } = await import('node:child_process');
-    const restricted = () => spawnSync('kubectl', ['--context', cluster().context, 'label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'], { env: cluster().env, encoding: 'utf8' });
+    const restricted = () =>
+      spawnSync(
+        'kubectl',
+        ['--context', cluster().context, 'label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'],
+        { env: cluster().env, encoding: 'utf8' },
+      );
     const ok = restricted();
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stderr).not.toMatch(/violate/i);
@@ -438,7 +569,14 @@ describe('security on the real node', () => {
     }
 
     // The check can fail: a pod that is only "baseline" is reported (it carries the probe label: it stays on KWOK).
-    await cluster().apply(JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'baseline-only', namespace: NS, labels: { 'learnflow.dev/dapr-probe': 'check' } }, spec: { containers: [{ name: 'c', image: 'baseline-only' }] } }));
+    await cluster().apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'baseline-only', namespace: NS, labels: { 'learnflow.dev/dapr-probe': 'check' } },
+        spec: { containers: [{ name: 'c', image: 'baseline-only' }] },
+      }),
+    );
     try {
       const bad = restricted().stderr;
       expect(bad).toMatch(/existing pods in namespace "learnflow" violate the new PodSecurity enforce level "restricted:latest"/);

@@ -15,7 +15,11 @@ import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
-const CHART = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), `dapr-chart-${readVersions().dapr.version}`, 'dapr');
+const CHART = path.join(
+  process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'),
+  `dapr-chart-${readVersions().dapr.version}`,
+  'dapr',
+);
 
 let cluster: KubeCluster;
 let pg: PostgresInstance;
@@ -27,9 +31,11 @@ let sharedKubeconfig: string;
 const SHARED = 'team-prod';
 
 const endpoints = () => ['--pg-url', pgUrl, '--kafka-brokers', kafka.brokers.join(',')];
-const kit = (script: string, args: string[]) => runKit(script, ['--context', cluster.context, ...args], { env: { ...cluster.env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 300_000 });
+const kit = (script: string, args: string[]) =>
+  runKit(script, ['--context', cluster.context, ...args], { env: { ...cluster.env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 300_000 });
 /** As a user whose current context is a shared cluster: no --context unless the test gives one. */
-const asShared = (script: string, args: string[]) => runKit(script, args, { env: { ...cluster.env, KUBECONFIG: sharedKubeconfig, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 300_000 });
+const asShared = (script: string, args: string[]) =>
+  runKit(script, args, { env: { ...cluster.env, KUBECONFIG: sharedKubeconfig, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 300_000 });
 const report = (stdout: string) => JSON.parse(stdout) as Report;
 
 beforeAll(async () => {
@@ -38,7 +44,10 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'lf-safety-'));
   sharedKubeconfig = path.join(dir, 'kubeconfig');
   copyFileSync(cluster.kubeconfig, sharedKubeconfig);
-  const r = spawnSync('kubectl', ['config', 'rename-context', cluster.context, SHARED, '--kubeconfig', sharedKubeconfig], { env: cluster.env, encoding: 'utf8' });
+  const r = spawnSync('kubectl', ['config', 'rename-context', cluster.context, SHARED, '--kubeconfig', sharedKubeconfig], {
+    env: cluster.env,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`kubectl config rename-context failed: ${r.stderr}`);
 }, 240_000);
 afterAll(async () => {
@@ -98,28 +107,68 @@ describe('destroy-all deletes only what the kit created', () => {
   const neighbour = (name: string, app: string) => [
     { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS, labels: labels(app) }, stringData: { password: 'theirs' } },
     { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS, labels: labels(app) }, spec: { selector: labels(app), ports: [{ port: 5432 }] } },
-    { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: `data-${name}-0`, namespace: NS, labels: labels(app) }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
+    {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: `data-${name}-0`, namespace: NS, labels: labels(app) },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+    },
     {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name, namespace: NS, labels: labels(app) },
-      spec: { serviceName: name, replicas: 0, selector: { matchLabels: labels(app) }, template: { metadata: { labels: labels(app) }, spec: { containers: [{ name: app, image: `bitnamilegacy/${app}:1` }] } } },
+      spec: {
+        serviceName: name,
+        replicas: 0,
+        selector: { matchLabels: labels(app) },
+        template: { metadata: { labels: labels(app) }, spec: { containers: [{ name: app, image: `bitnamilegacy/${app}:1` }] } },
+      },
     },
   ];
-  const neighbourNames = ['secret/my-postgresql', 'service/my-postgresql', 'persistentvolumeclaim/data-my-postgresql-0', 'statefulset.apps/my-postgresql', 'secret/my-kafka', 'service/my-kafka', 'persistentvolumeclaim/data-my-kafka-0', 'statefulset.apps/my-kafka'];
+  const neighbourNames = [
+    'secret/my-postgresql',
+    'service/my-postgresql',
+    'persistentvolumeclaim/data-my-postgresql-0',
+    'statefulset.apps/my-postgresql',
+    'secret/my-kafka',
+    'service/my-kafka',
+    'persistentvolumeclaim/data-my-kafka-0',
+    'statefulset.apps/my-kafka',
+  ];
   const exists = async (name: string, ns = NS) => (await cluster.kubectl(['get', name, '-n', ns, '--ignore-not-found', '-o', 'name'])).trim() !== '';
 
   it('keeps a Bitnami-style neighbour, its namespace and a Dapr control plane used elsewhere; the dry run lists what goes', { timeout: 300_000 }, async () => {
     const d = await kit('deploy-all.mts', [...endpoints(), '-n', NS, '--json']);
     expect(d.code, d.stderr.slice(-2000)).toBe(0);
-    await cluster.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...neighbour('my-postgresql', 'postgresql'), ...neighbour('my-kafka', 'kafka')] }));
+    await cluster.apply(
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...neighbour('my-postgresql', 'postgresql'), ...neighbour('my-kafka', 'kafka')] }),
+    );
     await cluster.apply(JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'other-team' } }));
-    await cluster.apply(JSON.stringify({ apiVersion: 'dapr.io/v1alpha1', kind: 'Component', metadata: { name: 'their-pubsub', namespace: 'other-team' }, spec: { type: 'pubsub.in-memory', version: 'v1', metadata: [] } }));
+    await cluster.apply(
+      JSON.stringify({
+        apiVersion: 'dapr.io/v1alpha1',
+        kind: 'Component',
+        metadata: { name: 'their-pubsub', namespace: 'other-team' },
+        spec: { type: 'pubsub.in-memory', version: 'v1', metadata: [] },
+      }),
+    );
 
     const dry = await kit('destroy-all.mts', ['-n', NS, '--purge', '--dry-run', '--json']);
     expect(dry.code, dry.stderr).toBe(0);
-    const plan = (report(dry.stdout) as Report & { data: { plan: { delete: string[]; namespace: { delete: boolean; why: string }; clusterWide: { remove: boolean; why: string }[] } } }).data.plan;
-    expect(plan.delete).toEqual(expect.arrayContaining(['statefulset.apps/postgresql', 'statefulset.apps/kafka', 'persistentvolumeclaim/data-postgresql-0', 'secret/postgresql-credentials', 'component.dapr.io/kafka-pubsub']));
+    const plan = (
+      report(dry.stdout) as Report & {
+        data: { plan: { delete: string[]; namespace: { delete: boolean; why: string }; clusterWide: { remove: boolean; why: string }[] } };
+      }
+    ).data.plan;
+    expect(plan.delete).toEqual(
+      expect.arrayContaining([
+        'statefulset.apps/postgresql',
+        'statefulset.apps/kafka',
+        'persistentvolumeclaim/data-postgresql-0',
+        'secret/postgresql-credentials',
+        'component.dapr.io/kafka-pubsub',
+      ]),
+    );
     for (const n of neighbourNames) expect(plan.delete, n).not.toContain(n);
     expect(plan.namespace).toMatchObject({ delete: false, why: expect.stringMatching(/^it holds 8 object\(s\) the kit does not own: /) });
     expect(plan.clusterWide[0]).toMatchObject({ remove: false, why: expect.stringContaining('other-team/their-pubsub') });
@@ -127,7 +176,11 @@ describe('destroy-all deletes only what the kit created', () => {
 
     const r = await kit('destroy-all.mts', ['-n', NS, '--purge', '--yes', '--json']);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    const deleted = report(r.stdout).steps.flatMap((s) => Object.entries(s.changes ?? {}).filter(([, v]) => v === 'deleted').map(([k]) => k));
+    const deleted = report(r.stdout).steps.flatMap((s) =>
+      Object.entries(s.changes ?? {})
+        .filter(([, v]) => v === 'deleted')
+        .map(([k]) => k),
+    );
     expect([...deleted].sort()).toEqual([...plan.delete].sort());
     for (const n of neighbourNames) expect(await exists(n), `${n} was deleted`).toBe(true);
     expect(await exists(`namespace/${NS}`, 'default')).toBe(true);
@@ -141,7 +194,8 @@ describe('destroy-all deletes only what the kit created', () => {
     await cluster.kubectl(['delete', 'namespace', 'other-team', '--wait=false']);
     await cluster.kubectl(['delete', 'component.dapr.io/their-pubsub', '-n', 'other-team', '--ignore-not-found', '--wait=false']);
     const again = await kit('destroy-all.mts', ['-n', NS, '--purge', '--dry-run', '--json']);
-    const plan2 = (report(again.stdout) as Report & { data: { plan: { namespace: { delete: boolean }; clusterWide: { remove: boolean; why: string }[] } } }).data.plan;
+    const plan2 = (report(again.stdout) as Report & { data: { plan: { namespace: { delete: boolean }; clusterWide: { remove: boolean; why: string }[] } } })
+      .data.plan;
     expect(plan2.namespace.delete, again.stdout).toBe(true);
     expect(plan2.clusterWide[0]).toMatchObject({ remove: true, why: 'installed by the kit, and no other namespace has Dapr components' });
     const last = await kit('destroy-all.mts', ['-n', NS, '--purge', '--yes', '--json']);
@@ -151,7 +205,10 @@ describe('destroy-all deletes only what the kit created', () => {
   });
 
   it('never touches the namespaces of Kubernetes, nor purges default (exit 2)', { timeout: 60_000 }, async () => {
-    for (const args of [['-n', 'kube-system', '--yes'], ['-n', 'default', '--purge', '--yes']]) {
+    for (const args of [
+      ['-n', 'kube-system', '--yes'],
+      ['-n', 'default', '--purge', '--yes'],
+    ]) {
       const r = await kit('destroy-all.mts', args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/refusing/);

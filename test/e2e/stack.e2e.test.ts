@@ -13,7 +13,11 @@ import { installImagePullBackOffStage, startKubeCluster, type KubeCluster } from
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
-const CHART = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), `dapr-chart-${readVersions().dapr.version}`, 'dapr');
+const CHART = path.join(
+  process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'),
+  `dapr-chart-${readVersions().dapr.version}`,
+  'dapr',
+);
 
 let cluster: KubeCluster;
 let pg: PostgresInstance;
@@ -26,7 +30,8 @@ const kit = (script: string, args: string[], opts: { c?: KubeCluster; signalWhen
   return runKit(script, ['--context', c.context, ...args], { env: { ...c.env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 300_000, signalWhen: opts.signalWhen });
 };
 const report = (stdout: string) => JSON.parse(stdout) as Report;
-const secretValue = async (name: string, key: string, ns = 'learnflow') => Buffer.from(await cluster.kubectl(['get', 'secret', name, '-n', ns, '-o', `jsonpath={.data.${key}}`]), 'base64').toString();
+const secretValue = async (name: string, key: string, ns = 'learnflow') =>
+  Buffer.from(await cluster.kubectl(['get', 'secret', name, '-n', ns, '-o', `jsonpath={.data.${key}}`]), 'base64').toString();
 
 /** Every file the kit wrote under .learnflow/, as text. */
 function kitFiles(): string {
@@ -70,7 +75,9 @@ describe('deploy-all and verify-all', () => {
     ]);
     expect(rep.budgetMs).toBe(1_800_000);
     expect(r.stderr).toContain('preflight passed');
-    const pvcs = JSON.parse(await cluster.kubectl(['get', 'pvc', '-A', '-o', 'json'])) as { items: { metadata: { name: string }; status: { phase: string } }[] };
+    const pvcs = JSON.parse(await cluster.kubectl(['get', 'pvc', '-A', '-o', 'json'])) as {
+      items: { metadata: { name: string }; status: { phase: string } }[];
+    };
     expect(pvcs.items.map((p) => p.metadata.name)).toEqual(expect.arrayContaining(['data-postgresql-0']));
     expect(pvcs.items.every((p) => p.status.phase === 'Bound')).toBe(true);
   });
@@ -90,9 +97,19 @@ describe('deploy-all and verify-all', () => {
     expect(connect).toContain('Secret student-api-db');
     const r = await kit('status.mts', ['--no-data', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const sections = (report(r.stdout) as Report & { data: { status: { component: string; ok: boolean; facts: string[]; credentials: string[] }[] } }).data.status;
-    expect(sections.map((x) => [x.component, x.ok])).toEqual([['Kafka', true], ['PostgreSQL', true], ['Dapr', true]]);
-    expect(sections[1]!.credentials).toEqual(expect.arrayContaining([expect.stringMatching(/^learnflow_user \(administrator\): Secret postgresql-credentials, key password$/), expect.stringContaining('Secret student-api-db')]));
+    const sections = (report(r.stdout) as Report & { data: { status: { component: string; ok: boolean; facts: string[]; credentials: string[] }[] } }).data
+      .status;
+    expect(sections.map((x) => [x.component, x.ok])).toEqual([
+      ['Kafka', true],
+      ['PostgreSQL', true],
+      ['Dapr', true],
+    ]);
+    expect(sections[1]!.credentials).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^learnflow_user \(administrator\): Secret postgresql-credentials, key password$/),
+        expect.stringContaining('Secret student-api-db'),
+      ]),
+    );
     expect(sections[2]!.facts.join(' ')).toMatch(/components: .*kafka-pubsub \(pubsub\.kafka v1\)/);
     // Where, never what: no password on the page.
     const pw = await secretValue('postgresql-credentials', 'password');
@@ -106,60 +123,80 @@ describe('deploy-all and verify-all', () => {
     const r = await kit('deploy-all.mts', [...endpoints(), '--json']);
     outputs.push(r.stdout, r.stderr);
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
-    const changed = report(r.stdout).steps.flatMap((s) => Object.entries(s.changes ?? {}).filter(([, v]) => v !== 'unchanged').map(([k, v]) => `${s.name}: ${k} ${v}`));
+    const changed = report(r.stdout).steps.flatMap((s) =>
+      Object.entries(s.changes ?? {})
+        .filter(([, v]) => v !== 'unchanged')
+        .map(([k, v]) => `${s.name}: ${k} ${v}`),
+    );
     expect(changed).toEqual([]);
     expect(await secretValue('postgresql-credentials', 'password')).toBe(pw);
     expect(r.durationMs).toBeLessThan(30_000);
   });
 
-  it('each deploy runs the actions its --dry-run plans, line for line: deploy-all (first run and re-run) and each component script', { timeout: 300_000 }, async () => {
-    const actions = (stdout: string) => report(stdout).steps.map((st) => [st.name, st.actions ?? []] as const);
-    const planned = await kit('deploy-all.mts', [...endpoints(), '--dry-run', '--json']);
-    expect(planned.code, planned.stderr.slice(-2000)).toBe(0);
-    const plan = actions(planned.stdout);
-    expect(plan.map(([name, a]) => [name, a.length > 2])).toEqual([['kafka', true], ['postgres', true], ['dapr', true]]);
-    // outputs[0]: the first deploy-all's report; outputs[4]: the re-run's.
-    expect(actions(outputs[0]!)).toEqual(plan);
-    expect(actions(outputs[4]!)).toEqual(plan);
-    const scripts = [
-      ['scripts/deploy-kafka.mts', 'kafka', ['--kafka-brokers', kafka.brokers.join(',')]],
-      ['scripts/deploy-postgres.mts', 'postgres', ['--pg-url', pgUrl]],
-      ['scripts/install-dapr.mts', 'dapr', ['--pg-url', pgUrl]],
-    ] as const;
-    for (const [script, name, args] of scripts) {
-      const dry = await kit(script, [...args, '--dry-run', '--json']);
-      const real = await kit(script, [...args, '--json']);
-      expect(real.code, real.stderr.slice(-2000)).toBe(0);
-      expect(actions(real.stdout), script).toEqual(actions(dry.stdout));
-      expect(actions(dry.stdout)[0]![0]).toBe(name);
-    }
-  });
+  it(
+    'each deploy runs the actions its --dry-run plans, line for line: deploy-all (first run and re-run) and each component script',
+    { timeout: 300_000 },
+    async () => {
+      const actions = (stdout: string) => report(stdout).steps.map((st) => [st.name, st.actions ?? []] as const);
+      const planned = await kit('deploy-all.mts', [...endpoints(), '--dry-run', '--json']);
+      expect(planned.code, planned.stderr.slice(-2000)).toBe(0);
+      const plan = actions(planned.stdout);
+      expect(plan.map(([name, a]) => [name, a.length > 2])).toEqual([
+        ['kafka', true],
+        ['postgres', true],
+        ['dapr', true],
+      ]);
+      // outputs[0]: the first deploy-all's report; outputs[4]: the re-run's.
+      expect(actions(outputs[0]!)).toEqual(plan);
+      expect(actions(outputs[4]!)).toEqual(plan);
+      const scripts = [
+        ['scripts/deploy-kafka.mts', 'kafka', ['--kafka-brokers', kafka.brokers.join(',')]],
+        ['scripts/deploy-postgres.mts', 'postgres', ['--pg-url', pgUrl]],
+        ['scripts/install-dapr.mts', 'dapr', ['--pg-url', pgUrl]],
+      ] as const;
+      for (const [script, name, args] of scripts) {
+        const dry = await kit(script, [...args, '--dry-run', '--json']);
+        const real = await kit(script, [...args, '--json']);
+        expect(real.code, real.stderr.slice(-2000)).toBe(0);
+        expect(actions(real.stdout), script).toEqual(actions(dry.stdout));
+        expect(actions(dry.stdout)[0]![0]).toBe(name);
+      }
+    },
+  );
 
-  it('--diff: nothing after a deploy (exit 0); a field changed on the cluster is shown as the deploy would put it back (exit 1); it changes nothing', { timeout: 300_000 }, async () => {
-    const same = await kit('deploy-all.mts', [...endpoints(), '--diff', '--json']);
-    expect(same.stderr).not.toMatch(STACK_TRACE);
-    expect(same.code, same.stderr.slice(-3000)).toBe(0);
-    expect(report(same.stdout).steps.map((st) => [st.name, st.ok])).toEqual([['kafka', true], ['postgres', true], ['dapr', true]]);
-    expect(report(same.stdout).steps.flatMap((st) => st.checks.map((c) => c.name))).toContain('helm release dapr (dapr-system) as deployed');
+  it(
+    '--diff: nothing after a deploy (exit 0); a field changed on the cluster is shown as the deploy would put it back (exit 1); it changes nothing',
+    { timeout: 300_000 },
+    async () => {
+      const same = await kit('deploy-all.mts', [...endpoints(), '--diff', '--json']);
+      expect(same.stderr).not.toMatch(STACK_TRACE);
+      expect(same.code, same.stderr.slice(-3000)).toBe(0);
+      expect(report(same.stdout).steps.map((st) => [st.name, st.ok])).toEqual([
+        ['kafka', true],
+        ['postgres', true],
+        ['dapr', true],
+      ]);
+      expect(report(same.stdout).steps.flatMap((st) => st.checks.map((c) => c.name))).toContain('helm release dapr (dapr-system) as deployed');
 
-    const rv = () => cluster.kubectl(['get', 'service', 'kafka', '-n', 'learnflow', '-o', 'jsonpath={.metadata.resourceVersion}']);
-    await cluster.kubectl(['label', 'service', 'kafka', '-n', 'learnflow', 'app.kubernetes.io/part-of=somebody-else', '--overwrite']);
-    const before = await rv();
-    try {
-      const changed = await kit('deploy-all.mts', [...endpoints(), '--diff']);
-      expect(changed.code, changed.stderr.slice(-3000)).toBe(1);
-      expect(changed.stdout).toMatch(/^-\s+app\.kubernetes\.io\/part-of: somebody-else$/m);
-      expect(changed.stdout).toMatch(/^\+\s+app\.kubernetes\.io\/part-of: learnflow$/m);
-      expect(changed.stderr).toMatch(/\[kafka\] ✗ objects as deployed — would create or change: Service\/kafka$/m);
-      expect(changed.stderr).toMatch(/\[postgres\] ✓ objects as deployed — \d+ objects, none would change/);
-      expect(changed.stdout + changed.stderr).not.toContain(await secretValue('postgresql-credentials', 'password'));
-      expect(await rv()).toBe(before);
-    } finally {
-      await cluster.kubectl(['label', 'service', 'kafka', '-n', 'learnflow', 'app.kubernetes.io/part-of=learnflow', '--overwrite']);
-    }
-    const refused = await kit('deploy-all.mts', [...endpoints(), '--diff', '--dry-run']);
-    expect(refused.code).toBe(2);
-  });
+      const rv = () => cluster.kubectl(['get', 'service', 'kafka', '-n', 'learnflow', '-o', 'jsonpath={.metadata.resourceVersion}']);
+      await cluster.kubectl(['label', 'service', 'kafka', '-n', 'learnflow', 'app.kubernetes.io/part-of=somebody-else', '--overwrite']);
+      const before = await rv();
+      try {
+        const changed = await kit('deploy-all.mts', [...endpoints(), '--diff']);
+        expect(changed.code, changed.stderr.slice(-3000)).toBe(1);
+        expect(changed.stdout).toMatch(/^-\s+app\.kubernetes\.io\/part-of: somebody-else$/m);
+        expect(changed.stdout).toMatch(/^\+\s+app\.kubernetes\.io\/part-of: learnflow$/m);
+        expect(changed.stderr).toMatch(/\[kafka\] ✗ objects as deployed — would create or change: Service\/kafka$/m);
+        expect(changed.stderr).toMatch(/\[postgres\] ✓ objects as deployed — \d+ objects, none would change/);
+        expect(changed.stdout + changed.stderr).not.toContain(await secretValue('postgresql-credentials', 'password'));
+        expect(await rv()).toBe(before);
+      } finally {
+        await cluster.kubectl(['label', 'service', 'kafka', '-n', 'learnflow', 'app.kubernetes.io/part-of=learnflow', '--overwrite']);
+      }
+      const refused = await kit('deploy-all.mts', [...endpoints(), '--diff', '--dry-run']);
+      expect(refused.code).toBe(2);
+    },
+  );
 
   it('--dry-run needs no cluster and prints no secret', { timeout: 60_000 }, async () => {
     const r = await runKit('deploy-all.mts', ['--dry-run', '--dapr-chart', CHART], { env: { PATH: process.env.PATH, KUBECONFIG: '/nonexistent' } });
@@ -168,30 +205,45 @@ describe('deploy-all and verify-all', () => {
     expect(r.stdout).toContain('kind: StatefulSet');
   });
 
-  it('--dry-run pipes into kubectl apply --dry-run=server: everything accepted but the Secrets, whose placeholders are refused', { timeout: 120_000 }, async () => {
-    // helm on PATH (it renders the chart offline from the local copy), no cluster.
-    const r = await runKit('deploy-all.mts', ['--dry-run', '--dapr-chart', CHART], { env: { PATH: cluster.env.PATH, KUBECONFIG: '/nonexistent' } });
-    expect(r.code, r.stderr).toBe(0);
-    const { parseAllDocuments, stringify } = await import('yaml');
-    const docs = parseAllDocuments(r.stdout);
-    expect(docs.flatMap((d) => d.errors.map((e) => e.message))).toEqual([]);
-    const objects = docs.map((d) => d.toJS() as { kind: string; metadata: { name: string } } | null).filter((o): o is { kind: string; metadata: { name: string } } => o !== null);
-    // The chart's objects are there too (the cluster-wide part: CRDs, ClusterRoles, the injector's webhook).
-    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['CustomResourceDefinition', 'ClusterRole', 'MutatingWebhookConfiguration', 'Component', 'StatefulSet']));
-    const stream = (xs: object[]) => xs.map((o) => `---\n${stringify(o)}`).join('');
-    const { spawnSync } = await import('node:child_process');
-    const apply = (input: string) => spawnSync('kubectl', ['--context', cluster.context, 'apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=dry-run-test', '-f', '-'], { input, env: cluster.env, encoding: 'utf8' });
-    const rest = apply(stream(objects.filter((o) => o.kind !== 'Secret')));
-    expect(rest.status, rest.stderr).toBe(0);
-    // The kit's Secrets (the chart's own may be empty until sentry fills them in).
-    const secrets = objects.filter((o) => o.kind === 'Secret' && (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/managed-by'] === 'learnflow-kit');
-    expect(secrets.length).toBeGreaterThan(0);
-    for (const secret of secrets) {
-      const a = apply(stream([secret]));
-      expect(a.status, `Secret ${secret.metadata.name} was accepted`).not.toBe(0);
-      expect(a.stderr).toMatch(/base64|illegal/i);
-    }
-  });
+  it(
+    '--dry-run pipes into kubectl apply --dry-run=server: everything accepted but the Secrets, whose placeholders are refused',
+    { timeout: 120_000 },
+    async () => {
+      // helm on PATH (it renders the chart offline from the local copy), no cluster.
+      const r = await runKit('deploy-all.mts', ['--dry-run', '--dapr-chart', CHART], { env: { PATH: cluster.env.PATH, KUBECONFIG: '/nonexistent' } });
+      expect(r.code, r.stderr).toBe(0);
+      const { parseAllDocuments, stringify } = await import('yaml');
+      const docs = parseAllDocuments(r.stdout);
+      expect(docs.flatMap((d) => d.errors.map((e) => e.message))).toEqual([]);
+      const objects = docs
+        .map((d) => d.toJS() as { kind: string; metadata: { name: string } } | null)
+        .filter((o): o is { kind: string; metadata: { name: string } } => o !== null);
+      // The chart's objects are there too (the cluster-wide part: CRDs, ClusterRoles, the injector's webhook).
+      expect(objects.map((o) => o.kind)).toEqual(
+        expect.arrayContaining(['CustomResourceDefinition', 'ClusterRole', 'MutatingWebhookConfiguration', 'Component', 'StatefulSet']),
+      );
+      const stream = (xs: object[]) => xs.map((o) => `---\n${stringify(o)}`).join('');
+      const { spawnSync } = await import('node:child_process');
+      const apply = (input: string) =>
+        spawnSync(
+          'kubectl',
+          ['--context', cluster.context, 'apply', '--dry-run=server', '--server-side', '--force-conflicts', '--field-manager=dry-run-test', '-f', '-'],
+          { input, env: cluster.env, encoding: 'utf8' },
+        );
+      const rest = apply(stream(objects.filter((o) => o.kind !== 'Secret')));
+      expect(rest.status, rest.stderr).toBe(0);
+      // The kit's Secrets (the chart's own may be empty until sentry fills them in).
+      const secrets = objects.filter(
+        (o) => o.kind === 'Secret' && (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/managed-by'] === 'learnflow-kit',
+      );
+      expect(secrets.length).toBeGreaterThan(0);
+      for (const secret of secrets) {
+        const a = apply(stream([secret]));
+        expect(a.status, `Secret ${secret.metadata.name} was accepted`).not.toBe(0);
+        expect(a.stderr).toMatch(/base64|illegal/i);
+      }
+    },
+  );
 });
 
 describe('security posture of the namespace', () => {
@@ -265,7 +317,9 @@ describe('faults', () => {
   });
 
   it('a deploy interrupted with SIGINT stops cleanly, and the re-run converges', { timeout: 300_000 }, async () => {
-    const r = await kit('deploy-all.mts', [...endpoints(), '--namespace', 'sigint', '--skip', 'dapr'], { signalWhen: { signal: 'SIGINT', stderr: /\[kafka\] • starting/ } });
+    const r = await kit('deploy-all.mts', [...endpoints(), '--namespace', 'sigint', '--skip', 'dapr'], {
+      signalWhen: { signal: 'SIGINT', stderr: /\[kafka\] • starting/ },
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/interrupted/);
     expect(r.stderr).not.toMatch(STACK_TRACE);

@@ -34,7 +34,10 @@ async function snapshot(target = url): Promise<Record<string, string>> {
   const tables = await query<{ t: string }>(`SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`, target);
   const out: Record<string, string> = {};
   for (const { t } of tables) {
-    const [row] = await query<{ n: string; digest: string | null }>(`SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS digest FROM public.${t} x`, target);
+    const [row] = await query<{ n: string; digest: string | null }>(
+      `SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS digest FROM public.${t} x`,
+      target,
+    );
     out[t] = `${row!.n}:${row!.digest}`;
   }
   return out;
@@ -59,7 +62,9 @@ afterAll(async () => {
 describe('backup-postgres / restore-postgres round trip on a real PostgreSQL', () => {
   it('backs up, survives damage, restores, and the data is equal', async () => {
     // Rows a user wrote after the migrations are part of the backup.
-    await query(`INSERT INTO users (email, password_hash, display_name, role) VALUES ('kept@example.com', '$2b$12$abcdefghijklmnopqrstuuJ0J1mX8Qe2mV5k7QhLhC5y6Q0c8Q9Wq', 'Kept', 'student')`);
+    await query(
+      `INSERT INTO users (email, password_hash, display_name, role) VALUES ('kept@example.com', '$2b$12$abcdefghijklmnopqrstuuJ0J1mX8Qe2mV5k7QhLhC5y6Q0c8Q9Wq', 'Kept', 'student')`,
+    );
     const before = await snapshot();
     expect(Object.keys(before)).toEqual(expect.arrayContaining(['users', 'topics', 'chat_history', 'learnflow_migrations']));
 

@@ -22,16 +22,30 @@ const workload = (name: string) => objects.find((o) => ['Deployment', 'StatefulS
 
 beforeAll(() => {
   for (const f of [path.join(CHART, 'Chart.yaml'), HELM]) if (!existsSync(f)) throw new Error(`${f} is missing: run bash test/substrate/provision-kube.sh`);
-  const r = spawnSync(HELM, ['template', 'dapr', CHART, '-n', 'dapr-system', '-f', path.join(REPO_ROOT, VALUES_FILE), '--set-string', `global.tag=${VERSION}`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(
+    HELM,
+    ['template', 'dapr', CHART, '-n', 'dapr-system', '-f', path.join(REPO_ROOT, VALUES_FILE), '--set-string', `global.tag=${VERSION}`],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
   if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
-  objects = parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean);
+  objects = parseAllDocuments(r.stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean);
 });
 
 describe(`the Dapr ${VERSION} chart with k8s/dapr/values.yaml`, () => {
   it('gives the scheduler an etcd that compacts and stays below its volume', () => {
     const sts = workload('dapr-scheduler-server');
     const args: string[] = sts.spec.template.spec.containers[0].args;
-    expect(args).toEqual(expect.arrayContaining(['--etcd-space-quota=1Gi', '--etcd-compaction-mode=periodic', '--etcd-compaction-retention=10m', '--etcd-max-snapshots=3', '--etcd-max-wals=3']));
+    expect(args).toEqual(
+      expect.arrayContaining([
+        '--etcd-space-quota=1Gi',
+        '--etcd-compaction-mode=periodic',
+        '--etcd-compaction-retention=10m',
+        '--etcd-max-snapshots=3',
+        '--etcd-max-wals=3',
+      ]),
+    );
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('2Gi');
   });
 
@@ -56,16 +70,29 @@ describe(`the Dapr ${VERSION} chart with install-dapr --no-scheduler`, () => {
     const { upgradeInstallArgs } = await import('../../scripts/lib/kube/helm.js');
     const { upgradeOptions } = await import('../../scripts/lib/components/dapr/controlplane.js');
     const { controlPlaneOf } = await import('../../scripts/lib/components/dapr/values.js');
-    const settings = { chart: { ref: { kind: 'local', path: CHART }, setString: { 'global.tag': VERSION } }, valuesPath: path.join(REPO_ROOT, VALUES_FILE), scheduler: false };
+    const settings = {
+      chart: { ref: { kind: 'local', path: CHART }, setString: { 'global.tag': VERSION } },
+      valuesPath: path.join(REPO_ROOT, VALUES_FILE),
+      scheduler: false,
+    };
     const args = upgradeInstallArgs(upgradeOptions(settings as never));
     expect(args).toContain('global.scheduler.enabled=false');
     // The same --values/--set/--set-string install-dapr passes, rendered by helm template.
     const flags = args.slice(args.indexOf('--namespace')).filter((a, i, all) => !['--create-namespace', '--labels'].includes(a) && all[i - 1] !== '--labels');
     const r = spawnSync(HELM, ['template', 'dapr', CHART, ...flags], { encoding: 'utf8', maxBuffer: 64 << 20 });
     expect(r.status, r.stderr).toBe(0);
-    const rendered = parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean);
-    const names = rendered.filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind)).map((o) => o.metadata.name).sort();
-    expect(names).toEqual(controlPlaneOf(false).map((w) => w.name).sort());
+    const rendered = parseAllDocuments(r.stdout)
+      .map((d) => d.toJS())
+      .filter(Boolean);
+    const names = rendered
+      .filter((o) => ['Deployment', 'StatefulSet'].includes(o.kind))
+      .map((o) => o.metadata.name)
+      .sort();
+    expect(names).toEqual(
+      controlPlaneOf(false)
+        .map((w) => w.name)
+        .sort(),
+    );
     const injector = rendered.find((o) => o.kind === 'Deployment' && o.metadata.name === 'dapr-sidecar-injector');
     expect(injector.spec.template.spec.containers[0].args).toContain('--scheduler-enabled=false');
   });

@@ -36,7 +36,23 @@ interface Schema {
 
 /** Keywords that only document or annotate. */
 const INERT = new Set(['description', 'default', 'example', 'title', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-map-type']);
-const CHECKED = new Set(['type', 'properties', 'required', 'items', 'additionalProperties', 'enum', 'format', 'minLength', 'maxLength', 'minimum', 'maximum', 'pattern', 'nullable', 'x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string']);
+const CHECKED = new Set([
+  'type',
+  'properties',
+  'required',
+  'items',
+  'additionalProperties',
+  'enum',
+  'format',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'pattern',
+  'nullable',
+  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-int-or-string',
+]);
 
 function typeOf(v: unknown): string {
   if (v === null) return 'null';
@@ -87,7 +103,14 @@ export function validateSchema(value: unknown, schema: Schema, at: string, error
       if (sub) validateSchema(v, sub, `${at}.${k}`, errors);
       else if (typeof schema.additionalProperties === 'object') validateSchema(v, schema.additionalProperties, `${at}.${k}`, errors);
       else if (schema.additionalProperties === true || preserve || (!schema.properties && schema.type !== 'object')) continue;
-      else if (!schema.properties && schema.additionalProperties === undefined && schema.type === 'object' && at.endsWith('.metadata') && at.split('.').length === 2) continue;
+      else if (
+        !schema.properties &&
+        schema.additionalProperties === undefined &&
+        schema.type === 'object' &&
+        at.endsWith('.metadata') &&
+        at.split('.').length === 2
+      )
+        continue;
       else errors.push(`${at}: unknown field '${k}'`);
     }
   }
@@ -109,7 +132,8 @@ export function validateAgainstCrds(obj: Manifest, crds: readonly Crd[]): string
   const m = obj.metadata;
   if (!DNS_SUBDOMAIN.test(m.name) || m.name.length > 253) errors.push(`metadata.name '${m.name}' is not a DNS subdomain`);
   if (crd.spec.scope === 'Namespaced' && !m.namespace) errors.push('metadata.namespace missing on a namespaced kind');
-  for (const [k, v] of Object.entries({ ...(m.labels ?? {}), ...(m.annotations ?? {}) })) if (typeof v !== 'string') errors.push(`metadata: label/annotation ${k} is not a string`);
+  for (const [k, v] of Object.entries({ ...(m.labels ?? {}), ...(m.annotations ?? {}) }))
+    if (typeof v !== 'string') errors.push(`metadata: label/annotation ${k} is not a string`);
   validateSchema(obj, version.schema.openAPIV3Schema, obj.kind, errors);
   return errors.map((e) => `${obj.kind}/${obj.metadata.name}: ${e}`);
 }
@@ -147,7 +171,10 @@ describe('the schema validator (so that a pass means something)', () => {
         properties: {
           type: { type: 'string' },
           n: { type: 'integer', format: 'int32' },
-          items: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, value: { 'x-kubernetes-preserve-unknown-fields': true } } } },
+          items: {
+            type: 'array',
+            items: { type: 'object', properties: { name: { type: 'string' }, value: { 'x-kubernetes-preserve-unknown-fields': true } } },
+          },
           map: { type: 'object', additionalProperties: { type: 'string' } },
           mode: { type: 'string', enum: ['a', 'b'] },
         },
@@ -161,7 +188,14 @@ describe('the schema validator (so that a pass means something)', () => {
   };
 
   it('accepts a conforming object, free-form values and ObjectMeta', () => {
-    expect(run({ apiVersion: 'a/v1', kind: 'X', metadata: { name: 'x', labels: { a: 'b' } }, spec: { type: 't', n: 3, items: [{ name: 'a', value: { any: [1] } }], map: { k: 'v' }, mode: 'a' } })).toEqual([]);
+    expect(
+      run({
+        apiVersion: 'a/v1',
+        kind: 'X',
+        metadata: { name: 'x', labels: { a: 'b' } },
+        spec: { type: 't', n: 3, items: [{ name: 'a', value: { any: [1] } }], map: { k: 'v' }, mode: 'a' },
+      }),
+    ).toEqual([]);
   });
 
   it('rejects unknown fields, wrong types, missing required fields, enum misses and unknown keywords', () => {
@@ -180,7 +214,13 @@ describe('the schema validator (so that a pass means something)', () => {
 
 describe(`kit objects against the Dapr ${DAPR_VERSION} CRD schemas`, () => {
   const crds = loadCrds();
-  const settings = { namespace: 'learnflow', consumerGroup: 'learnflow-consumers', samplingRate: '1', zipkinEndpoint: zipkinEndpointIn('learnflow'), withRedis: true };
+  const settings = {
+    namespace: 'learnflow',
+    consumerGroup: 'learnflow-consumers',
+    samplingRate: '1',
+    zipkinEndpoint: zipkinEndpointIn('learnflow'),
+    withRedis: true,
+  };
   const all = asJson(renderAll(settings, { connectionString: 'host=x password=y', redisPassword: 'z'.repeat(32) }));
   const daprObjects = all.filter((m) => m.apiVersion.startsWith('dapr.io/'));
 

@@ -28,7 +28,8 @@ let cluster: KubeCluster;
 let server: PostgresInstance;
 let pgUrl: string;
 
-const kit = (script: string, args: string[]) => runKit(script, ['--context', cluster.context, ...args], { env: { ...cluster.env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 170_000 });
+const kit = (script: string, args: string[]) =>
+  runKit(script, ['--context', cluster.context, ...args], { env: { ...cluster.env, LEARNFLOW_DAPR_CHART: CHART }, timeoutMs: 170_000 });
 const install = (...args: string[]) => kit('scripts/install-dapr.mts', ['--pg-url', pgUrl, '--json', ...args]);
 const report = (stdout: string) => JSON.parse(stdout) as Report;
 const json = async <T>(args: string[]) => JSON.parse(await cluster.kubectl([...args, '-o', 'json'])) as T;
@@ -46,14 +47,22 @@ const dependency = (name: string) => ({
       metadata: { labels: { 'app.kubernetes.io/name': name } },
       spec: {
         securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-        containers: [{ name, image: `${name}:test`, resources: { requests: { cpu: '100m', memory: '128Mi' } }, securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+        containers: [
+          {
+            name,
+            image: `${name}:test`,
+            resources: { requests: { cpu: '100m', memory: '128Mi' } },
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
       },
     },
   },
 });
 
 beforeAll(async () => {
-  if (!existsSync(path.join(CHART, 'Chart.yaml'))) throw new Error(`the Dapr ${DAPR_VERSION} chart is not provisioned at ${CHART}: run bash test/substrate/provision-kube.sh`);
+  if (!existsSync(path.join(CHART, 'Chart.yaml')))
+    throw new Error(`the Dapr ${DAPR_VERSION} chart is not provisioned at ${CHART}: run bash test/substrate/provision-kube.sh`);
   [cluster, server] = await Promise.all([startKubeCluster({ name: 'dapr' }), startPostgres()]);
   pgUrl = await server.createDatabase('learnflow');
   await cluster.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: renderNamespace('learnflow') }));
@@ -96,7 +105,12 @@ describe('install-dapr on a simulated cluster', () => {
       'networkpolicy/redis': 'created',
     });
     // The release runs the pinned images, one replica each except the scheduler's hard-wired three.
-    const sts = await json<{ items: { metadata: { name: string }; spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } }[] }>(['get', 'statefulset,deployment', '-n', 'dapr-system']);
+    const sts = await json<{ items: { metadata: { name: string }; spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } }[] }>([
+      'get',
+      'statefulset,deployment',
+      '-n',
+      'dapr-system',
+    ]);
     expect(Object.fromEntries(sts.items.map((i) => [i.metadata.name, i.spec.replicas]))).toEqual({
       'dapr-placement-server': 1,
       'dapr-scheduler-server': 3,
@@ -108,7 +122,10 @@ describe('install-dapr on a simulated cluster', () => {
     const pvcs = await json<{ items: { spec: { resources: { requests: { storage: string } } } }[] }>(['get', 'pvc', '-n', 'dapr-system']);
     expect(pvcs.items.map((p) => p.spec.resources.requests.storage)).toEqual(['2Gi', '2Gi', '2Gi']);
     // The connection string is in the Secret, never in the output.
-    const cs = Buffer.from(await cluster.kubectl(['get', 'secret', 'dapr-statestore', '-n', 'learnflow', '-o', 'jsonpath={.data.connectionString}']), 'base64').toString();
+    const cs = Buffer.from(
+      await cluster.kubectl(['get', 'secret', 'dapr-statestore', '-n', 'learnflow', '-o', 'jsonpath={.data.connectionString}']),
+      'base64',
+    ).toString();
     const password = /password=(\S+)/.exec(cs)![1]!;
     expect(cs).toMatch(/^host=postgresql\.learnflow\.svc\.cluster\.local port=5432 user=dapr_state password=\S+ dbname=learnflow/);
     expect(r.stdout + r.stderr).not.toContain(password);
@@ -136,14 +153,22 @@ describe('install-dapr on a simulated cluster', () => {
   });
 
   it('keeps the kit pods within Pod Security "restricted" (Redis and the probe Job): no violation reported', { timeout: 60_000 }, async () => {
-    const label = spawnSync('kubectl', ['--context', cluster.context, 'label', 'namespace', 'learnflow', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'], { env: cluster.env, encoding: 'utf8' });
+    const label = spawnSync(
+      'kubectl',
+      ['--context', cluster.context, 'label', 'namespace', 'learnflow', 'pod-security.kubernetes.io/enforce=restricted', '--overwrite', '--dry-run=server'],
+      { env: cluster.env, encoding: 'utf8' },
+    );
     expect(label.status, label.stderr).toBe(0);
     // Pods here: redis-0 and the two stand-ins (restricted too); one violation anywhere would be reported.
     const pods = await json<{ items: { metadata: { name: string } }[] }>(['get', 'pods', '-n', 'learnflow']);
     expect(pods.items.map((p) => p.metadata.name)).toContain('redis-0');
     expect(label.stderr).not.toMatch(/violate/i);
     const job = renderProbeJob({ namespace: 'learnflow', name: 'probe-psa-check', marker: 'm', image: 'curlimages/curl:8.11.1', activeDeadlineSeconds: 60 });
-    const apply = spawnSync('kubectl', ['--context', cluster.context, 'apply', '--dry-run=server', '-f', '-'], { env: cluster.env, encoding: 'utf8', input: JSON.stringify(job) });
+    const apply = spawnSync('kubectl', ['--context', cluster.context, 'apply', '--dry-run=server', '-f', '-'], {
+      env: cluster.env,
+      encoding: 'utf8',
+      input: JSON.stringify(job),
+    });
     expect(apply.status, apply.stderr).toBe(0);
     expect(apply.stderr).not.toMatch(/violate PodSecurity/i);
   });
@@ -179,7 +204,11 @@ describe('install-dapr on a simulated cluster', () => {
     const again = await install();
     expect(again.stderr).toContain('Zipkin on, as deployed (--no-zipkin changes it)');
     const v = await kit('scripts/verify-dapr.mts', ['--skip-probe', '--json']);
-    expect(report(v.stdout).steps[0]!.checks.find((c) => c.name === 'zipkin')).toEqual({ name: 'zipkin', ok: true, detail: 'deployment/zipkin ready (not called: --skip-probe)' });
+    expect(report(v.stdout).steps[0]!.checks.find((c) => c.name === 'zipkin')).toEqual({
+      name: 'zipkin',
+      ok: true,
+      detail: 'deployment/zipkin ready (not called: --skip-probe)',
+    });
     const off = await install('--no-zipkin');
     expect(off.code, off.stderr).toBe(0);
     expect(await cluster.kubectl(['get', 'deployment', 'zipkin', '-n', 'learnflow', '--ignore-not-found', '-o', 'name'])).toBe('');
@@ -190,7 +219,9 @@ describe('install-dapr on a simulated cluster', () => {
     expect(r.stderr).not.toMatch(STACK_TRACE);
     expect(r.code).toBe(1);
     const failed = report(r.stdout).steps[0]!.checks.filter((c) => !c.ok);
-    expect(failed.find((c) => c.name === 'probe')?.detail).toMatch(/probe failed at hop 'sidecar injection': pod learnflow-dapr-probe-[0-9a-f]+-\w+ has no daprd container/);
+    expect(failed.find((c) => c.name === 'probe')?.detail).toMatch(
+      /probe failed at hop 'sidecar injection': pod learnflow-dapr-probe-[0-9a-f]+-\w+ has no daprd container/,
+    );
     const jobs = await json<{ items: unknown[] }>(['get', 'jobs', '-n', 'learnflow', '-l', 'app.kubernetes.io/name=learnflow-dapr-probe']);
     expect(jobs.items).toEqual([]);
   });
@@ -202,7 +233,9 @@ describe('install-dapr on a simulated cluster', () => {
     expect(changes['helm release dapr']).toBe('configured');
     // Same CRD content; the kit's first server-side apply takes over the fields from helm's create (managedFields).
     expect(['configured', 'unchanged']).toContain(changes['customresourcedefinition/components.dapr.io']);
-    expect(Object.entries(changes).filter(([k, v]) => !k.startsWith('customresourcedefinition/') && k !== 'helm release dapr' && v !== 'unchanged')).toEqual([]);
+    expect(Object.entries(changes).filter(([k, v]) => !k.startsWith('customresourcedefinition/') && k !== 'helm release dapr' && v !== 'unchanged')).toEqual(
+      [],
+    );
     const op = await json<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(['get', 'deployment', 'dapr-operator', '-n', 'dapr-system']);
     expect(op.spec.template.spec.containers[0]!.image).toMatch(/:1\.18\.2$/);
     const back = await install('--with-redis');

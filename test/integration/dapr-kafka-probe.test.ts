@@ -36,7 +36,16 @@ afterAll(async () => {
 
 /** What daprd's pubsub.kafka writes: the payload inside a CloudEvent (content type application/cloudevents+json). */
 function cloudEvent(marker: string): string {
-  return JSON.stringify({ specversion: '1.0', id: 'x', source: 'learnflow-dapr-probe', type: 'com.dapr.event.sent', topic: PROBE_TOPIC, pubsubname: 'kafka-pubsub', datacontenttype: 'application/json', data: { marker } });
+  return JSON.stringify({
+    specversion: '1.0',
+    id: 'x',
+    source: 'learnflow-dapr-probe',
+    type: 'com.dapr.event.sent',
+    topic: PROBE_TOPIC,
+    pubsubname: 'kafka-pubsub',
+    datacontenttype: 'application/json',
+    data: { marker },
+  });
 }
 
 describe('probe topic and marker on a real Kafka', () => {
@@ -45,7 +54,10 @@ describe('probe topic and marker on a real Kafka', () => {
     expect(await ensureProbeTopic(session)).toBe(false);
     const meta = await admin.fetchTopicMetadata({ topics: [PROBE_TOPIC] });
     expect(meta.topics[0]!.partitions).toHaveLength(1);
-    const cfg = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: PROBE_TOPIC, configNames: ['retention.ms'] }] });
+    const cfg = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: PROBE_TOPIC, configNames: ['retention.ms'] }],
+    });
     expect(cfg.resources[0]!.configEntries[0]!.configValue).toBe('3600000');
   });
 

@@ -79,12 +79,29 @@ describe('state-store role against a real PostgreSQL', () => {
       await expect(c.query('CREATE ROLE nope')).rejects.toMatchObject({ code: '42501' });
       await expect(c.query('CREATE SCHEMA nope')).rejects.toMatchObject({ code: '42501' });
     });
-    const attrs = await withClient(adminUrl, async (c) => (await c.query(`SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolinherit, rolcanlogin FROM pg_roles WHERE rolname = 'dapr_state'`)).rows[0]);
-    expect(attrs).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolbypassrls: false, rolinherit: false, rolcanlogin: true });
+    const attrs = await withClient(
+      adminUrl,
+      async (c) =>
+        (
+          await c.query(
+            `SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolinherit, rolcanlogin FROM pg_roles WHERE rolname = 'dapr_state'`,
+          )
+        ).rows[0],
+    );
+    expect(attrs).toEqual({
+      rolsuper: false,
+      rolcreatedb: false,
+      rolcreaterole: false,
+      rolreplication: false,
+      rolbypassrls: false,
+      rolinherit: false,
+      rolcanlogin: true,
+    });
   });
 
   it('changes nothing on a re-run (not even the password hash)', async () => {
-    const hash = () => withClient(adminUrl, async (c) => (await c.query<{ h: string }>(`SELECT rolpassword AS h FROM pg_authid WHERE rolname = 'dapr_state'`)).rows[0]!.h);
+    const hash = () =>
+      withClient(adminUrl, async (c) => (await c.query<{ h: string }>(`SELECT rolpassword AS h FROM pg_authid WHERE rolname = 'dapr_state'`)).rows[0]!.h);
     const before = await hash();
     const result = await setup();
     expect(Object.values(result).every((v) => v === 'unchanged')).toBe(true);
@@ -94,7 +111,10 @@ describe('state-store role against a real PostgreSQL', () => {
   });
 
   it('stores a SCRAM verifier, never the password', async () => {
-    const stored = await withClient(adminUrl, async (c) => (await c.query<{ h: string }>(`SELECT rolpassword AS h FROM pg_authid WHERE rolname = 'dapr_state'`)).rows[0]!.h);
+    const stored = await withClient(
+      adminUrl,
+      async (c) => (await c.query<{ h: string }>(`SELECT rolpassword AS h FROM pg_authid WHERE rolname = 'dapr_state'`)).rows[0]!.h,
+    );
     expect(stored).toMatch(/^SCRAM-SHA-256\$4096:/);
     expect(stored).not.toContain(PASSWORD);
   });

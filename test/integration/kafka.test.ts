@@ -27,7 +27,10 @@ let admin: Admin;
 let dir: string;
 
 function run(script: 'deploy' | 'verify', args: string[] = [], brokers = broker.brokers): Promise<CliResult> {
-  return runKit(`scripts/${script}-kafka.mts`, ['--no-cluster', '--kafka-brokers', brokers.join(','), '--json', ...args], { env: CLEAN_ENV, timeoutMs: 80_000 });
+  return runKit(`scripts/${script}-kafka.mts`, ['--no-cluster', '--kafka-brokers', brokers.join(','), '--json', ...args], {
+    env: CLEAN_ENV,
+    timeoutMs: 80_000,
+  });
 }
 
 function report(r: CliResult): Report {
@@ -104,7 +107,7 @@ describe('deploy-kafka and verify-kafka on a real Kafka broker', () => {
     expect(report(r).steps[0]!.changes).toEqual(Object.fromEntries(TOPICS.map((t) => [`topic ${t}`, 'unchanged'])));
   });
 
-  it('verify passes without writing to any application topic: metadata, every topic read only, a round trip on the kit\'s own topic', LONG, async () => {
+  it("verify passes without writing to any application topic: metadata, every topic read only, a round trip on the kit's own topic", LONG, async () => {
     const before = await endOffsets(TOPICS);
     const r = await run('verify');
     expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -124,7 +127,12 @@ describe('deploy-kafka and verify-kafka on a real Kafka broker', () => {
     const r = await run('verify', ['--round-trip-app-topics']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const checks = report(r).steps[0]!.checks;
-    expect(checks.map((c) => c.name)).toEqual(['broker metadata reachable', ...TOPICS.map((t) => `topic ${t}`), `round trip ${VERIFY_TOPIC}`, ...TOPICS.map((t) => `round trip ${t}`)]);
+    expect(checks.map((c) => c.name)).toEqual([
+      'broker metadata reachable',
+      ...TOPICS.map((t) => `topic ${t}`),
+      `round trip ${VERIFY_TOPIC}`,
+      ...TOPICS.map((t) => `round trip ${t}`),
+    ]);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
     for (const c of checks.filter((c) => c.name.startsWith('round trip'))) expect(c.detail).toMatch(/^probe \w+ sent and read back in \d+ ms/);
     expect(r.stderr).toContain('running services will receive it');
@@ -156,7 +164,10 @@ describe('deploy-kafka and verify-kafka on a real Kafka broker', () => {
     // Someone raised max.message.bytes on exercise.grading by hand (the legacy AlterConfigs sends the whole set).
     const before = await topicState('exercise.grading');
     const keep = ['retention.ms', 'compression.type', 'cleanup.policy', 'min.insync.replicas'].map((name) => ({ name, value: before.configs[name]! }));
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: 'exercise.grading', configEntries: [...keep, { name: 'max.message.bytes', value: '2097152' }] }] });
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: 'exercise.grading', configEntries: [...keep, { name: 'max.message.bytes', value: '2097152' }] }],
+    });
 
     const file = catalogueFile('grown.yaml', (t) => setField(setField(t, 'learning.queries', 'partitions', '8'), 'exercise.grading', 'retention', '3d'));
     const r = await run('deploy', ['--topics', file]);
@@ -164,13 +175,22 @@ describe('deploy-kafka and verify-kafka on a real Kafka broker', () => {
     const changes = report(r).steps[0]!.changes!;
     expect(changes['topic learning.queries']).toBe('updated');
     expect(changes['topic exercise.grading']).toBe('updated');
-    expect(Object.entries(changes).filter(([, v]) => v !== 'unchanged').map(([k]) => k)).toEqual(['topic learning.queries', 'topic exercise.grading']);
+    expect(
+      Object.entries(changes)
+        .filter(([, v]) => v !== 'unchanged')
+        .map(([k]) => k),
+    ).toEqual(['topic learning.queries', 'topic exercise.grading']);
     expect(r.stderr).toContain('topic learning.queries: partitions 6 -> 8');
     expect(r.stderr).toContain('topic exercise.grading: retention.ms 7d -> 3d');
 
     expect((await topicState('learning.queries')).partitions).toBe(8);
     const grading = await topicState('exercise.grading');
-    expect(grading.configs).toMatchObject({ 'retention.ms': String(3 * DAY), 'compression.type': 'snappy', 'cleanup.policy': 'delete', 'max.message.bytes': '2097152' });
+    expect(grading.configs).toMatchObject({
+      'retention.ms': String(3 * DAY),
+      'compression.type': 'snappy',
+      'cleanup.policy': 'delete',
+      'max.message.bytes': '2097152',
+    });
 
     const again = await run('deploy', ['--topics', file]);
     expect(again.code, again.stderr).toBe(0);
@@ -190,7 +210,12 @@ describe('deploy-kafka and verify-kafka on a real Kafka broker', () => {
   });
 
   it('refuses to shrink a topic and then changes nothing at all', LONG, async () => {
-    const file = catalogueFile('shrink.yaml', (t) => setField(t, 'learning.queries', 'partitions', '2') + '\n  - name: not.created\n    partitions: 1\n    retention: 1d\n    compression: gzip\n    cleanupPolicy: delete\n');
+    const file = catalogueFile(
+      'shrink.yaml',
+      (t) =>
+        setField(t, 'learning.queries', 'partitions', '2') +
+        '\n  - name: not.created\n    partitions: 1\n    retention: 1d\n    compression: gzip\n    cleanupPolicy: delete\n',
+    );
     const r = await run('deploy', ['--topics', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('topic learning.queries has 8 partitions and the catalogue asks for 2: Kafka cannot remove partitions');
@@ -200,7 +225,7 @@ describe('deploy-kafka and verify-kafka on a real Kafka broker', () => {
     expect((await topicState('learning.queries')).partitions).toBe(8);
   });
 
-  it('verify fails naming a topic deleted behind the kit\'s back; deploy recreates it', LONG, async () => {
+  it("verify fails naming a topic deleted behind the kit's back; deploy recreates it", LONG, async () => {
     const file = path.join(dir, 'grown.yaml');
     await admin.deleteTopics({ topics: ['struggle.detection'], timeout: 10_000 });
     for (let i = 0; i < 50 && (await admin.listTopics()).includes('struggle.detection'); i++) await new Promise((res) => setTimeout(res, 200));

@@ -1,12 +1,7 @@
 // The KWOK test substrate itself: a real API server/controllers/scheduler with simulated nodes.
 // Needs `bash test/substrate/provision-kube.sh` (fails loudly otherwise, never skips).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  installImagePullBackOffStage,
-  startKubeCluster,
-  waitFor,
-  type KubeCluster,
-} from '../support/kube-cluster.js';
+import { installImagePullBackOffStage, startKubeCluster, waitFor, type KubeCluster } from '../support/kube-cluster.js';
 
 const T = { timeout: 180_000 };
 
@@ -38,7 +33,9 @@ describe('kube substrate (kwok)', () => {
 
   it('keeps what the API server sends to KWOK pod and node addresses on this machine (blackhole routes)', T, async () => {
     const { spawnSync } = await import('node:child_process');
-    const node = JSON.parse(await cluster.kubectl(['get', 'nodes', '-o', 'json'])) as { items: { status: { addresses: { type: string; address: string }[] } }[] };
+    const node = JSON.parse(await cluster.kubectl(['get', 'nodes', '-o', 'json'])) as {
+      items: { status: { addresses: { type: string; address: string }[] } }[];
+    };
     const ip = node.items[0]!.status.addresses.find((a) => a.type === 'InternalIP')!.address;
     for (const address of [ip, '10.0.0.7']) {
       const r = spawnSync('ip', ['route', 'get', address], { encoding: 'utf8' });
@@ -128,7 +125,8 @@ metadata:
   labels: { pod-security.kubernetes.io/enforce: restricted }
 `);
     const err = await cluster
-      .apply(`
+      .apply(
+        `
 apiVersion: v1
 kind: Pod
 metadata: { name: priv, namespace: restricted }
@@ -137,8 +135,12 @@ spec:
   - name: c
     image: busybox:1.36
     securityContext: { privileged: true }
-`)
-      .then(() => undefined, (e: Error) => e);
+`,
+      )
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
     expect(err?.message).toMatch(/violates PodSecurity "restricted:/);
     expect(err?.message).toMatch(/privileged/);
   });
@@ -186,11 +188,15 @@ spec:
     spec: { containers: [{ name: app, image: apache/kafka:4.3.1 }] }
 `);
     await cluster.kubectl(['rollout', 'status', 'deployment/fine', '--timeout=90s'], { timeoutMs: 100_000 });
-    const pods = await waitFor('3 broken pods in ImagePullBackOff', async () => {
-      const list = await json<{ items: PodJson[] }>(['get', 'pods', '-l', 'app=broken']);
-      const bad = list.items.filter((p) => p.status.containerStatuses?.[0]?.state.waiting?.reason === 'ImagePullBackOff');
-      return bad.length === 3 ? bad : undefined;
-    }, { timeoutMs: 60_000 });
+    const pods = await waitFor(
+      '3 broken pods in ImagePullBackOff',
+      async () => {
+        const list = await json<{ items: PodJson[] }>(['get', 'pods', '-l', 'app=broken']);
+        const bad = list.items.filter((p) => p.status.containerStatuses?.[0]?.state.waiting?.reason === 'ImagePullBackOff');
+        return bad.length === 3 ? bad : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
     for (const p of pods) {
       expect(p.status.phase).toBe('Pending');
       expect(p.status.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');

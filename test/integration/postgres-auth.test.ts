@@ -27,7 +27,10 @@ const container = (renderPostgres('learnflow', 'pw').find((m) => m.kind === 'Sta
 /** Runs the StatefulSet's start command as the server's OS user, with a stand-in for the image's entrypoint. */
 async function runStartWrapper(): Promise<{ code: number; stderr: string; stdout: string }> {
   const [sh, flag, script, argv0] = container.command as string[];
-  return server.runAsServerUser(sh!, [flag!, script!, argv0!, ...(container.args as string[])], { PGDATA: server.dataDir, PATH: `${stubDir}:${process.env.PATH}` });
+  return server.runAsServerUser(sh!, [flag!, script!, argv0!, ...(container.args as string[])], {
+    PGDATA: server.dataDir,
+    PATH: `${stubDir}:${process.env.PATH}`,
+  });
 }
 
 beforeAll(async () => {

@@ -4,13 +4,22 @@
 
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropServiceDatabase, ensureServiceDatabase, orphanedServiceRoles, parseServiceDatabases, serviceDatabase } from '../../scripts/lib/components/postgres/service-databases.js';
+import {
+  dropServiceDatabase,
+  ensureServiceDatabase,
+  orphanedServiceRoles,
+  parseServiceDatabases,
+  serviceDatabase,
+} from '../../scripts/lib/components/postgres/service-databases.js';
 import { connectPg, tryLogin } from '../../scripts/lib/core/pg.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 let server: PostgresInstance;
 let admin: pg.Client;
-const services = parseServiceDatabases('services:\n  - { name: student-api, database: students_db }\n  - { name: tutor-api, database: tutors_db }\n  - { name: matching-service, database: matching_db }\n', 'test');
+const services = parseServiceDatabases(
+  'services:\n  - { name: student-api, database: students_db }\n  - { name: tutor-api, database: tutors_db }\n  - { name: matching-service, database: matching_db }\n',
+  'test',
+);
 const passwords = Object.fromEntries(services.map((s, i) => [s.service, `pw_${i}_${'x'.repeat(20)}`]));
 
 beforeAll(async () => {
@@ -43,11 +52,14 @@ describe('per-service databases', () => {
   it('a re-run changes nothing', async () => {
     for (const s of services) {
       const changes = await ensureServiceDatabase(admin, s, passwords[s.service]!);
-      expect(Object.values(changes).every((v) => v === 'unchanged'), JSON.stringify(changes)).toBe(true);
+      expect(
+        Object.values(changes).every((v) => v === 'unchanged'),
+        JSON.stringify(changes),
+      ).toBe(true);
     }
   });
 
-  it('each service logs in to its own database and is refused the others\' (and the LearnFlow database)', async () => {
+  it("each service logs in to its own database and is refused the others' (and the LearnFlow database)", async () => {
     for (const s of services) {
       expect(await tryLogin(admin, s.role, passwords[s.service]!, s.database)).toEqual({ ok: true });
       for (const o of services.filter((x) => x !== s)) {
@@ -56,7 +68,7 @@ describe('per-service databases', () => {
     }
     // The learnflow database grants CONNECT to PUBLIC (it is the platform's shared one): reading its tables is what
     // the privileges stop, not the login. The service roles own nothing there.
-    const { rows } = await admin.query<{ n: string }>("SELECT count(*) AS n FROM pg_tables WHERE tableowner = ANY($1)", [services.map((s) => s.role)]);
+    const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_tables WHERE tableowner = ANY($1)', [services.map((s) => s.role)]);
     expect(rows[0]!.n).toBe('0');
     // And a wrong password is refused (the server asks for it over TCP).
     expect(await tryLogin(admin, services[0]!.role, 'wrong', services[0]!.database)).toMatchObject({ ok: false, code: '28P01' });
@@ -77,13 +89,21 @@ describe('per-service databases', () => {
     // A role the kit did not make for a service is never dropped.
     await admin.query('CREATE ROLE someone_elses LOGIN');
     await expect(dropServiceDatabase(admin, 'someone_elses', [])).rejects.toThrow(/not made by the kit/);
-    expect(await dropServiceDatabase(admin, 'matching_service', ['matching_db'])).toEqual({ 'database matching_db': 'dropped', 'role matching_service': 'dropped' });
+    expect(await dropServiceDatabase(admin, 'matching_service', ['matching_db'])).toEqual({
+      'database matching_db': 'dropped',
+      'role matching_service': 'dropped',
+    });
     expect(await orphanedServiceRoles(admin, remaining)).toEqual([]);
   });
 
   it('refuses a file that gives one database to two services, or a service the learnflow database', () => {
     expect(() => parseServiceDatabases('services:\n  - { name: a, database: x_db }\n  - { name: b, database: x_db }\n', 'f')).toThrow(/given to two services/);
     expect(() => parseServiceDatabases('services:\n  - { name: a, database: learnflow }\n', 'f')).toThrow(/not a service's to own/);
-    expect(serviceDatabase('student-api', 'students_db')).toEqual({ service: 'student-api', database: 'students_db', role: 'student_api', secret: 'student-api-db' });
+    expect(serviceDatabase('student-api', 'students_db')).toEqual({
+      service: 'student-api',
+      database: 'students_db',
+      role: 'student_api',
+      secret: 'student-api-db',
+    });
   });
 });

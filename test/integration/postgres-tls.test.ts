@@ -26,7 +26,14 @@ let otherTls: TlsMaterial;
 const log = memoryLogger();
 
 beforeAll(async () => {
-  const ctx = createCtx({ config: buildConfig(parseFlags(COMMON_FLAGS, [], {})), log, exec: createExec(log), clock: realClock, secrets: new SecretRegistry(), signal: new AbortController().signal });
+  const ctx = createCtx({
+    config: buildConfig(parseFlags(COMMON_FLAGS, [], {})),
+    log,
+    exec: createExec(log),
+    clock: realClock,
+    secrets: new SecretRegistry(),
+    signal: new AbortController().signal,
+  });
   tls = await generateCertificate(ctx, 'learnflow');
   otherTls = await generateCertificate(ctx, 'learnflow');
   const dir = mkdtempSync(path.join(tmpdir(), 'lf-pgtls-'));
@@ -48,7 +55,8 @@ afterAll(async () => server?.stop());
 describe('PostgreSQL TLS with the kit certificate', () => {
   it('names the Service in every form and the port-forward end, and its key never went through argv or the log', () => {
     const cert = new X509Certificate(tls.cert);
-    for (const name of ['DNS:postgresql', 'DNS:postgresql.learnflow.svc.cluster.local', 'DNS:localhost', 'IP Address:127.0.0.1']) expect(cert.subjectAltName).toContain(name);
+    for (const name of ['DNS:postgresql', 'DNS:postgresql.learnflow.svc.cluster.local', 'DNS:localhost', 'IP Address:127.0.0.1'])
+      expect(cert.subjectAltName).toContain(name);
     expect(tls.key).toMatch(/BEGIN PRIVATE KEY/);
     expect(log.lines.join('\n')).not.toContain(tls.key.split('\n')[1]!);
   });
@@ -81,7 +89,7 @@ describe('PostgreSQL TLS with the kit certificate', () => {
   });
 });
 
-describe('the kit\'s connection follows what the server serves: on, off, on', () => {
+describe("the kit's connection follows what the server serves: on, off, on", () => {
   const port = () => server.port;
   const setSsl = async (on: boolean) => {
     const c = new pg.Client({ connectionString: server.url });

@@ -24,7 +24,9 @@ async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[]
 }
 
 const counts = () =>
-  query<{ t: string; n: string }>(`SELECT 'users' t, count(*) n FROM users UNION ALL SELECT 'topics', count(*) FROM topics UNION ALL SELECT 'students', count(*) FROM students UNION ALL SELECT 'exercises', count(*) FROM exercises UNION ALL SELECT 'migrations', count(*) FROM learnflow_migrations ORDER BY 1`);
+  query<{ t: string; n: string }>(
+    `SELECT 'users' t, count(*) n FROM users UNION ALL SELECT 'topics', count(*) FROM topics UNION ALL SELECT 'students', count(*) FROM students UNION ALL SELECT 'exercises', count(*) FROM exercises UNION ALL SELECT 'migrations', count(*) FROM learnflow_migrations ORDER BY 1`,
+  );
 
 const deploy = (...extra: string[]) => runKit('scripts/deploy-postgres.mts', ['--no-cluster', '--pg-url', url, '--json', ...extra]);
 const verify = (...extra: string[]) => runKit('scripts/verify-postgres.mts', ['--no-cluster', '--pg-url', url, '--json', ...extra]);
@@ -43,7 +45,11 @@ describe('deploy-postgres --no-cluster against a real PostgreSQL', () => {
     expect(first.stderr).not.toMatch(STACK_TRACE);
     expect(first.code).toBe(0);
     const r1 = JSON.parse(first.stdout) as Report;
-    expect(r1.steps[0]!.changes).toMatchObject({ 'migration 0001_schema.sql': 'applied', 'migration 0002_seed_topics.sql': 'applied', 'migration 0003_seed_test_users.sql': 'applied' });
+    expect(r1.steps[0]!.changes).toMatchObject({
+      'migration 0001_schema.sql': 'applied',
+      'migration 0002_seed_topics.sql': 'applied',
+      'migration 0003_seed_test_users.sql': 'applied',
+    });
     const before = await counts();
     expect(before.find((r) => r.t === 'topics')!.n).toBe('24');
 
@@ -54,7 +60,9 @@ describe('deploy-postgres --no-cluster against a real PostgreSQL', () => {
   });
 
   it('keeps rows a user wrote between runs', async () => {
-    await query(`INSERT INTO users (email, password_hash, display_name, role) VALUES ('someone@example.com', '$2b$12$abcdefghijklmnopqrstuuJ0J1mX8Qe2mV5k7QhLhC5y6Q0c8Q9Wq', 'Someone', 'student')`);
+    await query(
+      `INSERT INTO users (email, password_hash, display_name, role) VALUES ('someone@example.com', '$2b$12$abcdefghijklmnopqrstuuJ0J1mX8Qe2mV5k7QhLhC5y6Q0c8Q9Wq', 'Someone', 'student')`,
+    );
     await query(`UPDATE topics SET title = 'Edited by a user' WHERE position = 1`);
     expect((await deploy()).code).toBe(0);
     expect(await query(`SELECT email FROM users WHERE email = 'someone@example.com'`)).toHaveLength(1);
@@ -77,7 +85,15 @@ describe('deploy-postgres --no-cluster against a real PostgreSQL', () => {
     const r = await verify();
     expect(r.code).toBe(0);
     const checks = (JSON.parse(r.stdout) as Report).steps[0]!.checks;
-    expect(checks.map((c) => c.name)).toEqual(['connection', 'password required', 'tables', 'foreign keys', 'curriculum topics', 'test users', 'write/read round trip']);
+    expect(checks.map((c) => c.name)).toEqual([
+      'connection',
+      'password required',
+      'tables',
+      'foreign keys',
+      'curriculum topics',
+      'test users',
+      'write/read round trip',
+    ]);
     expect(checks.every((c) => c.ok)).toBe(true);
   });
 

@@ -45,22 +45,37 @@ describe('stand-in images on the real node', () => {
   const postgres = (name: string, env: Record<string, string>, volume: object) =>
     pod(name, {
       securityContext: restricted(999),
-      containers: [{
-        name: 'postgresql',
-        image: ref('postgres'),
-        imagePullPolicy: 'IfNotPresent',
-        args: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'],
-        env: Object.entries({ POSTGRES_USER: 'learnflow', POSTGRES_DB: 'learnflow', POSTGRES_PASSWORD: PG_PASSWORD, PGDATA: '/var/lib/postgresql/data/pgdata', ...env })
-          .map(([n, value]) => ({ name: n, value })),
-        readinessProbe: { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', '5432', '-U', 'learnflow', '-d', 'learnflow'] }, periodSeconds: 1, timeoutSeconds: 3 },
-        securityContext: dropAll,
-        volumeMounts: [
-          { name: 'data', mountPath: '/var/lib/postgresql/data' },
-          { name: 'run', mountPath: '/var/run/postgresql' },
-          { name: 'init', mountPath: '/docker-entrypoint-initdb.d' },
-        ],
-      }],
-      volumes: [{ name: 'data', ...volume }, { name: 'run', emptyDir: {} }, { name: 'init', configMap: { name: 'pg-init' } }],
+      containers: [
+        {
+          name: 'postgresql',
+          image: ref('postgres'),
+          imagePullPolicy: 'IfNotPresent',
+          args: ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all'],
+          env: Object.entries({
+            POSTGRES_USER: 'learnflow',
+            POSTGRES_DB: 'learnflow',
+            POSTGRES_PASSWORD: PG_PASSWORD,
+            PGDATA: '/var/lib/postgresql/data/pgdata',
+            ...env,
+          }).map(([n, value]) => ({ name: n, value })),
+          readinessProbe: {
+            exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', '5432', '-U', 'learnflow', '-d', 'learnflow'] },
+            periodSeconds: 1,
+            timeoutSeconds: 3,
+          },
+          securityContext: dropAll,
+          volumeMounts: [
+            { name: 'data', mountPath: '/var/lib/postgresql/data' },
+            { name: 'run', mountPath: '/var/run/postgresql' },
+            { name: 'init', mountPath: '/docker-entrypoint-initdb.d' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'data', ...volume },
+        { name: 'run', emptyDir: {} },
+        { name: 'init', configMap: { name: 'pg-init' } },
+      ],
     });
 
   const getCluster = sharedCluster({ name: 'images', realNode: true });
@@ -68,75 +83,95 @@ describe('stand-in images on the real node', () => {
     cluster = getCluster();
     node = cluster.realNode;
     await cluster.kubectl(['create', 'namespace', NS]);
-    await waitFor('the default ServiceAccount in ' + NS, async () => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', NS]).catch(() => '')) || undefined);
+    await waitFor(
+      'the default ServiceAccount in ' + NS,
+      async () => (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', NS]).catch(() => '')) || undefined,
+    );
     // Everything starts at once; each test waits for its own pod.
-    await cluster.apply(JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'pg-init', namespace: NS }, data: { '01-seed.sql': 'CREATE TABLE seeded (answer int); INSERT INTO seeded VALUES (42);\n' } },
-        claim('pg-data'),
-        postgres('pg', {}, { persistentVolumeClaim: { claimName: 'pg-data' } }),
-        postgres('pg-scram', { POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256' }, { emptyDir: {} }),
-        claim('kafka-data'),
-        pod('kafka', {
-          securityContext: restricted(1000),
-          containers: [{
-            name: 'kafka',
-            image: ref('kafka'),
-            imagePullPolicy: 'IfNotPresent',
-            // As k8s/kafka/statefulset.yaml starts it.
-            command: ['/bin/sh', '-c'],
-            args: ['exec /etc/kafka/docker/run'],
-            env: Object.entries({
-              CLUSTER_ID,
-              KAFKA_NODE_ID: '1',
-              KAFKA_PROCESS_ROLES: 'broker,controller',
-              KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093',
-              KAFKA_ADVERTISED_LISTENERS: 'PLAINTEXT://localhost:9092',
-              KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
-              KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
-              KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
-              KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-              KAFKA_LOG_DIRS: '/var/lib/kafka/data/kraft-logs',
-              KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
-              KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
-              KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
-              KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
-              KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
-              KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
-              KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
-              KAFKA_HEAP_OPTS: '-Xms256m -Xmx256m',
-              // Less JIT and GC work on two cores; also what the tool JVMs started by kubectl exec inherit.
-              KAFKA_JVM_PERFORMANCE_OPTS: '-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true',
-            }).map(([n, value]) => ({ name: n, value })),
-            readinessProbe: { tcpSocket: { port: 9092 }, periodSeconds: 1 },
-            securityContext: dropAll,
-            volumeMounts: [{ name: 'data', mountPath: '/var/lib/kafka/data' }],
-          }],
-          volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'kafka-data' } }],
-        }),
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: 'redis-conf', namespace: NS },
-          stringData: { 'redis.conf': `requirepass ${REDIS_PASSWORD}\nappendonly yes\ndir /data\nmaxmemory 64mb\nmaxmemory-policy noeviction\n` },
-        },
-        pod('redis', {
-          securityContext: restricted(999),
-          containers: [{
-            name: 'redis',
-            image: ref('redis'),
-            imagePullPolicy: 'IfNotPresent',
-            args: ['redis-server', '/etc/redis/redis.conf'],
-            readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 1 },
-            securityContext: { ...dropAll, readOnlyRootFilesystem: true },
-            volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'config', mountPath: '/etc/redis', readOnly: true }],
-          }],
-          volumes: [{ name: 'data', emptyDir: {} }, { name: 'config', secret: { secretName: 'redis-conf', items: [{ key: 'redis.conf', path: 'redis.conf' }] } }],
-        }),
-      ],
-    }));
+    await cluster.apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'pg-init', namespace: NS },
+            data: { '01-seed.sql': 'CREATE TABLE seeded (answer int); INSERT INTO seeded VALUES (42);\n' },
+          },
+          claim('pg-data'),
+          postgres('pg', {}, { persistentVolumeClaim: { claimName: 'pg-data' } }),
+          postgres('pg-scram', { POSTGRES_INITDB_ARGS: '--auth-host=scram-sha-256' }, { emptyDir: {} }),
+          claim('kafka-data'),
+          pod('kafka', {
+            securityContext: restricted(1000),
+            containers: [
+              {
+                name: 'kafka',
+                image: ref('kafka'),
+                imagePullPolicy: 'IfNotPresent',
+                // As k8s/kafka/statefulset.yaml starts it.
+                command: ['/bin/sh', '-c'],
+                args: ['exec /etc/kafka/docker/run'],
+                env: Object.entries({
+                  CLUSTER_ID,
+                  KAFKA_NODE_ID: '1',
+                  KAFKA_PROCESS_ROLES: 'broker,controller',
+                  KAFKA_LISTENERS: 'PLAINTEXT://:9092,CONTROLLER://:9093',
+                  KAFKA_ADVERTISED_LISTENERS: 'PLAINTEXT://localhost:9092',
+                  KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+                  KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+                  KAFKA_INTER_BROKER_LISTENER_NAME: 'PLAINTEXT',
+                  KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+                  KAFKA_LOG_DIRS: '/var/lib/kafka/data/kraft-logs',
+                  KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+                  KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+                  KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+                  KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
+                  KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
+                  KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
+                  KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+                  KAFKA_HEAP_OPTS: '-Xms256m -Xmx256m',
+                  // Less JIT and GC work on two cores; also what the tool JVMs started by kubectl exec inherit.
+                  KAFKA_JVM_PERFORMANCE_OPTS: '-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true',
+                }).map(([n, value]) => ({ name: n, value })),
+                readinessProbe: { tcpSocket: { port: 9092 }, periodSeconds: 1 },
+                securityContext: dropAll,
+                volumeMounts: [{ name: 'data', mountPath: '/var/lib/kafka/data' }],
+              },
+            ],
+            volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'kafka-data' } }],
+          }),
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'redis-conf', namespace: NS },
+            stringData: { 'redis.conf': `requirepass ${REDIS_PASSWORD}\nappendonly yes\ndir /data\nmaxmemory 64mb\nmaxmemory-policy noeviction\n` },
+          },
+          pod('redis', {
+            securityContext: restricted(999),
+            containers: [
+              {
+                name: 'redis',
+                image: ref('redis'),
+                imagePullPolicy: 'IfNotPresent',
+                args: ['redis-server', '/etc/redis/redis.conf'],
+                readinessProbe: { tcpSocket: { port: 6379 }, periodSeconds: 1 },
+                securityContext: { ...dropAll, readOnlyRootFilesystem: true },
+                volumeMounts: [
+                  { name: 'data', mountPath: '/data' },
+                  { name: 'config', mountPath: '/etc/redis', readOnly: true },
+                ],
+              },
+            ],
+            volumes: [
+              { name: 'data', emptyDir: {} },
+              { name: 'config', secret: { secretName: 'redis-conf', items: [{ key: 'redis.conf', path: 'redis.conf' }] } },
+            ],
+          }),
+        ],
+      }),
+    );
   }, 60_000);
 
   const ready = async (name: string, timeoutS = 120) => {
@@ -145,33 +180,38 @@ describe('stand-in images on the real node', () => {
     } catch (err) {
       const logs = await cluster.kubectl(['logs', '-n', NS, name, '--tail=40']).catch((e: Error) => e.message);
       const describe = await cluster.kubectl(['describe', 'pod', '-n', NS, name]).catch((e: Error) => e.message);
-      throw new Error(`${String(err)}\n--- logs ---\n${logs}\n--- describe ---\n${describe.slice(-2500)}`);
+      throw new Error(`${String(err)}\n--- logs ---\n${logs}\n--- describe ---\n${describe.slice(-2500)}`, { cause: err });
     }
   };
-  const sh = (podName: string, script: string, timeoutMs = 60_000) =>
-    cluster.kubectl(['exec', '-n', NS, podName, '--', 'sh', '-c', script], { timeoutMs });
+  const sh = (podName: string, script: string, timeoutMs = 60_000) => cluster.kubectl(['exec', '-n', NS, podName, '--', 'sh', '-c', script], { timeoutMs });
   const podIP = async (name: string) => (await cluster.kubectl(['get', 'pod', name, '-n', NS, '-o', 'jsonpath={.status.podIP}'])).trim();
 
-  it('postgres: runs as uid 999, creates the user and database from the env, seeds from initdb.d, trusts 127.0.0.1 and wants the password over the pod IP', T, async () => {
-    await ready('pg');
-    expect((await sh('pg', 'id -u')).trim()).toBe('999');
-    const psql = (args: string) => `psql -X -v ON_ERROR_STOP=1 -tA ${args}`;
-    // initdb's default local authentication: trust on the socket and 127.0.0.1, no password needed.
-    expect((await sh('pg', psql(`-h 127.0.0.1 -U learnflow -d learnflow -c 'SELECT current_user, current_database()'`))).trim()).toBe('learnflow|learnflow');
-    expect((await sh('pg', psql(`-U learnflow -d learnflow -c 'SELECT answer FROM seeded'`))).trim()).toBe('42');
-    expect((await sh('pg', psql(`-h 127.0.0.1 -U learnflow -d learnflow -c 'SHOW shared_preload_libraries'`))).trim()).toBe('pg_stat_statements');
-    // Every other address: scram-sha-256 (the appended `host all all all` line).
-    const ip = await podIP('pg');
-    await expect(sh('pg', `PGCONNECT_TIMEOUT=5 ${psql(`-h ${ip} -U learnflow -d learnflow -w -c 'SELECT 1'`)}`)).rejects.toThrow(/password/i);
-    expect((await sh('pg', `PGPASSWORD="$POSTGRES_PASSWORD" ${psql(`-h ${ip} -U learnflow -d learnflow -c 'SELECT 1'`)}`)).trim()).toBe('1');
-    expect(await sh('pg', 'tail -n 1 "$PGDATA/pg_hba.conf"')).toContain('host all all all scram-sha-256');
-    // What the kit's backup runs inside the pod.
-    expect(await sh('pg', 'export PGPASSWORD="$POSTGRES_PASSWORD"; pg_dump --clean --if-exists --no-password -U "$POSTGRES_USER" -d "$POSTGRES_DB" | head -n 3')).toContain('PostgreSQL database dump');
-    // The initialisation server listened on the socket only: one TCP listen in the log, the final server's.
-    const log = await cluster.kubectl(['logs', '-n', NS, 'pg']);
-    expect(log).toContain('PostgreSQL init process complete');
-    expect(log.match(/listening on IPv4 address/g)).toHaveLength(1);
-  });
+  it(
+    'postgres: runs as uid 999, creates the user and database from the env, seeds from initdb.d, trusts 127.0.0.1 and wants the password over the pod IP',
+    T,
+    async () => {
+      await ready('pg');
+      expect((await sh('pg', 'id -u')).trim()).toBe('999');
+      const psql = (args: string) => `psql -X -v ON_ERROR_STOP=1 -tA ${args}`;
+      // initdb's default local authentication: trust on the socket and 127.0.0.1, no password needed.
+      expect((await sh('pg', psql(`-h 127.0.0.1 -U learnflow -d learnflow -c 'SELECT current_user, current_database()'`))).trim()).toBe('learnflow|learnflow');
+      expect((await sh('pg', psql(`-U learnflow -d learnflow -c 'SELECT answer FROM seeded'`))).trim()).toBe('42');
+      expect((await sh('pg', psql(`-h 127.0.0.1 -U learnflow -d learnflow -c 'SHOW shared_preload_libraries'`))).trim()).toBe('pg_stat_statements');
+      // Every other address: scram-sha-256 (the appended `host all all all` line).
+      const ip = await podIP('pg');
+      await expect(sh('pg', `PGCONNECT_TIMEOUT=5 ${psql(`-h ${ip} -U learnflow -d learnflow -w -c 'SELECT 1'`)}`)).rejects.toThrow(/password/i);
+      expect((await sh('pg', `PGPASSWORD="$POSTGRES_PASSWORD" ${psql(`-h ${ip} -U learnflow -d learnflow -c 'SELECT 1'`)}`)).trim()).toBe('1');
+      expect(await sh('pg', 'tail -n 1 "$PGDATA/pg_hba.conf"')).toContain('host all all all scram-sha-256');
+      // What the kit's backup runs inside the pod.
+      expect(
+        await sh('pg', 'export PGPASSWORD="$POSTGRES_PASSWORD"; pg_dump --clean --if-exists --no-password -U "$POSTGRES_USER" -d "$POSTGRES_DB" | head -n 3'),
+      ).toContain('PostgreSQL database dump');
+      // The initialisation server listened on the socket only: one TCP listen in the log, the final server's.
+      const log = await cluster.kubectl(['logs', '-n', NS, 'pg']);
+      expect(log).toContain('PostgreSQL init process complete');
+      expect(log.match(/listening on IPv4 address/g)).toHaveLength(1);
+    },
+  );
 
   it('postgres: POSTGRES_INITDB_ARGS=--auth-host=scram-sha-256 makes 127.0.0.1 require the password too', T, async () => {
     await ready('pg-scram');
@@ -192,7 +232,11 @@ describe('stand-in images on the real node', () => {
     expect(await sh('kafka', 'cat /var/lib/kafka/data/kraft-logs/meta.properties')).toContain(`cluster.id=${CLUSTER_ID}`);
     expect(await sh('kafka', "tr '\\0' ' ' </proc/1/cmdline")).toMatch(/-Xmx256m.*-XX:\+UseSerialGC/);
     // One tool JVM (seconds of CPU each): the create, answered by the broker's controller.
-    const created = await sh('kafka', '/opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --create --topic learnflow.contract --partitions 2 --replication-factor 1', 90_000);
+    const created = await sh(
+      'kafka',
+      '/opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --create --topic learnflow.contract --partitions 2 --replication-factor 1',
+      90_000,
+    );
     expect(created).toContain('Created topic learnflow.contract');
     expect(await sh('kafka', 'ls /var/lib/kafka/data/kraft-logs')).toMatch(/learnflow\.contract-0[\s\S]*learnflow\.contract-1/);
     expect(await sh('kafka', 'ls /opt/kafka/bin')).toMatch(/kafka-console-producer\.sh[\s\S]*kafka-storage\.sh/);

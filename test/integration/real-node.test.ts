@@ -21,7 +21,10 @@ interface PodJson {
 describe('real node (kubelet + containerd beside the KWOK nodes)', () => {
   const getCluster = sharedCluster({ name: 'realnode', realNode: true }, async (c) => {
     await c.kubectl(['create', 'namespace', NS]);
-    await waitFor('the default ServiceAccount in ' + NS, async () => (await c.kubectl(['get', 'serviceaccount', 'default', '-n', NS]).catch(() => '')) || undefined);
+    await waitFor(
+      'the default ServiceAccount in ' + NS,
+      async () => (await c.kubectl(['get', 'serviceaccount', 'default', '-n', NS]).catch(() => '')) || undefined,
+    );
   });
   let cluster: KubeCluster & { realNode: RealNode };
   let node: RealNode;
@@ -31,16 +34,27 @@ describe('real node (kubelet + containerd beside the KWOK nodes)', () => {
   });
 
   const json = async <J>(args: string[]): Promise<J> => JSON.parse(await cluster.kubectl([...args, '-o', 'json'])) as J;
-  const podSpec = (spec: object) => ({ ...node.placement, enableServiceLinks: false, automountServiceAccountToken: false, terminationGracePeriodSeconds: 0, ...spec });
+  const podSpec = (spec: object) => ({
+    ...node.placement,
+    enableServiceLinks: false,
+    automountServiceAccountToken: false,
+    terminationGracePeriodSeconds: 0,
+    ...spec,
+  });
   const waitReady = (name: string, ns = NS, timeoutMs = 60_000) =>
     cluster.kubectl(['wait', '--for=condition=Ready', `pod/${name}`, '-n', ns, `--timeout=${timeoutMs / 1000}s`], { timeoutMs: timeoutMs + 5_000 });
-  const sh = (pod: string, script: string, ns = NS) => cluster.kubectl(['exec', '-n', ns, pod, '--', pod === 'client' ? 'bash' : 'sh', '-c', script], { timeoutMs: 30_000 });
+  const sh = (pod: string, script: string, ns = NS) =>
+    cluster.kubectl(['exec', '-n', ns, pod, '--', pod === 'client' ? 'bash' : 'sh', '-c', script], { timeoutMs: 30_000 });
 
   it('registers Ready beside the KWOK node, run by its kubelet (kwok leaves it alone)', T, async () => {
     const n = await json<{
       metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
       spec: { taints?: { key: string; effect: string }[] };
-      status: { nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string }; addresses: { type: string; address: string }[]; conditions: { type: string; status: string }[] };
+      status: {
+        nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string };
+        addresses: { type: string; address: string }[];
+        conditions: { type: string; status: string }[];
+      };
     }>(['get', 'node', node.name]);
     expect(n.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
     expect(n.status.nodeInfo.kubeletVersion).toBe(`v${cluster.versions.KUBE_VERSION}`);
@@ -55,22 +69,30 @@ describe('real node (kubelet + containerd beside the KWOK nodes)', () => {
   });
 
   it('runs a pod as its declared uid with a passing readiness probe; logs, exec and port-forward go through the API server', T, async () => {
-    await cluster.apply(JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'web', namespace: NS, labels: { app: 'web' } },
-      spec: podSpec({
-        securityContext: { runAsUser: 1234, runAsGroup: 1234, runAsNonRoot: true },
-        containers: [{
-          name: 'web',
-          image: node.images.busybox,
-          imagePullPolicy: 'Never',
-          command: ['sh', '-c', 'echo "started as $(id -u):$(id -g)"; mkdir -p /tmp/www && echo hello-from-the-real-node > /tmp/www/index.html && exec httpd -f -v -p 8080 -h /tmp/www'],
-          ports: [{ name: 'http', containerPort: 8080 }],
-          readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 },
-        }],
+    await cluster.apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'web', namespace: NS, labels: { app: 'web' } },
+        spec: podSpec({
+          securityContext: { runAsUser: 1234, runAsGroup: 1234, runAsNonRoot: true },
+          containers: [
+            {
+              name: 'web',
+              image: node.images.busybox,
+              imagePullPolicy: 'Never',
+              command: [
+                'sh',
+                '-c',
+                'echo "started as $(id -u):$(id -g)"; mkdir -p /tmp/www && echo hello-from-the-real-node > /tmp/www/index.html && exec httpd -f -v -p 8080 -h /tmp/www',
+              ],
+              ports: [{ name: 'http', containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: '/index.html', port: 8080 }, periodSeconds: 1 },
+            },
+          ],
+        }),
       }),
-    }));
+    );
     await waitReady('web');
     const pod = await json<PodJson>(['get', 'pod', 'web', '-n', NS]);
     expect(pod.spec.nodeName).toBe(node.name);
@@ -80,11 +102,19 @@ describe('real node (kubelet + containerd beside the KWOK nodes)', () => {
     expect((await cluster.kubectl(['exec', '-n', NS, 'web', '--', 'id', '-u'])).trim()).toBe('1234');
 
     const port = await freeLocalPort();
-    const pf = spawn(join(cluster.binDir, 'kubectl'), ['port-forward', '-n', NS, 'pod/web', `${port}:8080`, '--address', '127.0.0.1'], { env: cluster.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const pf = spawn(join(cluster.binDir, 'kubectl'), ['port-forward', '-n', NS, 'pod/web', `${port}:8080`, '--address', '127.0.0.1'], {
+      env: cluster.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('port-forward did not start')), 20_000);
-        pf.stdout.on('data', (d: Buffer) => { if (d.toString().includes('Forwarding from')) { clearTimeout(timer); resolve(); } });
+        pf.stdout.on('data', (d: Buffer) => {
+          if (d.toString().includes('Forwarding from')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
         pf.on('exit', (code) => reject(new Error(`port-forward exited ${code}`)));
       });
       const body = await new Promise<string>((resolve, reject) => {
@@ -101,63 +131,86 @@ describe('real node (kubelet + containerd beside the KWOK nodes)', () => {
   });
 
   it('resolves Service names through CoreDNS (cluster.local only) and routes ClusterIPs through kube-proxy', T, async () => {
-    await cluster.apply(JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'web', namespace: NS },
-      spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] },
-    }));
-    // A Debian userland (the redis stand-in's) for glibc's resolver; busybox-static's own nslookup below.
-    await cluster.apply(JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'client', namespace: NS },
-      spec: podSpec({
-        securityContext: { runAsUser: 4321, runAsNonRoot: true },
-        containers: [{ name: 'c', image: node.images.redis, imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
+    await cluster.apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: NS },
+        spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 'http' }] },
       }),
-    }));
+    );
+    // A Debian userland (the redis stand-in's) for glibc's resolver; busybox-static's own nslookup below.
+    await cluster.apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'client', namespace: NS },
+        spec: podSpec({
+          securityContext: { runAsUser: 4321, runAsNonRoot: true },
+          containers: [{ name: 'c', image: node.images.redis, imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
+        }),
+      }),
+    );
     await waitReady('client');
     const svc = await json<{ spec: { clusterIP: string } }>(['get', 'service', 'web', '-n', NS]);
     const resolv = await sh('client', 'cat /etc/resolv.conf');
     expect(resolv).toContain(`nameserver ${node.dnsIp}`);
     expect(resolv).toContain(`search ${NS}.svc.cluster.local svc.cluster.local cluster.local`);
-    const lookup = await waitFor('web.rn.svc.cluster.local in CoreDNS', async () => {
-      const out = await sh('web', `nslookup web.${NS}.svc.cluster.local ${node.dnsIp}`).catch(() => '');
-      return out.includes(svc.spec.clusterIP) ? out : undefined;
-    }, { timeoutMs: 20_000 });
+    const lookup = await waitFor(
+      'web.rn.svc.cluster.local in CoreDNS',
+      async () => {
+        const out = await sh('web', `nslookup web.${NS}.svc.cluster.local ${node.dnsIp}`).catch(() => '');
+        return out.includes(svc.spec.clusterIP) ? out : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(lookup).toContain(svc.spec.clusterIP);
     // The short name through the search path (glibc), the ClusterIP through kube-proxy's rules, to the pod.
     expect((await sh('client', 'getent hosts web')).trim().split(/\s+/)).toEqual([svc.spec.clusterIP, `web.${NS}.svc.cluster.local`]);
-    const body = await waitFor('http://web/ from the client pod', async () =>
-      (await sh('client', `exec 3<>/dev/tcp/web/80 && printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3; true`).catch(() => '')) || undefined, { timeoutMs: 20_000 });
+    const body = await waitFor(
+      'http://web/ from the client pod',
+      async () =>
+        (await sh('client', `exec 3<>/dev/tcp/web/80 && printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3; true`).catch(() => '')) || undefined,
+      { timeoutMs: 20_000 },
+    );
     expect(body.trim().split('\n').pop()).toBe('hello-from-the-real-node');
     // Nothing but cluster.local: no upstream forwarding.
     await expect(sh('web', `nslookup -timeout=2 registry.npmjs.org ${node.dnsIp}`)).rejects.toThrow(/REFUSED|can't find|exit code 1/i);
   });
 
   it('binds a claim on the default StorageClass to a hostPath volume of the node, writable by a non-root uid', T, async () => {
-    await cluster.apply(JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', namespace: NS }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
-        {
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: { name: 'writer', namespace: NS },
-          spec: podSpec({
-            securityContext: { runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true },
-            volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }],
-            containers: [{
-              name: 'w', image: node.images.busybox, imagePullPolicy: 'Never',
-              command: ['sh', '-c', 'echo written-by-$(id -u) > /data/proof && sleep 3600'],
-              volumeMounts: [{ name: 'data', mountPath: '/data' }],
-            }],
-          }),
-        },
-      ],
-    }));
+    await cluster.apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          {
+            apiVersion: 'v1',
+            kind: 'PersistentVolumeClaim',
+            metadata: { name: 'data', namespace: NS },
+            spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+          },
+          {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: 'writer', namespace: NS },
+            spec: podSpec({
+              securityContext: { runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true },
+              volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }],
+              containers: [
+                {
+                  name: 'w',
+                  image: node.images.busybox,
+                  imagePullPolicy: 'Never',
+                  command: ['sh', '-c', 'echo written-by-$(id -u) > /data/proof && sleep 3600'],
+                  volumeMounts: [{ name: 'data', mountPath: '/data' }],
+                },
+              ],
+            }),
+          },
+        ],
+      }),
+    );
     await waitReady('writer');
     const pvc = await json<{ status: { phase: string }; spec: { volumeName: string; storageClassName: string } }>(['get', 'pvc', 'data', '-n', NS]);
     expect(pvc.status.phase).toBe('Bound');
@@ -199,16 +252,25 @@ describe('real node (kubelet + containerd beside the KWOK nodes)', () => {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name, namespace: ns, labels },
-      spec: { automountServiceAccountToken: false, containers: [{ name: 'c', image: node.images.busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
+      spec: {
+        automountServiceAccountToken: false,
+        containers: [{ name: 'c', image: node.images.busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
+      },
     });
-    await waitFor('the default ServiceAccounts', async () =>
-      ((await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', 'steered']).catch(() => '')) &&
-        (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', 'dapr-system']).catch(() => ''))) || undefined);
-    await cluster.apply(JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [pod('steered', 'stack'), pod('steered', 'probe', { [DAPR_PROBE_LABEL]: 'p1' }), pod('dapr-system', 'operator')],
-    }));
+    await waitFor(
+      'the default ServiceAccounts',
+      async () =>
+        ((await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', 'steered']).catch(() => '')) &&
+          (await cluster.kubectl(['get', 'serviceaccount', 'default', '-n', 'dapr-system']).catch(() => ''))) ||
+        undefined,
+    );
+    await cluster.apply(
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [pod('steered', 'stack'), pod('steered', 'probe', { [DAPR_PROBE_LABEL]: 'p1' }), pod('dapr-system', 'operator')],
+      }),
+    );
     await waitReady('stack', 'steered');
     await waitReady('probe', 'steered');
     await waitReady('operator', 'dapr-system');

@@ -13,7 +13,16 @@ export interface CliResult {
   durationMs: number;
 }
 
-export function runKit(script: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; signalAfterMs?: { signal: NodeJS.Signals; ms: number }; signalWhen?: { signal: NodeJS.Signals; stderr: RegExp } } = {}): Promise<CliResult> {
+export function runKit(
+  script: string,
+  args: string[],
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    signalAfterMs?: { signal: NodeJS.Signals; ms: number };
+    signalWhen?: { signal: NodeJS.Signals; stderr: RegExp };
+  } = {},
+): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, script), ...args], {

@@ -33,7 +33,17 @@ export function fakeExec(...handlers: FakeHandler[]): Exec & { calls: RecordedCa
     for (const h of handlers) {
       const reply = h(args, cmd, opts);
       if (reply) {
-        return check({ command: formatCommand(cmd, args), stdout: reply.stdout ?? '', stderr: reply.stderr ?? '', exitCode: reply.exitCode === undefined ? 0 : reply.exitCode, timedOut: reply.exitCode === null, durationMs: 1 }, opts);
+        return check(
+          {
+            command: formatCommand(cmd, args),
+            stdout: reply.stdout ?? '',
+            stderr: reply.stderr ?? '',
+            exitCode: reply.exitCode === undefined ? 0 : reply.exitCode,
+            timedOut: reply.exitCode === null,
+            durationMs: 1,
+          },
+          opts,
+        );
       }
     }
     throw new Error(`fakeExec: unexpected command: ${formatCommand(cmd, args)}`);

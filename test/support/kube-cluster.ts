@@ -112,16 +112,7 @@ export interface SubstratePaths {
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const VERSIONS_FILE = join(REPO_ROOT, 'test', 'substrate', 'versions.env');
-const BINARIES = [
-  'kubectl',
-  'helm',
-  'kwokctl',
-  'kwok',
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kube-scheduler',
-] as const;
+const BINARIES = ['kubectl', 'helm', 'kwokctl', 'kwok', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 const CLUSTER_NAME_RE = /^[a-z0-9-]+-p(\d+)-[a-z0-9]+$/;
 
 /** Label key understood by the Stage installed with installImagePullBackOffStage(). */
@@ -190,12 +181,7 @@ interface RunResult {
   stderr: string;
 }
 
-function run(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  opts: { input?: string; timeoutMs?: number } = {},
-): Promise<RunResult> {
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -235,12 +221,7 @@ function run(
   });
 }
 
-async function runOk(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  opts: { input?: string; timeoutMs?: number } = {},
-): Promise<string> {
+async function runOk(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   const r = await run(cmd, args, env, opts);
   if (r.code !== 0) {
     const shown = [cmd.split('/').pop(), ...args].join(' ');
@@ -463,7 +444,12 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     timeoutMs: opts.timeoutMs ?? 120_000,
     realNode: opts.realNode === true ? {} : opts.realNode || undefined,
   };
-  const prefix = o.name.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 20) || 'lf';
+  const prefix =
+    o.name
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 20) || 'lf';
   const name = `${prefix}-p${process.pid}-${randomBytes(3).toString('hex')}`;
   const kwokctl = join(paths.binDir, 'kwokctl');
   const kubectlBin = join(paths.binDir, 'kubectl');
@@ -533,21 +519,32 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     await runOk(
       kwokctl,
       [
-        '--name', name,
-        '--config', kwokctlConfig,
-        'create', 'cluster',
-        '--runtime', 'binary',
+        '--name',
+        name,
+        '--config',
+        kwokctlConfig,
+        'create',
+        'cluster',
+        '--runtime',
+        'binary',
         '--kubeconfig=',
-        '--kube-apiserver-binary', join(b, 'kube-apiserver'),
-        '--kube-controller-manager-binary', join(b, 'kube-controller-manager'),
-        '--kube-scheduler-binary', join(b, 'kube-scheduler'),
-        '--kwok-controller-binary', join(b, 'kwok'),
-        '--etcd-binary', join(b, 'etcd'),
+        '--kube-apiserver-binary',
+        join(b, 'kube-apiserver'),
+        '--kube-controller-manager-binary',
+        join(b, 'kube-controller-manager'),
+        '--kube-scheduler-binary',
+        join(b, 'kube-scheduler'),
+        '--kwok-controller-binary',
+        join(b, 'kwok'),
+        '--etcd-binary',
+        join(b, 'etcd'),
         '--kube-authorization=true',
         '--kube-admission=true',
         // Stages are served from the Stage CRD so tests can add fault stages at run time.
-        '--enable-crds', 'Stage',
-        '--wait', `${Math.ceil(left() / 1000)}s`,
+        '--enable-crds',
+        'Stage',
+        '--wait',
+        `${Math.ceil(left() / 1000)}s`,
       ],
       env0,
       { timeoutMs: left() },
@@ -556,7 +553,9 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     const context = (await kubectl(['config', 'current-context'])).trim();
 
     // Default node/pod lifecycle stages (the ones kwokctl would otherwise load from its config).
-    const stageFiles = readdirSync(paths.stagesDir).filter((f) => f.endsWith('.yaml')).sort();
+    const stageFiles = readdirSync(paths.stagesDir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort();
     const stages = (await Promise.all(stageFiles.map((f) => readFile(join(paths.stagesDir, f), 'utf8')))).join('\n---\n');
     for (;;) {
       try {

@@ -95,7 +95,8 @@ function stopSync(slot: number): void {
 
 /** Stop the real nodes whose owning test process is gone. Cheap when there are none. Returns their names. */
 export async function reapStaleRealNodes(): Promise<string[]> {
-  const any = (existsSync(RUN_ROOT) && readdirSync(RUN_ROOT).length > 0) || (existsSync('/run/netns') && readdirSync('/run/netns').some((n) => n.startsWith('lf-node-')));
+  const any =
+    (existsSync(RUN_ROOT) && readdirSync(RUN_ROOT).length > 0) || (existsSync('/run/netns') && readdirSync('/run/netns').some((n) => n.startsWith('lf-node-')));
   if (!any) return [];
   const r = await runProcess('bash', [SCRIPT, 'reap'], { timeoutMs: 120_000 });
   return r.stdout.split('\n').filter(Boolean);
@@ -118,8 +119,24 @@ export async function startRealNode(
   const deadline = Date.now() + timeoutMs;
   const r = await runProcess(
     'bash',
-    [SCRIPT, 'start', '--cluster', cluster.name, '--pki', ctx.pkiDir, '--api-port', String(ctx.apiPort), '--owner', String(process.pid),
-      '--node-name', name, '--service-cidr', REAL_NODE_SERVICE_CIDR, '--volumes', String(volumes)],
+    [
+      SCRIPT,
+      'start',
+      '--cluster',
+      cluster.name,
+      '--pki',
+      ctx.pkiDir,
+      '--api-port',
+      String(ctx.apiPort),
+      '--owner',
+      String(process.pid),
+      '--node-name',
+      name,
+      '--service-cidr',
+      REAL_NODE_SERVICE_CIDR,
+      '--volumes',
+      String(volumes),
+    ],
     { timeoutMs },
   );
   if (r.code !== 0) throw new Error(`real-node.sh start failed (exit ${r.code}):\n${r.stderr.trim().slice(-4000)}`);
@@ -131,7 +148,10 @@ export async function startRealNode(
   const logDir = info.LOG_DIR ?? '';
   const logTail = (component: string, lines = 40): string => {
     try {
-      return readFileSync(join(logDir, `${component}.log`), 'utf8').split('\n').slice(-lines - 1).join('\n');
+      return readFileSync(join(logDir, `${component}.log`), 'utf8')
+        .split('\n')
+        .slice(-lines - 1)
+        .join('\n');
     } catch {
       return `(no ${component}.log)`;
     }
@@ -174,14 +194,17 @@ export async function startRealNode(
   try {
     for (const [k, v] of Object.entries(node.images)) if (!v) throw new Error(`the node's containerd has no ${k} image (run test/substrate/provision.sh)`);
     if (volumes > 0) {
-      await cluster.apply(JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'List',
-        items: Array.from({ length: volumes }, (_, i) => realNodeVolume(node, `${info.VOLUME_DIR}/pv-${i}`, i, volumeSize, ctx.storageClassName)),
-      }));
+      await cluster.apply(
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: Array.from({ length: volumes }, (_, i) => realNodeVolume(node, `${info.VOLUME_DIR}/pv-${i}`, i, volumeSize, ctx.storageClassName)),
+        }),
+      );
     }
     const left = Math.max(5_000, deadline - Date.now());
-    await cluster.kubectl(['wait', '--for=condition=Ready', `node/${name}`, `--timeout=${Math.ceil(left / 1000)}s`], { timeoutMs: left + 5_000 })
+    await cluster
+      .kubectl(['wait', '--for=condition=Ready', `node/${name}`, `--timeout=${Math.ceil(left / 1000)}s`], { timeoutMs: left + 5_000 })
       .catch(async (err: Error) => {
         // Not registered yet: wait on it first, then on Ready.
         if (!/not found/i.test(err.message)) throw err;
@@ -240,9 +263,7 @@ export async function steerNamespaceToRealNode(cluster: Pick<ClusterHandle, 'app
     metadata: { name },
     spec: {
       matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
-      matchConditions: [
-        { name: 'not-the-dapr-probe', expression: `!has(object.metadata.labels) || !('${DAPR_PROBE_LABEL}' in object.metadata.labels)` },
-      ],
+      matchConditions: [{ name: 'not-the-dapr-probe', expression: `!has(object.metadata.labels) || !('${DAPR_PROBE_LABEL}' in object.metadata.labels)` }],
       failurePolicy: 'Fail',
       reinvocationPolicy: 'Never',
       mutations: [
@@ -271,11 +292,13 @@ export async function steerNamespaceToRealNode(cluster: Pick<ClusterHandle, 'app
       matchResources: { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespace, check] }] } },
     },
   };
-  await cluster.apply(JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'List',
-    items: [policy, binding, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: check } }],
-  }));
+  await cluster.apply(
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [policy, binding, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: check } }],
+    }),
+  );
   const pod = JSON.stringify({
     apiVersion: 'v1',
     kind: 'Pod',

@@ -4,7 +4,10 @@ import { afterAll, beforeAll } from 'vitest';
 import { startKubeCluster, type KubeCluster, type KubeClusterOptions } from './kube-cluster.js';
 import type { RealNode, RealNodeOptions } from './real-node.js';
 
-export function sharedCluster(opts: KubeClusterOptions & { realNode: true | RealNodeOptions }, setup?: (c: KubeCluster & { realNode: RealNode }) => Promise<void>): () => KubeCluster & { realNode: RealNode };
+export function sharedCluster(
+  opts: KubeClusterOptions & { realNode: true | RealNodeOptions },
+  setup?: (c: KubeCluster & { realNode: RealNode }) => Promise<void>,
+): () => KubeCluster & { realNode: RealNode };
 export function sharedCluster(opts?: KubeClusterOptions, setup?: (c: KubeCluster) => Promise<void>): () => KubeCluster;
 export function sharedCluster(opts: KubeClusterOptions = {}, setup?: (c: KubeCluster & { realNode: RealNode }) => Promise<void>): () => KubeCluster {
   let cluster: KubeCluster | undefined;

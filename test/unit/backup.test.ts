@@ -24,7 +24,11 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(def: ScriptDef, argv: string[], ...handlers: FakeHandler[]) {
   // A local cluster, so the target guard of a restore lets the run go ahead.
-  const exec = fakeExec(...handlers, on(['config', 'current-context'], { stdout: 'kind-kind\n' }), on(['version', '-o', 'json'], { stdout: JSON.stringify({ serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }) }));
+  const exec = fakeExec(
+    ...handlers,
+    on(['config', 'current-context'], { stdout: 'kind-kind\n' }),
+    on(['version', '-o', 'json'], { stdout: JSON.stringify({ serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }) }),
+  );
   const out: string[] = [];
   const err: string[] = [];
   const code = await main(def, [...argv, '--json'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
@@ -41,12 +45,23 @@ async function dryRun(def: ScriptDef, argv: string[]) {
 }
 
 describe('backup-postgres through kubectl exec', () => {
-  it('runs pg_dump in the ready pod with the container\'s own credentials and writes a complete file, mode 600', async () => {
+  it("runs pg_dump in the ready pod with the container's own credentials and writes a complete file, mode 600", async () => {
     const file = path.join(dir, 'b.sql');
     const r = await run(backupScript(), ['--output', file], readyPod, on(['exec', 'postgresql-0'], { stdout: DUMP }));
     expect(r.code, r.stderr).toBe(0);
     const exec = r.calls.find((c) => c.args.includes('exec'))!;
-    expect(exec.args).toEqual(['exec', '-n', 'learnflow', 'postgresql-0', '-c', 'postgresql', '--', 'sh', '-c', 'export PGPASSWORD="$POSTGRES_PASSWORD"; exec pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-password']);
+    expect(exec.args).toEqual([
+      'exec',
+      '-n',
+      'learnflow',
+      'postgresql-0',
+      '-c',
+      'postgresql',
+      '--',
+      'sh',
+      '-c',
+      'export PGPASSWORD="$POSTGRES_PASSWORD"; exec pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-password',
+    ]);
     expect(readFileSync(file, 'utf8')).toBe(DUMP);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(r.report.artifacts).toEqual({ backup: expect.stringContaining('b.sql') });
@@ -64,7 +79,10 @@ describe('backup-postgres through kubectl exec', () => {
   it('says so when no PostgreSQL pod is ready', async () => {
     const r = await run(backupScript(), ['--output', path.join(dir, 'x.sql')], on(['get', 'pod'], { stdout: JSON.stringify({ items: [] }) }));
     expect(r.code).toBe(1);
-    expect(r.report.steps[0]!.error).toMatchObject({ message: 'no PostgreSQL pod in namespace learnflow', docs: 'docs/troubleshooting.md#postgres-unreachable' });
+    expect(r.report.steps[0]!.error).toMatchObject({
+      message: 'no PostgreSQL pod in namespace learnflow',
+      docs: 'docs/troubleshooting.md#postgres-unreachable',
+    });
   });
 
   it('--dry-run contacts nothing and prints the very command the run executes', async () => {
@@ -88,45 +106,93 @@ describe('backup-postgres through kubectl exec', () => {
     const dry = await dryRun(backupScript(), ['--output', file, '--pg-url', url]);
     const shown = /^# would run: PGPASSWORD=<from --pg-url> (.*)$/m.exec(dry.stdout)![1]!;
     expect(shown).not.toContain('secret-pw');
-    const real = await run(backupScript(), ['--output', file, '--pg-url', url], (args, cmd) => (cmd === 'pg_dump' ? (writeFileSync(args[args.indexOf('--file') + 1]!, DUMP), { stdout: '' }) : undefined));
+    const real = await run(backupScript(), ['--output', file, '--pg-url', url], (args, cmd) =>
+      cmd === 'pg_dump' ? (writeFileSync(args[args.indexOf('--file') + 1]!, DUMP), { stdout: '' }) : undefined,
+    );
     expect(real.code, real.stderr).toBe(0);
     expect(shown).toBe(real.calls.find((c) => c.cmd === 'pg_dump')!.line);
   });
 });
 
 describe('restore-postgres through kubectl exec', () => {
-  const tablesIn = (n: number) => on(['exec', '-i', '-n', 'learnflow', 'postgresql-0'], (args, opts) => (opts.input?.includes('pg_class') ? { stdout: `${n}\n` } : { stdout: '' }));
+  const tablesIn = (n: number) =>
+    on(['exec', '-i', '-n', 'learnflow', 'postgresql-0'], (args, opts) => (opts.input?.includes('pg_class') ? { stdout: `${n}\n` } : { stdout: '' }));
 
-  it('restores into an empty database: the file on psql\'s stdin, one transaction, nothing in argv but the shell script', async () => {
+  it("restores into an empty database: the file on psql's stdin, one transaction, nothing in argv but the shell script", async () => {
     const file = path.join(dir, 'in.sql');
     writeFileSync(file, DUMP);
     let count = 0;
-    const r = await run(restoreScript(async () => false, () => false), ['--input', file], readyPod, on(['exec', '-i'], (_args, opts) => (opts.input?.includes('pg_class') ? { stdout: `${count++ === 0 ? 0 : 1}\n` } : { stdout: '' })));
+    const r = await run(
+      restoreScript(
+        async () => false,
+        () => false,
+      ),
+      ['--input', file],
+      readyPod,
+      on(['exec', '-i'], (_args, opts) => (opts.input?.includes('pg_class') ? { stdout: `${count++ === 0 ? 0 : 1}\n` } : { stdout: '' })),
+    );
     expect(r.code, r.stderr).toBe(0);
     const restoreCall = r.calls.find((c) => c.input === DUMP)!;
-    expect(restoreCall.args.slice(-1)[0]).toBe('export PGPASSWORD="$POSTGRES_PASSWORD"; exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f -');
+    expect(restoreCall.args.slice(-1)[0]).toBe(
+      'export PGPASSWORD="$POSTGRES_PASSWORD"; exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f -',
+    );
     expect(r.report.steps[0]!.changes).toEqual({ 'database learnflow in pod postgresql-0 (namespace learnflow)': 'restored' });
   });
 
   it('refuses a database with tables without --force, asks with --force on a terminal, needs --yes without one', async () => {
     const file = path.join(dir, 'in.sql');
     writeFileSync(file, DUMP);
-    const noForce = await run(restoreScript(async () => true, () => true), ['--input', file], readyPod, tablesIn(10));
+    const noForce = await run(
+      restoreScript(
+        async () => true,
+        () => true,
+      ),
+      ['--input', file],
+      readyPod,
+      tablesIn(10),
+    );
     expect(noForce.code).toBe(2);
-    expect(noForce.report.steps[0]!.error).toMatchObject({ message: expect.stringMatching(/refusing to overwrite database learnflow in pod postgresql-0 .* which holds 10 table\(s\)/), fix: expect.stringMatching(/--force/) });
+    expect(noForce.report.steps[0]!.error).toMatchObject({
+      message: expect.stringMatching(/refusing to overwrite database learnflow in pod postgresql-0 .* which holds 10 table\(s\)/),
+      fix: expect.stringMatching(/--force/),
+    });
     expect(noForce.calls.some((c) => c.input === DUMP)).toBe(false);
 
     const questions: string[] = [];
-    const declined = await run(restoreScript(async (q) => (questions.push(q), false), () => true), ['--input', file, '--force'], readyPod, tablesIn(10));
+    const declined = await run(
+      restoreScript(
+        async (q) => (questions.push(q), false),
+        () => true,
+      ),
+      ['--input', file, '--force'],
+      readyPod,
+      tablesIn(10),
+    );
     expect(declined.code).toBe(2);
     expect(questions[0]).toMatch(/^Overwrite database learnflow in pod postgresql-0/);
     expect(declined.calls.some((c) => c.input === DUMP)).toBe(false);
 
-    const noTty = await run(restoreScript(async () => true, () => false), ['--input', file, '--force'], readyPod, tablesIn(10));
+    const noTty = await run(
+      restoreScript(
+        async () => true,
+        () => false,
+      ),
+      ['--input', file, '--force'],
+      readyPod,
+      tablesIn(10),
+    );
     expect(noTty.code).toBe(2);
     expect(noTty.report.steps[0]!.error!.fix).toBe('add --yes');
 
-    const accepted = await run(restoreScript(async () => true, () => true), ['--input', file, '--force'], readyPod, tablesIn(10));
+    const accepted = await run(
+      restoreScript(
+        async () => true,
+        () => true,
+      ),
+      ['--input', file, '--force'],
+      readyPod,
+      tablesIn(10),
+    );
     expect(accepted.code, accepted.stderr).toBe(0);
     expect(accepted.calls.some((c) => c.input === DUMP)).toBe(true);
   });
@@ -141,7 +207,13 @@ describe('restore-postgres through kubectl exec', () => {
 
   it('--dry-run refuses what the run refuses (a file that is not a backup) and otherwise prints the psql the run executes', async () => {
     for (const args of [['--dry-run'], []]) {
-      const r = await run(restoreScript(async () => true, () => true), ['--input', '/etc/hostname', ...args]);
+      const r = await run(
+        restoreScript(
+          async () => true,
+          () => true,
+        ),
+        ['--input', '/etc/hostname', ...args],
+      );
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.report.error!.message).toBe('/etc/hostname is not a plain-SQL pg_dump backup (no "-- PostgreSQL database dump" header)');
       expect(r.calls).toEqual([]);
@@ -153,7 +225,15 @@ describe('restore-postgres through kubectl exec', () => {
     expect(dry.calls).toEqual([]);
     const shown = /^# would run: (.*) < (\S+)$/m.exec(dry.stdout)!;
     let count = 0;
-    const real = await run(restoreScript(async () => false, () => false), ['--input', file], readyPod, on(['exec', '-i'], (_a, opts) => (opts.input?.includes('pg_class') ? { stdout: `${count++ === 0 ? 0 : 1}\n` } : { stdout: '' })));
+    const real = await run(
+      restoreScript(
+        async () => false,
+        () => false,
+      ),
+      ['--input', file],
+      readyPod,
+      on(['exec', '-i'], (_a, opts) => (opts.input?.includes('pg_class') ? { stdout: `${count++ === 0 ? 0 : 1}\n` } : { stdout: '' })),
+    );
     expect(real.code, real.stderr).toBe(0);
     expect(shown[1]).toBe(real.calls.find((c) => c.input === DUMP)!.line.replace('postgresql-0', "'<ready pod -l app.kubernetes.io/name=postgresql>'"));
     expect(shown[2]).toBe(file);

@@ -20,7 +20,12 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const NO_CLUSTER = { KUBECONFIG: '/nonexistent/kubeconfig' };
 
 describe('"did you mean"', () => {
-  const specs: FlagSpec[] = [...COMMON_FLAGS, { name: 'no-cluster', kind: 'boolean', description: '' }, { name: 'no-network-policies', kind: 'boolean', description: '' }, { name: 'replicas', kind: 'int', description: '' }];
+  const specs: FlagSpec[] = [
+    ...COMMON_FLAGS,
+    { name: 'no-cluster', kind: 'boolean', description: '' },
+    { name: 'no-network-policies', kind: 'boolean', description: '' },
+    { name: 'replicas', kind: 'int', description: '' },
+  ];
 
   it('suggests a close spelling or the one flag the text begins', () => {
     expect(editDistance('namepsace', 'namespace')).toBe(2);
@@ -61,7 +66,7 @@ describe('what kubectl and helm users type', () => {
 });
 
 describe('--help, --version, --quiet, NO_COLOR', () => {
-  it('every script\'s help fits 100 columns', async () => {
+  it("every script's help fits 100 columns", async () => {
     for (const s of SCRIPTS) {
       const text = helpText(await s.load());
       const wide = text.split('\n').filter((l) => l.length > HELP_COLUMNS);
@@ -101,10 +106,18 @@ describe('--help, --version, --quiet, NO_COLOR', () => {
 describe('contradictions and meaningless values are refused, naming the flags (exit 2)', () => {
   const cases: [string, string[], RegExp][] = [
     ['scripts/deploy-postgres.mts', ['--no-cluster', '--pg-url', 'postgres://u:p@127.0.0.1:1/db', '--tls'], /--no-cluster and --tls contradict/],
-    ['scripts/deploy-postgres.mts', ['--no-cluster', '--pg-url', 'postgres://u:p@127.0.0.1:1/db', '--rotate-secrets'], /--no-cluster and --rotate-secrets contradict/],
+    [
+      'scripts/deploy-postgres.mts',
+      ['--no-cluster', '--pg-url', 'postgres://u:p@127.0.0.1:1/db', '--rotate-secrets'],
+      /--no-cluster and --rotate-secrets contradict/,
+    ],
     ['scripts/install-dapr.mts', ['--dry-run', '--control-plane-only', '--with-redis'], /--control-plane-only and --with-redis contradict/],
     ['scripts/deploy-kafka.mts', ['--dry-run', '--replicas', '2'], /quorum of 2 voters/],
-    ['scripts/install-dapr.mts', ['--dry-run', '--with-zipkin', '--zipkin-endpoint', 'http://z:9411/api/v2/spans'], /--with-zipkin and --zipkin-endpoint contradict/],
+    [
+      'scripts/install-dapr.mts',
+      ['--dry-run', '--with-zipkin', '--zipkin-endpoint', 'http://z:9411/api/v2/spans'],
+      /--with-zipkin and --zipkin-endpoint contradict/,
+    ],
     ['scripts/deploy-kafka.mts', ['--dry-run', '--budget', '10'], /has no unit: say 10m or 10s/],
     ['deploy-all.mts', ['--dry-run', '--budget', 'kafka=10'], /has no unit/],
     ['deploy-all.mts', ['--dry-run', '--only', ''], /--only is empty/],
@@ -125,7 +138,16 @@ describe('contradictions and meaningless values are refused, naming the flags (e
   });
 
   it('verify-all --no-cluster reports Dapr as skipped, never ok', async () => {
-    const r = await runKit('verify-all.mts', ['--no-cluster', '--pg-url', 'postgres://u:p@127.0.0.1:1/db', '--kafka-brokers', '127.0.0.1:1', '--only', 'dapr', '--json']);
+    const r = await runKit('verify-all.mts', [
+      '--no-cluster',
+      '--pg-url',
+      'postgres://u:p@127.0.0.1:1/db',
+      '--kafka-brokers',
+      '127.0.0.1:1',
+      '--only',
+      'dapr',
+      '--json',
+    ]);
     const step = (JSON.parse(r.stdout) as Report).steps.find((s) => s.name === 'verify-dapr')!;
     expect(step.status).toBe('skipped');
   });
@@ -140,7 +162,11 @@ describe('paths from where the user stands', () => {
     const run = (s: string, args: string[]) =>
       new Promise<{ code: number; stderr: string }>((resolve) => {
         try {
-          execFileSync(process.execPath, ['--import', 'tsx', script(s), ...args], { cwd, env: { ...process.env, ...NO_CLUSTER, NODE_PATH: path.join(REPO, 'node_modules') }, stdio: ['ignore', 'pipe', 'pipe'] });
+          execFileSync(process.execPath, ['--import', 'tsx', script(s), ...args], {
+            cwd,
+            env: { ...process.env, ...NO_CLUSTER, NODE_PATH: path.join(REPO, 'node_modules') },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
           resolve({ code: 0, stderr: '' });
         } catch (err) {
           const e = err as { status: number; stderr: Buffer };
@@ -166,7 +192,13 @@ describe('the right cause', () => {
   it('a missing kubectl is named as such (exit 3), by every script that needs one', async () => {
     const bin = path.join(tmp, 'bin');
     mkdirSync(bin, { recursive: true });
-    for (const b of ['bash', 'sh', 'env']) symlinkSync(execFileSync('sh', ['-c', `command -v ${b}`]).toString().trim(), path.join(bin, b));
+    for (const b of ['bash', 'sh', 'env'])
+      symlinkSync(
+        execFileSync('sh', ['-c', `command -v ${b}`])
+          .toString()
+          .trim(),
+        path.join(bin, b),
+      );
     for (const s of ['scripts/deploy-postgres.mts', 'scripts/verify-kafka.mts', 'scripts/backup-postgres.mts', 'deploy-all.mts']) {
       const r = await runKit(s, [], { env: { PATH: bin } });
       expect(r.code, s).toBe(3);

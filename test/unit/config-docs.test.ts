@@ -5,14 +5,26 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMON_FLAGS } from '../../scripts/lib/core/config.js';
 import { SCRIPTS } from '../../scripts/lib/cli/registry.js';
-import { CONFIG_DOCS, configDocsState, firstDifference, firstSentence, formatDefault, loadAll, REGENERATE, renderConfigDocs } from '../../scripts/lib/dev/config-docs.js';
+import {
+  CONFIG_DOCS,
+  configDocsState,
+  firstDifference,
+  firstSentence,
+  formatDefault,
+  loadAll,
+  REGENERATE,
+  renderConfigDocs,
+} from '../../scripts/lib/dev/config-docs.js';
 import type { ScriptDef } from '../../scripts/lib/cli/run.js';
 import { REPO, runKit } from '../support/cli.js';
 
 describe('docs/configuration.md', () => {
   it('is what the flag specs say (regenerate it when this fails)', async () => {
     const state = await configDocsState(REPO, await loadAll(SCRIPTS));
-    expect(state.fresh, `${CONFIG_DOCS} is stale (${firstDifference(state.expected, state.current)}).\nRegenerate it: ${REGENERATE}   (or: node --import tsx scripts/gen-config-docs.mts)`).toBe(true);
+    expect(
+      state.fresh,
+      `${CONFIG_DOCS} is stale (${firstDifference(state.expected, state.current)}).\nRegenerate it: ${REGENERATE}   (or: node --import tsx scripts/gen-config-docs.mts)`,
+    ).toBe(true);
   });
 
   it('names every flag and environment variable of every script', async () => {

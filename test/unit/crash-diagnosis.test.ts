@@ -18,7 +18,7 @@ const withContainer = (pod: PodJson, memory: string | undefined, env: { name: st
 });
 
 describe('OOMKilled names the limit and the heap', () => {
-  it('a JVM heap that does not fit in the container\'s own limit is named as the cause, with where the limit came from', () => {
+  it("a JVM heap that does not fit in the container's own limit is named as the cause, with where the limit came from", () => {
     const d = diagnosePod(withContainer(fixture('crashloop-oom'), '256Mi', [{ name: 'KAFKA_HEAP_OPTS', value: '-Xms512m -Xmx512m' }]));
     expect(d.fix).toContain('killed at its own memory limit');
     expect(d.fix).toContain('its JVM heap (-Xmx512m, from KAFKA_HEAP_OPTS) does not fit in its limit of 256Mi');
@@ -38,7 +38,12 @@ describe('OOMKilled names the limit and the heap', () => {
   });
 
   it('heap and quantity parsing', () => {
-    expect(jvmMaxHeap([{ name: 'KAFKA_HEAP_OPTS', value: '-Xmx1g' }, { name: 'JAVA_TOOL_OPTIONS', value: '-Xmx256m' }])).toEqual({ flag: '-Xmx256m', bytes: 256 * 2 ** 20, from: 'JAVA_TOOL_OPTIONS' });
+    expect(
+      jvmMaxHeap([
+        { name: 'KAFKA_HEAP_OPTS', value: '-Xmx1g' },
+        { name: 'JAVA_TOOL_OPTIONS', value: '-Xmx256m' },
+      ]),
+    ).toEqual({ flag: '-Xmx256m', bytes: 256 * 2 ** 20, from: 'JAVA_TOOL_OPTIONS' });
     expect(jvmMaxHeap([{ name: 'OTHER', value: '-Xmx1g' }])).toBeUndefined();
     expect(quantityBytes('256Mi')).toBe(256 * 2 ** 20);
     expect(quantityBytes('2Gi')).toBe(2 * 2 ** 30);
@@ -51,13 +56,18 @@ describe('OOMKilled names the limit and the heap', () => {
 const crashList = (pod: PodJson) =>
   JSON.stringify({
     items: [
-      { kind: 'StatefulSet', metadata: { name: 'kafka', generation: 1 }, spec: { replicas: 1 }, status: { observedGeneration: 1, replicas: 1, readyReplicas: 0, updatedReplicas: 1 } },
+      {
+        kind: 'StatefulSet',
+        metadata: { name: 'kafka', generation: 1 },
+        spec: { replicas: 1 },
+        status: { observedGeneration: 1, replicas: 1, readyReplicas: 0, updatedReplicas: 1 },
+      },
       { kind: 'Pod', ...pod },
     ],
   });
 
 describe('a step that fails on a crashed container carries its last log lines', () => {
-  it('CrashLoopBackOff: the previous run\'s last lines, from kubectl logs --previous, scrubbed, under the error', async () => {
+  it("CrashLoopBackOff: the previous run's last lines, from kubectl logs --previous, scrubbed, under the error", async () => {
     const exec = fakeExec(
       on(['get', 'statefulset,pod'], { stdout: crashList(fixture('crashloop')) }),
       on(['logs', 'kafka-0', '-c', 'kafka', '--previous', `--tail=${CRASH_LOG_LINES}`], { stdout: 'line one\nERROR password=hunter2-secret\nKilled\n' }),
@@ -74,7 +84,10 @@ describe('a step that fails on a crashed container carries its last log lines', 
   });
 
   it('no previous logs to get: the error alone, no empty heading', async () => {
-    const exec = fakeExec(on(['get', 'statefulset,pod'], { stdout: crashList(fixture('crashloop')) }), on(['logs'], { stderr: 'previous terminated container not found', exitCode: 1 }));
+    const exec = fakeExec(
+      on(['get', 'statefulset,pod'], { stdout: crashList(fixture('crashloop')) }),
+      on(['logs'], { stderr: 'previous terminated container not found', exitCode: 1 }),
+    );
     const err = (await waitForWorkload(fakeStep(exec), { kind: 'statefulset', name: 'kafka', selector: 'app=kafka' }).catch((e: unknown) => e)) as StepError;
     expect(err.message).toMatch(/CrashLoopBackOff, \d+ restarts$/);
   });
@@ -84,11 +97,16 @@ describe('the diagnostics bundle', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'lf-bundle-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('holds a crash-looping container\'s last run once (plain logs and --previous are the same run then), and both runs of a restarted running one', async () => {
+  it("holds a crash-looping container's last run once (plain logs and --previous are the same run then), and both runs of a restarted running one", async () => {
     const waiting = fixture('crashloop-oom');
     const running: PodJson = {
       metadata: { name: 'postgresql-0', namespace: 'learnflow' },
-      status: { phase: 'Running', containerStatuses: [{ name: 'postgresql', ready: true, restartCount: 1, state: { running: {} }, lastState: { terminated: { reason: 'Error', exitCode: 1 } } }] },
+      status: {
+        phase: 'Running',
+        containerStatuses: [
+          { name: 'postgresql', ready: true, restartCount: 1, state: { running: {} }, lastState: { terminated: { reason: 'Error', exitCode: 1 } } },
+        ],
+      },
     };
     const exec = fakeExec(
       on(['get', 'pods', '-o', 'json'], { stdout: JSON.stringify({ items: [waiting, running] }) }),

@@ -4,7 +4,14 @@
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { controlPlaneStates, dependencyStates, helmCommandLine, installControlPlane, releaseUpToDate, waitForControlPlane } from '../../scripts/lib/components/dapr/controlplane.js';
+import {
+  controlPlaneStates,
+  dependencyStates,
+  helmCommandLine,
+  installControlPlane,
+  releaseUpToDate,
+  waitForControlPlane,
+} from '../../scripts/lib/components/dapr/controlplane.js';
 import { dapr } from '../../scripts/lib/components/dapr/index.js';
 import { deployScript } from '../../scripts/lib/workflows/component-scripts.js';
 
@@ -22,15 +29,55 @@ const CHART_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'no-such-chart');
 
 describe('helm command lines', () => {
   it('installs from the chart repository without `helm repo add`, values by file, no --wait', () => {
-    const args = upgradeInstallArgs({ release: 'dapr', namespace: 'dapr-system', chart: { kind: 'repo', repo: V.repo, name: 'dapr', version: '1.18.3' }, valuesFiles: ['k8s/dapr/values.yaml'], timeoutMs: 270_000 });
-    expect(args).toEqual(['upgrade', '--install', 'dapr', 'dapr', '--repo', V.repo, '--version', '1.18.3', '--namespace', 'dapr-system', '--create-namespace', '--values', 'k8s/dapr/values.yaml', '--timeout', '4m30s']);
+    const args = upgradeInstallArgs({
+      release: 'dapr',
+      namespace: 'dapr-system',
+      chart: { kind: 'repo', repo: V.repo, name: 'dapr', version: '1.18.3' },
+      valuesFiles: ['k8s/dapr/values.yaml'],
+      timeoutMs: 270_000,
+    });
+    expect(args).toEqual([
+      'upgrade',
+      '--install',
+      'dapr',
+      'dapr',
+      '--repo',
+      V.repo,
+      '--version',
+      '1.18.3',
+      '--namespace',
+      'dapr-system',
+      '--create-namespace',
+      '--values',
+      'k8s/dapr/values.yaml',
+      '--timeout',
+      '4m30s',
+    ]);
     // Flags whose meaning or name changed between helm 3 and helm 4 are not used.
     expect(args.join(' ')).not.toMatch(/--wait|--atomic|--force|--all\b/);
   });
 
   it('installs a local chart (from the Go module: version 0.0.0, tag edge) with the image tag set', () => {
-    const args = upgradeInstallArgs({ release: 'dapr', namespace: 'dapr-system', chart: { kind: 'local', path: '/c/dapr' }, valuesFiles: ['v.yaml'], setString: { 'global.tag': '1.18.3' } });
-    expect(args).toEqual(['upgrade', '--install', 'dapr', '/c/dapr', '--namespace', 'dapr-system', '--create-namespace', '--values', 'v.yaml', '--set-string', 'global.tag=1.18.3']);
+    const args = upgradeInstallArgs({
+      release: 'dapr',
+      namespace: 'dapr-system',
+      chart: { kind: 'local', path: '/c/dapr' },
+      valuesFiles: ['v.yaml'],
+      setString: { 'global.tag': '1.18.3' },
+    });
+    expect(args).toEqual([
+      'upgrade',
+      '--install',
+      'dapr',
+      '/c/dapr',
+      '--namespace',
+      'dapr-system',
+      '--create-namespace',
+      '--values',
+      'v.yaml',
+      '--set-string',
+      'global.tag=1.18.3',
+    ]);
   });
 
   it('formats helm durations and recognises helm 3 and 4 only', () => {
@@ -41,7 +88,9 @@ describe('helm command lines', () => {
   });
 
   it('parses `helm list -o json` of helm 3 (revision as a string) and of an empty namespace', () => {
-    expect(parseReleases('[{"name":"dapr","namespace":"dapr-system","revision":"2","status":"deployed","chart":"dapr-1.18.3","app_version":"1.18.3"}]')[0]!.revision).toBe(2);
+    expect(
+      parseReleases('[{"name":"dapr","namespace":"dapr-system","revision":"2","status":"deployed","chart":"dapr-1.18.3","app_version":"1.18.3"}]')[0]!.revision,
+    ).toBe(2);
     expect(parseReleases('[]')).toEqual([]);
     expect(parseReleases('null')).toEqual([]);
   });
@@ -54,7 +103,9 @@ describe('helm command lines', () => {
 
   it('shows the pasteable command in --dry-run form', () => {
     const s = settingsFor({});
-    expect(helmCommandLine(s)).toBe(`helm upgrade --install dapr dapr --repo ${V.repo} --version ${V.version} --namespace dapr-system --create-namespace --values ${s.valuesPath} --labels learnflow.dev/managed-by=learnflow-kit`);
+    expect(helmCommandLine(s)).toBe(
+      `helm upgrade --install dapr dapr --repo ${V.repo} --version ${V.version} --namespace dapr-system --create-namespace --values ${s.valuesPath} --labels learnflow.dev/managed-by=learnflow-kit`,
+    );
   });
 });
 
@@ -91,7 +142,12 @@ function stepFor(exec: ReturnType<typeof fakeExec>, flags: Record<string, unknow
   return fakeStep(exec, { values: { 'dapr-version': V.version, 'consumer-group': 'learnflow-consumers', 'tracing-sampling-rate': '1', ...flags }, budgetMs });
 }
 
-const deployment = (name: string, ready: number, replicas = 1) => ({ kind: 'Deployment', metadata: { name, generation: 1 }, spec: { replicas }, status: { observedGeneration: 1, replicas, readyReplicas: ready, updatedReplicas: replicas } });
+const deployment = (name: string, ready: number, replicas = 1) => ({
+  kind: 'Deployment',
+  metadata: { name, generation: 1 },
+  spec: { replicas },
+  status: { observedGeneration: 1, replicas, readyReplicas: ready, updatedReplicas: replicas },
+});
 const statefulset = (name: string, ready: number, replicas = 1) => ({ ...deployment(name, ready, replicas), kind: 'StatefulSet' });
 const readyControlPlane = () => [
   deployment('dapr-operator', 1),
@@ -100,10 +156,12 @@ const readyControlPlane = () => [
   statefulset('dapr-placement-server', 1),
   statefulset('dapr-scheduler-server', 3, 3),
 ];
-const controlPlaneReply = (items: unknown[]): FakeHandler => on(['get', 'deployment,statefulset,pod', '-n', 'dapr-system'], { stdout: JSON.stringify({ items }) });
+const controlPlaneReply = (items: unknown[]): FakeHandler =>
+  on(['get', 'deployment,statefulset,pod', '-n', 'dapr-system'], { stdout: JSON.stringify({ items }) });
 
 describe('installControlPlane', () => {
-  const released = (chart: string, status = 'deployed') => on(['list'], { stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: '3', status, chart, app_version: '1.18.3' }]) });
+  const released = (chart: string, status = 'deployed') =>
+    on(['list'], { stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: '3', status, chart, app_version: '1.18.3' }]) });
 
   it('runs no upgrade when the release is deployed at the chart with the same values', async () => {
     const s = settingsFor({});
@@ -146,7 +204,10 @@ describe('installControlPlane', () => {
     const s = settingsFor({});
     let listed = 0;
     const exec = fakeExec(
-      on(['list'], () => ({ stdout: listed++ === 0 ? JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 1, status: 'pending-install', chart: 'dapr-1.18.3' }]) : '[]' })),
+      on(['list'], () => ({
+        stdout:
+          listed++ === 0 ? JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 1, status: 'pending-install', chart: 'dapr-1.18.3' }]) : '[]',
+      })),
       on(['uninstall'], { stdout: '' }),
       on(['upgrade', '--install'], { stdout: '' }),
     );
@@ -160,7 +221,11 @@ describe('installControlPlane', () => {
     const s = settingsFor({});
     let listed = 0;
     const exec = fakeExec(
-      on(['list'], () => ({ stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 4, status: listed++ === 0 ? 'pending-upgrade' : 'deployed', chart: 'dapr-1.18.2' }]) })),
+      on(['list'], () => ({
+        stdout: JSON.stringify([
+          { name: 'dapr', namespace: 'dapr-system', revision: 4, status: listed++ === 0 ? 'pending-upgrade' : 'deployed', chart: 'dapr-1.18.2' },
+        ]),
+      })),
       on(['rollback'], { stdout: '' }),
       on(['get', 'values'], { stdout: '{}' }),
       on(['show', 'crds'], { stdout: '' }),
@@ -188,21 +253,41 @@ describe('control-plane wait', () => {
     const items = [
       ...readyControlPlane().slice(0, 4),
       statefulset('dapr-scheduler-server', 2, 3),
-      { kind: 'Pod', metadata: { name: 'dapr-scheduler-server-2', namespace: 'dapr-system', labels: { app: 'dapr-scheduler-server' } }, status: { phase: 'Pending', containerStatuses: [{ name: 'dapr-scheduler-server', ready: false, image: 'ghcr.io/dapr/scheduler:9.9.9', state: { waiting: { reason: 'ImagePullBackOff', message: 'manifest unknown' } } }] } },
+      {
+        kind: 'Pod',
+        metadata: { name: 'dapr-scheduler-server-2', namespace: 'dapr-system', labels: { app: 'dapr-scheduler-server' } },
+        status: {
+          phase: 'Pending',
+          containerStatuses: [
+            {
+              name: 'dapr-scheduler-server',
+              ready: false,
+              image: 'ghcr.io/dapr/scheduler:9.9.9',
+              state: { waiting: { reason: 'ImagePullBackOff', message: 'manifest unknown' } },
+            },
+          ],
+        },
+      },
     ];
     const exec = fakeExec(controlPlaneReply(items));
     const step = stepFor(exec);
     const err = await waitForControlPlane(step).catch((e: Error & { fix?: string }) => e);
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/pod dapr-scheduler-server-2 is container dapr-scheduler-server: ImagePullBackOff \(manifest unknown\); not ready: dapr-scheduler-server 2\/3 ready/);
+    expect((err as Error).message).toMatch(
+      /pod dapr-scheduler-server-2 is container dapr-scheduler-server: ImagePullBackOff \(manifest unknown\); not ready: dapr-scheduler-server 2\/3 ready/,
+    );
     expect((err as { fix?: string }).fix).toMatch(/-n dapr-system/);
     expect(exec.calls).toHaveLength(1);
   });
 
   it('names each workload still not ready when the budget runs out', async () => {
-    const items = readyControlPlane().map((w) => (w.metadata.name === 'dapr-sentry' || w.metadata.name === 'dapr-operator' ? { ...w, status: { ...w.status, readyReplicas: 0 } } : w));
+    const items = readyControlPlane().map((w) =>
+      w.metadata.name === 'dapr-sentry' || w.metadata.name === 'dapr-operator' ? { ...w, status: { ...w.status, readyReplicas: 0 } } : w,
+    );
     const step = stepFor(fakeExec(controlPlaneReply(items)), {}, 10_000);
-    await expect(waitForControlPlane(step)).rejects.toThrow(/timed out .* last state: not ready: dapr-operator 0\/1 ready, 1\/1 updated; dapr-sentry 0\/1 ready/);
+    await expect(waitForControlPlane(step)).rejects.toThrow(
+      /timed out .* last state: not ready: dapr-operator 0\/1 ready, 1\/1 updated; dapr-sentry 0\/1 ready/,
+    );
   });
 });
 
@@ -223,14 +308,20 @@ describe('dependency gate', () => {
       NOTHING_REMEMBERED,
     );
     const err = (await dapr.deploy(stepFor(exec)).catch((e: unknown) => e)) as Error & { fix?: string; exitCode?: number };
-    expect(err.message).toMatch(/^refusing to apply the Dapr components: Kafka is not deployed in learnflow\. A sidecar whose component cannot initialise exits/);
+    expect(err.message).toMatch(
+      /^refusing to apply the Dapr components: Kafka is not deployed in learnflow\. A sidecar whose component cannot initialise exits/,
+    );
     expect(err.fix).toMatch(/deploy-kafka\.mts --namespace learnflow.*--control-plane-only/);
     expect(err.exitCode).toBe(1);
     expect(exec.calls.filter((c) => c.cmd === 'helm').map((c) => c.args[0])).toEqual(['version']);
   });
 
   it('stops waiting at once when a dependency pod crash-loops', async () => {
-    const crash = { kind: 'Pod', metadata: { name: 'kafka-0', namespace: 'learnflow', labels: { 'app.kubernetes.io/name': 'kafka' } }, status: { phase: 'Running', containerStatuses: [{ name: 'kafka', ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff' } } }] } };
+    const crash = {
+      kind: 'Pod',
+      metadata: { name: 'kafka-0', namespace: 'learnflow', labels: { 'app.kubernetes.io/name': 'kafka' } },
+      status: { phase: 'Running', containerStatuses: [{ name: 'kafka', ready: false, restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff' } } }] },
+    };
     const s = settingsFor({});
     const exec = fakeExec(
       on(['list'], { stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 1, status: 'deployed', chart: `dapr-${V.version}` }]) }),
@@ -241,7 +332,9 @@ describe('dependency gate', () => {
     );
     const step = stepFor(exec);
     step.preflighted = true;
-    await expect(dapr.deploy(step)).rejects.toThrow(/refusing to apply the Dapr components: Kafka is not ready \(0\/1 ready, 1\/1 updated \(kafka-0: container kafka: CrashLoopBackOff, 4 restarts\)\)/);
+    await expect(dapr.deploy(step)).rejects.toThrow(
+      /refusing to apply the Dapr components: Kafka is not ready \(0\/1 ready, 1\/1 updated \(kafka-0: container kafka: CrashLoopBackOff, 4 restarts\)\)/,
+    );
     expect(exec.calls.some((c) => c.args.includes('apply'))).toBe(false);
   });
 });
@@ -250,13 +343,20 @@ describe('dependency gate', () => {
 const NOTHING_REMEMBERED = on(['get', 'configmap', 'learnflow-settings-dapr'], { stdout: '' });
 
 describe('install-dapr --dry-run', () => {
-  it('prints the plan (stderr) and a clean YAML stream (stdout) with no cluster and no secret; the chart\'s objects via helm template', async () => {
+  it("prints the plan (stderr) and a clean YAML stream (stdout) with no cluster and no secret; the chart's objects via helm template", async () => {
     const out: string[] = [];
     const err: string[] = [];
     const chartYaml = 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dapr-operator\n  namespace: dapr-system\n';
     // Only `helm template` may run (no cluster is contacted); anything else fails the test.
     const exec = fakeExec((args, cmd) => (cmd === 'helm' && args[0] === 'template' ? { stdout: chartYaml } : undefined));
-    const argv = ['--dry-run', '--with-redis', '--zipkin-endpoint', 'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans', '--tracing-sampling-rate', '0.5'];
+    const argv = [
+      '--dry-run',
+      '--with-redis',
+      '--zipkin-endpoint',
+      'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans',
+      '--tracing-sampling-rate',
+      '0.5',
+    ];
     const code = await main(installDaprScript(), argv, {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
     const text = out.join('');
     const log = err.join('\n');
@@ -272,15 +372,22 @@ describe('install-dapr --dry-run', () => {
     // A YAML stream: every document parses on its own, no helm values glued onto the last object.
     const docs = parseAllDocuments(text);
     expect(docs.every((d) => d.errors.length === 0)).toBe(true);
-    expect(docs.map((d) => (d.toJS() as { kind: string }).kind)).toEqual(expect.arrayContaining(['Secret', 'Component', 'Configuration', 'Resiliency', 'StatefulSet', 'Deployment']));
+    expect(docs.map((d) => (d.toJS() as { kind: string }).kind)).toEqual(
+      expect.arrayContaining(['Secret', 'Component', 'Configuration', 'Resiliency', 'StatefulSet', 'Deployment']),
+    );
     expect(text).not.toContain('sidecarDropALLCapabilities');
   });
 
-  it('without helm, says the chart\'s objects are not shown and still prints the kit\'s own', async () => {
+  it("without helm, says the chart's objects are not shown and still prints the kit's own", async () => {
     const out: string[] = [];
     const err: string[] = [];
     const exec = fakeExec((_args, cmd) => (cmd === 'helm' ? { exitCode: 127, stderr: 'helm: not found' } : undefined));
-    const code = await main(installDaprScript(), ['--dry-run'], {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false });
+    const code = await main(
+      installDaprScript(),
+      ['--dry-run'],
+      {},
+      { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock: fakeClock(), exec, tty: false },
+    );
     expect(code).toBe(0);
     expect(err.join('\n')).toMatch(/the Dapr chart's objects .*: not shown \(/);
     expect(out.join('')).toContain('kind: Component');

@@ -4,7 +4,15 @@
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { expectedComponents, renderAll, renderComponents, renderConfiguration, renderRedis, renderResiliency, renderZipkin } from '../../scripts/lib/components/dapr/manifests.js';
+import {
+  expectedComponents,
+  renderAll,
+  renderComponents,
+  renderConfiguration,
+  renderRedis,
+  renderResiliency,
+  renderZipkin,
+} from '../../scripts/lib/components/dapr/manifests.js';
 import { COMPONENT_SELECTOR, zipkinEndpointIn, KAFKA_PROTOCOL_VERSION, PROBE_IMAGE, VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
 import { buildConnectionString, inClusterTarget } from '../../scripts/lib/components/dapr/statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, desiredValues, flattenValues, loadValues, sameValues } from '../../scripts/lib/components/dapr/values.js';
@@ -15,7 +23,13 @@ type Any = Manifest & Record<string, any>;
 
 const PASSWORD = 'PwUnderTest_0123456789abcdefXYZ';
 const REDIS_PASSWORD = 'RedisPw_9876543210zyxwvutsrqpo';
-const settings = { namespace: 'learnflow', consumerGroup: 'learnflow-consumers', samplingRate: '1', zipkinEndpoint: zipkinEndpointIn('learnflow'), withRedis: true };
+const settings = {
+  namespace: 'learnflow',
+  consumerGroup: 'learnflow-consumers',
+  samplingRate: '1',
+  zipkinEndpoint: zipkinEndpointIn('learnflow'),
+  withRedis: true,
+};
 const connectionString = buildConnectionString(inClusterTarget('learnflow'), PASSWORD);
 const all = renderAll(settings, { connectionString, redisPassword: REDIS_PASSWORD }) as Any[];
 const find = (kind: string, name: string) => all.find((m) => m.kind === kind && m.metadata.name === name)!;
@@ -27,12 +41,95 @@ const meta = (c: Any) => new Map<string, any>(c.spec.metadata.map((m: any) => [m
  * listed here is silently ignored by daprd: the typo test.
  */
 const KNOWN_METADATA: Record<string, string[]> = {
-  'pubsub.kafka': ['brokers', 'consumerGroup', 'clientID', 'initialOffset', 'maxMessageBytes', 'consumeRetryInterval', 'consumeRetryEnabled', 'heartbeatInterval', 'sessionTimeout', 'version', 'skipVerify', 'disableTls', 'channelBufferSize', 'consumerFetchMin', 'clientConnectionTopicMetadataRefreshInterval', 'clientConnectionKeepAliveInterval', 'dialTimeout', 'readTimeout', 'writeTimeout', 'metadataTimeout', 'producerRequiredAcks', 'producerRetryMax', 'consumerFetchDefault', 'compression', 'consumerGroupRebalanceStrategy', 'excludeHeaderMetaRegex', 'authType', 'saslUsername', 'saslPassword', 'saslMechanism', 'caCert', 'clientCert', 'clientKey', 'escapeHeaders', 'useAvroJSON',
+  'pubsub.kafka': [
+    'brokers',
+    'consumerGroup',
+    'clientID',
+    'initialOffset',
+    'maxMessageBytes',
+    'consumeRetryInterval',
+    'consumeRetryEnabled',
+    'heartbeatInterval',
+    'sessionTimeout',
+    'version',
+    'skipVerify',
+    'disableTls',
+    'channelBufferSize',
+    'consumerFetchMin',
+    'clientConnectionTopicMetadataRefreshInterval',
+    'clientConnectionKeepAliveInterval',
+    'dialTimeout',
+    'readTimeout',
+    'writeTimeout',
+    'metadataTimeout',
+    'producerRequiredAcks',
+    'producerRetryMax',
+    'consumerFetchDefault',
+    'compression',
+    'consumerGroupRebalanceStrategy',
+    'excludeHeaderMetaRegex',
+    'authType',
+    'saslUsername',
+    'saslPassword',
+    'saslMechanism',
+    'caCert',
+    'clientCert',
+    'clientKey',
+    'escapeHeaders',
+    'useAvroJSON',
     // Not in metadata.yaml: read with the prefix "backOff" by dapr/kit retry.DecodeConfigWithPrefix
     // (common/component/kafka/kafka.go); dapr/kit retry/retry.go names the fields.
-    'backOffPolicy', 'backOffDuration', 'backOffInitialInterval', 'backOffRandomizationFactor', 'backOffMultiplier', 'backOffMaxInterval', 'backOffMaxElapsedTime', 'backOffMaxRetries'],
-  'state.postgresql': ['connectionString', 'timeout', 'tablePrefix', 'metadataTableName', 'cleanupInterval', 'maxConns', 'connectionMaxIdleTime', 'queryExecMode', 'host', 'hostaddr', 'port', 'database', 'user', 'password', 'sslRootCert'],
-  'state.redis': ['redisHost', 'redisPort', 'redisUsername', 'redisPassword', 'enableTLS', 'redisType', 'redisDB', 'redisMaxRetries', 'redisMinRetryInterval', 'redisMaxRetryInterval', 'dialTimeout', 'readTimeout', 'writeTimeout', 'poolSize', 'poolTimeout', 'maxConnAge', 'minIdleConns', 'idleCheckFrequency', 'idleTimeout', 'ttlInSeconds', 'queryIndexes', 'failover', 'sentinelMasterName'],
+    'backOffPolicy',
+    'backOffDuration',
+    'backOffInitialInterval',
+    'backOffRandomizationFactor',
+    'backOffMultiplier',
+    'backOffMaxInterval',
+    'backOffMaxElapsedTime',
+    'backOffMaxRetries',
+  ],
+  'state.postgresql': [
+    'connectionString',
+    'timeout',
+    'tablePrefix',
+    'metadataTableName',
+    'cleanupInterval',
+    'maxConns',
+    'connectionMaxIdleTime',
+    'queryExecMode',
+    'host',
+    'hostaddr',
+    'port',
+    'database',
+    'user',
+    'password',
+    'sslRootCert',
+  ],
+  'state.redis': [
+    'redisHost',
+    'redisPort',
+    'redisUsername',
+    'redisPassword',
+    'enableTLS',
+    'redisType',
+    'redisDB',
+    'redisMaxRetries',
+    'redisMinRetryInterval',
+    'redisMaxRetryInterval',
+    'dialTimeout',
+    'readTimeout',
+    'writeTimeout',
+    'poolSize',
+    'poolTimeout',
+    'maxConnAge',
+    'minIdleConns',
+    'idleCheckFrequency',
+    'idleTimeout',
+    'ttlInSeconds',
+    'queryIndexes',
+    'failover',
+    'sentinelMasterName',
+  ],
 };
 
 describe('chart values (k8s/dapr/values.yaml)', () => {
@@ -110,7 +207,7 @@ describe('components', () => {
     // No metadata entry has both a value and a reference, and every plain value is a string.
     for (const c of all.filter((m) => m.kind === 'Component')) {
       for (const m of c.spec.metadata) {
-        expect(('value' in m) !== ('secretKeyRef' in m), `${c.metadata.name}.${m.name}`).toBe(true);
+        expect('value' in m !== 'secretKeyRef' in m, `${c.metadata.name}.${m.name}`).toBe(true);
         if ('value' in m) expect(typeof m.value, `${c.metadata.name}.${m.name}`).toBe('string');
       }
     }
@@ -190,7 +287,13 @@ describe('components', () => {
 
   it('leaves Redis out unless asked', () => {
     const names = renderAll({ ...settings, withRedis: false }, { connectionString }).map((m) => `${m.kind}/${m.metadata.name}`);
-    expect(names).toEqual(['Secret/dapr-statestore', 'Component/kafka-pubsub', 'Component/statestore', 'Configuration/learnflow-config', 'Resiliency/learnflow-resiliency']);
+    expect(names).toEqual([
+      'Secret/dapr-statestore',
+      'Component/kafka-pubsub',
+      'Component/statestore',
+      'Configuration/learnflow-config',
+      'Resiliency/learnflow-resiliency',
+    ]);
     expect(renderComponents(settings, connectionString)).toHaveLength(3);
   });
 });
@@ -273,14 +376,21 @@ describe('--with-zipkin', () => {
     expect(c.image).toBe(`${v.image}:${v.version}`);
     expect(z.find((m) => m.kind === 'Service')!.metadata.name).toBe('zipkin');
     expect(z.find((m) => m.kind === 'Service')!.spec.ports).toEqual([{ name: 'http', port: 9411, targetPort: 'http' }]);
-    expect(dep.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: expect.any(Number), seccompProfile: { type: 'RuntimeDefault' } });
+    expect(dep.spec.template.spec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: expect.any(Number),
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(z.find((m) => m.kind === 'NetworkPolicy')!.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 9411 }] }]);
   });
 
   it('points the Configuration at it, and without it exports nothing', () => {
     const withIt = renderAll({ ...settings, withRedis: false, withZipkin: true, zipkinEndpoint: zipkinEndpointIn('learnflow') }, { connectionString }) as Any[];
-    expect(withIt.find((m) => m.kind === 'Configuration')!.spec.tracing).toEqual({ samplingRate: '1', zipkin: { endpointAddress: 'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans' } });
+    expect(withIt.find((m) => m.kind === 'Configuration')!.spec.tracing).toEqual({
+      samplingRate: '1',
+      zipkin: { endpointAddress: 'http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans' },
+    });
     expect(withIt.some((m) => m.kind === 'Deployment' && m.metadata.name === 'zipkin')).toBe(true);
     const without = renderAll({ ...settings, withRedis: false, zipkinEndpoint: undefined }, { connectionString }) as Any[];
     expect(without.some((m) => m.metadata.name === 'zipkin')).toBe(false);

@@ -24,7 +24,13 @@ import {
 } from '../../scripts/lib/components/dapr/probe.js';
 import { fakeExec, fakeStep, on } from '../support/fakes.js';
 
-const job = renderProbeJob({ namespace: 'learnflow', name: 'learnflow-dapr-probe-abcd', marker: 'probe-abcd-123', image: 'curlimages/curl:8.11.1', activeDeadlineSeconds: 240 }) as any;
+const job = renderProbeJob({
+  namespace: 'learnflow',
+  name: 'learnflow-dapr-probe-abcd',
+  marker: 'probe-abcd-123',
+  image: 'curlimages/curl:8.11.1',
+  activeDeadlineSeconds: 240,
+}) as any;
 const podSpec = job.spec.template.spec;
 
 describe('probe Job', () => {
@@ -54,10 +60,20 @@ describe('probe Job', () => {
   it('meets Pod Security "restricted" and reports through the termination message', () => {
     const c = podSpec.containers[0];
     expect(podSpec.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsUser: 65532 });
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      runAsUser: 65532,
+    });
     expect(c).toMatchObject({ terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' });
     expect(podSpec.automountServiceAccountToken).toBe(false);
-    expect(c.env).toEqual(expect.arrayContaining([{ name: 'M', value: 'probe-abcd-123' }, { name: 'TOPIC', value: PROBE_TOPIC }]));
+    expect(c.env).toEqual(
+      expect.arrayContaining([
+        { name: 'M', value: 'probe-abcd-123' },
+        { name: 'TOPIC', value: PROBE_TOPIC },
+      ]),
+    );
   });
 });
 
@@ -123,7 +139,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Runs PROBE_SCRIPT as the pod would (/bin/sh -c, env from the Job), with the result file redirected. */
 function runScript(port: number, marker: string, wait = 5): Promise<{ code: number | null; result: string; stderr: string }> {
   const resultFile = path.join(dir, `${marker}.json`);
-  const env = { ...Object.fromEntries(job.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value])), M: marker, WAIT: String(wait), DAPR_HTTP_PORT: String(port), RESULT_FILE: resultFile, PATH: process.env.PATH! };
+  const env = {
+    ...Object.fromEntries(job.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value])),
+    M: marker,
+    WAIT: String(wait),
+    DAPR_HTTP_PORT: String(port),
+    RESULT_FILE: resultFile,
+    PATH: process.env.PATH!,
+  };
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', PROBE_SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -159,7 +182,9 @@ describe('probe script (/bin/sh + curl against a fake sidecar)', () => {
   });
 
   it('names the failing hop and carries the sidecar error, quotes and all, in valid JSON', async () => {
-    const sidecar = await fakeSidecar({ publish: [500, '{"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE","message":"error when publish to topic \\"t\\": kafka: tab\there \\\\ back"}'] });
+    const sidecar = await fakeSidecar({
+      publish: [500, '{"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE","message":"error when publish to topic \\"t\\": kafka: tab\there \\\\ back"}'],
+    });
     try {
       const parsed = parseProbeResult((await runScript(sidecar.port, 'probe-pub-2')).result, 'probe-pub-2');
       const publish = parsed.hops.find((h) => h.hop === 'publish')!;
@@ -198,7 +223,10 @@ describe('probe script (/bin/sh + curl against a fake sidecar)', () => {
     const sidecar = await fakeSidecar({ components: ['kafka-pubsub=pubsub.kafka'] });
     try {
       const checks = probeChecks(parseProbeResult((await runScript(sidecar.port, 'probe-meta-5')).result, 'probe-meta-5'), false);
-      expect(checks.find((c) => c.name === 'probe: components loaded')).toMatchObject({ ok: false, detail: expect.stringContaining('not loaded: statestore (state.postgresql)') });
+      expect(checks.find((c) => c.name === 'probe: components loaded')).toMatchObject({
+        ok: false,
+        detail: expect.stringContaining('not loaded: statestore (state.postgresql)'),
+      });
     } finally {
       await sidecar.close();
     }
@@ -233,17 +261,27 @@ describe('probe result parser', () => {
       ['a', 'pubsub.kafka'],
       ['b', 'state.redis'],
     ]);
-    expect(probeChecks(ok(), true).find((c) => c.name === 'probe: components loaded')).toMatchObject({ ok: true, detail: expect.stringContaining('statestore-redis hidden (scoped)') });
+    expect(probeChecks(ok(), true).find((c) => c.name === 'probe: components loaded')).toMatchObject({
+      ok: true,
+      detail: expect.stringContaining('statestore-redis hidden (scoped)'),
+    });
     const leaked = ok();
     leaked.hops[1]!.detail += 'statestore-redis=state.redis';
-    expect(probeChecks(leaked, true).find((c) => c.name === 'probe: components loaded')).toMatchObject({ ok: false, detail: expect.stringContaining('its scope is not applied') });
+    expect(probeChecks(leaked, true).find((c) => c.name === 'probe: components loaded')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('its scope is not applied'),
+    });
   });
 });
 
 // --------------------------------------------------------------------------- pod states
 
 const pod = (over: Record<string, unknown> = {}, containers = ['probe', 'daprd'], statuses: unknown[] = []) =>
-  ({ metadata: { name: 'p-1', namespace: 'learnflow' }, spec: { containers: containers.map((name) => ({ name })) }, status: { phase: 'Running', containerStatuses: statuses, ...over } }) as any;
+  ({
+    metadata: { name: 'p-1', namespace: 'learnflow' },
+    spec: { containers: containers.map((name) => ({ name })) },
+    status: { phase: 'Running', containerStatuses: statuses, ...over },
+  }) as any;
 
 describe('probe pod judge', () => {
   it('waits while there is no pod or it is starting', () => {
@@ -252,7 +290,11 @@ describe('probe pod judge', () => {
   });
 
   it('names the injection hop when no daprd container was added', () => {
-    expect(judgeProbePod(pod({}, ['probe']), 'learnflow')).toMatchObject({ kind: 'failed', hop: 'sidecar injection', fix: expect.stringContaining('--skip-probe') });
+    expect(judgeProbePod(pod({}, ['probe']), 'learnflow')).toMatchObject({
+      kind: 'failed',
+      hop: 'sidecar injection',
+      fix: expect.stringContaining('--skip-probe'),
+    });
   });
 
   it('accepts daprd as a native sidecar (an init container)', () => {
@@ -268,13 +310,23 @@ describe('probe pod judge', () => {
 
   it('names the sidecar when daprd exited (a component that cannot initialise)', () => {
     const v = judgeProbePod(pod({}, undefined, [{ name: 'daprd', ready: false, state: { terminated: { exitCode: 1, reason: 'Error' } } }]), 'dev');
-    expect(v).toMatchObject({ kind: 'failed', hop: 'sidecar', detail: expect.stringContaining('daprd exited with code 1'), fix: expect.stringContaining('kubectl logs -n dev p-1 -c daprd') });
+    expect(v).toMatchObject({
+      kind: 'failed',
+      hop: 'sidecar',
+      detail: expect.stringContaining('daprd exited with code 1'),
+      fix: expect.stringContaining('kubectl logs -n dev p-1 -c daprd'),
+    });
     // The cause a tokenless pod meets is named, not only Kafka or PostgreSQL.
     expect(v.kind === 'failed' && v.detail).toContain('dapr.io/disable-builtin-k8s-secret-store');
   });
 
   it('names the image pull when the image cannot be pulled', () => {
-    const v = judgeProbePod(pod({}, undefined, [{ name: 'probe', ready: false, image: 'curlimages/curl:0.0.0', state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } } }]), 'learnflow');
+    const v = judgeProbePod(
+      pod({}, undefined, [
+        { name: 'probe', ready: false, image: 'curlimages/curl:0.0.0', state: { waiting: { reason: 'ImagePullBackOff', message: 'not found' } } },
+      ]),
+      'learnflow',
+    );
     expect(v).toMatchObject({ kind: 'failed', hop: 'image pull', detail: expect.stringContaining('ImagePullBackOff') });
   });
 });
@@ -298,7 +350,8 @@ describe('runProbeJob', () => {
       }),
       on(['get', 'pod'], () => {
         polls++;
-        const statuses = polls < 2 ? [] : [{ name: 'probe', ready: false, state: { terminated: { exitCode: 0, message: JSON.stringify({ v: 1, ...ok(marker) }) } } }];
+        const statuses =
+          polls < 2 ? [] : [{ name: 'probe', ready: false, state: { terminated: { exitCode: 0, message: JSON.stringify({ v: 1, ...ok(marker) }) } } }];
         return { stdout: JSON.stringify({ items: [pod({}, undefined, statuses)] }) };
       }),
       on(['delete', 'job'], { stdout: '' }),

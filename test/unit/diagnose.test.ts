@@ -63,6 +63,8 @@ describe('workload readiness', () => {
     const base = { kind: 'StatefulSet', metadata: { name: 'kafka', generation: 2 }, spec: { replicas: 1 } };
     expect(workloadReady({ ...base, status: { observedGeneration: 1, readyReplicas: 1, updatedReplicas: 1 } }).ready).toBe(false);
     expect(workloadReady({ ...base, status: { observedGeneration: 2, readyReplicas: 0, updatedReplicas: 1 } }).ready).toBe(false);
-    expect(workloadReady({ ...base, status: { observedGeneration: 2, readyReplicas: 1, updatedReplicas: 1, currentRevision: 'a', updateRevision: 'a' } })).toEqual({ ready: true, state: '1/1 ready, 1/1 updated' });
+    expect(
+      workloadReady({ ...base, status: { observedGeneration: 2, readyReplicas: 1, updatedReplicas: 1, currentRevision: 'a', updateRevision: 'a' } }),
+    ).toEqual({ ready: true, state: '1/1 ready, 1/1 updated' });
   });
 });

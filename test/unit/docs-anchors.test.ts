@@ -92,20 +92,36 @@ describe('docs/troubleshooting.md anchors', () => {
 
   it('finds the anchors the code uses (the scan itself works)', () => {
     const found = new Set(uses.map((u) => u.anchor));
-    for (const a of ['missing-tools', 'cluster-unreachable', 'no-default-storageclass', 'imagepullbackoff', 'crashloopbackoff', 'oomkilled', 'not-enough-resources', 'pvc-pending', 'budget-exceeded', 'port-forward-drops', 'postgres-unreachable', 'migration-changed']) {
+    for (const a of [
+      'missing-tools',
+      'cluster-unreachable',
+      'no-default-storageclass',
+      'imagepullbackoff',
+      'crashloopbackoff',
+      'oomkilled',
+      'not-enough-resources',
+      'pvc-pending',
+      'budget-exceeded',
+      'port-forward-drops',
+      'postgres-unreachable',
+      'migration-changed',
+    ]) {
       expect(found, `no use of '${a}' found in scripts/: the scan is broken or the code changed`).toContain(a);
     }
-    expect(anchorsUsed(`x = { fix: 'a', docs: oom ? 'oomkilled' : 'crashloopbackoff' }; docsLink('budget-exceeded'); // docs/troubleshooting.md#pvc-pending`, 'x.ts').map((u) => u.anchor)).toEqual([
-      'oomkilled',
-      'crashloopbackoff',
-      'budget-exceeded',
-      'pvc-pending',
-    ]);
+    expect(
+      anchorsUsed(
+        `x = { fix: 'a', docs: oom ? 'oomkilled' : 'crashloopbackoff' }; docsLink('budget-exceeded'); // docs/troubleshooting.md#pvc-pending`,
+        'x.ts',
+      ).map((u) => u.anchor),
+    ).toEqual(['oomkilled', 'crashloopbackoff', 'budget-exceeded', 'pvc-pending']);
   });
 
   it('has an entry for every anchor the code links to', () => {
     const missing = uses.filter((u) => !troubleshootingIds.has(u.anchor));
-    expect(missing.map((u) => `${u.anchor} (used at ${u.where})`), `add <a id="..."></a> entries to ${TROUBLESHOOTING}`).toEqual([]);
+    expect(
+      missing.map((u) => `${u.anchor} (used at ${u.where})`),
+      `add <a id="..."></a> entries to ${TROUBLESHOOTING}`,
+    ).toEqual([]);
   });
 
   it('puts each explicit anchor right before a heading, and never twice', () => {
@@ -148,7 +164,8 @@ describe('relative links in docs/*.md and README.md', () => {
         broken.push(`line ${line}: ${target} (no such file)`);
         continue;
       }
-      if (anchor && dest.endsWith('.md') && !anchorsIn(readFileSync(dest, 'utf8')).has(anchor)) broken.push(`line ${line}: ${target} (no such anchor in ${path.relative(REPO, dest)})`);
+      if (anchor && dest.endsWith('.md') && !anchorsIn(readFileSync(dest, 'utf8')).has(anchor))
+        broken.push(`line ${line}: ${target} (no such anchor in ${path.relative(REPO, dest)})`);
     }
     expect(broken).toEqual([]);
   });

@@ -30,8 +30,19 @@ describe('Kafka tools run inside the broker pod', () => {
 describe('user-visible text', () => {
   // Help, messages, manifests' comments and docs speak to users, who have no access to the internal specification.
   const walk = (dir: string, keep: RegExp): string[] =>
-    readdirSync(path.join(REPO, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name), keep) : keep.test(e.name) ? [path.join(dir, e.name)] : []));
-  const files = [...walk('scripts', /\.m?ts$/), ...walk('k8s', /\.(ya?ml|json)$/), ...walk('docs', /\.md$/), ...walk('sql', /\.sql$/), 'README.md', 'deploy-all.mts', 'verify-all.mts', 'destroy-all.mts'];
+    readdirSync(path.join(REPO, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(path.join(dir, e.name), keep) : keep.test(e.name) ? [path.join(dir, e.name)] : [],
+    );
+  const files = [
+    ...walk('scripts', /\.m?ts$/),
+    ...walk('k8s', /\.(ya?ml|json)$/),
+    ...walk('docs', /\.md$/),
+    ...walk('sql', /\.sql$/),
+    'README.md',
+    'deploy-all.mts',
+    'verify-all.mts',
+    'destroy-all.mts',
+  ];
 
   it('names no internal specification id (seed 000, FR-002, SC-001)', () => {
     const hits = files.flatMap((f) =>

@@ -7,7 +7,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO } from '../support/cli.js';
 
-const entries = [...readdirSync(REPO).filter((f) => f.endsWith('.mts')), ...readdirSync(path.join(REPO, 'scripts')).filter((f) => f.endsWith('.mts')).map((f) => `scripts/${f}`), 'bench/deploy-bench.mts'];
+const entries = [
+  ...readdirSync(REPO).filter((f) => f.endsWith('.mts')),
+  ...readdirSync(path.join(REPO, 'scripts'))
+    .filter((f) => f.endsWith('.mts'))
+    .map((f) => `scripts/${f}`),
+  'bench/deploy-bench.mts',
+];
 
 describe('entry scripts', () => {
   it.each(entries)('%s is executable and starts with the portable header', (file) => {

@@ -60,7 +60,9 @@ describe('flags and config', () => {
 
   it('--no-cluster requires the data-plane endpoints', () => {
     expect(usageError(() => parse(['--no-cluster'])).message).toMatch(/--no-cluster needs --pg-url \(or LEARNFLOW_PG_URL\) and --kafka-brokers/);
-    expect(usageError(() => parse(['--no-cluster', '--pg-url', 'postgres://a:b@h/db', '--kafka-brokers', 'h:1', '--context', 'x'])).message).toMatch(/contradict/);
+    expect(usageError(() => parse(['--no-cluster', '--pg-url', 'postgres://a:b@h/db', '--kafka-brokers', 'h:1', '--context', 'x'])).message).toMatch(
+      /contradict/,
+    );
     expect(parse(['--no-cluster', '--pg-url', 'postgres://a:b@h/db', '--kafka-brokers', 'h:1']).noCluster).toBe(true);
   });
 

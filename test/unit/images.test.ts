@@ -9,7 +9,17 @@ import { describe, expect, it } from 'vitest';
 import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
 import { createCtx } from '../../scripts/lib/kube/context.js';
-import { collectImages, DAPR_CHART_IMAGES, DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry, dedupe, imagesScript, manifestImages, preloadCommands } from '../../scripts/lib/tools/images.js';
+import {
+  collectImages,
+  DAPR_CHART_IMAGES,
+  DAPR_DEFAULT_REGISTRY,
+  daprChartImages,
+  daprRegistry,
+  dedupe,
+  imagesScript,
+  manifestImages,
+  preloadCommands,
+} from '../../scripts/lib/tools/images.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { readVersions, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
 import type { Report } from '../../scripts/lib/core/report.js';
@@ -17,7 +27,14 @@ import { main } from '../../scripts/lib/cli/run.js';
 import { fakeClock, fakeExec, on } from '../support/fakes.js';
 
 const ctx = () =>
-  createCtx({ config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() }, log: memoryLogger(), exec: fakeExec(), clock: fakeClock(), secrets: new SecretRegistry(), signal: new AbortController().signal });
+  createCtx({
+    config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() },
+    log: memoryLogger(),
+    exec: fakeExec(),
+    clock: fakeClock(),
+    secrets: new SecretRegistry(),
+    signal: new AbortController().signal,
+  });
 
 const sts = (name: string, image: string, init?: string): Manifest => ({
   apiVersion: 'apps/v1',
@@ -28,15 +45,22 @@ const sts = (name: string, image: string, init?: string): Manifest => ({
 
 describe('manifestImages', () => {
   it('finds containers and init containers in pod templates at any depth (CronJob included)', () => {
-    const cron: Manifest = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'nightly' }, spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'c', image: 'busybox:1.37' }] } } } } } };
-    expect(manifestImages([sts('db', 'postgres:17.6', 'busybox:1.37'), cron, { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }], 'postgres')).toEqual([
+    const cron: Manifest = {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'nightly' },
+      spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'c', image: 'busybox:1.37' }] } } } } },
+    };
+    expect(
+      manifestImages([sts('db', 'postgres:17.6', 'busybox:1.37'), cron, { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }], 'postgres'),
+    ).toEqual([
       { image: 'busybox:1.37', component: 'postgres', source: 'StatefulSet/db (init init)' },
       { image: 'postgres:17.6', component: 'postgres', source: 'StatefulSet/db' },
       { image: 'busybox:1.37', component: 'postgres', source: 'CronJob/nightly' },
     ]);
   });
 
-  it('lists each image once, sources merged, in component order (the registry\'s, as given)', () => {
+  it("lists each image once, sources merged, in component order (the registry's, as given)", () => {
     const refs = dedupe(
       [
         { image: 'b:1', component: 'dapr', source: 'x' },
@@ -57,24 +81,44 @@ describe('manifestImages', () => {
 describe('the Dapr chart images', () => {
   it('are the pinned version of operator, placement, sentry, injector, scheduler and daprd', () => {
     const v = readVersions().dapr.version;
-    expect(daprChartImages(v).map((i) => i.image)).toEqual(['operator', 'placement', 'sentry', 'injector', 'scheduler', 'daprd'].map((n) => `${DAPR_DEFAULT_REGISTRY}/${n}:${v}`));
+    expect(daprChartImages(v).map((i) => i.image)).toEqual(
+      ['operator', 'placement', 'sentry', 'injector', 'scheduler', 'daprd'].map((n) => `${DAPR_DEFAULT_REGISTRY}/${n}:${v}`),
+    );
     expect(daprRegistry(REPO_ROOT)).toBe(DAPR_DEFAULT_REGISTRY);
   });
 
-  const chart = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), `dapr-chart-${readVersions().dapr.version}`, 'dapr');
+  const chart = path.join(
+    process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'),
+    `dapr-chart-${readVersions().dapr.version}`,
+    'dapr',
+  );
   it('match the names in the chart itself (global.registry, each sub-chart image)', () => {
     expect(existsSync(chart), `${chart} is missing: run test/substrate/provision.sh (it caches the Dapr chart)`).toBe(true);
     const values = parse(readFileSync(path.join(chart, 'values.yaml'), 'utf8')) as { global: { registry: string } };
     expect(values.global.registry).toBe(DAPR_DEFAULT_REGISTRY);
-    const sub = (name: string) => parse(readFileSync(path.join(chart, 'charts', name, 'values.yaml'), 'utf8')) as { image?: { name?: string }; injectorImage?: { name?: string } };
-    const fromChart = [sub('dapr_operator').image?.name, sub('dapr_placement').image?.name, sub('dapr_sentry').image?.name, sub('dapr_sidecar_injector').injectorImage?.name, sub('dapr_scheduler').image?.name, sub('dapr_sidecar_injector').image?.name];
+    const sub = (name: string) =>
+      parse(readFileSync(path.join(chart, 'charts', name, 'values.yaml'), 'utf8')) as { image?: { name?: string }; injectorImage?: { name?: string } };
+    const fromChart = [
+      sub('dapr_operator').image?.name,
+      sub('dapr_placement').image?.name,
+      sub('dapr_sentry').image?.name,
+      sub('dapr_sidecar_injector').injectorImage?.name,
+      sub('dapr_scheduler').image?.name,
+      sub('dapr_sidecar_injector').image?.name,
+    ];
     expect(fromChart).toEqual(DAPR_CHART_IMAGES.map((i) => i.name));
   });
 });
 
 describe('collectImages', () => {
   it('renders every component, adds what a component declares besides, and the Dapr chart', async () => {
-    const extra: Component = { ...COMPONENTS.postgres!, name: 'dapr', title: 'Fake Dapr', plan: async () => ({ actions: [], manifests: [] }), images: () => ['curlimages/curl:8.11.1'] };
+    const extra: Component = {
+      ...COMPONENTS.postgres!,
+      name: 'dapr',
+      title: 'Fake Dapr',
+      plan: async () => ({ actions: [], manifests: [] }),
+      images: () => ['curlimages/curl:8.11.1'],
+    };
     const { images, checks } = await collectImages(ctx(), [COMPONENTS.postgres!, extra]);
     const names = images.map((i) => i.image);
     expect(names).toContain(`${readVersions().postgres.image}:${readVersions().postgres.version}`);
@@ -95,7 +139,12 @@ describe('collectImages', () => {
   });
 
   it('reports a component that cannot be rendered instead of crashing', async () => {
-    const broken: Component = { ...COMPONENTS.postgres!, name: 'kafka', title: 'Broken', plan: async () => Promise.reject(new Error('k8s/kafka/statefulset.yaml: no value for {{ x }}')) };
+    const broken: Component = {
+      ...COMPONENTS.postgres!,
+      name: 'kafka',
+      title: 'Broken',
+      plan: async () => Promise.reject(new Error('k8s/kafka/statefulset.yaml: no value for {{ x }}')),
+    };
     const { checks } = await collectImages(ctx(), [broken]);
     expect(checks).toEqual([{ name: 'kafka', ok: false, detail: expect.stringMatching(/could not render its manifests: .*no value/) }]);
   });
@@ -104,7 +153,10 @@ describe('collectImages', () => {
 describe('images.mts', () => {
   it('prints pre-load commands per cluster kind', () => {
     const imgs = ['postgres:17.6', 'apache/kafka:4.3.1'];
-    expect(preloadCommands(imgs, 'kind', 'learnflow')).toEqual(['for i in postgres:17.6 apache/kafka:4.3.1; do docker pull "$i"; done', 'kind load docker-image postgres:17.6 apache/kafka:4.3.1 --name learnflow']);
+    expect(preloadCommands(imgs, 'kind', 'learnflow')).toEqual([
+      'for i in postgres:17.6 apache/kafka:4.3.1; do docker pull "$i"; done',
+      'kind load docker-image postgres:17.6 apache/kafka:4.3.1 --name learnflow',
+    ]);
     expect(preloadCommands(imgs, 'minikube')[1]).toBe('minikube image load postgres:17.6 apache/kafka:4.3.1');
     expect(preloadCommands(imgs, 'k3d')[1]).toBe('k3d image import postgres:17.6 apache/kafka:4.3.1 -c k3s-default');
     expect(preloadCommands(imgs, 'docker-desktop')).toHaveLength(1);
@@ -118,7 +170,12 @@ describe('images.mts', () => {
     const run = async (argv: string[]) => {
       const out: string[] = [];
       const exec = fakeExec(on(['info', '--format'], { stdout: JSON.stringify({ Driver: 'overlay2', DriverStatus: [], Architecture: 'x86_64' }) }));
-      const code = await main(imagesScript(async () => [COMPONENTS.postgres!]), argv, {}, { stdout: (t) => out.push(t), stderr: () => {}, clock: fakeClock(), exec, tty: false });
+      const code = await main(
+        imagesScript(async () => [COMPONENTS.postgres!]),
+        argv,
+        {},
+        { stdout: (t) => out.push(t), stderr: () => {}, clock: fakeClock(), exec, tty: false },
+      );
       return { code, out: out.join(''), calls: exec.calls.map((c) => c.line) };
     };
     const json = await run(['--json']);

@@ -42,7 +42,12 @@ describe('the shipped catalogue', () => {
 
   it('turns a topic into the Kafka settings the kit manages, min ISR from the replication factor', () => {
     const dlq = catalogue.topics.find((t) => t.name === 'dead-letter.queue')!;
-    expect(desiredConfigs(dlq, 1)).toEqual({ 'retention.ms': String(30 * DAY), 'compression.type': 'gzip', 'cleanup.policy': 'delete', 'min.insync.replicas': '1' });
+    expect(desiredConfigs(dlq, 1)).toEqual({
+      'retention.ms': String(30 * DAY),
+      'compression.type': 'gzip',
+      'cleanup.policy': 'delete',
+      'min.insync.replicas': '1',
+    });
     expect(desiredConfigs(dlq, 3)['min.insync.replicas']).toBe('2');
   });
 });
@@ -69,7 +74,14 @@ function problem(text: string): string {
 describe('catalogue validation', () => {
   it('accepts a minimal topic, extra settings and "compact, delete" in any order', () => {
     const c = parseCatalogue(ok.replace('cleanupPolicy: delete', 'cleanupPolicy: delete, compact\n    config:\n      max.message.bytes: 10485760'), 'cat.yaml');
-    expect(c.topics[0]).toEqual({ name: 'a.b', partitions: 3, retentionMs: 7 * DAY, compression: 'snappy', cleanupPolicy: 'compact,delete', config: { 'max.message.bytes': '10485760' } });
+    expect(c.topics[0]).toEqual({
+      name: 'a.b',
+      partitions: 3,
+      retentionMs: 7 * DAY,
+      compression: 'snappy',
+      cleanupPolicy: 'compact,delete',
+      config: { 'max.message.bytes': '10485760' },
+    });
   });
 
   it.each([
@@ -83,7 +95,11 @@ describe('catalogue validation', () => {
     ['name: a.b', 'name: A_B', /topic 'A_B': name must be lower-case/],
     ['name: a.b', 'name: ""', /topic '': name must be/],
     ['    cleanupPolicy: delete\n', '    cleanupPolicy: delete\n    replicas: 3\n', /topic 'a\.b': unknown field 'replicas'/],
-    ['    cleanupPolicy: delete\n', '    cleanupPolicy: delete\n    config:\n      min.insync.replicas: 2\n', /config\.min\.insync\.replicas is managed by the kit/],
+    [
+      '    cleanupPolicy: delete\n',
+      '    cleanupPolicy: delete\n    config:\n      min.insync.replicas: 2\n',
+      /config\.min\.insync\.replicas is managed by the kit/,
+    ],
     ['    cleanupPolicy: delete\n', '    cleanupPolicy: delete\n    config:\n      retention.ms: 5\n', /config\.retention\.ms is managed by the kit/],
     ['    cleanupPolicy: delete\n', '    cleanupPolicy: delete\n    config: [1]\n', /config must be a mapping/],
   ])('refuses %s -> %s naming the topic and the field', (from, to, message) => {

@@ -26,7 +26,9 @@ describe('the KRaft cluster id', () => {
   it('keeps what the StatefulSet runs, over anything recorded elsewhere', () => {
     const sts = { spec: { template: { spec: { containers: [{ name: 'kafka', env: [{ name: 'CLUSTER_ID', value: 'RunningIdAAAAAAAAAAAAA' }] }] } } } };
     expect(deployedClusterId(sts)).toBe('RunningIdAAAAAAAAAAAAA');
-    expect(chooseClusterId({ namespace: 'learnflow', deployed: deployedClusterId(sts), claims: [claim('data-kafka-0', { [CLUSTER_ID_ANNOTATION]: 'other' })] }).id).toBe('RunningIdAAAAAAAAAAAAA');
+    expect(
+      chooseClusterId({ namespace: 'learnflow', deployed: deployedClusterId(sts), claims: [claim('data-kafka-0', { [CLUSTER_ID_ANNOTATION]: 'other' })] }).id,
+    ).toBe('RunningIdAAAAAAAAAAAAA');
   });
 
   it('no StatefulSet but the volumes kept: the id recorded on the first claim; a claim without a record: the id earlier versions derived', () => {
@@ -46,13 +48,19 @@ describe('the KRaft cluster id', () => {
     const exec = fakeExec(on(['label'], {}), on(['annotate'], {}));
     const kube = new Kube(exec, 'learnflow');
     const labelled = { 'app.kubernetes.io/managed-by': 'learnflow-kit', 'learnflow.dev/stack': 'learnflow' };
-    await labelClaims(kube, ['data-kafka-0', 'data-kafka-1'], { annotations: { [CLUSTER_ID_ANNOTATION]: 'X1' }, known: [{ metadata: { name: 'data-kafka-0', labels: labelled, annotations: { [CLUSTER_ID_ANNOTATION]: 'X1' } } }] });
+    await labelClaims(kube, ['data-kafka-0', 'data-kafka-1'], {
+      annotations: { [CLUSTER_ID_ANNOTATION]: 'X1' },
+      known: [{ metadata: { name: 'data-kafka-0', labels: labelled, annotations: { [CLUSTER_ID_ANNOTATION]: 'X1' } } }],
+    });
     expect(exec.calls.map((c) => c.line)).toEqual([
       'kubectl label pvc data-kafka-1 -n learnflow app.kubernetes.io/managed-by=learnflow-kit learnflow.dev/stack=learnflow --overwrite',
       `kubectl annotate pvc data-kafka-1 -n learnflow ${CLUSTER_ID_ANNOTATION}=X1 --overwrite`,
     ]);
     exec.calls.length = 0;
-    await labelClaims(kube, ['data-kafka-0'], { annotations: { [CLUSTER_ID_ANNOTATION]: 'X1' }, known: [{ metadata: { name: 'data-kafka-0', labels: labelled, annotations: { [CLUSTER_ID_ANNOTATION]: 'X1' } } }] });
+    await labelClaims(kube, ['data-kafka-0'], {
+      annotations: { [CLUSTER_ID_ANNOTATION]: 'X1' },
+      known: [{ metadata: { name: 'data-kafka-0', labels: labelled, annotations: { [CLUSTER_ID_ANNOTATION]: 'X1' } } }],
+    });
     expect(exec.calls).toEqual([]);
   });
 });

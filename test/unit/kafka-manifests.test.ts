@@ -38,7 +38,13 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
   const minIsr = brokers === 1 ? 1 : 2;
 
   it('renders ConfigMap, Services kafka and kafka-headless, StatefulSet, NetworkPolicy, all in the namespace', () => {
-    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual(['ConfigMap/kafka-broker-env', 'NetworkPolicy/kafka', 'Service/kafka', 'Service/kafka-headless', 'StatefulSet/kafka']);
+    expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'ConfigMap/kafka-broker-env',
+      'NetworkPolicy/kafka',
+      'Service/kafka',
+      'Service/kafka-headless',
+      'StatefulSet/kafka',
+    ]);
     for (const m of manifests) expect(m.metadata.namespace).toBe(NS);
     expect(sts.spec.replicas).toBe(brokers);
     expect(sts.spec.serviceName).toBe('kafka-headless');
@@ -62,7 +68,14 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
   });
 
   it('runs as the image appuser under Pod Security "restricted"', () => {
-    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      fsGroup: 1000,
+      fsGroupChangePolicy: 'OnRootMismatch',
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(container.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(container.securityContext.privileged).toBeUndefined();
     expect(pod.hostNetwork).toBeUndefined();
@@ -104,7 +117,10 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
     expect(container.env.find((e: any) => e.name === 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
     expect(container.volumeMounts.find((m: any) => m.name === 'broker-env')).toEqual({ name: 'broker-env', mountPath: BROKER_ENV_DIR, readOnly: true });
     expect(pod.volumes).toContainEqual({ name: 'broker-env', configMap: { name: BROKER_ENV_CONFIGMAP } });
-    expect(Object.keys(find('ConfigMap', BROKER_ENV_CONFIGMAP).data).sort()).toEqual([...Array.from({ length: brokers }, (_, i) => `kafka-${i}.env`), LOG4J2_FILE]);
+    expect(Object.keys(find('ConfigMap', BROKER_ENV_CONFIGMAP).data).sort()).toEqual([
+      ...Array.from({ length: brokers }, (_, i) => `kafka-${i}.env`),
+      LOG4J2_FILE,
+    ]);
   });
 
   it('gives every broker the full KRaft env: node id = ordinal, its listeners, the shared quorum', () => {
@@ -161,8 +177,12 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
   it('replication factors and min ISR follow the broker count and never exceed it', () => {
     for (let i = 0; i < brokers; i++) {
       const env = brokerEnv(manifests, i);
-      const factors = Object.entries(env).filter(([k]) => k.endsWith('REPLICATION_FACTOR')).map(([, v]) => Number(v));
-      const isrs = Object.entries(env).filter(([k]) => /MIN_ISR$|MIN_INSYNC_REPLICAS$/.test(k)).map(([, v]) => Number(v));
+      const factors = Object.entries(env)
+        .filter(([k]) => k.endsWith('REPLICATION_FACTOR'))
+        .map(([, v]) => Number(v));
+      const isrs = Object.entries(env)
+        .filter(([k]) => /MIN_ISR$|MIN_INSYNC_REPLICAS$/.test(k))
+        .map(([, v]) => Number(v));
       expect(factors).toHaveLength(4);
       expect(isrs).toHaveLength(3);
       expect(new Set(factors)).toEqual(new Set([rf]));
@@ -175,7 +195,8 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
   it('has no value the image would drop: its env-to-properties tool skips values containing "="', () => {
     for (let i = 0; i < brokers; i++) {
       // The JVM option variables are not properties: the image's tool leaves them out (kafka-propertiesSpec.json).
-      for (const [k, v] of Object.entries(brokerEnv(manifests, i))) if ((k.startsWith('KAFKA_') && !JVM_OPTION_VARS.has(k)) || k === 'CLUSTER_ID') expect(v, k).not.toContain('=');
+      for (const [k, v] of Object.entries(brokerEnv(manifests, i)))
+        if ((k.startsWith('KAFKA_') && !JVM_OPTION_VARS.has(k)) || k === 'CLUSTER_ID') expect(v, k).not.toContain('=');
     }
   });
 
@@ -283,7 +304,7 @@ describe('Kafka container start', () => {
 });
 
 describe('the largest message', () => {
-  it('the broker accepts what the Dapr component lets apps publish (one value, not Kafka\'s 1 MiB default)', async () => {
+  it("the broker accepts what the Dapr component lets apps publish (one value, not Kafka's 1 MiB default)", async () => {
     const { renderComponents } = await import('../../scripts/lib/components/dapr/manifests.js');
     const pubsub = renderComponents({ namespace: NS, consumerGroup: 'g' }, 'host=x password=abc').find((m) => m.metadata.name === 'kafka-pubsub') as Any;
     const daprMax = Number(pubsub.spec.metadata.find((m: any) => m.name === 'maxMessageBytes').value);

@@ -8,10 +8,21 @@ import { describeTopic, topicDifferences } from '../../scripts/lib/components/ka
 import { applyPlan, describeAction, planReconcile, type ObservedTopic, type ReconcileAdmin } from '../../scripts/lib/components/kafka/reconcile.js';
 
 const DAY = 86_400_000;
-const topic = (name: string, over: Partial<CatalogueTopic> = {}): CatalogueTopic => ({ name, partitions: 6, retentionMs: 7 * DAY, compression: 'snappy', cleanupPolicy: 'delete', config: {}, ...over });
+const topic = (name: string, over: Partial<CatalogueTopic> = {}): CatalogueTopic => ({
+  name,
+  partitions: 6,
+  retentionMs: 7 * DAY,
+  compression: 'snappy',
+  cleanupPolicy: 'delete',
+  config: {},
+  ...over,
+});
 
 /** A topic as describeConfigs reports it: our settings at topic level, the rest inherited. */
-function observed(t: CatalogueTopic, over: { partitions?: number; rf?: number; configs?: Record<string, string | null>; topicLevel?: Record<string, string> } = {}): ObservedTopic {
+function observed(
+  t: CatalogueTopic,
+  over: { partitions?: number; rf?: number; configs?: Record<string, string | null>; topicLevel?: Record<string, string> } = {},
+): ObservedTopic {
   const rf = over.rf ?? 1;
   const configs: ObservedTopic['configs'] = {
     'retention.ms': { value: String(t.retentionMs), topicLevel: true },
@@ -33,8 +44,20 @@ describe('planReconcile', () => {
   it('creates what is missing with replication from the broker count (1 -> 1/1, 3 -> 3/2)', () => {
     const one = planReconcile([A, B], new Map(), 1);
     expect(one.actions).toEqual([
-      { kind: 'create', topic: 'learning.queries', partitions: 6, replicationFactor: 1, configs: { 'retention.ms': String(7 * DAY), 'compression.type': 'snappy', 'cleanup.policy': 'delete', 'min.insync.replicas': '1' } },
-      { kind: 'create', topic: 'dead-letter.queue', partitions: 3, replicationFactor: 1, configs: { 'retention.ms': String(30 * DAY), 'compression.type': 'gzip', 'cleanup.policy': 'delete', 'min.insync.replicas': '1' } },
+      {
+        kind: 'create',
+        topic: 'learning.queries',
+        partitions: 6,
+        replicationFactor: 1,
+        configs: { 'retention.ms': String(7 * DAY), 'compression.type': 'snappy', 'cleanup.policy': 'delete', 'min.insync.replicas': '1' },
+      },
+      {
+        kind: 'create',
+        topic: 'dead-letter.queue',
+        partitions: 3,
+        replicationFactor: 1,
+        configs: { 'retention.ms': String(30 * DAY), 'compression.type': 'gzip', 'cleanup.policy': 'delete', 'min.insync.replicas': '1' },
+      },
     ]);
     const three = planReconcile([A], new Map(), 3);
     expect(three.actions[0]).toMatchObject({ kind: 'create', replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
@@ -43,7 +66,14 @@ describe('planReconcile', () => {
   });
 
   it('leaves a topic that matches unchanged (inherited defaults are not compared)', () => {
-    const plan = planReconcile([A, B], new Map([[A.name, observed(A)], [B.name, observed(B)]]), 1);
+    const plan = planReconcile(
+      [A, B],
+      new Map([
+        [A.name, observed(A)],
+        [B.name, observed(B)],
+      ]),
+      1,
+    );
     expect(plan.actions).toEqual([
       { kind: 'unchanged', topic: 'learning.queries' },
       { kind: 'unchanged', topic: 'dead-letter.queue' },
@@ -64,7 +94,13 @@ describe('planReconcile', () => {
         kind: 'update',
         topic: A.name,
         configChanges: [{ name: 'retention.ms', from: String(7 * DAY), to: String(3 * DAY) }],
-        alterConfigs: { 'retention.ms': String(3 * DAY), 'compression.type': 'snappy', 'cleanup.policy': 'delete', 'min.insync.replicas': '1', 'max.message.bytes': '10485760' },
+        alterConfigs: {
+          'retention.ms': String(3 * DAY),
+          'compression.type': 'snappy',
+          'cleanup.policy': 'delete',
+          'min.insync.replicas': '1',
+          'max.message.bytes': '10485760',
+        },
       },
     ]);
     // inherited values (segment.bytes, the default max.message.bytes) are not pinned on the topic
@@ -102,7 +138,14 @@ describe('planReconcile', () => {
 
   it('never plans a deletion: topics outside the catalogue are not looked at', () => {
     const stray = topic('someone.elses');
-    const plan = planReconcile([A], new Map([[A.name, observed(A)], [stray.name, observed(stray)]]), 1);
+    const plan = planReconcile(
+      [A],
+      new Map([
+        [A.name, observed(A)],
+        [stray.name, observed(stray)],
+      ]),
+      1,
+    );
     expect(plan.actions.map((a) => a.topic)).toEqual([A.name]);
   });
 });
@@ -111,7 +154,9 @@ function fakeAdmin(fail?: string, type = 'INVALID_CONFIG') {
   const calls: string[] = [];
   const admin: ReconcileAdmin = {
     createTopics: async (o) => {
-      calls.push(`create ${o.topics.map((t) => `${t.topic}/${t.numPartitions}/${t.replicationFactor}/${t.configEntries?.map((c) => `${c.name}=${c.value}`).join('&')}`).join(',')}`);
+      calls.push(
+        `create ${o.topics.map((t) => `${t.topic}/${t.numPartitions}/${t.replicationFactor}/${t.configEntries?.map((c) => `${c.name}=${c.value}`).join('&')}`).join(',')}`,
+      );
       if (fail) throw Object.assign(new Error(fail), { type });
       return true;
     },
@@ -131,7 +176,14 @@ describe('applyPlan', () => {
   it('creates, raises partitions, alters settings and reports each topic', async () => {
     const { admin, calls } = fakeAdmin();
     const grown = topic('exercise.grading', { partitions: 4, retentionMs: 3 * DAY });
-    const plan = planReconcile([A, grown, B], new Map([[grown.name, observed(topic(grown.name, { partitions: 3 }))], [B.name, observed(B)]]), 1);
+    const plan = planReconcile(
+      [A, grown, B],
+      new Map([
+        [grown.name, observed(topic(grown.name, { partitions: 3 }))],
+        [B.name, observed(B)],
+      ]),
+      1,
+    );
     const outcome = await applyPlan(admin, plan);
     expect(outcome).toEqual({ 'learning.queries': 'created', 'exercise.grading': 'updated', 'dead-letter.queue': 'unchanged' });
     expect(calls).toEqual([
@@ -150,7 +202,9 @@ describe('applyPlan', () => {
 
   it('names the topic and what it was doing when Kafka refuses', async () => {
     const { admin } = fakeAdmin('Invalid config');
-    await expect(applyPlan(admin, planReconcile([A], new Map(), 1))).rejects.toThrow(/^creating topic learning\.queries \(create: 6 partition\(s\).*\) failed: Invalid config \(INVALID_CONFIG\)/);
+    await expect(applyPlan(admin, planReconcile([A], new Map(), 1))).rejects.toThrow(
+      /^creating topic learning\.queries \(create: 6 partition\(s\).*\) failed: Invalid config \(INVALID_CONFIG\)/,
+    );
   });
 });
 

@@ -38,7 +38,9 @@ describe('laptop access through port-forwards', () => {
   it('gives in-cluster clients the Service and the brokers their headless names', () => {
     expect(inClusterBootstrap('learnflow')).toBe('kafka.learnflow.svc.cluster.local:9092');
     expect(brokerHost('learnflow', 1)).toBe('kafka-1.kafka-headless.learnflow.svc.cluster.local');
-    expect(brokerListeners('learnflow', 1).advertisedListeners).toBe('PLAINTEXT://kafka-1.kafka-headless.learnflow.svc.cluster.local:9092,LOCAL://127.0.0.1:29093');
+    expect(brokerListeners('learnflow', 1).advertisedListeners).toBe(
+      'PLAINTEXT://kafka-1.kafka-headless.learnflow.svc.cluster.local:9092,LOCAL://127.0.0.1:29093',
+    );
   });
 });
 

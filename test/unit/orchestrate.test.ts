@@ -21,24 +21,51 @@ import { renderPostgres } from '../../scripts/lib/components/postgres/manifests.
 const outDir = mkdtempSync(path.join(tmpdir(), 'lf-orch-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
-const node = (cpu: string, memory: string, extra: object = {}) => ({ metadata: { name: `n-${cpu}-${memory}` }, status: { allocatable: { cpu, memory } }, ...extra });
+const node = (cpu: string, memory: string, extra: object = {}) => ({
+  metadata: { name: `n-${cpu}-${memory}` },
+  status: { allocatable: { cpu, memory } },
+  ...extra,
+});
 
 /** A healthy cluster as kubectl would describe it. */
 function cluster(opts: { context?: string; kubectlMinor?: string; storageClasses?: object[]; nodes?: object[]; pods?: object[] } = {}): FakeHandler[] {
   return [
-    on(['version', '--client'], { stdout: JSON.stringify({ clientVersion: { gitVersion: `v1.${opts.kubectlMinor ?? '33'}.9`, minor: opts.kubectlMinor ?? '33' } }) }),
+    on(['version', '--client'], {
+      stdout: JSON.stringify({ clientVersion: { gitVersion: `v1.${opts.kubectlMinor ?? '33'}.9`, minor: opts.kubectlMinor ?? '33' } }),
+    }),
     (args, cmd) => (cmd === 'helm' && args[0] === 'version' ? { stdout: 'v4.1.4' } : undefined),
     on(['config', 'current-context'], { stdout: `${opts.context ?? 'kind-kind'}\n` }),
     on(['version', '-o', 'json'], { stdout: JSON.stringify({ serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }) }),
-    on(['get', 'storageclass'], { stdout: JSON.stringify({ items: opts.storageClasses ?? [{ metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } }] }) }),
+    on(['get', 'storageclass'], {
+      stdout: JSON.stringify({
+        items: opts.storageClasses ?? [{ metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } }],
+      }),
+    }),
     on(['get', 'nodes'], { stdout: JSON.stringify({ items: opts.nodes ?? [node('4', '8Gi')] }) }),
     on(['get', 'pods', '--all-namespaces'], { stdout: JSON.stringify({ items: opts.pods ?? [] }) }),
   ];
 }
 
-function fakeComponent(name: ComponentName, behaviour: { ms?: number; fail?: string; log?: string[]; requests?: { cpu: string; memory: string }; prepareMs?: number; clock?: { advance(ms: number): void } } = {}): Component {
+function fakeComponent(
+  name: ComponentName,
+  behaviour: {
+    ms?: number;
+    fail?: string;
+    log?: string[];
+    requests?: { cpu: string; memory: string };
+    prepareMs?: number;
+    clock?: { advance(ms: number): void };
+  } = {},
+): Component {
   const manifests = behaviour.requests
-    ? [{ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name }, spec: { replicas: 1, template: { spec: { containers: [{ resources: { requests: behaviour.requests } }] } } } }]
+    ? [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'StatefulSet',
+          metadata: { name },
+          spec: { replicas: 1, template: { spec: { containers: [{ resources: { requests: behaviour.requests } }] } } },
+        },
+      ]
     : [];
   return {
     name,
@@ -79,7 +106,8 @@ function fakeComponent(name: ComponentName, behaviour: { ms?: number; fail?: str
  * namespace exists, created by the kit, and holds nothing else.
  */
 const ownedByName: FakeHandler = (args) => {
-  if (args.includes('get') && args.includes('namespace') && args.includes('learnflow')) return { stdout: JSON.stringify({ kind: 'Namespace', metadata: { name: 'learnflow', labels: { 'learnflow.dev/created-by': 'learnflow-kit' } } }) };
+  if (args.includes('get') && args.includes('namespace') && args.includes('learnflow'))
+    return { stdout: JSON.stringify({ kind: 'Namespace', metadata: { name: 'learnflow', labels: { 'learnflow.dev/created-by': 'learnflow-kit' } } }) };
   if (args.includes('delete')) return { stdout: args.filter((a) => a.includes('/')).join('\n') };
   if (!args.includes('get')) return undefined;
   if (args.includes('-o') && args[args.indexOf('-o') + 1] === 'json' && args.includes('-n')) return { stdout: '{"items":[]}' };
@@ -91,10 +119,22 @@ const ownedByName: FakeHandler = (args) => {
 async function runMaster(def: ScriptDef, argv: string[], handlers: FakeHandler[], clock = fakeClock()) {
   const out: string[] = [];
   const err: string[] = [];
-  const exec = fakeExec(...handlers, (args) => (args.includes('describe') || args.includes('logs') || args.includes('events') || (args[0] === 'get' && args.includes('-n')) ? { stdout: '{"items":[]}' } : undefined), (_a, cmd) => (cmd === 'helm' ? { stdout: 'status' } : undefined));
+  const exec = fakeExec(
+    ...handlers,
+    (args) =>
+      args.includes('describe') || args.includes('logs') || args.includes('events') || (args[0] === 'get' && args.includes('-n'))
+        ? { stdout: '{"items":[]}' }
+        : undefined,
+    (_a, cmd) => (cmd === 'helm' ? { stdout: 'status' } : undefined),
+  );
   // Point the outDir at a temp folder by running through createCtx via main(): main builds its own ctx,
   // so pass --json and read the report.
-  const code = await main({ ...def, run: (ctx) => def.run({ ...ctx, outDir }) }, argv, {}, { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock, exec, tty: false });
+  const code = await main(
+    { ...def, run: (ctx) => def.run({ ...ctx, outDir }) },
+    argv,
+    {},
+    { stdout: (t) => out.push(t), stderr: (l) => err.push(l), clock, exec, tty: false },
+  );
   return { code, out: out.join(''), err: err.join('\n'), exec };
 }
 
@@ -130,9 +170,21 @@ describe('capacity arithmetic', () => {
 
   it('subtracts what other namespaces already request, but not the stack itself, and ignores cordoned nodes', () => {
     const pods = [
-      { metadata: { namespace: 'kube-system' }, spec: { nodeName: 'n-4-8Gi', containers: [{ resources: { requests: { cpu: '750m', memory: '1Gi' } } }] }, status: { phase: 'Running' } },
-      { metadata: { namespace: 'learnflow' }, spec: { nodeName: 'n-4-8Gi', containers: [{ resources: { requests: { cpu: '1', memory: '2Gi' } } }] }, status: { phase: 'Running' } },
-      { metadata: { namespace: 'old' }, spec: { nodeName: 'n-4-8Gi', containers: [{ resources: { requests: { cpu: '1', memory: '2Gi' } } }] }, status: { phase: 'Succeeded' } },
+      {
+        metadata: { namespace: 'kube-system' },
+        spec: { nodeName: 'n-4-8Gi', containers: [{ resources: { requests: { cpu: '750m', memory: '1Gi' } } }] },
+        status: { phase: 'Running' },
+      },
+      {
+        metadata: { namespace: 'learnflow' },
+        spec: { nodeName: 'n-4-8Gi', containers: [{ resources: { requests: { cpu: '1', memory: '2Gi' } } }] },
+        status: { phase: 'Running' },
+      },
+      {
+        metadata: { namespace: 'old' },
+        spec: { nodeName: 'n-4-8Gi', containers: [{ resources: { requests: { cpu: '1', memory: '2Gi' } } }] },
+        status: { phase: 'Succeeded' },
+      },
     ];
     const free = freeCapacity([node('4', '8Gi'), node('8', '16Gi', { spec: { unschedulable: true } })], pods, ['learnflow', 'dapr-system']);
     expect(free).toEqual({ cpuMillis: 3250, memoryBytes: 7 * 1024 ** 3 });
@@ -148,7 +200,14 @@ describe('preflight verdicts (exit 3, with cause and fix)', () => {
   const ctxFor = (handlers: FakeHandler[], argv: string[] = []) => {
     const clock = fakeClock();
     const config = buildConfig(parseFlags(allFlags(deployAllScript({})), argv, {}));
-    return createCtx({ config, log: createLogger({ write: () => {}, tty: false, clock }), exec: fakeExec(...handlers), clock, secrets: new SecretRegistry(), signal: new AbortController().signal });
+    return createCtx({
+      config,
+      log: createLogger({ write: () => {}, tty: false, clock }),
+      exec: fakeExec(...handlers),
+      clock,
+      secrets: new SecretRegistry(),
+      signal: new AbortController().signal,
+    });
   };
   const expectEnv = async (p: Promise<unknown>, message: RegExp, fix?: RegExp) => {
     const err = (await p.catch((e: unknown) => e)) as { exitCode: number; message: string; fix?: string };
@@ -159,19 +218,38 @@ describe('preflight verdicts (exit 3, with cause and fix)', () => {
 
   it('an old kubectl', () => expectEnv(ensureTools(ctxFor(cluster({ kubectlMinor: '20' })), { helm: false }), /kubectl v1.20.9 is too old/));
   it('a context that is not local, unless named or --yes', async () => {
-    await expectEnv(ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' })), { yes: false }), /'prod-eks' does not look like a local cluster/, /--context prod-eks/);
+    await expectEnv(
+      ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' })), { yes: false }),
+      /'prod-eks' does not look like a local cluster/,
+      /--context prod-eks/,
+    );
     expect(await ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' }), ['--context', 'prod-eks']), { yes: false })).toBe('prod-eks');
     expect(await ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' })), { yes: true })).toBe('prod-eks');
     expect(await ensureTargetContext(ctxFor(cluster({ context: 'minikube' })), { yes: false })).toBe('minikube');
   });
-  it('no default StorageClass', () => expectEnv(ensureDefaultStorageClass(ctxFor(cluster({ storageClasses: [{ metadata: { name: 'slow' } }] }))), /no default StorageClass/, /kubectl patch storageclass slow/));
+  it('no default StorageClass', () =>
+    expectEnv(
+      ensureDefaultStorageClass(ctxFor(cluster({ storageClasses: [{ metadata: { name: 'slow' } }] }))),
+      /no default StorageClass/,
+      /kubectl patch storageclass slow/,
+    ));
   it('two default StorageClasses', () =>
     expectEnv(
-      ensureDefaultStorageClass(ctxFor(cluster({ storageClasses: ['a', 'b'].map((name) => ({ metadata: { name, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } })) }))),
+      ensureDefaultStorageClass(
+        ctxFor(
+          cluster({
+            storageClasses: ['a', 'b'].map((name) => ({ metadata: { name, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } })),
+          }),
+        ),
+      ),
       /2 StorageClasses are marked default/,
     ));
   it('not enough memory, with the minikube command', () =>
-    expectEnv(ensureCapacity(ctxFor(cluster({ nodes: [node('4', '2Gi')] })), 'minikube', { cpuMillis: 2000, memoryBytes: 4 * 1024 ** 3 }, ['learnflow']), /not enough memory: the stack requests 2 CPU, 4.0 GiB, the nodes can give 4 CPU, 2.0 GiB/, /minikube start --cpus/));
+    expectEnv(
+      ensureCapacity(ctxFor(cluster({ nodes: [node('4', '2Gi')] })), 'minikube', { cpuMillis: 2000, memoryBytes: 4 * 1024 ** 3 }, ['learnflow']),
+      /not enough memory: the stack requests 2 CPU, 4.0 GiB, the nodes can give 4 CPU, 2.0 GiB/,
+      /minikube start --cpus/,
+    ));
 });
 
 describe('deploy-all', () => {
@@ -183,7 +261,11 @@ describe('deploy-all', () => {
     expect(log.slice(0, 2).sort()).toEqual(['start kafka', 'start postgres']);
     expect(log.slice(-2)).toEqual(['start dapr', 'end dapr']);
     const report = JSON.parse(r.out) as Report;
-    expect(report.steps.map((s) => [s.name, s.budgetMs])).toEqual([['kafka', 600_000], ['postgres', 600_000], ['dapr', 300_000]]);
+    expect(report.steps.map((s) => [s.name, s.budgetMs])).toEqual([
+      ['kafka', 600_000],
+      ['postgres', 600_000],
+      ['dapr', 300_000],
+    ]);
     expect(report.budgetMs).toBe(1_800_000);
     expect(r.err).toContain('preflight passed');
   });
@@ -191,7 +273,11 @@ describe('deploy-all', () => {
   it('starts what needs no other component (the Dapr control plane) beside Kafka and PostgreSQL, and counts only its own time', async () => {
     const log: string[] = [];
     const clock = fakeClock();
-    const all = { kafka: fakeComponent('kafka', { ms: 200, log, clock }), postgres: fakeComponent('postgres', { ms: 200, log }), dapr: fakeComponent('dapr', { log, prepareMs: 50, clock }) };
+    const all = {
+      kafka: fakeComponent('kafka', { ms: 200, log, clock }),
+      postgres: fakeComponent('postgres', { ms: 200, log }),
+      dapr: fakeComponent('dapr', { log, prepareMs: 50, clock }),
+    };
     const r = await runMaster(deployAllScript(all), ['--json'], cluster(), clock);
     expect(r.code, r.err).toBe(0);
     // The control plane was ready before Kafka and PostgreSQL were; the components came after both.
@@ -217,7 +303,11 @@ describe('deploy-all', () => {
     const r = await runMaster(deployAllScript(all), ['--json'], cluster());
     expect(r.code).toBe(1);
     const report = JSON.parse(r.out) as Report;
-    expect(report.steps.map((s) => [s.name, s.status])).toEqual([['kafka', 'failed'], ['postgres', 'done'], ['dapr', 'skipped']]);
+    expect(report.steps.map((s) => [s.name, s.status])).toEqual([
+      ['kafka', 'failed'],
+      ['postgres', 'done'],
+      ['dapr', 'skipped'],
+    ]);
     expect(report.steps[0]!.error).toMatchObject({ message: 'broker never became ready', fix: 'fix kafka' });
     const bundle = path.join(outDir, '..', report.artifacts!.diagnostics!);
     expect(r.err).toContain('diagnostics bundle');
@@ -248,19 +338,47 @@ describe('verify-all and destroy-all', () => {
     const r = await runMaster(verifyAllScript(all), ['--json'], cluster());
     expect(r.code).toBe(1);
     const report = JSON.parse(r.out) as Report;
-    expect(report.steps.map((s) => [s.name, s.ok])).toEqual([['verify-kafka', false], ['verify-postgres', true], ['verify-dapr', true]]);
+    expect(report.steps.map((s) => [s.name, s.ok])).toEqual([
+      ['verify-kafka', false],
+      ['verify-postgres', true],
+      ['verify-dapr', true],
+    ]);
   });
 
   it('destroy-all goes in reverse order, and refuses without a terminal unless --yes', async () => {
     const all = { kafka: fakeComponent('kafka'), postgres: fakeComponent('postgres'), dapr: fakeComponent('dapr') };
-    const refused = await runMaster(destroyAllScript(all, async () => true, () => false), [], cluster());
+    const refused = await runMaster(
+      destroyAllScript(
+        all,
+        async () => true,
+        () => false,
+      ),
+      [],
+      cluster(),
+    );
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('add --yes');
     const asked: string[] = [];
-    const declined = await runMaster(destroyAllScript(all, async (q) => (asked.push(q), false), () => true), [], [ownedByName, ...cluster()]);
+    const declined = await runMaster(
+      destroyAllScript(
+        all,
+        async (q) => (asked.push(q), false),
+        () => true,
+      ),
+      [],
+      [ownedByName, ...cluster()],
+    );
     expect(declined.code).toBe(2);
     expect(asked).toEqual(['Remove 3 object(s) of dapr, postgres, kafka from namespace learnflow (volumes and Secrets kept) in context kind-kind?']);
-    const r = await runMaster(destroyAllScript(all, async () => true, () => false), ['--yes', '--json'], [ownedByName, ...cluster()]);
+    const r = await runMaster(
+      destroyAllScript(
+        all,
+        async () => true,
+        () => false,
+      ),
+      ['--yes', '--json'],
+      [ownedByName, ...cluster()],
+    );
     expect(r.code, r.err).toBe(0);
     const report = JSON.parse(r.out) as Report;
     expect(report.steps.map((s) => s.name)).toEqual(['destroy-dapr', 'destroy-postgres', 'destroy-kafka']);
@@ -273,8 +391,19 @@ describe('verify-all and destroy-all', () => {
 
   it('destroy-all refuses the namespaces of Kubernetes, and --purge in default (exit 2)', async () => {
     const all = { kafka: fakeComponent('kafka'), postgres: fakeComponent('postgres'), dapr: fakeComponent('dapr') };
-    for (const argv of [['-n', 'kube-system', '--yes'], ['-n', 'default', '--purge', '--yes']]) {
-      const r = await runMaster(destroyAllScript(all, async () => true, () => false), argv, [ownedByName, ...cluster()]);
+    for (const argv of [
+      ['-n', 'kube-system', '--yes'],
+      ['-n', 'default', '--purge', '--yes'],
+    ]) {
+      const r = await runMaster(
+        destroyAllScript(
+          all,
+          async () => true,
+          () => false,
+        ),
+        argv,
+        [ownedByName, ...cluster()],
+      );
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.exec.calls.some((c) => c.args.includes('delete'))).toBe(false);
     }
@@ -283,14 +412,38 @@ describe('verify-all and destroy-all', () => {
   it('a non-local context: refused without --context or --yes (exit 3); --purge needs --context itself', async () => {
     const all = { kafka: fakeComponent('kafka'), postgres: fakeComponent('postgres'), dapr: fakeComponent('dapr') };
     const handlers = [ownedByName, ...cluster({ context: 'team-prod' })];
-    const plain = await runMaster(destroyAllScript(all, async () => true, () => true), [], handlers);
+    const plain = await runMaster(
+      destroyAllScript(
+        all,
+        async () => true,
+        () => true,
+      ),
+      [],
+      handlers,
+    );
     expect(plain.code).toBe(3);
     expect(plain.err).toContain('--context team-prod');
-    const yesPurge = await runMaster(destroyAllScript(all, async () => true, () => false), ['--yes', '--purge'], handlers);
+    const yesPurge = await runMaster(
+      destroyAllScript(
+        all,
+        async () => true,
+        () => false,
+      ),
+      ['--yes', '--purge'],
+      handlers,
+    );
     expect(yesPurge.code).toBe(3);
     expect(yesPurge.err).toContain('--yes is not enough');
     expect(yesPurge.exec.calls.some((c) => c.args.includes('delete'))).toBe(false);
-    const named = await runMaster(destroyAllScript(all, async () => true, () => false), ['--yes', '--purge', '--context', 'team-prod'], handlers);
+    const named = await runMaster(
+      destroyAllScript(
+        all,
+        async () => true,
+        () => false,
+      ),
+      ['--yes', '--purge', '--context', 'team-prod'],
+      handlers,
+    );
     expect(named.code, named.err).toBe(0);
     expect(named.err).toMatch(/target: context team-prod, namespace learnflow/);
   });

@@ -64,7 +64,8 @@ function docCommands(file: string): Found[] {
     // (`kubectl`, `./scripts/port-forward.mts`) or a quoted message (`kubectl is not installed`) is not.
     for (const m of line.matchAll(/`([^`]+)`/g)) {
       const words = m[1]!.trim().split(/\s+/);
-      if (startsCommand(m[1]!) && words.slice(1).some((w) => w.startsWith('-') || (words[0]!.endsWith('.mts') && !w.startsWith('[')))) out.push({ where: `${file}:${i + 1}`, text: m[1]! });
+      if (startsCommand(m[1]!) && words.slice(1).some((w) => w.startsWith('-') || (words[0]!.endsWith('.mts') && !w.startsWith('['))))
+        out.push({ where: `${file}:${i + 1}`, text: m[1]! });
     }
   });
   return out;
@@ -264,7 +265,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const gitRepo = path.join(scratch, 'repo');
 execFileSync('git', ['init', '-q', gitRepo]);
 
-const CLI_SYNTAX_ERROR = /unknown (shorthand )?flag|unknown command|flag needs an argument|invalid argument .* for .* flag|required flag\(s\)|accepts \d+ arg|requires (at least|exactly) \d+ arg|unknown option|usage: git|is not a git command|Unexpected args|Error: unknown/i;
+const CLI_SYNTAX_ERROR =
+  /unknown (shorthand )?flag|unknown command|flag needs an argument|invalid argument .* for .* flag|required flag\(s\)|accepts \d+ arg|requires (at least|exactly) \d+ arg|unknown option|usage: git|is not a git command|Unexpected args|Error: unknown/i;
 
 /** Runs a real CLI where nothing can be reached; returns a parse error, or undefined. */
 function realCliError(tool: 'kubectl' | 'helm' | 'git', args: string[]): string | undefined {
@@ -277,7 +279,8 @@ function realCliError(tool: 'kubectl' | 'helm' | 'git', args: string[]): string 
     HELM_DATA_HOME: path.join(scratch, 'helm-data'),
     GIT_CONFIG_NOSYSTEM: '1',
   };
-  const nowhere = tool === 'kubectl' ? ['--server=https://127.0.0.1:9', '--request-timeout=1s'] : tool === 'helm' ? ['--kube-apiserver=https://127.0.0.1:9'] : [];
+  const nowhere =
+    tool === 'kubectl' ? ['--server=https://127.0.0.1:9', '--request-timeout=1s'] : tool === 'helm' ? ['--kube-apiserver=https://127.0.0.1:9'] : [];
   // Flags after `--` belong to the command kubectl runs in a pod, not to kubectl.
   const dashdash = args.indexOf('--');
   const full = dashdash === -1 ? [...args, ...nowhere] : [...args.slice(0, dashdash), ...nowhere, ...args.slice(dashdash)];
@@ -352,12 +355,14 @@ function tableError(tool: keyof typeof TABLE, args: string[]): string | undefine
     if (a.startsWith('-')) {
       const name = a.split('=')[0]!;
       if (!spec.flags.includes(name)) return `${tool} ${sub}: unknown flag ${name}`;
-      const boolean = ['--rm', '--privileged', '-it', '-i', '-t', '-a', '-f', '--volumes', '-v', '--all'].includes(name) && !(tool === 'docker' && sub === 'info');
+      const boolean =
+        ['--rm', '--privileged', '-it', '-i', '-t', '-a', '-f', '--volumes', '-v', '--all'].includes(name) && !(tool === 'docker' && sub === 'info');
       if (!a.includes('=') && !boolean) i++;
     } else positional.push(a);
   }
   const [min, max] = spec.args;
-  if (positional.length < min || positional.length > max) return `${tool} ${sub}: takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${positional.length} (${positional.join(' ')})`;
+  if (positional.length < min || positional.length > max)
+    return `${tool} ${sub}: takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${positional.length} (${positional.join(' ')})`;
   return undefined;
 }
 
@@ -397,7 +402,11 @@ function fillPlaceholders(words: string[]): string[] {
   return words
     .filter((w) => w !== '...' && w !== '…' && !/^\[.*\]$/.test(w))
     .map((w) => w.replace(/<[^>]+>/g, 'sample'))
-    .map((w) => w.replace(/\$\{?LEARNFLOW_PG_URL\}?/g, 'postgres://learnflow:sample@127.0.0.1:5432/learnflow').replace(/\$\{?LEARNFLOW_KAFKA_BROKERS\}?/g, '127.0.0.1:29092'));
+    .map((w) =>
+      w
+        .replace(/\$\{?LEARNFLOW_PG_URL\}?/g, 'postgres://learnflow:sample@127.0.0.1:5432/learnflow')
+        .replace(/\$\{?LEARNFLOW_KAFKA_BROKERS\}?/g, '127.0.0.1:29092'),
+    );
 }
 
 async function problem(line: string): Promise<string | undefined> {
@@ -423,10 +432,16 @@ async function problems(found: readonly Found[]): Promise<string[]> {
 }
 
 // A usage synopsis (`./scripts/images.mts [save FILE | load FILE] [flags]`) describes, it is not pasted.
-const fromDocs = DOCS.flatMap(docCommands).filter((f) => !/ \[flags\]/.test(f.text)).filter((f) => startsCommand(f.text) || simpleCommands(f.text).some((w) => TOOLS.includes(w[0] as Tool) || /^\.\/.*\.mts$/.test(w[0]!)));
+const fromDocs = DOCS.flatMap(docCommands)
+  .filter((f) => !/ \[flags\]/.test(f.text))
+  .filter((f) => startsCommand(f.text) || simpleCommands(f.text).some((w) => TOOLS.includes(w[0] as Tool) || /^\.\/.*\.mts$/.test(w[0]!)));
 const sourceFiles = (dir: string): string[] =>
-  readdirSync(path.join(REPO, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : /\.m?ts$/.test(e.name) ? [path.join(dir, e.name)] : []));
-const fromCode = sourceFiles('scripts/lib').flatMap(fixLines).flatMap((f) => commandsInProse(f.text).map((text) => ({ where: f.where, text })));
+  readdirSync(path.join(REPO, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(path.join(dir, e.name)) : /\.m?ts$/.test(e.name) ? [path.join(dir, e.name)] : [],
+  );
+const fromCode = sourceFiles('scripts/lib')
+  .flatMap(fixLines)
+  .flatMap((f) => commandsInProse(f.text).map((text) => ({ where: f.where, text })));
 
 describe('every command a user is told to paste', () => {
   it('is found (the checks below have something to check)', () => {

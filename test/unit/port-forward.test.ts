@@ -12,7 +12,19 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KitConfig } from '../../scripts/lib/core/config.js';
 import { createCtx, type Ctx } from '../../scripts/lib/kube/context.js';
-import { portForwardScript, readState, resolveForwards, runSupervisor, showStatus, splitCommand, startForwards, stopForwards, writeState, type PortForwardDeps, type StateFile } from '../../scripts/lib/tools/port-forward.js';
+import {
+  portForwardScript,
+  readState,
+  resolveForwards,
+  runSupervisor,
+  showStatus,
+  splitCommand,
+  startForwards,
+  stopForwards,
+  writeState,
+  type PortForwardDeps,
+  type StateFile,
+} from '../../scripts/lib/tools/port-forward.js';
 import { EnvironmentError, StepError, UsageError } from '../../scripts/lib/core/errors.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { main } from '../../scripts/lib/cli/run.js';
@@ -77,7 +89,15 @@ function config(flags: Record<string, unknown> = {}, namespace = 'learnflow'): K
 function makeCtx(opts: { flags?: Record<string, unknown>; exec?: ReturnType<typeof fakeExec>; signal?: AbortSignal; root?: string } = {}) {
   const log = memoryLogger();
   const clock = fakeClock();
-  const ctx = createCtx({ config: config(opts.flags), log, exec: opts.exec ?? fakeExec(), clock, secrets: new SecretRegistry(), signal: opts.signal ?? new AbortController().signal, root: opts.root });
+  const ctx = createCtx({
+    config: config(opts.flags),
+    log,
+    exec: opts.exec ?? fakeExec(),
+    clock,
+    secrets: new SecretRegistry(),
+    signal: opts.signal ?? new AbortController().signal,
+    root: opts.root,
+  });
   return { ctx, log, clock };
 }
 
@@ -91,11 +111,7 @@ async function until(cond: () => boolean, what: string, ms = 2000): Promise<void
 
 describe('PortForward.supervise', () => {
   it('re-opens a dropped forward on the same local port, backing off while the pod is away', async () => {
-    const spawnFn = fakeSpawn([
-      'ready',
-      (c) => c.exit(1, 'error: unable to forward port because pod is not running. Current status=Pending\n'),
-      'ready',
-    ]);
+    const spawnFn = fakeSpawn(['ready', (c) => c.exit(1, 'error: unable to forward port because pod is not running. Current status=Pending\n'), 'ready']);
     const abort = new AbortController();
     const { ctx, clock } = makeCtx({ signal: abort.signal });
     const events: ForwardEvent[] = [];
@@ -129,13 +145,18 @@ describe('PortForward.supervise', () => {
     const abort = new AbortController();
     const { ctx } = makeCtx({ signal: abort.signal });
     const events: ForwardEvent[] = [];
-    const done = new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn).supervise({ signal: abort.signal, onChange: (e) => events.push(e) });
+    const done = new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn).supervise({
+      signal: abort.signal,
+      onChange: (e) => events.push(e),
+    });
     await until(() => events.some((e) => e.state === 'up'), 'up');
     // Per-connection noise does not count.
     spawnFn.children[0]!.stderr.write('E1122 error copying from local connection to remote stream: read: connection reset by peer\n');
     await new Promise((r) => setTimeout(r, 20));
     expect(spawnFn.children).toHaveLength(1);
-    spawnFn.children[0]!.stderr.write('E1122 portforward.go:413] an error occurred forwarding 29092 -> 29092: error forwarding port 29092 to pod 1234, uid : failed to execute portforward in network namespace: connection refused\n');
+    spawnFn.children[0]!.stderr.write(
+      'E1122 portforward.go:413] an error occurred forwarding 29092 -> 29092: error forwarding port 29092 to pod 1234, uid : failed to execute portforward in network namespace: connection refused\n',
+    );
     await until(() => events.filter((e) => e.state === 'up').length === 2, 'second up');
     expect(spawnFn.children[0]!.killedWith).toContain('SIGTERM');
     expect(events.find((e) => e.state === 'retrying')!.lastError).toMatch(/an error occurred forwarding/);
@@ -148,7 +169,11 @@ describe('PortForward.supervise', () => {
     const abort = new AbortController();
     const { ctx, clock } = makeCtx({ signal: abort.signal });
     const events: ForwardEvent[] = [];
-    const done = new PortForward(ctx, { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432 }, spawnFn).supervise({ signal: abort.signal, onChange: (e) => events.push(e), stableMs: 60_000 });
+    const done = new PortForward(ctx, { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432 }, spawnFn).supervise({
+      signal: abort.signal,
+      onChange: (e) => events.push(e),
+      stableMs: 60_000,
+    });
     await until(() => events.filter((e) => e.state === 'up').length === 1, 'up 1');
     spawnFn.children[0]!.exit(1, 'error: timed out waiting for the condition\n');
     await until(() => events.filter((e) => e.state === 'up').length === 2, 'up 2');
@@ -169,7 +194,17 @@ describe('PortForward.supervise', () => {
     const exec = fakeExec(on(['get', 'pod', 'kafka-0', '-n', 'learnflow', '--ignore-not-found'], () => ({ stdout: pod })));
     const { ctx } = makeCtx({ exec, signal: abort.signal });
     // A clock whose sleeps yield to the event loop (the fake one resolves at once and would spin).
-    ctx.clock = { now: () => Date.now(), sleep: (_ms, signal) => new Promise((r) => { const t = setTimeout(r, 5); signal?.addEventListener('abort', () => { clearTimeout(t); r(); }); }) };
+    ctx.clock = {
+      now: () => Date.now(),
+      sleep: (_ms, signal) =>
+        new Promise((r) => {
+          const t = setTimeout(r, 5);
+          signal?.addEventListener('abort', () => {
+            clearTimeout(t);
+            r();
+          });
+        }),
+    };
     const events: ForwardEvent[] = [];
     const done = new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn).supervise({
       signal: abort.signal,
@@ -195,9 +230,23 @@ describe('PortForward.supervise', () => {
     let reply: { stdout?: string; exitCode?: number } = { stdout: 'postgresql-0=11111111-aaaa-bbbb-cccc-000000000001 ' };
     const exec = fakeExec(on(['get', 'pods', '-n', 'learnflow', '-l', 'app.kubernetes.io/name=postgresql'], () => reply));
     const { ctx } = makeCtx({ exec, signal: abort.signal });
-    ctx.clock = { now: () => Date.now(), sleep: (_ms, signal) => new Promise((r) => { const t = setTimeout(r, 5); signal?.addEventListener('abort', () => { clearTimeout(t); r(); }); }) };
+    ctx.clock = {
+      now: () => Date.now(),
+      sleep: (_ms, signal) =>
+        new Promise((r) => {
+          const t = setTimeout(r, 5);
+          signal?.addEventListener('abort', () => {
+            clearTimeout(t);
+            r();
+          });
+        }),
+    };
     const events: ForwardEvent[] = [];
-    const done = new PortForward(ctx, { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432, podSelector: 'app.kubernetes.io/name=postgresql' }, spawnFn).supervise({
+    const done = new PortForward(
+      ctx,
+      { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432, podSelector: 'app.kubernetes.io/name=postgresql' },
+      spawnFn,
+    ).supervise({
       signal: abort.signal,
       onChange: (e) => events.push(e),
       podCheckMs: 1000,
@@ -210,7 +259,9 @@ describe('PortForward.supervise', () => {
     expect(spawnFn.children).toHaveLength(1);
     reply = { stdout: 'postgresql-0=11111111-aaaa-bbbb-cccc-0000000000012026-12-02T06:00:00Z ' };
     await until(() => events.filter((e) => e.state === 'up').length === 2, 'second up');
-    expect(events.find((e) => e.state === 'retrying')!.lastError).toBe('the pod behind it changed (postgresql-0 (uid 11111111) -> postgresql-0 (uid 11111111, terminating))');
+    expect(events.find((e) => e.state === 'retrying')!.lastError).toBe(
+      'the pod behind it changed (postgresql-0 (uid 11111111) -> postgresql-0 (uid 11111111, terminating))',
+    );
     abort.abort();
     await done;
   });
@@ -333,7 +384,30 @@ describe('port-forward.mts', () => {
     const spawnFn = ((cmd: string, args: readonly string[], opts: { detached?: boolean }) => {
       launched.push({ cmd, args, opts });
       // The "supervisor" writes its state a moment later.
-      setTimeout(() => writeState(state, { version: 1, supervisorPid, startedAt: 'now', namespace: 'learnflow', logFile: 'pf.log', forwards: [{ name: 'postgresql', protocol: 'postgres', resource: 'svc/postgresql', localPort: 15432, remotePort: 5432, state: 'up', pid: 778, restarts: 0, since: 'now' }] }), 20);
+      setTimeout(
+        () =>
+          writeState(state, {
+            version: 1,
+            supervisorPid,
+            startedAt: 'now',
+            namespace: 'learnflow',
+            logFile: 'pf.log',
+            forwards: [
+              {
+                name: 'postgresql',
+                protocol: 'postgres',
+                resource: 'svc/postgresql',
+                localPort: 15432,
+                remotePort: 5432,
+                state: 'up',
+                pid: 778,
+                restarts: 0,
+                since: 'now',
+              },
+            ],
+          }),
+        20,
+      );
       return Object.assign(new EventEmitter(), { pid: supervisorPid, unref() {} });
     }) as unknown as typeof spawn;
     const { ctx } = makeCtx({ exec: kubectlFor({ postgres: true }), flags: { 'pg-port': 15432, 'state-file': state, wait: 5000 }, root: dir });
@@ -360,7 +434,12 @@ describe('port-forward.mts', () => {
     const state = path.join(dir, 'pf.json');
     const abort = new AbortController();
     const spawnFn = fakeSpawn(['ready', 'ready']);
-    const { ctx } = makeCtx({ exec: kubectlFor({ postgres: true, kafkaReplicas: 1 }), flags: { 'pg-port': 15432, 'state-file': state }, signal: abort.signal, root: dir });
+    const { ctx } = makeCtx({
+      exec: kubectlFor({ postgres: true, kafkaReplicas: 1 }),
+      flags: { 'pg-port': 15432, 'state-file': state },
+      signal: abort.signal,
+      root: dir,
+    });
     const running = runSupervisor(ctx, deps({ spawn: spawnFn }));
     await until(() => readState(state)?.forwards.every((f) => f.state === 'up') === true, 'all up');
     const st = readState(state)!;
@@ -389,8 +468,29 @@ describe('port-forward.mts', () => {
     namespace: 'learnflow',
     logFile: '/tmp/pf.log',
     forwards: [
-      { name: 'postgresql', protocol: 'postgres', resource: 'svc/postgresql', localPort: 5432, remotePort: 5432, state: 'up', pid: 501, restarts: 0, since: '2026-11-22T12:00:01.000Z' },
-      { name: 'kafka-0', protocol: 'kafka', resource: 'pod/kafka-0', localPort: 29092, remotePort: 29092, state: 'retrying', pid: undefined, restarts: 3, lastError: 'kubectl exited (code 1): lost connection to pod', since: '2026-11-22T12:05:00.000Z' },
+      {
+        name: 'postgresql',
+        protocol: 'postgres',
+        resource: 'svc/postgresql',
+        localPort: 5432,
+        remotePort: 5432,
+        state: 'up',
+        pid: 501,
+        restarts: 0,
+        since: '2026-11-22T12:00:01.000Z',
+      },
+      {
+        name: 'kafka-0',
+        protocol: 'kafka',
+        resource: 'pod/kafka-0',
+        localPort: 29092,
+        remotePort: 29092,
+        state: 'retrying',
+        pid: undefined,
+        restarts: 3,
+        lastError: 'kubectl exited (code 1): lost connection to pod',
+        since: '2026-11-22T12:05:00.000Z',
+      },
     ],
     ...over,
   });
@@ -399,7 +499,14 @@ describe('port-forward.mts', () => {
     const state = path.join(dir, 'pf.json');
     writeState(state, sample());
     const { ctx } = makeCtx({ flags: { 'state-file': state }, root: dir });
-    const r = await showStatus(ctx, deps({ isOurs: (pid) => pid === 500 || pid === 501, probe: async (port) => (port === 5432 ? { answers: true, detail: 'PostgreSQL answered' } : { answers: false, detail: 'connection refused: nothing listens there' }) }));
+    const r = await showStatus(
+      ctx,
+      deps({
+        isOurs: (pid) => pid === 500 || pid === 501,
+        probe: async (port) =>
+          port === 5432 ? { answers: true, detail: 'PostgreSQL answered' } : { answers: false, detail: 'connection refused: nothing listens there' },
+      }),
+    );
     const checks = r.steps[0]!.checks;
     expect(r.steps[0]!.ok).toBe(false);
     expect(checks.map((c) => [c.name, c.ok])).toEqual([
@@ -451,7 +558,12 @@ describe('port-forward.mts', () => {
     const exec = fakeExec();
     const spawnFn = fakeSpawn([]);
     const out: string[] = [];
-    const code = await main(portForwardScript('start', deps({ spawn: spawnFn })), ['--dry-run', '--pg-port', '15432', '--state-file', path.join(dir, 'pf.json')], {}, { stdout: (t) => out.push(t), stderr: () => {}, clock: fakeClock(), exec, tty: false });
+    const code = await main(
+      portForwardScript('start', deps({ spawn: spawnFn })),
+      ['--dry-run', '--pg-port', '15432', '--state-file', path.join(dir, 'pf.json')],
+      {},
+      { stdout: (t) => out.push(t), stderr: () => {}, clock: fakeClock(), exec, tty: false },
+    );
     expect(code).toBe(0);
     expect(exec.calls).toEqual([]);
     expect(spawnFn.children).toEqual([]);
@@ -465,7 +577,12 @@ describe('port-forward.mts', () => {
     expect(splitCommand(['-n', 'dev', '--json', 'status'])).toEqual({ command: 'status', rest: ['-n', 'dev', '--json'] });
     expect(splitCommand(['--only', 'kafka'])).toEqual({ rest: ['--only', 'kafka'] });
     const err: string[] = [];
-    const code = await main(portForwardScript(undefined), [], {}, { stdout: () => {}, stderr: (l) => err.push(l), clock: fakeClock(), exec: fakeExec(), tty: false });
+    const code = await main(
+      portForwardScript(undefined),
+      [],
+      {},
+      { stdout: () => {}, stderr: (l) => err.push(l), clock: fakeClock(), exec: fakeExec(), tty: false },
+    );
     expect(code).toBe(2);
     expect(err.join('\n')).toMatch(/say what to do: start, status, stop or run/);
     const bad = await main(portForwardScript('restart'), [], {}, { stdout: () => {}, stderr: () => {}, clock: fakeClock(), exec: fakeExec(), tty: false });

@@ -59,11 +59,17 @@ describe('PostgreSQL manifests', () => {
 
   it('labels the namespace for Pod Security: enforce baseline, warn and audit restricted', () => {
     const ns = renderNamespace('learnflow')[0]!;
-    expect(ns.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'baseline', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' });
+    expect(ns.metadata.labels).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'baseline',
+      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+    });
   });
 
   it('--dry-run needs no cluster, prints the plan and manifests, and redacts the Secret', async () => {
-    const r = await runKit('scripts/deploy-postgres.mts', ['--dry-run', '--namespace', 'lf-dry'], { env: { PATH: '/nonexistent', KUBECONFIG: '/nonexistent' } });
+    const r = await runKit('scripts/deploy-postgres.mts', ['--dry-run', '--namespace', 'lf-dry'], {
+      env: { PATH: '/nonexistent', KUBECONFIG: '/nonexistent' },
+    });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('kind: StatefulSet');
     expect(r.stdout).toContain('namespace: lf-dry');
@@ -106,7 +112,7 @@ describe('TLS is remembered', () => {
     expect(() => chooseTls({ tls: true, noTls: true }, true)).toThrow(/contradict/);
   });
 
-  it('reads the deployed state from the StatefulSet, and sets a client\'s sslmode', () => {
+  it("reads the deployed state from the StatefulSet, and sets a client's sslmode", () => {
     const plain = renderPostgres('learnflow', 'pw');
     expect(statefulSetServesTls(plain.find((m) => m.kind === 'StatefulSet'))).toBe(false);
     expect(statefulSetServesTls(withTls(plain).find((m) => m.kind === 'StatefulSet'))).toBe(true);

@@ -33,7 +33,15 @@ describe('report table', () => {
   });
 
   it('maps failures to exit codes: environment 3 beats step 1', () => {
-    const failed = (exitCode: number) => ({ name: 's', ok: false, status: 'failed' as const, durationMs: 1, budgetMs: null, checks: [], error: { message: 'x', exitCode } });
+    const failed = (exitCode: number) => ({
+      name: 's',
+      ok: false,
+      status: 'failed' as const,
+      durationMs: 1,
+      budgetMs: null,
+      checks: [],
+      error: { message: 'x', exitCode },
+    });
     expect(exitCodeOf(report([failed(1), failed(3)], false))).toBe(3);
     expect(exitCodeOf(report([failed(1)], false))).toBe(1);
     expect(exitCodeOf(report([], true))).toBe(0);
@@ -46,7 +54,14 @@ describe('runStep', () => {
     const { io: o } = io(clock);
     const { createCtx } = await import('../../scripts/lib/kube/context.js');
     const { createLogger, SecretRegistry } = await import('../../scripts/lib/core/log.js');
-    const ctx = createCtx({ config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() }, log: createLogger({ write: o.stderr, tty: false, clock }), exec: o.exec, clock, secrets: new SecretRegistry(), signal: new AbortController().signal });
+    const ctx = createCtx({
+      config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() },
+      log: createLogger({ write: o.stderr, tty: false, clock }),
+      exec: o.exec,
+      clock,
+      secrets: new SecretRegistry(),
+      signal: new AbortController().signal,
+    });
     const r = await runStep(ctx, {
       name: 'kafka',
       budgetMs: 1000,
@@ -84,7 +99,12 @@ describe('entry-point runner', () => {
 
   it('unknown flag: exit 2, says which, and with --json still one JSON document', async () => {
     const o = io();
-    const code = await main(def(async () => ({ steps: [], budgetMs: null })), ['--json', '--frobnicate'], {}, o.io);
+    const code = await main(
+      def(async () => ({ steps: [], budgetMs: null })),
+      ['--json', '--frobnicate'],
+      {},
+      o.io,
+    );
     expect(code).toBe(2);
     expect(o.err.join('\n')).toContain('unknown flag --frobnicate');
     expect(JSON.parse(o.out.join(''))).toMatchObject({ ok: false, error: { exitCode: 2 } });
@@ -92,14 +112,28 @@ describe('entry-point runner', () => {
 
   it('--help prints usage on stdout and exits 0', async () => {
     const o = io();
-    expect(await main(def(async () => ({ steps: [], budgetMs: null })), ['--help'], {}, o.io)).toBe(0);
+    expect(
+      await main(
+        def(async () => ({ steps: [], budgetMs: null })),
+        ['--help'],
+        {},
+        o.io,
+      ),
+    ).toBe(0);
     expect(o.out.join('')).toMatch(/^Usage: deploy-x.mts \[flags\]/);
     expect(o.out.join('')).toContain('--dry-run');
   });
 
   it('an environment error exits 3 with its fix and no stack trace', async () => {
     const o = io();
-    const code = await main(def(async () => { throw new EnvironmentError('no default StorageClass', { fix: 'kubectl patch ...', docs: 'no-default-storageclass' }); }), [], {}, o.io);
+    const code = await main(
+      def(async () => {
+        throw new EnvironmentError('no default StorageClass', { fix: 'kubectl patch ...', docs: 'no-default-storageclass' });
+      }),
+      [],
+      {},
+      o.io,
+    );
     expect(code).toBe(3);
     const err = o.err.join('\n');
     expect(err).toContain('no default StorageClass');
@@ -110,7 +144,15 @@ describe('entry-point runner', () => {
 
   it('a failed step exits 1', async () => {
     const o = io();
-    const code = await main(def(async () => ({ steps: [{ name: 'x', ok: false, status: 'failed', durationMs: 1, budgetMs: null, checks: [], error: { message: 'boom', exitCode: 1 } }], budgetMs: null })), [], {}, o.io);
+    const code = await main(
+      def(async () => ({
+        steps: [{ name: 'x', ok: false, status: 'failed', durationMs: 1, budgetMs: null, checks: [], error: { message: 'boom', exitCode: 1 } }],
+        budgetMs: null,
+      })),
+      [],
+      {},
+      o.io,
+    );
     expect(code).toBe(1);
   });
 

@@ -43,7 +43,14 @@ describe('waitFor', () => {
   it('returns as soon as the probe is done', async () => {
     const clock = fakeClock();
     let n = 0;
-    const value = await waitFor({ what: 'x', clock, deadline: new Deadline(clock, 60_000), intervalMs: 2000, firstIntervalMs: 2000, probe: async () => (++n === 3 ? { done: true, state: 'ready', value: 42 } : { done: false, state: `try ${n}` }) });
+    const value = await waitFor({
+      what: 'x',
+      clock,
+      deadline: new Deadline(clock, 60_000),
+      intervalMs: 2000,
+      firstIntervalMs: 2000,
+      probe: async () => (++n === 3 ? { done: true, state: 'ready', value: 42 } : { done: false, state: `try ${n}` }),
+    });
     expect(value).toBe(42);
     expect(clock.slept).toEqual([2000, 2000]);
   });
@@ -51,7 +58,14 @@ describe('waitFor', () => {
   it('never sleeps past the deadline and names the last state on timeout', async () => {
     const clock = fakeClock();
     const deadline = new Deadline(clock, 5000);
-    const err = await waitFor({ what: 'statefulset/kafka', clock, deadline, intervalMs: 2000, firstIntervalMs: 2000, probe: async () => ({ done: false, state: '0/1 ready' }) }).catch((e: unknown) => e);
+    const err = await waitFor({
+      what: 'statefulset/kafka',
+      clock,
+      deadline,
+      intervalMs: 2000,
+      firstIntervalMs: 2000,
+      probe: async () => ({ done: false, state: '0/1 ready' }),
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeadlineError);
     expect((err as DeadlineError).message).toMatch(/timed out after 5.0s waiting for statefulset\/kafka; last state: 0\/1 ready/);
     expect(clock.slept).toEqual([2000, 2000, 1000]);
@@ -67,7 +81,12 @@ describe('waitFor', () => {
 
   it('ends at once on a terminal state', async () => {
     const clock = fakeClock();
-    const err = await waitFor({ what: 'x', clock, deadline: new Deadline(clock, 600_000), probe: async () => ({ done: false, state: 'ImagePullBackOff', terminal: new StepError('cannot pull') }) }).catch((e: unknown) => e);
+    const err = await waitFor({
+      what: 'x',
+      clock,
+      deadline: new Deadline(clock, 600_000),
+      probe: async () => ({ done: false, state: 'ImagePullBackOff', terminal: new StepError('cannot pull') }),
+    }).catch((e: unknown) => e);
     expect((err as StepError).message).toBe('cannot pull');
     expect(clock.slept).toEqual([]);
   });
@@ -85,7 +104,14 @@ describe('waitFor', () => {
       },
     });
     expect(v).toBe(2);
-    const err = await waitFor({ what: 'x', clock, deadline: new Deadline(clock, 60_000), probe: async () => { throw new EnvironmentError('kubectl missing'); } }).catch((e: unknown) => e);
+    const err = await waitFor({
+      what: 'x',
+      clock,
+      deadline: new Deadline(clock, 60_000),
+      probe: async () => {
+        throw new EnvironmentError('kubectl missing');
+      },
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(EnvironmentError);
   });
 
@@ -93,7 +119,13 @@ describe('waitFor', () => {
     const clock = fakeClock();
     const controller = new AbortController();
     controller.abort();
-    const err = await waitFor({ what: 'pods', clock, deadline: new Deadline(clock, 60_000), signal: controller.signal, probe: async () => ({ done: false, state: 's' }) }).catch((e: unknown) => e);
+    const err = await waitFor({
+      what: 'pods',
+      clock,
+      deadline: new Deadline(clock, 60_000),
+      signal: controller.signal,
+      probe: async () => ({ done: false, state: 's' }),
+    }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/interrupted while waiting for pods/);
   });
 });
