@@ -64,3 +64,28 @@ describe('the KRaft cluster id', () => {
     expect(exec.calls).toEqual([]);
   });
 });
+
+describe('reading Secrets', () => {
+  it('reads several by name in one kubectl call, registering only the values read', async () => {
+    const { readSecrets } = await import('../../scripts/lib/kube/secrets.js');
+    const { SecretRegistry } = await import('../../scripts/lib/core/log.js');
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const list = {
+      kind: 'List',
+      items: [
+        { metadata: { name: 'a-db' }, data: { password: b64('pw-of-a-1234'), username: b64('a_user') } },
+        { metadata: { name: 'b-db' }, data: { password: b64('pw-of-b-5678') } },
+      ],
+    };
+    const exec = fakeExec(on(['get', 'secret', 'a-db', 'b-db', 'c-db'], { stdout: JSON.stringify(list) }));
+    const secrets = new SecretRegistry();
+    const got = await readSecrets({ kube: new Kube(exec, 'learnflow'), secrets }, ['a-db', 'b-db', 'c-db']);
+    expect(exec.calls).toHaveLength(1);
+    expect(got.get('a-db')?.get('password')).toBe('pw-of-a-1234');
+    expect(got.has('c-db')).toBe(false);
+    expect(secrets.scrub('pw-of-a-1234 a_user pw-of-b-5678')).not.toContain('pw-of-a-1234');
+    expect(secrets.scrub('a_user')).toBe('a_user');
+    const one = fakeExec(on(['get', 'secret', 'a-db'], { stdout: JSON.stringify(list.items[0]) }));
+    expect((await readSecrets({ kube: new Kube(one, 'learnflow'), secrets }, ['a-db'])).get('a-db')?.get('username')).toBe('a_user');
+  });
+});

@@ -10,10 +10,30 @@ export interface SecretValues {
   get(key: string): string | undefined;
 }
 
+type SecretCtx = { kube: Kube; secrets: SecretRegistry };
+
 /** Secret `name` in the namespace; undefined when it does not exist. */
-export async function readSecret(ctx: { kube: Kube; secrets: SecretRegistry }, name: string): Promise<SecretValues | undefined> {
+export async function readSecret(ctx: SecretCtx, name: string): Promise<SecretValues | undefined> {
   const secret = await ctx.kube.getOptional<{ data?: Record<string, string> }>('secret', name);
-  if (!secret) return undefined;
+  return secret ? values(ctx, secret) : undefined;
+}
+
+/** Several Secrets by name in one kubectl call; those that do not exist are absent from the map. */
+export async function readSecrets(ctx: SecretCtx, names: readonly string[]): Promise<Map<string, SecretValues>> {
+  if (!names.length) return new Map();
+  const r = await ctx.kube.run(['get', 'secret', ...names, '-n', ctx.kube.namespace, '--ignore-not-found', '-o', 'json'], { quiet: true });
+  if (!r.stdout.trim()) return new Map();
+  const parsed = JSON.parse(r.stdout) as { kind?: string; items?: SecretJson[] } & SecretJson;
+  const items = parsed.kind === 'List' ? (parsed.items ?? []) : [parsed];
+  return new Map(items.map((i) => [i.metadata.name, values(ctx, i)]));
+}
+
+interface SecretJson {
+  metadata: { name: string };
+  data?: Record<string, string>;
+}
+
+function values(ctx: SecretCtx, secret: { data?: Record<string, string> }): SecretValues {
   return {
     get(key) {
       const encoded = secret.data?.[key];

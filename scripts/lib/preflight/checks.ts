@@ -165,9 +165,18 @@ export async function ensureTargetContext(ctx: Ctx, opts: { yes: boolean; strict
   return context;
 }
 
-export async function ensureCapacity(ctx: Ctx, context: string, need: Resources, stackNamespaces: readonly string[]): Promise<Resources> {
-  const nodes = await ctx.kube.list<NodeJson>('nodes', { namespace: null });
-  const pods = await ctx.kube.list<PodJsonForCapacity>('pods', { namespace: null });
+/** `allPods`: every pod of the cluster when the caller has listed them already (preflight shares one list). */
+export async function ensureCapacity(
+  ctx: Ctx,
+  context: string,
+  need: Resources,
+  stackNamespaces: readonly string[],
+  allPods?: Promise<readonly PodJsonForCapacity[]>,
+): Promise<Resources> {
+  const [nodes, pods] = await Promise.all([
+    ctx.kube.list<NodeJson>('nodes', { namespace: null }),
+    allPods ?? ctx.kube.list<PodJsonForCapacity>('pods', { namespace: null }),
+  ]);
   const free = freeCapacity(nodes, pods, stackNamespaces);
   const shortCpu = free.cpuMillis < need.cpuMillis;
   const shortMem = free.memoryBytes < need.memoryBytes;

@@ -145,13 +145,19 @@ async function preflight(ctx: Ctx, components: readonly Component[], yes: boolea
   ctx.log.info(`context ${context}, Kubernetes ${server.gitVersion}, kubectl ${tools.kubectl}${tools.helm ? `, helm ${tools.helm}` : ''}`);
   const checkPolicies = ctx.config.flags['no-network-policies'] !== true;
   const need = await stackRequests(ctx, components);
-  const [sc, system, free] = await inOrder<[string, { metadata: { name: string }; spec?: { containers?: { image?: string }[] } }[], Resources]>(
+  // One list of every pod: the capacity check counts them, the NetworkPolicy check reads kube-system's.
+  type PodJson = {
+    metadata: { name: string; namespace?: string };
+    spec?: { containers?: { image?: string; resources?: { requests?: Record<string, string> } }[] };
+  };
+  const allPods = ctx.kube.list<PodJson>('pods', { namespace: null });
+  const [sc, pods, free] = await inOrder<[string, PodJson[], Resources]>(
     ensureDefaultStorageClass(ctx),
-    checkPolicies
-      ? ctx.kube.list<{ metadata: { name: string }; spec?: { containers?: { image?: string }[] } }>('pods', { namespace: 'kube-system' })
-      : Promise.resolve([]),
-    ensureCapacity(ctx, context, need, [ctx.config.namespace, ...components.flatMap((c) => c.extraNamespaces ?? [])]),
+    // A failed list is reported once, by the capacity check.
+    allPods.catch(() => []),
+    ensureCapacity(ctx, context, need, [ctx.config.namespace, ...components.flatMap((c) => c.extraNamespaces ?? [])], allPods),
   );
+  const system = pods.filter((p) => p.metadata.namespace === 'kube-system');
   ctx.log.info(`default StorageClass: ${sc}`);
   if (checkPolicies) {
     const verdict = networkPolicySupport(system, context);

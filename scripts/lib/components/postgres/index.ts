@@ -34,7 +34,7 @@ import {
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { shownPath } from '../../core/config.js';
-import { readSecret } from '../../kube/secrets.js';
+import { readSecrets, type SecretValues } from '../../kube/secrets.js';
 import { applyRecorded, runCheck } from '../../kube/steps.js';
 import { podReady } from '../../kube/pod-diagnosis.js';
 import {
@@ -101,6 +101,7 @@ interface PostgresRun {
   /** The TLS setting the deployed StatefulSet had before this run (undefined: none was deployed). */
   liveTls?: boolean;
   networkPolicies?: boolean;
+  claims?: { metadata: { name: string; labels?: Record<string, string> } }[];
 }
 
 function plannedManifests(ctx: Ctx): Manifest[] {
@@ -151,7 +152,7 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
       plan: `wait for statefulset/postgresql to be ready; when TLS was turned on or off, set the sslmode of the client Secrets labelled ${SSLMODE_FOLLOWS_LABEL}`,
       run: async (step, run) => {
         await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
-        await labelClaims(step.kube, ['data-postgresql-0']);
+        await labelClaims(step.kube, ['data-postgresql-0'], { known: run.claims });
         step.log.ok('statefulset/postgresql is ready');
         if (run.liveTls !== undefined && run.liveTls !== run.tlsOn) await syncClientSslModes(step, run.tlsOn);
       },
@@ -185,7 +186,12 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
   step.log.info(policies.why);
   run.networkPolicies = policies.value;
   let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
-  const live = await step.kube.getOptional<unknown>('statefulset', 'postgresql');
+  // The StatefulSet and its claim in one call (the claim's labels spare a kubectl label on a re-run).
+  const found = await step.kube.list<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }>('statefulset,pvc', {
+    selector: POSTGRES_SELECTOR,
+  });
+  const live = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql');
+  run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
   run.liveTls = live === undefined ? undefined : statefulSetServesTls(live);
   const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, run.liveTls);
   step.log.info(`TLS ${tlsChoice.why}`);
@@ -294,11 +300,6 @@ function serviceDatabasesFile(ctx: Ctx): string {
   return flagPath(ctx.config, 'service-databases', ctx.root, DEFAULT_SERVICE_DATABASES)!;
 }
 
-/** The password kept in a Secret under `key`, or undefined. Registered as a secret. */
-async function secretValue(ctx: Ctx, name: string, key: string): Promise<string | undefined> {
-  return (await readSecret(ctx, name))?.get(key);
-}
-
 /** Each service's role, database and Secret; roles the file no longer names are reported (or dropped with --prune). */
 async function reconcileServiceDatabases(
   step: StepCtx,
@@ -309,8 +310,12 @@ async function reconcileServiceDatabases(
 ): Promise<void> {
   const ns = step.config.namespace;
   const secrets: Manifest[] = [];
+  const existing = await readSecrets(
+    step,
+    services.map((s) => s.secret),
+  );
   for (const s of services) {
-    const kept = await secretValue(step, s.secret, 'password');
+    const kept = existing.get(s.secret)?.get('password');
     const password = kept ?? generatePassword();
     step.secrets.add(password);
     const changes = await ensureServiceDatabase(client, s, password);
@@ -342,9 +347,13 @@ async function reconcileServiceDatabases(
  * its Secret, and is refused the others'. A Secret whose password no longer matches is found here.
  */
 async function checkServiceDatabases(step: StepCtx, probe: LoginProbe, services: readonly ServiceDatabase[]): Promise<void> {
+  const kept = await readSecrets(
+    step,
+    services.map((s) => s.secret),
+  ).catch(() => new Map<string, SecretValues>());
   for (const s of services) {
     const name = `service database ${s.database}`;
-    const password = await secretValue(step, s.secret, 'password').catch(() => undefined);
+    const password = kept.get(s.secret)?.get('password');
     if (!password) {
       step.check(name, false, `no Secret ${s.secret} with a password: run ./scripts/deploy-postgres.mts`);
       continue;
