@@ -101,6 +101,21 @@ function makeCtx(opts: { flags?: Record<string, unknown>; exec?: ReturnType<type
   return { ctx, log, clock };
 }
 
+/** A clock whose sleeps yield to the event loop (the fake one resolves at once, and a polling loop would spin). */
+function yieldingClock(): Ctx['clock'] {
+  return {
+    now: () => Date.now(),
+    sleep: (_ms, signal) =>
+      new Promise((r) => {
+        const t = setTimeout(r, 5);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          r();
+        });
+      }),
+  };
+}
+
 async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -193,18 +208,7 @@ describe('PortForward.supervise', () => {
     let pod = 'kafka-0=11111111-aaaa-bbbb-cccc-000000000001';
     const exec = fakeExec(on(['get', 'pod', 'kafka-0', '-n', 'learnflow', '--ignore-not-found'], () => ({ stdout: pod })));
     const { ctx } = makeCtx({ exec, signal: abort.signal });
-    // A clock whose sleeps yield to the event loop (the fake one resolves at once and would spin).
-    ctx.clock = {
-      now: () => Date.now(),
-      sleep: (_ms, signal) =>
-        new Promise((r) => {
-          const t = setTimeout(r, 5);
-          signal?.addEventListener('abort', () => {
-            clearTimeout(t);
-            r();
-          });
-        }),
-    };
+    ctx.clock = yieldingClock();
     const events: ForwardEvent[] = [];
     const done = new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn).supervise({
       signal: abort.signal,
@@ -230,17 +234,7 @@ describe('PortForward.supervise', () => {
     let reply: { stdout?: string; exitCode?: number } = { stdout: 'postgresql-0=11111111-aaaa-bbbb-cccc-000000000001 ' };
     const exec = fakeExec(on(['get', 'pods', '-n', 'learnflow', '-l', 'app.kubernetes.io/name=postgresql'], () => reply));
     const { ctx } = makeCtx({ exec, signal: abort.signal });
-    ctx.clock = {
-      now: () => Date.now(),
-      sleep: (_ms, signal) =>
-        new Promise((r) => {
-          const t = setTimeout(r, 5);
-          signal?.addEventListener('abort', () => {
-            clearTimeout(t);
-            r();
-          });
-        }),
-    };
+    ctx.clock = yieldingClock();
     const events: ForwardEvent[] = [];
     const done = new PortForward(
       ctx,

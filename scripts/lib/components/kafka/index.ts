@@ -7,11 +7,11 @@ import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../..
 import { errorMessage, StepError } from '../../core/errors.js';
 import type { FlagSpec } from '../../core/flags.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
-import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight/checks.js';
+import { ensureClusterReachable } from '../../preflight/checks.js';
 import { waitForWorkload } from '../../kube/rollout.js';
 import { renderNamespace } from '../shared/namespace.js';
 import type { Component, Plan } from '../types.js';
-import { actionList, planLines, runActions, type Action } from '../shared/actions.js';
+import { actionList, clusterReady, planLines, runActions, type Action } from '../shared/actions.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, type Catalogue } from './catalogue.js';
 import {
   createProbeProducer,
@@ -109,14 +109,7 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
   const { replicationFactor, minIsr } = replicationFor(replicas);
   const replication = `replication factor ${replicationFactor}, min ISR ${minIsr}${cluster ? '' : ' (from the brokers found)'}`;
   return actionList<KafkaRun>(
-    cluster && {
-      plan: 'check the cluster is reachable and has a default StorageClass',
-      run: async (step) => {
-        if (step.preflighted) return;
-        await ensureClusterReachable(step);
-        await ensureDefaultStorageClass(step);
-      },
-    },
+    cluster && clusterReady<KafkaRun>(),
     cluster && {
       plan: `read statefulset/${STATEFULSET} and its claims: keep the running broker count (the kit never resizes a running KRaft quorum) and the KRaft cluster id (new and random for a new stack); then kubectl apply --server-side: ${plannedManifests(
         ctx,

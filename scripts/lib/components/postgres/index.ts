@@ -10,11 +10,11 @@ import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../core/errors.js';
 import type { FlagSpec } from '../../core/flags.js';
 import { redactSecrets, type Manifest } from '../../kube/manifests.js';
-import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight/checks.js';
+import { ensureClusterReachable } from '../../preflight/checks.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
 import { waitForWorkload } from '../../kube/rollout.js';
 import type { Component, Plan } from '../types.js';
-import { actionList, planLines, runActions, type Action } from '../shared/actions.js';
+import { actionList, clusterReady, planLines, runActions, type Action } from '../shared/actions.js';
 import { checkData } from './checks.js';
 import { withPostgres, type LoginProbe } from '../shared/postgres-connection.js';
 import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from '../shared/postgres-credentials.js';
@@ -130,14 +130,7 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
   const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
   const services = cluster ? loadServiceDatabases(serviceDatabasesFile(ctx)) : [];
   return actionList<PostgresRun>(
-    cluster && {
-      plan: 'check the cluster is reachable and has a default StorageClass',
-      run: async (step) => {
-        if (step.preflighted) return;
-        await ensureClusterReachable(step);
-        await ensureDefaultStorageClass(step);
-      },
-    },
+    cluster && clusterReady<PostgresRun>(),
     cluster && {
       plan: `read Secret ${SECRET_NAME} in ${ns}, or generate a password on first deploy; ${tlsPlan}; then kubectl apply --server-side: ${plannedManifests(ctx)
         .map((m) => `${m.kind}/${m.metadata.name}`)

@@ -3,6 +3,7 @@
 // two are one list and cannot disagree. A plan line is made from the flags alone: a dry-run reads no cluster.
 
 import type { StepCtx } from '../../kube/context.js';
+import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight/checks.js';
 
 export interface Action<S> {
   plan: string;
@@ -24,4 +25,16 @@ export async function runActions<S>(step: StepCtx, actions: readonly Action<S>[]
     await a.run(step, state);
   }
   return state;
+}
+
+/** The first action of a deploy that keeps data on volumes: done by deploy-all's preflight already, else here. */
+export function clusterReady<S>(): Action<S> {
+  return {
+    plan: 'check the cluster is reachable and has a default StorageClass',
+    run: async (step) => {
+      if (step.preflighted) return;
+      await ensureClusterReachable(step);
+      await ensureDefaultStorageClass(step);
+    },
+  };
 }
