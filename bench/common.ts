@@ -63,7 +63,9 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, shims: 
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.stdin.end(input ?? '');
-    child.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, code, processes: shims.count(), commands: shims.commands(), stderr }));
+    child.on('close', (code) =>
+      resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, code, processes: shims.count(), commands: shims.commands(), stderr }),
+    );
   });
 }
 
