@@ -7,6 +7,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { readVersions, SECRET_PLACEHOLDER } from '../scripts/lib/kube/manifests.js';
+import { CLUSTER_ID_PLACEHOLDER } from '../scripts/lib/components/kafka/manifests.js';
+import { newClusterId } from '../scripts/lib/components/shared/kafka-topology.js';
 import type { KubeCluster } from '../test/support/kube-cluster.js';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -81,6 +83,8 @@ export async function render(shims: Shims): Promise<void> {
 /** What every Secret value of the floor becomes (the rendered files hold a placeholder the API server refuses). */
 export const BENCH_SECRET = 'bench-value';
 const BENCH_SECRET_B64 = Buffer.from(BENCH_SECRET).toString('base64');
+/** The floor's brokers get a real KRaft cluster id where the rendered files hold the kit's placeholder (chosen at deploy). */
+const BENCH_CLUSTER_ID = newClusterId();
 
 /** Adds up timed steps; a failed one throws. */
 export class Steps {
@@ -106,7 +110,9 @@ export class Steps {
  */
 export async function floorCluster(c: KubeCluster, shims: Shims, steps: Steps): Promise<void> {
   const rendered = (name: string) =>
-    readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8').replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64);
+    readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8')
+      .replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64)
+      .replaceAll(CLUSTER_ID_PLACEHOLDER, BENCH_CLUSTER_ID);
   const kubectl = (args: string[], input?: string) => run('kubectl', ['--context', c.context, ...args], c.env, shims, input);
   await steps.step(
     kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('kafka') + '\n---\n' + rendered('postgres')),
@@ -150,7 +156,9 @@ export async function floorCluster(c: KubeCluster, shims: Shims, steps: Steps): 
  */
 export async function idealFloorCluster(c: KubeCluster, binDir: string): Promise<Timed> {
   const rendered = (name: string) =>
-    readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8').replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64);
+    readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8')
+      .replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64)
+      .replaceAll(CLUSTER_ID_PLACEHOLDER, BENCH_CLUSTER_ID);
   const all: Shims[] = [];
   const fresh = () => (all.push(shimDir(binDir)), all.at(-1)!);
   const ok = async (t: Promise<Timed>, what: string) => {

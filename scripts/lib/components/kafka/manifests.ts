@@ -86,7 +86,9 @@ export function parseEnvFile(text: string): Record<string, string> {
 
 /**
  * What a plan renders for CLUSTER_ID: the id is chosen at deploy from the running StatefulSet or its claims (or made
- * new), which a dry-run does not read. Not a valid id, so a dry-run file applied by hand fails at the format step.
+ * new), which a dry-run does not read. Kafka does not check it (kafka-storage.sh format writes any text as
+ * cluster.id, tried with 4.3.1): a dry-run file applied by hand gets a broker with this text as its id, which the
+ * kit's next deploy keeps. The rendered files' header says to deploy with the scripts instead.
  */
 export const CLUSTER_ID_PLACEHOLDER = '<kraft-cluster-id-chosen-at-deploy>';
 
