@@ -84,6 +84,8 @@ describe('the Dapr chart images', () => {
     expect(daprChartImages(v).map((i) => i.image)).toEqual(
       ['operator', 'placement', 'sentry', 'injector', 'scheduler', 'daprd'].map((n) => `${DAPR_DEFAULT_REGISTRY}/${n}:${v}`),
     );
+    // install-dapr --no-scheduler pulls no scheduler image.
+    expect(daprChartImages(v, DAPR_DEFAULT_REGISTRY, { scheduler: false }).map((i) => i.image)).not.toContain(`${DAPR_DEFAULT_REGISTRY}/scheduler:${v}`);
     expect(daprRegistry(REPO_ROOT)).toBe(DAPR_DEFAULT_REGISTRY);
   });
 

@@ -57,7 +57,7 @@ export interface Component {
   /** Images pulled that plan() manifests do not show (a Helm chart's, a verify Job's), for scripts/images.mts. */
   images?(ctx: Ctx): string[];
   /** Requests not visible in plan() manifests (a Helm chart's pods), for the capacity check. */
-  extraRequests?: { cpuMillis: number; memoryBytes: number };
+  extraRequests?(ctx: Ctx): { cpuMillis: number; memoryBytes: number };
 }
 
 export interface Desired {

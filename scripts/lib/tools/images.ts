@@ -60,6 +60,7 @@ export const IMAGES_FLAGS: readonly FlagSpec[] = [
   { name: 'names', kind: 'boolean', description: 'print only the image names, one per line (for xargs)' },
   // Read by the Dapr component's plan(), as install-dapr's flag of the same name.
   { name: 'with-redis', kind: 'boolean', description: 'also list the optional Redis (install-dapr --with-redis)' },
+  { name: 'no-scheduler', kind: 'boolean', description: 'leave out the Dapr scheduler image (install-dapr --no-scheduler)' },
   {
     name: 'load',
     kind: 'boolean',
@@ -112,8 +113,12 @@ export function daprRegistry(root: string): string {
   return values?.global?.registry ?? DAPR_DEFAULT_REGISTRY;
 }
 
-export function daprChartImages(version: string, registry = DAPR_DEFAULT_REGISTRY): ImageRef[] {
-  return DAPR_CHART_IMAGES.map((i) => ({ image: `${registry}/${i.name}:${version}`, component: 'dapr', source: `Dapr chart: ${i.what}` }));
+export function daprChartImages(version: string, registry = DAPR_DEFAULT_REGISTRY, opts: { scheduler?: boolean } = {}): ImageRef[] {
+  return DAPR_CHART_IMAGES.filter((i) => opts.scheduler !== false || i.name !== 'scheduler').map((i) => ({
+    image: `${registry}/${i.name}:${version}`,
+    component: 'dapr',
+    source: `Dapr chart: ${i.what}`,
+  }));
 }
 
 interface PodSpecLike {
@@ -171,7 +176,7 @@ export async function collectImages(ctx: Ctx, components: readonly Component[]):
   }
   // The chart's images whatever the Dapr component declares (it installs the chart with --wait; a slow pull is
   // what trips it).
-  refs.push(...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root)));
+  refs.push(...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: ctx.config.flags['no-scheduler'] !== true }));
   return {
     images: dedupe(
       refs,

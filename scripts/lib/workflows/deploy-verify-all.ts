@@ -98,7 +98,7 @@ export async function stackRequests(ctx: Ctx, components: readonly Component[]):
   let need: Resources = { cpuMillis: 0, memoryBytes: 0 };
   for (const c of components) {
     need = add(need, manifestRequests((await c.plan(ctx)).manifests));
-    if (c.extraRequests) need = add(need, c.extraRequests);
+    if (c.extraRequests) need = add(need, c.extraRequests(ctx));
   }
   return need;
 }

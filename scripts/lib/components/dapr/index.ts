@@ -368,9 +368,8 @@ export const dapr: Component = {
   clusterOnly: true,
   /** The probe's image: the chart's own images are listed by scripts/images.mts from the chart values. */
   images: (ctx: Ctx) => [String(ctx.config.flags['probe-image'] ?? PROBE_IMAGE)],
-  get extraRequests() {
-    return controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)));
-  },
+  /** The control plane's requests as k8s/dapr/values.yaml sets them; without the scheduler's with --no-scheduler. */
+  extraRequests: (ctx: Ctx) => controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)), controlPlaneOf(ctx.config.flags['no-scheduler'] !== true)),
 
   /** The chart's own objects (CRDs, ClusterRoles, the injector webhook: the cluster-wide part), via `helm template`. */
   async renderExtra(ctx: Ctx) {

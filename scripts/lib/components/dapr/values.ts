@@ -74,11 +74,11 @@ function get(values: Values, ...keys: string[]): unknown {
 }
 
 /** Requests of the control plane as the values configure it (HA multiplies the deployments by 3). */
-export function controlPlaneRequests(values: Values): Resources {
+export function controlPlaneRequests(values: Values, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Resources {
   const ha = get(values, 'global', 'ha', 'enabled') === true;
   let cpuMillis = 0;
   let memoryBytes = 0;
-  for (const w of CONTROL_PLANE) {
+  for (const w of workloads) {
     const requests = get(values, w.valuesKey, 'resources', 'requests') as { cpu?: string; memory?: string } | undefined;
     const n = ha ? 3 : w.replicas;
     cpuMillis += parseCpu(requests?.cpu) * n;
