@@ -236,4 +236,14 @@ describe('--diff', () => {
     ].join('\n');
     expect(objectsInDiff(text)).toEqual(['Service/kafka', 'StatefulSet/kafka', 'Component/kafka-pubsub']);
   });
+
+  it('a kubectl diff that fails (no diff program, say) is a step error with the fix, not an internal one', async () => {
+    const { Kube } = await import('../../scripts/lib/kube/kubectl.js');
+    const { StepError } = await import('../../scripts/lib/core/errors.js');
+    const { fakeExec, on } = await import('../support/fakes.js');
+    const exec = fakeExec(on(['diff', '--server-side'], { stderr: 'error: failed to run "diff": executable file not found in $PATH', exitCode: 2 }));
+    const err = await new Kube(exec, 'learnflow').diff([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as InstanceType<typeof StepError>).fix).toMatch(/diff program/);
+  });
 });

@@ -1,7 +1,7 @@
 // kubectl over exec, JSON in and out. Never parses human tables.
 
 import type { Exec, ExecOptions, ExecResult } from '../core/exec.js';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, StepError } from '../core/errors.js';
 import { CREATED_BY_LABEL, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
 
 export const FIELD_MANAGER = 'learnflow-kit';
@@ -59,7 +59,10 @@ export class Kube {
       allowFailure: true,
       timeoutMs: opts.timeoutMs,
     });
-    if (r.exitCode !== 0 && r.exitCode !== 1) throw new Error(`kubectl diff failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+    if (r.exitCode !== 0 && r.exitCode !== 1)
+      throw new StepError(`kubectl diff failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`, {
+        fix: 'kubectl diff runs a diff program (diff -u -N, or $KUBECTL_EXTERNAL_DIFF): check that one is installed; --dry-run shows what would be applied without it',
+      });
     return { changed: r.exitCode === 1, text: r.stdout };
   }
 
