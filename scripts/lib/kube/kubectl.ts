@@ -61,7 +61,7 @@ export class Kube {
     });
     if (r.exitCode !== 0 && r.exitCode !== 1)
       throw new StepError(`kubectl diff failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`, {
-        fix: 'kubectl diff runs a diff program (diff -u -N, or $KUBECTL_EXTERNAL_DIFF): check that one is installed; --dry-run shows what would be applied without it',
+        fix: 'install a diff program (the one that kubectl diff calls: diff, or what $KUBECTL_EXTERNAL_DIFF names); --dry-run shows what would be applied without it',
       });
     return { changed: r.exitCode === 1, text: r.stdout };
   }
