@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { diagnosePod, GRACE_MS, type PodJson } from '../../scripts/lib/kube/pod-diagnosis.js';
+import { diagnosePod, GRACE_MS, UNBOUND_CLAIM_GRACE_MS, type PodJson } from '../../scripts/lib/kube/pod-diagnosis.js';
 import { TerminalTracker, workloadReady } from '../../scripts/lib/kube/rollout.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/pods/${name}.json`, import.meta.url), 'utf8')) as PodJson;
@@ -39,6 +39,8 @@ describe('pod diagnosis on recorded kubectl -o json', () => {
   it('Unschedulable for an unbound claim points at the StorageClass', () => {
     const d = diagnosePod(fixture('unschedulable-pvc'));
     expect(d.docs).toBe('pvc-pending');
+    // Binding can take a resync or a provisioner's while: longer than other scheduling reasons get.
+    expect(d.graceMs).toBe(UNBOUND_CLAIM_GRACE_MS);
     expect(d.fix).toContain('kubectl get storageclass');
   });
 

@@ -54,6 +54,11 @@ export function podReady(pod: { status?: { conditions?: readonly { type: string;
 const IMAGE_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
 /** Transient reasons get this long before we call them terminal (fail fast, but not on a blip). */
 export const GRACE_MS = 20_000;
+/**
+ * A claim not bound yet gets longer: the volume binder retries on its resync period (kube-controller-manager
+ * --pvclaimbinder-sync-period, 15 s) and a dynamic provisioner may take a while to make the volume.
+ */
+export const UNBOUND_CLAIM_GRACE_MS = 60_000;
 
 export function diagnosePod(pod: PodJson): PodDiagnosis {
   const name = pod.metadata.name;
@@ -129,7 +134,7 @@ export function diagnosePod(pod: PodJson): PodDiagnosis {
       state: `Pending: Unschedulable (${firstLine(message)})`,
       reason: 'Unschedulable',
       terminal: false,
-      graceMs: GRACE_MS,
+      graceMs: pvc ? UNBOUND_CLAIM_GRACE_MS : GRACE_MS,
       fix: pvc
         ? `its PersistentVolumeClaim is not bound: kubectl get pvc -n ${ns}; kubectl get storageclass (one must be marked (default))`
         : /Insufficient (memory|cpu)/i.test(message)
