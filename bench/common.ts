@@ -102,6 +102,35 @@ export class Steps {
   }
 }
 
+/** A file the kit rendered (--dry-run), with what the floor needs in place of its placeholders. */
+function rendered(name: string): string {
+  return readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8')
+    .replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64)
+    .replaceAll(CLUSTER_ID_PLACEHOLDER, BENCH_CLUSTER_ID);
+}
+
+/** The chart install a person would type: the same chart, values and tag as install-dapr, waiting for readiness. */
+function helmInstallArgs(c: KubeCluster): string[] {
+  return [
+    '--kube-context',
+    c.context,
+    'upgrade',
+    '--install',
+    'dapr',
+    CHART,
+    '-n',
+    'dapr-system',
+    '--create-namespace',
+    '-f',
+    'k8s/dapr/values.yaml',
+    '--set-string',
+    `global.tag=${V.dapr.version}`,
+    '--wait',
+    '--timeout',
+    '5m',
+  ];
+}
+
 /**
  * The cluster side of the floor, the bare commands a careful person would type for the kit's objects: `kubectl apply
  * --server-side` of the manifests the kit renders (Kafka and PostgreSQL together, as deploy-all does), `kubectl
@@ -109,10 +138,6 @@ export class Steps {
  * `kubectl apply` of the Dapr components.
  */
 export async function floorCluster(c: KubeCluster, shims: Shims, steps: Steps): Promise<void> {
-  const rendered = (name: string) =>
-    readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8')
-      .replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64)
-      .replaceAll(CLUSTER_ID_PLACEHOLDER, BENCH_CLUSTER_ID);
   const kubectl = (args: string[], input?: string) => run('kubectl', ['--context', c.context, ...args], c.env, shims, input);
   await steps.step(
     kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('kafka') + '\n---\n' + rendered('postgres')),
@@ -120,32 +145,7 @@ export async function floorCluster(c: KubeCluster, shims: Shims, steps: Steps): 
   );
   await steps.step(kubectl(['rollout', 'status', 'statefulset/kafka', '-n', 'learnflow', '--timeout=10m']), 'rollout kafka');
   await steps.step(kubectl(['rollout', 'status', 'statefulset/postgresql', '-n', 'learnflow', '--timeout=10m']), 'rollout postgresql');
-  await steps.step(
-    run(
-      'helm',
-      [
-        '--kube-context',
-        c.context,
-        'upgrade',
-        '--install',
-        'dapr',
-        CHART,
-        '-n',
-        'dapr-system',
-        '--create-namespace',
-        '-f',
-        'k8s/dapr/values.yaml',
-        '--set-string',
-        `global.tag=${V.dapr.version}`,
-        '--wait',
-        '--timeout',
-        '5m',
-      ],
-      c.env,
-      shims,
-    ),
-    'helm dapr',
-  );
+  await steps.step(run('helm', helmInstallArgs(c), c.env, shims), 'helm dapr');
   await steps.step(kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('dapr')), 'apply dapr components');
 }
 
@@ -155,10 +155,6 @@ export async function floorCluster(c: KubeCluster, shims: Shims, steps: Steps): 
  * gets its own shims, so the process count stays exact.
  */
 export async function idealFloorCluster(c: KubeCluster, binDir: string): Promise<Timed> {
-  const rendered = (name: string) =>
-    readFileSync(path.join(REPO, '.learnflow', 'rendered', `${name}.yaml`), 'utf8')
-      .replaceAll(SECRET_PLACEHOLDER, BENCH_SECRET_B64)
-      .replaceAll(CLUSTER_ID_PLACEHOLDER, BENCH_CLUSTER_ID);
   const all: Shims[] = [];
   const fresh = () => (all.push(shimDir(binDir)), all.at(-1)!);
   const ok = async (t: Promise<Timed>, what: string) => {
@@ -179,32 +175,7 @@ export async function idealFloorCluster(c: KubeCluster, binDir: string): Promise
         ok(kubectl(['rollout', 'status', 'statefulset/postgresql', '-n', 'learnflow', '--timeout=10m']), 'rollout postgresql'),
       ]);
     })();
-    const chart = ok(
-      run(
-        'helm',
-        [
-          '--kube-context',
-          c.context,
-          'upgrade',
-          '--install',
-          'dapr',
-          CHART,
-          '-n',
-          'dapr-system',
-          '--create-namespace',
-          '-f',
-          'k8s/dapr/values.yaml',
-          '--set-string',
-          `global.tag=${V.dapr.version}`,
-          '--wait',
-          '--timeout',
-          '5m',
-        ],
-        c.env,
-        fresh(),
-      ),
-      'helm dapr',
-    );
+    const chart = ok(run('helm', helmInstallArgs(c), c.env, fresh()), 'helm dapr');
     await Promise.all([data, chart]);
     await ok(kubectl(['apply', '--server-side', '--field-manager=bench', '-f', '-'], rendered('dapr')), 'apply dapr components');
     return {
