@@ -321,7 +321,9 @@ EOF
     read -r name ref archive _ <<<"$entry"
     ctr --address "$state/containerd.sock" -n k8s.io images import "$archive" >>"$LOGS/node-containerd-import.log" 2>&1 \
       || die "ctr images import $archive failed (log $LOGS/node-containerd-import.log)"
-    ctr --address "$state/containerd.sock" -n k8s.io images ls -q | grep -qxF "$ref" || die "$ref missing after the import of $archive"
+    # Listed into a variable first: `ctr ... | grep -q` under pipefail fails when grep stops reading early (SIGPIPE).
+    listed="$(ctr --address "$state/containerd.sock" -n k8s.io images ls -q)"
+    grep -qxF "$ref" <<<"$listed" || die "$ref missing after the import of $archive"
   done
   kill "$ctrd"; wait "$ctrd" 2>/dev/null || true; trap - EXIT; rm -rf "$state"
   for entry in "${IMAGES[@]}"; do read -r name ref _ digest <<<"$entry"; printf '%s=%s\n' "$name" "$ref"; done >"$GOLD.tmp/images.env"
