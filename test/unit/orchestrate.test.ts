@@ -29,20 +29,25 @@ const node = (cpu: string, memory: string, extra: object = {}) => ({
 
 /** A healthy cluster as kubectl would describe it. */
 function cluster(opts: { context?: string; kubectlMinor?: string; storageClasses?: object[]; nodes?: object[]; pods?: object[] } = {}): FakeHandler[] {
+  const storageClasses = opts.storageClasses ?? [{ metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } }];
+  const nodes = opts.nodes ?? [node('4', '8Gi')];
+  const pods = opts.pods ?? [];
+  const of = (kind: string, items: object[]) => items.map((i) => ({ kind, ...i }));
   return [
+    // The run's snapshot of the cluster-wide kinds (kube/snapshot.ts): one list, each item with its kind.
+    (args) =>
+      args[0] === 'get' && args.includes('--all-namespaces') && args[1]?.includes(',')
+        ? { stdout: JSON.stringify({ kind: 'List', items: [...of('StorageClass', storageClasses), ...of('Node', nodes), ...of('Pod', pods)] }) }
+        : undefined,
     on(['version', '--client'], {
       stdout: JSON.stringify({ clientVersion: { gitVersion: `v1.${opts.kubectlMinor ?? '33'}.9`, minor: opts.kubectlMinor ?? '33' } }),
     }),
     (args, cmd) => (cmd === 'helm' && args[0] === 'version' ? { stdout: 'v4.1.4' } : undefined),
     on(['config', 'current-context'], { stdout: `${opts.context ?? 'kind-kind'}\n` }),
     on(['version', '-o', 'json'], { stdout: JSON.stringify({ serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }) }),
-    on(['get', 'storageclass'], {
-      stdout: JSON.stringify({
-        items: opts.storageClasses ?? [{ metadata: { name: 'standard', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } } }],
-      }),
-    }),
-    on(['get', 'nodes'], { stdout: JSON.stringify({ items: opts.nodes ?? [node('4', '8Gi')] }) }),
-    on(['get', 'pods', '--all-namespaces'], { stdout: JSON.stringify({ items: opts.pods ?? [] }) }),
+    on(['get', 'storageclass'], { stdout: JSON.stringify({ items: storageClasses }) }),
+    on(['get', 'nodes'], { stdout: JSON.stringify({ items: nodes }) }),
+    on(['get', 'pods', '--all-namespaces'], { stdout: JSON.stringify({ items: pods }) }),
   ];
 }
 

@@ -83,10 +83,13 @@ export class Helm {
   constructor(
     private readonly exec: Exec,
     readonly context?: string,
+    /** Called before a command that changes the cluster (install, upgrade, rollback, uninstall). */
+    private readonly onWrite?: () => void,
   ) {}
 
   /** helm with --kube-context when one was chosen. */
   run(args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    if (['upgrade', 'install', 'rollback', 'uninstall'].includes(args[0] ?? '')) this.onWrite?.();
     return this.exec('helm', this.context ? ['--kube-context', this.context, ...args] : [...args], opts);
   }
 

@@ -3,10 +3,42 @@
 import type { Exec, ExecOptions, ExecResult } from '../core/exec.js';
 import { errorMessage, StepError } from '../core/errors.js';
 import { CREATED_BY_LABEL, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
+import { kindOf, resourceOf, Snapshot, type SnapshotObject, type SnapshotSpec } from './snapshot.js';
 
 export const FIELD_MANAGER = 'learnflow-kit';
 
 export type ApplyOutcome = 'created' | 'configured' | 'unchanged';
+
+/** kubectl verbs that change objects: each drops the run's snapshot (rollout status/history only read). */
+const WRITES = new Set([
+  'apply',
+  'create',
+  'delete',
+  'label',
+  'annotate',
+  'patch',
+  'replace',
+  'scale',
+  'edit',
+  'set',
+  'taint',
+  'drain',
+  'cordon',
+  'uncordon',
+  'autoscale',
+  'expose',
+  'run',
+]);
+
+function writes(args: readonly string[]): boolean {
+  const verb = args[0] ?? '';
+  return WRITES.has(verb) || (verb === 'rollout' && !['status', 'history'].includes(args[1] ?? ''));
+}
+
+export interface ReadOptions {
+  /** Ask the API server even when the run's snapshot holds the answer (a wait's later looks). */
+  fresh?: boolean;
+}
 
 interface KubeObject {
   kind: string;
@@ -18,11 +50,62 @@ export class Kube {
     private readonly exec: Exec,
     readonly namespace: string,
     readonly context?: string,
+    /** What the cluster held at the run's start (snapshot.ts), shared by the run's Kubes; dropped on its first change. */
+    private readonly shared: { snapshot?: Snapshot } = {},
   ) {}
 
-  /** kubectl with --context when one was chosen. */
+  /** The same cluster and snapshot through another exec (a step's, whose commands carry its log prefix). */
+  withExec(exec: Exec): Kube {
+    return new Kube(exec, this.namespace, this.context, this.shared);
+  }
+
+  private get snapshot(): Snapshot | undefined {
+    return this.shared.snapshot;
+  }
+
+  private set snapshot(s: Snapshot | undefined) {
+    this.shared.snapshot = s;
+  }
+
+  /** kubectl with --context when one was chosen. A command that changes objects drops the snapshot. */
   run(args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
+    if (writes(args)) this.snapshot = undefined;
+    return this.kubectl(args, opts);
+  }
+
+  private kubectl(args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
     return this.exec('kubectl', this.context ? ['--context', this.context, ...args] : [...args], opts);
+  }
+
+  /**
+   * Reads the kinds of `spec` in one kubectl call per namespace set (the cluster-wide kinds with -A, the stack
+   * namespace's on their own), for the run's readers. Kinds from a CRD that is not installed are left out.
+   */
+  async takeSnapshot(spec: SnapshotSpec, opts: { timeoutMs?: number } = {}): Promise<void> {
+    const read = async (kinds: readonly string[], where: string[]): Promise<{ kinds: string[]; items: SnapshotObject[] }> => {
+      const args = ['get', kinds.map(resourceOf).join(','), ...where, '-o', 'json'];
+      try {
+        const r = await this.run(args, { quiet: true, timeoutMs: opts.timeoutMs });
+        return { kinds: [...kinds], items: items(r.stdout) as SnapshotObject[] };
+      } catch (err) {
+        const builtIn = kinds.filter((k) => !resourceOf(k).endsWith('.dapr.io'));
+        if (!isUnknownResourceType(err) || builtIn.length === kinds.length) throw err;
+        return read(builtIn, where);
+      }
+    };
+    const [everywhere, ...namespaced] = await Promise.all([
+      spec.everywhere.length ? read(spec.everywhere, ['--all-namespaces']) : Promise.resolve({ kinds: [], items: [] }),
+      ...spec.namespaced.map((n) => read(n.kinds, ['-n', n.namespace])),
+    ]);
+    this.snapshot = new Snapshot([...everywhere!.items, ...namespaced.flatMap((n) => n.items)], {
+      everywhere: everywhere!.kinds,
+      namespaced: spec.namespaced.map((n, i) => ({ namespace: n.namespace, kinds: namespaced[i]!.kinds })),
+    });
+  }
+
+  /** Something outside kubectl (helm) changed the cluster: later reads ask the API server. */
+  changed(): void {
+    this.snapshot = undefined;
   }
 
   async json<T>(args: readonly string[], opts?: ExecOptions): Promise<T> {
@@ -31,13 +114,26 @@ export class Kube {
   }
 
   /** One object or undefined when it does not exist. */
-  async getOptional<T>(resource: string, name: string, namespace: string | null = this.namespace): Promise<T | undefined> {
+  async getOptional<T>(resource: string, name: string, namespace: string | null = this.namespace, opts: ReadOptions = {}): Promise<T | undefined> {
+    const held = opts.fresh ? undefined : this.snapshot?.get<T>(resource, name, namespace);
+    if (held !== undefined) return held ?? undefined;
     const r = await this.run(['get', resource, name, ...(namespace ? ['-n', namespace] : []), '--ignore-not-found', '-o', 'json'], { quiet: true });
     return r.stdout.trim() ? (JSON.parse(r.stdout) as T) : undefined;
   }
 
-  async list<T>(resource: string, opts: { namespace?: string | null; selector?: string } = {}): Promise<T[]> {
+  /** Several objects of one kind by name in one call; those that do not exist are absent. */
+  async getNamed<T extends { metadata: { name: string } }>(resource: string, names: readonly string[], namespace: string = this.namespace): Promise<T[]> {
+    if (!names.length) return [];
+    const held = this.snapshot?.list<T>(resource, namespace);
+    if (held) return held.filter((o) => names.includes(o.metadata.name));
+    const r = await this.run(['get', resource, ...names, '-n', namespace, '--ignore-not-found', '-o', 'json'], { quiet: true });
+    return items(r.stdout) as unknown as T[];
+  }
+
+  async list<T>(resource: string, opts: { namespace?: string | null; selector?: string } & ReadOptions = {}): Promise<T[]> {
     const ns = opts.namespace === undefined ? this.namespace : opts.namespace;
+    const held = opts.fresh ? undefined : this.snapshot?.list<T>(resource, ns, opts.selector);
+    if (held) return held;
     const args = ['get', resource, ...(ns ? ['-n', ns] : ['--all-namespaces']), ...(opts.selector ? ['-l', opts.selector] : [])];
     const r = await this.json<{ items: T[] }>(args);
     return r.items;
@@ -67,17 +163,17 @@ export class Kube {
   }
 
   /**
-   * Server-side apply, reporting per object whether it was created, changed or left as it was
-   * (a no-op apply does not bump resourceVersion). Two kubectl processes per batch.
+   * Server-side apply, reporting per object whether it was created, changed or left as it was (a no-op apply does
+   * not bump resourceVersion). The versions before come from the run's snapshot when it holds every object's kind,
+   * else from one `kubectl get`. Any object created or changed drops the snapshot.
    */
   async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
     if (manifests.length === 0) return {};
     const input = withOwnership(manifests, this.namespace)
       .map((m) => JSON.stringify(m))
       .join('\n');
-    const before = await this.run(['get', '-f', '-', '--ignore-not-found', '-o', 'json'], { input, quiet: true, timeoutMs: opts.timeoutMs });
-    const versions = new Map(items(before.stdout).map((o) => [manifestKey(o), o.metadata.resourceVersion]));
-    const after = await this.run(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-', '-o', 'json'], {
+    const versions = new Map((await this.before(input, manifests, opts.timeoutMs)).map((o) => [manifestKey(o), o.metadata.resourceVersion]));
+    const after = await this.kubectl(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-', '-o', 'json'], {
       input,
       timeoutMs: opts.timeoutMs,
     });
@@ -87,12 +183,35 @@ export class Kube {
       const prev = versions.get(key);
       outcome[key] = prev === undefined ? 'created' : prev === o.metadata.resourceVersion ? 'unchanged' : 'configured';
     }
+    if (Object.values(outcome).some((o) => o !== 'unchanged')) this.snapshot = undefined;
     // A namespace the kit made carries a mark of that (not re-applied: a namespace that existed before never gets it),
     // so destroy-all --purge deletes only namespaces it created.
     if (outcome[`namespace/${this.namespace}`] === 'created') {
       await this.run(['label', 'namespace', this.namespace, `${CREATED_BY_LABEL}=${MANAGED_BY}`, '--overwrite'], { quiet: true, timeoutMs: opts.timeoutMs });
     }
     return outcome;
+  }
+
+  /** The live objects a batch names, as they are before it is applied. */
+  private async before(input: string, manifests: readonly Manifest[], timeoutMs?: number): Promise<KubeObject[]> {
+    const snapshot = this.snapshot;
+    const nsOf = (m: Manifest) => m.metadata.namespace ?? this.namespace;
+    const kinds = manifests.map((m) => ({ resource: resourceFor(m.kind), namespace: nsOf(m) }));
+    if (snapshot && kinds.every((k) => k.resource && snapshot.covers(k.resource, k.namespace))) {
+      return manifests.flatMap((m) => snapshot.get<KubeObject>(resourceFor(m.kind)!, m.metadata.name, nsOf(m)) ?? []);
+    }
+    const r = await this.kubectl(['get', '-f', '-', '--ignore-not-found', '-o', 'json'], { input, quiet: true, timeoutMs });
+    return items(r.stdout);
+  }
+}
+
+/** A kind's resource name for the snapshot, when it can hold that kind. */
+function resourceFor(kind: string): string | undefined {
+  try {
+    const r = resourceOf(kind);
+    return kindOf(r) === kind ? r : undefined;
+  } catch {
+    return undefined;
   }
 }
 

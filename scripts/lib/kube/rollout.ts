@@ -59,6 +59,7 @@ export class TerminalTracker {
 export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<void> {
   const ns = ref.namespace ?? step.config.namespace;
   const tracker = new TerminalTracker(() => step.clock.now());
+  let looks = 0;
   await waitFor({
     what: `${ref.kind}/${ref.name} in ${ns} to be ready`,
     clock: step.clock,
@@ -66,9 +67,10 @@ export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<
     log: step.log,
     signal: step.signal,
     probe: async () => {
-      const list = await step.kube.json<{ items: (WorkloadJson | PodJson)[] }>(['get', `${ref.kind},pod`, '-n', ns, '-l', ref.selector]);
-      const workload = list.items.find((i): i is WorkloadJson => (i as WorkloadJson).kind?.toLowerCase() === ref.kind && i.metadata.name === ref.name);
-      const pods = list.items.filter((i): i is PodJson => (i as { kind?: string }).kind === 'Pod').map(diagnosePod);
+      // The first look may be the run's snapshot (a re-run that changed nothing is ready at once); later ones are not.
+      const items = await step.kube.list<WorkloadJson | PodJson>(`${ref.kind},pod`, { namespace: ns, selector: ref.selector, fresh: looks++ > 0 });
+      const workload = items.find((i): i is WorkloadJson => (i as WorkloadJson).kind?.toLowerCase() === ref.kind && i.metadata.name === ref.name);
+      const pods = items.filter((i): i is PodJson => (i as { kind?: string }).kind === 'Pod').map(diagnosePod);
       if (!workload) return { done: false, state: `${ref.kind}/${ref.name} not found yet` };
       const w = workloadReady(workload);
       const podStates = pods.map((p) => `${p.pod}: ${p.state}`).join('; ');

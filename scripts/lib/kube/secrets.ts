@@ -20,11 +20,7 @@ export async function readSecret(ctx: SecretCtx, name: string): Promise<SecretVa
 
 /** Several Secrets by name in one kubectl call; those that do not exist are absent from the map. */
 export async function readSecrets(ctx: SecretCtx, names: readonly string[]): Promise<Map<string, SecretValues>> {
-  if (!names.length) return new Map();
-  const r = await ctx.kube.run(['get', 'secret', ...names, '-n', ctx.kube.namespace, '--ignore-not-found', '-o', 'json'], { quiet: true });
-  if (!r.stdout.trim()) return new Map();
-  const parsed = JSON.parse(r.stdout) as { kind?: string; items?: SecretJson[] } & SecretJson;
-  const items = parsed.kind === 'List' ? (parsed.items ?? []) : [parsed];
+  const items = await ctx.kube.getNamed<SecretJson>('secret', names);
   return new Map(items.map((i) => [i.metadata.name, values(ctx, i)]));
 }
 

@@ -5,7 +5,7 @@ import { Deadline } from '../core/budget.js';
 import type { Ctx, StepCtx } from './context.js';
 import { formatDuration } from '../core/duration.js';
 import { KitError, errorMessage, docsLink, ExitCode } from '../core/errors.js';
-import { Kube, type ApplyOutcome } from './kubectl.js';
+import type { ApplyOutcome } from './kubectl.js';
 import type { Manifest } from './manifests.js';
 import type { Check, ReportError, StepReport } from '../core/report.js';
 
@@ -33,7 +33,7 @@ export async function runStep(ctx: Ctx, def: StepDef, parent?: Deadline): Promis
     ...ctx,
     log,
     exec,
-    kube: ctx.execFor ? new Kube(exec, ctx.kube.namespace, ctx.kube.context) : ctx.kube,
+    kube: ctx.execFor ? ctx.kube.withExec(exec) : ctx.kube,
     deadline,
     check(name, ok, detail = '') {
       const c = { name, ok, detail };

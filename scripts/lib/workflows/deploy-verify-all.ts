@@ -9,6 +9,7 @@ import { COMPONENT_NAMES, deployStages } from '../components/index.js';
 import type { Component } from '../components/types.js';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
 import type { Ctx } from '../kube/context.js';
+import { runSnapshotSpec } from '../kube/snapshot.js';
 import { writeDiagnostics } from '../kube/diagnostics-bundle.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { docsLink, EnvironmentError, KitError, StepError, UsageError } from '../core/errors.js';
@@ -103,6 +104,12 @@ export async function stackRequests(ctx: Ctx, components: readonly Component[]):
   return need;
 }
 
+/** Reads the cluster once for the run (kube/snapshot.ts): the kinds the components' plans apply and read. */
+export async function snapshotStack(ctx: Ctx, components: readonly Component[]): Promise<void> {
+  const manifests = (await Promise.all(components.map(async (c) => (await c.plan(ctx)).manifests))).flat();
+  await ctx.kube.takeSnapshot(runSnapshotSpec(ctx.config.namespace, manifests), { timeoutMs: 30_000 });
+}
+
 /** One component's two parts (prepare, then deploy) as one report: its own time is the sum of the two. */
 export function joinReports(a: StepReport, b: StepReport, budgetMs: number): StepReport {
   const changes = { ...(a.changes ?? {}), ...(b.changes ?? {}) };
@@ -145,6 +152,8 @@ async function preflight(ctx: Ctx, components: readonly Component[], yes: boolea
   ctx.log.info(`context ${context}, Kubernetes ${server.gitVersion}, kubectl ${tools.kubectl}${tools.helm ? `, helm ${tools.helm}` : ''}`);
   const checkPolicies = ctx.config.flags['no-network-policies'] !== true;
   const need = await stackRequests(ctx, components);
+  // One read of what the checks below and the components' deploys look at (a re-run then reads nothing more).
+  await snapshotStack(ctx, components);
   // One list of every pod: the capacity check counts them, the NetworkPolicy check reads kube-system's.
   type PodJson = {
     metadata: { name: string; namespace?: string };
@@ -285,6 +294,7 @@ export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       }
       if (!ctx.config.noCluster) {
         await ensureClusterReachable(ctx);
+        await snapshotStack(ctx, selected);
         ctx.preflighted = true;
       }
       const steps: StepReport[] = [];

@@ -14,8 +14,9 @@ import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
 import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, sameValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
 import { applyRecorded } from '../../kube/steps.js';
 
-export function helmFor(step: Pick<StepCtx, 'exec' | 'config'>): Helm {
-  return new Helm(step.exec, step.config.context);
+/** Helm for a step; its installs, upgrades and removals drop the run's snapshot (the cluster changed under it). */
+export function helmFor(step: Pick<StepCtx, 'exec' | 'config' | 'kube'>): Helm {
+  return new Helm(step.exec, step.config.context, () => step.kube.changed());
 }
 
 export function upgradeOptions(s: DaprSettings, timeoutMs?: number): UpgradeOptions {
@@ -160,14 +161,19 @@ export function controlPlaneStates(
   return { states, pods: diagnosed.filter((p) => workloads.some((w) => w.app === p.app)).map((p) => p.d) };
 }
 
-async function readControlPlane(step: StepCtx, workloads: readonly ControlPlaneWorkload[]): Promise<ReturnType<typeof controlPlaneStates>> {
-  const list = await step.kube.json<{ items: (WorkloadJson | PodJson)[] }>(['get', 'deployment,statefulset,pod', '-n', DAPR_NAMESPACE]);
-  return controlPlaneStates(list.items, workloads);
+async function readControlPlane(
+  step: StepCtx,
+  workloads: readonly ControlPlaneWorkload[],
+  opts: { fresh?: boolean } = {},
+): Promise<ReturnType<typeof controlPlaneStates>> {
+  const items = await step.kube.list<WorkloadJson | PodJson>('deployment,statefulset,pod', { namespace: DAPR_NAMESPACE, fresh: opts.fresh });
+  return controlPlaneStates(items, workloads);
 }
 
 /** Waits for operator, sentry, sidecar injector, placement and scheduler together; names every one not ready. */
 export async function waitForControlPlane(step: StepCtx, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Promise<void> {
   const tracker = new TerminalTracker(() => step.clock.now());
+  let looks = 0;
   await waitFor({
     what: `the Dapr control plane in ${DAPR_NAMESPACE}`,
     clock: step.clock,
@@ -175,7 +181,7 @@ export async function waitForControlPlane(step: StepCtx, workloads: readonly Con
     log: step.log,
     signal: step.signal,
     probe: async () => {
-      const { states, pods } = await readControlPlane(step, workloads);
+      const { states, pods } = await readControlPlane(step, workloads, { fresh: looks++ > 0 });
       const waiting = states.filter((s) => !s.ready);
       const state = waiting.length ? `not ready: ${waiting.map((s) => `${s.workload.name} ${s.state}`).join('; ')}` : `${states.length} workloads ready`;
       if (!waiting.length) return { done: true, state };
@@ -240,16 +246,12 @@ export function dependencyStates(items: readonly (WorkloadJson | PodJson)[]): {
   return { deps, pods };
 }
 
-export async function readDependencies(step: StepCtx): Promise<ReturnType<typeof dependencyStates>> {
-  const list = await step.kube.json<{ items: (WorkloadJson | PodJson)[] }>([
-    'get',
-    'statefulset,pod',
-    '-n',
-    step.config.namespace,
-    '-l',
-    'app.kubernetes.io/name in (kafka,postgresql)',
-  ]);
-  return dependencyStates(list.items);
+export async function readDependencies(step: StepCtx, opts: { fresh?: boolean } = {}): Promise<ReturnType<typeof dependencyStates>> {
+  const items = await step.kube.list<WorkloadJson | PodJson>('statefulset,pod', {
+    selector: 'app.kubernetes.io/name in (kafka,postgresql)',
+    fresh: opts.fresh,
+  });
+  return dependencyStates(items);
 }
 
 function refuse(ns: string, deps: readonly DependencyState[], why: string): StepError {
@@ -274,6 +276,7 @@ export async function requireDependenciesDeployed(step: StepCtx): Promise<void> 
 /** Waits (within the step's budget) for both to be ready; stops at once on a pod state that will not heal. */
 export async function waitForDependencies(step: StepCtx): Promise<void> {
   const tracker = new TerminalTracker(() => step.clock.now());
+  let looks = 0;
   await waitFor({
     what: `Kafka and PostgreSQL in ${step.config.namespace} to be ready`,
     clock: step.clock,
@@ -281,7 +284,7 @@ export async function waitForDependencies(step: StepCtx): Promise<void> {
     log: step.log,
     signal: step.signal,
     probe: async () => {
-      const { deps, pods } = await readDependencies(step);
+      const { deps, pods } = await readDependencies(step, { fresh: looks++ > 0 });
       const state = deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ');
       if (deps.every((d) => d.ready)) return { done: true, state };
       if (deps.some((d) => !d.present) || pods.some((p) => tracker.terminal(p)))

@@ -1,0 +1,121 @@
+// What the cluster held when the run started, read in as few kubectl calls as the API allows (one list of the
+// cluster-wide kinds, one of the stack namespace's), so that the readers of a run (preflight, remembered settings,
+// Secrets, the before-state of an apply, the first look of a wait) need no process of their own. It holds only
+// until the run changes something: Kube drops it on the first write that is not a no-op, and every read after that
+// goes to the API server as before. A no-op re-run therefore reads the cluster once.
+
+import type { Manifest } from './manifests.js';
+import { labelSelectorMatches } from './selector.js';
+
+export interface SnapshotObject {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
+}
+
+/** kubectl's names for the kinds a snapshot can hold (singular, plural, short), by kind. */
+const ALIASES: Record<string, readonly string[]> = {
+  Pod: ['pod', 'pods', 'po'],
+  StatefulSet: ['statefulset', 'statefulsets', 'sts', 'statefulsets.apps'],
+  Deployment: ['deployment', 'deployments', 'deploy', 'deployments.apps'],
+  PersistentVolumeClaim: ['persistentvolumeclaim', 'persistentvolumeclaims', 'pvc'],
+  Secret: ['secret', 'secrets'],
+  ConfigMap: ['configmap', 'configmaps', 'cm'],
+  Service: ['service', 'services', 'svc'],
+  ServiceAccount: ['serviceaccount', 'serviceaccounts', 'sa'],
+  NetworkPolicy: ['networkpolicy', 'networkpolicies', 'netpol', 'networkpolicies.networking.k8s.io'],
+  PodDisruptionBudget: ['poddisruptionbudget', 'poddisruptionbudgets', 'pdb', 'poddisruptionbudgets.policy'],
+  Node: ['node', 'nodes', 'no'],
+  StorageClass: ['storageclass', 'storageclasses', 'sc', 'storageclasses.storage.k8s.io'],
+  Namespace: ['namespace', 'namespaces', 'ns'],
+  EndpointSlice: ['endpointslice', 'endpointslices', 'endpointslices.discovery.k8s.io'],
+  Component: ['components.dapr.io', 'component.dapr.io'],
+  Configuration: ['configurations.dapr.io', 'configuration.dapr.io'],
+  Resiliency: ['resiliencies.dapr.io', 'resiliency.dapr.io'],
+};
+
+const KIND_OF = new Map(Object.entries(ALIASES).flatMap(([kind, names]) => names.map((n) => [n, kind] as const)));
+
+/** Kinds that live outside any namespace. */
+const CLUSTER_SCOPED = new Set(['Node', 'StorageClass', 'Namespace']);
+
+/** The kind a kubectl resource name means, or undefined for one the snapshot does not know. */
+export function kindOf(resource: string): string | undefined {
+  return KIND_OF.get(resource.toLowerCase());
+}
+
+/** The resource name kubectl lists a kind by (its plural, with the group where kubectl needs it). */
+export function resourceOf(kind: string): string {
+  const names = ALIASES[kind];
+  if (!names) throw new Error(`no resource name known for kind ${kind}`);
+  return names.find((n) => n.includes('.')) ?? names[1]!;
+}
+
+export interface SnapshotSpec {
+  /** Kinds listed in every namespace (and cluster-scoped kinds), e.g. Node, StorageClass, Pod. */
+  everywhere: readonly string[];
+  /** Kinds listed in these namespaces only (Secrets and ConfigMaps: never the whole cluster's). */
+  namespaced: readonly { namespace: string; kinds: readonly string[] }[];
+}
+
+/** Read everywhere: what preflight counts (nodes, every pod) and what the waits look at (workloads in any namespace). */
+const EVERYWHERE = ['Node', 'StorageClass', 'Namespace', 'Pod', 'StatefulSet', 'Deployment'];
+/** Read in the stack's namespace besides the kinds the plans apply: what the components read there. */
+const STACK_READS = ['ConfigMap', 'Secret', 'PersistentVolumeClaim', 'Service', 'EndpointSlice'];
+
+/**
+ * A run's snapshot: the cluster-wide kinds, and in the stack's namespace every kind the plans' manifests name
+ * (those the snapshot knows) plus what the components read there. Never the Secrets of other namespaces.
+ */
+export function runSnapshotSpec(namespace: string, manifests: readonly Manifest[]): SnapshotSpec {
+  const planned = manifests.map((m) => m.kind).filter((k) => k in ALIASES && !CLUSTER_SCOPED.has(k));
+  const kinds = [...new Set([...STACK_READS, ...planned])].filter((k) => !EVERYWHERE.includes(k));
+  return { everywhere: EVERYWHERE, namespaced: [{ namespace, kinds }] };
+}
+
+export class Snapshot {
+  /** `Kind|namespace` pairs held in full ('*': every namespace; '': a cluster-scoped kind). */
+  private readonly covered = new Set<string>();
+
+  constructor(
+    private readonly objects: readonly SnapshotObject[],
+    spec: SnapshotSpec,
+  ) {
+    for (const kind of spec.everywhere) this.covered.add(`${kind}|${CLUSTER_SCOPED.has(kind) ? '' : '*'}`);
+    for (const n of spec.namespaced) for (const kind of n.kinds) this.covered.add(`${kind}|${CLUSTER_SCOPED.has(kind) ? '' : n.namespace}`);
+  }
+
+  /** Whether every kind of `resources` (kubectl's comma list) in `namespace` (null: all) is held in full. */
+  covers(resources: string, namespace: string | null): boolean {
+    return resources.split(',').every((r) => {
+      const kind = kindOf(r);
+      if (!kind) return false;
+      if (CLUSTER_SCOPED.has(kind)) return this.covered.has(`${kind}|`);
+      return this.covered.has(`${kind}|*`) || (namespace !== null && this.covered.has(`${kind}|${namespace}`));
+    });
+  }
+
+  /** The objects `kubectl get <resources> [-n ns | -A] [-l selector]` would list; undefined when not held. */
+  list<T>(resources: string, namespace: string | null, selector?: string): T[] | undefined {
+    if (!this.covers(resources, namespace)) return undefined;
+    const kinds = new Set(resources.split(',').map((r) => kindOf(r)!));
+    const out: SnapshotObject[] = [];
+    for (const o of this.objects) {
+      if (!kinds.has(o.kind)) continue;
+      if (!CLUSTER_SCOPED.has(o.kind) && namespace !== null && o.metadata.namespace !== namespace) continue;
+      if (selector !== undefined) {
+        const m = labelSelectorMatches(selector, o.metadata.labels ?? {});
+        if (m === undefined) return undefined; // a selector this reader does not understand: ask the API server
+        if (!m) continue;
+      }
+      out.push(o);
+    }
+    return out as unknown as T[];
+  }
+
+  /** One object: null when it did not exist, undefined when the snapshot does not hold its kind there. */
+  get<T>(resource: string, name: string, namespace: string | null): T | null | undefined {
+    const items = this.list<SnapshotObject>(resource, namespace);
+    if (!items) return undefined;
+    return (items.find((o) => o.metadata.name === name) as T | undefined) ?? null;
+  }
+}
