@@ -11,6 +11,7 @@ import { processLooksLike, readState } from '../../scripts/lib/tools/port-forwar
 import { freeLocalPort, probeLocalPort } from '../../scripts/lib/kube/port-forward.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
+import { until as untilHolds } from '../support/poll.js';
 
 const FAKE_KUBECTL = `#!${process.execPath}
 // Fake kubectl for scripts/port-forward.mts tests.
@@ -44,13 +45,7 @@ let env: NodeJS.ProcessEnv;
 
 const pf = (...args: string[]) => runKit('scripts/port-forward.mts', [...args, '--state-file', state], { env, timeoutMs: 60_000 });
 
-async function until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (cond: () => boolean, what: string, timeoutMs = 15_000) => untilHolds(cond, what, { timeoutMs, intervalMs: 100 });
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'learnflow-pf-cli-'));

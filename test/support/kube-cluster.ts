@@ -730,24 +730,5 @@ export async function installImagePullBackOffStage(
   return { stage, labels: { [opts.labelKey ?? FAULT_LABEL]: opts.labelValue ?? 'ImagePullBackOff' } };
 }
 
-/** Poll fn until it returns a non-undefined value or the timeout passes. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  { timeoutMs = 60_000, intervalMs = 500 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    }
-    await sleep(intervalMs);
-  }
-}
+/** The poller lives in poll.ts; re-exported for the cluster tests that import it from here. */
+export { waitFor } from './poll.js';

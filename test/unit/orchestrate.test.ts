@@ -12,7 +12,7 @@ import { StepError } from '../../scripts/lib/core/errors.js';
 import { parseFlags } from '../../scripts/lib/core/flags.js';
 import { createLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { deployAllScript, destroyAllScript, parseBudgets, verifyAllScript } from '../../scripts/lib/workflows/deploy-verify-all.js';
-import { ensureCapacity, ensureDefaultStorageClass, ensureTargetContext, ensureTools } from '../../scripts/lib/preflight/checks.js';
+import { ensureCapacity, ensureClusterReachable, ensureDefaultStorageClass, ensureTargetContext, ensureTools } from '../../scripts/lib/preflight/checks.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { allFlags, main, type ScriptDef } from '../../scripts/lib/cli/run.js';
 import { fakeClock, fakeExec, on, type FakeHandler } from '../support/fakes.js';
@@ -222,6 +222,24 @@ describe('preflight verdicts (exit 3, with cause and fix)', () => {
   };
 
   it('an old kubectl', () => expectEnv(ensureTools(ctxFor(cluster({ kubectlMinor: '20' })), { helm: false }), /kubectl v1.20.9 is too old/));
+  it('one kubectl version answers the tools check and the reachability check; an old client is named even when the server is down', async () => {
+    const both = (minor: string, server: boolean): FakeHandler =>
+      on(['version', '-o', 'json', '--request-timeout=10s'], {
+        stdout: JSON.stringify({
+          clientVersion: { gitVersion: `v1.${minor}.1`, minor },
+          ...(server ? { serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } } : {}),
+        }),
+        stderr: server ? '' : 'The connection to the server 127.0.0.1:1 was refused',
+        exitCode: server ? 0 : 1,
+      });
+    const ctx = ctxFor([both('33', true)]);
+    expect(await ensureTools(ctx, { helm: false })).toEqual({ kubectl: 'v1.33.1' });
+    expect((await ensureClusterReachable(ctx)).gitVersion).toBe('v1.34.10');
+    expect((ctx.exec as ReturnType<typeof fakeExec>).calls.map((c) => c.line)).toEqual(['kubectl version -o json --request-timeout=10s']);
+    await expectEnv(ensureTools(ctxFor([both('20', false)]), { helm: false }), /kubectl v1.20.1 is too old/);
+    const down = ctxFor([both('33', false), on(['config'], { stdout: '' })]);
+    await expectEnv(ensureClusterReachable(down), /not reachable: The connection to the server 127.0.0.1:1 was refused/);
+  });
   it('a context that is not local, unless named or --yes', async () => {
     await expectEnv(
       ensureTargetContext(ctxFor(cluster({ context: 'prod-eks' })), { yes: false }),

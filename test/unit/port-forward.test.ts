@@ -30,6 +30,7 @@ import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { main } from '../../scripts/lib/cli/run.js';
 import { kafkaApiVersionsRequest, PortForward, probeLocalPort, type ForwardEvent } from '../../scripts/lib/kube/port-forward.js';
 import { fakeClock, fakeExec, on } from '../support/fakes.js';
+import { until as untilHolds } from '../support/poll.js';
 
 // ---------------------------------------------------------------------------------------------
 // A fake kubectl process: the test decides when it is ready, when it drops and what it prints.
@@ -116,13 +117,7 @@ function yieldingClock(): Ctx['clock'] {
   };
 }
 
-async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (cond: () => boolean, what: string, timeoutMs = 2000) => untilHolds(cond, what, { timeoutMs, intervalMs: 5 });
 
 describe('PortForward.supervise', () => {
   it('re-opens a dropped forward on the same local port, backing off while the pod is away', async () => {

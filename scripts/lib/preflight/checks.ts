@@ -13,39 +13,84 @@ export interface ServerVersion {
   gitVersion: string;
 }
 
+interface ClientVersion {
+  gitVersion?: string;
+  minor?: string;
+}
+
+interface VersionAnswer {
+  client?: ClientVersion;
+  server?: ServerVersion;
+  /** Why there is no server version (kubectl's last words), when there is none. */
+  failure?: string;
+}
+
+const versions = new WeakMap<object, Promise<VersionAnswer>>();
+
+/**
+ * One `kubectl version` per run answers both what the tools check needs (the client) and what the reachability
+ * check needs (the server). kubectl prints the client's version even when the server does not answer.
+ */
+function kubectlVersions(ctx: Ctx): Promise<VersionAnswer> {
+  let answer = versions.get(ctx.config);
+  if (!answer) {
+    answer = ctx.kube
+      .run(['version', '-o', 'json', `--request-timeout=${CLUSTER_TIMEOUT_MS / 1000}s`], {
+        quiet: true,
+        allowFailure: true,
+        timeoutMs: CLUSTER_TIMEOUT_MS + 2000,
+      })
+      .then((r) => {
+        let parsed: { clientVersion?: ClientVersion; serverVersion?: ServerVersion } = {};
+        try {
+          parsed = JSON.parse(r.stdout) as typeof parsed;
+        } catch {
+          // no JSON: the failure below says why
+        }
+        const said = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-2).join(' ');
+        const failure =
+          r.exitCode === 0 && parsed.serverVersion
+            ? undefined
+            : r.exitCode === null
+              ? `kubectl version timed out after ${(CLUSTER_TIMEOUT_MS + 2000) / 1000} s`
+              : said || 'no server version in the answer';
+        return { client: parsed.clientVersion, server: failure ? undefined : parsed.serverVersion, failure };
+      });
+    versions.set(ctx.config, answer);
+  }
+  return answer;
+}
+
 /** The API server answers within 10 s, or we stop with exit 3. */
 export async function ensureClusterReachable(ctx: Ctx): Promise<ServerVersion> {
+  let detail: string;
   try {
-    const r = await ctx.kube.run(['version', '-o', 'json', `--request-timeout=${CLUSTER_TIMEOUT_MS / 1000}s`], {
-      quiet: true,
-      timeoutMs: CLUSTER_TIMEOUT_MS + 2000,
-    });
-    const parsed = JSON.parse(r.stdout) as { serverVersion?: ServerVersion };
-    if (!parsed.serverVersion) throw new Error('no server version in the answer');
-    return parsed.serverVersion;
+    const v = await kubectlVersions(ctx);
+    if (v.server) return v.server;
+    detail = v.failure ?? 'no server version in the answer';
   } catch (err) {
     if (err instanceof EnvironmentError) throw err;
-    const detail = err instanceof CommandError ? err.stderrTail.split('\n').slice(-2).join(' ') : errorMessage(err);
-    const where = await describeTarget(ctx);
-    if (where.missingContext) {
-      throw new EnvironmentError(
-        `context '${where.missingContext}' is not in your kubeconfig${where.contexts.length ? `; it has: ${where.contexts.join(', ')}` : ' (it has no contexts)'}`,
-        {
-          fix: where.contexts.length
-            ? `pass one of them, e.g. --context ${where.contexts[0]}`
-            : 'start a local cluster (minikube start / kind create cluster): it adds its context',
-          docs: 'cluster-unreachable',
-        },
-      );
-    }
+    detail = err instanceof CommandError ? err.stderrTail.split('\n').slice(-2).join(' ') : errorMessage(err);
+  }
+  const where = await describeTarget(ctx);
+  if (where.missingContext) {
     throw new EnvironmentError(
-      `the Kubernetes cluster${where.context ? ` (context ${where.context}${where.server ? `, server ${where.server}` : ''})` : ''} is not reachable: ${detail}`,
+      `context '${where.missingContext}' is not in your kubeconfig${where.contexts.length ? `; it has: ${where.contexts.join(', ')}` : ' (it has no contexts)'}`,
       {
-        fix: 'start your cluster (minikube start / kind create cluster) and check `kubectl cluster-info`; pick another with --context',
+        fix: where.contexts.length
+          ? `pass one of them, e.g. --context ${where.contexts[0]}`
+          : 'start a local cluster (minikube start / kind create cluster): it adds its context',
         docs: 'cluster-unreachable',
       },
     );
   }
+  throw new EnvironmentError(
+    `the Kubernetes cluster${where.context ? ` (context ${where.context}${where.server ? `, server ${where.server}` : ''})` : ''} is not reachable: ${detail}`,
+    {
+      fix: 'start your cluster (minikube start / kind create cluster) and check `kubectl cluster-info`; pick another with --context',
+      docs: 'cluster-unreachable',
+    },
+  );
 }
 
 /** Which context and server kubectl tried (for the message when it could not get through). Never throws. */
@@ -100,8 +145,12 @@ export const MIN_KUBECTL_MINOR = 30;
 
 /** kubectl and (when Dapr is deployed) helm present at supported versions. */
 export async function ensureTools(ctx: Ctx, opts: { helm: boolean }): Promise<{ kubectl: string; helm?: string }> {
-  const k = await ctx.exec('kubectl', ['version', '--client', '-o', 'json'], { quiet: true, timeoutMs: 10_000 });
-  const client = (JSON.parse(k.stdout) as { clientVersion?: { gitVersion?: string; minor?: string } }).clientVersion;
+  // The run's one `kubectl version` (shared with the reachability check); the client alone when it had no answer.
+  let client = (await kubectlVersions(ctx).catch((err: unknown) => (err instanceof EnvironmentError ? Promise.reject(err) : undefined)))?.client;
+  if (!client?.minor) {
+    const k = await ctx.exec('kubectl', ['version', '--client', '-o', 'json'], { quiet: true, timeoutMs: 10_000 });
+    client = (JSON.parse(k.stdout) as { clientVersion?: ClientVersion }).clientVersion;
+  }
   const minor = Number.parseInt(client?.minor ?? '0', 10);
   if (minor < MIN_KUBECTL_MINOR) {
     throw new EnvironmentError(
