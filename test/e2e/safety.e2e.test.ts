@@ -39,7 +39,12 @@ const asShared = (script: string, args: string[]) =>
 const report = (stdout: string) => JSON.parse(stdout) as Report;
 
 beforeAll(async () => {
-  [cluster, pg, kafka] = await Promise.all([startKubeCluster({ name: 'e2e-safety', nodeCpu: '8', nodeMemory: '16Gi' }), startPostgres(), startKafka()]);
+  // Each assigned as it comes, so afterAll stops those that started when another one failed.
+  await Promise.all([
+    startKubeCluster({ name: 'e2e-safety', nodeCpu: '8', nodeMemory: '16Gi' }).then((c) => (cluster = c)),
+    startPostgres().then((p) => (pg = p)),
+    startKafka().then((k) => (kafka = k)),
+  ]);
   pgUrl = await pg.createDatabase('learnflow');
   dir = mkdtempSync(path.join(tmpdir(), 'lf-safety-'));
   sharedKubeconfig = path.join(dir, 'kubeconfig');

@@ -129,7 +129,21 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
+/**
+ * Starts a broker. The free ports are chosen before the JVM binds them, so a test running beside may take one in
+ * between ("Address already in use"): then it starts again on new ports (a port the caller fixed is not retried).
+ */
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaInstance> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKafkaOnce(opts);
+    } catch (err) {
+      if (opts.port !== undefined || attempt >= 3 || !/Address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startKafkaOnce(opts: StartKafkaOptions): Promise<KafkaInstance> {
   const version = opts.version ?? pinnedKafkaVersion();
   const cache = opts.cacheDir ?? process.env.LEARNFLOW_TEST_CACHE ?? join(homedir(), '.cache', 'learnflow-test');
   const libs = join(cache, `kafka-${version}`, 'libs');
