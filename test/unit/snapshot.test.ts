@@ -114,6 +114,19 @@ describe('Kube with a snapshot', () => {
     expect(gets(exec)).toBe(3);
   });
 
+  it('a failed apply drops it (some of its objects may have been applied)', async () => {
+    const exec = fakeExec(
+      (args) => (args[0] === 'get' && args.includes('--all-namespaces') ? list([]) : undefined),
+      (args) => (args[0] === 'get' && args[1]?.includes('configmaps') ? list([cm('settings')]) : undefined),
+      on(['apply'], { exitCode: 1, stderr: 'Error from server (Invalid): one of two objects refused' }),
+      on(['get', 'configmap', 'settings'], { stdout: JSON.stringify(cm('settings', 'learnflow', '7')) }),
+    );
+    const kube = new Kube(exec, 'learnflow');
+    await kube.takeSnapshot(spec);
+    await expect(kube.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' } }])).rejects.toThrow(/refused/);
+    expect(await kube.getOptional('configmap', 'settings')).toMatchObject({ metadata: { resourceVersion: '7' } });
+  });
+
   it('any kubectl write drops it, and so does a change made by another tool', async () => {
     const { exec, kube } = setup({ resourceVersion: '1' });
     await kube.takeSnapshot(spec);

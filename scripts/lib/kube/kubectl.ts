@@ -176,6 +176,10 @@ export class Kube {
     const after = await this.kubectl(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-', '-o', 'json'], {
       input,
       timeoutMs: opts.timeoutMs,
+    }).catch((err: unknown) => {
+      // A failed batch may have applied some of its objects.
+      this.snapshot = undefined;
+      throw err;
     });
     const outcome: Record<string, ApplyOutcome> = {};
     for (const o of items(after.stdout)) {
