@@ -129,3 +129,22 @@ describe('waitFor', () => {
     expect((err as Error).message).toMatch(/interrupted while waiting for pods/);
   });
 });
+
+describe('waitFor looks', () => {
+  it('tells the probe which look is the first (answered from the run snapshot), even when that look failed', async () => {
+    const clock = fakeClock();
+    const looks: boolean[] = [];
+    const value = await waitFor({
+      what: 'three looks',
+      clock,
+      deadline: new Deadline(clock, 60_000),
+      probe: async ({ first }) => {
+        looks.push(first);
+        if (looks.length === 1) throw new Error('a failed poll');
+        return { done: looks.length === 3, state: `look ${looks.length}`, value: looks.length };
+      },
+    });
+    expect(value).toBe(3);
+    expect(looks).toEqual([true, false, false]);
+  });
+});

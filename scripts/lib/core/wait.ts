@@ -20,7 +20,8 @@ export interface WaitOptions<T> {
   what: string;
   clock: Clock;
   deadline: Deadline;
-  probe: () => Promise<PollResult<T>>;
+  /** `first`: this is the wait's first look (it may be answered from what the run read already; later ones may not). */
+  probe: (look: { first: boolean }) => Promise<PollResult<T>>;
   /** Longest sleep between polls (default 2 s). */
   intervalMs?: number;
   /** First sleep (default 250 ms); each next one is 1.5x longer, up to intervalMs. */
@@ -35,16 +36,18 @@ export async function waitFor<T>(opts: WaitOptions<T>): Promise<T> {
   const maxInterval = opts.intervalMs ?? 2000;
   let interval = Math.min(opts.firstIntervalMs ?? 250, maxInterval);
   let last = 'not checked yet';
+  let first = true;
   for (;;) {
     if (opts.signal?.aborted) throw new StepError(`interrupted while waiting for ${opts.what}`);
     let result: PollResult<T>;
     try {
-      result = await opts.probe();
+      result = await opts.probe({ first });
     } catch (err) {
       // An environment problem (tool missing) will not heal; a failed poll might.
       if (err instanceof EnvironmentError) throw err;
       result = { done: false, state: `check failed: ${errorMessage(err).split('\n')[0]}` };
     }
+    first = false;
     if (result.state !== last) {
       opts.log?.debug(`${opts.what}: ${result.state}`);
       last = result.state;

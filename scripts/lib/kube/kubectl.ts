@@ -3,7 +3,7 @@
 import type { Exec, ExecOptions, ExecResult } from '../core/exec.js';
 import { errorMessage, StepError } from '../core/errors.js';
 import { CREATED_BY_LABEL, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
-import { kindOf, resourceOf, Snapshot, type SnapshotObject, type SnapshotSpec } from './snapshot.js';
+import { resourceOf, Snapshot, type SnapshotObject, type SnapshotSpec } from './snapshot.js';
 
 export const FIELD_MANAGER = 'learnflow-kit';
 
@@ -83,12 +83,12 @@ export class Kube {
    */
   async takeSnapshot(spec: SnapshotSpec, opts: { timeoutMs?: number } = {}): Promise<void> {
     const read = async (kinds: readonly string[], where: string[]): Promise<{ kinds: string[]; items: SnapshotObject[] }> => {
-      const args = ['get', kinds.map(resourceOf).join(','), ...where, '-o', 'json'];
+      const args = ['get', kinds.map((k) => resourceOf(k) ?? k).join(','), ...where, '-o', 'json'];
       try {
         const r = await this.run(args, { quiet: true, timeoutMs: opts.timeoutMs });
         return { kinds: [...kinds], items: items(r.stdout) as SnapshotObject[] };
       } catch (err) {
-        const builtIn = kinds.filter((k) => !resourceOf(k).endsWith('.dapr.io'));
+        const builtIn = kinds.filter((k) => !resourceOf(k)?.endsWith('.dapr.io'));
         if (!isUnknownResourceType(err) || builtIn.length === kinds.length) throw err;
         return read(builtIn, where);
       }
@@ -199,23 +199,13 @@ export class Kube {
   /** The live objects a batch names, as they are before it is applied. */
   private async before(input: string, manifests: readonly Manifest[], timeoutMs?: number): Promise<KubeObject[]> {
     const snapshot = this.snapshot;
-    const nsOf = (m: Manifest) => m.metadata.namespace ?? this.namespace;
-    const kinds = manifests.map((m) => ({ resource: resourceFor(m.kind), namespace: nsOf(m) }));
-    if (snapshot && kinds.every((k) => k.resource && snapshot.covers(k.resource, k.namespace))) {
-      return manifests.flatMap((m) => snapshot.get<KubeObject>(resourceFor(m.kind)!, m.metadata.name, nsOf(m)) ?? []);
+    if (snapshot) {
+      const wanted = manifests.map((m) => ({ name: m.metadata.name, resource: resourceOf(m.kind), namespace: m.metadata.namespace ?? this.namespace }));
+      if (wanted.every((w) => w.resource && snapshot.covers(w.resource, w.namespace)))
+        return wanted.flatMap((w) => snapshot.get<KubeObject>(w.resource!, w.name, w.namespace) ?? []);
     }
     const r = await this.kubectl(['get', '-f', '-', '--ignore-not-found', '-o', 'json'], { input, quiet: true, timeoutMs });
     return items(r.stdout);
-  }
-}
-
-/** A kind's resource name for the snapshot, when it can hold that kind. */
-function resourceFor(kind: string): string | undefined {
-  try {
-    const r = resourceOf(kind);
-    return kindOf(r) === kind ? r : undefined;
-  } catch {
-    return undefined;
   }
 }
 

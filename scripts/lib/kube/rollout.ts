@@ -59,16 +59,15 @@ export class TerminalTracker {
 export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<void> {
   const ns = ref.namespace ?? step.config.namespace;
   const tracker = new TerminalTracker(() => step.clock.now());
-  let looks = 0;
   await waitFor({
     what: `${ref.kind}/${ref.name} in ${ns} to be ready`,
     clock: step.clock,
     deadline: step.deadline,
     log: step.log,
     signal: step.signal,
-    probe: async () => {
+    probe: async ({ first }) => {
       // The first look may be the run's snapshot (a re-run that changed nothing is ready at once); later ones are not.
-      const items = await step.kube.list<WorkloadJson | PodJson>(`${ref.kind},pod`, { namespace: ns, selector: ref.selector, fresh: looks++ > 0 });
+      const items = await step.kube.list<WorkloadJson | PodJson>(`${ref.kind},pod`, { namespace: ns, selector: ref.selector, fresh: !first });
       const workload = items.find((i): i is WorkloadJson => (i as WorkloadJson).kind?.toLowerCase() === ref.kind && i.metadata.name === ref.name);
       const pods = items.filter((i): i is PodJson => (i as { kind?: string }).kind === 'Pod').map(diagnosePod);
       if (!workload) return { done: false, state: `${ref.kind}/${ref.name} not found yet` };

@@ -43,11 +43,10 @@ export function kindOf(resource: string): string | undefined {
   return KIND_OF.get(resource.toLowerCase());
 }
 
-/** The resource name kubectl lists a kind by (its plural, with the group where kubectl needs it). */
-export function resourceOf(kind: string): string {
+/** The resource name kubectl lists a kind by (its plural, with the group where kubectl needs it); undefined for a kind the snapshot does not know. */
+export function resourceOf(kind: string): string | undefined {
   const names = ALIASES[kind];
-  if (!names) throw new Error(`no resource name known for kind ${kind}`);
-  return names.find((n) => n.includes('.')) ?? names[1]!;
+  return names && (names.find((n) => n.includes('.')) ?? names[1]);
 }
 
 export interface SnapshotSpec {

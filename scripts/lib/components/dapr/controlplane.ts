@@ -173,15 +173,14 @@ async function readControlPlane(
 /** Waits for operator, sentry, sidecar injector, placement and scheduler together; names every one not ready. */
 export async function waitForControlPlane(step: StepCtx, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Promise<void> {
   const tracker = new TerminalTracker(() => step.clock.now());
-  let looks = 0;
   await waitFor({
     what: `the Dapr control plane in ${DAPR_NAMESPACE}`,
     clock: step.clock,
     deadline: step.deadline,
     log: step.log,
     signal: step.signal,
-    probe: async () => {
-      const { states, pods } = await readControlPlane(step, workloads, { fresh: looks++ > 0 });
+    probe: async ({ first }) => {
+      const { states, pods } = await readControlPlane(step, workloads, { fresh: !first });
       const waiting = states.filter((s) => !s.ready);
       const state = waiting.length ? `not ready: ${waiting.map((s) => `${s.workload.name} ${s.state}`).join('; ')}` : `${states.length} workloads ready`;
       if (!waiting.length) return { done: true, state };
@@ -276,15 +275,14 @@ export async function requireDependenciesDeployed(step: StepCtx): Promise<void> 
 /** Waits (within the step's budget) for both to be ready; stops at once on a pod state that will not heal. */
 export async function waitForDependencies(step: StepCtx): Promise<void> {
   const tracker = new TerminalTracker(() => step.clock.now());
-  let looks = 0;
   await waitFor({
     what: `Kafka and PostgreSQL in ${step.config.namespace} to be ready`,
     clock: step.clock,
     deadline: step.deadline,
     log: step.log,
     signal: step.signal,
-    probe: async () => {
-      const { deps, pods } = await readDependencies(step, { fresh: looks++ > 0 });
+    probe: async ({ first }) => {
+      const { deps, pods } = await readDependencies(step, { fresh: !first });
       const state = deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ');
       if (deps.every((d) => d.ready)) return { done: true, state };
       if (deps.some((d) => !d.present) || pods.some((p) => tracker.terminal(p)))
