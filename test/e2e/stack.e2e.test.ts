@@ -129,6 +129,11 @@ describe('deploy-all and verify-all', () => {
         .map(([k, v]) => `${s.name}: ${k} ${v}`),
     );
     expect(changed).toEqual([]);
+    // Every object is as the first run left it (its digest and fields, applied.ts), so nothing is applied again;
+    // the first run did apply (the same log line).
+    const applies = (stderr: string) => stderr.split('\n').filter((l) => /\$ kubectl .*\bapply --server-side/.test(l));
+    expect(applies(outputs[1]!).length).toBeGreaterThan(0);
+    expect(applies(r.stderr)).toEqual([]);
     expect(await secretValue('postgresql-credentials', 'password')).toBe(pw);
     expect(r.durationMs).toBeLessThan(30_000);
   });

@@ -3,6 +3,7 @@
 import type { Exec, ExecOptions, ExecResult } from '../core/exec.js';
 import { errorMessage, StepError } from '../core/errors.js';
 import { CREATED_BY_LABEL, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
+import { applyIsNoop, stampDigest } from './applied.js';
 import { resourceOf, Snapshot, type SnapshotObject, type SnapshotSpec } from './snapshot.js';
 
 export const FIELD_MANAGER = 'learnflow-kit';
@@ -145,7 +146,7 @@ export class Kube {
    */
   async diff(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<{ changed: boolean; text: string }> {
     if (manifests.length === 0) return { changed: false, text: '' };
-    const input = withOwnership(manifests, this.namespace)
+    const input = this.desired(manifests)
       .map((m) => JSON.stringify(m))
       .join('\n');
     // Exit 0: no differences; 1: differences; anything else: kubectl or the diff program failed.
@@ -162,17 +163,25 @@ export class Kube {
     return { changed: r.exitCode === 1, text: r.stdout };
   }
 
+  /** What the kit applies: the ownership labels, and the digest a later run compares against (applied.ts). */
+  private desired(manifests: readonly Manifest[]): Manifest[] {
+    return withOwnership(manifests, this.namespace).map(stampDigest);
+  }
+
   /**
    * Server-side apply, reporting per object whether it was created, changed or left as it was (a no-op apply does
    * not bump resourceVersion). The versions before come from the run's snapshot when it holds every object's kind,
-   * else from one `kubectl get`. Any object created or changed drops the snapshot.
+   * else from one `kubectl get`. When the snapshot shows every object exactly as this batch would leave it
+   * (applied.ts), nothing is run. Any object created or changed drops the snapshot.
    */
   async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
     if (manifests.length === 0) return {};
-    const input = withOwnership(manifests, this.namespace)
-      .map((m) => JSON.stringify(m))
-      .join('\n');
-    const versions = new Map((await this.before(input, manifests, opts.timeoutMs)).map((o) => [manifestKey(o), o.metadata.resourceVersion]));
+    const desired = this.desired(manifests);
+    const held = this.held(desired);
+    if (held && desired.every((m, i) => applyIsNoop(held[i], m))) return Object.fromEntries(desired.map((m) => [manifestKey(m), 'unchanged' as const]));
+    const input = desired.map((m) => JSON.stringify(m)).join('\n');
+    const before = held ? held.filter((o): o is KubeObject => o !== undefined) : await this.liveObjects(input, opts.timeoutMs);
+    const versions = new Map(before.map((o) => [manifestKey(o), o.metadata.resourceVersion]));
     const after = await this.kubectl(['apply', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-', '-o', 'json'], {
       input,
       timeoutMs: opts.timeoutMs,
@@ -196,14 +205,17 @@ export class Kube {
     return outcome;
   }
 
-  /** The live objects a batch names, as they are before it is applied. */
-  private async before(input: string, manifests: readonly Manifest[], timeoutMs?: number): Promise<KubeObject[]> {
+  /** The live objects a batch names, one per manifest (undefined: absent), when the snapshot holds all their kinds. */
+  private held(manifests: readonly Manifest[]): (KubeObject | undefined)[] | undefined {
     const snapshot = this.snapshot;
-    if (snapshot) {
-      const wanted = manifests.map((m) => ({ name: m.metadata.name, resource: resourceOf(m.kind), namespace: m.metadata.namespace ?? this.namespace }));
-      if (wanted.every((w) => w.resource && snapshot.covers(w.resource, w.namespace)))
-        return wanted.flatMap((w) => snapshot.get<KubeObject>(w.resource!, w.name, w.namespace) ?? []);
-    }
+    if (!snapshot) return undefined;
+    const wanted = manifests.map((m) => ({ name: m.metadata.name, resource: resourceOf(m.kind), namespace: m.metadata.namespace ?? this.namespace }));
+    if (!wanted.every((w) => w.resource && snapshot.covers(w.resource, w.namespace))) return undefined;
+    return wanted.map((w) => snapshot.get<KubeObject>(w.resource!, w.name, w.namespace) ?? undefined);
+  }
+
+  /** The live objects a batch names, from the API server. */
+  private async liveObjects(input: string, timeoutMs?: number): Promise<KubeObject[]> {
     const r = await this.kubectl(['get', '-f', '-', '--ignore-not-found', '-o', 'json'], { input, quiet: true, timeoutMs });
     return items(r.stdout);
   }

@@ -1,0 +1,113 @@
+// The no-op apply check (kube/applied.ts) and Kube.apply skipping an apply the run's snapshot shows would change
+// nothing: the digest a manifest is stamped with, and the field comparison that guards against changes by others.
+
+import { describe, expect, it } from 'vitest';
+import { APPLIED_DIGEST, applyIsNoop, holds, stampDigest } from '../../scripts/lib/kube/applied.js';
+import { Kube } from '../../scripts/lib/kube/kubectl.js';
+import type { Manifest } from '../../scripts/lib/kube/manifests.js';
+import { fakeExec, on } from '../support/fakes.js';
+
+const svc = (port = 9092): Manifest => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'kafka', namespace: 'learnflow', labels: { app: 'kafka' } },
+  spec: { selector: { app: 'kafka' }, ports: [{ name: 'client', port }] },
+});
+
+/** What the API server keeps of an applied manifest: defaults added, resourceVersion, status. */
+const live = (m: Manifest) => {
+  const spec = m.spec as { ports: object[] };
+  return {
+    ...m,
+    metadata: { ...m.metadata, resourceVersion: '5', uid: 'u1', managedFields: [] },
+    spec: { ...spec, clusterIP: '10.96.0.10', type: 'ClusterIP', ports: spec.ports.map((p) => ({ ...p, protocol: 'TCP', targetPort: 9092 })) },
+    status: { loadBalancer: {} },
+  };
+};
+
+describe('holds', () => {
+  it('accepts fields the server added, never a changed, missing or extra list element', () => {
+    expect(holds({ a: 1, b: { c: [1, { d: 2, e: 3 }] } }, { a: 1, b: { c: [1, { d: 2 }] } })).toBe(true);
+    expect(holds({ a: 1 }, { a: '1' })).toBe(false);
+    expect(holds({ a: [1, 2] }, { a: [1] })).toBe(false);
+    expect(holds({ a: [1] }, { a: [1, 2] })).toBe(false);
+    expect(holds({}, { a: {} })).toBe(false);
+    expect(holds({ a: [] }, { a: {} })).toBe(false);
+  });
+});
+
+describe('stampDigest and applyIsNoop', () => {
+  it('the digest is stable, changes with any field, and is the same whatever an old stamp said', () => {
+    const a = stampDigest(svc()).metadata.annotations![APPLIED_DIGEST];
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    expect(stampDigest(svc()).metadata.annotations![APPLIED_DIGEST]).toBe(a);
+    expect(stampDigest(stampDigest(svc())).metadata.annotations![APPLIED_DIGEST]).toBe(a);
+    expect(stampDigest(svc(9093)).metadata.annotations![APPLIED_DIGEST]).not.toBe(a);
+  });
+
+  it("a Secret's values stay out of its digest, its keys do not", () => {
+    const secret = (data: Record<string, string>): Manifest => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's', namespace: 'learnflow' },
+      stringData: data,
+    });
+    const d = (m: Manifest) => stampDigest(m).metadata.annotations![APPLIED_DIGEST];
+    expect(d(secret({ password: 'one' }))).toBe(d(secret({ password: 'two' })));
+    expect(d(secret({ password: 'one' }))).not.toBe(d(secret({ password: 'one', user: 'u' })));
+  });
+
+  it('a no-op only when the live object carries this digest and every applied field as it was', () => {
+    const want = stampDigest(svc());
+    expect(applyIsNoop(live(want), want)).toBe(true);
+    // Applied by an older kit (or by hand): no digest, or another one. A field the kit dropped may still be there.
+    expect(applyIsNoop(live(svc()), want)).toBe(false);
+    expect(applyIsNoop(live(stampDigest(svc(9093))), stampDigest(svc()))).toBe(false);
+    // Someone changed a field the kit applies: same digest, other value.
+    const edited = live(want);
+    (edited.spec as Record<string, unknown>).selector = { app: 'other' };
+    expect(applyIsNoop(edited, want)).toBe(false);
+    expect(applyIsNoop(undefined, want)).toBe(false);
+  });
+
+  it("a Secret's stringData is compared as the API server stores it (base64 in data)", () => {
+    const want = stampDigest({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'learnflow' }, stringData: { password: 'pw' } });
+    const stored = { ...want, stringData: undefined, data: { password: Buffer.from('pw').toString('base64') }, type: 'Opaque' };
+    delete stored.stringData;
+    expect(applyIsNoop(stored, want)).toBe(true);
+    expect(applyIsNoop({ ...stored, data: { password: Buffer.from('other').toString('base64') } }, want)).toBe(false);
+  });
+});
+
+describe('Kube.apply with a snapshot', () => {
+  const list = (items: object[]) => ({ stdout: JSON.stringify({ kind: 'List', items }) });
+  const spec = { everywhere: [], namespaced: [{ namespace: 'learnflow', kinds: ['Service'] }] };
+  const kubeWith = (held: object[]) => {
+    const exec = fakeExec(
+      on(['get', 'services'], list(held)),
+      on(['apply'], () => list([{ ...live(stampDigest(svc())), metadata: { ...live(stampDigest(svc())).metadata, resourceVersion: '6' } }])),
+    );
+    return { exec, kube: new Kube(exec, 'learnflow') };
+  };
+  const owned = (m: Manifest) => ({
+    ...m,
+    metadata: { ...m.metadata, labels: { ...m.metadata.labels, 'app.kubernetes.io/managed-by': 'learnflow-kit', 'learnflow.dev/stack': 'learnflow' } },
+  });
+
+  it('runs nothing when the snapshot shows every object as the kit last applied it, and keeps the snapshot', async () => {
+    const { exec, kube } = kubeWith([live(stampDigest(owned(svc())))]);
+    await kube.takeSnapshot(spec);
+    expect(await kube.apply([svc()])).toEqual({ 'service/kafka': 'unchanged' });
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['get']);
+    await kube.getOptional('service', 'kafka');
+    expect(exec.calls).toHaveLength(1);
+  });
+
+  it('applies, stamped, when any object differs; the outcome comes from the resourceVersions', async () => {
+    const { exec, kube } = kubeWith([live(owned(svc()))]);
+    await kube.takeSnapshot(spec);
+    expect(await kube.apply([svc()])).toEqual({ 'service/kafka': 'configured' });
+    const applied = exec.calls.find((c) => c.args[0] === 'apply')!;
+    expect(JSON.parse(applied.input!).metadata.annotations[APPLIED_DIGEST]).toBe(stampDigest(owned(svc())).metadata.annotations![APPLIED_DIGEST]);
+  });
+});
