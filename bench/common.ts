@@ -2,7 +2,6 @@
 // real node): kubectl/helm shims that count processes, a timed run, the kit's entry scripts, the FLOOR (the bare
 // commands for the same objects), the median and the closing table.
 
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { readVersions, SECRET_PLACEHOLDER } from '../scripts/lib/kube/manifests.
 import { CLUSTER_ID_PLACEHOLDER } from '../scripts/lib/components/kafka/manifests.js';
 import { newClusterId } from '../scripts/lib/components/shared/kafka-topology.js';
 import type { KubeCluster } from '../test/support/kube-cluster.js';
+import { runProcess } from '../test/support/process.js';
 
 export const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 export const V = readVersions();
@@ -56,19 +56,11 @@ export function shimDir(binDir: string): Shims {
   };
 }
 
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, shims: Shims, input?: string): Promise<Timed> {
+export async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, shims: Shims, input?: string): Promise<Timed> {
   shims.reset();
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: REPO, env: { ...env, PATH: `${shims.dir}:${env.PATH}`, CI: 'true' }, stdio: ['pipe', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.stdin.end(input ?? '');
-    child.on('close', (code) =>
-      resolve({ ms: Number(process.hrtime.bigint() - started) / 1e6, code, processes: shims.count(), commands: shims.commands(), stderr }),
-    );
-  });
+  // No step of a benchmark runs for half an hour: one that does is stuck, and the benchmark says so.
+  const r = await runProcess(cmd, args, { cwd: REPO, env: { ...env, PATH: `${shims.dir}:${env.PATH}`, CI: 'true' }, input, timeoutMs: 30 * 60_000 });
+  return { ms: r.durationMs, code: r.code, processes: shims.count(), commands: shims.commands(), stderr: r.stderr };
 }
 
 export const kit = (script: string, args: string[], c: Pick<KubeCluster, 'context' | 'env'>, shims: Shims) =>

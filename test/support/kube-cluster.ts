@@ -20,7 +20,7 @@
  * Cluster state (pki, etcd data, component logs) lives under $CACHE/kwok-workdir/clusters/<name>;
  * clusters left behind by a dead test process are deleted by the next startKubeCluster().
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -29,6 +29,7 @@ import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reapStaleRealNodes, REAL_NODE_SERVICE_CIDR, startRealNode, type RealNode, type RealNodeOptions } from './real-node.js';
+import { runProcess, type ProcessResult } from './process.js';
 
 export interface KubeClusterOptions {
   /** Name prefix; a unique suffix (-p<pid>-<random>) is always appended. Default "lf". */
@@ -175,50 +176,8 @@ export function assertSubstrateProvisioned(paths: SubstratePaths = substratePath
   }
 }
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    let settled = false;
-    const finish = (code: number | null) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (timedOut) stderr += `\n(killed after ${opts.timeoutMs ?? 60_000} ms)`;
-      resolve({ code: timedOut ? null : code, stdout, stderr });
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.timeoutMs ?? 60_000);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => finish(code));
-    // After a kill, grandchildren may still hold the pipes open: do not wait for 'close' then.
-    child.on('exit', (code) => {
-      if (timedOut) {
-        child.stdout.destroy();
-        child.stderr.destroy();
-        finish(code);
-      }
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: { input?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
+  return runProcess(cmd, args, { env, ...opts });
 }
 
 async function runOk(cmd: string, args: string[], env: NodeJS.ProcessEnv, opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
