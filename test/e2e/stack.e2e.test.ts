@@ -170,7 +170,7 @@ describe('deploy-all and verify-all', () => {
   );
 
   it(
-    '--diff: nothing after a deploy (exit 0); a field changed on the cluster is shown as the deploy would put it back (exit 1); it changes nothing',
+    '--diff: nothing after a deploy (exit 0); a field changed on the cluster is shown as the deploy would put it back (exit 1) and changes nothing; the deploy then puts it back',
     { timeout: 300_000 },
     async () => {
       const same = await kit('deploy-all.mts', [...endpoints(), '--diff', '--json']);
@@ -195,6 +195,14 @@ describe('deploy-all and verify-all', () => {
         expect(changed.stderr).toMatch(/\[postgres\] ✓ objects as deployed — \d+ objects, none would change/);
         expect(changed.stdout + changed.stderr).not.toContain(await secretValue('postgresql-credentials', 'password'));
         expect(await rv()).toBe(before);
+        // The deploy puts it back: the Service still carries the kit's digest, but a field the kit applies has
+        // another value, so the no-op check (applied.ts) must not skip it.
+        const fixed = await kit('deploy-all.mts', [...endpoints(), '--json']);
+        expect(fixed.code, fixed.stderr.slice(-3000)).toBe(0);
+        expect(report(fixed.stdout).steps.find((st) => st.name === 'kafka')?.changes?.['service/kafka']).toBe('configured');
+        expect(await cluster.kubectl(['get', 'service', 'kafka', '-n', 'learnflow', '-o', 'jsonpath={.metadata.labels.app\\.kubernetes\\.io/part-of}'])).toBe(
+          'learnflow',
+        );
       } finally {
         await cluster.kubectl(['label', 'service', 'kafka', '-n', 'learnflow', 'app.kubernetes.io/part-of=learnflow', '--overwrite']);
       }

@@ -5,6 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { APPLIED_DIGEST, applyIsNoop, holds, stampDigest } from '../../scripts/lib/kube/applied.js';
 import { Kube } from '../../scripts/lib/kube/kubectl.js';
 import type { Manifest } from '../../scripts/lib/kube/manifests.js';
+import { renderAll } from '../../scripts/lib/components/dapr/manifests.js';
+import { renderKafka } from '../../scripts/lib/components/kafka/manifests.js';
+import { renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
 import { fakeExec, on } from '../support/fakes.js';
 
 const svc = (port = 9092): Manifest => ({
@@ -109,5 +112,46 @@ describe('Kube.apply with a snapshot', () => {
     expect(await kube.apply([svc()])).toEqual({ 'service/kafka': 'configured' });
     const applied = exec.calls.find((c) => c.args[0] === 'apply')!;
     expect(JSON.parse(applied.input!).metadata.annotations[APPLIED_DIGEST]).toBe(stampDigest(owned(svc())).metadata.annotations![APPLIED_DIGEST]);
+  });
+});
+
+describe("the kit's manifests compare equal to what the API server stores", () => {
+  // The API server writes a quantity in its canonical form (1000m is stored as 1, 1024Mi as 1Gi): a manifest that
+  // spells one otherwise never matches its live object, and every re-run applies it again.
+  const canonical = (q: string) => {
+    const m = /^(\d+)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
+    if (!m) return false;
+    const [, digits, unit] = m;
+    const n = Number(digits);
+    if (unit === 'm') return n % 1000 !== 0;
+    if (unit?.endsWith('i')) return n % 1024 !== 0 || unit === 'Ti';
+    return true;
+  };
+  const quantities = (o: unknown, at = ''): [string, string][] => {
+    if (Array.isArray(o)) return o.flatMap((x, i) => quantities(x, `${at}[${i}]`));
+    if (!o || typeof o !== 'object') return [];
+    return Object.entries(o).flatMap(([k, v]): [string, string][] =>
+      (k === 'requests' || k === 'limits') && v && typeof v === 'object'
+        ? Object.entries(v).map(
+            ([r, q]) => [`${at}.${k}.${r}`, typeof q === 'string' ? q : `${String(q)} (a ${typeof q}, stored as a string)`] as [string, string],
+          )
+        : quantities(v, `${at}.${k}`),
+    );
+  };
+  const manifests = [
+    ...renderKafka('learnflow', 3, { networkPolicies: true }),
+    ...renderPostgres('learnflow', 'pw', { networkPolicies: true }),
+    ...renderAll(
+      { namespace: 'learnflow', consumerGroup: 'g', samplingRate: '1', zipkinEndpoint: undefined, withRedis: true, withZipkin: true, networkPolicies: true },
+      { connectionString: 'host=x', redisPassword: 'pw' },
+    ),
+  ];
+
+  it('every resource quantity is a string written in canonical form', () => {
+    const found = manifests.flatMap((m) => quantities(m, `${m.kind}/${m.metadata.name}`));
+    expect(found.length).toBeGreaterThan(10);
+    expect(found.filter(([, q]) => !canonical(q))).toEqual([]);
+    expect(canonical('1000m')).toBe(false);
+    expect(canonical('1024Mi')).toBe(false);
   });
 });

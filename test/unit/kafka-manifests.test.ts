@@ -94,7 +94,7 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
   });
 
   it('sets the resources of seed 000 and a laptop heap below the memory request', () => {
-    expect(container.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '1000m', memory: '2Gi' } });
+    expect(container.resources).toEqual({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '1', memory: '2Gi' } });
     const heap = brokerEnv(manifests, 0).KAFKA_HEAP_OPTS!;
     const xmx = /-Xmx(\d+)m/.exec(heap);
     expect(xmx).not.toBeNull();

@@ -16,8 +16,8 @@ import {
 
 export { clusterIdFor, MAX_MESSAGE_BYTES };
 
-/** LearnFlow's sizing, per broker: requests 500m/1Gi, limits 1000m/2Gi. The volume size is the kit's choice for laptops. */
-export const KAFKA_RESOURCES = { cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '1000m', memoryLimit: '2Gi', storage: '5Gi' } as const;
+/** LearnFlow's sizing, per broker: requests 500m/1Gi, limits 1 CPU/2Gi. The volume size is the kit's choice for laptops. */
+export const KAFKA_RESOURCES = { cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '2Gi', storage: '5Gi' } as const;
 /** Half the memory request: the rest is for the page cache and the JVM's off-heap use. */
 export const KAFKA_HEAP_OPTS = '-Xms512m -Xmx512m';
 export const DATA_MOUNT = '/var/lib/kafka/data';
