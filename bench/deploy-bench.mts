@@ -10,7 +10,7 @@
 //     then the components), on a third cluster.
 // Goals: deploy-all within 1.3x of the floor, within 1.1x of the ideal floor; the re-run under 10 s (and the
 // faster-to-green goals: under 1.5 s with at most 8 kubectl/helm processes; verify-all under 2 s). --commands lists
-// the re-run's and verify-all's processes.
+// deploy-all's, the re-run's and verify-all's processes.
 // Usage: bench/deploy-bench.mts [--runs N]. The pieces it shares with bench/real-node-bench.mts: bench/common.ts.
 
 import { rmSync } from 'node:fs';
@@ -58,9 +58,9 @@ async function once(): Promise<Record<string, Timed>> {
 const all: Record<string, Timed>[] = [];
 for (let i = 0; i < runs; i++) all.push(await once());
 process.exitCode = printResults(all, 'simulated cluster (KWOK), real PostgreSQL and Kafka on loopback') ? 0 : 1;
-// --commands: every kubectl/helm process of the last run's re-run and verify-all, to see where the count goes.
+// --commands: every kubectl/helm process of the last run's deploy-all, re-run and verify-all, to see where the count goes.
 if (process.argv.includes('--commands')) {
-  for (const what of ['deploy-all (re-run)', 'verify-all']) {
+  for (const what of ['deploy-all', 'deploy-all (re-run)', 'verify-all']) {
     console.log(`\n${what}: ${all.at(-1)![what]!.processes} processes`);
     for (const c of all.at(-1)![what]!.commands) console.log(`  ${c.length > 150 ? c.slice(0, 147) + '...' : c}`);
   }
