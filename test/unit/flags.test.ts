@@ -66,6 +66,21 @@ describe('flags and config', () => {
     expect(parse(['--no-cluster', '--pg-url', 'postgres://a:b@h/db', '--kafka-brokers', 'h:1']).noCluster).toBe(true);
   });
 
+  it('--no-cluster refuses the flags whose spec says they change only the cluster, and no others', () => {
+    const specs = [
+      ...SPECS,
+      { name: 'replicas', kind: 'int' as const, clusterOnly: true, description: 'r' },
+      { name: 'plain', kind: 'boolean' as const, description: 'p' },
+    ];
+    const endpoints = ['--no-cluster', '--pg-url', 'postgres://a:b@h/db', '--kafka-brokers', 'h:1'];
+    const config = (argv: string[]) => buildConfig(parseFlags(specs, [...endpoints, ...argv], {}));
+    expect(usageError(() => config(['--replicas', '3'])).message).toMatch(/^--no-cluster and --replicas contradict each other/);
+    expect(usageError(() => config(['--kubeconfig', '/k'])).message).toMatch(/--kubeconfig contradict/);
+    expect(config(['--plain']).flags.plain).toBe(true);
+    // Declared but not given: nothing to refuse.
+    expect(config([]).noCluster).toBe(true);
+  });
+
   it('help lists every flag with its env variable and default', () => {
     const help = formatHelp('x.mts [flags]', 'Does x.', SPECS);
     for (const s of SPECS) expect(help).toContain(`--${s.name}`);

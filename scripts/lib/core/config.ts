@@ -53,7 +53,13 @@ export const COMMON_FLAGS: readonly FlagSpec[] = [
     aliases: ['kube-context'],
     description: 'kubeconfig context to use (default: the current context)',
   },
-  { name: 'kubeconfig', kind: 'string', valueName: 'FILE', description: 'kubeconfig file for kubectl and helm (default: $KUBECONFIG or ~/.kube/config)' },
+  {
+    name: 'kubeconfig',
+    kind: 'string',
+    valueName: 'FILE',
+    clusterOnly: true,
+    description: 'kubeconfig file for kubectl and helm (default: $KUBECONFIG or ~/.kube/config)',
+  },
   {
     name: 'dry-run',
     kind: 'boolean',
@@ -155,9 +161,7 @@ export function buildConfig(parsed: ParsedFlags): KitConfig {
     if (missing.length) throw new UsageError(`--no-cluster needs ${missing.join(' and ')}: there is no port-forward to fall back on`);
     if (config.given.has('context')) throw new UsageError('--no-cluster and --context contradict each other: --no-cluster talks to no cluster');
     // Flags that only mean something to the cluster side: refused rather than silently ignored.
-    const clusterOnly = ['tls', 'no-tls', 'rotate-secrets', 'with-redis', 'replicas', 'dapr-version', 'dapr-chart', 'kubeconfig'].filter(
-      (f) => config.given.has(f) && f in v,
-    );
+    const clusterOnly = [...(parsed.clusterOnly ?? [])].filter((f) => config.given.has(f));
     if (clusterOnly.length)
       throw new UsageError(
         `--no-cluster and ${clusterOnly.map((f) => `--${f}`).join(', ')} contradict each other: ${clusterOnly.length > 1 ? 'they change' : 'it changes'} the cluster, which --no-cluster does not touch`,

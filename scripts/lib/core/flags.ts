@@ -23,6 +23,8 @@ export interface FlagSpec {
   repeatable?: boolean;
   /** Other names users of kubectl/helm type for the same thing (--kube-context for --context). */
   aliases?: readonly string[];
+  /** It changes only what is in the cluster: refused with --no-cluster, which touches no cluster (not ignored). */
+  clusterOnly?: boolean;
 }
 
 export interface ParsedFlags {
@@ -30,6 +32,8 @@ export interface ParsedFlags {
   /** Flags the user set on the command line or through the environment. */
   given: Set<string>;
   positionals: string[];
+  /** The declared flags that change only the cluster (FlagSpec.clusterOnly). */
+  clusterOnly?: ReadonlySet<string>;
 }
 
 export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedFlags {
@@ -112,7 +116,7 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}': this script takes flags only`, { fix: 'see --help' });
   }
-  return { values, given, positionals };
+  return { values, given, positionals, clusterOnly: new Set(specs.filter((s) => s.clusterOnly).map((s) => s.name)) };
 }
 
 function convert(spec: FlagSpec, raw: string, where: string): FlagValue {

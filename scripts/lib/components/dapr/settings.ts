@@ -52,6 +52,7 @@ const SEMVER = /^\d+\.\d+\.\d+$/;
 export const DAPR_VERSION_FLAG: FlagSpec = {
   name: 'dapr-version',
   kind: 'string',
+  clusterOnly: true,
   valueName: 'X.Y.Z',
   default: readVersions().dapr.version,
   env: 'LEARNFLOW_DAPR_VERSION',
@@ -62,6 +63,7 @@ export const DAPR_VERSION_FLAG: FlagSpec = {
 export const DAPR_CHART_FLAG: FlagSpec = {
   name: 'dapr-chart',
   kind: 'string',
+  clusterOnly: true,
   valueName: 'DIR',
   env: 'LEARNFLOW_DAPR_CHART',
   description: 'install from this local chart directory instead of the official Dapr chart repository (offline installs, tests)',
@@ -70,6 +72,7 @@ export const DAPR_CHART_FLAG: FlagSpec = {
 export const WITH_REDIS_FLAG: FlagSpec = {
   name: 'with-redis',
   kind: 'boolean',
+  clusterOnly: true,
   description: `also deploy Redis and the ${REDIS_STATESTORE} component, visible to app id ${REDIS_SCOPE} only`,
 };
 

@@ -46,6 +46,7 @@ import {
 export const REPLICAS_FLAG: FlagSpec = {
   name: 'replicas',
   kind: 'int',
+  clusterOnly: true,
   valueName: 'N',
   default: 1,
   description: 'Kafka brokers, each also a KRaft voter: 1 on a laptop; 3 gives replication factor 3, min ISR 2',

@@ -50,18 +50,21 @@ import {
 const ROTATE_FLAG: FlagSpec = {
   name: 'rotate-secrets',
   kind: 'boolean',
+  clusterOnly: true,
   description: 'generate a new password for learnflow_user, set it in PostgreSQL and the Secret, and restart the pod',
 };
 
 const TLS_FLAG: FlagSpec = {
   name: 'tls',
   kind: 'boolean',
+  clusterOnly: true,
   description: 'serve PostgreSQL over SSL with a certificate generated once and kept in Secret postgresql-tls (needs openssl); a re-run keeps it on',
 };
 
 const NO_TLS_FLAG: FlagSpec = {
   name: 'no-tls',
   kind: 'boolean',
+  clusterOnly: true,
   description: 'stop serving SSL (a re-run without --tls or --no-tls keeps what is deployed); the certificate Secret is kept',
 };
 
@@ -91,6 +94,19 @@ const MIGRATIONS_FLAG: FlagSpec = {
   description: 'folder of *.sql migrations, applied in name order, each once',
 };
 
+/** The PostgreSQL flags of a run, typed: read here once (their specs above give the defaults). */
+interface PostgresFlags {
+  tls: boolean;
+  noTls: boolean;
+  rotateSecrets: boolean;
+  prune: string[];
+}
+
+function postgresFlags(ctx: Pick<Ctx, 'config'>): PostgresFlags {
+  const f = ctx.config.flags;
+  return { tls: f.tls === true, noTls: f['no-tls'] === true, rotateSecrets: f['rotate-secrets'] === true, prune: (f.prune as string[] | undefined) ?? [] };
+}
+
 function migrationsDir(ctx: Ctx): string {
   return flagPath(ctx.config, 'migrations', ctx.root, 'sql/migrations')!;
 }
@@ -110,7 +126,7 @@ function plannedManifests(ctx: Ctx): Manifest[] {
     ...renderNamespace(ns),
     ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true }),
   ];
-  const tls = ctx.config.flags.tls === true;
+  const tls = postgresFlags(ctx).tls;
   return redactSecrets(
     tls ? [...withTls(rendered), renderTlsSecret(ns, { cert: '<generated on first deploy>', key: '<generated on first deploy>' })] : rendered,
   );
@@ -120,13 +136,12 @@ function plannedManifests(ctx: Ctx): Manifest[] {
 function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
   const ns = ctx.config.namespace;
   const cluster = !ctx.config.noCluster;
-  const flags = ctx.config.flags;
-  const tlsPlan =
-    flags.tls === true
-      ? `read Secret ${TLS_SECRET}, or generate a self-signed certificate with openssl (${CERT_DAYS} days) on first deploy; serve SSL`
-      : flags['no-tls'] === true
-        ? 'serve no SSL (the certificate Secret, if any, is kept)'
-        : 'serve SSL if the deployed StatefulSet does (the manifests show it off; --tls / --no-tls change it)';
+  const flags = postgresFlags(ctx);
+  const tlsPlan = flags.tls
+    ? `read Secret ${TLS_SECRET}, or generate a self-signed certificate with openssl (${CERT_DAYS} days) on first deploy; serve SSL`
+    : flags.noTls
+      ? 'serve no SSL (the certificate Secret, if any, is kept)'
+      : 'serve SSL if the deployed StatefulSet does (the manifests show it off; --tls / --no-tls change it)';
   const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
   const services = cluster ? loadServiceDatabases(serviceDatabasesFile(ctx)) : [];
   return actionList<PostgresRun>(
@@ -154,10 +169,10 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
       plan: [
         ctx.config.pgUrl ? 'connect to --pg-url' : 'open a port-forward to svc/postgresql:5432',
         `apply the migrations in ${shownPath(migrationsDir(ctx))} not yet applied (${migrations.join(', ')})`,
-        ...(flags['rotate-secrets'] === true ? [`rotate the passwords of ${SECRET_NAME} and of every service database`] : []),
+        ...(flags.rotateSecrets ? [`rotate the passwords of ${SECRET_NAME} and of every service database`] : []),
         ...(cluster
           ? [
-              `give each service of ${shownPath(serviceDatabasesFile(ctx))} its own database, login and Secret (${services.map((s) => s.service).join(', ') || 'none listed'})${(flags.prune as string[] | undefined)?.length ? `; drop ${(flags.prune as string[]).join(', ')}` : ''}`,
+              `give each service of ${shownPath(serviceDatabasesFile(ctx))} its own database, login and Secret (${services.map((s) => s.service).join(', ') || 'none listed'})${flags.prune.length ? `; drop ${flags.prune.join(', ')}` : ''}`,
             ]
           : []),
       ].join('; '),
@@ -186,7 +201,7 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
   const live = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql');
   run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
   run.liveTls = live === undefined ? undefined : statefulSetServesTls(live);
-  const tlsChoice = chooseTls({ tls: step.config.flags.tls === true, noTls: step.config.flags['no-tls'] === true }, run.liveTls);
+  const tlsChoice = chooseTls(postgresFlags(step), run.liveTls);
   step.log.info(`TLS ${tlsChoice.why}`);
   run.tlsOn = tlsChoice.on;
   if (tlsChoice.on) {
@@ -201,10 +216,9 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
 }
 
 async function migrateAndServe(step: StepCtx, tlsOn: boolean): Promise<void> {
-  const rotate = step.config.flags['rotate-secrets'] === true;
+  const { rotateSecrets: rotate, prune } = postgresFlags(step);
   const migrations = loadMigrations(migrationsDir(step));
   const services = loadServiceDatabases(serviceDatabasesFile(step));
-  const prune = (step.config.flags.prune as string[] | undefined) ?? [];
   const result = await withPostgres(step, async (client) => {
     const applied = await migrate(client, migrations, (name) => step.log.info(`applying ${name}`));
     if (rotate) await rotateCredentials(step, client);
@@ -253,11 +267,10 @@ export const postgres: Component = {
 
   async deploy(step: StepCtx): Promise<void> {
     // Bad input is refused before anything changes.
-    const rotate = step.config.flags['rotate-secrets'] === true;
+    const { rotateSecrets: rotate, prune } = postgresFlags(step);
     if (rotate && step.config.noCluster)
       throw new UsageError('--rotate-secrets needs the cluster: the password lives in the Secret postgresql-credentials (drop --no-cluster)');
     const services = loadServiceDatabases(serviceDatabasesFile(step));
-    const prune = (step.config.flags.prune as string[] | undefined) ?? [];
     const listed = prune.filter((p) => services.some((s) => s.service === p));
     if (listed.length) throw new UsageError(`--prune ${listed.join(',')}: still listed in the service databases file; remove it there first`);
     loadMigrations(migrationsDir(step));
