@@ -90,6 +90,8 @@ function fakeComponent(
     verify: async (s) => {
       s.check(`${name} ok`, !behaviour.fail, behaviour.fail ?? 'fine');
     },
+    status: async () => ({ component: name, ok: true, facts: [], endpoints: [], credentials: [] }),
+    connect: () => [`${name} here`],
     owned: [{ kinds: 'statefulset', selector: `app.kubernetes.io/name=${name}` }],
     // Like the real ones: Dapr's components need Kafka and PostgreSQL.
     ...(name === 'dapr' ? { dependsOn: ['kafka', 'postgres'] as ComponentName[] } : {}),

@@ -5,52 +5,39 @@
 // An entry script may load its def from here: `runScript(await loadScript('deploy-postgres'))`; then the summary
 // lives in one place only.
 
+import type { ComponentName } from '../core/budget.js';
+import type { Component } from '../components/types.js';
 import type { ScriptDef, ScriptEntry } from '../kube/script.js';
 
 export type { ScriptEntry } from '../kube/script.js';
 
 const components = async () => (await import('../components/index.js')).COMPONENTS;
-const kafka = async () => (await import('../components/kafka/index.js')).kafka;
-const postgres = async () => (await import('../components/postgres/index.js')).postgres;
+
+/** Each component's two scripts (Dapr's deploy is install-dapr, the word Dapr's own docs use), its module loaded only for them. */
+const COMPONENT_SCRIPTS: readonly { component: ComponentName; deploy: string; load: () => Promise<Component> }[] = [
+  { component: 'kafka', deploy: 'deploy-kafka', load: async () => (await import('../components/kafka/index.js')).kafka },
+  { component: 'postgres', deploy: 'deploy-postgres', load: async () => (await import('../components/postgres/index.js')).postgres },
+  { component: 'dapr', deploy: 'install-dapr', load: async () => (await import('../components/dapr/index.js')).dapr },
+];
+
+const componentScripts = async () => import('../workflows/component-scripts.js');
 
 export const SCRIPTS: readonly ScriptEntry[] = [
   { name: 'deploy-all', path: 'deploy-all.mts', load: async () => (await import('../workflows/deploy-verify-all.js')).deployAllScript(await components()) },
   { name: 'verify-all', path: 'verify-all.mts', load: async () => (await import('../workflows/deploy-verify-all.js')).verifyAllScript(await components()) },
   { name: 'destroy-all', path: 'destroy-all.mts', load: async () => (await import('../workflows/deploy-verify-all.js')).destroyAllScript(await components()) },
-  {
-    name: 'deploy-kafka',
-    path: 'scripts/deploy-kafka.mts',
-    load: async () => (await import('../workflows/component-scripts.js')).deployScript(await kafka(), 'deploy-kafka'),
-  },
-  {
-    name: 'verify-kafka',
-    path: 'scripts/verify-kafka.mts',
-    load: async () => (await import('../workflows/component-scripts.js')).verifyScript(await kafka(), 'verify-kafka'),
-  },
-  {
-    name: 'deploy-postgres',
-    path: 'scripts/deploy-postgres.mts',
-    load: async () => (await import('../workflows/component-scripts.js')).deployScript(await postgres(), 'deploy-postgres'),
-  },
-  {
-    name: 'verify-postgres',
-    path: 'scripts/verify-postgres.mts',
-    load: async () => (await import('../workflows/component-scripts.js')).verifyScript(await postgres(), 'verify-postgres'),
-  },
-  {
-    name: 'install-dapr',
-    path: 'scripts/install-dapr.mts',
-    load: async () => (await import('../workflows/component-scripts.js')).deployScript((await import('../components/dapr/index.js')).dapr, 'install-dapr'),
-  },
-  {
-    name: 'verify-dapr',
-    path: 'scripts/verify-dapr.mts',
-    load: async () => (await import('../workflows/component-scripts.js')).verifyScript((await import('../components/dapr/index.js')).dapr, 'verify-dapr'),
-  },
+  ...COMPONENT_SCRIPTS.flatMap(({ component, deploy, load }): ScriptEntry[] => [
+    { name: deploy, path: `scripts/${deploy}.mts`, load: async () => (await componentScripts()).deployScript(await load(), deploy) },
+    {
+      name: `verify-${component}`,
+      path: `scripts/verify-${component}.mts`,
+      load: async () => (await componentScripts()).verifyScript(await load(), `verify-${component}`),
+    },
+  ]),
   { name: 'port-forward', path: 'scripts/port-forward.mts', load: async () => (await import('../tools/port-forward.js')).portForwardScript() },
   { name: 'backup-postgres', path: 'scripts/backup-postgres.mts', load: async () => (await import('../tools/backup.js')).backupScript() },
   { name: 'restore-postgres', path: 'scripts/restore-postgres.mts', load: async () => (await import('../tools/backup.js')).restoreScript() },
-  { name: 'status', path: 'status.mts', load: async () => (await import('../tools/status.js')).statusScript() },
+  { name: 'status', path: 'status.mts', load: async () => (await import('../tools/status.js')).statusScript(async () => Object.values(await components())) },
   { name: 'reset-data', path: 'scripts/reset-data.mts', load: async () => (await import('../tools/reset.js')).resetScript() },
   {
     name: 'images',

@@ -5,6 +5,7 @@ import type { ComponentName } from '../core/budget.js';
 import type { Ctx, StepCtx } from '../kube/context.js';
 import type { FlagSpec } from '../core/flags.js';
 import type { Manifest } from '../kube/manifests.js';
+import type { StatusSection, StatusView } from './shared/status.js';
 
 export interface Plan {
   /** What deploy would do, in order, one line each. */
@@ -38,6 +39,10 @@ export interface Component {
   desired?(step: StepCtx): Promise<Desired>;
   /** Records every check with step.check(); throws only when it cannot go on at all. */
   verify(step: StepCtx): Promise<void>;
+  /** status.mts: its section, from what status read once (`view`) and, unless --no-data, its data plane. Read only. */
+  status(step: StepCtx, view: StatusView, o: { data: boolean }): Promise<StatusSection>;
+  /** The end of deploy-all: how to reach it, from what is known without asking the cluster. */
+  connect(namespace: string, ctx: Pick<Ctx, 'root'>): string[];
   /**
    * What destroy-all removes of it in the stack's namespace: kinds and a label selector, always narrowed to the
    * ownership labels (manifests.ts ownedSelector), so nothing the kit did not create matches. `data` selections

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { BUDGETS_MS, type ComponentName } from './budget.js';
 import { UsageError } from './errors.js';
-import type { FlagSpec, FlagValue, ParsedFlags } from './flags.js';
+import { booleanFlag, type FlagSpec, type FlagValue, type ParsedFlags } from './flags.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -89,23 +89,17 @@ export const KAFKA_BROKERS_FLAG: FlagSpec = {
   validate: validateBrokers,
 };
 
-export const NO_CLUSTER_FLAG: FlagSpec = {
-  name: 'no-cluster',
-  kind: 'boolean',
-  description: 'skip every kubectl/helm step; do only the data-plane work against --pg-url / --kafka-brokers',
-};
+export const NO_CLUSTER_FLAG = booleanFlag('no-cluster', 'skip every kubectl/helm step; do only the data-plane work against --pg-url / --kafka-brokers');
 
-export const NO_NETWORK_POLICIES_FLAG: FlagSpec = {
-  name: 'no-network-policies',
-  kind: 'boolean',
-  description: 'do not create the NetworkPolicies that limit Kafka, PostgreSQL and Redis to pods of the namespace (remembered: later runs keep it)',
-};
+export const NO_NETWORK_POLICIES_FLAG = booleanFlag(
+  'no-network-policies',
+  'do not create the NetworkPolicies that limit Kafka, PostgreSQL and Redis to pods of the namespace (remembered: later runs keep it)',
+);
 
-export const NETWORK_POLICIES_FLAG: FlagSpec = {
-  name: 'network-policies',
-  kind: 'boolean',
-  description: 'create the NetworkPolicies again after an earlier --no-network-policies (the default on a first deploy)',
-};
+export const NETWORK_POLICIES_FLAG = booleanFlag(
+  'network-policies',
+  'create the NetworkPolicies again after an earlier --no-network-policies (the default on a first deploy)',
+);
 
 export function budgetFlag(component: ComponentName): FlagSpec {
   return {

@@ -27,6 +27,11 @@ export interface FlagSpec {
   clusterOnly?: boolean;
 }
 
+/** An on/off flag: most flags are only a name and what it does. */
+export function booleanFlag(name: string, description: string, extra: Pick<FlagSpec, 'short' | 'clusterOnly'> = {}): FlagSpec {
+  return { name, kind: 'boolean', description, ...extra };
+}
+
 export interface ParsedFlags {
   values: Record<string, FlagValue | undefined>;
   /** Flags the user set on the command line or through the environment. */

@@ -10,15 +10,13 @@ import { withOwnership, yamlStream } from '../kube/manifests.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { runStep, skippedStep } from '../kube/steps.js';
 import { UsageError } from '../core/errors.js';
-import type { FlagSpec } from '../core/flags.js';
+import { booleanFlag } from '../core/flags.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
 
-export const DIFF_FLAG: FlagSpec = {
-  name: 'diff',
-  kind: 'boolean',
-  description:
-    "show what a deploy would create or change on the live cluster, field by field (the API server's dry-run), and what it would change in the Helm release; changes nothing. Exit 0: nothing would change, 1: something would",
-};
+export const DIFF_FLAG = booleanFlag(
+  'diff',
+  "show what a deploy would create or change on the live cluster, field by field (the API server's dry-run), and what it would change in the Helm release; changes nothing. Exit 0: nothing would change, 1: something would",
+);
 
 /** The objects a kubectl diff names: its `diff -u` headers end in <group.version>.<Kind>.<namespace>.<name>. */
 export function objectsInDiff(text: string): string[] {

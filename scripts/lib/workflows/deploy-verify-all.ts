@@ -259,7 +259,7 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       }
       const result: RunResult = { steps, budgetMs: budgets.total };
       if (!failed && !ctx.config.noCluster) {
-        result.output = howToConnect(ctx.config.namespace, ctx.root);
+        result.output = howToConnect(ctx, Object.values(all));
         result.data = { howToConnect: result.output.trimEnd().split('\n') };
       }
       if (failed && !ctx.config.noCluster && f['no-diagnostics'] !== true) {

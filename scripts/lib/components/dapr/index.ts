@@ -19,7 +19,7 @@ import type { ClusterWidePlan, Component, DeployOptions, Desired, Plan } from '.
 import { actionList, planLines, runActions, type Action } from '../shared/actions.js';
 import { objectChecks } from './checks.js';
 import { KIT_RELEASE_LABEL } from '../../kube/helm.js';
-import type { FlagSpec } from '../../core/flags.js';
+import { booleanFlag } from '../../core/flags.js';
 import { chartArgs } from '../../kube/helm.js';
 import {
   controlPlaneChanges,
@@ -56,6 +56,7 @@ import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStor
 import { controlPlaneOf, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 import { readSecret } from '../../kube/secrets.js';
 import { applyRecorded } from '../../kube/steps.js';
+import { daprConnect, daprStatus } from './status.js';
 
 export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';
 export const ZIPKIN_SELECTOR = 'app.kubernetes.io/name=zipkin,app.kubernetes.io/component=dapr';
@@ -295,11 +296,10 @@ async function zipkinCheck(step: StepCtx, objectsOnly: boolean): Promise<void> {
   }
 }
 
-export const DAPR_CONTROL_PLANE_FLAG: FlagSpec = {
-  name: 'dapr-control-plane',
-  kind: 'boolean',
-  description: `destroy-all: also uninstall the cluster-wide Dapr control plane (helm release ${RELEASE} in ${DAPR_NAMESPACE}) when the kit did not install it or another namespace still has Dapr components`,
-};
+export const DAPR_CONTROL_PLANE_FLAG = booleanFlag(
+  'dapr-control-plane',
+  `destroy-all: also uninstall the cluster-wide Dapr control plane (helm release ${RELEASE} in ${DAPR_NAMESPACE}) when the kit did not install it or another namespace still has Dapr components`,
+);
 
 /**
  * The control plane serves every namespace of the cluster, so destroy-all removes it only when the kit installed it
@@ -351,6 +351,8 @@ async function removeControlPlane(step: StepCtx, plan: ClusterWidePlan, o: { pur
 export const dapr: Component = {
   name: 'dapr',
   title: 'Dapr',
+  status: daprStatus,
+  connect: daprConnect,
   summaries: {
     deploy:
       'Installs Dapr into dapr-system from the official Helm chart (pinned in k8s/versions.json; values sized for a laptop),\n' +

@@ -7,7 +7,7 @@ import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_NET
 import { chooseNetworkPolicies, chooseSetting } from '../../kube/remembered.js';
 import type { Ctx } from '../../kube/context.js';
 import { UsageError } from '../../core/errors.js';
-import type { FlagSpec, FlagValue } from '../../core/flags.js';
+import { booleanFlag, type FlagSpec, type FlagValue } from '../../core/flags.js';
 import type { ChartRef } from '../../kube/helm.js';
 import { readVersions } from '../../kube/manifests.js';
 
@@ -69,18 +69,14 @@ export const DAPR_CHART_FLAG: FlagSpec = {
   description: 'install from this local chart directory instead of the official Dapr chart repository (offline installs, tests)',
 };
 
-export const WITH_REDIS_FLAG: FlagSpec = {
-  name: 'with-redis',
-  kind: 'boolean',
+export const WITH_REDIS_FLAG = booleanFlag('with-redis', `also deploy Redis and the ${REDIS_STATESTORE} component, visible to app id ${REDIS_SCOPE} only`, {
   clusterOnly: true,
-  description: `also deploy Redis and the ${REDIS_STATESTORE} component, visible to app id ${REDIS_SCOPE} only`,
-};
+});
 
-export const CONTROL_PLANE_ONLY_FLAG: FlagSpec = {
-  name: 'control-plane-only',
-  kind: 'boolean',
-  description: 'Dapr: install the control plane only (no components, no state-store role; Kafka and PostgreSQL not needed)',
-};
+export const CONTROL_PLANE_ONLY_FLAG = booleanFlag(
+  'control-plane-only',
+  'Dapr: install the control plane only (no components, no state-store role; Kafka and PostgreSQL not needed)',
+);
 
 export const SAMPLING_FLAG: FlagSpec = {
   name: 'tracing-sampling-rate',
@@ -102,23 +98,16 @@ export const ZIPKIN_FLAG: FlagSpec = {
   validate: (v: FlagValue) => (/^https?:\/\/[^\s"]+$/.test(String(v)) ? undefined : `'${String(v)}' is not an http(s) URL`),
 };
 
-export const WITH_ZIPKIN_FLAG: FlagSpec = {
-  name: 'with-zipkin',
-  kind: 'boolean',
-  description:
-    "also deploy a Zipkin collector at zipkin:9411 in the namespace and send the sidecars' spans there (every request traced unless --tracing-sampling-rate)",
-};
+export const WITH_ZIPKIN_FLAG = booleanFlag(
+  'with-zipkin',
+  "also deploy a Zipkin collector at zipkin:9411 in the namespace and send the sidecars' spans there (every request traced unless --tracing-sampling-rate)",
+);
 
-export const NO_REDIS_FLAG: FlagSpec = {
-  name: 'no-redis',
-  kind: 'boolean',
-  description: 'remove the Redis of an earlier --with-redis (its volume and password are kept); --with-redis is remembered otherwise',
-};
-export const NO_ZIPKIN_FLAG: FlagSpec = {
-  name: 'no-zipkin',
-  kind: 'boolean',
-  description: 'remove the Zipkin of an earlier --with-zipkin; --with-zipkin is remembered otherwise',
-};
+export const NO_REDIS_FLAG = booleanFlag(
+  'no-redis',
+  'remove the Redis of an earlier --with-redis (its volume and password are kept); --with-redis is remembered otherwise',
+);
+export const NO_ZIPKIN_FLAG = booleanFlag('no-zipkin', 'remove the Zipkin of an earlier --with-zipkin; --with-zipkin is remembered otherwise');
 
 export const CONSUMER_GROUP_FLAG: FlagSpec = {
   name: 'consumer-group',
@@ -130,11 +119,10 @@ export const CONSUMER_GROUP_FLAG: FlagSpec = {
     /^[A-Za-z0-9._{}-]{1,200}$/.test(String(v)) ? undefined : `'${String(v)}' is not a consumer group name (letters, digits, . _ - and {appID})`,
 };
 
-export const SKIP_PROBE_FLAG: FlagSpec = {
-  name: 'skip-probe',
-  kind: 'boolean',
-  description: 'skip the end-to-end probe (for clusters that run no containers, e.g. KWOK); only the objects are checked',
-};
+export const SKIP_PROBE_FLAG = booleanFlag(
+  'skip-probe',
+  'skip the end-to-end probe (for clusters that run no containers, e.g. KWOK); only the objects are checked',
+);
 
 export const PROBE_IMAGE_FLAG: FlagSpec = {
   name: 'probe-image',
@@ -152,18 +140,12 @@ export const PROBE_TIMEOUT_FLAG: FlagSpec = {
   description: 'how long the probe may take, image pulls included',
 };
 
-export const NO_SCHEDULER_FLAG: FlagSpec = {
-  name: 'no-scheduler',
-  kind: 'boolean',
-  description:
-    'leave the Dapr scheduler out (its 3 replicas and their etcd volumes): for stacks that use no jobs, workflows or actor reminders; remembered, --scheduler brings it back',
-};
+export const NO_SCHEDULER_FLAG = booleanFlag(
+  'no-scheduler',
+  'leave the Dapr scheduler out (its 3 replicas and their etcd volumes): for stacks that use no jobs, workflows or actor reminders; remembered, --scheduler brings it back',
+);
 
-export const SCHEDULER_FLAG: FlagSpec = {
-  name: 'scheduler',
-  kind: 'boolean',
-  description: 'run the Dapr scheduler again after --no-scheduler (the default)',
-};
+export const SCHEDULER_FLAG = booleanFlag('scheduler', 'run the Dapr scheduler again after --no-scheduler (the default)');
 
 export const DEPLOY_FLAGS: readonly FlagSpec[] = [
   PG_URL_FLAG,

@@ -5,7 +5,7 @@ import type { Ctx, StepCtx } from '../../kube/context.js';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
 import { errorMessage, StepError } from '../../core/errors.js';
-import type { FlagSpec } from '../../core/flags.js';
+import { booleanFlag, type FlagSpec } from '../../core/flags.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { waitForWorkload } from '../../kube/rollout.js';
@@ -42,6 +42,7 @@ import {
   replicationFor,
   STATEFULSET,
 } from '../shared/kafka-topology.js';
+import { kafkaConnect, kafkaStatus } from './status.js';
 
 export const REPLICAS_FLAG: FlagSpec = {
   name: 'replicas',
@@ -66,11 +67,10 @@ export const TOPICS_FLAG: FlagSpec = {
   description: 'the topic catalogue (a data file, not a manifest)',
 };
 
-export const ROUND_TRIP_APP_TOPICS_FLAG: FlagSpec = {
-  name: 'round-trip-app-topics',
-  kind: 'boolean',
-  description: `also write a probe message into every application topic and read it back (running services receive it!); by default only ${VERIFY_TOPIC} is written`,
-};
+export const ROUND_TRIP_APP_TOPICS_FLAG = booleanFlag(
+  'round-trip-app-topics',
+  `also write a probe message into every application topic and read it back (running services receive it!); by default only ${VERIFY_TOPIC} is written`,
+);
 
 function catalogueOf(ctx: Ctx): Catalogue {
   return loadCatalogue(ctx.root, flagPath(ctx.config, 'topics', ctx.root, DEFAULT_CATALOGUE));
@@ -224,6 +224,8 @@ async function reconcileTopics(step: StepCtx, catalogue: Catalogue, replicas: nu
 export const kafka: Component = {
   name: 'kafka',
   title: 'Kafka',
+  status: kafkaStatus,
+  connect: kafkaConnect,
   summaries: {
     deploy:
       'Deploys Apache Kafka into the namespace (official apache/kafka image, KRaft: each broker is also a controller, no ZooKeeper;\n5Gi volume per broker) and reconciles the topic catalogue k8s/kafka/topics.yaml: creates missing topics, raises partition\ncounts, updates settings; never deletes or shrinks a topic. Safe to re-run.\nWith --no-cluster --kafka-brokers HOST:PORT it only reconciles the topics on that broker.',

@@ -8,7 +8,7 @@ import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWOR
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../core/errors.js';
-import type { FlagSpec } from '../../core/flags.js';
+import { booleanFlag, type FlagSpec } from '../../core/flags.js';
 import { redactSecrets, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
@@ -46,27 +46,21 @@ import {
   renderServiceSecret,
   type ServiceDatabase,
 } from './service-databases.js';
+import { postgresConnect, postgresStatus } from './status.js';
 
-const ROTATE_FLAG: FlagSpec = {
-  name: 'rotate-secrets',
-  kind: 'boolean',
+const ROTATE_FLAG = booleanFlag('rotate-secrets', 'generate a new password for learnflow_user, set it in PostgreSQL and the Secret, and restart the pod', {
   clusterOnly: true,
-  description: 'generate a new password for learnflow_user, set it in PostgreSQL and the Secret, and restart the pod',
-};
+});
 
-const TLS_FLAG: FlagSpec = {
-  name: 'tls',
-  kind: 'boolean',
-  clusterOnly: true,
-  description: 'serve PostgreSQL over SSL with a certificate generated once and kept in Secret postgresql-tls (needs openssl); a re-run keeps it on',
-};
+const TLS_FLAG = booleanFlag(
+  'tls',
+  'serve PostgreSQL over SSL with a certificate generated once and kept in Secret postgresql-tls (needs openssl); a re-run keeps it on',
+  { clusterOnly: true },
+);
 
-const NO_TLS_FLAG: FlagSpec = {
-  name: 'no-tls',
-  kind: 'boolean',
+const NO_TLS_FLAG = booleanFlag('no-tls', 'stop serving SSL (a re-run without --tls or --no-tls keeps what is deployed); the certificate Secret is kept', {
   clusterOnly: true,
-  description: 'stop serving SSL (a re-run without --tls or --no-tls keeps what is deployed); the certificate Secret is kept',
-};
+});
 
 export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
 
@@ -240,6 +234,8 @@ async function migrateAndServe(step: StepCtx, tlsOn: boolean): Promise<void> {
 export const postgres: Component = {
   name: 'postgres',
   title: 'PostgreSQL',
+  status: postgresStatus,
+  connect: postgresConnect,
   summaries: {
     deploy:
       'Deploys PostgreSQL into the namespace (official postgres image, 5Gi volume, password generated once and kept in a Secret)\nand applies sql/migrations (9 tables, 24 Python topics, test users), then gives each service of\nk8s/postgres/service-databases.yaml its own database, login and Secret. Safe to re-run: nothing applied twice, no data lost.\nWith --no-cluster --pg-url URL it only applies the migrations at URL.',

@@ -1,0 +1,75 @@
+// PostgreSQL's section of status.mts: the StatefulSet, its pod and claim, the migrations and the services'
+// databases (unless --no-data), where each login is kept. Read only.
+
+import type { Ctx, StepCtx } from '../../kube/context.js';
+import { flagPath } from '../../core/config.js';
+import { errorMessage } from '../../core/errors.js';
+import { withPostgres } from '../shared/postgres-connection.js';
+import { DB_NAME, DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';
+import type { StatusSection, StatusView } from '../shared/status.js';
+import { MIGRATIONS_TABLE } from './migrate.js';
+import { DEFAULT_SERVICE_DATABASES, loadServiceDatabases, type ServiceDatabase } from './service-databases.js';
+
+/** The services' databases the page names; none when the file cannot be read (the page still shows the rest). */
+function listedServices(file: string): ServiceDatabase[] {
+  try {
+    return loadServiceDatabases(file);
+  } catch {
+    return [];
+  }
+}
+
+export async function postgresStatus(step: StepCtx, view: StatusView, o: { data: boolean }): Promise<StatusSection> {
+  const ns = view.namespace;
+  const { sts, facts, ...part } = view.statefulSet('postgresql', 'postgresql', {
+    head: (s) => `postgres ${s.metadata.labels?.['app.kubernetes.io/version'] ?? '?'}, ${s.status?.readyReplicas ?? 0}/${s.spec?.replicas ?? 1} ready`,
+    verify: './scripts/verify-postgres.mts',
+    deploy: './scripts/deploy-postgres.mts',
+  });
+  let ok = part.ok;
+  const services = listedServices(flagPath(step.config, 'service-databases', step.root, DEFAULT_SERVICE_DATABASES)!);
+  if (sts && o.data) {
+    try {
+      await withPostgres(step, async (client) => {
+        const { rows } = await client.query<{ name: string }>(`SELECT name FROM public.${MIGRATIONS_TABLE} ORDER BY name`);
+        facts.push(`${rows.length} migration(s) applied: ${rows.map((r) => r.name).join(', ')}`);
+        const { rows: dbs } = await client.query<{ datname: string }>('SELECT datname::text FROM pg_database WHERE datname = ANY($1)', [
+          services.map((s) => s.database),
+        ]);
+        const present = new Set(dbs.map((d) => d.datname));
+        if (services.length)
+          facts.push(`service databases: ${services.map((s) => `${s.database} (${s.service}${present.has(s.database) ? '' : ': missing'})`).join(', ')}`);
+        if (services.some((s) => !present.has(s.database))) ok = false;
+      });
+    } catch (err) {
+      ok = false;
+      facts.push(`database not read: ${errorMessage(err).split('\n')[0]}`);
+    }
+  }
+  return {
+    component: 'PostgreSQL',
+    ok,
+    facts,
+    endpoints: [
+      `in the cluster: postgresql.${ns}.svc.cluster.local:5432, database ${DB_NAME}`,
+      'from the laptop: 127.0.0.1:5432 while ./scripts/port-forward.mts start runs',
+    ],
+    credentials: [
+      `${DB_USER} (administrator): Secret ${SECRET_NAME}, key password${view.missing(SECRET_NAME)}`,
+      ...services.map(
+        (s) => `${s.role} (${s.service}, database ${s.database}): Secret ${s.secret}, keys url / connectionString / password${view.missing(s.secret)}`,
+      ),
+    ],
+    next: ok ? undefined : (part.next ?? `./scripts/verify-postgres.mts -n ${ns}`),
+  };
+}
+
+/** The end of deploy-all: the address, the admin login's Secret and each service's database and Secret. */
+export function postgresConnect(namespace: string, ctx: Pick<Ctx, 'root'>): string[] {
+  return [
+    `PostgreSQL  postgresql.${namespace}.svc.cluster.local:5432/${DB_NAME}   laptop: 127.0.0.1:5432   admin login: Secret ${SECRET_NAME}`,
+    ...listedServices(`${ctx.root}/${DEFAULT_SERVICE_DATABASES}`).map(
+      (s) => `            ${s.service}: database ${s.database}, Secret ${s.secret} (url, connectionString)`,
+    ),
+  ];
+}
