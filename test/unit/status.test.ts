@@ -16,7 +16,11 @@ const sts = (name: string, ready: number) => ({
 });
 const pod = (name: string, app: string, ready: boolean) => ({
   metadata: { name, labels: { 'app.kubernetes.io/name': app } },
-  status: { phase: 'Running', containerStatuses: [{ ready, restartCount: ready ? 0 : 2, state: ready ? {} : { waiting: { reason: 'CrashLoopBackOff' } } }] },
+  status: {
+    phase: 'Running',
+    conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
+    containerStatuses: [{ ready, restartCount: ready ? 0 : 2, state: ready ? {} : { waiting: { reason: 'CrashLoopBackOff' } } }],
+  },
 });
 
 function view(o: { workloads: object[]; pods: object[]; secrets?: string[] }) {

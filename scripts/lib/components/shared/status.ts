@@ -2,6 +2,7 @@
 // Secret names) and the section each component fills in from it (components/<name>/status.ts). Read only.
 
 import type { StepCtx } from '../../kube/context.js';
+import { podReady, type PodJson } from '../../kube/pod-diagnosis.js';
 
 export interface StatusSection {
   component: string;
@@ -16,10 +17,6 @@ export interface StatusSection {
   next?: string;
 }
 
-interface PodJson {
-  metadata: { name: string; labels?: Record<string, string> };
-  status?: { phase?: string; containerStatuses?: { ready?: boolean; restartCount?: number; state?: { waiting?: { reason?: string } } }[] };
-}
 interface ClaimJson {
   metadata: { name: string; labels?: Record<string, string> };
   status?: { phase?: string; capacity?: { storage?: string } };
@@ -63,7 +60,7 @@ export class StatusView {
       .filter((p) => p.metadata.labels?.[APP] === app)
       .map((p) => {
         const cs = p.status?.containerStatuses ?? [];
-        const ready = cs.length > 0 && cs.every((c) => c.ready);
+        const ready = podReady(p);
         const waiting = cs.find((c) => c.state?.waiting?.reason)?.state?.waiting?.reason;
         const restarts = cs.reduce((n, c) => n + (c.restartCount ?? 0), 0);
         return {
