@@ -11,6 +11,7 @@ import { readVersions } from '../../scripts/lib/kube/manifests.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
 import { installImagePullBackOffStage, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
+import { waitFor } from '../support/poll.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 const CHART = path.join(
@@ -358,6 +359,11 @@ describe('destroy-all', () => {
 
     const purged = await kit('destroy-all.mts', ['--namespace', 'sigint', '--skip', 'dapr', '--yes', '--purge']);
     expect(purged.code, purged.stderr).toBe(0);
-    expect(await cluster.kubectl(['get', 'pvc', '-n', 'sigint', '-o', 'name'])).toBe('');
+    expect(purged.stderr).toMatch(/persistentvolumeclaim\/data-kafka-0 deleted/);
+    // Deleted without waiting (as kubectl delete --wait=false): a claim stays Terminating until the pod that used it
+    // (deleted by the run before, on a loaded machine still going) is gone.
+    await waitFor('the claims to go', async () => ((await cluster.kubectl(['get', 'pvc', '-n', 'sigint', '-o', 'name'])) === '' ? true : undefined), {
+      timeoutMs: 60_000,
+    });
   });
 });
