@@ -14,7 +14,8 @@ let pgUrl: string;
 const kit = (script: string, args: string[], c: KubeCluster = cluster) => runKit(script, ['--context', c.context, ...args], { env: c.env, timeoutMs: 180_000 });
 
 beforeAll(async () => {
-  [cluster, pg] = await Promise.all([startKubeCluster({ name: 'e2e-pg' }), startPostgres()]);
+  // Each assigned as it comes, so afterAll stops the one that started when the other failed.
+  await Promise.all([startKubeCluster({ name: 'e2e-pg' }).then((c) => (cluster = c)), startPostgres().then((p) => (pg = p))]);
   pgUrl = await pg.createDatabase('learnflow');
 }, 240_000);
 afterAll(async () => {

@@ -55,7 +55,12 @@ function kitFiles(): string {
 const outputs: string[] = [];
 
 beforeAll(async () => {
-  [cluster, pg, kafka] = await Promise.all([startKubeCluster({ name: 'e2e-stack', nodeCpu: '8', nodeMemory: '16Gi' }), startPostgres(), startKafka()]);
+  // Each assigned as it comes, so afterAll stops those that started when another one failed.
+  await Promise.all([
+    startKubeCluster({ name: 'e2e-stack', nodeCpu: '8', nodeMemory: '16Gi' }).then((c) => (cluster = c)),
+    startPostgres().then((p) => (pg = p)),
+    startKafka().then((k) => (kafka = k)),
+  ]);
   pgUrl = await pg.createDatabase('learnflow');
 }, 240_000);
 afterAll(async () => {

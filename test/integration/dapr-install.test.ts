@@ -63,7 +63,8 @@ const dependency = (name: string) => ({
 beforeAll(async () => {
   if (!existsSync(path.join(CHART, 'Chart.yaml')))
     throw new Error(`the Dapr ${DAPR_VERSION} chart is not provisioned at ${CHART}: run bash test/substrate/provision-kube.sh`);
-  [cluster, server] = await Promise.all([startKubeCluster({ name: 'dapr' }), startPostgres()]);
+  // Each assigned as it comes, so afterAll stops the one that started when the other failed.
+  await Promise.all([startKubeCluster({ name: 'dapr' }).then((c) => (cluster = c)), startPostgres().then((p) => (server = p))]);
   pgUrl = await server.createDatabase('learnflow');
   await cluster.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: renderNamespace('learnflow') }));
 }, 240_000);

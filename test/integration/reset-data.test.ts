@@ -31,7 +31,8 @@ const counts = () =>
   );
 
 beforeAll(async () => {
-  [server, kafka] = await Promise.all([startPostgres(), startKafka()]);
+  // Each assigned as it comes, so afterAll stops the one that started when the other failed.
+  await Promise.all([startPostgres().then((p) => (server = p)), startKafka().then((k) => (kafka = k))]);
   url = await server.createDatabase('learnflow');
   for (const s of ['postgres', 'kafka']) {
     const r = await runKit(
