@@ -181,6 +181,23 @@ describe('installControlPlane', () => {
     expect(exec.calls.some((c) => c.args.includes('crds'))).toBe(false); // helm installs crds/ itself the first time
   });
 
+  it("lists no release when the run's snapshot shows no dapr-system namespace (helm keeps releases there), else asks helm", async () => {
+    const s = settingsFor({});
+    const namespaces = (names: string[]) =>
+      on(['get', 'namespaces'], { stdout: JSON.stringify({ kind: 'List', items: names.map((name) => ({ kind: 'Namespace', metadata: { name } })) }) });
+    const first = fakeExec(namespaces(['default']), on(['upgrade', '--install'], { stdout: '' }));
+    const step = stepFor(first);
+    await step.kube.takeSnapshot({ everywhere: ['Namespace'], namespaced: [] });
+    expect(await installControlPlane(step, s)).toBe('created');
+    expect(first.calls.map((c) => `${c.cmd} ${c.args[0]}`)).toEqual(['kubectl get', 'helm upgrade']);
+
+    const again = fakeExec(namespaces(['default', 'dapr-system']), on(['list'], { stdout: '[]' }), on(['upgrade', '--install'], { stdout: '' }));
+    const step2 = stepFor(again);
+    await step2.kube.takeSnapshot({ everywhere: ['Namespace'], namespaced: [] });
+    await installControlPlane(step2, s);
+    expect(again.calls.map((c) => `${c.cmd} ${c.args[0]}`)).toEqual(['kubectl get', 'helm list', 'helm upgrade']);
+  });
+
   it('upgrades a different version and brings its CRDs first (helm never upgrades crds/)', async () => {
     const s = settingsFor({ 'dapr-version': '1.18.4' });
     const crd = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'components.dapr.io', resourceVersion: '2' } };

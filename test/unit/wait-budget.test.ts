@@ -76,7 +76,7 @@ describe('waitFor', () => {
     const clock = fakeClock();
     let n = 0;
     await waitFor({ what: 'x', clock, deadline: new Deadline(clock, 60_000), intervalMs: 2000, probe: async () => ({ done: ++n === 8, state: 's' }) });
-    expect(clock.slept).toEqual([250, 375, 563, 845, 1268, 1902, 2000]);
+    expect(clock.slept).toEqual([100, 150, 225, 338, 507, 761, 1142]);
   });
 
   it('ends at once on a terminal state', async () => {

@@ -24,7 +24,7 @@ export interface WaitOptions<T> {
   probe: (look: { first: boolean }) => Promise<PollResult<T>>;
   /** Longest sleep between polls (default 2 s). */
   intervalMs?: number;
-  /** First sleep (default 250 ms); each next one is 1.5x longer, up to intervalMs. */
+  /** First sleep (default 100 ms: a KWOK or warm cluster is often ready by then); each next one is 1.5x longer, up to intervalMs. */
   firstIntervalMs?: number;
   log?: Logger;
   signal?: AbortSignal;
@@ -34,7 +34,7 @@ export async function waitFor<T>(opts: WaitOptions<T>): Promise<T> {
   // Start fast and back off: most waits on a warm cluster end within a second, and a fixed 2 s
   // poll would add up to 2 s to every one of them; long waits still poll every `intervalMs`.
   const maxInterval = opts.intervalMs ?? 2000;
-  let interval = Math.min(opts.firstIntervalMs ?? 250, maxInterval);
+  let interval = Math.min(opts.firstIntervalMs ?? 100, maxInterval);
   let last = 'not checked yet';
   let first = true;
   for (;;) {

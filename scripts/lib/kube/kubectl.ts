@@ -122,6 +122,11 @@ export class Kube {
     return r.stdout.trim() ? (JSON.parse(r.stdout) as T) : undefined;
   }
 
+  /** True only when the run's snapshot holds the kind there and the object is not among it (no kubectl call). */
+  knownAbsent(resource: string, name: string, namespace: string | null = this.namespace): boolean {
+    return this.snapshot?.get(resource, name, namespace) === null;
+  }
+
   /** Several objects of one kind by name in one call; those that do not exist are absent. */
   async getNamed<T extends { metadata: { name: string } }>(resource: string, names: readonly string[], namespace: string = this.namespace): Promise<T[]> {
     if (!names.length) return [];
