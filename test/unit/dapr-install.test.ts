@@ -101,6 +101,16 @@ describe('helm command lines', () => {
     expect(exec.calls[0]!.line).toBe("helm --kube-context kind-dev list --namespace dapr-system --deployed --failed --pending --filter '^dapr$' --output json");
   });
 
+  it('tells its caller before each change, with the namespace it changes; reads tell nothing', async () => {
+    const seen: (string | undefined)[] = [];
+    const exec = fakeExec(on(['upgrade'], { stdout: '' }), on(['uninstall'], { stdout: '' }), on(['list'], { stdout: '[]' }));
+    const helm = new Helm(exec, undefined, (ns) => seen.push(ns));
+    await helm.release('dapr', 'dapr-system');
+    await helm.upgradeInstall({ release: 'dapr', namespace: 'dapr-system', chart: { kind: 'local', path: '/c' } });
+    await helm.uninstall('dapr', 'other');
+    expect(seen).toEqual(['dapr-system', 'other']);
+  });
+
   it('shows the pasteable command in --dry-run form', () => {
     const s = settingsFor({});
     expect(helmCommandLine(s)).toBe(

@@ -56,6 +56,29 @@ describe('Snapshot', () => {
     expect(snap.list('pod', 'learnflow', 'a > 1')).toBeUndefined();
   });
 
+  it("after another tool changed a namespace, holds everything but that namespace's objects, its Namespace and the cluster-scoped lists", () => {
+    const s = new Snapshot(
+      [
+        pod('kafka-0', 'learnflow'),
+        pod('op', 'dapr-system'),
+        cm('settings'),
+        { kind: 'Namespace', metadata: { name: 'learnflow' } },
+        { kind: 'Node', metadata: { name: 'n1' } },
+      ],
+      { everywhere: ['Pod', 'Namespace', 'Node'], namespaced: [{ namespace: 'learnflow', kinds: ['ConfigMap'] }] },
+    );
+    s.forget('dapr-system');
+    expect(s.list('pods', 'learnflow')?.length).toBe(1);
+    expect(s.get('configmap', 'settings', 'learnflow')).toMatchObject({ metadata: { name: 'settings' } });
+    expect(s.get('namespace', 'learnflow', null)).toMatchObject({ metadata: { name: 'learnflow' } });
+    expect(s.get('namespace', 'elsewhere', null)).toBeNull();
+    expect(s.get('namespace', 'dapr-system', null)).toBeUndefined(); // helm --create-namespace may have made it
+    expect(s.list('pods', 'dapr-system')).toBeUndefined();
+    expect(s.list('pods', null)).toBeUndefined();
+    expect(s.list('namespaces', null)).toBeUndefined();
+    expect(s.list('nodes', null)).toBeUndefined();
+  });
+
   it("a run's spec reads Secrets only in the stack's namespace, and every kind the plans apply there", () => {
     const spec = runSnapshotSpec('learnflow', [
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } },
@@ -125,6 +148,17 @@ describe('Kube with a snapshot', () => {
     await kube.takeSnapshot(spec);
     await expect(kube.apply([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' } }])).rejects.toThrow(/refused/);
     expect(await kube.getOptional('configmap', 'settings')).toMatchObject({ metadata: { resourceVersion: '7' } });
+  });
+
+  it("a helm release changed in another namespace keeps the stack namespace's part; in the stack's own, drops it all", async () => {
+    const { exec, kube } = setup({ resourceVersion: '1' });
+    await kube.takeSnapshot(spec);
+    kube.changed('dapr-system');
+    expect(await kube.getOptional('configmap', 'settings')).toMatchObject({ metadata: { resourceVersion: '1' } });
+    expect(gets(exec)).toBe(2);
+    kube.changed('learnflow');
+    expect(await kube.getOptional('configmap', 'settings')).toMatchObject({ metadata: { resourceVersion: '7' } });
+    expect(gets(exec)).toBe(3);
   });
 
   it('any kubectl write drops it, and so does a change made by another tool', async () => {

@@ -83,13 +83,16 @@ export class Helm {
   constructor(
     private readonly exec: Exec,
     readonly context?: string,
-    /** Called before a command that changes the cluster (install, upgrade, rollback, uninstall). */
-    private readonly onWrite?: () => void,
+    /** Called before a command that changes the cluster (install, upgrade, rollback, uninstall), with its --namespace. */
+    private readonly onWrite?: (namespace: string | undefined) => void,
   ) {}
 
   /** helm with --kube-context when one was chosen. */
   run(args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
-    if (['upgrade', 'install', 'rollback', 'uninstall'].includes(args[0] ?? '')) this.onWrite?.();
+    if (['upgrade', 'install', 'rollback', 'uninstall'].includes(args[0] ?? '')) {
+      const at = args.indexOf('--namespace');
+      this.onWrite?.(at >= 0 ? args[at + 1] : undefined);
+    }
     return this.exec('helm', this.context ? ['--kube-context', this.context, ...args] : [...args], opts);
   }
 

@@ -104,9 +104,14 @@ export class Kube {
     });
   }
 
-  /** Something outside kubectl (helm) changed the cluster: later reads ask the API server. */
-  changed(): void {
-    this.snapshot = undefined;
+  /**
+   * Something outside kubectl (helm) changed the cluster: later reads ask the API server. When it says where (a
+   * release's namespace that is not the stack's), only that namespace and the cluster-scoped kinds are forgotten:
+   * a chart's objects land in its namespace (and in cluster-scoped kinds, a new Namespace among them).
+   */
+  changed(namespace?: string): void {
+    if (namespace && namespace !== this.namespace && this.snapshot) this.snapshot.forget(namespace);
+    else this.snapshot = undefined;
   }
 
   async json<T>(args: readonly string[], opts?: ExecOptions): Promise<T> {
@@ -214,9 +219,13 @@ export class Kube {
   private held(manifests: readonly Manifest[]): (KubeObject | undefined)[] | undefined {
     const snapshot = this.snapshot;
     if (!snapshot) return undefined;
-    const wanted = manifests.map((m) => ({ name: m.metadata.name, resource: resourceOf(m.kind), namespace: m.metadata.namespace ?? this.namespace }));
-    if (!wanted.every((w) => w.resource && snapshot.covers(w.resource, w.namespace))) return undefined;
-    return wanted.map((w) => snapshot.get<KubeObject>(w.resource!, w.name, w.namespace) ?? undefined);
+    const got = manifests.map((m) => {
+      const resource = resourceOf(m.kind);
+      return resource === undefined ? undefined : snapshot.get<KubeObject>(resource, m.metadata.name, m.metadata.namespace ?? this.namespace);
+    });
+    // undefined: not held; null: held, and absent.
+    if (got.some((o) => o === undefined)) return undefined;
+    return got.map((o) => o ?? undefined);
   }
 
   /** The live objects a batch names, from the API server. */

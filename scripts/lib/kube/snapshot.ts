@@ -74,6 +74,8 @@ export function runSnapshotSpec(namespace: string, manifests: readonly Manifest[
 export class Snapshot {
   /** `Kind|namespace` pairs held in full ('*': every namespace; '': a cluster-scoped kind). */
   private readonly covered = new Set<string>();
+  /** Namespaces changed since the read by another tool (each also a Namespace object that may now exist). */
+  private readonly forgotten = new Set<string>();
 
   constructor(
     private readonly objects: readonly SnapshotObject[],
@@ -88,13 +90,29 @@ export class Snapshot {
     return resources.split(',').every((r) => {
       const kind = kindOf(r);
       if (!kind) return false;
-      if (CLUSTER_SCOPED.has(kind)) return this.covered.has(`${kind}|`);
+      // Namespace objects are forgotten one by one (get knows which); other cluster-scoped kinds all at once.
+      if (CLUSTER_SCOPED.has(kind)) return (kind === 'Namespace' || this.forgotten.size === 0) && this.covered.has(`${kind}|`);
+      if (namespace === null ? this.forgotten.size > 0 : this.forgotten.has(namespace)) return false;
       return this.covered.has(`${kind}|*`) || (namespace !== null && this.covered.has(`${kind}|${namespace}`));
     });
   }
 
+  /**
+   * Another tool (a Helm release) changed objects in `namespace`, maybe created it, and maybe cluster-scoped
+   * objects: those are no longer held. What the snapshot holds of other namespaces stays.
+   */
+  forget(namespace: string): void {
+    this.forgotten.add(namespace);
+  }
+
   /** The objects `kubectl get <resources> [-n ns | -A] [-l selector]` would list; undefined when not held. */
   list<T>(resources: string, namespace: string | null, selector?: string): T[] | undefined {
+    // A forgotten namespace may exist now: every Namespace but that one is still known, so a list is not.
+    if (this.forgotten.size > 0 && resources.split(',').some((r) => kindOf(r) === 'Namespace')) return undefined;
+    return this.held<T>(resources, namespace, selector);
+  }
+
+  private held<T>(resources: string, namespace: string | null, selector?: string): T[] | undefined {
     if (!this.covers(resources, namespace)) return undefined;
     const kinds = new Set(resources.split(',').map((r) => kindOf(r)!));
     const out: SnapshotObject[] = [];
@@ -113,7 +131,8 @@ export class Snapshot {
 
   /** One object: null when it did not exist, undefined when the snapshot does not hold its kind there. */
   get<T>(resource: string, name: string, namespace: string | null): T | null | undefined {
-    const items = this.list<SnapshotObject>(resource, namespace);
+    if (kindOf(resource) === 'Namespace' && this.forgotten.has(name)) return undefined;
+    const items = this.held<SnapshotObject>(resource, namespace);
     if (!items) return undefined;
     return (items.find((o) => o.metadata.name === name) as T | undefined) ?? null;
   }

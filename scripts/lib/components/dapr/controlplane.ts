@@ -14,9 +14,9 @@ import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
 import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, sameValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
 import { applyRecorded } from '../../kube/steps.js';
 
-/** Helm for a step; its installs, upgrades and removals drop the run's snapshot (the cluster changed under it). */
+/** Helm for a step; its installs, upgrades and removals tell the run's snapshot which namespace changed under it. */
 export function helmFor(step: Pick<StepCtx, 'exec' | 'config' | 'kube'>): Helm {
-  return new Helm(step.exec, step.config.context, () => step.kube.changed());
+  return new Helm(step.exec, step.config.context, (namespace) => step.kube.changed(namespace));
 }
 
 export function upgradeOptions(s: DaprSettings, timeoutMs?: number): UpgradeOptions {
