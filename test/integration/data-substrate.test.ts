@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { ConfigResourceTypes, Kafka, logLevel, Partitioners, type Admin } from 'kafkajs';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { waitFor } from '../support/poll.js';
 import { pinnedKafkaVersion, startKafka, type KafkaInstance } from '../support/kafka.js';
 
 const LONG = { timeout: 120_000 };
@@ -177,8 +178,16 @@ describe('data substrate: Kafka with kafkajs 2.2.4', () => {
 
   it('createPartitions', LONG, async () => {
     await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
-    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-    expect(meta.topics[0]!.partitions).toHaveLength(4);
+    // The broker answers the create before its metadata cache has the new partitions (seen once in CI): ask again.
+    const partitions = await waitFor(
+      'the topic to show 4 partitions',
+      async () => {
+        const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+        return meta.topics[0]!.partitions.length === 4 ? meta.topics[0]!.partitions : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    expect(partitions).toHaveLength(4);
   });
 
   // Last: leaves the broker dead (afterAll's stop() still cleans up).
