@@ -5,4 +5,4 @@ import { deployScript } from './lib/workflows/component-scripts.js';
 import { kafka } from './lib/components/kafka/index.js';
 import { runScript } from './lib/cli/run.js';
 
-runScript(deployScript(kafka, 'deploy-kafka'));
+runScript(deployScript(kafka));

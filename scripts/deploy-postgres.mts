@@ -5,4 +5,4 @@ import { deployScript } from './lib/workflows/component-scripts.js';
 import { postgres } from './lib/components/postgres/index.js';
 import { runScript } from './lib/cli/run.js';
 
-runScript(deployScript(postgres, 'deploy-postgres'));
+runScript(deployScript(postgres));

@@ -1,7 +1,8 @@
 #!/bin/sh
 ":" //; r="$(cd "$(dirname "$0")/.." && pwd)"; [ -e "$r/node_modules/tsx/dist/loader.mjs" ] || { echo "$(basename "$0"): run 'npm ci' in $r first" >&2; exit 3; }; exec node --import "$r/node_modules/tsx/dist/loader.mjs" "$0" "$@"
 // Checks the Dapr control plane and components, then probes them end to end through a real sidecar. See --help.
-import { loadScript } from './lib/cli/registry.js';
+import { dapr } from './lib/components/dapr/index.js';
+import { verifyScript } from './lib/workflows/component-scripts.js';
 import { runScript } from './lib/cli/run.js';
 
-runScript(await loadScript('verify-dapr'));
+runScript(verifyScript(dapr));

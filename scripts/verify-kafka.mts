@@ -5,4 +5,4 @@ import { verifyScript } from './lib/workflows/component-scripts.js';
 import { kafka } from './lib/components/kafka/index.js';
 import { runScript } from './lib/cli/run.js';
 
-runScript(verifyScript(kafka, 'verify-kafka'));
+runScript(verifyScript(kafka));

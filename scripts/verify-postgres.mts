@@ -5,4 +5,4 @@ import { verifyScript } from './lib/workflows/component-scripts.js';
 import { postgres } from './lib/components/postgres/index.js';
 import { runScript } from './lib/cli/run.js';
 
-runScript(verifyScript(postgres, 'verify-postgres'));
+runScript(verifyScript(postgres));

@@ -15,7 +15,7 @@ import {
 import { dapr } from '../../scripts/lib/components/dapr/index.js';
 import { deployScript } from '../../scripts/lib/workflows/component-scripts.js';
 
-const installDaprScript = () => deployScript(dapr, 'install-dapr');
+const installDaprScript = () => deployScript(dapr);
 import { chooseChart, daprSettings, VALUES_FILE, type DaprSettings } from '../../scripts/lib/components/dapr/settings.js';
 import { desiredValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';

@@ -3,7 +3,7 @@ import { buildConfig, COMMON_FLAGS, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_
 import { ExitCode, UsageError } from '../../scripts/lib/core/errors.js';
 import { formatHelp, parseFlags } from '../../scripts/lib/core/flags.js';
 
-const SPECS = [...COMMON_FLAGS, PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, budgetFlag('kafka')];
+const SPECS = [...COMMON_FLAGS, PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, budgetFlag(600_000)];
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}) => buildConfig(parseFlags(SPECS, argv, env));
 
 function usageError(fn: () => unknown): UsageError {

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ComponentName } from '../../scripts/lib/core/budget.js';
+import type { ComponentName } from '../../scripts/lib/components/types.js';
 import { capacityHint, freeCapacity, manifestRequests, parseCpu, parseMemory } from '../../scripts/lib/preflight/capacity.js';
-import { deployStages } from '../../scripts/lib/components/index.js';
+import { COMPONENTS, deployStages } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { createCtx } from '../../scripts/lib/kube/context.js';
@@ -17,6 +17,7 @@ import type { Report } from '../../scripts/lib/core/report.js';
 import { allFlags, main, type ScriptDef } from '../../scripts/lib/cli/run.js';
 import { fakeClock, fakeExec, on, type FakeHandler } from '../support/fakes.js';
 import { renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
+import { REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
 
 const outDir = mkdtempSync(path.join(tmpdir(), 'lf-orch-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
@@ -75,6 +76,8 @@ function fakeComponent(
   return {
     name,
     title: name,
+    budgetMs: name === 'dapr' ? 300_000 : 600_000,
+    scripts: { deploy: `deploy-${name}`, verify: `verify-${name}` },
     summaries: { deploy: `Deploys ${name}.`, verify: `Checks ${name}.` },
     deployFlags: [],
     verifyFlags: [],
@@ -146,6 +149,15 @@ async function runMaster(def: ScriptDef, argv: string[], handlers: FakeHandler[]
 }
 
 describe('ordering and budgets', () => {
+  it('every component is registered under its own name, depends only on registered ones, and names scripts on disk', () => {
+    for (const [key, c] of Object.entries(COMPONENTS)) {
+      expect(c.name).toBe(key);
+      for (const d of c.dependsOn ?? []) expect(Object.keys(COMPONENTS), `${key} depends on ${d}`).toContain(d);
+      for (const script of [c.scripts.deploy, c.scripts.verify]) expect(existsSync(path.join(REPO_ROOT, 'scripts', `${script}.mts`)), script).toBe(true);
+      expect(c.budgetMs).toBeGreaterThan(0);
+    }
+  });
+
   it('runs Kafka and PostgreSQL together, then Dapr; --sequential one by one', () => {
     expect(deployStages(['kafka', 'postgres', 'dapr'], false)).toEqual([['kafka', 'postgres'], ['dapr']]);
     expect(deployStages(['dapr', 'postgres', 'kafka'], true)).toEqual([['kafka'], ['postgres'], ['dapr']]);

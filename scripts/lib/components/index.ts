@@ -1,15 +1,15 @@
-// The components the master scripts run, in deploy order. Dapr's components need Kafka and
-// PostgreSQL up (daprd fails on a component that cannot initialise), so Dapr goes last.
+// The registry: the components the master scripts run, in deploy order. Dapr's components need Kafka and
+// PostgreSQL up (daprd fails on a component that cannot initialise), so Dapr goes last. A new component is a folder
+// beside these and one entry here (and its two entry scripts, scripts/<deploy>.mts and scripts/<verify>.mts).
 
-import type { ComponentName } from '../core/budget.js';
-import type { Component } from './types.js';
+import type { Component, ComponentName } from './types.js';
 import { dapr } from './dapr/index.js';
 import { kafka } from './kafka/index.js';
 import { postgres } from './postgres/index.js';
 
-export const COMPONENTS: Readonly<Partial<Record<ComponentName, Component>>> = { kafka, postgres, dapr };
+export const COMPONENTS: Readonly<Record<ComponentName, Component>> = { kafka, postgres, dapr };
 
-export const COMPONENT_NAMES: readonly ComponentName[] = ['kafka', 'postgres', 'dapr'];
+export const COMPONENT_NAMES: readonly ComponentName[] = Object.keys(COMPONENTS);
 
 /**
  * Deploy stages from the components' dependsOn: each stage holds what depends only on earlier stages (kafka and
@@ -18,9 +18,9 @@ export const COMPONENT_NAMES: readonly ComponentName[] = ['kafka', 'postgres', '
 export function deployStages(
   selected: readonly ComponentName[],
   sequential: boolean,
-  all: Readonly<Partial<Record<ComponentName, Component>>> = COMPONENTS,
+  all: Readonly<Record<ComponentName, Component>> = COMPONENTS,
 ): ComponentName[][] {
-  const order = COMPONENT_NAMES.filter((n) => selected.includes(n));
+  const order = Object.keys(all).filter((n) => selected.includes(n));
   if (sequential) return order.map((n) => [n]);
   const stages: ComponentName[][] = [];
   const placed = new Set<ComponentName>();

@@ -1,7 +1,6 @@
 // A component is a module: { name, budget, plan, deploy, verify }. The standalone scripts and the
 // master scripts are thin entry points over these.
 
-import type { ComponentName } from '../core/budget.js';
 import type { Ctx, StepCtx } from '../kube/context.js';
 import type { FlagSpec } from '../core/flags.js';
 import type { Manifest } from '../kube/manifests.js';
@@ -14,9 +13,16 @@ export interface Plan {
   manifests: Manifest[];
 }
 
+/** A component's name: its key in COMPONENTS (components/index.ts), e.g. kafka. */
+export type ComponentName = string;
+
 export interface Component {
   name: ComponentName;
   title: string;
+  /** Its deadline in a deploy or verify, unless --budget says otherwise. */
+  budgetMs: number;
+  /** Its standalone scripts, scripts/<name>.mts. */
+  scripts: { deploy: string; verify: string };
   /** --help text of its standalone deploy and verify scripts. */
   summaries: { deploy: string; verify: string };
   /** Flags this component's scripts take besides the common ones. */

@@ -1,7 +1,6 @@
 // Typed configuration shared by every entry point: common flags, endpoint flags, validation.
 
 import path from 'node:path';
-import { BUDGETS_MS, type ComponentName } from './budget.js';
 import { UsageError } from './errors.js';
 import { booleanFlag, type FlagSpec, type FlagValue, type ParsedFlags } from './flags.js';
 
@@ -101,13 +100,14 @@ export const NETWORK_POLICIES_FLAG = booleanFlag(
   'create the NetworkPolicies again after an earlier --no-network-policies (the default on a first deploy)',
 );
 
-export function budgetFlag(component: ComponentName): FlagSpec {
+/** A component script's --budget, defaulting to the component's own budget. */
+export function budgetFlag(defaultMs: number): FlagSpec {
   return {
     name: 'budget',
     kind: 'duration',
     valueName: 'DURATION',
     aliases: ['timeout'],
-    default: BUDGETS_MS[component],
+    default: defaultMs,
     description: `deadline for this component; exceeding it fails the run`,
   };
 }

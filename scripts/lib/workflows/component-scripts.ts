@@ -126,9 +126,10 @@ export async function dryRun(ctx: Ctx, components: readonly Component[], budgets
   return { steps, budgetMs: null, artifacts, output: yamlStream(manifests) + extras.join(''), outputIsData: true };
 }
 
-export function deployScript(c: Component, name: string): ScriptDef {
+/** The component's standalone deploy script (named by Component.scripts.deploy). */
+export function deployScript(c: Component): ScriptDef {
   return {
-    name,
+    name: c.scripts.deploy,
     summary: c.summaries.deploy,
     flags: [...c.deployFlags, DIFF_FLAG],
     footer: `Exit codes: 0 deployed, 1 a step failed or the budget ran out, 2 bad usage, 3 environment not ready.\nWith --diff: 0 nothing would change, 1 something would.\nTroubleshooting: docs/troubleshooting.md; component guide: docs/${c.name}.md`,
@@ -144,9 +145,10 @@ export function deployScript(c: Component, name: string): ScriptDef {
   };
 }
 
-export function verifyScript(c: Component, name: string): ScriptDef {
+/** The component's standalone verify script (named by Component.scripts.verify). */
+export function verifyScript(c: Component): ScriptDef {
   return {
-    name,
+    name: c.scripts.verify,
     summary: c.summaries.verify,
     flags: c.verifyFlags,
     footer: `Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 environment not ready.\nTroubleshooting: docs/troubleshooting.md; component guide: docs/${c.name}.md`,

@@ -2,11 +2,11 @@
 // deadline, one preflight before the clock starts, one report.
 
 import path from 'node:path';
-import { BUDGETS_MS, Deadline, type ComponentName } from '../core/budget.js';
+import { Deadline, TOTAL_BUDGET_MS } from '../core/budget.js';
 import { add, formatResources, manifestRequests, type Resources } from '../preflight/capacity.js';
 import { DIFF_FLAG, diffRun, dryRun } from './component-scripts.js';
-import { COMPONENT_NAMES, deployStages } from '../components/index.js';
-import type { Component } from '../components/types.js';
+import { COMPONENTS, COMPONENT_NAMES, deployStages } from '../components/index.js';
+import type { Component, ComponentName } from '../components/types.js';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
 import type { Ctx } from '../kube/context.js';
 import { runSnapshotSpec } from '../kube/snapshot.js';
@@ -23,20 +23,27 @@ import { destroyScript } from './destroy-all.js';
 import { howToConnect } from '../tools/status.js';
 import { confirm, isInteractive } from '../core/prompt.js';
 
-const BUDGET_KEYS = [...COMPONENT_NAMES, 'total'] as const;
+/** A run's budgets: each component's own (Component.budgetMs) unless --budget NAME=DURATION says otherwise, and the total. */
+export type Budgets = Readonly<Record<ComponentName, number>> & { readonly total: number };
 
-export function parseBudgets(items: readonly string[] | undefined): Record<ComponentName | 'total', number> {
-  const budgets = { ...BUDGETS_MS };
+export function parseBudgets(items: readonly string[] | undefined, all: Readonly<Record<ComponentName, Component>> = COMPONENTS): Budgets {
+  const budgets: Record<string, number> = { ...Object.fromEntries(Object.values(all).map((c) => [c.name, c.budgetMs])), total: TOTAL_BUDGET_MS };
+  const keys = [...Object.keys(all), 'total'];
   for (const item of items ?? []) {
     const [key, value] = item.split('=');
     if (value !== undefined && /^\d+$/.test(value.trim())) throw new UsageError(`--budget: '${item}' has no unit: say ${value}m or ${value}s`);
     const ms = value === undefined ? undefined : parseDuration(value);
-    if (!key || !(BUDGET_KEYS as readonly string[]).includes(key) || ms === undefined || ms <= 0) {
-      throw new UsageError(`--budget: '${item}' is not NAME=DURATION with NAME one of ${BUDGET_KEYS.join(', ')} (e.g. --budget kafka=15m,total=40m)`);
+    if (!key || !keys.includes(key) || ms === undefined || ms <= 0) {
+      throw new UsageError(`--budget: '${item}' is not NAME=DURATION with NAME one of ${keys.join(', ')} (e.g. --budget kafka=15m,total=40m)`);
     }
-    budgets[key as ComponentName | 'total'] = ms;
+    budgets[key] = ms;
   }
-  return budgets;
+  return budgets as Budgets;
+}
+
+/** The component's budget in this run. */
+function budgetOf(budgets: Budgets, c: Pick<Component, 'name' | 'budgetMs'>): number {
+  return budgets[c.name] ?? c.budgetMs;
 }
 
 const validateBudgets = (v: FlagValue) => {
@@ -83,7 +90,7 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
   return flags;
 }
 
-export function selectComponents(all: Readonly<Partial<Record<ComponentName, Component>>>, only?: readonly string[], skip?: readonly string[]): Component[] {
+export function selectComponents(all: Readonly<Record<ComponentName, Component>>, only?: readonly string[], skip?: readonly string[]): Component[] {
   if (only !== undefined && only.length === 0)
     throw new UsageError(`--only needs at least one of ${COMPONENT_NAMES.join(', ')}`, { fix: 'e.g. --only postgres (or leave --only out to run all)' });
   const names = COMPONENT_NAMES.filter((n) => (only?.length ? only.includes(n) : n in all) && !skip?.includes(n));
@@ -180,7 +187,7 @@ async function preflight(ctx: Ctx, components: readonly Component[], yes: boolea
   ctx.preflighted = true;
 }
 
-export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>): ScriptDef {
+export function deployAllScript(all: Readonly<Record<ComponentName, Component>>): ScriptDef {
   const components = Object.values(all);
   return {
     name: 'deploy-all',
@@ -193,11 +200,11 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
     async run(ctx): Promise<RunResult> {
       const f = ctx.config.flags;
       const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
-      const budgets = parseBudgets(f.budget as string[] | undefined);
+      const budgets = parseBudgets(f.budget as string[] | undefined, all);
       for (const c of selected) {
-        if (budgets[c.name] > budgets.total)
+        if (budgetOf(budgets, c) > budgets.total)
           ctx.log.warn(
-            `the ${c.title} budget (${formatDuration(budgets[c.name])}) is above the total (${formatDuration(budgets.total)}): the total ends the run first`,
+            `the ${c.title} budget (${formatDuration(budgetOf(budgets, c))}) is above the total (${formatDuration(budgets.total)}): the total ends the run first`,
           );
       }
       if (f.diff === true) return diffRun(ctx, selected);
@@ -226,30 +233,32 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
       if (!ctx.config.noCluster && f.sequential !== true) {
         for (const c of selected) {
           if (c.prepare && stages[0] && !stages[0].includes(c.name))
-            prepared.set(c.name, runStep(ctx, { name: c.name, budgetMs: budgets[c.name], run: (s) => c.prepare!(s) }, total));
+            prepared.set(c.name, runStep(ctx, { name: c.name, budgetMs: budgetOf(budgets, c), run: (s) => c.prepare!(s) }, total));
         }
       }
       const deployOne = async (name: ComponentName): Promise<StepReport> => {
         const c = all[name]!;
-        if (ctx.config.noCluster && c.clusterOnly) return skippedStep(name, budgets[name], `--no-cluster: ${c.title} runs only in a cluster`);
+        if (ctx.config.noCluster && c.clusterOnly) return skippedStep(name, budgetOf(budgets, c), `--no-cluster: ${c.title} runs only in a cluster`);
         const early = prepared.get(name);
-        if (!early) return runStep(ctx, { name, budgetMs: budgets[name], run: (s) => c.deploy(s, { dependenciesReady: true }) }, total);
+        if (!early) return runStep(ctx, { name, budgetMs: budgetOf(budgets, c), run: (s) => c.deploy(s, { dependenciesReady: true }) }, total);
         const pre = await early;
         if (!pre.ok) return pre;
         // The rest of its budget: the report shows the component's own time (both parts), not the wait between.
         const rest = await runStep(
           ctx,
-          { name, budgetMs: Math.max(1, budgets[name] - pre.durationMs), run: (s) => c.deploy(s, { prepared: true, dependenciesReady: true }) },
+          { name, budgetMs: Math.max(1, budgetOf(budgets, c) - pre.durationMs), run: (s) => c.deploy(s, { prepared: true, dependenciesReady: true }) },
           total,
         );
-        return joinReports(pre, rest, budgets[name]);
+        return joinReports(pre, rest, budgetOf(budgets, c));
       };
       for (const stage of stages) {
         if (failed) {
           for (const name of stage) {
             const early = prepared.get(name);
             const pre = early ? await early : undefined;
-            steps.push(skippedStep(name, budgets[name], `${pre?.ok ? 'started (control plane), but not finished' : 'not started'}: ${failed} failed`));
+            steps.push(
+              skippedStep(name, budgetOf(budgets, all[name]!), `${pre?.ok ? 'started (control plane), but not finished' : 'not started'}: ${failed} failed`),
+            );
           }
           continue;
         }
@@ -278,7 +287,7 @@ export function deployAllScript(all: Readonly<Partial<Record<ComponentName, Comp
   };
 }
 
-export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Component>>>): ScriptDef {
+export function verifyAllScript(all: Readonly<Record<ComponentName, Component>>): ScriptDef {
   const components = Object.values(all);
   return {
     name: 'verify-all',
@@ -319,7 +328,7 @@ export function verifyAllScript(all: Readonly<Partial<Record<ComponentName, Comp
 
 /** destroy-all over the given components (the plan, the rules and the question live in destroy.ts). */
 export function destroyAllScript(
-  all: Readonly<Partial<Record<ComponentName, Component>>>,
+  all: Readonly<Record<ComponentName, Component>>,
   ask: (q: string) => Promise<boolean> = confirm,
   interactive: () => boolean = isInteractive,
 ): ScriptDef {

@@ -2,7 +2,7 @@
 // the ownership labels), what is kept and why, and what happens to the namespace and to anything cluster-wide.
 // --dry-run prints that plan; the real run deletes by name exactly what it lists.
 
-import type { ComponentName } from '../core/budget.js';
+import type { ComponentName } from '../components/types.js';
 import { COMPONENT_NAMES } from '../components/index.js';
 import type { ClusterWidePlan, Component } from '../components/types.js';
 import type { Ctx } from '../kube/context.js';
@@ -138,7 +138,7 @@ export function destroyFlags(components: readonly Component[]): FlagSpec[] {
 }
 
 export function destroyScript(
-  all: Readonly<Partial<Record<ComponentName, Component>>>,
+  all: Readonly<Record<ComponentName, Component>>,
   select: (ctx: Ctx) => Component[],
   baseFlags: readonly FlagSpec[],
   ask: (q: string) => Promise<boolean> = confirm,

@@ -51,6 +51,7 @@ import {
   PROBE_TIMEOUT_FLAG,
   daprSettings,
   type DaprSettings,
+  BUDGET_MS,
 } from './settings.js';
 import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
 import { controlPlaneOf, controlPlaneRequests, flattenValues, loadValues } from './values.js';
@@ -351,6 +352,8 @@ async function removeControlPlane(step: StepCtx, plan: ClusterWidePlan, o: { pur
 export const dapr: Component = {
   name: 'dapr',
   title: 'Dapr',
+  budgetMs: BUDGET_MS,
+  scripts: { deploy: 'install-dapr', verify: 'verify-dapr' },
   status: daprStatus,
   connect: daprConnect,
   summaries: {

@@ -11,6 +11,9 @@ import { booleanFlag, type FlagSpec, type FlagValue } from '../../core/flags.js'
 import type { ChartRef } from '../../kube/helm.js';
 import { readVersions } from '../../kube/manifests.js';
 
+/** Dapr's deadline in a deploy or verify (--budget changes it). */
+export const BUDGET_MS = 5 * 60_000;
+
 export const DAPR_NAMESPACE = 'dapr-system';
 export const RELEASE = 'dapr';
 export const VALUES_FILE = 'k8s/dapr/values.yaml';
@@ -163,7 +166,7 @@ export const DEPLOY_FLAGS: readonly FlagSpec[] = [
   ZIPKIN_FLAG,
   NO_NETWORK_POLICIES_FLAG,
   NETWORK_POLICIES_FLAG,
-  budgetFlag('dapr'),
+  budgetFlag(BUDGET_MS),
 ];
 
 export const VERIFY_FLAGS: readonly FlagSpec[] = [KAFKA_BROKERS_FLAG, SKIP_PROBE_FLAG, PROBE_IMAGE_FLAG, PROBE_TIMEOUT_FLAG];

@@ -44,6 +44,9 @@ import {
 } from '../shared/kafka-topology.js';
 import { kafkaConnect, kafkaStatus } from './status.js';
 
+/** Kafka's deadline in a deploy or verify (--budget changes it). */
+const BUDGET_MS = 10 * 60_000;
+
 export const REPLICAS_FLAG: FlagSpec = {
   name: 'replicas',
   kind: 'int',
@@ -224,6 +227,8 @@ async function reconcileTopics(step: StepCtx, catalogue: Catalogue, replicas: nu
 export const kafka: Component = {
   name: 'kafka',
   title: 'Kafka',
+  budgetMs: BUDGET_MS,
+  scripts: { deploy: 'deploy-kafka', verify: 'verify-kafka' },
   status: kafkaStatus,
   connect: kafkaConnect,
   summaries: {
@@ -232,7 +237,7 @@ export const kafka: Component = {
     verify:
       "Checks Kafka: pods ready, broker metadata reachable, every topic of the catalogue present with its partitions, leaders,\nin-sync replicas and settings (read only: nothing is written to application topics), and a produce+consume round trip\non the kit's own topic learnflow.kit-verify. Runs every check; exit 1 if any failed.\nWith --no-cluster --kafka-brokers HOST:PORT only the broker checks run.",
   },
-  deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, NO_NETWORK_POLICIES_FLAG, NETWORK_POLICIES_FLAG, budgetFlag('kafka')],
+  deployFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, REPLICAS_FLAG, TOPICS_FLAG, NO_NETWORK_POLICIES_FLAG, NETWORK_POLICIES_FLAG, budgetFlag(BUDGET_MS)],
   verifyFlags: [KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, TOPICS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG],
 
   async plan(ctx: Ctx): Promise<Plan> {

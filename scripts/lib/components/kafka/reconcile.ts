@@ -140,7 +140,6 @@ export type ReconcileAdmin = Pick<Admin, 'createTopics' | 'createPartitions' | '
 export const ADMIN_TIMEOUT_MS = 10_000;
 const LEADER_WAIT_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
 
-/** Applies a plan that refuses nothing. Stops at the first failure, naming the topic. */
 /**
  * Applies the plan in as few admin calls as the API allows: one CreateTopics for every missing topic, one
  * CreatePartitions for every topic that grows, one AlterConfigs for every topic whose settings drifted.

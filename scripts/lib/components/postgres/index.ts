@@ -62,6 +62,9 @@ const NO_TLS_FLAG = booleanFlag('no-tls', 'stop serving SSL (a re-run without --
   clusterOnly: true,
 });
 
+/** PostgreSQL's deadline in a deploy or verify (--budget changes it). */
+const BUDGET_MS = 10 * 60_000;
+
 export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
 
 const SERVICE_DATABASES_FLAG: FlagSpec = {
@@ -234,6 +237,8 @@ async function migrateAndServe(step: StepCtx, tlsOn: boolean): Promise<void> {
 export const postgres: Component = {
   name: 'postgres',
   title: 'PostgreSQL',
+  budgetMs: BUDGET_MS,
+  scripts: { deploy: 'deploy-postgres', verify: 'verify-postgres' },
   status: postgresStatus,
   connect: postgresConnect,
   summaries: {
@@ -253,7 +258,7 @@ export const postgres: Component = {
     NO_TLS_FLAG,
     NO_NETWORK_POLICIES_FLAG,
     NETWORK_POLICIES_FLAG,
-    budgetFlag('postgres'),
+    budgetFlag(BUDGET_MS),
   ],
   verifyFlags: [PG_URL_FLAG, NO_CLUSTER_FLAG, SERVICE_DATABASES_FLAG],
 
