@@ -96,6 +96,25 @@ describe('per-service databases', () => {
     expect(await orphanedServiceRoles(admin, remaining)).toEqual([]);
   });
 
+  it('two deploys at once, each creating every service on its own connection: each database and login made once, no error', async () => {
+    const fresh = parseServiceDatabases('services:\n  - { name: race-a, database: race_a_db }\n  - { name: race-b, database: race_b_db }\n', 'test');
+    const url = server.url.replace(/\/postgres$/, '/learnflow');
+    const clients = await Promise.all([0, 1, 2, 3].map(() => connectPg(url)));
+    try {
+      // Deploy 1 on clients 0-1, deploy 2 on clients 2-3: the same two services, all four calls at once.
+      const results = await Promise.all(clients.map((c, i) => ensureServiceDatabase(c, fresh[i % 2]!, 'pw_race_xxxxxxxxxxxxxxxxxx')));
+      for (const s of fresh) {
+        const mine = results.filter((_, i) => fresh[i % 2] === s).map((r) => r[`database ${s.database}`]);
+        expect(mine.sort(), s.service).toEqual(['created', 'unchanged']);
+      }
+      const { rows } = await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_database WHERE datname = ANY($1)', [fresh.map((s) => s.database)]);
+      expect(Number(rows[0]!.n)).toBe(2);
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+      for (const s of fresh) await dropServiceDatabase(admin, s.role, [s.database]);
+    }
+  });
+
   it('refuses a file that gives one database to two services, or a service the learnflow database', () => {
     expect(() => parseServiceDatabases('services:\n  - { name: a, database: x_db }\n  - { name: b, database: x_db }\n', 'f')).toThrow(/given to two services/);
     expect(() => parseServiceDatabases('services:\n  - { name: a, database: learnflow }\n', 'f')).toThrow(/not a service's to own/);

@@ -14,7 +14,10 @@ import { SSLMODE_FOLLOWS_LABEL } from '../shared/postgres-tls.js';
 export const DEFAULT_SERVICE_DATABASES = 'k8s/postgres/service-databases.yaml';
 /** The comment on every role the kit made for a service: how a role removed from the file is found again. */
 export const SERVICE_ROLE_COMMENT = 'learnflow-kit: owner of a service database';
-/** Serialises concurrent deploys (CREATE DATABASE cannot run in a transaction, so an advisory lock guards it). */
+/**
+ * Serialises concurrent deploys on one service's database (CREATE DATABASE cannot run in a transaction, so an
+ * advisory lock guards its check-then-create); keyed by service, so one deploy creates several at once.
+ */
 const LOCK_KEY = 7_331_002;
 
 export interface ServiceDatabase {
@@ -105,7 +108,7 @@ export function renderServiceSecret(namespace: string, s: ServiceDatabase, passw
  */
 export async function ensureServiceDatabase(client: pg.Client, s: ServiceDatabase, password: string): Promise<RoleChanges> {
   const changes: RoleChanges = {};
-  await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
+  await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_KEY, s.service]);
   try {
     await client.query('BEGIN');
     try {
@@ -143,7 +146,7 @@ export async function ensureServiceDatabase(client: pg.Client, s: ServiceDatabas
     }
     return changes;
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => {});
+    await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_KEY, s.service]).catch(() => {});
   }
 }
 

@@ -9,9 +9,17 @@ import { DB_NAME, DB_USER, requirePassword } from './postgres-credentials.js';
 import { readTls, TLS_SECRET, type TlsMaterial } from './postgres-tls.js';
 
 export async function openPostgres(step: StepCtx): Promise<pg.Client> {
+  return (await postgresConnector(step))();
+}
+
+/** Opens connections to the deployed PostgreSQL, all through one port-forward (or to --pg-url). */
+export type PgConnector = () => Promise<pg.Client>;
+
+async function postgresConnector(step: StepCtx): Promise<PgConnector> {
   if (step.config.pgUrl) {
-    step.log.info(`connecting to ${describePgUrl(step.config.pgUrl)} (--pg-url)`);
-    return connectPg(step.config.pgUrl);
+    const pgUrl = step.config.pgUrl;
+    step.log.info(`connecting to ${describePgUrl(pgUrl)} (--pg-url)`);
+    return () => connectPg(pgUrl);
   }
   const password = await requirePassword(step);
   const forward = new PortForward(step, { resource: 'svc/postgresql', remotePort: 5432 });
@@ -20,13 +28,15 @@ export async function openPostgres(step: StepCtx): Promise<pg.Client> {
   step.log.info(`connecting through port-forward 127.0.0.1:${port} -> svc/postgresql:5432`);
   const tls = await readTls(step);
   const connect = async () => connectPg(url, { ssl: await sslFor(tls, '127.0.0.1', port, step) });
-  try {
-    return await connect();
-  } catch (err) {
-    if (forward.alive) throw err;
-    await forward.ensure();
-    return connect();
-  }
+  return async () => {
+    try {
+      return await connect();
+    } catch (err) {
+      if (forward.alive) throw err;
+      await forward.ensure();
+      return connect();
+    }
+  };
 }
 
 /**
@@ -48,10 +58,15 @@ export async function sslFor(tls: TlsMaterial | undefined, host: string, port: n
 /** One login attempt as `user` to `database` at the server the kit checks, for checks that expect a refusal. */
 export type LoginProbe = (user: string, password: string, database: string) => Promise<LoginAttempt>;
 
-export async function withPostgres<T>(step: StepCtx, fn: (client: pg.Client, probe: LoginProbe) => Promise<T>): Promise<T> {
-  const client = await openPostgres(step);
+/**
+ * `fn` with a connection (closed after), a login probe, and `connect` for more connections to the same server
+ * (through the same port-forward), which `fn` closes itself.
+ */
+export async function withPostgres<T>(step: StepCtx, fn: (client: pg.Client, probe: LoginProbe, connect: PgConnector) => Promise<T>): Promise<T> {
+  const connect = await postgresConnector(step);
+  const client = await connect();
   try {
-    return await fn(client, step.config.pgUrl ? (u, p, d) => tryLogin(client, u, p, d) : inPodLogin(step));
+    return await fn(client, step.config.pgUrl ? (u, p, d) => tryLogin(client, u, p, d) : inPodLogin(step), connect);
   } finally {
     await client.end().catch(() => {});
   }
