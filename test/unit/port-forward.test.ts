@@ -268,6 +268,19 @@ describe('PortForward.supervise', () => {
     await ctx.cleanup.run();
     expect(pf.alive).toBe(false);
   });
+
+  it('callers that find the forward dropped at once share one re-open (one kubectl, not one each)', async () => {
+    const spawnFn = fakeSpawn(['ready', 'ready', 'ready']);
+    const { ctx } = makeCtx();
+    const pf = new PortForward(ctx, { resource: 'svc/postgresql', remotePort: 5432 }, spawnFn);
+    const port = await pf.start();
+    spawnFn.children[0]!.exit(1);
+    await until(() => !pf.alive, 'drop');
+    expect(await Promise.all([pf.ensure(), pf.ensure(), pf.ensure()])).toEqual([port, port, port]);
+    expect(spawnFn.children).toHaveLength(2);
+    expect(pf.restartCount).toBe(1);
+    await ctx.cleanup.run();
+  });
 });
 
 describe('probeLocalPort', () => {

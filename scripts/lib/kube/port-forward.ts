@@ -120,16 +120,24 @@ export class PortForward {
     return this.port;
   }
 
-  /** Re-opens a dropped forward on the same local port (idle timeouts, pod restarts). */
+  /**
+   * Re-opens a dropped forward on the same local port (idle timeouts, pod restarts). Callers at once (connections
+   * opened together) share one re-open: two kubectl processes cannot both bind the port.
+   */
   async ensure(): Promise<number> {
     if (!this.port) return this.start();
     if (!this.alive && !this.stopped) {
-      this.restarts++;
-      this.ctx.log.warn(`port-forward to ${this.target.resource} dropped; re-opening (${this.restarts})`);
-      await this.spawn();
+      this.reopening ??= (async () => {
+        this.restarts++;
+        this.ctx.log.warn(`port-forward to ${this.target.resource} dropped; re-opening (${this.restarts})`);
+        await this.spawn();
+      })().finally(() => (this.reopening = undefined));
+      await this.reopening;
     }
     return this.port;
   }
+
+  private reopening?: Promise<void>;
 
   /**
    * Keeps the forward up until `signal` aborts or stop() is called: opens it, waits for it to drop (kubectl
