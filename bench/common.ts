@@ -8,6 +8,8 @@ import path from 'node:path';
 import { readVersions, SECRET_PLACEHOLDER } from '../scripts/lib/kube/manifests.js';
 import { CLUSTER_ID_PLACEHOLDER } from '../scripts/lib/components/kafka/manifests.js';
 import { newClusterId } from '../scripts/lib/components/shared/kafka-topology.js';
+import { DEFAULT_SERVICE_DATABASES, loadServiceDatabases } from '../scripts/lib/components/postgres/service-databases.js';
+import { STATE_ROLE, STATE_SCHEMA, STATESTORE_SECRET } from '../scripts/lib/components/dapr/settings.js';
 import type { KubeCluster } from '../test/support/kube-cluster.js';
 import { runProcess } from '../test/support/process.js';
 
@@ -185,6 +187,46 @@ export async function idealFloorCluster(c: KubeCluster, binDir: string): Promise
 /** The data-plane side of the floor: the kit's own migrations and topics (deploy-all --no-cluster), which a person would otherwise do by hand. */
 export async function floorDataPlane(c: KubeCluster, shims: Shims, steps: Steps, endpoints: string[]): Promise<void> {
   await steps.step(run(process.execPath, ['--import', 'tsx', 'deploy-all.mts', '--no-cluster', ...endpoints], c.env, shims), 'data plane');
+}
+
+/**
+ * What the kit makes besides the manifests, as a person would by hand with psql and kubectl: each service's login
+ * and database with PUBLIC's CONNECT revoked (k8s/postgres/service-databases.yaml), the Dapr state store's login and
+ * schema, and their Secrets in one apply. `parallel`: the services at once, as deploy-all creates them (the ideal
+ * floor); else one psql after another.
+ */
+export async function floorDatabases(c: KubeCluster, shims: Shims, steps: Steps, pgUrl: string, o: { parallel: boolean }): Promise<void> {
+  const services = loadServiceDatabases(path.join(REPO, DEFAULT_SERVICE_DATABASES));
+  const psql = (...sql: string[]) => run('psql', [pgUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1', ...sql.flatMap((q) => ['-c', q])], c.env, shims);
+  const perService = services.map(
+    (s) => () =>
+      psql(
+        `CREATE ROLE ${s.role} LOGIN PASSWORD '${BENCH_SECRET}'`,
+        `CREATE DATABASE ${s.database} OWNER ${s.role}`,
+        `REVOKE CONNECT, TEMPORARY ON DATABASE ${s.database} FROM PUBLIC`,
+      ),
+  );
+  const started = process.hrtime.bigint();
+  if (o.parallel) {
+    for (const r of await Promise.all(perService.map((f) => f()))) if (r.code !== 0) throw new Error(`floor step failed: service databases\n${r.stderr}`);
+    steps.ms += Number(process.hrtime.bigint() - started) / 1e6;
+  } else {
+    for (const f of perService) await steps.step(f(), 'a service database');
+  }
+  await steps.step(
+    psql(
+      `CREATE ROLE ${STATE_ROLE} LOGIN PASSWORD '${BENCH_SECRET}'`,
+      `CREATE SCHEMA ${STATE_SCHEMA} AUTHORIZATION ${STATE_ROLE}`,
+      `ALTER ROLE ${STATE_ROLE} SET search_path = ${STATE_SCHEMA}`,
+    ),
+    'the state store login',
+  );
+  const secret = (name: string) => `apiVersion: v1\nkind: Secret\nmetadata: {name: ${name}, namespace: learnflow}\nstringData: {password: ${BENCH_SECRET}}\n`;
+  const secrets = [...services.map((s) => secret(s.secret)), secret(STATESTORE_SECRET)].join('---\n');
+  await steps.step(
+    run('kubectl', ['--context', c.context, 'apply', '--server-side', '--field-manager=bench', '-f', '-'], c.env, shims, secrets),
+    'their Secrets',
+  );
 }
 
 export const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;

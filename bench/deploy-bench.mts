@@ -4,7 +4,9 @@
 // PostgreSQL and Kafka, measures in one run
 //   - deploy-all wall time against a FLOOR: the bare commands for the same objects (kubectl apply
 //     --server-side of the rendered manifests, kubectl rollout status, helm upgrade --install --wait of
-//     the same chart and values) plus the same data-plane work (deploy-all --no-cluster),
+//     the same chart and values) plus the same data-plane work (deploy-all --no-cluster) and, by hand with psql
+//     and kubectl, what the kit makes besides the manifests (the services' logins, databases and Secrets, the
+//     Dapr state store's login and schema),
 //   - the no-op re-run, verify-all, and the kubectl/helm processes each spawns (counted by shims on PATH).
 //   - an "ideal" floor: the same bare commands with deploy-all's overlap (Kafka, PostgreSQL and the chart together,
 //     then the components), on a third cluster.
@@ -14,7 +16,7 @@
 // Usage: bench/deploy-bench.mts [--runs N]. The pieces it shares with bench/real-node-bench.mts: bench/common.ts.
 
 import { rmSync } from 'node:fs';
-import { CHART, floorCluster, floorDataPlane, idealFloorCluster, kit, printResults, render, runsFlag, shimDir, Steps, type Timed } from './common.js';
+import { CHART, floorCluster, floorDatabases, floorDataPlane, idealFloorCluster, kit, printResults, render, runsFlag, shimDir, Steps, type Timed } from './common.js';
 import { startKafka } from '../test/support/kafka.js';
 import { startKubeCluster } from '../test/support/kube-cluster.js';
 import { startPostgres } from '../test/support/postgres.js';
@@ -24,11 +26,12 @@ const runs = runsFlag();
 async function once(): Promise<Record<string, Timed>> {
   const start = (name: string) => startKubeCluster({ name, nodeCpu: '8', nodeMemory: '16Gi' });
   const [a, b, c] = await Promise.all([start('bench-floor'), start('bench-kit'), start('bench-ideal')]);
-  const [pg, kafkaA, kafkaB, kafkaC] = await Promise.all([startPostgres(), startKafka(), startKafka(), startKafka()]);
+  // A PostgreSQL each: the services' logins and databases are server-wide, and each run makes them anew.
+  const [pgA, pgB, pgC, kafkaA, kafkaB, kafkaC] = await Promise.all([startPostgres(), startPostgres(), startPostgres(), startKafka(), startKafka(), startKafka()]);
   const shims = shimDir(a.binDir);
   try {
-    const urlA = await pg.createDatabase('learnflow_floor');
-    const urlB = await pg.createDatabase('learnflow_kit');
+    const urlA = await pgA.createDatabase('learnflow_floor');
+    const urlB = await pgB.createDatabase('learnflow_kit');
     const epA = ['--pg-url', urlA, '--kafka-brokers', kafkaA.brokers.join(',')];
     const epB = ['--pg-url', urlB, '--kafka-brokers', kafkaB.brokers.join(',')];
     // Render once (the floor applies exactly what the kit would).
@@ -37,11 +40,14 @@ async function once(): Promise<Record<string, Timed>> {
     const floor = new Steps();
     await floorCluster(a, shims, floor);
     await floorDataPlane(a, shims, floor, epA);
+    await floorDatabases(a, shims, floor, urlA, { parallel: false });
     result.floor = floor.result();
     // The ideal floor: the same commands with deploy-all's overlap, then the same data-plane work.
     const ideal = await idealFloorCluster(c, a.binDir);
     const idealData = new Steps();
-    await floorDataPlane(c, shims, idealData, ['--pg-url', await pg.createDatabase('learnflow_ideal'), '--kafka-brokers', kafkaC.brokers.join(',')]);
+    const urlC = await pgC.createDatabase('learnflow_ideal');
+    await floorDataPlane(c, shims, idealData, ['--pg-url', urlC, '--kafka-brokers', kafkaC.brokers.join(',')]);
+    await floorDatabases(c, shims, idealData, urlC, { parallel: true });
     result['ideal floor'] = { ...ideal, ms: ideal.ms + idealData.ms, processes: ideal.processes + idealData.processes };
     const bb = { ...b, env: { ...b.env, LEARNFLOW_DAPR_CHART: CHART } };
     result['deploy-all'] = await kit('deploy-all.mts', epB, bb, shims);
@@ -51,7 +57,7 @@ async function once(): Promise<Record<string, Timed>> {
     return result;
   } finally {
     rmSync(shims.dir, { recursive: true, force: true });
-    await Promise.all([a.stop(), b.stop(), c.stop(), pg.stop(), kafkaA.stop(), kafkaB.stop(), kafkaC.stop()]);
+    await Promise.all([a.stop(), b.stop(), c.stop(), pgA.stop(), pgB.stop(), pgC.stop(), kafkaA.stop(), kafkaB.stop(), kafkaC.stop()]);
   }
 }
 

@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { freeLocalPort } from '../scripts/lib/kube/port-forward.js';
-import { BENCH_SECRET, CHART, floorCluster, floorDataPlane, kit, median, printResults, render, runsFlag, shimDir, Steps, type Timed } from './common.js';
+import { BENCH_SECRET, CHART, floorCluster, floorDatabases, floorDataPlane, kit, median, printResults, render, runsFlag, shimDir, Steps, type Timed } from './common.js';
 import { startKubeCluster, type KubeCluster } from '../test/support/kube-cluster.js';
 import { holdLock, KAFKA_LOCAL_PORT_LOCK } from '../test/support/locks.js';
 import { steerNamespaceToRealNode } from '../test/support/real-node.js';
@@ -116,7 +116,9 @@ async function once(): Promise<Run> {
     floor.ms += Math.max(kafkaPf.ms, pgPf.ms);
     floor.processes += 2;
     const user = encodeURIComponent(BENCH_SECRET);
-    await floorDataPlane(a, shims, floor, ['--pg-url', `postgresql://${user}:${user}@127.0.0.1:${pgPort}/learnflow`, '--kafka-brokers', '127.0.0.1:29092']);
+    const floorUrl = `postgresql://${user}:${user}@127.0.0.1:${pgPort}/learnflow`;
+    await floorDataPlane(a, shims, floor, ['--pg-url', floorUrl, '--kafka-brokers', '127.0.0.1:29092']);
+    await floorDatabases(a, shims, floor, floorUrl, { parallel: false });
     timed.floor = floor.result();
     for (const f of forwards.splice(0)) f.kill();
 
