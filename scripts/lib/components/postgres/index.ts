@@ -216,11 +216,11 @@ async function migrateAndServe(step: StepCtx, tlsOn: boolean): Promise<void> {
   const { rotateSecrets: rotate, prune } = postgresFlags(step);
   const migrations = loadMigrations(migrationsDir(step));
   const services = loadServiceDatabases(serviceDatabasesFile(step));
-  const result = await withPostgres(step, async (client, _probe, connect) => {
+  const result = await withPostgres(step, async (client, _probe, more) => {
     const applied = await migrate(client, migrations, (name) => step.log.info(`applying ${name}`));
     if (rotate) await rotateCredentials(step, client);
     // The Secrets the services read live in the cluster: without it there is nowhere to keep their passwords.
-    if (!step.config.noCluster) await reconcileServiceDatabases(step, { client, connect }, services, prune, tlsOn);
+    if (!step.config.noCluster) await reconcileServiceDatabases(step, { client, more }, services, prune, tlsOn);
     else if (services.length)
       step.log.info(`--no-cluster: the ${services.length} service databases are left alone (their passwords live in Secrets in the cluster)`);
     return applied;
@@ -310,7 +310,7 @@ function serviceDatabasesFile(ctx: Ctx): string {
 /** Each service's role, database and Secret; roles the file no longer names are reported (or dropped with --prune). */
 async function reconcileServiceDatabases(
   step: StepCtx,
-  db: { client: pg.Client; connect: PgConnector },
+  db: { client: pg.Client; more?: PgConnector },
   services: readonly ServiceDatabase[],
   prune: readonly string[],
   tlsOn: boolean,
@@ -323,22 +323,28 @@ async function reconcileServiceDatabases(
   );
   const passwords = services.map((s) => existing.get(s.secret)?.get('password') ?? generatePassword());
   for (const p of passwords) step.secrets.add(p);
-  // Each service on its own connection, all at once: CREATE DATABASE copies the template (a quarter second or more
-  // each) and the services' databases and logins are independent of each other.
-  const settled = await Promise.allSettled(
-    services.map(async (s, i) => {
-      const c = i === 0 ? client : await db.connect();
-      try {
-        return await ensureServiceDatabase(c, s, passwords[i]!);
-      } finally {
-        if (c !== client) await c.end().catch(() => {});
-      }
-    }),
-  );
-  // Every one has finished (none is left running on a connection about to close) before the first failure is told.
-  const failed = settled.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  for (const r of settled) if (r.status === 'fulfilled') for (const [k, v] of Object.entries(r.value)) step.change(k, v);
+  // With more connections (--pg-url), each service on its own, all at once: CREATE DATABASE copies the template (a
+  // quarter second or more each) and the services' databases and logins are independent. Else one after another.
+  const more = db.more;
+  const ensure = async (s: ServiceDatabase, i: number) => {
+    const c = i === 0 || !more ? client : await more();
+    try {
+      return await ensureServiceDatabase(c, s, passwords[i]!);
+    } finally {
+      if (c !== client) await c.end().catch(() => {});
+    }
+  };
+  const changes: Awaited<ReturnType<typeof ensureServiceDatabase>>[] = [];
+  if (more) {
+    const settled = await Promise.allSettled(services.map(ensure));
+    // Every one has finished (none is left running on a connection about to close) before the first failure is told.
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const r of settled) if (r.status === 'fulfilled') changes.push(r.value);
+  } else {
+    for (const [i, s] of services.entries()) changes.push(await ensure(s, i));
+  }
+  for (const change of changes) for (const [k, v] of Object.entries(change)) step.change(k, v);
   const secrets: Manifest[] = services.map((s, i) =>
     renderServiceSecret(ns, s, passwords[i]!, { host: `postgresql.${ns}.svc.cluster.local`, port: 5432, sslmode: tlsOn ? 'require' : 'prefer' }),
   );
