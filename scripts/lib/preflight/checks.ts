@@ -145,6 +145,10 @@ export const MIN_KUBECTL_MINOR = 30;
 
 /** kubectl and (when Dapr is deployed) helm present at supported versions. */
 export async function ensureTools(ctx: Ctx, opts: { helm: boolean }): Promise<{ kubectl: string; helm?: string }> {
+  // helm's version is asked beside kubectl's, not after it; read below, once kubectl passed (a failure is told
+  // there, so it is never left unhandled here).
+  const helmVersion = opts.helm ? new Helm(ctx.exec).version() : undefined;
+  helmVersion?.catch(() => undefined);
   // The run's one `kubectl version` (shared with the reachability check); the client alone when it had no answer.
   let client = (await kubectlVersions(ctx).catch((err: unknown) => (err instanceof EnvironmentError ? Promise.reject(err) : undefined)))?.client;
   if (!client?.minor) {
@@ -161,8 +165,8 @@ export async function ensureTools(ctx: Ctx, opts: { helm: boolean }): Promise<{ 
       },
     );
   }
-  if (!opts.helm) return { kubectl: client?.gitVersion ?? '?' };
-  const { version } = await new Helm(ctx.exec).version();
+  if (!helmVersion) return { kubectl: client?.gitVersion ?? '?' };
+  const { version } = await helmVersion;
   return { kubectl: client?.gitVersion ?? '?', helm: version };
 }
 
