@@ -1,8 +1,9 @@
 // What the cluster held when the run started, read in as few kubectl calls as the API allows (one list of the
 // cluster-wide kinds, one of the stack namespace's), so that the readers of a run (preflight, remembered settings,
 // Secrets, the before-state of an apply, the first look of a wait) need no process of their own. It holds only
-// until the run changes something: Kube drops it on the first write that is not a no-op, and every read after that
-// goes to the API server as before. A no-op re-run therefore reads the cluster once.
+// until the run changes something: Kube drops it on the first kubectl write that is not a no-op, and every read
+// after that goes to the API server as before; a Helm release's change forgets only its own namespace and the
+// cluster-scoped kinds (forget). A no-op re-run therefore reads the cluster once.
 
 import type { Manifest } from './manifests.js';
 import { labelSelectorMatches } from './selector.js';
