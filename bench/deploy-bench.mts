@@ -9,25 +9,65 @@
 //     Dapr state store's login and schema),
 //   - the no-op re-run, verify-all, and the kubectl/helm processes each spawns (counted by shims on PATH).
 //   - an "ideal" floor: the same bare commands with deploy-all's overlap (Kafka, PostgreSQL and the chart together,
-//     then the components), on a third cluster.
+//     then the components), on a third cluster;
+//   - the topic reconcile alone against a fresh real broker (the catalogue's topics created, then again: a no-op).
 // Goals: deploy-all within 1.3x of the floor, within 1.1x of the ideal floor; the re-run under 10 s (and the
 // faster-to-green goals: under 1.5 s with at most 8 kubectl/helm processes; verify-all under 2 s). --commands lists
 // deploy-all's, the re-run's and verify-all's processes.
 // Usage: bench/deploy-bench.mts [--runs N]. The pieces it shares with bench/real-node-bench.mts: bench/common.ts.
 
 import { rmSync } from 'node:fs';
-import { CHART, floorCluster, floorDatabases, floorDataPlane, idealFloorCluster, kit, printResults, render, runsFlag, shimDir, Steps, type Timed } from './common.js';
+import { CHART, REPO, floorCluster, floorDatabases, floorDataPlane, idealFloorCluster, kit, printResults, render, runsFlag, shimDir, Steps, type Timed } from './common.js';
+import { Kafka, logLevel } from 'kafkajs';
+import { loadCatalogue } from '../scripts/lib/components/kafka/catalogue.js';
+import { applyPlan, observeTopics, planReconcile } from '../scripts/lib/components/kafka/reconcile.js';
 import { startKafka } from '../test/support/kafka.js';
 import { startKubeCluster } from '../test/support/kube-cluster.js';
 import { startPostgres } from '../test/support/postgres.js';
 
 const runs = runsFlag();
 
+/**
+ * The topic reconcile alone, in this process, against a fresh real broker: the catalogue's read, plan and admin
+ * calls (every topic created), then the same again (nothing to do).
+ */
+async function topicReconcile(brokers: string[]): Promise<Record<string, Timed>> {
+  const catalogue = loadCatalogue(REPO);
+  const admin = new Kafka({ clientId: 'bench', brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const reconcile = async (expect: 'created' | 'unchanged'): Promise<Timed> => {
+      const started = process.hrtime.bigint();
+      const observed = await observeTopics(
+        admin,
+        catalogue.topics.map((t) => t.name),
+      );
+      const outcome = await applyPlan(admin, planReconcile(catalogue.topics, observed, 1));
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const wrong = catalogue.topics.filter((t) => outcome[t.name] !== expect);
+      if (wrong.length) throw new Error(`topic reconcile: ${wrong.map((t) => `${t.name} ${outcome[t.name]}`).join(', ')} (expected ${expect})`);
+      return { ms, code: 0, processes: 0, commands: [], stderr: '' };
+    };
+    const n = catalogue.topics.length;
+    return { [`${n} topics: reconcile`]: await reconcile('created'), [`${n} topics: again`]: await reconcile('unchanged') };
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function once(): Promise<Record<string, Timed>> {
   const start = (name: string) => startKubeCluster({ name, nodeCpu: '8', nodeMemory: '16Gi' });
   const [a, b, c] = await Promise.all([start('bench-floor'), start('bench-kit'), start('bench-ideal')]);
   // A PostgreSQL each: the services' logins and databases are server-wide, and each run makes them anew.
-  const [pgA, pgB, pgC, kafkaA, kafkaB, kafkaC] = await Promise.all([startPostgres(), startPostgres(), startPostgres(), startKafka(), startKafka(), startKafka()]);
+  const [pgA, pgB, pgC, kafkaA, kafkaB, kafkaC, kafkaD] = await Promise.all([
+    startPostgres(),
+    startPostgres(),
+    startPostgres(),
+    startKafka(),
+    startKafka(),
+    startKafka(),
+    startKafka(),
+  ]);
   const shims = shimDir(a.binDir);
   try {
     const urlA = await pgA.createDatabase('learnflow_floor');
@@ -53,11 +93,12 @@ async function once(): Promise<Record<string, Timed>> {
     result['deploy-all'] = await kit('deploy-all.mts', epB, bb, shims);
     result['deploy-all (re-run)'] = await kit('deploy-all.mts', epB, bb, shims);
     result['verify-all'] = await kit('verify-all.mts', [...epB, '--skip-probe'], bb, shims);
+    Object.assign(result, await topicReconcile(kafkaD.brokers));
     for (const [k, v] of Object.entries(result)) if (v.code !== 0) throw new Error(`${k} failed (exit ${v.code}):\n${v.stderr.slice(-3000)}`);
     return result;
   } finally {
     rmSync(shims.dir, { recursive: true, force: true });
-    await Promise.all([a.stop(), b.stop(), c.stop(), pgA.stop(), pgB.stop(), pgC.stop(), kafkaA.stop(), kafkaB.stop(), kafkaC.stop()]);
+    await Promise.all([a.stop(), b.stop(), c.stop(), pgA.stop(), pgB.stop(), pgC.stop(), kafkaA.stop(), kafkaB.stop(), kafkaC.stop(), kafkaD.stop()]);
   }
 }
 
