@@ -55,6 +55,20 @@ const validateBudgets = (v: FlagValue) => {
   }
 };
 
+/** "Kafka and PostgreSQL together, then Dapr": the deploy stages, from the components' dependsOn. */
+function stagesText(all: Readonly<Record<ComponentName, Component>>): string {
+  const title = (n: ComponentName) => all[n]?.title ?? n;
+  const names = (stage: readonly ComponentName[]) =>
+    stage.length > 1 ? `${stage.slice(0, -1).map(title).join(', ')} and ${title(stage.at(-1)!)} together` : title(stage[0]!);
+  return deployStages(Object.keys(all), false, all).map(names).join(', then ');
+}
+
+/** "Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m": each component's own budget and the total. */
+function budgetsText(all: Readonly<Record<ComponentName, Component>>): string {
+  const minutes = (ms: number) => `${Math.round(ms / 60_000)}m`;
+  return [...Object.values(all).map((c) => `${c.title} ${minutes(c.budgetMs)}`), `all ${minutes(TOTAL_BUDGET_MS)}`].join(', ');
+}
+
 export function masterFlags(components: readonly Component[], kind: 'deploy' | 'verify' | 'destroy'): FlagSpec[] {
   const flags: FlagSpec[] = [
     { name: 'only', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'run only these components (comma-separated)' },
@@ -64,7 +78,11 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
   flags.push(PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG);
   if (kind === 'deploy') {
     flags.push(
-      { name: 'sequential', kind: 'boolean', description: 'deploy one component at a time (default: Kafka and PostgreSQL together, then Dapr)' },
+      {
+        name: 'sequential',
+        kind: 'boolean',
+        description: `deploy one component at a time (default: ${stagesText(Object.fromEntries(components.map((c) => [c.name, c])))})`,
+      },
       {
         name: 'budget',
         kind: 'list',
@@ -191,8 +209,7 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
   const components = Object.values(all);
   return {
     name: 'deploy-all',
-    summary:
-      'Deploys the LearnFlow infrastructure: Kafka and PostgreSQL together, then Dapr, each against its budget\n(Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m). Preflight first (tools, context, StorageClass, capacity);\non failure it stops, leaves everything for inspection and writes a diagnostics bundle. Safe to re-run.',
+    summary: `Deploys the LearnFlow infrastructure: ${stagesText(all)}, each against its budget\n(${budgetsText(all)}). Preflight first (tools, context, StorageClass, capacity);\non failure it stops, leaves everything for inspection and writes a diagnostics bundle. Safe to re-run.`,
     flags: masterFlags(components, 'deploy'),
     footer:
       'Exit codes: 0 deployed, 1 a step failed or a budget ran out, 2 bad usage, 3 environment not ready.\nWith --diff: 0 nothing would change, 1 something would.\nTroubleshooting: docs/troubleshooting.md',
@@ -291,7 +308,9 @@ export function verifyAllScript(all: Readonly<Record<ComponentName, Component>>)
   const components = Object.values(all);
   return {
     name: 'verify-all',
-    summary: "Runs every component's checks (Kafka, PostgreSQL, Dapr), even after one fails, and prints one summary.\nExit 1 if any check failed.",
+    summary: `Runs every component's checks (${Object.values(all)
+      .map((c) => c.title)
+      .join(', ')}), even after one fails, and prints one summary.\nExit 1 if any check failed.`,
     flags: masterFlags(components, 'verify'),
     footer: 'Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 environment not ready.',
     async run(ctx): Promise<RunResult> {
