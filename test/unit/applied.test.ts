@@ -155,3 +155,29 @@ describe("the kit's manifests compare equal to what the API server stores", () =
     expect(canonical('1024Mi')).toBe(false);
   });
 });
+
+describe('Kube.apply: two batches of one run that both find the Namespace absent', () => {
+  it('the first to finish created it and labels it; the other reports it unchanged', async () => {
+    const ns = (rv: string) => ({ kind: 'Namespace', metadata: { name: 'learnflow', resourceVersion: rv } });
+    const list = (items: object[]) => ({ stdout: JSON.stringify({ kind: 'List', items }) });
+    const exec = fakeExec(
+      on(['get', 'namespaces'], list([])),
+      on(['get', 'configmaps'], list([])),
+      on(['apply'], (_args, opts) =>
+        list([
+          ns('5'),
+          ...(opts.input!.includes('"ConfigMap"') ? [{ kind: 'ConfigMap', metadata: { name: 'c', namespace: 'learnflow', resourceVersion: '6' } }] : []),
+        ]),
+      ),
+      on(['label', 'namespace'], { stdout: '' }),
+    );
+    const kube = new Kube(exec, 'learnflow');
+    await kube.takeSnapshot({ everywhere: ['Namespace'], namespaced: [{ namespace: 'learnflow', kinds: ['ConfigMap'] }] });
+    const namespace: Manifest = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'learnflow' } };
+    const cm: Manifest = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'learnflow' } };
+    const [a, b] = await Promise.all([kube.apply([namespace]), kube.withExec(exec).apply([namespace, cm])]);
+    expect([a['namespace/learnflow'], b['namespace/learnflow']].sort()).toEqual(['created', 'unchanged']);
+    expect(b['configmap/c']).toBe('created');
+    expect(exec.calls.filter((c) => c.args[0] === 'label')).toHaveLength(1);
+  });
+});

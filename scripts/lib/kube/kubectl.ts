@@ -51,8 +51,11 @@ export class Kube {
     private readonly exec: Exec,
     readonly namespace: string,
     readonly context?: string,
-    /** What the cluster held at the run's start (snapshot.ts), shared by the run's Kubes; dropped on its first change. */
-    private readonly shared: { snapshot?: Snapshot } = {},
+    /**
+     * Shared by the run's Kubes: what the cluster held at the run's start (snapshot.ts; dropped on its first change),
+     * and the objects this run has created (two steps that both apply the Namespace at once both find it absent).
+     */
+    private readonly shared: { snapshot?: Snapshot; created?: Map<string, string | undefined> } = {},
   ) {}
 
   /** The same cluster and snapshot through another exec (a step's, whose commands carry its log prefix). */
@@ -71,6 +74,8 @@ export class Kube {
   /** kubectl with --context when one was chosen. A command that changes objects drops the snapshot. */
   run(args: readonly string[], opts?: ExecOptions): Promise<ExecResult> {
     if (writes(args)) this.snapshot = undefined;
+    // An object deleted may be created again: then it is new, not the one an earlier batch made.
+    if (args[0] === 'delete') this.shared.created?.clear();
     return this.kubectl(args, opts);
   }
 
@@ -201,10 +206,14 @@ export class Kube {
       throw err;
     });
     const outcome: Record<string, ApplyOutcome> = {};
+    const created = (this.shared.created ??= new Map());
     for (const o of items(after.stdout)) {
       const key = manifestKey(o);
-      const prev = versions.get(key);
+      const id = `${key}|${o.metadata.namespace ?? ''}`;
+      // Absent before this batch, but another batch of the run made it meanwhile: compare with what that one made.
+      const prev = versions.get(key) ?? created.get(id);
       outcome[key] = prev === undefined ? 'created' : prev === o.metadata.resourceVersion ? 'unchanged' : 'configured';
+      if (outcome[key] === 'created') created.set(id, o.metadata.resourceVersion);
     }
     if (Object.values(outcome).some((o) => o !== 'unchanged')) this.snapshot = undefined;
     // A namespace the kit made carries a mark of that (not re-applied: a namespace that existed before never gets it),
