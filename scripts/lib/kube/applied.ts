@@ -46,32 +46,14 @@ function asStored(m: Manifest): Manifest {
   return { ...rest, data: { ...(rest.data ?? {}), ...encoded } } as Manifest;
 }
 
-/**
- * The first field of `want` that `have` does not hold with the same value (a path like spec.ports[0].port), or
- * undefined when it holds them all; lists match element by element, at the same length.
- */
-function firstDifference(have: unknown, want: unknown, at = ''): string | undefined {
-  if (Array.isArray(want)) {
-    if (!Array.isArray(have) || have.length !== want.length) return at || '.';
-    for (let i = 0; i < want.length; i++) {
-      const d = firstDifference(have[i], want[i], `${at}[${i}]`);
-      if (d !== undefined) return d;
-    }
-    return undefined;
-  }
-  if (want && typeof want === 'object') {
-    if (!have || typeof have !== 'object' || Array.isArray(have)) return at || '.';
-    for (const [k, w] of Object.entries(want)) {
-      const d = firstDifference((have as Record<string, unknown>)[k], w, at ? `${at}.${k}` : k);
-      if (d !== undefined) return d;
-    }
-    return undefined;
-  }
-  return have === want ? undefined : at || '.';
-}
-
+/** Every field of `want` is in `have` with the same value; lists match element by element, at the same length. */
 export function holds(have: unknown, want: unknown): boolean {
-  return firstDifference(have, want) === undefined;
+  if (Array.isArray(want)) return Array.isArray(have) && have.length === want.length && want.every((w, i) => holds(have[i], w));
+  if (want && typeof want === 'object') {
+    if (!have || typeof have !== 'object' || Array.isArray(have)) return false;
+    return Object.entries(want).every(([k, w]) => holds((have as Record<string, unknown>)[k], w));
+  }
+  return have === want;
 }
 
 /** Whether applying the stamped manifest `want` to the live object `live` would change nothing the kit owns. */

@@ -87,7 +87,7 @@ export class Snapshot {
   }
 
   /** Whether every kind of `resources` (kubectl's comma list) in `namespace` (null: all) is held in full. */
-  covers(resources: string, namespace: string | null): boolean {
+  private covers(resources: string, namespace: string | null): boolean {
     return resources.split(',').every((r) => {
       const kind = kindOf(r);
       if (!kind) return false;

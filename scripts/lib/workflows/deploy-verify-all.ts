@@ -56,7 +56,8 @@ const validateBudgets = (v: FlagValue) => {
 };
 
 /** "Kafka and PostgreSQL together, then Dapr": the deploy stages, from the components' dependsOn. */
-function stagesText(all: Readonly<Record<ComponentName, Component>>): string {
+function stagesText(components: readonly Component[]): string {
+  const all = Object.fromEntries(components.map((c) => [c.name, c]));
   const title = (n: ComponentName) => all[n]?.title ?? n;
   const names = (stage: readonly ComponentName[]) =>
     stage.length > 1 ? `${stage.slice(0, -1).map(title).join(', ')} and ${title(stage.at(-1)!)} together` : title(stage[0]!);
@@ -64,9 +65,9 @@ function stagesText(all: Readonly<Record<ComponentName, Component>>): string {
 }
 
 /** "Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m": each component's own budget and the total. */
-function budgetsText(all: Readonly<Record<ComponentName, Component>>): string {
+function budgetsText(components: readonly Component[]): string {
   const minutes = (ms: number) => `${Math.round(ms / 60_000)}m`;
-  return [...Object.values(all).map((c) => `${c.title} ${minutes(c.budgetMs)}`), `all ${minutes(TOTAL_BUDGET_MS)}`].join(', ');
+  return [...components.map((c) => `${c.title} ${minutes(c.budgetMs)}`), `all ${minutes(TOTAL_BUDGET_MS)}`].join(', ');
 }
 
 export function masterFlags(components: readonly Component[], kind: 'deploy' | 'verify' | 'destroy'): FlagSpec[] {
@@ -81,7 +82,7 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
       {
         name: 'sequential',
         kind: 'boolean',
-        description: `deploy one component at a time (default: ${stagesText(Object.fromEntries(components.map((c) => [c.name, c])))})`,
+        description: `deploy one component at a time (default: ${stagesText(components)})`,
       },
       {
         name: 'budget',
@@ -209,7 +210,7 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
   const components = Object.values(all);
   return {
     name: 'deploy-all',
-    summary: `Deploys the LearnFlow infrastructure: ${stagesText(all)}, each against its budget\n(${budgetsText(all)}). Preflight first (tools, context, StorageClass, capacity);\non failure it stops, leaves everything for inspection and writes a diagnostics bundle. Safe to re-run.`,
+    summary: `Deploys the LearnFlow infrastructure: ${stagesText(components)}, each against its budget\n(${budgetsText(components)}). Preflight first (tools, context, StorageClass, capacity);\non failure it stops, leaves everything for inspection and writes a diagnostics bundle. Safe to re-run.`,
     flags: masterFlags(components, 'deploy'),
     footer:
       'Exit codes: 0 deployed, 1 a step failed or a budget ran out, 2 bad usage, 3 environment not ready.\nWith --diff: 0 nothing would change, 1 something would.\nTroubleshooting: docs/troubleshooting.md',
@@ -255,18 +256,19 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
       }
       const deployOne = async (name: ComponentName): Promise<StepReport> => {
         const c = all[name]!;
-        if (ctx.config.noCluster && c.clusterOnly) return skippedStep(name, budgetOf(budgets, c), `--no-cluster: ${c.title} runs only in a cluster`);
+        const budgetMs = budgetOf(budgets, c);
+        if (ctx.config.noCluster && c.clusterOnly) return skippedStep(name, budgetMs, `--no-cluster: ${c.title} runs only in a cluster`);
         const early = prepared.get(name);
-        if (!early) return runStep(ctx, { name, budgetMs: budgetOf(budgets, c), run: (s) => c.deploy(s, { dependenciesReady: true }) }, total);
+        if (!early) return runStep(ctx, { name, budgetMs, run: (s) => c.deploy(s, { dependenciesReady: true }) }, total);
         const pre = await early;
         if (!pre.ok) return pre;
         // The rest of its budget: the report shows the component's own time (both parts), not the wait between.
         const rest = await runStep(
           ctx,
-          { name, budgetMs: Math.max(1, budgetOf(budgets, c) - pre.durationMs), run: (s) => c.deploy(s, { prepared: true, dependenciesReady: true }) },
+          { name, budgetMs: Math.max(1, budgetMs - pre.durationMs), run: (s) => c.deploy(s, { prepared: true, dependenciesReady: true }) },
           total,
         );
-        return joinReports(pre, rest, budgetOf(budgets, c));
+        return joinReports(pre, rest, budgetMs);
       };
       for (const stage of stages) {
         if (failed) {
@@ -308,9 +310,7 @@ export function verifyAllScript(all: Readonly<Record<ComponentName, Component>>)
   const components = Object.values(all);
   return {
     name: 'verify-all',
-    summary: `Runs every component's checks (${Object.values(all)
-      .map((c) => c.title)
-      .join(', ')}), even after one fails, and prints one summary.\nExit 1 if any check failed.`,
+    summary: `Runs every component's checks (${components.map((c) => c.title).join(', ')}), even after one fails, and prints one summary.\nExit 1 if any check failed.`,
     flags: masterFlags(components, 'verify'),
     footer: 'Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 environment not ready.',
     async run(ctx): Promise<RunResult> {

@@ -50,7 +50,7 @@ export async function kafkaStatus(step: StepCtx, view: StatusView, o: { data: bo
       `from the laptop: ${localBootstrap(Math.max(1, brokers)).join(',')} while ./scripts/port-forward.mts start runs`,
     ],
     credentials: ['none: plaintext inside the cluster, limited to pods of the namespace by a NetworkPolicy'],
-    next: ok ? undefined : (part.next ?? `./scripts/verify-kafka.mts -n ${ns}`),
+    next: part.next(ok),
   };
 }
 

@@ -91,7 +91,7 @@ const MIGRATIONS_FLAG: FlagSpec = {
   description: 'folder of *.sql migrations, applied in name order, each once',
 };
 
-/** The PostgreSQL flags of a run, typed: read here once (their specs above give the defaults). */
+/** The PostgreSQL flags of a run, typed: read from the bag in this one place (their specs above give the defaults). */
 interface PostgresFlags {
   tls: boolean;
   noTls: boolean;

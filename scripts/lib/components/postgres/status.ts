@@ -60,7 +60,7 @@ export async function postgresStatus(step: StepCtx, view: StatusView, o: { data:
         (s) => `${s.role} (${s.service}, database ${s.database}): Secret ${s.secret}, keys url / connectionString / password${view.missing(s.secret)}`,
       ),
     ],
-    next: ok ? undefined : (part.next ?? `./scripts/verify-postgres.mts -n ${ns}`),
+    next: part.next(ok),
   };
 }
 

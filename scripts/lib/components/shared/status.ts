@@ -79,18 +79,20 @@ export class StatusView {
 
   /**
    * A StatefulSet's part of a section: `head` (its version and readiness), its pods and claims, or that it is not
-   * deployed; ok when it exists and every pod is ready; the command to run next when not.
+   * deployed; ok when it exists and every pod is ready; `next`: the command to run when the section, once complete,
+   * is not ok (the deploy when nothing is deployed, else the verify).
    */
   statefulSet(
     name: string,
     app: string,
     o: { head: (sts: WorkloadJson) => string; verify: string; deploy: string },
-  ): { sts?: WorkloadJson; facts: string[]; ok: boolean; next?: string } {
+  ): { sts?: WorkloadJson; facts: string[]; ok: boolean; next: (ok: boolean) => string | undefined } {
     const sts = this.workload('StatefulSet', name);
     const pods = this.pods(app);
     const ok = Boolean(sts) && pods.length > 0 && pods.every((p) => p.ready);
-    if (!sts) return { facts: [`not deployed in ${this.namespace}`], ok, next: `${o.deploy} -n ${this.namespace}` };
-    return { sts, facts: [o.head(sts), ...pods.map((p) => p.text), ...this.claims(app)], ok, next: ok ? undefined : `${o.verify} -n ${this.namespace}` };
+    const next = (sectionOk: boolean) => (sectionOk ? undefined : `${sts ? o.verify : o.deploy} -n ${this.namespace}`);
+    if (!sts) return { facts: [`not deployed in ${this.namespace}`], ok, next };
+    return { sts, facts: [o.head(sts), ...pods.map((p) => p.text), ...this.claims(app)], ok, next };
   }
 
   /** ' (missing)' when the Secret is not there, '' when it is: for the credentials lines. */
