@@ -336,12 +336,12 @@ describe("deploy-all and verify-all on the real node, through the kit's own port
 
 describe('day 2 on the real node: backup and restore', () => {
   it('backup-postgres then restore-postgres round trip through a real kubectl exec (no --pg-url)', { timeout: 3 * MIN }, async () => {
-    const file = path.join(tmp, 'learnflow.sql');
+    const file = path.join(tmp, 'learnflow-backup');
     const b = await kit('scripts/backup-postgres.mts', ['--output', file]);
     expect(b.code, b.stderr).toBe(0);
     // pg_dump ran in the pod, its output carried back by kubectl exec.
     expect(b.stderr).toMatch(/kubectl --context \S+ exec -n learnflow postgresql-0 -c postgresql -- .*pg_dump/);
-    const dump = readFileSync(file, 'utf8');
+    const dump = readFileSync(path.join(file, 'db/learnflow.sql'), 'utf8');
     expect(dump).toContain('PostgreSQL database dump');
     expect(dump).toMatch(/CREATE TABLE public\.topics/);
 
@@ -351,7 +351,7 @@ describe('day 2 on the real node: backup and restore', () => {
     const r = await kit('scripts/restore-postgres.mts', ['--input', file, '--force', '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/kubectl --context \S+ exec -i -n learnflow postgresql-0 -c postgresql -- .*psql/);
-    expect(r.stderr).toMatch(/restore — 10 tables from /);
+    expect(r.stderr).toMatch(/database learnflow — 10 tables in the backup/);
     expect(await checksums()).toEqual(seeded);
   });
 });
