@@ -8,6 +8,7 @@ import type { Manifest } from '../../scripts/lib/kube/manifests.js';
 import { renderAll } from '../../scripts/lib/components/dapr/manifests.js';
 import { renderKafka } from '../../scripts/lib/components/kafka/manifests.js';
 import { renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
+import { renderNamespace } from '../../scripts/lib/components/shared/namespace.js';
 import { fakeExec, on } from '../support/fakes.js';
 
 const svc = (port = 9092): Manifest => ({
@@ -179,5 +180,44 @@ describe('Kube.apply: two batches of one run that both find the Namespace absent
     expect([a['namespace/learnflow'], b['namespace/learnflow']].sort()).toEqual(['created', 'unchanged']);
     expect(b['configmap/c']).toBe('created');
     expect(exec.calls.filter((c) => c.args[0] === 'label')).toHaveLength(1);
+  });
+});
+
+describe("Kube.apply: the stack's Namespace is shared ground", () => {
+  const list = (items: object[]) => ({ stdout: JSON.stringify({ kind: 'List', items }) });
+  const kitNamespace = renderNamespace('learnflow')[0]!;
+  const run = async (liveLabels: Record<string, string> | undefined) => {
+    const existing = liveLabels ? [{ kind: 'Namespace', metadata: { name: 'learnflow', resourceVersion: '3', labels: liveLabels } }] : [];
+    const exec = fakeExec(
+      on(['get', 'namespaces'], list(existing)),
+      on(['apply'], list([{ kind: 'Namespace', metadata: { name: 'learnflow', resourceVersion: '4' } }])),
+      on(['label', 'namespace'], { stdout: '' }),
+    );
+    const kube = new Kube(exec, 'learnflow');
+    await kube.takeSnapshot({ everywhere: ['Namespace'], namespaced: [] });
+    await kube.apply([kitNamespace]);
+    const applied = JSON.parse(exec.calls.find((c) => c.args[0] === 'apply')!.input!) as Manifest;
+    return { labels: applied.metadata.labels!, gets: exec.calls.filter((c) => c.args[0] === 'get').length };
+  };
+
+  it("a new namespace gets the kit's levels: enforce baseline, warn and audit restricted", async () => {
+    const { labels } = await run(undefined);
+    expect(labels['pod-security.kubernetes.io/enforce']).toBe('baseline');
+    expect(labels['pod-security.kubernetes.io/warn']).toBe('restricted');
+  });
+
+  it("an admin's stricter enforce level is neither lowered nor taken over; the kit's other labels are applied", async () => {
+    const { labels, gets } = await run({ 'pod-security.kubernetes.io/enforce': 'restricted', 'kubernetes.io/metadata.name': 'learnflow' });
+    expect(labels).not.toHaveProperty('pod-security.kubernetes.io/enforce');
+    expect(labels['pod-security.kubernetes.io/audit']).toBe('restricted');
+    expect(labels['dapr-enabled']).toBe('true');
+    expect(labels['learnflow.dev/stack']).toBe('learnflow');
+    expect(gets).toBe(1); // the run's snapshot answered: no read of its own
+  });
+
+  it('a label the kit set itself (same value) stays in the apply, so the kit keeps owning it', async () => {
+    const { labels } = await run({ 'pod-security.kubernetes.io/enforce': 'baseline', 'app.kubernetes.io/managed-by': 'someone-else' });
+    expect(labels['pod-security.kubernetes.io/enforce']).toBe('baseline');
+    expect(labels).not.toHaveProperty('app.kubernetes.io/managed-by');
   });
 });

@@ -2,7 +2,7 @@
 
 import type { Exec, ExecOptions, ExecResult } from '../core/exec.js';
 import { errorMessage, StepError } from '../core/errors.js';
-import { CREATED_BY_LABEL, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
+import { CREATED_BY_LABEL, keepTheirLabels, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
 import { applyIsNoop, stampDigest } from './applied.js';
 import { resourceOf, Snapshot, type SnapshotObject, type SnapshotSpec } from './snapshot.js';
 
@@ -55,7 +55,11 @@ export class Kube {
      * Shared by the run's Kubes: what the cluster held at the run's start (snapshot.ts; dropped on its first change),
      * and the objects this run has created (two steps that both apply the Namespace at once both find it absent).
      */
-    private readonly shared: { snapshot?: Snapshot; created?: Map<string, string | undefined> } = {},
+    private readonly shared: {
+      snapshot?: Snapshot;
+      created?: Map<string, string | undefined>;
+      namespaceBefore?: Promise<Manifest | undefined>;
+    } = {},
   ) {}
 
   /** The same cluster and snapshot through another exec (a step's, whose commands carry its log prefix). */
@@ -161,9 +165,7 @@ export class Kube {
    */
   async diff(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<{ changed: boolean; text: string }> {
     if (manifests.length === 0) return { changed: false, text: '' };
-    const input = this.desired(manifests)
-      .map((m) => JSON.stringify(m))
-      .join('\n');
+    const input = (await this.desired(manifests)).map((m) => JSON.stringify(m)).join('\n');
     // Exit 0: no differences; 1: differences; anything else: kubectl or the diff program failed.
     const r = await this.run(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'], {
       input,
@@ -178,9 +180,17 @@ export class Kube {
     return { changed: r.exitCode === 1, text: r.stdout };
   }
 
-  /** What the kit applies: the ownership labels, and the digest a later run compares against (applied.ts). */
-  private desired(manifests: readonly Manifest[]): Manifest[] {
-    return withOwnership(manifests, this.namespace).map(stampDigest);
+  /**
+   * What the kit applies: the ownership labels, and the digest a later run compares against (applied.ts). The
+   * stack's Namespace is shared ground: a label it already carries with another value (an admin's stricter Pod
+   * Security level) is left out, so the forced apply neither changes it nor takes it over.
+   */
+  private async desired(manifests: readonly Manifest[]): Promise<Manifest[]> {
+    const own = manifests.some((m) => m.kind === 'Namespace' && m.metadata.name === this.namespace);
+    const before = own ? await (this.shared.namespaceBefore ??= this.getOptional<Manifest>('namespace', this.namespace, null)) : undefined;
+    return withOwnership(manifests, this.namespace)
+      .map((m) => (before && m.kind === 'Namespace' && m.metadata.name === this.namespace ? keepTheirLabels(m, before) : m))
+      .map(stampDigest);
   }
 
   /**
@@ -191,7 +201,7 @@ export class Kube {
    */
   async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
     if (manifests.length === 0) return {};
-    const desired = this.desired(manifests);
+    const desired = await this.desired(manifests);
     const held = this.held(desired);
     if (held && desired.every((m, i) => applyIsNoop(held[i], m))) return Object.fromEntries(desired.map((m) => [manifestKey(m), 'unchanged' as const]));
     const input = desired.map((m) => JSON.stringify(m)).join('\n');

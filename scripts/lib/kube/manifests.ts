@@ -79,6 +79,16 @@ export function withOwnership(manifests: readonly Manifest[], stack: string): Ma
   });
 }
 
+/**
+ * The manifest without the labels `live` already carries with another value: what someone else set on an object
+ * the kit shares (a namespace's Pod Security levels) stays theirs, whether stricter or not. Pure.
+ */
+export function keepTheirLabels(m: Manifest, live: Pick<Manifest, 'metadata'>): Manifest {
+  const theirs = live.metadata.labels ?? {};
+  const labels = Object.fromEntries(Object.entries(m.metadata.labels ?? {}).filter(([k, v]) => theirs[k] === undefined || theirs[k] === v));
+  return { ...m, metadata: { ...m.metadata, labels } };
+}
+
 export function manifestKey(m: Pick<Manifest, 'kind' | 'metadata'>): string {
   return `${m.kind.toLowerCase()}/${m.metadata.name}`;
 }
