@@ -9,6 +9,8 @@ import {
   dependencyStates,
   helmCommandLine,
   installControlPlane,
+  liveControlPlane,
+  liveSettings,
   releaseUpToDate,
   waitForControlPlane,
 } from '../../scripts/lib/components/dapr/controlplane.js';
@@ -218,9 +220,16 @@ describe('installControlPlane', () => {
       on(['get', '-f', '-'], { stdout: JSON.stringify({ ...crd, metadata: { ...crd.metadata, resourceVersion: '1' } }) }),
       on(['apply', '--server-side'], { stdout: JSON.stringify(crd) }),
       on(['upgrade', '--install'], { stdout: '' }),
+      on(['get', 'namespace'], {
+        stdout: JSON.stringify({
+          items: ['learnflow', 'team-b'].map((name) => ({ kind: 'Namespace', metadata: { name, labels: { 'learnflow.dev/stack': name } } })),
+        }),
+      }),
     );
     const step = stepFor(exec);
     expect(await installControlPlane(step, s)).toBe('configured');
+    // The control plane is every stack's: the upgrade names the others it changes.
+    expect(step.log.lines.join('\n')).toMatch(/the Dapr control plane is shared: this upgrade changes it for the stacks in team-b too/);
     const order = exec.calls.map((c) => `${c.cmd} ${c.args.slice(0, 2).join(' ')}`);
     expect(order.indexOf('helm show crds')).toBeLessThan(order.indexOf('helm upgrade --install'));
     expect(exec.calls.find((c) => c.args[0] === 'show')!.args).toEqual(['show', 'crds', 'dapr', '--repo', V.repo, '--version', '1.18.4']);
@@ -235,12 +244,14 @@ describe('installControlPlane', () => {
         stdout:
           listed++ === 0 ? JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 1, status: 'pending-install', chart: 'dapr-1.18.3' }]) : '[]',
       })),
+      on(['get', 'values'], { stdout: '{}' }),
       on(['uninstall'], { stdout: '' }),
       on(['upgrade', '--install'], { stdout: '' }),
     );
     const step = stepFor(exec);
     expect(await installControlPlane(step, s)).toBe('created');
-    expect(exec.calls.map((c) => c.args[0])).toEqual(['list', 'uninstall', 'upgrade']);
+    // The values of the interrupted release are read first: they hold the shared settings it was asked for.
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['list', 'get', 'uninstall', 'upgrade']);
     expect(step.log.lines.join('\n')).toMatch(/pending-install: an earlier helm run was interrupted/);
   });
 
@@ -255,11 +266,61 @@ describe('installControlPlane', () => {
       })),
       on(['rollback'], { stdout: '' }),
       on(['get', 'values'], { stdout: '{}' }),
+      on(['get', 'namespace'], { stdout: JSON.stringify({ items: [] }) }),
       on(['show', 'crds'], { stdout: '' }),
       on(['upgrade', '--install'], { stdout: '' }),
     );
     expect(await installControlPlane(stepFor(exec), s)).toBe('configured');
-    expect(exec.calls.map((c) => c.args[0])).toEqual(['list', 'rollback', 'list', 'get', 'show', 'upgrade']);
+    expect(exec.calls.map((c) => `${c.cmd} ${c.args[0]}`)).toEqual([
+      'helm list',
+      'helm get',
+      'helm rollback',
+      'helm list',
+      'helm get',
+      'kubectl get',
+      'helm show',
+      'helm upgrade',
+    ]);
+  });
+});
+
+describe("the control plane's settings are the cluster's, read from its live release", () => {
+  const releaseWith = (values: object, status = 'deployed') =>
+    fakeExec(
+      on(['list'], { stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: 1, status, chart: `dapr-${V.version}` }]) }),
+      on(['get', 'values'], { stdout: JSON.stringify(values) }),
+    );
+  const schedulerOff = () => desiredValues(loadValues(path.join(REPO_ROOT, VALUES_FILE)), { 'global.scheduler.enabled': false });
+
+  it('a release installed with --no-scheduler keeps it off for a run without flags, even one whose install failed', async () => {
+    for (const status of ['deployed', 'failed']) {
+      const step = stepFor(releaseWith(schedulerOff(), status));
+      const live = liveSettings(await liveControlPlane(step));
+      expect(live).toEqual({ scheduler: false });
+      const s = daprSettings(step, {}, live);
+      expect(s.scheduler).toBe(false);
+      expect(s.schedulerWhy).toBe('the Dapr scheduler off, as deployed (--scheduler changes it)');
+    }
+  });
+
+  it('a flag still changes it; no release: on by default; the release is read once per run', async () => {
+    const exec = releaseWith(schedulerOff());
+    const step = stepFor(exec, { scheduler: true });
+    const live = liveSettings(await liveControlPlane(step));
+    await liveControlPlane(step);
+    expect(exec.calls).toHaveLength(2); // helm list, helm get values: once
+    expect(daprSettings(step, {}, live).scheduler).toBe(true);
+    expect(liveSettings({})).toEqual({});
+    expect(daprSettings(step, {}, {}).scheduler).toBe(true);
+    expect(liveSettings({ values: {} })).toEqual({ scheduler: true });
+  });
+
+  it('a deploy in another namespace without flags leaves the release as it is: no helm upgrade', async () => {
+    const exec = releaseWith(schedulerOff());
+    const step = fakeStep(exec, { values: { namespace: 'team-b', 'dapr-version': V.version, 'consumer-group': 'g', 'tracing-sampling-rate': '1' } });
+    const s = daprSettings(step, {}, liveSettings(await liveControlPlane(step)));
+    expect(await installControlPlane(step, s)).toBe('unchanged');
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['list', 'get']);
   });
 });
 

@@ -7,10 +7,10 @@ import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
 import { StepError } from '../../core/errors.js';
 import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../kube/helm.js';
 import { formatCommand } from '../../core/exec.js';
-import { parseManifests } from '../../kube/manifests.js';
+import { parseManifests, STACK_LABEL } from '../../kube/manifests.js';
 import { TerminalTracker, workloadReady } from '../../kube/rollout.js';
 import { waitFor } from '../../core/wait.js';
-import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
+import { DAPR_NAMESPACE, RELEASE, type DaprSettings, type LiveControlPlaneSettings } from './settings.js';
 import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, sameValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
 import { applyRecorded } from '../../kube/steps.js';
 
@@ -58,11 +58,10 @@ export function releaseUpToDate(
 
 /** --diff: what an install now would change in the release (chart and values, key by key); [] when up to date. */
 export async function controlPlaneChanges(step: StepCtx, s: DaprSettings): Promise<string[]> {
-  const helm = helmFor(step);
   const desired = chartValues(s);
-  const release = await helm.release(RELEASE, DAPR_NAMESPACE);
+  const { release, values } = await liveControlPlane(step);
   if (!release) return [`not installed: would install ${s.chart.chartLabel} with ${flattenValues(desired).join(', ')}`];
-  const current = release.status === 'deployed' ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined;
+  const current = release.status === 'deployed' ? values : undefined;
   if (releaseUpToDate(release, s.chart.chartLabel, current, desired).upToDate) return [];
   const changes: string[] = [];
   if (release.status !== 'deployed') changes.push(`release is ${release.status}: would clear it, then upgrade`);
@@ -79,17 +78,49 @@ export function chartValues(s: DaprSettings): Record<string, unknown> {
   return desiredValues(loadValues(s.valuesPath), { ...s.chart.setString, ...(s.scheduler ? {} : SCHEDULER_OFF) });
 }
 
+/** The release as the run found it and the values it was given: what the shared control plane runs with. */
+export interface LiveControlPlane {
+  release?: HelmRelease;
+  values?: Record<string, unknown>;
+}
+
+/** One read per run (keyed by the run's config): the settings, the install and the checks share it. */
+const liveReads = new WeakMap<object, Promise<LiveControlPlane>>();
+
+export function liveControlPlane(step: Pick<StepCtx, 'exec' | 'config' | 'kube'>): Promise<LiveControlPlane> {
+  if (step.config.noCluster || step.config.dryRun) return Promise.resolve({});
+  let read = liveReads.get(step.config);
+  if (!read) {
+    read = (async () => {
+      const helm = helmFor(step);
+      // Helm keeps a release in its namespace (Secrets, its default storage): no dapr-system in the run's snapshot, no release to list.
+      const release = step.kube.knownAbsent('namespace', DAPR_NAMESPACE, null) ? undefined : await helm.release(RELEASE, DAPR_NAMESPACE);
+      // Any state: a first install that failed at the wait still says what it was asked for.
+      return { release, values: release ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined };
+    })();
+    liveReads.set(step.config, read);
+  }
+  return read;
+}
+
+/** The shared settings a live release holds (global.scheduler.enabled: off only when set to false). */
+export function liveSettings(live: LiveControlPlane): LiveControlPlaneSettings {
+  if (!live.values) return {};
+  const scheduler = (live.values.global as { scheduler?: { enabled?: unknown } } | undefined)?.scheduler?.enabled;
+  return { scheduler: scheduler !== false && scheduler !== 'false' };
+}
+
 export async function installControlPlane(step: StepCtx, s: DaprSettings): Promise<InstallOutcome> {
   const helm = helmFor(step);
   const desired = chartValues(s);
-  // Helm keeps a release in its namespace (Secrets, its default storage): no dapr-system in the run's snapshot, no release to list.
-  let release = step.kube.knownAbsent('namespace', DAPR_NAMESPACE, null) ? undefined : await helm.release(RELEASE, DAPR_NAMESPACE);
+  const live = await liveControlPlane(step);
+  let release = live.release;
   if (release) step.log.info(`helm release ${describeRelease(release)}`);
 
   if (release && PENDING_STATUSES.includes(release.status)) {
     release = await recoverPending(step, helm, release);
   }
-  const current = release?.status === 'deployed' ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined;
+  const current = release?.status === 'deployed' ? (release === live.release ? live.values : await helm.userValues(RELEASE, DAPR_NAMESPACE)) : undefined;
   const verdict = releaseUpToDate(release, s.chart.chartLabel, current, desired);
   if (verdict.upToDate) {
     step.log.ok(`helm release ${RELEASE} unchanged: ${verdict.why}`);
@@ -97,6 +128,7 @@ export async function installControlPlane(step: StepCtx, s: DaprSettings): Promi
     return 'unchanged';
   }
   step.log.info(`installing ${s.chart.describe}: ${verdict.why}`);
+  if (release) await warnOtherStacks(step);
 
   // helm installs crds/ on the first install only; an upgrade must bring the new version's CRDs itself.
   if (release && release.status === 'deployed') await applyChartCrds(step, helm, s);
@@ -107,6 +139,13 @@ export async function installControlPlane(step: StepCtx, s: DaprSettings): Promi
   step.change(`helm release ${RELEASE}`, outcome);
   step.log.ok(`helm release ${RELEASE} ${outcome === 'created' ? 'installed' : 'upgraded'} (${s.chart.chartLabel}, images ${s.version})`);
   return outcome;
+}
+
+/** The control plane is the cluster's, not the stack's: an upgrade of it names the other stacks it changes too. */
+async function warnOtherStacks(step: StepCtx): Promise<void> {
+  const namespaces = await step.kube.list<{ metadata: { name: string } }>('namespace', { namespace: null, selector: STACK_LABEL });
+  const others = namespaces.map((n) => n.metadata.name).filter((n) => n !== step.config.namespace);
+  if (others.length) step.log.warn(`the Dapr control plane is shared: this upgrade changes it for the stacks in ${others.join(', ')} too`);
 }
 
 /**

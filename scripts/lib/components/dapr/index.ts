@@ -28,6 +28,8 @@ import {
   helmFor,
   upgradeOptions,
   installControlPlane,
+  liveControlPlane,
+  liveSettings,
   requireDependenciesDeployed,
   waitForControlPlane,
   waitForDependencies,
@@ -67,6 +69,8 @@ interface DaprRun {
   /** install-dapr on its own: Kafka and PostgreSQL were not deployed in this run. */
   standalone: boolean;
   remembered: Record<string, string>;
+  /** The settings with the shared control plane's as its live release has them (read after the dependency gate). */
+  controlPlane?: ReturnType<typeof daprSettings>;
   password?: string;
   ssl?: boolean;
   changed?: boolean;
@@ -84,17 +88,19 @@ function controlPlaneActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
         }
         // Before any change: a sidecar cannot start with components whose Kafka or PostgreSQL is missing.
         if (run.standalone && !s.controlPlaneOnly) await requireDependenciesDeployed(step);
+        run.controlPlane = daprSettings(step, run.remembered, liveSettings(await liveControlPlane(step)));
+        step.log.info(run.controlPlane.schedulerWhy);
       },
     },
     {
       plan: `${helmCommandLine({ ...s, valuesPath: path.relative(ctx.root, s.valuesPath) }, ctx.config.context)}  (${s.chart.describe}; skipped when release ${RELEASE} is deployed at ${s.chart.chartLabel} with the same values); chart values: ${flattenValues(loadValues(s.valuesPath)).join(', ')}`,
-      run: async (step) => void (await installControlPlane(step, s)),
+      run: async (step, run) => void (await installControlPlane(step, run.controlPlane!)),
     },
     {
       plan: `wait for ${controlPlaneOf(s.scheduler)
         .map((w) => `${w.kind}/${w.name}`)
         .join(', ')} in ${DAPR_NAMESPACE}`,
-      run: (step) => waitForControlPlane(step, controlPlaneOf(s.scheduler)),
+      run: (step, run) => waitForControlPlane(step, controlPlaneOf(run.controlPlane!.scheduler)),
     },
   ];
 }
@@ -180,7 +186,6 @@ async function desiredComponents(step: StepCtx, s: DaprSettings, run: DaprRun): 
       withRedis: String(s.withRedis),
       withZipkin: String(s.withZipkin),
       networkPolicies: String(s.networkPolicies),
-      scheduler: String(s.scheduler),
     },
   );
   return [...manifests, settings];
@@ -189,7 +194,7 @@ async function desiredComponents(step: StepCtx, s: DaprSettings, run: DaprRun): 
 /** --diff: the objects as deploy would apply them now (reads only: the role is not touched), and the release's changes. */
 async function desired(step: StepCtx): Promise<Desired> {
   const remembered = await rememberedSettings(step, 'dapr');
-  const s = daprSettings(step, remembered);
+  const s = daprSettings(step, remembered, liveSettings(await liveControlPlane(step)));
   const release = { title: `helm release ${RELEASE} (${DAPR_NAMESPACE})`, changes: await controlPlaneChanges(step, s) };
   if (s.controlPlaneOnly) return { manifests: [], release };
   const { password } = await stateStorePassword(step);
@@ -259,7 +264,7 @@ async function verify(step: StepCtx): Promise<void> {
   }
   if (!step.preflighted) await ensureClusterReachable(step);
   try {
-    await controlPlaneChecks(step, controlPlaneOf(daprSettings(step, await rememberedSettings(step, 'dapr')).scheduler));
+    await controlPlaneChecks(step, controlPlaneOf(daprSettings(step, {}, liveSettings(await liveControlPlane(step))).scheduler));
   } catch (err) {
     step.check('control plane', false, errorMessage(err).split('\n')[0]!);
   }

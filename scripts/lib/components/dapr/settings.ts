@@ -145,7 +145,7 @@ export const PROBE_TIMEOUT_FLAG: FlagSpec = {
 
 export const NO_SCHEDULER_FLAG = booleanFlag(
   'no-scheduler',
-  'leave the Dapr scheduler out (its 3 replicas and their etcd volumes): for stacks that use no jobs, workflows or actor reminders; remembered, --scheduler brings it back',
+  'leave the Dapr scheduler out (its 3 replicas and their etcd volumes): for stacks that use no jobs, workflows or actor reminders; the control plane keeps it for every stack until --scheduler brings it back',
 );
 
 export const SCHEDULER_FLAG = booleanFlag('scheduler', 'run the Dapr scheduler again after --no-scheduler (the default)');
@@ -197,7 +197,7 @@ export interface DaprSettings {
   networkPolicies: boolean;
   /** A Zipkin collector in the namespace (--with-zipkin); spans go to it unless --zipkin-endpoint says otherwise. */
   withZipkin: boolean;
-  /** The chart's scheduler (global.scheduler.enabled): off with --no-scheduler, remembered. */
+  /** The chart's scheduler (global.scheduler.enabled): off with --no-scheduler; else as the live release has it. */
   scheduler: boolean;
 }
 
@@ -239,8 +239,20 @@ export function chooseChart(version: string, chartDir: string | undefined, root:
   };
 }
 
-/** The settings of this run: the flags, and for what they leave open, what the last deploy applied (`remembered`). */
-export function daprSettings(ctx: Ctx, remembered: Record<string, string> = {}): DaprSettings & { why: string[] } {
+/** What the shared control plane runs with now (its Helm release's values): nothing before the first install. */
+export interface LiveControlPlaneSettings {
+  scheduler?: boolean;
+}
+
+/**
+ * The settings of this run: the flags, and for what they leave open, what the last deploy in this namespace applied
+ * (`remembered`); the control plane's own settings, which every stack on the cluster shares, from its live release.
+ */
+export function daprSettings(
+  ctx: Ctx,
+  remembered: Record<string, string> = {},
+  live: LiveControlPlaneSettings = {},
+): DaprSettings & { why: string[]; schedulerWhy: string } {
   const f = ctx.config.flags;
   for (const extra of ['with-redis', 'with-zipkin']) {
     if (f['control-plane-only'] === true && f[extra] === true) {
@@ -265,11 +277,12 @@ export function daprSettings(ctx: Ctx, remembered: Record<string, string> = {}):
     on: 'scheduler',
     off: 'no-scheduler',
     flags: f,
-    remembered: remembered.scheduler,
+    remembered: live.scheduler === undefined ? undefined : String(live.scheduler),
     fallback: true,
   });
   return {
-    why: [redis.why, zipkin.why, policies.why, scheduler.why],
+    why: [redis.why, zipkin.why, policies.why],
+    schedulerWhy: scheduler.why,
     namespace,
     version,
     chart: chooseChart(version, flagPath(ctx.config, 'dapr-chart', ctx.root), ctx.root),
