@@ -102,7 +102,8 @@ const sourcePod =
   (dump: (db: string) => string = (db) => DUMP.replace('public.users', `public.${db}_t`)): FakeHandler =>
   (args, _cmd, opts) => {
     if (!args.includes('exec') || !args.includes('postgresql-0')) return undefined;
-    if (opts.input?.includes("'superusers'")) return { stdout: `${JSON.stringify(INVENTORY)}\n` };
+    // Over several lines, as psql prints json_agg's output.
+    if (opts.input?.includes("'superusers'")) return { stdout: `${JSON.stringify(INVENTORY, null, 1)}\n` };
     const script = args[args.length - 1]!;
     if (script.includes('pg_dump')) return { stdout: dump(/-d (\w+) /.exec(script)?.[1] ?? 'learnflow') };
     return undefined;
@@ -323,7 +324,14 @@ describe('restore-postgres of a stack backup through kubectl exec', () => {
         return { stdout: `${restored ? Math.max(opts.tables ?? 10, 1) : script.includes('"$POSTGRES_DB"') ? (opts.tables ?? 10) : 0}\n` };
       if (input.includes('has_database_privilege')) {
         const verifiers = [...sql.join('\n').matchAll(/ROLE "(\w+)" WITH [A-Z ]+PASSWORD '([^']+)'/g)];
-        return { stdout: JSON.stringify(verifiers.map((m) => ({ name: m[1], verifier: m[2], connect: true }))) + '\n' };
+        return {
+          stdout:
+            JSON.stringify(
+              verifiers.map((m) => ({ name: m[1], verifier: m[2], connect: true })),
+              null,
+              1,
+            ) + '\n',
+        };
       }
       if (input.startsWith('--')) restored = true;
       sql.push(input);

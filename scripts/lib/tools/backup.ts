@@ -314,7 +314,8 @@ async function queryJson<T>(ctx: Ctx, target: Target, sql: string, db?: string):
       input: `${sql};\n`,
       timeoutMs: 60_000,
     });
-    return JSON.parse(r.stdout.trim().split('\n').pop() ?? 'null') as T;
+    // The whole output: json_agg puts a line break between elements.
+    return JSON.parse(r.stdout.trim() || 'null') as T;
   } catch (err) {
     throw explainSqlError(explainToolError(err, 'psql', target), target);
   }
