@@ -334,6 +334,14 @@ describe('backup-postgres / restore-postgres round trip on a real PostgreSQL', (
     expect(existsSync(path.join(dir, 'never'))).toBe(false);
     expect(existsSync(path.join(dir, '.never.partial'))).toBe(false);
 
+    // --pg-url without --no-cluster reads the Secrets in the cluster: none here is exit 3, and the fix names --no-cluster.
+    const noCluster = await runKit('scripts/backup-postgres.mts', ['--pg-url', url, '--output', path.join(dir, 'never3')], {
+      env: { ...env, KUBECONFIG: path.join(dir, 'no-kubeconfig') },
+    });
+    expect(noCluster.code, noCluster.stderr).toBe(3);
+    expect(noCluster.stderr).toMatch(/add --no-cluster/);
+    expect(existsSync(path.join(dir, 'never3'))).toBe(false);
+
     // A PATH with a shell (the kit's exec runs through it) and nothing else.
     const bin = path.join(dir, 'bin');
     mkdirSync(bin);

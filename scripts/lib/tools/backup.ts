@@ -202,7 +202,19 @@ function plannedTarget(ctx: Ctx): PlannedTarget {
 async function resolveTarget(ctx: Ctx): Promise<Target> {
   // Without --pg-url everything goes through the cluster: an unreachable one is exit 3 with the fix, not raw kubectl.
   // With it, the cluster is still needed for the Secrets unless --no-cluster.
-  if (!ctx.config.noCluster) await ensureClusterReachable(ctx);
+  if (!ctx.config.noCluster) {
+    try {
+      await ensureClusterReachable(ctx);
+    } catch (err) {
+      // With --pg-url the cluster is only where the Secrets are: say how to do without it.
+      if (!(err instanceof EnvironmentError) || !ctx.config.pgUrl) throw err;
+      throw new EnvironmentError(err.message, {
+        fix: `${err.fix ?? ''}; or add --no-cluster (no Secret is read or made: the logins keep the backup's passwords)`.replace(/^; /, ''),
+        docs: err.docs,
+        cause: err,
+      });
+    }
+  }
   if (ctx.config.pgUrl) {
     const where = describePgUrl(ctx.config.pgUrl);
     return { kind: 'url', url: ctx.config.pgUrl, describe: where, server: where.replace(/\/.*$/, '') };
