@@ -214,6 +214,153 @@ describe('a whole stack: backup, then restore into a fresh, empty server', () =>
   });
 });
 
+/**
+ * A stand-in kubectl: `exec ... -- sh -c SCRIPT` runs SCRIPT here, with the container's environment pointing at a
+ * real server (so the kit's in-pod pg_dump / psql lines run for real); the pod, Secrets and apply are answered from
+ * files. Every call is logged, stdin of apply kept.
+ */
+function fakeKubectl(at: string): {
+  env: (o: { port: number; password: string; secrets: Record<string, Record<string, string>> }) => Record<string, string>;
+  calls: () => string[][];
+  applied: () => string;
+} {
+  mkdirSync(at, { recursive: true });
+  const script = `#!/usr/bin/env node
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+let args = process.argv.slice(2);
+if (args[0] === '--context') args = args.slice(2);
+fs.appendFileSync(process.env.FAKE_LOG, JSON.stringify(args) + '\\n');
+const out = (x) => process.stdout.write(typeof x === 'string' ? x + '\\n' : JSON.stringify(x));
+if (args[0] === 'version') out({ clientVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' }, serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } });
+else if (args[0] === 'config') out(args[1] === 'view' ? 'kind-kind https://127.0.0.1:6443' : 'kind-kind');
+else if (args[0] === 'get' && args[1] === 'pod') out({ items: [{ metadata: { name: 'postgresql-0' }, status: { conditions: [{ type: 'Ready', status: 'True' }] } }] });
+else if (args[0] === 'get' && args[1] === 'secret') {
+  const all = JSON.parse(fs.readFileSync(process.env.FAKE_SECRETS, 'utf8'));
+  const names = args.slice(2, args.indexOf('-n'));
+  out({ items: names.filter((n) => all[n]).map((n) => ({ metadata: { name: n }, data: Object.fromEntries(Object.entries(all[n]).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) })) });
+} else if (args[0] === 'get') out('');
+else if (args[0] === 'apply') { fs.appendFileSync(process.env.FAKE_APPLIED, fs.readFileSync(0, 'utf8')); out(''); }
+else if (args[0] === 'exec') {
+  const r = spawnSync('sh', ['-c', args[args.length - 1]], {
+    stdio: 'inherit',
+    env: { ...process.env, POSTGRES_USER: 'postgres', POSTGRES_DB: 'learnflow', POSTGRES_PASSWORD: process.env.FAKE_PG_PASSWORD, PGHOST: '127.0.0.1', PGPORT: process.env.FAKE_PG_PORT },
+  });
+  process.exit(r.status ?? 1);
+} else { process.stderr.write('fake kubectl: unexpected ' + args.join(' ') + '\\n'); process.exit(64); }
+`;
+  writeFileSync(path.join(at, 'kubectl'), script, { mode: 0o755 });
+  const log = path.join(at, 'calls.log');
+  const applied = path.join(at, 'applied.json');
+  return {
+    env: (o) => {
+      writeFileSync(path.join(at, 'secrets.json'), JSON.stringify(o.secrets));
+      writeFileSync(log, '');
+      writeFileSync(applied, '');
+      return {
+        PATH: `${at}:${env.PATH}`,
+        FAKE_LOG: log,
+        FAKE_APPLIED: applied,
+        FAKE_SECRETS: path.join(at, 'secrets.json'),
+        FAKE_PG_PORT: String(o.port),
+        FAKE_PG_PASSWORD: o.password,
+        KUBECONFIG: path.join(at, 'kubeconfig'),
+      };
+    },
+    calls: () =>
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as string[]),
+    applied: () => readFileSync(applied, 'utf8'),
+  };
+}
+
+describe('the same through kubectl exec (the default): the in-pod pg_dump and psql lines, run for real', () => {
+  let fresh: PostgresInstance;
+  afterAll(async () => {
+    await fresh?.stop();
+  });
+
+  it("backs up with the Secrets' passwords; restores with the target's Secrets winning, and makes the one it lacks", async () => {
+    const kubectl = fakeKubectl(path.join(dir, 'fake-kubectl'));
+    const before = await stackSnapshot(url);
+    const out = path.join(dir, 'through-pod');
+    const sourceSecrets = {
+      'student-api-db': { password: passwords.student_api! },
+      'tutor-api-db': { password: passwords.tutor_api! },
+      'matching-service-db': { password: passwords.matching_service! },
+      'dapr-statestore': {
+        connectionString: `host=postgresql.learnflow.svc.cluster.local port=5432 user=dapr_state password=${DAPR_PASSWORD} dbname=learnflow sslmode=prefer`,
+      },
+    };
+    const b = await runKit('scripts/backup-postgres.mts', ['--output', out, '--json'], {
+      env: kubectl.env({ port: server.port, password: server.password, secrets: sourceSecrets }),
+    });
+    expect(b.stderr).not.toMatch(STACK_TRACE);
+    expect(b.code, b.stderr).toBe(0);
+    expect(
+      kubectl
+        .calls()
+        .filter((c) => c[0] === 'exec')
+        .map((c) => c[c.length - 1]!.replace(/^.*exec (pg_dump|psql)/, '$1')),
+    ).toEqual([
+      'psql -X -At -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f -',
+      'pg_dump -U "$POSTGRES_USER" -d "$POSTGRES_DB" --clean --if-exists --no-password',
+      'pg_dump -U "$POSTGRES_USER" -d matching_db --clean --if-exists --no-password',
+      'pg_dump -U "$POSTGRES_USER" -d students_db --clean --if-exists --no-password',
+      'pg_dump -U "$POSTGRES_USER" -d tutors_db --clean --if-exists --no-password',
+    ]);
+    for (const pw of [server.password, DAPR_PASSWORD, ...Object.values(passwords)])
+      expect(b.stdout + b.stderr + JSON.stringify(kubectl.calls())).not.toContain(pw);
+    const roles = JSON.parse(readFileSync(path.join(out, 'roles.json'), 'utf8')) as { name: string; password?: string }[];
+    expect(Object.fromEntries(roles.map((r) => [r.name, r.password]))).toEqual({ dapr_state: DAPR_PASSWORD, ...passwords });
+    expect(JSON.parse(readFileSync(path.join(out, 'manifest.json'), 'utf8'))).toMatchObject({ secretPasswords: true });
+
+    // The target: a fresh server whose namespace has its own passwords for student-api and the state store, and no
+    // Secret for tutor-api nor matching-service.
+    fresh = await startPostgres();
+    await fresh.createDatabase('learnflow');
+    const targetSecrets = {
+      'student-api-db': { password: 'student-new-Qw3_Qw3_Qw3_Qw3' },
+      'dapr-statestore': {
+        connectionString:
+          'host=postgresql.learnflow.svc.cluster.local port=5432 user=dapr_state password=dapr-new-Er4_Er4_Er4_Er4 dbname=learnflow sslmode=prefer',
+      },
+    };
+    const r = await runKit('scripts/restore-postgres.mts', ['--input', out, '--json'], {
+      env: kubectl.env({ port: fresh.port, password: fresh.password, secrets: targetSecrets }),
+    });
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as Report).steps[0]!.checks.filter((c) => !c.ok)).toEqual([]);
+    const printed = r.stdout + r.stderr + JSON.stringify(kubectl.calls());
+    for (const pw of ['student-new-Qw3_Qw3_Qw3_Qw3', 'dapr-new-Er4_Er4_Er4_Er4', DAPR_PASSWORD, ...Object.values(passwords)]) expect(printed).not.toContain(pw);
+    expect(await stackSnapshot(fresh.url.replace(/\/postgres$/, '/learnflow'))).toEqual(before);
+
+    const admin = await connectPg(fresh.url);
+    try {
+      expect(await tryLogin(admin, 'student_api', 'student-new-Qw3_Qw3_Qw3_Qw3', 'students_db')).toEqual({ ok: true });
+      expect(await tryLogin(admin, 'student_api', passwords.student_api!, 'students_db')).toMatchObject({ ok: false, code: '28P01' });
+      expect(await tryLogin(admin, 'tutor_api', passwords.tutor_api!, 'tutors_db')).toEqual({ ok: true });
+      expect(await tryLogin(admin, 'matching_service', passwords.matching_service!, 'matching_db')).toEqual({ ok: true });
+      expect(await tryLogin(admin, 'dapr_state', 'dapr-new-Er4_Er4_Er4_Er4', 'learnflow')).toEqual({ ok: true });
+    } finally {
+      await admin.end();
+    }
+    // The Secrets the target lacked, made from the backup's passwords (through kubectl apply's stdin).
+    const made = kubectl
+      .applied()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { metadata: { name: string }; stringData: Record<string, string> });
+    expect(made.map((m) => [m.metadata.name, m.stringData.password, m.stringData.database])).toEqual([
+      ['matching-service-db', passwords.matching_service, 'matching_db'],
+      ['tutor-api-db', passwords.tutor_api, 'tutors_db'],
+    ]);
+  });
+});
+
 describe('backup-postgres / restore-postgres round trip on a real PostgreSQL', () => {
   it('backs up, survives damage, restores, and the data is equal', async () => {
     // Rows a user wrote after the migrations are part of the backup.
