@@ -27,7 +27,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, sta
 import path from 'node:path';
 import { flagPath, NO_CLUSTER_FLAG, PG_URL_FLAG, shownPath, type KitConfig } from '../core/config.js';
 import type { Ctx, StepCtx } from '../kube/context.js';
-import { CommandError, EnvironmentError, StepError, UsageError, type KitError } from '../core/errors.js';
+import { CommandError, EnvironmentError, KitError, StepError, UsageError } from '../core/errors.js';
 import { formatCommand, type ExecResult } from '../core/exec.js';
 import type { FlagSpec } from '../core/flags.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
@@ -370,7 +370,7 @@ function explainSqlError(err: unknown, target: Target): unknown {
       fix: 'connect as a superuser (the kit deploys learnflow_user as one; its password is in the Secret postgresql-credentials): backups read the logins and every database',
       cause: err,
     });
-  if (err instanceof StepError || err instanceof UsageError) return err;
+  if (err instanceof KitError) return err;
   return err instanceof Error && !(err instanceof CommandError) ? new StepError(`PostgreSQL at ${target.describe}: ${err.message}`, { cause: err }) : err;
 }
 
@@ -727,8 +727,11 @@ async function planRoles(step: StepCtx, b: StackBackup): Promise<RolePlan[]> {
     const value = s ? inTarget.get(s.name)?.get(s.key) : undefined;
     const fromSecret = value === undefined ? undefined : s!.password(value);
     if (fromSecret) {
+      // The verifier too: a psql error can quote the statement that carries it.
+      const verifier = scramVerifier(fromSecret);
       step.secrets.add(fromSecret);
-      return { role, verifier: scramVerifier(fromSecret), from: `Secret ${s!.name}`, password: fromSecret };
+      step.secrets.add(verifier);
+      return { role, verifier, from: `Secret ${s!.name}`, password: fromSecret };
     }
     const database = b.manifest.databases.find((d) => d.kind === 'service' && d.owner === role.name)?.name;
     const makeSecret = useCluster && s?.service && role.password && database ? { service: s.service, database } : undefined;
