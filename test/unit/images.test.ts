@@ -28,7 +28,7 @@ import { fakeClock, fakeExec, on } from '../support/fakes.js';
 
 const ctx = () =>
   createCtx({
-    config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() },
+    config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, args: [], flags: {}, given: new Set() },
     log: memoryLogger(),
     exec: fakeExec(),
     clock: fakeClock(),

@@ -14,9 +14,13 @@ import {
 } from '../../scripts/lib/components/shared/kafka-topology.js';
 
 describe('laptop access through port-forwards', () => {
-  it('maps local 29092+i to pod/kafka-i:29092+i, one forward per broker, fixed local ports', () => {
-    expect(portForwardTargets(1)).toEqual([{ resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }]);
-    expect(portForwardTargets(3)).toEqual([
+  it("maps local base+i to pod/kafka-i:base+i, one forward per broker, on the stack's ports", () => {
+    expect(portForwardTargets(1, 29092)).toEqual([{ resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }]);
+    expect(portForwardTargets(2, 29102)).toEqual([
+      { resource: 'pod/kafka-0', remotePort: 29102, localPort: 29102 },
+      { resource: 'pod/kafka-1', remotePort: 29103, localPort: 29103 },
+    ]);
+    expect(portForwardTargets(3, 29092)).toEqual([
       { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 },
       { resource: 'pod/kafka-1', remotePort: 29093, localPort: 29093 },
       { resource: 'pod/kafka-2', remotePort: 29094, localPort: 29094 },
@@ -24,21 +28,22 @@ describe('laptop access through port-forwards', () => {
   });
 
   it('forwards exactly the addresses the brokers advertise on LOCAL, so clients never see an unreachable name', () => {
-    for (const n of [1, 3, 9]) {
-      const advertisedLocal = Array.from({ length: n }, (_, i) => /LOCAL:\/\/([^,]+)/.exec(brokerListeners('learnflow', i).advertisedListeners)![1]);
-      expect(localBootstrap(n)).toEqual(advertisedLocal);
-      // and each forward targets the pod whose LOCAL listener binds that port
-      portForwardTargets(n).forEach((t, i) => {
-        expect(brokerListeners('learnflow', i).listeners).toContain(`LOCAL://:${t.remotePort}`);
-        expect(t.resource).toBe(`pod/kafka-${i}`);
-      });
-    }
+    for (const base of [29092, 29112])
+      for (const n of [1, 3, 9]) {
+        const advertisedLocal = Array.from({ length: n }, (_, i) => /LOCAL:\/\/([^,]+)/.exec(brokerListeners('learnflow', i, base).advertisedListeners)![1]);
+        expect(localBootstrap(n, base)).toEqual(advertisedLocal);
+        // and each forward targets the pod whose LOCAL listener binds that port
+        portForwardTargets(n, base).forEach((t, i) => {
+          expect(brokerListeners('learnflow', i, base).listeners).toContain(`LOCAL://:${t.remotePort}`);
+          expect(t.resource).toBe(`pod/kafka-${i}`);
+        });
+      }
   });
 
   it('gives in-cluster clients the Service and the brokers their headless names', () => {
     expect(inClusterBootstrap('learnflow')).toBe('kafka.learnflow.svc.cluster.local:9092');
     expect(brokerHost('learnflow', 1)).toBe('kafka-1.kafka-headless.learnflow.svc.cluster.local');
-    expect(brokerListeners('learnflow', 1).advertisedListeners).toBe(
+    expect(brokerListeners('learnflow', 1, 29092).advertisedListeners).toBe(
       'PLAINTEXT://kafka-1.kafka-headless.learnflow.svc.cluster.local:9092,LOCAL://127.0.0.1:29093',
     );
   });

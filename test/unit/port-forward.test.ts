@@ -18,13 +18,14 @@ import {
   resolveForwards,
   runSupervisor,
   showStatus,
-  splitCommand,
+  stateFilePath,
   startForwards,
   stopForwards,
   writeState,
   type PortForwardDeps,
   type StateFile,
 } from '../../scripts/lib/tools/port-forward.js';
+import { portsOfSlot, renderStackRecord, type LaptopPorts } from '../../scripts/lib/components/shared/stack-record.js';
 import { EnvironmentError, StepError, UsageError } from '../../scripts/lib/core/errors.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { main } from '../../scripts/lib/cli/run.js';
@@ -84,7 +85,17 @@ function fakeSpawn(behaviours: (((c: FakeChild) => void) | 'ready')[]) {
 }
 
 function config(flags: Record<string, unknown> = {}, namespace = 'learnflow'): KitConfig {
-  return { namespace, dryRun: false, json: false, verbose: true, quiet: false, noCluster: false, flags: flags as KitConfig['flags'], given: new Set() };
+  return {
+    namespace,
+    dryRun: false,
+    json: false,
+    verbose: true,
+    quiet: false,
+    noCluster: false,
+    args: [],
+    flags: flags as KitConfig['flags'],
+    given: new Set(),
+  };
 }
 
 function makeCtx(opts: { flags?: Record<string, unknown>; exec?: ReturnType<typeof fakeExec>; signal?: AbortSignal; root?: string } = {}) {
@@ -322,9 +333,14 @@ describe('probeLocalPort', () => {
 // ---------------------------------------------------------------------------------------------
 // port-forward.mts commands.
 
-const kubectlFor = (opts: { postgres?: boolean; kafkaReplicas?: number }) =>
+/** `record`: the stack's laptop ports as its record holds them (none: a stack deployed before records, alone on the cluster). */
+const kubectlFor = (opts: { postgres?: boolean; kafkaReplicas?: number; record?: LaptopPorts }) =>
   fakeExec(
     on(['version'], { stdout: JSON.stringify({ serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }) }),
+    on(['config', 'current-context'], { stdout: 'kind-learnflow\n' }),
+    on(['get', 'configmap', 'learnflow-stack'], { stdout: opts.record ? JSON.stringify(renderStackRecord('learnflow', opts.record)) : '' }),
+    on(['get', 'configmap', '--all-namespaces'], { stdout: JSON.stringify({ items: [] }) }),
+    on(['get', 'statefulset', '--all-namespaces'], { stdout: JSON.stringify({ items: [] }) }),
     on(['get', 'service', 'postgresql'], { stdout: opts.postgres ? JSON.stringify({ kind: 'Service', metadata: { name: 'postgresql' } }) : '' }),
     on(['get', 'statefulset', 'kafka'], { stdout: opts.kafkaReplicas ? JSON.stringify({ kind: 'StatefulSet', spec: { replicas: opts.kafkaReplicas } }) : '' }),
   );
@@ -358,6 +374,19 @@ describe('port-forward.mts', () => {
       ['kafka-1', 'pod/kafka-1', '29093:29093', 'kafka'],
       ['kafka-2', 'pod/kafka-2', '29094:29094', 'kafka'],
     ]);
+  });
+
+  it("forwards a second stack on its own ports, from its record: another stack's forwards do not stand in its way", async () => {
+    const { ctx } = makeCtx({ exec: kubectlFor({ postgres: true, kafkaReplicas: 2, record: portsOfSlot(1) }) });
+    const specs = await resolveForwards(ctx);
+    expect(specs.map((s) => `${s.target.localPort}:${s.target.remotePort}`)).toEqual(['15432:5432', '29102:29102', '29103:29103']);
+  });
+
+  it('keeps its state per context and namespace, so one stack never reads or stops another one', async () => {
+    const a = makeCtx({ exec: kubectlFor({}), root: dir });
+    expect(await stateFilePath(a.ctx)).toBe(path.join(dir, '.learnflow/port-forward/kind-learnflow/learnflow.json'));
+    const b = createCtx({ ...a.ctx, config: { ...a.ctx.config, namespace: 'team-b', context: 'k3d-x:y' }, kube: undefined });
+    expect(await stateFilePath(b)).toBe(path.join(dir, '.learnflow/port-forward/k3d-x_y/team-b.json'));
   });
 
   it('forwards what is deployed, honours --only, and says so when there is nothing', async () => {
@@ -561,8 +590,8 @@ describe('port-forward.mts', () => {
     const spawnFn = fakeSpawn([]);
     const out: string[] = [];
     const code = await main(
-      portForwardScript('start', deps({ spawn: spawnFn })),
-      ['--dry-run', '--pg-port', '15432', '--state-file', path.join(dir, 'pf.json')],
+      portForwardScript(deps({ spawn: spawnFn })),
+      ['start', '--dry-run', '--pg-port', '15432', '--state-file', path.join(dir, 'pf.json')],
       {},
       { stdout: (t) => out.push(t), stderr: () => {}, clock: fakeClock(), exec, tty: false },
     );
@@ -570,24 +599,39 @@ describe('port-forward.mts', () => {
     expect(exec.calls).toEqual([]);
     expect(spawnFn.children).toEqual([]);
     expect(out.join('')).toContain('#   127.0.0.1:15432 -> svc/postgresql:5432 (if the service exists)');
-    expect(out.join('')).toContain('#   127.0.0.1:29092+i -> pod/kafka-i:29092+i for each broker i of statefulset/kafka');
+    expect(out.join('')).toContain('#   127.0.0.1:BASE+i -> pod/kafka-i:BASE+i for each broker i of statefulset/kafka (BASE: 29092 for the first stack)');
     expect(existsSync(path.join(dir, 'pf.json'))).toBe(false);
   });
 
-  it('takes its command before or after the flags, and needs one', async () => {
-    expect(splitCommand(['start', '--pg-port', '15432'])).toEqual({ command: 'start', rest: ['--pg-port', '15432'] });
-    expect(splitCommand(['-n', 'dev', '--json', 'status'])).toEqual({ command: 'status', rest: ['-n', 'dev', '--json'] });
-    expect(splitCommand(['--only', 'kafka'])).toEqual({ rest: ['--only', 'kafka'] });
+  it('takes its command before or after the flags (any flag, --quiet too), and needs one', async () => {
+    const io = (err: string[] = []) => ({ stdout: () => {}, stderr: (l: string) => err.push(l), clock: fakeClock(), exec: fakeExec(), tty: false });
+    const stateFile = path.join(dir, 'none.json');
+    for (const argv of [
+      ['--quiet', 'status', '--state-file', stateFile],
+      ['-n', 'dev', '--json', 'status', '--state-file', stateFile],
+      ['status', '--only', 'kafka', '--state-file', stateFile],
+    ]) {
+      const err: string[] = [];
+      // No supervisor runs for that state file: status says so (exit 1), it is not a usage error (exit 2).
+      expect(await main(portForwardScript(deps()), argv, {}, io(err)), argv.join(' ')).toBe(1);
+      expect(err.join('\n')).not.toMatch(/unexpected argument/);
+    }
+    expect(await main(portForwardScript(deps()), ['status', 'extra', '--state-file', stateFile], {}, io())).toBe(2);
     const err: string[] = [];
     const code = await main(
-      portForwardScript(undefined),
+      portForwardScript(deps()),
       [],
       {},
       { stdout: () => {}, stderr: (l) => err.push(l), clock: fakeClock(), exec: fakeExec(), tty: false },
     );
     expect(code).toBe(2);
     expect(err.join('\n')).toMatch(/say what to do: start, status, stop or run/);
-    const bad = await main(portForwardScript('restart'), [], {}, { stdout: () => {}, stderr: () => {}, clock: fakeClock(), exec: fakeExec(), tty: false });
+    const bad = await main(
+      portForwardScript(deps()),
+      ['restart'],
+      {},
+      { stdout: () => {}, stderr: () => {}, clock: fakeClock(), exec: fakeExec(), tty: false },
+    );
     expect(bad).toBe(2);
   });
 });

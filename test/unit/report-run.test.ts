@@ -55,7 +55,7 @@ describe('runStep', () => {
     const { createCtx } = await import('../../scripts/lib/kube/context.js');
     const { createLogger, SecretRegistry } = await import('../../scripts/lib/core/log.js');
     const ctx = createCtx({
-      config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, flags: {}, given: new Set() },
+      config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, args: [], flags: {}, given: new Set() },
       log: createLogger({ write: o.stderr, tty: false, clock }),
       exec: o.exec,
       clock,

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { kafkaStatus } from '../../scripts/lib/components/kafka/status.js';
 import { postgresStatus } from '../../scripts/lib/components/postgres/status.js';
 import { StatusView } from '../../scripts/lib/components/shared/status.js';
+import { portsOfSlot, renderStackRecord } from '../../scripts/lib/components/shared/stack-record.js';
 import { fakeExec, fakeStep, on } from '../support/fakes.js';
 
 const list = (items: object[]) => ({ stdout: JSON.stringify({ kind: 'List', items }) });
@@ -32,18 +33,25 @@ function view(o: { workloads: object[]; pods: object[]; secrets?: string[] }) {
       list([{ metadata: { name: 'data-kafka-0', labels: { 'app.kubernetes.io/name': 'kafka' } }, status: { phase: 'Bound', capacity: { storage: '5Gi' } } }]),
     ),
     on(['get', 'secret'], list((o.secrets ?? []).map((name) => ({ metadata: { name } })))),
+    on(['get', 'configmap', 'learnflow-stack'], { stdout: JSON.stringify(renderStackRecord('learnflow', portsOfSlot(1))) }),
   );
   const step = fakeStep(exec);
   return { step, exec, read: () => StatusView.read(step) };
 }
 
 describe('status sections', () => {
-  it('reads the namespace in four calls, whatever the number of components', async () => {
+  it('reads the namespace in five calls (its record among them), whatever the number of components', async () => {
     const v = view({ workloads: [], pods: [] });
     const seen = await v.read();
-    await kafkaStatus(v.step, seen, { data: false });
-    await postgresStatus(v.step, seen, { data: false });
-    expect(v.exec.calls).toHaveLength(4);
+    const sections = [await kafkaStatus(v.step, seen, { data: false }), await postgresStatus(v.step, seen, { data: false })];
+    expect(v.exec.calls).toHaveLength(5);
+    // The laptop endpoints are the stack's own, from its record (here a second stack's).
+    expect(sections.flatMap((s) => s.endpoints)).toEqual(
+      expect.arrayContaining([
+        'from the laptop: 127.0.0.1:29102 while ./scripts/port-forward.mts start runs',
+        'from the laptop: 127.0.0.1:15432 while ./scripts/port-forward.mts start runs',
+      ]),
+    );
   });
 
   it('not deployed: says so and proposes the deploy', async () => {

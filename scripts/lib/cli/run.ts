@@ -52,7 +52,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
   const secrets = new SecretRegistry();
   let config: KitConfig;
   try {
-    const parsed = parseFlags(allFlags(def), argv, env);
+    const parsed = parseFlags(allFlags(def), argv, env, def.maxArgs);
     if (parsed.values.help === true) {
       io.stdout(helpText(def));
       return ExitCode.ok;

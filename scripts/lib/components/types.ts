@@ -3,6 +3,7 @@
 
 import type { Ctx, StepCtx } from '../kube/context.js';
 import type { FlagSpec } from '../core/flags.js';
+import type { LaptopPorts } from './shared/stack-record.js';
 import type { Manifest } from '../kube/manifests.js';
 import type { StatusSection, StatusView } from './shared/status.js';
 
@@ -47,8 +48,8 @@ export interface Component {
   verify(step: StepCtx): Promise<void>;
   /** status.mts: its section, from what status read once (`view`) and, unless --no-data, its data plane. Read only. */
   status(step: StepCtx, view: StatusView, o: { data: boolean }): Promise<StatusSection>;
-  /** The end of deploy-all: how to reach it, from what is known without asking the cluster. */
-  connect(namespace: string, ctx: Pick<Ctx, 'root'>): string[];
+  /** The end of deploy-all: how to reach it, from what the run knows (the stack's laptop ports from its record). */
+  connect(namespace: string, ctx: Pick<Ctx, 'root'>, ports: LaptopPorts): string[];
   /**
    * What destroy-all removes of it in the stack's namespace: kinds and a label selector, always narrowed to the
    * ownership labels (manifests.ts ownedSelector), so nothing the kit did not create matches. `data` selections

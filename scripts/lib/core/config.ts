@@ -124,6 +124,8 @@ export interface KitConfig {
   noCluster: boolean;
   pgUrl?: string;
   kafkaBrokers?: string[];
+  /** The arguments besides flags, in order (a subcommand, a FILE), for scripts that take them. */
+  args: string[];
   /** Everything else the script declared, by flag name. */
   flags: Record<string, FlagValue | undefined>;
   given: Set<string>;
@@ -142,6 +144,7 @@ export function buildConfig(parsed: ParsedFlags): KitConfig {
     noCluster: v['no-cluster'] === true,
     pgUrl: v['pg-url'] === undefined ? undefined : String(v['pg-url']),
     kafkaBrokers: v['kafka-brokers'] as string[] | undefined,
+    args: parsed.positionals,
     flags: v,
     given: parsed.given,
   };

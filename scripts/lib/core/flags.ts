@@ -41,7 +41,8 @@ export interface ParsedFlags {
   clusterOnly?: ReadonlySet<string>;
 }
 
-export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedFlags {
+/** `maxArgs`: how many arguments besides flags the script takes (a subcommand, a FILE), wherever they stand. */
+export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], env: NodeJS.ProcessEnv = {}, maxArgs = 0): ParsedFlags {
   const byName = new Map(specs.flatMap((s) => [[s.name, s] as const, ...(s.aliases ?? []).map((a) => [a, s] as const)]));
   const byShort = new Map(specs.filter((s) => s.short).map((s) => [s.short!, s]));
   const values: Record<string, FlagValue | undefined> = {};
@@ -118,8 +119,11 @@ export function parseFlags(specs: readonly FlagSpec[], argv: readonly string[], 
       values[spec.name] = spec.default;
     }
   }
-  if (positionals.length > 0) {
-    throw new UsageError(`unexpected argument '${positionals[0]}': this script takes flags only`, { fix: 'see --help' });
+  if (positionals.length > maxArgs) {
+    throw new UsageError(
+      `unexpected argument '${positionals[maxArgs]}': ${maxArgs === 0 ? 'this script takes flags only' : `this script takes at most ${maxArgs} besides its flags`}`,
+      { fix: 'see --help' },
+    );
   }
   return { values, given, positionals, clusterOnly: new Set(specs.filter((s) => s.clusterOnly).map((s) => s.name)) };
 }

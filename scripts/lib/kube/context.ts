@@ -67,3 +67,14 @@ export function createCtx(parts: Omit<Ctx, 'kube' | 'cleanup' | 'outDir' | 'root
     kube: parts.kube ?? new Kube(parts.exec, parts.config.namespace, parts.config.context),
   };
 }
+
+/** What a run reads once and its steps share (keyed by the run's config, which every step of the run carries). */
+const perRunReads = new WeakMap<KitConfig, Map<string, Promise<unknown>>>();
+
+export function perRun<T>(ctx: Pick<Ctx, 'config'>, key: string, read: () => Promise<T>): Promise<T> {
+  let reads = perRunReads.get(ctx.config);
+  if (!reads) perRunReads.set(ctx.config, (reads = new Map()));
+  let p = reads.get(key) as Promise<T> | undefined;
+  if (!p) reads.set(key, (p = read()));
+  return p;
+}

@@ -23,6 +23,8 @@ export interface ScriptDef {
   summary: string;
   /** Usage line of --help when the script takes more than flags (e.g. 'port-forward.mts start|status|stop [flags]'). */
   usage?: string;
+  /** How many arguments besides flags it takes (a subcommand, a FILE): they reach it as config.args. */
+  maxArgs?: number;
   flags: readonly FlagSpec[];
   footer?: string;
   /**

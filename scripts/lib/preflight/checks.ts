@@ -1,7 +1,7 @@
 import { capacityHint, clusterFlavour, formatResources, freeCapacity, type NodeJson, type PodJsonForCapacity, type Resources } from './capacity.js';
 // Checks before any change. Each failure is an EnvironmentError (exit 3) with cause and fix.
 
-import type { Ctx } from '../kube/context.js';
+import { perRun, type Ctx } from '../kube/context.js';
 import { CommandError, EnvironmentError, errorMessage } from '../core/errors.js';
 import { Helm } from '../kube/helm.js';
 
@@ -172,25 +172,24 @@ export async function ensureTools(ctx: Ctx, opts: { helm: boolean }): Promise<{ 
 
 export const LOCAL_CONTEXT = /^(minikube|docker-desktop|docker-for-desktop|rancher-desktop|orbstack|colima|kind-.+|k3d-.+|kwok-.+)$/;
 
-const resolved = new WeakMap<object, Promise<string>>();
+/** The context's name: --context, else kubeconfig's current one ('' when there is none). Asked once per run. */
+export function contextName(ctx: Ctx): Promise<string> {
+  if (ctx.config.context) return Promise.resolve(ctx.config.context);
+  return perRun(ctx, 'current context', () =>
+    ctx.kube
+      .run(['config', 'current-context'], { quiet: true, timeoutMs: 10_000, allowFailure: true })
+      .then((r) => r.stdout.trim())
+      // A missing kubectl is named as such; any other failure means there is no usable current context.
+      .catch((err: unknown) => (err instanceof EnvironmentError ? Promise.reject(err) : '')),
+  );
+}
 
 /**
- * The context the kit will change (asked once per run). A context that does not look like a local cluster needs
- * --context naming it, or --yes; with `strict` (destroy --purge: volumes and namespaces go) only --context will do.
+ * The context the kit will change. A context that does not look like a local cluster needs --context naming it, or
+ * --yes; with `strict` (destroy --purge: volumes and namespaces go) only --context will do.
  */
 export async function ensureTargetContext(ctx: Ctx, opts: { yes: boolean; strict?: boolean; what?: string }): Promise<string> {
-  let current = resolved.get(ctx.config);
-  if (!current) {
-    current = ctx.config.context
-      ? Promise.resolve(ctx.config.context)
-      : ctx.kube
-          .run(['config', 'current-context'], { quiet: true, timeoutMs: 10_000, allowFailure: true })
-          .then((r) => r.stdout.trim())
-          // A missing kubectl is named as such; any other failure means there is no usable current context.
-          .catch((err: unknown) => (err instanceof EnvironmentError ? Promise.reject(err) : ''));
-    resolved.set(ctx.config, current);
-  }
-  const context = await current;
+  const context = await contextName(ctx);
   if (!context) {
     throw new EnvironmentError('no current kubeconfig context: kubectl does not know which cluster to use', {
       fix: 'start a local cluster (minikube start / kind create cluster) or pass --context NAME',

@@ -1,5 +1,6 @@
-// scripts/port-forward.mts: background port-forwards to PostgreSQL and the Kafka brokers on fixed local ports,
-// kept up by a small supervisor process detached from the terminal.
+// scripts/port-forward.mts: background port-forwards to PostgreSQL and the Kafka brokers on the stack's laptop
+// ports (its record: stack-record.ts), kept up by a small supervisor process detached from the terminal. Each
+// (context, namespace) has its own supervisor and state file, so two stacks can be forwarded at once.
 //
 //   start   resolve what to forward, check the local ports are free, launch `port-forward.mts run` detached,
 //           wait until every forward is up, print the status
@@ -24,16 +25,18 @@ import {
   type PortForwardTarget,
   type ProbeProtocol,
 } from '../kube/port-forward.js';
-import { ensureClusterReachable } from '../preflight/checks.js';
+import { contextName, ensureClusterReachable } from '../preflight/checks.js';
 import { columns, type Check } from '../core/report.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { portForwardTargets } from '../components/shared/kafka-topology.js';
+import { laptopPorts, portsOfSlot, STACK_RECORD } from '../components/shared/stack-record.js';
 
 export const COMMANDS = ['start', 'status', 'stop', 'run'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const SCRIPT_PATH = path.join(REPO_ROOT, 'scripts', 'port-forward.mts');
-export const DEFAULT_STATE_FILE = '.learnflow/port-forward.json';
+/** Where each stack's state file goes: <dir>/<context>/<namespace>.json. */
+export const STATE_DIR = '.learnflow/port-forward';
 export const POSTGRES_SERVICE = 'postgresql';
 export const POSTGRES_PORT = 5432;
 export const KAFKA_STATEFULSET = 'kafka';
@@ -43,9 +46,8 @@ export const PORT_FORWARD_FLAGS: readonly FlagSpec[] = [
     name: 'pg-port',
     kind: 'int',
     valueName: 'PORT',
-    default: POSTGRES_PORT,
     env: 'LEARNFLOW_PG_PORT',
-    description: 'local port for PostgreSQL (127.0.0.1:PORT -> svc/postgresql:5432)',
+    description: "local port for PostgreSQL (127.0.0.1:PORT -> svc/postgresql:5432); default: the stack's (5432 for the first stack on a cluster)",
     validate: (v) => (Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'a port is 1-65535'),
   },
   {
@@ -60,9 +62,8 @@ export const PORT_FORWARD_FLAGS: readonly FlagSpec[] = [
     name: 'state-file',
     kind: 'string',
     valueName: 'FILE',
-    default: DEFAULT_STATE_FILE,
     env: 'LEARNFLOW_PORT_FORWARD_STATE',
-    description: 'where the supervisor keeps its pid and state (its log is next to it, .log)',
+    description: `where the supervisor keeps its pid and state (its log is next to it, .log); default: ${STATE_DIR}/CONTEXT/NAMESPACE.json`,
   },
 ];
 
@@ -136,8 +137,12 @@ export function processLooksLike(pid: number, marker: string): boolean {
   }
 }
 
-export function stateFilePath(ctx: Ctx): string {
-  return flagPath(ctx.config, 'state-file', ctx.root, DEFAULT_STATE_FILE)!;
+/** The stack's state file: --state-file, else one per (context, namespace) under STATE_DIR. */
+export async function stateFilePath(ctx: Ctx): Promise<string> {
+  const given = flagPath(ctx.config, 'state-file', ctx.root);
+  if (given) return given;
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_') || '_';
+  return path.join(ctx.root, STATE_DIR, safe(await contextName(ctx)), `${ctx.config.namespace}.json`);
 }
 
 export function readState(file: string): StateFile | undefined {
@@ -158,15 +163,16 @@ export function writeState(file: string, state: StateFile): void {
   renameSync(tmp, file);
 }
 
-/** The forwards for what is deployed: svc/postgresql, and pod/kafka-i:29092+i for each broker. */
+/** The forwards for what is deployed, on the stack's laptop ports: svc/postgresql, and pod/kafka-i:base+i for each broker. */
 export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
   const only = ctx.config.flags.only as string[] | undefined;
   const want = (name: string) => !only?.length || only.includes(name);
   const ns = ctx.config.namespace;
   const specs: ForwardSpec[] = [];
+  const ports = await laptopPorts(ctx);
   if (want('postgres')) {
     const svc = await ctx.kube.getOptional<{ spec?: { selector?: Record<string, string> } }>('service', POSTGRES_SERVICE);
-    const pgPort = Number(ctx.config.flags['pg-port'] ?? POSTGRES_PORT);
+    const pgPort = Number(ctx.config.flags['pg-port'] ?? ports.postgres);
     if (svc)
       specs.push({
         name: 'postgresql',
@@ -179,9 +185,7 @@ export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
     const sts = await ctx.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', KAFKA_STATEFULSET);
     const brokers = sts ? (sts.spec?.replicas ?? 1) : 0;
     if (brokers > 0) {
-      portForwardTargets(brokers).forEach((t, i) =>
-        specs.push({ name: `kafka-${i}`, protocol: 'kafka', target: { ...t, localPort: t.localPort ?? t.remotePort } }),
-      );
+      portForwardTargets(brokers, ports.kafka).forEach((t, i) => specs.push({ name: `kafka-${i}`, protocol: 'kafka', target: t }));
     } else {
       ctx.log.warn(`no statefulset/${KAFKA_STATEFULSET} (or 0 replicas) in namespace ${ns}: not forwarding Kafka (deploy it: ./scripts/deploy-kafka.mts)`);
     }
@@ -217,7 +221,7 @@ function initialStatus(spec: ForwardSpec, now: number): ForwardStatus {
 
 /** The supervisor: keeps every forward up until interrupted (SIGTERM from `stop`, or Ctrl-C). */
 export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
-  const file = stateFilePath(ctx);
+  const file = await stateFilePath(ctx);
   const existing = readState(file);
   if (existing && existing.supervisorPid !== process.pid && deps.isOurs(existing.supervisorPid, 'port-forward')) {
     throw new UsageError(`port-forwards are already running (supervisor pid ${existing.supervisorPid}, state ${path.relative(process.cwd(), file) || file})`, {
@@ -263,35 +267,40 @@ export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps):
   return { steps: [], budgetMs: null };
 }
 
-function plannedForwards(ctx: Ctx): string {
+function plannedForwards(ctx: Ctx, file: string): string {
   const only = ctx.config.flags.only as string[] | undefined;
   const want = (name: string) => !only?.length || only.includes(name);
   const ns = ctx.config.namespace;
-  const pgPort = Number(ctx.config.flags['pg-port'] ?? POSTGRES_PORT);
-  const [kafka0] = portForwardTargets(1);
+  const first = portsOfSlot(0);
+  const pgPort = ctx.config.flags['pg-port'] ?? `${first.postgres} (the first stack's; another stack's record names its own)`;
   ctx.log.info('dry run: nothing was contacted or started');
   return [
-    `# would read service/${POSTGRES_SERVICE} and statefulset/${KAFKA_STATEFULSET} in namespace ${ns}, then start a supervisor keeping up:`,
+    `# would read the stack's laptop ports (ConfigMap/${STACK_RECORD}), service/${POSTGRES_SERVICE} and statefulset/${KAFKA_STATEFULSET} in namespace ${ns}, then start a supervisor keeping up:`,
     ...(want('postgres') ? [`#   127.0.0.1:${pgPort} -> svc/${POSTGRES_SERVICE}:${POSTGRES_PORT} (if the service exists)`] : []),
     ...(want('kafka')
       ? [
-          `#   127.0.0.1:${kafka0!.localPort}+i -> ${kafka0!.resource.replace(/0$/, 'i')}:${kafka0!.remotePort}+i for each broker i of statefulset/${KAFKA_STATEFULSET}`,
+          `#   127.0.0.1:BASE+i -> pod/${KAFKA_STATEFULSET}-i:BASE+i for each broker i of statefulset/${KAFKA_STATEFULSET} (BASE: ${first.kafka} for the first stack)`,
         ]
       : []),
-    `# each re-opened on the same local port when it drops or its pod is replaced; state in ${shownPath(stateFilePath(ctx))}`,
+    `# each re-opened on the same local port when it drops or its pod is replaced; state in ${shownPath(file)}`,
   ].join('\n');
 }
 
 /** Launches the supervisor detached from the terminal and waits for its forwards to come up. */
 export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
-  const file = stateFilePath(ctx);
+  // A dry-run needs no cluster: it says what start would look up and open, from the flags alone.
+  if (ctx.config.dryRun)
+    return {
+      steps: [],
+      budgetMs: null,
+      output: plannedForwards(ctx, flagPath(ctx.config, 'state-file', ctx.root) ?? path.join(STATE_DIR, 'CONTEXT', `${ctx.config.namespace}.json`)),
+    };
+  const file = await stateFilePath(ctx);
   const existing = readState(file);
   if (existing && deps.isOurs(existing.supervisorPid, 'port-forward')) {
     ctx.log.info(`already running (supervisor pid ${existing.supervisorPid}); nothing to start`);
     return showStatus(ctx, deps);
   }
-  // A dry-run needs no cluster: it says what start would look up and open, from the flags alone.
-  if (ctx.config.dryRun) return { steps: [], budgetMs: null, output: plannedForwards(ctx) };
   await ensureClusterReachable(ctx);
   const specs = await resolveForwards(ctx);
   for (const s of specs) {
@@ -315,8 +324,7 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
     '--namespace',
     ctx.config.namespace,
     ...(ctx.config.context ? ['--context', ctx.config.context] : []),
-    '--pg-port',
-    String(ctx.config.flags['pg-port'] ?? POSTGRES_PORT),
+    ...specs.filter((s) => s.protocol === 'postgres').flatMap((s) => ['--pg-port', String(s.target.localPort)]),
     '--state-file',
     file,
     '--only',
@@ -371,7 +379,7 @@ function logTail(file: string): string {
 
 /** One check per forward: is kubectl alive, does the local port answer with the right protocol. */
 export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
-  const file = stateFilePath(ctx);
+  const file = await stateFilePath(ctx);
   const st = readState(file);
   const started = ctx.clock.now();
   const checks: Check[] = [];
@@ -384,8 +392,12 @@ export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Pr
     checks,
   });
   if (!st) {
-    checks.push({ name: 'supervisor', ok: false, detail: 'not running (start it: ./scripts/port-forward.mts start)' });
-    ctx.log.warn('no port-forwards running');
+    checks.push({
+      name: 'supervisor',
+      ok: false,
+      detail: `not running for namespace ${ctx.config.namespace} (start it: ./scripts/port-forward.mts start${nsFlag(ctx.config.namespace)})`,
+    });
+    ctx.log.warn(`no port-forwards running for namespace ${ctx.config.namespace}`);
     return { steps: [step(false)], budgetMs: null };
   }
   const supervisorAlive = deps.isOurs(st.supervisorPid, 'port-forward');
@@ -428,6 +440,8 @@ export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Pr
   return { steps: [step(ok)], budgetMs: null, output: [columns(rows), '', ...connectionHints(st)].join('\n') };
 }
 
+const nsFlag = (ns: string) => (ns === 'learnflow' ? '' : ` --namespace ${ns}`);
+
 function connectionHints(st: StateFile): string[] {
   const pg = st.forwards.find((f) => f.protocol === 'postgres');
   const kafka = st.forwards.filter((f) => f.protocol === 'kafka');
@@ -450,12 +464,12 @@ function connectionHints(st: StateFile): string[] {
 
 /** Stops the supervisor (its kubectl children go with it) and any kubectl left behind by a killed one. */
 export async function stopForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
-  const file = stateFilePath(ctx);
+  const file = await stateFilePath(ctx);
   const st = readState(file);
   const started = ctx.clock.now();
   const checks: Check[] = [];
   if (!st) {
-    ctx.log.info('no port-forwards running; nothing to stop');
+    ctx.log.info(`no port-forwards running for namespace ${ctx.config.namespace}; nothing to stop`);
     return { steps: [], budgetMs: null };
   }
   if (ctx.config.dryRun) {
@@ -493,22 +507,26 @@ export async function stopForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): 
 }
 
 export const PORT_FORWARD_SUMMARY = [
-  'Keeps port-forwards to PostgreSQL and Kafka open in the background, on fixed local ports, re-opened when they drop.',
+  "Keeps port-forwards to a stack's PostgreSQL and Kafka open in the background, on the stack's own local ports,",
+  're-opened when they drop. Each namespace (and context) has its own: two stacks can be forwarded at once.',
   '  start    forward what is deployed: 127.0.0.1:5432 -> svc/postgresql:5432 (--pg-port to change), and for broker i',
-  '           127.0.0.1:29092+i -> pod/kafka-i:29092+i (the address each broker advertises to laptop clients)',
+  '           127.0.0.1:29092+i -> pod/kafka-i:29092+i (the address each broker advertises to laptop clients); another',
+  "           stack's ports are its own (deploy-all and status.mts print them)",
   '  status   each forward, its kubectl pid, and whether the local port answers (PostgreSQL / Kafka protocol)',
   '  stop     stop the supervisor and its kubectl processes',
   '  run      the supervisor itself, in the foreground (what start launches; Ctrl-C stops it)',
 ].join('\n');
 
-export function portForwardScript(command?: string, deps: PortForwardDeps = realDeps): ScriptDef {
+export function portForwardScript(deps: PortForwardDeps = realDeps): ScriptDef {
   return {
     name: 'port-forward',
     usage: 'port-forward.mts start|status|stop|run [flags]',
     summary: PORT_FORWARD_SUMMARY,
     flags: PORT_FORWARD_FLAGS,
-    footer: `Exit codes: 0 ok (status: every forward up and answering), 1 a forward is down or failed to start, 2 bad usage, 3 environment not ready (no cluster, local port taken).\nState: ${DEFAULT_STATE_FILE} (pid and state of each forward), log next to it. Guide: docs/operations.md#port-forwards\nTroubleshooting: docs/troubleshooting.md#port-forward-drops`,
+    maxArgs: 1,
+    footer: `Exit codes: 0 ok (status: every forward up and answering), 1 a forward is down or failed to start, 2 bad usage, 3 environment not ready (no cluster, local port taken).\nState: ${STATE_DIR}/CONTEXT/NAMESPACE.json (pid and state of each forward), log next to it. Guide: docs/operations.md#port-forwards\nTroubleshooting: docs/troubleshooting.md#port-forward-drops`,
     async run(ctx) {
+      const command = ctx.config.args[0];
       switch (command as Command | undefined) {
         case 'start':
           return startForwards(ctx, deps);
@@ -529,18 +547,4 @@ export function portForwardScript(command?: string, deps: PortForwardDeps = real
       }
     },
   };
-}
-
-/** argv -> the command and the flags after it (the command may come first or after the flags). */
-export function splitCommand(argv: readonly string[]): { command?: string; rest: string[] } {
-  const i = argv.findIndex((a, idx) => !a.startsWith('-') && (idx === 0 || !expectsValue(argv[idx - 1]!)));
-  if (i === -1) return { rest: [...argv] };
-  return { command: argv[i], rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
-}
-
-function expectsValue(flag: string): boolean {
-  if (!flag.startsWith('-') || flag.includes('=')) return false;
-  const name = flag.replace(/^-+/, '');
-  const booleans = new Set(['help', 'h', 'dry-run', 'json', 'verbose', 'v']);
-  return !booleans.has(name);
 }

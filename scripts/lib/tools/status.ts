@@ -9,6 +9,7 @@ import type { Ctx, StepCtx } from '../kube/context.js';
 import { runStep } from '../kube/steps.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
+import { laptopPorts } from '../components/shared/stack-record.js';
 
 /** Reads the stack's namespace once, then each component's section (the data-plane reads, topics and migrations, are bounded). */
 export async function collectStatus(step: StepCtx, components: readonly Component[], o: { data: boolean }): Promise<StatusSection[]> {
@@ -62,12 +63,13 @@ export function statusScript(components: () => Promise<readonly Component[]>): S
   };
 }
 
-/** How to connect, from what is known without asking the cluster: what deploy-all prints at its end. */
-export function howToConnect(ctx: Pick<Ctx, 'root' | 'config'>, components: readonly Component[]): string {
+/** How to connect: what deploy-all prints at its end (the laptop ports are the stack's, read once per run). */
+export async function howToConnect(ctx: Ctx, components: readonly Component[]): Promise<string> {
+  const ports = await laptopPorts(ctx);
   return (
     [
-      'How to connect (./status.mts shows what runs; ./scripts/port-forward.mts start for the laptop endpoints):',
-      ...components.flatMap((c) => c.connect(ctx.config.namespace, ctx).map((line) => `  ${line}`)),
+      `How to connect (./status.mts shows what runs; ./scripts/port-forward.mts start${ctx.config.namespace === 'learnflow' ? '' : ` --namespace ${ctx.config.namespace}`} for the laptop endpoints):`,
+      ...components.flatMap((c) => c.connect(ctx.config.namespace, ctx, ports).map((line) => `  ${line}`)),
     ].join('\n') + '\n'
   );
 }

@@ -287,7 +287,7 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
       }
       const result: RunResult = { steps, budgetMs: budgets.total };
       if (!failed && !ctx.config.noCluster) {
-        result.output = howToConnect(ctx, Object.values(all));
+        result.output = await howToConnect(ctx, Object.values(all));
         result.data = { howToConnect: result.output.trimEnd().split('\n') };
       }
       if (failed && !ctx.config.noCluster && f['no-diagnostics'] !== true) {

@@ -2,7 +2,7 @@
 // with the same values), the CRDs on an upgrade (helm never upgrades crds/), then one wait for all five
 // workloads that names each one not ready and why. Also the Kafka/PostgreSQL readiness gate for components.
 
-import type { StepCtx } from '../../kube/context.js';
+import { perRun, type StepCtx } from '../../kube/context.js';
 import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
 import { StepError } from '../../core/errors.js';
 import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../kube/helm.js';
@@ -84,23 +84,16 @@ export interface LiveControlPlane {
   values?: Record<string, unknown>;
 }
 
-/** One read per run (keyed by the run's config): the settings, the install and the checks share it. */
-const liveReads = new WeakMap<object, Promise<LiveControlPlane>>();
-
+/** Read once per run: the settings, the install and the checks share it. */
 export function liveControlPlane(step: Pick<StepCtx, 'exec' | 'config' | 'kube'>): Promise<LiveControlPlane> {
   if (step.config.noCluster || step.config.dryRun) return Promise.resolve({});
-  let read = liveReads.get(step.config);
-  if (!read) {
-    read = (async () => {
-      const helm = helmFor(step);
-      // Helm keeps a release in its namespace (Secrets, its default storage): no dapr-system in the run's snapshot, no release to list.
-      const release = step.kube.knownAbsent('namespace', DAPR_NAMESPACE, null) ? undefined : await helm.release(RELEASE, DAPR_NAMESPACE);
-      // Any state: a first install that failed at the wait still says what it was asked for.
-      return { release, values: release ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined };
-    })();
-    liveReads.set(step.config, read);
-  }
-  return read;
+  return perRun(step, 'dapr release', async () => {
+    const helm = helmFor(step);
+    // Helm keeps a release in its namespace (Secrets, its default storage): no dapr-system in the run's snapshot, no release to list.
+    const release = step.kube.knownAbsent('namespace', DAPR_NAMESPACE, null) ? undefined : await helm.release(RELEASE, DAPR_NAMESPACE);
+    // Any state: a first install that failed at the wait still says what it was asked for.
+    return { release, values: release ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined };
+  });
 }
 
 /** The shared settings a live release holds (global.scheduler.enabled: off only when set to false). */

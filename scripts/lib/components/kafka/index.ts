@@ -36,12 +36,13 @@ import {
   deployedClusterId,
   inClusterBootstrap,
   KAFKA_SELECTOR,
-  localBootstrap,
+  LOCAL_PORT_BASE,
   MAX_BROKERS,
   portForwardTargets,
   replicationFor,
   STATEFULSET,
 } from '../shared/kafka-topology.js';
+import { laptopPorts, renderStackRecord, STACK_RECORD, portsOfSlot } from '../shared/stack-record.js';
 import { kafkaConnect, kafkaStatus } from './status.js';
 
 /** Kafka's deadline in a deploy or verify (--budget changes it). */
@@ -101,7 +102,12 @@ interface KafkaRun {
 
 function plannedManifests(ctx: Ctx) {
   const ns = ctx.config.namespace;
-  return [...renderNamespace(ns), ...renderKafka(ns, replicasOf(ctx), { networkPolicies: ctx.config.flags['no-network-policies'] !== true })];
+  // The laptop ports of the first stack on a cluster: a plan reads no cluster, a deploy reads the stack's record.
+  return [
+    ...renderNamespace(ns),
+    renderStackRecord(ns, portsOfSlot(0)),
+    ...renderKafka(ns, replicasOf(ctx), { networkPolicies: ctx.config.flags['no-network-policies'] !== true }),
+  ];
 }
 
 /** The deploy, in order: what --dry-run shows and what deploy runs. */
@@ -143,11 +149,14 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
     {
       plan: ctx.config.kafkaBrokers
         ? `connect to --kafka-brokers ${ctx.config.kafkaBrokers.join(',')}; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}; new topics get ${replication}`
-        : `open port-forwards ${portForwardTargets(replicas)
+        : `open port-forwards on the stack's laptop ports (its record, ConfigMap/${STACK_RECORD}; the first stack on a cluster: ${portForwardTargets(
+            replicas,
+            LOCAL_PORT_BASE,
+          )
             .map((t) => `127.0.0.1:${t.localPort} -> ${t.resource}:${t.remotePort}`)
             .join(
               ', ',
-            )} (or reuse scripts/port-forward.mts's), connect to ${localBootstrap(replicas).join(',')}; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}; new topics get ${replication}`,
+            )}) (or reuse scripts/port-forward.mts's) and connect to them; reconcile ${catalogue.topics.length} topics from ${catalogue.source} (create missing, raise partitions, update settings; never delete or shrink): ${catalogue.topics.map((t) => t.name).join(', ')}; new topics get ${replication}`,
       run: (step, run) => reconcileTopics(step, catalogue, run.replicas),
     },
   );
@@ -160,9 +169,10 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
 async function desiredKafka(step: StepCtx, run: KafkaRun): Promise<Manifest[]> {
   const ns = step.config.namespace;
   // The StatefulSet and the claims in one call: the claims outlive the StatefulSet and record the cluster id.
-  const [found, mem] = await Promise.all([
+  const [found, mem, ports] = await Promise.all([
     step.kube.list<{ kind: string; metadata: ClaimJson['metadata']; spec?: { replicas?: number } }>('statefulset,pvc', { selector: KAFKA_SELECTOR }),
     rememberedSettings(step, 'kafka'),
+    laptopPorts(step),
   ]);
   const existing = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET);
   run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
@@ -186,7 +196,8 @@ async function desiredKafka(step: StepCtx, run: KafkaRun): Promise<Manifest[]> {
   run.clusterId = clusterId.id;
   return [
     ...renderNamespace(ns),
-    ...renderKafka(ns, run.replicas, { networkPolicies: policies.value, clusterId: clusterId.id }),
+    renderStackRecord(ns, ports),
+    ...renderKafka(ns, run.replicas, { networkPolicies: policies.value, clusterId: clusterId.id, localPortBase: ports.kafka }),
     renderSettings(ns, 'kafka', { 'app.kubernetes.io/name': 'kafka' }, { networkPolicies: String(policies.value), replicas: String(run.replicas) }),
   ];
 }

@@ -8,6 +8,7 @@ import {
   CLIENT_PORT,
   clusterIdFor,
   CONTROLLER_PORT,
+  LOCAL_PORT_BASE,
   MAX_MESSAGE_BYTES,
   podName,
   quorumVoters,
@@ -57,8 +58,8 @@ export function brokerEnvFileName(i: number): string {
 }
 
 /** What differs per broker, as the env file the container sources (`set -a; . file`). */
-export function brokerEnvVars(namespace: string, i: number): Record<string, string> {
-  const l = brokerListeners(namespace, i);
+export function brokerEnvVars(namespace: string, i: number, localPortBase: number = LOCAL_PORT_BASE): Record<string, string> {
+  const l = brokerListeners(namespace, i, localPortBase);
   return { KAFKA_NODE_ID: String(l.nodeId), KAFKA_LISTENERS: l.listeners, KAFKA_ADVERTISED_LISTENERS: l.advertisedListeners };
 }
 
@@ -92,10 +93,15 @@ export function parseEnvFile(text: string): Record<string, string> {
  */
 export const CLUSTER_ID_PLACEHOLDER = '<kraft-cluster-id-chosen-at-deploy>';
 
-export function renderKafka(namespace: string, brokers: number, opts: { networkPolicies?: boolean; clusterId?: string } = {}): Manifest[] {
+/** `localPortBase`: the stack's laptop port for broker 0 (its record); the first stack's by default. */
+export function renderKafka(
+  namespace: string,
+  brokers: number,
+  opts: { networkPolicies?: boolean; clusterId?: string; localPortBase?: number } = {},
+): Manifest[] {
   const v = readVersions().kafka;
   const files: Record<string, string> = {};
-  for (let i = 0; i < brokers; i++) files[brokerEnvFileName(i)] = formatEnvFile(brokerEnvVars(namespace, i));
+  for (let i = 0; i < brokers; i++) files[brokerEnvFileName(i)] = formatEnvFile(brokerEnvVars(namespace, i, opts.localPortBase));
   files[LOG4J2_FILE] = LOG4J2_CONSOLE;
   const { replicationFactor, minIsr } = replicationFor(brokers);
   const values = {

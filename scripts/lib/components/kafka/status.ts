@@ -1,11 +1,12 @@
 // Kafka's section of status.mts: the StatefulSet, its pods and claims, the topics (unless --no-data), how to reach
 // the brokers. Read only.
 
-import type { StepCtx } from '../../kube/context.js';
+import type { Ctx, StepCtx } from '../../kube/context.js';
 import { errorMessage } from '../../core/errors.js';
 import { withTimeout } from '../../core/wait.js';
 import { connectKafka, openEndpoint } from '../shared/kafka-client.js';
 import { inClusterBootstrap, localBootstrap, STATEFULSET } from '../shared/kafka-topology.js';
+import type { LaptopPorts } from '../shared/stack-record.js';
 import type { StatusSection, StatusView } from '../shared/status.js';
 
 export async function kafkaStatus(step: StepCtx, view: StatusView, o: { data: boolean }): Promise<StatusSection> {
@@ -47,7 +48,7 @@ export async function kafkaStatus(step: StepCtx, view: StatusView, o: { data: bo
     facts,
     endpoints: [
       `in the cluster: ${inClusterBootstrap(ns)}`,
-      `from the laptop: ${localBootstrap(Math.max(1, brokers)).join(',')} while ./scripts/port-forward.mts start runs`,
+      `from the laptop: ${localBootstrap(Math.max(1, brokers), view.ports.kafka).join(',')} while ./scripts/port-forward.mts start runs`,
     ],
     credentials: ['none: plaintext inside the cluster, limited to pods of the namespace by a NetworkPolicy'],
     next: part.next(ok),
@@ -55,6 +56,6 @@ export async function kafkaStatus(step: StepCtx, view: StatusView, o: { data: bo
 }
 
 /** The end of deploy-all: how to reach the brokers. */
-export function kafkaConnect(namespace: string): string[] {
-  return [`Kafka       ${inClusterBootstrap(namespace)}   laptop: ${localBootstrap(1).join(',')}`];
+export function kafkaConnect(namespace: string, _ctx: Pick<Ctx, 'root'>, ports: LaptopPorts): string[] {
+  return [`Kafka       ${inClusterBootstrap(namespace)}   laptop: ${localBootstrap(1, ports.kafka).join(',')}`];
 }

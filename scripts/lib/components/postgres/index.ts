@@ -32,6 +32,7 @@ import {
   withTls,
 } from '../shared/postgres-tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
+import { laptopPorts, portsOfSlot, renderStackRecord } from '../shared/stack-record.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { shownPath } from '../../core/config.js';
 import { readSecrets, type SecretValues } from '../../kube/secrets.js';
@@ -121,6 +122,7 @@ function plannedManifests(ctx: Ctx): Manifest[] {
   const ns = ctx.config.namespace;
   const rendered = [
     ...renderNamespace(ns),
+    renderStackRecord(ns, portsOfSlot(0)),
     ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true }),
   ];
   const tls = postgresFlags(ctx).tls;
@@ -190,7 +192,11 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
   const policies = chooseNetworkPolicies(step.config.flags, mem);
   step.log.info(policies.why);
   run.networkPolicies = policies.value;
-  let manifests = [...renderNamespace(ns), ...renderPostgres(ns, password, { networkPolicies: policies.value })];
+  let manifests = [
+    ...renderNamespace(ns),
+    renderStackRecord(ns, await laptopPorts(step)),
+    ...renderPostgres(ns, password, { networkPolicies: policies.value }),
+  ];
   // The StatefulSet and its claim in one call (the claim's labels spare a kubectl label on a re-run).
   const found = await step.kube.list<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }>('statefulset,pvc', {
     selector: POSTGRES_SELECTOR,

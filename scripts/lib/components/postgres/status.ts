@@ -1,6 +1,7 @@
 // PostgreSQL's section of status.mts: the StatefulSet, its pod and claim, the migrations and the services'
 // databases (unless --no-data), where each login is kept. Read only.
 
+import type { LaptopPorts } from '../shared/stack-record.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { flagPath } from '../../core/config.js';
 import { errorMessage } from '../../core/errors.js';
@@ -52,7 +53,7 @@ export async function postgresStatus(step: StepCtx, view: StatusView, o: { data:
     facts,
     endpoints: [
       `in the cluster: postgresql.${ns}.svc.cluster.local:5432, database ${DB_NAME}`,
-      'from the laptop: 127.0.0.1:5432 while ./scripts/port-forward.mts start runs',
+      `from the laptop: 127.0.0.1:${view.ports.postgres} while ./scripts/port-forward.mts start runs`,
     ],
     credentials: [
       `${DB_USER} (administrator): Secret ${SECRET_NAME}, key password${view.missing(SECRET_NAME)}`,
@@ -65,9 +66,9 @@ export async function postgresStatus(step: StepCtx, view: StatusView, o: { data:
 }
 
 /** The end of deploy-all: the address, the admin login's Secret and each service's database and Secret. */
-export function postgresConnect(namespace: string, ctx: Pick<Ctx, 'root'>): string[] {
+export function postgresConnect(namespace: string, ctx: Pick<Ctx, 'root'>, ports: LaptopPorts): string[] {
   return [
-    `PostgreSQL  postgresql.${namespace}.svc.cluster.local:5432/${DB_NAME}   laptop: 127.0.0.1:5432   admin login: Secret ${SECRET_NAME}`,
+    `PostgreSQL  postgresql.${namespace}.svc.cluster.local:5432/${DB_NAME}   laptop: 127.0.0.1:${ports.postgres}   admin login: Secret ${SECRET_NAME}`,
     ...listedServices(`${ctx.root}/${DEFAULT_SERVICE_DATABASES}`).map(
       (s) => `            ${s.service}: database ${s.database}, Secret ${s.secret} (url, connectionString)`,
     ),

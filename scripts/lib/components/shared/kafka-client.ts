@@ -10,6 +10,7 @@ import { errorMessage, KitError, StepError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { localPortInUse, PortForward } from '../../kube/port-forward.js';
 import { waitFor, withTimeout } from '../../core/wait.js';
+import { laptopPorts } from './stack-record.js';
 import { deployedClusterId, KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets, replicationFor, STATEFULSET } from './kafka-topology.js';
 
 const { Kafka: KafkaClient, logLevel, ConfigResourceTypes, CompressionCodecs, CompressionTypes } = kafkajs;
@@ -70,8 +71,9 @@ export interface KafkaEndpoint {
 }
 
 /**
- * --kafka-brokers when given; else one port-forward per broker, local 29092+i -> pod/kafka-i:29092+i, the port
- * its LOCAL listener advertises as 127.0.0.1:29092+i. Then every address a client learns from the metadata works.
+ * --kafka-brokers when given; else one port-forward per broker, local base+i -> pod/kafka-i:base+i, the port its
+ * LOCAL listener advertises as 127.0.0.1:base+i (base: the stack's laptop port, from its record). Then every address
+ * a client learns from the metadata works.
  */
 export async function openEndpoint(step: StepCtx, brokers: number): Promise<KafkaEndpoint> {
   const ns = step.config.namespace;
@@ -83,7 +85,7 @@ export async function openEndpoint(step: StepCtx, brokers: number): Promise<Kafk
       ensure: async () => {},
     };
   }
-  const targets = portForwardTargets(brokers);
+  const targets = portForwardTargets(brokers, (await laptopPorts(step)).kafka);
   // scripts/port-forward.mts may already hold these fixed ports: reuse its forwards rather than fail, once the
   // broker behind them shows the cluster id of this namespace's Kafka (checked in connectKafka).
   if ((await Promise.all(targets.map((t) => localPortInUse(t.localPort!)))).every(Boolean)) {

@@ -14,14 +14,17 @@ export const KAFKA_SELECTOR = 'app.kubernetes.io/name=kafka';
 export const CLIENT_PORT = 9092;
 /** CONTROLLER listener: the KRaft quorum. Never advertised. */
 export const CONTROLLER_PORT = 9093;
-/** LOCAL listener of broker i listens on LOCAL_PORT_BASE + i and advertises LOCAL_HOST:LOCAL_PORT_BASE + i. */
+/**
+ * LOCAL listener of broker i listens on base + i and advertises LOCAL_HOST:base + i; the base is the stack's (its
+ * record, stack-record.ts): this one for the first stack on a cluster.
+ */
 export const LOCAL_PORT_BASE = 29092;
 /**
  * 127.0.0.1 rather than "localhost": the kit's port-forwards bind 127.0.0.1 only (`--address 127.0.0.1`), and a
  * client resolving localhost to ::1 first would depend on falling back to IPv4.
  */
 export const LOCAL_HOST = '127.0.0.1';
-/** Broker ids are 0..MAX_BROKERS-1; local ports 29092..29100. */
+/** Broker ids are 0..MAX_BROKERS-1; local ports base..base+8. */
 export const MAX_BROKERS = 9;
 
 export function podName(i: number): string {
@@ -38,16 +41,12 @@ export function inClusterBootstrap(namespace: string): string {
   return `${BOOTSTRAP_SERVICE}.${namespace}.svc.cluster.local:${CLIENT_PORT}`;
 }
 
-export function localPort(i: number): number {
-  return LOCAL_PORT_BASE + i;
-}
-
-/** The listener settings of broker i (node id i). */
-export function brokerListeners(namespace: string, i: number): { nodeId: number; listeners: string; advertisedListeners: string } {
+/** The listener settings of broker i (node id i); its LOCAL listener on the stack's laptop port base + i. */
+export function brokerListeners(namespace: string, i: number, base: number): { nodeId: number; listeners: string; advertisedListeners: string } {
   return {
     nodeId: i,
-    listeners: `PLAINTEXT://:${CLIENT_PORT},CONTROLLER://:${CONTROLLER_PORT},LOCAL://:${localPort(i)}`,
-    advertisedListeners: `PLAINTEXT://${brokerHost(namespace, i)}:${CLIENT_PORT},LOCAL://${LOCAL_HOST}:${localPort(i)}`,
+    listeners: `PLAINTEXT://:${CLIENT_PORT},CONTROLLER://:${CONTROLLER_PORT},LOCAL://:${base + i}`,
+    advertisedListeners: `PLAINTEXT://${brokerHost(namespace, i)}:${CLIENT_PORT},LOCAL://${LOCAL_HOST}:${base + i}`,
   };
 }
 
@@ -57,16 +56,16 @@ export function quorumVoters(namespace: string, brokers: number): string {
 }
 
 /**
- * One port-forward per broker, local port = remote port = 29092+i, so the address the broker advertises on its
+ * One port-forward per broker, local port = remote port = base+i, so the address the broker advertises on its
  * LOCAL listener is exactly where the laptop reaches it.
  */
-export function portForwardTargets(brokers: number): PortForwardTarget[] {
-  return Array.from({ length: brokers }, (_, i) => ({ resource: `pod/${podName(i)}`, remotePort: localPort(i), localPort: localPort(i) }));
+export function portForwardTargets(brokers: number, base: number): (PortForwardTarget & { localPort: number })[] {
+  return Array.from({ length: brokers }, (_, i) => ({ resource: `pod/${podName(i)}`, remotePort: base + i, localPort: base + i }));
 }
 
 /** The bootstrap list a laptop client uses while the port-forwards run. */
-export function localBootstrap(brokers: number): string[] {
-  return portForwardTargets(brokers).map((t) => `${LOCAL_HOST}:${t.localPort}`);
+export function localBootstrap(brokers: number, base: number): string[] {
+  return portForwardTargets(brokers, base).map((t) => `${LOCAL_HOST}:${t.localPort}`);
 }
 
 export interface Replication {

@@ -3,6 +3,7 @@
 
 import type { StepCtx } from '../../kube/context.js';
 import { podReady, type PodJson } from '../../kube/pod-diagnosis.js';
+import { laptopPorts, type LaptopPorts } from './stack-record.js';
 
 export interface StatusSection {
   component: string;
@@ -30,10 +31,12 @@ export interface WorkloadJson {
 
 const APP = 'app.kubernetes.io/name';
 
-/** The stack namespace as status.mts found it, read in four kubectl calls run together. */
+/** The stack namespace as status.mts found it, read in five kubectl calls run together (its record among them). */
 export class StatusView {
   private constructor(
     readonly namespace: string,
+    /** The stack's laptop ports (its record). */
+    readonly ports: LaptopPorts,
     private readonly workloads: readonly WorkloadJson[],
     private readonly podList: readonly PodJson[],
     private readonly claimList: readonly ClaimJson[],
@@ -41,13 +44,14 @@ export class StatusView {
   ) {}
 
   static async read(step: StepCtx): Promise<StatusView> {
-    const [workloads, pods, claims, secrets] = await Promise.all([
+    const [workloads, pods, claims, secrets, ports] = await Promise.all([
       step.kube.list<WorkloadJson>('statefulset,deployment'),
       step.kube.list<PodJson>('pods'),
       step.kube.list<ClaimJson>('pvc'),
       step.kube.list<{ metadata: { name: string } }>('secret'),
+      laptopPorts(step),
     ]);
-    return new StatusView(step.config.namespace, workloads, pods, claims, new Set(secrets.map((s) => s.metadata.name)));
+    return new StatusView(step.config.namespace, ports, workloads, pods, claims, new Set(secrets.map((s) => s.metadata.name)));
   }
 
   workload(kind: 'StatefulSet' | 'Deployment', name: string): WorkloadJson | undefined {
