@@ -186,38 +186,55 @@ describe('Kube.apply: two batches of one run that both find the Namespace absent
 describe("Kube.apply: the stack's Namespace is shared ground", () => {
   const list = (items: object[]) => ({ stdout: JSON.stringify({ kind: 'List', items }) });
   const kitNamespace = renderNamespace('learnflow')[0]!;
+  const cm: Manifest = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'learnflow' } };
   const run = async (liveLabels: Record<string, string> | undefined) => {
     const existing = liveLabels ? [{ kind: 'Namespace', metadata: { name: 'learnflow', resourceVersion: '3', labels: liveLabels } }] : [];
     const exec = fakeExec(
       on(['get', 'namespaces'], list(existing)),
-      on(['apply'], list([{ kind: 'Namespace', metadata: { name: 'learnflow', resourceVersion: '4' } }])),
+      on(['get', 'configmaps'], list([])),
+      on(['apply'], (_args, opts) =>
+        list(
+          (opts.input ?? '')
+            .split('\n')
+            .map((l) => JSON.parse(l) as Manifest)
+            .map((m) => ({ kind: m.kind, metadata: { name: m.metadata.name, namespace: m.metadata.namespace, resourceVersion: '4' } })),
+        ),
+      ),
       on(['label', 'namespace'], { stdout: '' }),
+      // after a label the snapshot is gone: the batch's objects are read
+      on(['get', '-f', '-'], list([])),
     );
     const kube = new Kube(exec, 'learnflow');
-    await kube.takeSnapshot({ everywhere: ['Namespace'], namespaced: [] });
-    await kube.apply([kitNamespace]);
-    const applied = JSON.parse(exec.calls.find((c) => c.args[0] === 'apply')!.input!) as Manifest;
-    return { labels: applied.metadata.labels!, gets: exec.calls.filter((c) => c.args[0] === 'get').length };
+    await kube.takeSnapshot({ everywhere: ['Namespace'], namespaced: [{ namespace: 'learnflow', kinds: ['ConfigMap'] }] });
+    const outcome = await kube.apply([kitNamespace, cm]);
+    const applied = exec.calls.filter((c) => c.args[0] === 'apply').flatMap((c) => c.input!.split('\n').map((l) => JSON.parse(l) as Manifest));
+    const labelled = exec.calls.filter((c) => c.args[0] === 'label').map((c) => c.args.slice(3));
+    return { outcome, applied, labelled };
   };
 
-  it("a new namespace gets the kit's levels: enforce baseline, warn and audit restricted", async () => {
-    const { labels } = await run(undefined);
-    expect(labels['pod-security.kubernetes.io/enforce']).toBe('baseline');
-    expect(labels['pod-security.kubernetes.io/warn']).toBe('restricted');
+  it("a new namespace is created with the kit's levels: enforce baseline, warn and audit restricted", async () => {
+    const { applied, outcome } = await run(undefined);
+    const ns = applied.find((m) => m.kind === 'Namespace')!;
+    expect(ns.metadata.labels!['pod-security.kubernetes.io/enforce']).toBe('baseline');
+    expect(ns.metadata.labels!['pod-security.kubernetes.io/warn']).toBe('restricted');
+    expect(outcome['namespace/learnflow']).toBe('created');
   });
 
-  it("an admin's stricter enforce level is neither lowered nor taken over; the kit's other labels are applied", async () => {
-    const { labels, gets } = await run({ 'pod-security.kubernetes.io/enforce': 'restricted', 'kubernetes.io/metadata.name': 'learnflow' });
-    expect(labels).not.toHaveProperty('pod-security.kubernetes.io/enforce');
-    expect(labels['pod-security.kubernetes.io/audit']).toBe('restricted');
-    expect(labels['dapr-enabled']).toBe('true');
-    expect(labels['learnflow.dev/stack']).toBe('learnflow');
-    expect(gets).toBe(1); // the run's snapshot answered: no read of its own
+  it("an existing namespace is never applied again: an admin's stricter level stays, the kit adds only the labels it lacks", async () => {
+    const { applied, labelled, outcome } = await run({ 'pod-security.kubernetes.io/enforce': 'restricted', 'team.example/owner': 'b' });
+    expect(applied.map((m) => m.kind)).toEqual(['ConfigMap']);
+    expect(labelled).toHaveLength(1);
+    const added = Object.fromEntries(labelled[0]!.map((kv) => kv.split('=') as [string, string]));
+    expect(added).not.toHaveProperty('pod-security.kubernetes.io/enforce');
+    expect(added).toMatchObject({ 'pod-security.kubernetes.io/warn': 'restricted', 'dapr-enabled': 'true', 'learnflow.dev/stack': 'learnflow' });
+    expect(outcome).toMatchObject({ 'namespace/learnflow': 'configured', 'configmap/c': 'created' });
   });
 
-  it('a label the kit set itself (same value) stays in the apply, so the kit keeps owning it', async () => {
-    const { labels } = await run({ 'pod-security.kubernetes.io/enforce': 'baseline', 'app.kubernetes.io/managed-by': 'someone-else' });
-    expect(labels['pod-security.kubernetes.io/enforce']).toBe('baseline');
-    expect(labels).not.toHaveProperty('app.kubernetes.io/managed-by');
+  it('a namespace that has every label the kit sets: no label, no apply of it, unchanged', async () => {
+    const full = { ...kitNamespace.metadata.labels, 'app.kubernetes.io/managed-by': 'learnflow-kit', 'learnflow.dev/stack': 'learnflow' };
+    const { applied, labelled, outcome } = await run({ ...full, 'pod-security.kubernetes.io/enforce': 'privileged' });
+    expect(applied.map((m) => m.kind)).toEqual(['ConfigMap']);
+    expect(labelled).toEqual([]);
+    expect(outcome['namespace/learnflow']).toBe('unchanged');
   });
 });

@@ -2,7 +2,7 @@
 
 import type { Exec, ExecOptions, ExecResult } from '../core/exec.js';
 import { errorMessage, StepError } from '../core/errors.js';
-import { CREATED_BY_LABEL, keepTheirLabels, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
+import { CREATED_BY_LABEL, missingLabels, MANAGED_BY, manifestKey, ownedSelector, ownerLabels, withOwnership, type Manifest } from './manifests.js';
 import { applyIsNoop, stampDigest } from './applied.js';
 import { resourceOf, Snapshot, type SnapshotObject, type SnapshotSpec } from './snapshot.js';
 
@@ -165,7 +165,9 @@ export class Kube {
    */
   async diff(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<{ changed: boolean; text: string }> {
     if (manifests.length === 0) return { changed: false, text: '' };
-    const input = (await this.desired(manifests)).map((m) => JSON.stringify(m)).join('\n');
+    const input = this.desired((await this.shareNamespace(manifests)).rest)
+      .map((m) => JSON.stringify(m))
+      .join('\n');
     // Exit 0: no differences; 1: differences; anything else: kubectl or the diff program failed.
     const r = await this.run(['diff', '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-f', '-'], {
       input,
@@ -180,17 +182,34 @@ export class Kube {
     return { changed: r.exitCode === 1, text: r.stdout };
   }
 
+  /** What the kit applies: the ownership labels, and the digest a later run compares against (applied.ts). */
+  private desired(manifests: readonly Manifest[]): Manifest[] {
+    return withOwnership(manifests, this.namespace).map(stampDigest);
+  }
+
+  private isOwnNamespace(m: Pick<Manifest, 'kind' | 'metadata'>): boolean {
+    return m.kind === 'Namespace' && m.metadata.name === this.namespace;
+  }
+
   /**
-   * What the kit applies: the ownership labels, and the digest a later run compares against (applied.ts). The
-   * stack's Namespace is shared ground: a label it already carries with another value (an admin's stricter Pod
-   * Security level) is left out, so the forced apply neither changes it nor takes it over.
+   * The stack's Namespace is shared ground. The kit creates it with its labels (server-side apply); once it exists
+   * the kit only adds those of its labels it lacks (kubectl label), never applies it again: a forced apply would
+   * lower an admin's stricter Pod Security level, and would take over (and drop) the labels an admin set with a
+   * client-side `kubectl apply` (kubectl moves those to the server-side manager). Returns the batch without the
+   * Namespace when it existed at the run's start, and its outcome. One look per run (the snapshot's, usually).
    */
-  private async desired(manifests: readonly Manifest[]): Promise<Manifest[]> {
-    const own = manifests.some((m) => m.kind === 'Namespace' && m.metadata.name === this.namespace);
-    const before = own ? await (this.shared.namespaceBefore ??= this.getOptional<Manifest>('namespace', this.namespace, null)) : undefined;
-    return withOwnership(manifests, this.namespace)
-      .map((m) => (before && m.kind === 'Namespace' && m.metadata.name === this.namespace ? keepTheirLabels(m, before) : m))
-      .map(stampDigest);
+  private async shareNamespace(manifests: readonly Manifest[]): Promise<{ rest: readonly Manifest[]; outcome?: ApplyOutcome }> {
+    const ours = manifests.find((m) => this.isOwnNamespace(m));
+    if (!ours) return { rest: manifests };
+    const before = await (this.shared.namespaceBefore ??= this.getOptional<Manifest>('namespace', this.namespace, null));
+    if (!before) return { rest: manifests };
+    const rest = manifests.filter((m) => !this.isOwnNamespace(m));
+    const missing = missingLabels(withOwnership([ours], this.namespace)[0]!, before);
+    if (!missing.length) return { rest, outcome: 'unchanged' };
+    await this.run(['label', 'namespace', this.namespace, ...missing.map(([k, v]) => `${k}=${v}`)], { quiet: true });
+    const labels = { ...before.metadata.labels, ...Object.fromEntries(missing) };
+    this.shared.namespaceBefore = Promise.resolve({ ...before, metadata: { ...before.metadata, labels } });
+    return { rest, outcome: 'configured' };
   }
 
   /**
@@ -201,9 +220,13 @@ export class Kube {
    */
   async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
     if (manifests.length === 0) return {};
-    const desired = await this.desired(manifests);
+    const shared = await this.shareNamespace(manifests);
+    const ns = shared.outcome && { [`namespace/${this.namespace}`]: shared.outcome };
+    if (shared.rest.length === 0) return { ...ns };
+    const desired = this.desired(shared.rest);
     const held = this.held(desired);
-    if (held && desired.every((m, i) => applyIsNoop(held[i], m))) return Object.fromEntries(desired.map((m) => [manifestKey(m), 'unchanged' as const]));
+    if (held && desired.every((m, i) => applyIsNoop(held[i], m)))
+      return { ...ns, ...Object.fromEntries(desired.map((m) => [manifestKey(m), 'unchanged' as const])) };
     const input = desired.map((m) => JSON.stringify(m)).join('\n');
     const before = held ? held.filter((o): o is KubeObject => o !== undefined) : await this.liveObjects(input, opts.timeoutMs);
     const versions = new Map(before.map((o) => [manifestKey(o), o.metadata.resourceVersion]));
@@ -215,7 +238,7 @@ export class Kube {
       this.snapshot = undefined;
       throw err;
     });
-    const outcome: Record<string, ApplyOutcome> = {};
+    const outcome: Record<string, ApplyOutcome> = { ...ns };
     const created = (this.shared.created ??= new Map());
     for (const o of items(after.stdout)) {
       const key = manifestKey(o);

@@ -80,13 +80,12 @@ export function withOwnership(manifests: readonly Manifest[], stack: string): Ma
 }
 
 /**
- * The manifest without the labels `live` already carries with another value: what someone else set on an object
- * the kit shares (a namespace's Pod Security levels) stays theirs, whether stricter or not. Pure.
+ * The labels of `m` that `live` does not carry at all: all the kit adds to an object it shares (a namespace). A
+ * label `live` has with another value (an admin's stricter Pod Security level) stays theirs. Pure.
  */
-export function keepTheirLabels(m: Manifest, live: Pick<Manifest, 'metadata'>): Manifest {
+export function missingLabels(m: Pick<Manifest, 'metadata'>, live: Pick<Manifest, 'metadata'>): [string, string][] {
   const theirs = live.metadata.labels ?? {};
-  const labels = Object.fromEntries(Object.entries(m.metadata.labels ?? {}).filter(([k, v]) => theirs[k] === undefined || theirs[k] === v));
-  return { ...m, metadata: { ...m.metadata, labels } };
+  return Object.entries(m.metadata.labels ?? {}).filter(([k]) => theirs[k] === undefined);
 }
 
 export function manifestKey(m: Pick<Manifest, 'kind' | 'metadata'>): string {
