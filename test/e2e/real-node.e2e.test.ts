@@ -37,11 +37,14 @@ const V = readVersions();
 const CHART = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), `dapr-chart-${V.dapr.version}`, 'dapr');
 const NS = 'learnflow';
 const FAULTS = 'faults';
+/** A second stack beside learnflow, in a namespace an admin set to Pod Security "restricted" before the deploy. */
+const TEAM_B = 'team-b';
 const MIN = 60_000;
 
 const cluster = sharedCluster({ name: 'e2e-real', realNode: true }, async (c) => {
   await steerNamespaceToRealNode(c, NS);
   await steerNamespaceToRealNode(c, FAULTS);
+  await steerNamespaceToRealNode(c, TEAM_B);
 });
 
 let releasePortLock: (() => void) | undefined;
@@ -585,4 +588,131 @@ describe('security on the real node', () => {
       await cluster().kubectl(['delete', 'pod', 'baseline-only', '-n', NS, '--wait=false']);
     }
   });
+});
+
+describe('two stacks on one cluster, each with its own laptop ports and forwards', () => {
+  it(
+    'a second stack in a "restricted" namespace: the level is kept, both are forwarded and verified at once, each check reaches its own servers; destroying one leaves the other green',
+    { timeout: 12 * MIN },
+    async () => {
+      const release = await holdLock(KAFKA_LOCAL_PORT_LOCK);
+      const pf = (cmd: string, ns: string) => kit('scripts/port-forward.mts', [cmd, '--namespace', ns], 2 * MIN);
+      try {
+        await cluster().apply(
+          JSON.stringify({
+            apiVersion: 'v1',
+            kind: 'Namespace',
+            metadata: { name: TEAM_B, labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'team.example/owner': 'b' } },
+          }),
+        );
+        const daprRevisions = async () => (await json<{ items: unknown[] }>(['get', 'secret', '-n', 'dapr-system', '-l', 'owner=helm,name=dapr'])).items.length;
+        const revisionsBefore = await daprRevisions();
+
+        const d = await kit('deploy-all.mts', ['--namespace', TEAM_B, '--json'], 6 * MIN);
+        expect(d.stderr).not.toMatch(STACK_TRACE);
+        expect(d.code, d.stderr.slice(-4000)).toBe(0);
+        const deployed = report(d.stdout);
+        // Its own laptop ports, the next free slot after learnflow's, in the summary and advertised by its broker.
+        const connect = (deployed.data as { howToConnect: string[] }).howToConnect.join('\n');
+        expect(connect).toContain('laptop: 127.0.0.1:29102');
+        expect(connect).toContain('laptop: 127.0.0.1:15432');
+        expect(connect).toContain(`./scripts/port-forward.mts start --namespace ${TEAM_B}`);
+        const brokerEnv = await cluster().kubectl(['get', 'configmap', 'kafka-broker-env', '-n', TEAM_B, '-o', 'jsonpath={.data.kafka-0\\.env}']);
+        expect(brokerEnv).toContain('LOCAL://127.0.0.1:29102');
+        // The shared Dapr control plane was left as it was: no upgrade, no new Helm revision.
+        expect(deployed.steps.find((s) => s.name === 'dapr')?.changes?.['helm release dapr']).toBe('unchanged');
+        expect(await daprRevisions()).toBe(revisionsBefore);
+        // The admin's level and label are still there, and the stack runs under them on the real node.
+        const labels = (await json<{ metadata: { labels: Record<string, string> } }>(['get', 'namespace', TEAM_B])).metadata.labels;
+        expect(labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+        expect(labels['team.example/owner']).toBe('b');
+        expect(labels['pod-security.kubernetes.io/warn']).toBe('restricted');
+        const teamPods = await pods(TEAM_B);
+        expect(teamPods.map((p) => p.metadata.name).sort()).toEqual(['kafka-0', 'postgresql-0']);
+        for (const p of teamPods) expect([p.metadata.name, p.spec.nodeName, ready(p)]).toEqual([p.metadata.name, cluster().realNode.name, true]);
+
+        // Both stacks forwarded at once, each by its own supervisor.
+        const startA = await pf('start', NS);
+        expect(startA.code, startA.stderr).toBe(0);
+        const startB = await pf('start', TEAM_B);
+        expect(startB.code, startB.stderr).toBe(0);
+        expect(startB.stdout).toMatch(/postgresql\s+127\.0\.0\.1:15432\s+svc\/postgresql:5432\s+\d+\s+up\s+0\s+yes/);
+        expect(startB.stdout).toMatch(/kafka-0\s+127\.0\.0\.1:29102\s+pod\/kafka-0:29102\s+\d+\s+up\s+0\s+yes/);
+        const statusB = await kit('scripts/port-forward.mts', ['--quiet', 'status', '--namespace', TEAM_B]);
+        expect(statusB.code, statusB.stderr).toBe(0);
+        expect(statusB.stdout).toContain(`-n ${TEAM_B} -o jsonpath`);
+        expect(statusB.stdout).not.toMatch(/-n learnflow\b|127\.0\.0\.1:29092/);
+
+        // verify-all green on both at the same time.
+        const [va, vb] = await Promise.all([
+          kit('verify-all.mts', ['--skip-probe', '--json'], 4 * MIN),
+          kit('verify-all.mts', ['--namespace', TEAM_B, '--skip-probe', '--json'], 4 * MIN),
+        ]);
+        expect(va.code, va.stderr.slice(-3000)).toBe(0);
+        expect(vb.code, vb.stderr.slice(-3000)).toBe(0);
+        expect(failedChecks(report(va.stdout))).toEqual([]);
+        expect(failedChecks(report(vb.stdout))).toEqual([]);
+        expect(vb.stderr).toMatch(/127\.0\.0\.1:29102/);
+
+        // Each forward reaches its own stack: two Kafka clusters, two databases.
+        const clusterIdOf = async (port: number) => {
+          const admin = new Kafka({ brokers: [`127.0.0.1:${port}`], clientId: 'two-stacks', logLevel: logLevel.NOTHING, retry: { retries: 3 } }).admin();
+          await admin.connect();
+          try {
+            return (await admin.describeCluster()).clusterId;
+          } finally {
+            await admin.disconnect();
+          }
+        };
+        const deployedId = async (ns: string) =>
+          cluster().kubectl(['get', 'statefulset', 'kafka', '-n', ns, '-o', `jsonpath={.spec.template.spec.containers[0].env[?(@.name=="CLUSTER_ID")].value}`]);
+        const [idA, idB] = [await clusterIdOf(29092), await clusterIdOf(29102)];
+        expect(idA).toBe(await deployedId(NS));
+        expect(idB).toBe(await deployedId(TEAM_B));
+        expect(idA).not.toBe(idB);
+        const pgPortA = readState(path.join(REPO, '.learnflow/port-forward', cluster().context.replace(/[^A-Za-z0-9._-]/g, '_'), `${NS}.json`))!.forwards.find(
+          (f) => f.protocol === 'postgres',
+        )!.localPort;
+        const sql = async (port: number, ns: string, q: string) => {
+          const client = new pg.Client({
+            host: '127.0.0.1',
+            port,
+            user: 'learnflow_user',
+            password: await secretValue('postgresql-credentials', 'password', ns),
+            database: 'learnflow',
+            connectionTimeoutMillis: 10_000,
+          });
+          await client.connect();
+          try {
+            return (await client.query<{ n: string }>(q)).rows;
+          } finally {
+            await client.end();
+          }
+        };
+        const probe = 'CREATE TABLE IF NOT EXISTS public.two_stacks_probe (v text)';
+        await sql(15432, TEAM_B, probe);
+        await sql(15432, TEAM_B, "INSERT INTO public.two_stacks_probe VALUES ('written in team-b')");
+        await sql(pgPortA, NS, probe);
+        try {
+          expect(await sql(15432, TEAM_B, 'SELECT count(*) AS n FROM public.two_stacks_probe')).toEqual([{ n: '1' }]);
+          expect(await sql(pgPortA, NS, 'SELECT count(*) AS n FROM public.two_stacks_probe')).toEqual([{ n: '0' }]);
+        } finally {
+          await sql(pgPortA, NS, 'DROP TABLE public.two_stacks_probe');
+        }
+
+        // Destroying team-b leaves learnflow green.
+        expect((await pf('stop', TEAM_B)).code).toBe(0);
+        const gone = await kit('destroy-all.mts', ['--namespace', TEAM_B, '--purge', '--yes', '--json'], 4 * MIN);
+        expect(gone.code, gone.stderr.slice(-3000)).toBe(0);
+        await waitFor('team-b pods gone', async () => ((await pods(TEAM_B)).length === 0 ? true : undefined), { timeoutMs: 120_000, intervalMs: 1000 });
+        const again = await kit('verify-all.mts', ['--skip-probe', '--json'], 4 * MIN);
+        expect(again.code, again.stderr.slice(-3000)).toBe(0);
+        expect(failedChecks(report(again.stdout))).toEqual([]);
+      } finally {
+        await pf('stop', TEAM_B);
+        await pf('stop', NS);
+        release();
+      }
+    },
+  );
 });

@@ -244,6 +244,52 @@ describe('install-dapr on a simulated cluster', () => {
     expect(report(back.stdout).steps[0]!.changes!['helm release dapr']).toBe('configured');
   });
 
+  it(
+    '--no-scheduler in a deploy that fails at the wait is kept by the release: a re-run without flags and a deploy in another namespace leave it off',
+    { timeout: 170_000 },
+    async () => {
+      const values = async () => {
+        const r = spawnSync('helm', ['get', 'values', 'dapr', '-n', 'dapr-system', '-o', 'json', '--kube-context', cluster.context], {
+          env: cluster.env,
+          encoding: 'utf8',
+        });
+        expect(r.status, r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as { global?: { scheduler?: { enabled?: unknown } } };
+      };
+      // A budget too short for the control plane to come up: the release is upgraded, then the wait fails.
+      const failed = await install('--with-redis', '--no-scheduler', '--budget', '1s');
+      expect(failed.code, failed.stderr).toBe(1);
+      expect(failed.stderr).not.toMatch(STACK_TRACE);
+      expect((await values()).global?.scheduler?.enabled).toBe(false);
+
+      const again = await install('--with-redis');
+      expect(again.code, again.stderr.slice(-3000)).toBe(0);
+      expect(again.stderr).toContain('the Dapr scheduler off, as deployed (--scheduler changes it)');
+      expect(report(again.stdout).steps[0]!.changes!['helm release dapr']).toBe('unchanged');
+      expect((await values()).global?.scheduler?.enabled).toBe(false);
+      const verify = await kit('scripts/verify-dapr.mts', ['--skip-probe', '--json']);
+      expect(verify.code, verify.stderr.slice(-3000)).toBe(0);
+
+      // Another stack's deploy keeps the shared setting too.
+      // A stack's namespace as the kit leaves it (its ownership label names the stack).
+      const teamB = renderNamespace('team-b').map((m) => ({
+        ...m,
+        metadata: { ...m.metadata, labels: { ...m.metadata.labels, 'learnflow.dev/stack': 'team-b' } },
+      }));
+      await cluster.apply(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: teamB }));
+      const other = await kit('scripts/install-dapr.mts', ['--namespace', 'team-b', '--pg-url', pgUrl, '--control-plane-only', '--json']);
+      expect(other.code, other.stderr.slice(-3000)).toBe(0);
+      expect(report(other.stdout).steps[0]!.changes!['helm release dapr']).toBe('unchanged');
+
+      // --scheduler brings it back, and says whose control plane it changes.
+      const back = await install('--with-redis', '--scheduler');
+      expect(back.code, back.stderr.slice(-3000)).toBe(0);
+      expect(report(back.stdout).steps[0]!.changes!['helm release dapr']).toBe('configured');
+      expect(back.stderr).toMatch(/the Dapr control plane is shared: this upgrade changes it for the stacks in team-b too/);
+      expect((await values()).global?.scheduler?.enabled).not.toBe(false);
+    },
+  );
+
   it('prints its plan with --dry-run without touching the cluster', { timeout: 60_000 }, async () => {
     const r = await runKit('scripts/install-dapr.mts', ['--dry-run', '--context', 'no-such-context'], { env: { ...process.env, KUBECONFIG: '/nonexistent' } });
     expect(r.code, r.stderr).toBe(0);
