@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMMON_FLAGS } from '../../scripts/lib/core/config.js';
-import { editDistance, HELP_COLUMNS, parseFlags, suggestFlag, type FlagSpec } from '../../scripts/lib/core/flags.js';
+import { editDistance, HELP_COLUMNS, Options, parseFlags, suggestFlag, type FlagSpec } from '../../scripts/lib/core/flags.js';
 import { SCRIPTS } from '../../scripts/lib/cli/registry.js';
 import { allFlags, helpText, versionText } from '../../scripts/lib/cli/run.js';
 import type { Report } from '../../scripts/lib/core/report.js';
@@ -215,11 +215,13 @@ describe('the right cause', () => {
 describe('remembered settings', () => {
   it('a flag wins, then what the last deploy applied, then the default; contradictory flags are refused', async () => {
     const { chooseSetting } = await import('../../scripts/lib/kube/remembered.js');
-    const base = { name: 'Redis', on: 'with-redis', off: 'no-redis', fallback: false };
-    expect(chooseSetting({ ...base, flags: {} })).toEqual({ value: false, why: 'Redis off' });
-    expect(chooseSetting({ ...base, flags: {}, remembered: 'true' })).toEqual({ value: true, why: 'Redis on, as deployed (--no-redis changes it)' });
-    expect(chooseSetting({ ...base, flags: { 'no-redis': true }, remembered: 'true' })).toEqual({ value: false, why: 'Redis off (--no-redis)' });
-    expect(() => chooseSetting({ ...base, flags: { 'with-redis': true, 'no-redis': true } })).toThrow(/contradict/);
+    const { WITH_REDIS_FLAG, NO_REDIS_FLAG } = await import('../../scripts/lib/components/dapr/settings.js');
+    const base = { name: 'Redis', on: WITH_REDIS_FLAG, off: NO_REDIS_FLAG, fallback: false };
+    const options = (values: Record<string, boolean>) => new Options(values, new Set(Object.keys(values)));
+    expect(chooseSetting({ ...base, options: options({}) })).toEqual({ value: false, why: 'Redis off' });
+    expect(chooseSetting({ ...base, options: options({}), remembered: 'true' })).toEqual({ value: true, why: 'Redis on, as deployed (--no-redis changes it)' });
+    expect(chooseSetting({ ...base, options: options({ 'no-redis': true }), remembered: 'true' })).toEqual({ value: false, why: 'Redis off (--no-redis)' });
+    expect(() => chooseSetting({ ...base, options: options({ 'with-redis': true, 'no-redis': true }) })).toThrow(/contradict/);
   });
 });
 

@@ -488,9 +488,10 @@ describe('install-dapr --dry-run', () => {
 
   it('declares what preflight and scripts/images.mts need', () => {
     expect(dapr.extraNamespaces).toEqual(['dapr-system']);
-    expect(dapr.extraRequests!({ config: { flags: {} } } as never)).toEqual({ cpuMillis: 350, memoryBytes: 352 * 1024 ** 2 });
+    const ctxWith = (values: Record<string, unknown>) => ({ config: buildConfig({ values: values as never, given: new Set(), positionals: [] }) }) as never;
+    expect(dapr.extraRequests!(ctxWith({}))).toEqual({ cpuMillis: 350, memoryBytes: 352 * 1024 ** 2 });
     // Without the scheduler's 3 x 50m/64Mi.
-    expect(dapr.extraRequests!({ config: { flags: { 'no-scheduler': true } } } as never)).toEqual({ cpuMillis: 200, memoryBytes: 160 * 1024 ** 2 });
-    expect(dapr.images!({ config: { flags: {} } } as never)).toEqual([expect.stringMatching(/^curlimages\/curl:/)]);
+    expect(dapr.extraRequests!(ctxWith({ 'no-scheduler': true }))).toEqual({ cpuMillis: 200, memoryBytes: 160 * 1024 ** 2 });
+    expect(dapr.images!(ctxWith({}))).toEqual([expect.stringMatching(/^curlimages\/curl:/)]);
   });
 });

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
 import { createCtx } from '../../scripts/lib/kube/context.js';
+import { buildConfig } from '../../scripts/lib/core/config.js';
 import {
   collectImages,
   DAPR_CHART_IMAGES,
@@ -28,7 +29,7 @@ import { fakeClock, fakeExec, on } from '../support/fakes.js';
 
 const ctx = () =>
   createCtx({
-    config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, args: [], flags: {}, given: new Set() },
+    config: buildConfig({ values: { namespace: 'learnflow' }, given: new Set(), positionals: [] }),
     log: memoryLogger(),
     exec: fakeExec(),
     clock: fakeClock(),

@@ -91,3 +91,35 @@ describe('scripts/lib layers', () => {
     expect(touching).toEqual([]);
   });
 });
+
+describe('flags are read through their typed Flag, parsed once (core/flags.ts Options), never by name below cli/', () => {
+  // What reading a flag by its string key looks like: the untyped bag, a given-set looked up by name, a parsed
+  // values record indexed by a literal, or an Options method handed a string.
+  const BY_NAME = [/\bconfig\.flags\b/, /\.flags\[/, /\.given\.has\(/, /\bvalues\s*\[\s*['"`]/, /\b(?:options|o)\.(?:get|on|given)\(\s*['"`]/];
+  const byName = (text: string) =>
+    text
+      .split('\n')
+      .map((line, i) => ({ line: line.trim(), n: i + 1 }))
+      .filter(({ line }) => !line.startsWith('//') && !line.startsWith('*') && BY_NAME.some((re) => re.test(line)));
+
+  it('finds no read by name in scripts/lib outside cli/ and the parser itself', () => {
+    const found = files
+      .filter((f) => !rel(f).startsWith(`cli${path.sep}`) && rel(f) !== path.join('core', 'flags.ts'))
+      .flatMap((f) => byName(readFileSync(f, 'utf8')).map(({ line, n }) => `${rel(f)}:${n}: ${line}`));
+    expect(found).toEqual([]);
+  });
+
+  it('the check catches each form', () => {
+    for (const bad of [
+      "const r = ctx.config.flags['replicas'];",
+      'if (f.flags[name]) {}',
+      "if (config.given.has('context')) {}",
+      "const v = values['pg-url'];",
+      "o.get('replicas')",
+      "ctx.config.options.on('no-scheduler')",
+    ])
+      expect(byName(bad), bad).toHaveLength(1);
+    expect(byName('const r = ctx.config.options.get(REPLICAS_FLAG);')).toEqual([]);
+    expect(byName("const pw = secret.get('password');")).toEqual([]);
+  });
+});

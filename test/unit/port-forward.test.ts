@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { KitConfig } from '../../scripts/lib/core/config.js';
+import { buildConfig, type KitConfig } from '../../scripts/lib/core/config.js';
 import { createCtx, type Ctx } from '../../scripts/lib/kube/context.js';
 import {
   portForwardScript,
@@ -85,17 +85,7 @@ function fakeSpawn(behaviours: (((c: FakeChild) => void) | 'ready')[]) {
 }
 
 function config(flags: Record<string, unknown> = {}, namespace = 'learnflow'): KitConfig {
-  return {
-    namespace,
-    dryRun: false,
-    json: false,
-    verbose: true,
-    quiet: false,
-    noCluster: false,
-    args: [],
-    flags: flags as KitConfig['flags'],
-    given: new Set(),
-  };
+  return buildConfig({ values: { namespace, verbose: true, ...flags } as never, given: new Set(), positionals: [] });
 }
 
 function makeCtx(opts: { flags?: Record<string, unknown>; exec?: ReturnType<typeof fakeExec>; signal?: AbortSignal; root?: string } = {}) {

@@ -53,9 +53,10 @@ describe('runStep', () => {
     const clock = fakeClock();
     const { io: o } = io(clock);
     const { createCtx } = await import('../../scripts/lib/kube/context.js');
+    const { buildConfig } = await import('../../scripts/lib/core/config.js');
     const { createLogger, SecretRegistry } = await import('../../scripts/lib/core/log.js');
     const ctx = createCtx({
-      config: { namespace: 'learnflow', dryRun: false, json: false, verbose: false, quiet: false, noCluster: false, args: [], flags: {}, given: new Set() },
+      config: buildConfig({ values: { namespace: 'learnflow' }, given: new Set(), positionals: [] }),
       log: createLogger({ write: o.stderr, tty: false, clock }),
       exec: o.exec,
       clock,

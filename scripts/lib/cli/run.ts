@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { realClock, type Clock } from '../core/clock.js';
 import { readVersions, REPO_ROOT } from '../kube/manifests.js';
-import { buildConfig, COMMON_FLAGS, type KitConfig } from '../core/config.js';
+import { buildConfig, COMMON_FLAGS, YES_FLAG, type KitConfig } from '../core/config.js';
 import { createCtx } from '../kube/context.js';
 import { ExitCode, KitError, docsLink, type ExitCodeValue } from '../core/errors.js';
 import { createExec, type Exec } from '../core/exec.js';
@@ -17,13 +17,6 @@ import type { ScriptDef } from '../kube/script.js';
 
 export type { RunResult, ScriptDef } from '../kube/script.js';
 import { toReportError } from '../kube/steps.js';
-
-export const YES_FLAG: FlagSpec = {
-  name: 'yes',
-  short: 'y',
-  kind: 'boolean',
-  description: 'go ahead without asking: on a context that does not look like a local cluster, and where the script would ask',
-};
 
 export interface RunIO {
   stdout: (text: string) => void;
@@ -104,7 +97,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
     def.checkUsage?.(config);
     const change = config.dryRun || config.noCluster ? false : def.changesCluster?.(config);
     if (change) {
-      const context = await ensureTargetContext(ctx, { yes: config.flags.yes === true, strict: change.strict, what: change.what });
+      const context = await ensureTargetContext(ctx, { yes: config.options.on(YES_FLAG), strict: change.strict, what: change.what });
       log.info(`target: context ${context}, namespace ${config.namespace}`);
     }
     const result = await def.run(ctx);

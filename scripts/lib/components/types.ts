@@ -2,7 +2,7 @@
 // master scripts are thin entry points over these.
 
 import type { Ctx, StepCtx } from '../kube/context.js';
-import type { FlagSpec } from '../core/flags.js';
+import type { Flag, FlagSpec } from '../core/flags.js';
 import type { LaptopPorts } from './shared/stack-record.js';
 import type { Manifest } from '../kube/manifests.js';
 import type { StatusSection, StatusView } from './shared/status.js';
@@ -98,7 +98,7 @@ export interface ClusterWide {
   plan(ctx: Ctx, o: { purge: boolean; force: boolean }): Promise<ClusterWidePlan>;
   remove(step: StepCtx, plan: ClusterWidePlan, o: { purge: boolean }): Promise<void>;
   /** The flag that forces the removal, for --help and messages. */
-  forceFlag: FlagSpec;
+  forceFlag: Flag<'boolean'>;
 }
 
 export interface DeployOptions {

@@ -2,7 +2,7 @@
 
 import path from 'node:path';
 import { UsageError } from './errors.js';
-import { booleanFlag, type FlagSpec, type FlagValue, type ParsedFlags } from './flags.js';
+import { booleanFlag, flag, Options, type Flag, type FlagSpec, type FlagValue, type ParsedFlags } from './flags.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -32,61 +32,78 @@ export function validateBrokers(v: FlagValue): string | undefined {
   return bad ? `'${bad}' is not HOST:PORT (e.g. localhost:9092)` : undefined;
 }
 
+export const HELP_FLAG = flag({ name: 'help', short: 'h', kind: 'boolean', description: 'show this help and exit' });
+export const NAMESPACE_FLAG = flag({
+  name: 'namespace',
+  short: 'n',
+  kind: 'string',
+  valueName: 'NAME',
+  default: 'learnflow',
+  env: 'LEARNFLOW_NAMESPACE',
+  description: 'namespace of the LearnFlow stack',
+  validate: validateNamespace,
+});
+export const CONTEXT_FLAG = flag({
+  name: 'context',
+  kind: 'string',
+  valueName: 'NAME',
+  env: 'LEARNFLOW_CONTEXT',
+  aliases: ['kube-context'],
+  description: 'kubeconfig context to use (default: the current context)',
+});
+export const KUBECONFIG_FLAG = flag({
+  name: 'kubeconfig',
+  kind: 'string',
+  valueName: 'FILE',
+  clusterOnly: true,
+  description: 'kubeconfig file for kubectl and helm (default: $KUBECONFIG or ~/.kube/config)',
+});
+export const DRY_RUN_FLAG = booleanFlag(
+  'dry-run',
+  'print what would be applied as one YAML stream on stdout (the plan on stderr); touch nothing, need no cluster',
+);
+export const JSON_FLAG = booleanFlag('json', 'print exactly one JSON report on stdout (progress stays on stderr); -o json too');
+export const VERBOSE_FLAG = booleanFlag('verbose', 'also log every read-only command the kit runs', { short: 'v' });
+export const QUIET_FLAG = booleanFlag('quiet', 'log only warnings and failures (the report and --json are unchanged)', { short: 'q' });
+export const VERSION_FLAG = booleanFlag('version', "print the kit's version and every pinned component version, and exit");
+
+/** Scripts that ask, or change a cluster, take it (several with a description of their own: same flag, same reading). */
+export const YES_FLAG = flag({
+  name: 'yes',
+  short: 'y',
+  kind: 'boolean',
+  description: 'go ahead without asking: on a context that does not look like a local cluster, and where the script would ask',
+});
+
 export const COMMON_FLAGS: readonly FlagSpec[] = [
-  { name: 'help', short: 'h', kind: 'boolean', description: 'show this help and exit' },
-  {
-    name: 'namespace',
-    short: 'n',
-    kind: 'string',
-    valueName: 'NAME',
-    default: 'learnflow',
-    env: 'LEARNFLOW_NAMESPACE',
-    description: 'namespace of the LearnFlow stack',
-    validate: validateNamespace,
-  },
-  {
-    name: 'context',
-    kind: 'string',
-    valueName: 'NAME',
-    env: 'LEARNFLOW_CONTEXT',
-    aliases: ['kube-context'],
-    description: 'kubeconfig context to use (default: the current context)',
-  },
-  {
-    name: 'kubeconfig',
-    kind: 'string',
-    valueName: 'FILE',
-    clusterOnly: true,
-    description: 'kubeconfig file for kubectl and helm (default: $KUBECONFIG or ~/.kube/config)',
-  },
-  {
-    name: 'dry-run',
-    kind: 'boolean',
-    description: 'print what would be applied as one YAML stream on stdout (the plan on stderr); touch nothing, need no cluster',
-  },
-  { name: 'json', kind: 'boolean', description: 'print exactly one JSON report on stdout (progress stays on stderr); -o json too' },
-  { name: 'verbose', short: 'v', kind: 'boolean', description: 'also log every read-only command the kit runs' },
-  { name: 'quiet', short: 'q', kind: 'boolean', description: 'log only warnings and failures (the report and --json are unchanged)' },
-  { name: 'version', kind: 'boolean', description: "print the kit's version and every pinned component version, and exit" },
+  HELP_FLAG,
+  NAMESPACE_FLAG,
+  CONTEXT_FLAG,
+  KUBECONFIG_FLAG,
+  DRY_RUN_FLAG,
+  JSON_FLAG,
+  VERBOSE_FLAG,
+  QUIET_FLAG,
+  VERSION_FLAG,
 ];
 
-export const PG_URL_FLAG: FlagSpec = {
+export const PG_URL_FLAG = flag({
   name: 'pg-url',
   kind: 'string',
   valueName: 'URL',
   env: 'LEARNFLOW_PG_URL',
   description: 'reach PostgreSQL here instead of through a port-forward (postgres://user:pw@host:port/db)',
   validate: validatePgUrl,
-};
+});
 
-export const KAFKA_BROKERS_FLAG: FlagSpec = {
+export const KAFKA_BROKERS_FLAG = flag({
   name: 'kafka-brokers',
   kind: 'list',
   valueName: 'HOST:PORT,...',
   env: 'LEARNFLOW_KAFKA_BROKERS',
   description: 'reach Kafka here instead of through a port-forward',
   validate: validateBrokers,
-};
+});
 
 export const NO_CLUSTER_FLAG = booleanFlag('no-cluster', 'skip every kubectl/helm step; do only the data-plane work against --pg-url / --kafka-brokers');
 
@@ -101,15 +118,15 @@ export const NETWORK_POLICIES_FLAG = booleanFlag(
 );
 
 /** A component script's --budget, defaulting to the component's own budget. */
-export function budgetFlag(defaultMs: number): FlagSpec {
-  return {
+export function budgetFlag(defaultMs: number): Flag<'duration'> {
+  return flag({
     name: 'budget',
     kind: 'duration',
     valueName: 'DURATION',
     aliases: ['timeout'],
     default: defaultMs,
     description: `deadline for this component; exceeding it fails the run`,
-  };
+  });
 }
 
 export interface KitConfig {
@@ -126,39 +143,36 @@ export interface KitConfig {
   kafkaBrokers?: string[];
   /** The arguments besides flags, in order (a subcommand, a FILE), for scripts that take them. */
   args: string[];
-  /** Everything else the script declared, by flag name. */
-  flags: Record<string, FlagValue | undefined>;
-  given: Set<string>;
+  /** Every flag the script declared, read through its Flag (typed, defaults filled in). */
+  options: Options;
 }
 
 export function buildConfig(parsed: ParsedFlags): KitConfig {
-  const v = parsed.values;
+  const o = new Options(parsed.values, parsed.given);
+  const kubeconfig = o.get(KUBECONFIG_FLAG);
   const config: KitConfig = {
-    namespace: String(v.namespace ?? 'learnflow'),
-    context: v.context === undefined ? undefined : String(v.context),
-    dryRun: v['dry-run'] === true,
-    json: v.json === true,
-    verbose: v.verbose === true,
-    quiet: v.quiet === true,
-    kubeconfig: v.kubeconfig === undefined ? undefined : path.resolve(process.cwd(), String(v.kubeconfig)),
-    noCluster: v['no-cluster'] === true,
-    pgUrl: v['pg-url'] === undefined ? undefined : String(v['pg-url']),
-    kafkaBrokers: v['kafka-brokers'] as string[] | undefined,
+    namespace: o.get(NAMESPACE_FLAG) ?? 'learnflow',
+    context: o.get(CONTEXT_FLAG),
+    dryRun: o.on(DRY_RUN_FLAG),
+    json: o.on(JSON_FLAG),
+    verbose: o.on(VERBOSE_FLAG),
+    quiet: o.on(QUIET_FLAG),
+    kubeconfig: kubeconfig === undefined ? undefined : path.resolve(process.cwd(), kubeconfig),
+    noCluster: o.on(NO_CLUSTER_FLAG),
+    pgUrl: o.get(PG_URL_FLAG),
+    kafkaBrokers: o.get(KAFKA_BROKERS_FLAG),
     args: parsed.positionals,
-    flags: v,
-    given: parsed.given,
+    options: o,
   };
   if (config.noCluster) {
-    const needsPg = 'pg-url' in v;
-    const needsKafka = 'kafka-brokers' in v;
     const missing = [
-      needsPg && !config.pgUrl ? '--pg-url (or LEARNFLOW_PG_URL)' : '',
-      needsKafka && !config.kafkaBrokers ? '--kafka-brokers (or LEARNFLOW_KAFKA_BROKERS)' : '',
+      o.declares(PG_URL_FLAG) && !config.pgUrl ? '--pg-url (or LEARNFLOW_PG_URL)' : '',
+      o.declares(KAFKA_BROKERS_FLAG) && !config.kafkaBrokers ? '--kafka-brokers (or LEARNFLOW_KAFKA_BROKERS)' : '',
     ].filter(Boolean);
     if (missing.length) throw new UsageError(`--no-cluster needs ${missing.join(' and ')}: there is no port-forward to fall back on`);
-    if (config.given.has('context')) throw new UsageError('--no-cluster and --context contradict each other: --no-cluster talks to no cluster');
+    if (o.given(CONTEXT_FLAG)) throw new UsageError('--no-cluster and --context contradict each other: --no-cluster talks to no cluster');
     // Flags that only mean something to the cluster side: refused rather than silently ignored.
-    const clusterOnly = [...(parsed.clusterOnly ?? [])].filter((f) => config.given.has(f));
+    const clusterOnly = o.givenOf(parsed.clusterOnly ?? []);
     if (clusterOnly.length)
       throw new UsageError(
         `--no-cluster and ${clusterOnly.map((f) => `--${f}`).join(', ')} contradict each other: ${clusterOnly.length > 1 ? 'they change' : 'it changes'} the cluster, which --no-cluster does not touch`,
@@ -173,10 +187,10 @@ export function buildConfig(parsed: ParsedFlags): KitConfig {
  * A path flag's file: what the user typed resolves against where they stand (like -o/-i of backup and restore);
  * the default names one of the kit's own files and resolves against the repository.
  */
-export function flagPath(config: Pick<KitConfig, 'flags' | 'given'>, name: string, root: string, fallback?: string): string | undefined {
-  const value = config.flags[name];
+export function flagPath(config: Pick<KitConfig, 'options'>, f: Flag<'string'>, root: string, fallback?: string): string | undefined {
+  const value = config.options.get(f);
   if (value === undefined || value === '') return fallback === undefined ? undefined : path.resolve(root, fallback);
-  return path.resolve(config.given.has(name) ? process.cwd() : root, String(value));
+  return path.resolve(config.options.given(f) ? process.cwd() : root, value);
 }
 
 /** A path to print: relative to where the user stands when it is below it, absolute otherwise. */

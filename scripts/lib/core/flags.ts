@@ -27,9 +27,55 @@ export interface FlagSpec {
   clusterOnly?: boolean;
 }
 
+/** What a flag of each kind holds once parsed. */
+export type FlagValueOf<K extends FlagKind> = K extends 'boolean' ? boolean : K extends 'int' | 'duration' ? number : K extends 'list' ? string[] : string;
+
+/** A declared flag, typed by its kind: code reads its value through it (Options.get), never by its name. */
+export type Flag<K extends FlagKind = FlagKind> = FlagSpec & { kind: K };
+
+/** Declares a flag, keeping its kind in its type. */
+export function flag<K extends FlagKind>(spec: FlagSpec & { kind: K }): Flag<K> {
+  return spec;
+}
+
 /** An on/off flag: most flags are only a name and what it does. */
-export function booleanFlag(name: string, description: string, extra: Pick<FlagSpec, 'short' | 'clusterOnly'> = {}): FlagSpec {
+export function booleanFlag(name: string, description: string, extra: Pick<FlagSpec, 'short' | 'clusterOnly'> = {}): Flag<'boolean'> {
   return { name, kind: 'boolean', description, ...extra };
+}
+
+/**
+ * A run's flags, parsed once: each read through its declared Flag, typed by its kind, its default filled in. A flag
+ * the script does not declare reads as undefined (off).
+ */
+export class Options {
+  constructor(
+    private readonly values: Readonly<Record<string, FlagValue | undefined>>,
+    private readonly givenNames: ReadonlySet<string>,
+  ) {}
+
+  get<K extends FlagKind>(f: Flag<K>): FlagValueOf<K> | undefined {
+    return this.values[f.name] as FlagValueOf<K> | undefined;
+  }
+
+  /** An on/off flag is on. */
+  on(f: Flag<'boolean'>): boolean {
+    return this.values[f.name] === true;
+  }
+
+  /** The script declares it (its value may still be undefined). */
+  declares(f: FlagSpec): boolean {
+    return f.name in this.values;
+  }
+
+  /** Set on the command line or through the environment (not a default). */
+  given(f: FlagSpec): boolean {
+    return this.givenNames.has(f.name);
+  }
+
+  /** The flags given, by name (for messages: which of them contradict --no-cluster). */
+  givenOf(specs: Iterable<string>): string[] {
+    return [...specs].filter((n) => this.givenNames.has(n));
+  }
 }
 
 export interface ParsedFlags {

@@ -4,11 +4,12 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { COMMON_FLAGS } from '../core/config.js';
-import type { FlagSpec } from '../core/flags.js';
+import { booleanFlag, type FlagSpec } from '../core/flags.js';
 import type { Check } from '../core/report.js';
 import type { RunResult, ScriptDef, ScriptEntry } from '../kube/script.js';
 
 export const CONFIG_DOCS = 'docs/configuration.md';
+const CHECK_FLAG = booleanFlag('check', `write nothing; exit 1 if ${CONFIG_DOCS} is not what the code says`);
 export const REGENERATE = './scripts/gen-config-docs.mts';
 
 /** Environment variables the kit reads that are not a flag's. */
@@ -202,13 +203,13 @@ export function genConfigDocsScript(entries: readonly ScriptEntry[]): ScriptDef 
   return {
     name: 'gen-config-docs',
     summary: `Writes ${CONFIG_DOCS} from the flag definitions of every script (their names, environment variables, defaults\nand descriptions). Run it after adding or changing a flag; --check only tells whether the file is up to date.`,
-    flags: [{ name: 'check', kind: 'boolean', description: `write nothing; exit 1 if ${CONFIG_DOCS} is not what the code says` }],
+    flags: [CHECK_FLAG],
     footer: 'Exit codes: 0 written or up to date, 1 stale (--check), 2 bad usage.',
     async run(ctx): Promise<RunResult> {
       const started = ctx.clock.now();
       const state = await configDocsState(ctx.root, await loadAll(entries));
       const checks: Check[] = [];
-      const check = ctx.config.flags.check === true || ctx.config.dryRun;
+      const check = ctx.config.options.on(CHECK_FLAG) || ctx.config.dryRun;
       if (state.fresh) {
         checks.push({ name: CONFIG_DOCS, ok: true, detail: 'up to date' });
         ctx.log.ok(`${CONFIG_DOCS} is up to date`);

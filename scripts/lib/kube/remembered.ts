@@ -4,6 +4,8 @@
 
 import type { Ctx } from './context.js';
 import { UsageError } from '../core/errors.js';
+import { NETWORK_POLICIES_FLAG, NO_NETWORK_POLICIES_FLAG } from '../core/config.js';
+import type { Flag, Options } from '../core/flags.js';
 import type { Manifest } from './manifests.js';
 
 export function settingsConfigMapName(component: string): string {
@@ -35,30 +37,30 @@ export function renderSettings(namespace: string, component: string, labels: Rec
  * An on/off setting: the flag that turns it on, the flag that turns it off, else what was remembered, else the
  * default. Returns the choice and why, for the log. Pure.
  */
-export function chooseSetting(o: { name: string; on?: string; off?: string; flags: Record<string, unknown>; remembered?: string; fallback: boolean }): {
+export function chooseSetting(o: { name: string; on: Flag<'boolean'>; off: Flag<'boolean'>; options: Options; remembered?: string; fallback: boolean }): {
   value: boolean;
   why: string;
 } {
-  const on = o.on !== undefined && o.flags[o.on] === true;
-  const off = o.off !== undefined && o.flags[o.off] === true;
-  if (on && off) throw new UsageError(`--${o.on} and --${o.off} contradict each other: give one`);
-  if (on) return { value: true, why: `${o.name} on (--${o.on})` };
-  if (off) return { value: false, why: `${o.name} off (--${o.off})` };
+  const on = o.options.on(o.on);
+  const off = o.options.on(o.off);
+  if (on && off) throw new UsageError(`--${o.on.name} and --${o.off.name} contradict each other: give one`);
+  if (on) return { value: true, why: `${o.name} on (--${o.on.name})` };
+  if (off) return { value: false, why: `${o.name} off (--${o.off.name})` };
   if (o.remembered === 'true' || o.remembered === 'false') {
     const value = o.remembered === 'true';
     const change = value ? o.off : o.on;
-    return { value, why: `${o.name} ${value ? 'on' : 'off'}, as deployed${change ? ` (--${change} changes it)` : ''}` };
+    return { value, why: `${o.name} ${value ? 'on' : 'off'}, as deployed (--${change.name} changes it)` };
   }
   return { value: o.fallback, why: `${o.name} ${o.fallback ? 'on' : 'off'}` };
 }
 
 /** The NetworkPolicies of a component: --network-policies / --no-network-policies, else as deployed, else on. */
-export function chooseNetworkPolicies(flags: Record<string, unknown>, remembered: Record<string, string>): { value: boolean; why: string } {
+export function chooseNetworkPolicies(options: Options, remembered: Record<string, string>): { value: boolean; why: string } {
   return chooseSetting({
     name: 'NetworkPolicies',
-    on: 'network-policies',
-    off: 'no-network-policies',
-    flags,
+    on: NETWORK_POLICIES_FLAG,
+    off: NO_NETWORK_POLICIES_FLAG,
+    options,
     remembered: remembered.networkPolicies,
     fallback: true,
   });

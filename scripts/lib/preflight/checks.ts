@@ -1,6 +1,7 @@
 import { capacityHint, clusterFlavour, formatResources, freeCapacity, type NodeJson, type PodJsonForCapacity, type Resources } from './capacity.js';
 // Checks before any change. Each failure is an EnvironmentError (exit 3) with cause and fix.
 
+import { CONTEXT_FLAG } from '../core/config.js';
 import { perRun, type Ctx } from '../kube/context.js';
 import { CommandError, EnvironmentError, errorMessage } from '../core/errors.js';
 import { Helm } from '../kube/helm.js';
@@ -196,7 +197,7 @@ export async function ensureTargetContext(ctx: Ctx, opts: { yes: boolean; strict
       docs: 'cluster-unreachable',
     });
   }
-  const explicit = ctx.config.given.has('context');
+  const explicit = ctx.config.options.given(CONTEXT_FLAG);
   if (LOCAL_CONTEXT.test(context) || explicit) return context;
   const what = opts.what ?? 'change it';
   if (opts.strict) {

@@ -25,11 +25,11 @@
 
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { flagPath, NO_CLUSTER_FLAG, PG_URL_FLAG, shownPath, type KitConfig } from '../core/config.js';
+import { flagPath, NO_CLUSTER_FLAG, PG_URL_FLAG, shownPath, YES_FLAG, type KitConfig } from '../core/config.js';
 import type { Ctx, StepCtx } from '../kube/context.js';
 import { CommandError, EnvironmentError, KitError, StepError, UsageError } from '../core/errors.js';
 import { formatCommand, type ExecResult } from '../core/exec.js';
-import type { FlagSpec } from '../core/flags.js';
+import { booleanFlag, flag, type FlagSpec } from '../core/flags.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
 import { confirm } from '../core/prompt.js';
 import { connectPg, describePgUrl } from '../core/pg.js';
@@ -43,8 +43,7 @@ import { DB_NAME } from '../components/shared/postgres-credentials.js';
 import { statefulSetServesTls } from '../components/shared/postgres-tls.js';
 import { POSTGRES_SELECTOR } from '../components/postgres/index.js';
 import { renderServiceSecret, serviceDatabase } from '../components/postgres/service-databases.js';
-import { TOPICS_FLAG } from '../components/kafka/index.js';
-import { DEFAULT_CATALOGUE, loadCatalogue, type Catalogue } from '../components/kafka/catalogue.js';
+import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG, type Catalogue } from '../components/kafka/catalogue.js';
 import { podReady } from '../kube/pod-diagnosis.js';
 import { kitVersion } from './images/bundle.js';
 import {
@@ -85,34 +84,46 @@ export const COUNT_TABLES_SQL = `SELECT count(*) FROM pg_class c JOIN pg_namespa
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`;
 
-const TIMEOUT_FLAG: FlagSpec = {
+const TIMEOUT_FLAG = flag({
   name: 'timeout',
   kind: 'duration',
   valueName: 'DURATION',
   default: 10 * 60_000,
   description: 'give up on pg_dump / psql after this long',
-};
+});
 
-const BACKUP_NO_CLUSTER_FLAG: FlagSpec = {
+const BACKUP_NO_CLUSTER_FLAG = flag({
   ...NO_CLUSTER_FLAG,
   description: "with --pg-url: read no Secret (the backup then holds the logins' verifiers but not the passwords of their Secrets)",
-};
+});
 
-const RESTORE_NO_CLUSTER_FLAG: FlagSpec = {
+const RESTORE_NO_CLUSTER_FLAG = flag({
   ...NO_CLUSTER_FLAG,
   description: "with --pg-url: read and make no Secret (each login gets the backup's password)",
-};
+});
+
+const OUTPUT_FLAG = flag({
+  name: 'output',
+  short: 'o',
+  kind: 'string',
+  valueName: 'DIR',
+  description: `the folder to write the backup to (default: ${DEFAULT_BACKUP_DIR}/learnflow-<UTC time>); never overwrites anything`,
+});
+
+const INPUT_FLAG = flag({
+  name: 'input',
+  short: 'i',
+  kind: 'string',
+  valueName: 'DIR',
+  description: 'the backup to restore: a folder from backup-postgres.mts (or a single .sql file from an older kit: the learnflow database only); required',
+});
+
+const FORCE_FLAG = booleanFlag('force', 'overwrite databases that already hold tables (the objects in the backup are replaced)');
 
 export const BACKUP_FLAGS: readonly FlagSpec[] = [
   PG_URL_FLAG,
   BACKUP_NO_CLUSTER_FLAG,
-  {
-    name: 'output',
-    short: 'o',
-    kind: 'string',
-    valueName: 'DIR',
-    description: `the folder to write the backup to (default: ${DEFAULT_BACKUP_DIR}/learnflow-<UTC time>); never overwrites anything`,
-  },
+  OUTPUT_FLAG,
   { ...TOPICS_FLAG, description: 'the topic catalogue the stack was deployed with, recorded in the backup' },
   TIMEOUT_FLAG,
 ];
@@ -120,15 +131,9 @@ export const BACKUP_FLAGS: readonly FlagSpec[] = [
 export const RESTORE_FLAGS: readonly FlagSpec[] = [
   PG_URL_FLAG,
   RESTORE_NO_CLUSTER_FLAG,
-  {
-    name: 'input',
-    short: 'i',
-    kind: 'string',
-    valueName: 'DIR',
-    description: 'the backup to restore: a folder from backup-postgres.mts (or a single .sql file from an older kit: the learnflow database only); required',
-  },
-  { name: 'force', kind: 'boolean', description: 'overwrite databases that already hold tables (the objects in the backup are replaced)' },
-  { name: 'yes', short: 'y', kind: 'boolean', description: 'do not ask before overwriting (needed without a terminal)' },
+  INPUT_FLAG,
+  FORCE_FLAG,
+  { ...YES_FLAG, description: 'do not ask before overwriting (needed without a terminal)' },
   { ...TOPICS_FLAG, description: "the topic catalogue to compare with the backup's (a difference is reported with the command that applies the backup's)" },
   TIMEOUT_FLAG,
 ];
@@ -144,7 +149,7 @@ export function timestampName(now: number): string {
 }
 
 function timeoutOf(ctx: Ctx): number {
-  return Number(ctx.config.flags.timeout ?? 10 * 60_000);
+  return ctx.config.options.get(TIMEOUT_FLAG) ?? 10 * 60_000;
 }
 
 /** The URL without its password, and the password: the first goes into argv, the second into PGPASSWORD. */
@@ -394,13 +399,13 @@ function partialOf(out: string): string {
 }
 
 function resolveOutput(ctx: Ctx): string {
-  const given = ctx.config.flags.output;
-  if (given !== undefined) return path.resolve(process.cwd(), String(given));
+  const given = ctx.config.options.get(OUTPUT_FLAG);
+  if (given !== undefined) return path.resolve(process.cwd(), given);
   return path.join(ctx.root, DEFAULT_BACKUP_DIR, timestampName(ctx.clock.now()));
 }
 
 function catalogueOf(ctx: Ctx): { catalogue: Catalogue; file: string } {
-  const file = flagPath(ctx.config, 'topics', ctx.root, DEFAULT_CATALOGUE)!;
+  const file = flagPath(ctx.config, TOPICS_FLAG, ctx.root, DEFAULT_CATALOGUE)!;
   return { catalogue: loadCatalogue(ctx.root, file), file };
 }
 
@@ -618,14 +623,14 @@ async function restore(step: StepCtx, file: string, ask: (q: string) => Promise<
   const existing = await countTables(step, target);
   if (existing > 0) {
     const what = `${target.describe}, which holds ${existing} table(s)`;
-    const f = step.config.flags;
-    if (f.force !== true)
+    const o = step.config.options;
+    if (!o.on(FORCE_FLAG))
       throw new UsageError(`refusing to overwrite ${what}`, { fix: `add --force to replace its contents with the backup (${info.tables} tables)` });
     if (!info.clean)
       throw new UsageError(`${shownPath(file)} was made without --clean, so it cannot replace existing tables`, {
         fix: 'restore it into an empty database, or use a backup from ./scripts/backup-postgres.mts',
       });
-    if (f.yes !== true) {
+    if (!o.on(YES_FLAG)) {
       if (!interactive()) throw new UsageError(`refusing to overwrite ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
       if (!(await ask(`Overwrite ${what}, with ${shownPath(file)}?`))) throw new UsageError('not confirmed; nothing was restored');
     }
@@ -765,12 +770,12 @@ async function restoreStack(step: StepCtx, b: StackBackup, ask: (q: string) => P
   }
   if (occupied.length) {
     const what = `${occupied.join(', ')} at ${target.server}`;
-    const f = step.config.flags;
-    if (f.force !== true)
+    const o = step.config.options;
+    if (!o.on(FORCE_FLAG))
       throw new UsageError(`refusing to overwrite ${what}, which hold tables`, {
         fix: `add --force to replace their contents with the backup (a freshly deployed stack holds the seeded tables: --force is expected there)`,
       });
-    if (f.yes !== true) {
+    if (!o.on(YES_FLAG)) {
       if (!interactive()) throw new UsageError(`refusing to overwrite ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
       if (!(await ask(`Overwrite ${what}, and set the logins ${b.manifest.roles.join(', ')}, from ${shownDir}?`)))
         throw new UsageError('not confirmed; nothing was restored');
@@ -871,7 +876,7 @@ async function restoreStack(step: StepCtx, b: StackBackup, ask: (q: string) => P
 
   // 7. The topics: the backup's catalogue, for the next deploy-kafka (restore-postgres does not touch Kafka).
   if (b.manifest.topics) {
-    const current = flagPath(step.config, 'topics', step.root, DEFAULT_CATALOGUE)!;
+    const current = flagPath(step.config, TOPICS_FLAG, step.root, DEFAULT_CATALOGUE)!;
     const theirs = readFileSync(path.join(b.dir, b.manifest.topics.file), 'utf8');
     const same = existsSync(current) && readFileSync(current, 'utf8') === theirs;
     if (same) step.log.ok(`topics: the backup's ${b.manifest.topics.topics.length} topics are ${shownPath(current)}'s: deploy-kafka reconciles the same ones`);
@@ -891,7 +896,7 @@ type RestoreInput = { kind: 'stack'; dir: string } | { kind: 'file'; file: strin
 
 /** The backup to restore, as given (--input, relative to where the user stands): a folder, its manifest, or an old file. */
 function restoreInput(config: KitConfig): RestoreInput {
-  const input = config.flags.input;
+  const input = config.options.get(INPUT_FLAG);
   if (input === undefined) throw new UsageError('say which backup to restore: --input DIR', { fix: `ls ${DEFAULT_BACKUP_DIR}/` });
   const file = path.resolve(process.cwd(), String(input));
   const shown = shownPath(file);

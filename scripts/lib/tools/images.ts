@@ -7,20 +7,22 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { Ctx } from '../kube/context.js';
-import { COMMON_FLAGS, flagPath, shownPath as shown, type KitConfig } from '../core/config.js';
+import { COMMON_FLAGS, flagPath, shownPath as shown, YES_FLAG, type KitConfig } from '../core/config.js';
 import { EnvironmentError, errorMessage, StepError, UsageError } from '../core/errors.js';
-import type { FlagSpec } from '../core/flags.js';
+import { booleanFlag, flag, type FlagSpec } from '../core/flags.js';
 import { readVersions, type Manifest } from '../kube/manifests.js';
 import type { Check } from '../core/report.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { runStep } from '../kube/steps.js';
 import type { Component } from '../components/types.js';
-import { chooseChart, DAPR_CHART_FLAG } from '../components/dapr/settings.js';
+import { chooseChart, DAPR_CHART_FLAG, NO_SCHEDULER_FLAG, WITH_REDIS_FLAG } from '../components/dapr/settings.js';
 import {
   ARCHES,
   chooseTarget,
+  CLUSTER_NAME_FLAG,
   dockerFacts,
   ensureTools,
+  FOR_FLAG,
   hostArch,
   nodeArch,
   TARGETS,
@@ -30,7 +32,18 @@ import {
   type PreloadTarget,
 } from './images/detect.js';
 import { preloadImageCommands, runImageCommands, showCmd, toolsFor, type Cmd, type KindForm } from './images/preload.js';
-import { loadBundle, loadScript, planLoad, planSave, readManifest, saveBundle, saveScript, type BundleManifest } from './images/bundle.js';
+import {
+  IMAGES_TIMEOUT_FLAG,
+  loadBundle,
+  loadScript,
+  planLoad,
+  planSave,
+  readManifest,
+  saveBundle,
+  saveScript,
+  timeoutOf,
+  type BundleManifest,
+} from './images/bundle.js';
 
 export { TARGETS, type PreloadTarget } from './images/detect.js';
 
@@ -42,51 +55,36 @@ export interface ImageRef {
   source: string;
 }
 
+const NAMES_FLAG = booleanFlag('names', 'print only the image names, one per line (for xargs)');
+const LOAD_FLAG = booleanFlag(
+  'load',
+  'pull every image and load it into the cluster (minikube image load, kind load, k3d image import); kind on the containerd image store through an archive',
+);
+const ARCH_FLAG = flag({
+  name: 'arch',
+  kind: 'string',
+  valueName: 'ARCH',
+  choices: ARCHES,
+  description: "save: the architecture to save the images for (default: the cluster's nodes, else this machine's)",
+});
+
 export const IMAGES_FLAGS: readonly FlagSpec[] = [
-  {
-    name: 'for',
-    kind: 'string',
-    valueName: 'CLUSTER',
-    choices: TARGETS,
-    description:
-      'the kind of cluster: print its pre-load commands only (default: all); what --load and load load into (default: the one the current context names)',
-  },
-  {
-    name: 'cluster-name',
-    kind: 'string',
-    valueName: 'NAME',
-    description: 'kind / k3d cluster name, minikube profile (default: from the context kind-NAME / k3d-NAME, else kind, k3s-default)',
-  },
-  { name: 'names', kind: 'boolean', description: 'print only the image names, one per line (for xargs)' },
+  FOR_FLAG,
+  CLUSTER_NAME_FLAG,
+  NAMES_FLAG,
   // Read by the Dapr component's plan(), as install-dapr's flag of the same name.
-  { name: 'with-redis', kind: 'boolean', description: 'also list the optional Redis (install-dapr --with-redis)' },
-  { name: 'no-scheduler', kind: 'boolean', description: 'leave out the Dapr scheduler image (install-dapr --no-scheduler)' },
-  {
-    name: 'load',
-    kind: 'boolean',
-    description:
-      'pull every image and load it into the cluster (minikube image load, kind load, k3d image import); kind on the containerd image store through an archive',
-  },
-  {
-    name: 'arch',
-    kind: 'string',
-    valueName: 'ARCH',
-    choices: ARCHES,
-    description: "save: the architecture to save the images for (default: the cluster's nodes, else this machine's)",
-  },
+  { ...WITH_REDIS_FLAG, description: 'also list the optional Redis (install-dapr --with-redis)' },
+  { ...NO_SCHEDULER_FLAG, description: 'leave out the Dapr scheduler image (install-dapr --no-scheduler)' },
+  LOAD_FLAG,
+  ARCH_FLAG,
   {
     ...DAPR_CHART_FLAG,
     description: 'save: put this local chart directory in the bundle (default: the chart install-dapr would use; helm pull when that is the chart repository)',
   },
-  { name: 'timeout', kind: 'duration', valueName: 'DURATION', default: 30 * 60_000, description: 'give up on one pull, save or load after this long' },
+  IMAGES_TIMEOUT_FLAG,
   // The target guard of the scripts that change a cluster, checked here rather than by the runner: without --for the
   // context only tells which kind of cluster to load into, and with --for it plays no part.
-  {
-    name: 'yes',
-    short: 'y',
-    kind: 'boolean',
-    description: '--load and load without --for: go ahead on a context that does not look like a local cluster',
-  },
+  { ...YES_FLAG, description: '--load and load without --for: go ahead on a context that does not look like a local cluster' },
 ];
 
 /**
@@ -176,7 +174,7 @@ export async function collectImages(ctx: Ctx, components: readonly Component[]):
   }
   // The chart's images whatever the Dapr component declares (it installs the chart with --wait; a slow pull is
   // what trips it).
-  refs.push(...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: ctx.config.flags['no-scheduler'] !== true }));
+  refs.push(...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(NO_SCHEDULER_FLAG) }));
   return {
     images: dedupe(
       refs,
@@ -330,7 +328,7 @@ const MODES = ['save', 'load'];
 
 /** Bad combinations and files: exit 2 naming the flag or FILE, before anything runs. */
 export function checkImagesUsage(config: KitConfig, args: ImagesArgs): void {
-  const f = config.flags;
+  const o = config.options;
   const { command, file } = args;
   if (command !== undefined && !MODES.includes(command))
     throw new UsageError(`unknown command '${command}': say save FILE or load FILE, or nothing to list the images`, { fix: './scripts/images.mts --help' });
@@ -338,14 +336,13 @@ export function checkImagesUsage(config: KitConfig, args: ImagesArgs): void {
     throw new UsageError(`${command} needs FILE: ${command === 'save' ? 'where to write the bundle' : 'the bundle save wrote'}`, {
       fix: command === 'save' ? './scripts/images.mts save learnflow-images.tar --arch arm64' : './scripts/images.mts load learnflow-images.tar',
     });
-  if (f.load === true && command)
+  if (o.on(LOAD_FLAG) && command)
     throw new UsageError(`--load and ${command} contradict each other: ${command} FILE works from a bundle`, { fix: 'drop one of them' });
-  if (f.names === true && (command || f.load === true))
+  if (o.on(NAMES_FLAG) && (command || o.on(LOAD_FLAG)))
     throw new UsageError(`--names only lists the names: it does not go with ${command ?? '--load'}`, { fix: 'drop --names' });
-  if (config.given.has('arch') && command !== 'save')
+  if (o.given(ARCH_FLAG) && command !== 'save')
     throw new UsageError('--arch is for save: load takes the architecture from the bundle, --load from the cluster', { fix: 'drop --arch' });
-  if (config.given.has('for') && command === 'save')
-    throw new UsageError('--for is for --load and load: a bundle fits every kind of cluster', { fix: 'drop --for' });
+  if (o.given(FOR_FLAG) && command === 'save') throw new UsageError('--for is for --load and load: a bundle fits every kind of cluster', { fix: 'drop --for' });
   if (!file) return;
   const abs = path.resolve(process.cwd(), file);
   if (command === 'save' && existsSync(abs))
@@ -356,20 +353,19 @@ export function checkImagesUsage(config: KitConfig, args: ImagesArgs): void {
     throw new UsageError(`FILE ${shown(abs)} is a folder, not a bundle`, { fix: 'give the bundle file itself' });
 }
 
-const timeoutOf = (ctx: Ctx) => Number(ctx.config.flags.timeout ?? 30 * 60_000);
-
 async function listImages(ctx: Ctx, loadComponents: () => Promise<readonly Component[]>): Promise<RunResult> {
   const started = ctx.clock.now();
   const { images, checks } = await collectImages(ctx, await loadComponents());
-  const f = ctx.config.flags;
-  const targets = f.for ? [f.for as PreloadTarget] : [...TARGETS];
-  const clusterName = f['cluster-name'] === undefined ? undefined : String(f['cluster-name']);
+  const o = ctx.config.options;
+  const chosen = o.get(FOR_FLAG) as PreloadTarget | undefined;
+  const targets = chosen ? [chosen] : [...TARGETS];
+  const clusterName = o.get(CLUSTER_NAME_FLAG);
   const ok = checks.every((c) => c.ok);
   for (const c of checks.filter((c) => !c.ok)) ctx.log.fail(`${c.name}: ${c.detail}`);
   ctx.log.info(`${images.length} images`);
   const names = images.map((i) => i.image);
-  const kind = f.names !== true && targets.includes('kind') ? await kindAdvice(ctx) : undefined;
-  const output = f.names === true ? names.join('\n') : formatImages(images, targets, clusterName, kind);
+  const kind = !o.on(NAMES_FLAG) && targets.includes('kind') ? await kindAdvice(ctx) : undefined;
+  const output = o.on(NAMES_FLAG) ? names.join('\n') : formatImages(images, targets, clusterName, kind);
   return {
     // Only a failure gets a row in the table: a listing is not a run to time.
     steps: ok ? [] : [{ name: 'images', ok, status: 'failed', durationMs: ctx.clock.now() - started, budgetMs: null, checks }],
@@ -446,8 +442,7 @@ async function preload(ctx: Ctx, loadComponents: () => Promise<readonly Componen
 }
 
 async function save(ctx: Ctx, file: string, loadComponents: () => Promise<readonly Component[]>): Promise<RunResult> {
-  const f = ctx.config.flags;
-  let arch = f.arch as Arch | undefined;
+  let arch = ctx.config.options.get(ARCH_FLAG) as Arch | undefined;
   if (arch) ctx.log.info(`saving for linux/${arch} (--arch)`);
   else {
     const nodes = await nodeArch(ctx);
@@ -457,7 +452,7 @@ async function save(ctx: Ctx, file: string, loadComponents: () => Promise<readon
   }
   const names = await imageNames(ctx, loadComponents);
   const version = readVersions().dapr.version;
-  const chart = chooseChart(version, flagPath(ctx.config, 'dapr-chart', ctx.root), ctx.root);
+  const chart = chooseChart(version, flagPath(ctx.config, DAPR_CHART_FLAG, ctx.root), ctx.root);
   const plan = planSave(file, arch, names, chart);
   if (ctx.config.dryRun) return dryRunResult(saveScript(plan), { bundle: { file: shown(file), arch, images: names, chart: chart.describe } });
   await ensureTools(ctx, ['docker', 'tar', ...(chart.ref.kind === 'repo' ? ['helm'] : [])], 'save', {
@@ -537,7 +532,7 @@ export function imagesScript(loadComponents: () => Promise<readonly Component[]>
       const file = args.file === undefined ? undefined : path.resolve(process.cwd(), args.file);
       if (args.command === 'save') return save(ctx, file!, loadComponents);
       if (args.command === 'load') return load(ctx, file!, loadComponents);
-      if (ctx.config.flags.load === true) return preload(ctx, loadComponents);
+      if (ctx.config.options.on(LOAD_FLAG)) return preload(ctx, loadComponents);
       return listImages(ctx, loadComponents);
     },
   };

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { flagPath, shownPath } from '../core/config.js';
 import type { Ctx } from '../kube/context.js';
 import { EnvironmentError, StepError, UsageError, errorMessage } from '../core/errors.js';
-import type { FlagSpec } from '../core/flags.js';
+import { flag, type FlagSpec } from '../core/flags.js';
 import { REPO_ROOT } from '../kube/manifests.js';
 import {
   localPortInUse,
@@ -41,31 +41,37 @@ export const POSTGRES_SERVICE = 'postgresql';
 export const POSTGRES_PORT = 5432;
 export const KAFKA_STATEFULSET = 'kafka';
 
-export const PORT_FORWARD_FLAGS: readonly FlagSpec[] = [
-  {
-    name: 'pg-port',
-    kind: 'int',
-    valueName: 'PORT',
-    env: 'LEARNFLOW_PG_PORT',
-    description: "local port for PostgreSQL (127.0.0.1:PORT -> svc/postgresql:5432); default: the stack's (5432 for the first stack on a cluster)",
-    validate: (v) => (Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'a port is 1-65535'),
-  },
-  {
-    name: 'only',
-    kind: 'list',
-    valueName: 'NAMES',
-    choices: ['postgres', 'kafka'],
-    description: 'forward only these (default: whatever of PostgreSQL and Kafka is deployed)',
-  },
-  { name: 'wait', kind: 'duration', valueName: 'DURATION', default: 60_000, description: 'start: how long to wait for every forward to come up' },
-  {
-    name: 'state-file',
-    kind: 'string',
-    valueName: 'FILE',
-    env: 'LEARNFLOW_PORT_FORWARD_STATE',
-    description: `where the supervisor keeps its pid and state (its log is next to it, .log); default: ${STATE_DIR}/CONTEXT/NAMESPACE.json`,
-  },
-];
+const PG_PORT_FLAG = flag({
+  name: 'pg-port',
+  kind: 'int',
+  valueName: 'PORT',
+  env: 'LEARNFLOW_PG_PORT',
+  description: "local port for PostgreSQL (127.0.0.1:PORT -> svc/postgresql:5432); default: the stack's (5432 for the first stack on a cluster)",
+  validate: (v) => (Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'a port is 1-65535'),
+});
+const ONLY_FLAG = flag({
+  name: 'only',
+  kind: 'list',
+  valueName: 'NAMES',
+  choices: ['postgres', 'kafka'],
+  description: 'forward only these (default: whatever of PostgreSQL and Kafka is deployed)',
+});
+const WAIT_FLAG = flag({
+  name: 'wait',
+  kind: 'duration',
+  valueName: 'DURATION',
+  default: 60_000,
+  description: 'start: how long to wait for every forward to come up',
+});
+const STATE_FILE_FLAG = flag({
+  name: 'state-file',
+  kind: 'string',
+  valueName: 'FILE',
+  env: 'LEARNFLOW_PORT_FORWARD_STATE',
+  description: `where the supervisor keeps its pid and state (its log is next to it, .log); default: ${STATE_DIR}/CONTEXT/NAMESPACE.json`,
+});
+
+export const PORT_FORWARD_FLAGS: readonly FlagSpec[] = [PG_PORT_FLAG, ONLY_FLAG, WAIT_FLAG, STATE_FILE_FLAG];
 
 export interface ForwardSpec {
   /** postgresql, kafka-0, kafka-1, ... */
@@ -139,7 +145,7 @@ export function processLooksLike(pid: number, marker: string): boolean {
 
 /** The stack's state file: --state-file, else one per (context, namespace) under STATE_DIR. */
 export async function stateFilePath(ctx: Ctx): Promise<string> {
-  const given = flagPath(ctx.config, 'state-file', ctx.root);
+  const given = flagPath(ctx.config, STATE_FILE_FLAG, ctx.root);
   if (given) return given;
   const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, '_') || '_';
   return path.join(ctx.root, STATE_DIR, safe(await contextName(ctx)), `${ctx.config.namespace}.json`);
@@ -165,14 +171,14 @@ export function writeState(file: string, state: StateFile): void {
 
 /** The forwards for what is deployed, on the stack's laptop ports: svc/postgresql, and pod/kafka-i:base+i for each broker. */
 export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
-  const only = ctx.config.flags.only as string[] | undefined;
+  const only = ctx.config.options.get(ONLY_FLAG);
   const want = (name: string) => !only?.length || only.includes(name);
   const ns = ctx.config.namespace;
   const specs: ForwardSpec[] = [];
   const ports = await laptopPorts(ctx);
   if (want('postgres')) {
     const svc = await ctx.kube.getOptional<{ spec?: { selector?: Record<string, string> } }>('service', POSTGRES_SERVICE);
-    const pgPort = Number(ctx.config.flags['pg-port'] ?? ports.postgres);
+    const pgPort = ctx.config.options.get(PG_PORT_FLAG) ?? ports.postgres;
     if (svc)
       specs.push({
         name: 'postgresql',
@@ -268,11 +274,11 @@ export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps):
 }
 
 function plannedForwards(ctx: Ctx, file: string): string {
-  const only = ctx.config.flags.only as string[] | undefined;
+  const only = ctx.config.options.get(ONLY_FLAG);
   const want = (name: string) => !only?.length || only.includes(name);
   const ns = ctx.config.namespace;
   const first = portsOfSlot(0);
-  const pgPort = ctx.config.flags['pg-port'] ?? `${first.postgres} (the first stack's; another stack's record names its own)`;
+  const pgPort = ctx.config.options.get(PG_PORT_FLAG) ?? `${first.postgres} (the first stack's; another stack's record names its own)`;
   ctx.log.info('dry run: nothing was contacted or started');
   return [
     `# would read the stack's laptop ports (ConfigMap/${STACK_RECORD}), service/${POSTGRES_SERVICE} and statefulset/${KAFKA_STATEFULSET} in namespace ${ns}, then start a supervisor keeping up:`,
@@ -293,7 +299,7 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
     return {
       steps: [],
       budgetMs: null,
-      output: plannedForwards(ctx, flagPath(ctx.config, 'state-file', ctx.root) ?? path.join(STATE_DIR, 'CONTEXT', `${ctx.config.namespace}.json`)),
+      output: plannedForwards(ctx, flagPath(ctx.config, STATE_FILE_FLAG, ctx.root) ?? path.join(STATE_DIR, 'CONTEXT', `${ctx.config.namespace}.json`)),
     };
   const file = await stateFilePath(ctx);
   const existing = readState(file);
@@ -344,7 +350,7 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
   if (!supervisorPid) throw new StepError('could not start the port-forward supervisor', { fix: `see ${logFile}` });
   ctx.log.info(`started the supervisor (pid ${supervisorPid}, log ${path.relative(process.cwd(), logFile) || logFile})`);
 
-  const waitMs = Number(ctx.config.flags.wait ?? 60_000);
+  const waitMs = ctx.config.options.get(WAIT_FLAG) ?? 60_000;
   const until = ctx.clock.now() + waitMs;
   for (;;) {
     const st = readState(file);

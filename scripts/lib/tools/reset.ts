@@ -6,29 +6,32 @@ import type pg from 'pg';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
 import type { StepCtx } from '../kube/context.js';
 import { UsageError } from '../core/errors.js';
-import type { FlagSpec } from '../core/flags.js';
+import { flag, type FlagSpec } from '../core/flags.js';
 import { confirm, isInteractive } from '../core/prompt.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { runStep } from '../kube/steps.js';
-import { DEFAULT_CATALOGUE, loadCatalogue } from '../components/kafka/catalogue.js';
+import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG } from '../components/kafka/catalogue.js';
 import { connectKafka, openEndpoint } from '../components/shared/kafka-client.js';
 import { STATEFULSET as KAFKA_STATEFULSET } from '../components/shared/kafka-topology.js';
 import { withPostgres } from '../components/shared/postgres-connection.js';
 import { EXPECTED_TABLES } from '../components/postgres/expected-schema.js';
-import { loadMigrations } from '../components/postgres/migrate.js';
+import { loadMigrations, MIGRATIONS_FLAG } from '../components/postgres/migrate.js';
 import { STATE_SCHEMA } from '../components/dapr/settings.js';
-import { flagPath } from '../core/config.js';
+import { flagPath, YES_FLAG } from '../core/config.js';
 import { withTimeout } from '../core/wait.js';
 
 /** The seed migrations: applied again after the tables are emptied (each is re-run safe: ON CONFLICT DO NOTHING). */
 const SEED = /_seed_/;
 
-const RESET_FLAGS: readonly FlagSpec[] = [
-  PG_URL_FLAG,
-  KAFKA_BROKERS_FLAG,
-  NO_CLUSTER_FLAG,
-  { name: 'only', kind: 'list', valueName: 'PARTS', choices: ['postgres', 'kafka', 'dapr-state'], description: 'reset only these parts (default: all three)' },
-];
+const ONLY_FLAG = flag({
+  name: 'only',
+  kind: 'list',
+  valueName: 'PARTS',
+  choices: ['postgres', 'kafka', 'dapr-state'],
+  description: 'reset only these parts (default: all three)',
+});
+
+const RESET_FLAGS: readonly FlagSpec[] = [PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, ONLY_FLAG];
 
 /** Empties the LearnFlow tables (one TRUNCATE, identities restarted) and applies the seed again, in one transaction. */
 export async function resetTables(client: pg.Client, seeds: readonly { name: string; sql: string }[]): Promise<{ tables: number; seeds: string[] }> {
@@ -55,7 +58,7 @@ export async function resetDaprState(client: pg.Client): Promise<number> {
 
 async function reset(step: StepCtx, parts: readonly string[]): Promise<void> {
   if (parts.includes('postgres') || parts.includes('dapr-state')) {
-    const seeds = loadMigrations(flagPath(step.config, 'migrations', step.root, 'sql/migrations')!).filter((m) => SEED.test(m.name));
+    const seeds = loadMigrations(flagPath(step.config, MIGRATIONS_FLAG, step.root, 'sql/migrations')!).filter((m) => SEED.test(m.name));
     await withPostgres(step, async (client) => {
       if (parts.includes('postgres')) {
         const r = await resetTables(client, seeds);
@@ -71,7 +74,7 @@ async function reset(step: StepCtx, parts: readonly string[]): Promise<void> {
     });
   }
   if (parts.includes('kafka')) {
-    const catalogue = loadCatalogue(step.root, flagPath(step.config, 'topics', step.root, DEFAULT_CATALOGUE));
+    const catalogue = loadCatalogue(step.root, flagPath(step.config, TOPICS_FLAG, step.root, DEFAULT_CATALOGUE));
     const sts = step.config.noCluster ? undefined : await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', KAFKA_STATEFULSET);
     const session = await connectKafka(step, await openEndpoint(step, sts?.spec?.replicas ?? 1));
     try {
@@ -109,13 +112,13 @@ export function resetScript(ask: (q: string) => Promise<boolean> = confirm, inte
     footer: 'Exit codes: 0 reset, 1 a part failed, 2 bad usage or not confirmed, 3 environment not ready.',
     changesCluster: () => ({ what: 'delete its data' }),
     async run(ctx): Promise<RunResult> {
-      const parts = (ctx.config.flags.only as string[] | undefined) ?? ['postgres', 'kafka', 'dapr-state'];
+      const parts = ctx.config.options.get(ONLY_FLAG) ?? ['postgres', 'kafka', 'dapr-state'];
       const what = `${parts.join(', ')} data of the stack in namespace ${ctx.config.namespace}`;
       if (ctx.config.dryRun) {
         ctx.log.info(`dry run: would delete the ${what} (tables emptied and seeded again, topic records deleted, Dapr state emptied)`);
         return { steps: [], budgetMs: null };
       }
-      if (ctx.config.flags.yes !== true) {
+      if (!ctx.config.options.on(YES_FLAG)) {
         if (!interactive()) throw new UsageError(`refusing to delete the ${what} without confirmation: no terminal to ask`, { fix: 'add --yes' });
         if (!(await ask(`Delete the ${what}${ctx.config.context ? ` (context ${ctx.config.context})` : ''}?`)))
           throw new UsageError('not confirmed; nothing was deleted');

@@ -10,6 +10,7 @@ import { runStep } from '../kube/steps.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
 import { laptopPorts } from '../components/shared/stack-record.js';
+import { booleanFlag } from '../core/flags.js';
 
 /** Reads the stack's namespace once, then each component's section (the data-plane reads, topics and migrations, are bounded). */
 export async function collectStatus(step: StepCtx, components: readonly Component[], o: { data: boolean }): Promise<StatusSection[]> {
@@ -31,6 +32,9 @@ export function formatStatus(sections: readonly StatusSection[], short: boolean)
   return out.join('\n') + '\n';
 }
 
+const SHORT_FLAG = booleanFlag('short', 'one line per component and its endpoints (what deploy-all prints at its end)');
+const NO_DATA_FLAG = booleanFlag('no-data', 'only what kubectl shows: no port-forward to read topics and migrations');
+
 export function statusScript(components: () => Promise<readonly Component[]>): ScriptDef {
   return {
     name: 'status',
@@ -39,10 +43,7 @@ export function statusScript(components: () => Promise<readonly Component[]>): S
       "the services' databases), the in-cluster addresses and the laptop endpoints, where each credential is kept (the Secret and key,",
       'never the value), and the next command when something is off. Read only. --short for one line per component.',
     ].join('\n'),
-    flags: [
-      { name: 'short', kind: 'boolean', description: 'one line per component and its endpoints (what deploy-all prints at its end)' },
-      { name: 'no-data', kind: 'boolean', description: 'only what kubectl shows: no port-forward to read topics and migrations' },
-    ],
+    flags: [SHORT_FLAG, NO_DATA_FLAG],
     footer: 'Exit codes: 0 shown (whatever it shows), 2 bad usage, 3 the cluster is not reachable.',
     async run(ctx): Promise<RunResult> {
       if (ctx.config.dryRun) {
@@ -55,10 +56,10 @@ export function statusScript(components: () => Promise<readonly Component[]>): S
       const step = await runStep(ctx, {
         name: 'status',
         budgetMs: 120_000,
-        run: async (s) => void (sections = await collectStatus(s, await components(), { data: s.config.flags['no-data'] !== true })),
+        run: async (s) => void (sections = await collectStatus(s, await components(), { data: !s.config.options.on(NO_DATA_FLAG) })),
       });
       if (!step.ok) return { steps: [step], budgetMs: null };
-      return { steps: [], budgetMs: null, output: formatStatus(sections, ctx.config.flags.short === true), data: { status: sections } };
+      return { steps: [], budgetMs: null, output: formatStatus(sections, ctx.config.options.on(SHORT_FLAG)), data: { status: sections } };
     },
   };
 }

@@ -11,6 +11,7 @@ import type { RunResult, ScriptDef } from '../kube/script.js';
 import { runStep, skippedStep } from '../kube/steps.js';
 import { UsageError } from '../core/errors.js';
 import { booleanFlag } from '../core/flags.js';
+import { budgetFlag } from '../core/config.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
 
 export const DIFF_FLAG = booleanFlag(
@@ -133,10 +134,10 @@ export function deployScript(c: Component): ScriptDef {
     summary: c.summaries.deploy,
     flags: [...c.deployFlags, DIFF_FLAG],
     footer: `Exit codes: 0 deployed, 1 a step failed or the budget ran out, 2 bad usage, 3 environment not ready.\nWith --diff: 0 nothing would change, 1 something would.\nTroubleshooting: docs/troubleshooting.md; component guide: docs/${c.name}.md`,
-    changesCluster: (config) => (config.flags.diff === true ? false : {}),
+    changesCluster: (config) => (config.options.on(DIFF_FLAG) ? false : {}),
     async run(ctx) {
-      const budgetMs = Number(ctx.config.flags.budget);
-      if (ctx.config.flags.diff === true) return diffRun(ctx, [c]);
+      const budgetMs = ctx.config.options.get(budgetFlag(c.budgetMs)) ?? c.budgetMs;
+      if (ctx.config.options.on(DIFF_FLAG)) return diffRun(ctx, [c]);
       if (ctx.config.dryRun) return dryRun(ctx, [c], { [c.name]: budgetMs });
       if (ctx.config.noCluster && c.clusterOnly) return { steps: [skippedStep(c.name, budgetMs, `--no-cluster: ${c.title} runs only in a cluster`)], budgetMs };
       const step = await runStep(ctx, { name: c.name, budgetMs, run: (s) => c.deploy(s) });

@@ -7,13 +7,13 @@ import { add, formatResources, manifestRequests, type Resources } from '../prefl
 import { DIFF_FLAG, diffRun, dryRun } from './component-scripts.js';
 import { COMPONENTS, COMPONENT_NAMES, deployStages } from '../components/index.js';
 import type { Component, ComponentName } from '../components/types.js';
-import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
+import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG, YES_FLAG } from '../core/config.js';
 import type { Ctx } from '../kube/context.js';
 import { runSnapshotSpec } from '../kube/snapshot.js';
 import { writeDiagnostics } from '../kube/diagnostics-bundle.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { docsLink, EnvironmentError, KitError, StepError, UsageError } from '../core/errors.js';
-import type { FlagSpec, FlagValue } from '../core/flags.js';
+import { booleanFlag, flag, type FlagSpec, type FlagValue } from '../core/flags.js';
 import { networkPolicySupport } from '../preflight/netpol-support.js';
 import { ensureCapacity, ensureClusterReachable, ensureDefaultStorageClass, ensureTargetContext, ensureTools } from '../preflight/checks.js';
 import type { StepReport } from '../core/report.js';
@@ -70,30 +70,37 @@ function budgetsText(components: readonly Component[]): string {
   return [...components.map((c) => `${c.title} ${minutes(c.budgetMs)}`), `all ${minutes(TOTAL_BUDGET_MS)}`].join(', ');
 }
 
+export const ONLY_FLAG = flag({
+  name: 'only',
+  kind: 'list',
+  valueName: 'NAMES',
+  choices: COMPONENT_NAMES,
+  description: 'run only these components (comma-separated)',
+});
+export const SKIP_FLAG = flag({ name: 'skip', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'leave these components out' });
+const BUDGETS_FLAG = flag({
+  name: 'budget',
+  kind: 'list',
+  valueName: 'NAME=DURATION,...',
+  repeatable: true,
+  description: `override budgets (defaults: kafka 10m, postgres 10m, dapr 5m, total 30m), e.g. kafka=15m`,
+  validate: validateBudgets,
+});
+const NO_DIAGNOSTICS_FLAG = booleanFlag('no-diagnostics', 'do not write a diagnostics bundle when a step fails');
+
+/** Its help names the stages deploy-all runs together otherwise (masterFlags). */
+const SEQUENTIAL_FLAG = booleanFlag('sequential', 'deploy one component at a time');
+
 export function masterFlags(components: readonly Component[], kind: 'deploy' | 'verify' | 'destroy'): FlagSpec[] {
-  const flags: FlagSpec[] = [
-    { name: 'only', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'run only these components (comma-separated)' },
-    { name: 'skip', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'leave these components out' },
-  ];
+  const flags: FlagSpec[] = [ONLY_FLAG, SKIP_FLAG];
   if (kind === 'destroy') return flags; // destroy.ts adds --purge, --yes and the components' own
   flags.push(PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG);
   if (kind === 'deploy') {
     flags.push(
-      {
-        name: 'sequential',
-        kind: 'boolean',
-        description: `deploy one component at a time (default: ${stagesText(components)})`,
-      },
-      {
-        name: 'budget',
-        kind: 'list',
-        valueName: 'NAME=DURATION,...',
-        repeatable: true,
-        description: `override budgets (defaults: kafka 10m, postgres 10m, dapr 5m, total 30m), e.g. kafka=15m`,
-        validate: validateBudgets,
-      },
-      { name: 'yes', short: 'y', kind: 'boolean', description: 'deploy to a context that does not look like a local cluster without --context' },
-      { name: 'no-diagnostics', kind: 'boolean', description: 'do not write a diagnostics bundle when a step fails' },
+      { ...SEQUENTIAL_FLAG, description: `deploy one component at a time (default: ${stagesText(components)})` },
+      BUDGETS_FLAG,
+      { ...YES_FLAG, description: 'deploy to a context that does not look like a local cluster without --context' },
+      NO_DIAGNOSTICS_FLAG,
       DIFF_FLAG,
     );
   }
@@ -176,7 +183,7 @@ async function preflight(ctx: Ctx, components: readonly Component[], yes: boolea
   );
   const server = await ensureClusterReachable(ctx);
   ctx.log.info(`context ${context}, Kubernetes ${server.gitVersion}, kubectl ${tools.kubectl}${tools.helm ? `, helm ${tools.helm}` : ''}`);
-  const checkPolicies = ctx.config.flags['no-network-policies'] !== true;
+  const checkPolicies = !ctx.config.options.on(NO_NETWORK_POLICIES_FLAG);
   const need = await stackRequests(ctx, components);
   // One read of what the checks below and the components' deploys look at (a re-run then reads nothing more).
   await snapshotStack(ctx, components);
@@ -214,28 +221,28 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
     flags: masterFlags(components, 'deploy'),
     footer:
       'Exit codes: 0 deployed, 1 a step failed or a budget ran out, 2 bad usage, 3 environment not ready.\nWith --diff: 0 nothing would change, 1 something would.\nTroubleshooting: docs/troubleshooting.md',
-    changesCluster: (config) => (config.flags.diff === true ? false : {}),
+    changesCluster: (config) => (config.options.on(DIFF_FLAG) ? false : {}),
     async run(ctx): Promise<RunResult> {
-      const f = ctx.config.flags;
-      const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
-      const budgets = parseBudgets(f.budget as string[] | undefined, all);
+      const o = ctx.config.options;
+      const selected = selectComponents(all, o.get(ONLY_FLAG), o.get(SKIP_FLAG));
+      const budgets = parseBudgets(o.get(BUDGETS_FLAG), all);
       for (const c of selected) {
         if (budgetOf(budgets, c) > budgets.total)
           ctx.log.warn(
             `the ${c.title} budget (${formatDuration(budgetOf(budgets, c))}) is above the total (${formatDuration(budgets.total)}): the total ends the run first`,
           );
       }
-      if (f.diff === true) return diffRun(ctx, selected);
+      if (o.on(DIFF_FLAG)) return diffRun(ctx, selected);
       if (ctx.config.dryRun) {
         const stages = deployStages(
           selected.map((c) => c.name),
-          f.sequential === true,
+          o.on(SEQUENTIAL_FLAG),
         );
         ctx.log.info(`deploy-all plan (total budget ${formatDuration(budgets.total)}): ${stages.map((s) => s.join(' + ')).join(' -> ')}`);
         const plan = await dryRun(ctx, selected, budgets);
         return { ...plan, budgetMs: budgets.total };
       }
-      if (!ctx.config.noCluster) await preflight(ctx, selected, f.yes === true);
+      if (!ctx.config.noCluster) await preflight(ctx, selected, o.on(YES_FLAG));
       else ctx.preflighted = true;
 
       const total = new Deadline(ctx.clock, budgets.total);
@@ -243,12 +250,12 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
       let failed: string | undefined;
       const stages = deployStages(
         selected.map((c) => c.name),
-        f.sequential === true,
+        o.on(SEQUENTIAL_FLAG),
         all,
       );
       // What needs no other component (Dapr's control plane) starts at once, beside the first stage.
       const prepared = new Map<ComponentName, Promise<StepReport>>();
-      if (!ctx.config.noCluster && f.sequential !== true) {
+      if (!ctx.config.noCluster && !o.on(SEQUENTIAL_FLAG)) {
         for (const c of selected) {
           if (c.prepare && stages[0] && !stages[0].includes(c.name))
             prepared.set(c.name, runStep(ctx, { name: c.name, budgetMs: budgetOf(budgets, c), run: (s) => c.prepare!(s) }, total));
@@ -290,7 +297,7 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
         result.output = await howToConnect(ctx, Object.values(all));
         result.data = { howToConnect: result.output.trimEnd().split('\n') };
       }
-      if (failed && !ctx.config.noCluster && f['no-diagnostics'] !== true) {
+      if (failed && !ctx.config.noCluster && !o.on(NO_DIAGNOSTICS_FLAG)) {
         const manifests = (await Promise.all(selected.map(async (c) => (await c.plan(ctx)).manifests))).flat();
         const dir = await writeDiagnostics(ctx, {
           namespaces: [ctx.config.namespace, ...selected.flatMap((c) => c.extraNamespaces ?? [])],
@@ -314,8 +321,7 @@ export function verifyAllScript(all: Readonly<Record<ComponentName, Component>>)
     flags: masterFlags(components, 'verify'),
     footer: 'Exit codes: 0 all checks passed, 1 a check failed, 2 bad usage, 3 environment not ready.',
     async run(ctx): Promise<RunResult> {
-      const f = ctx.config.flags;
-      const selected = selectComponents(all, f.only as string[] | undefined, f.skip as string[] | undefined);
+      const selected = selectComponents(all, ctx.config.options.get(ONLY_FLAG), ctx.config.options.get(SKIP_FLAG));
       if (ctx.config.dryRun) {
         ctx.log.info(`dry run: would verify ${selected.map((c) => c.title).join(', ')}; nothing was contacted`);
         return { steps: [], budgetMs: null };
@@ -351,6 +357,6 @@ export function destroyAllScript(
   ask: (q: string) => Promise<boolean> = confirm,
   interactive: () => boolean = isInteractive,
 ): ScriptDef {
-  const select = (ctx: Ctx) => selectComponents(all, ctx.config.flags.only as string[] | undefined, ctx.config.flags.skip as string[] | undefined);
+  const select = (ctx: Ctx) => selectComponents(all, ctx.config.options.get(ONLY_FLAG), ctx.config.options.get(SKIP_FLAG));
   return destroyScript(all, select, masterFlags(Object.values(all), 'destroy'), ask, interactive);
 }

@@ -7,7 +7,8 @@ import { COMPONENT_NAMES } from '../components/index.js';
 import type { ClusterWidePlan, Component } from '../components/types.js';
 import type { Ctx } from '../kube/context.js';
 import { errorMessage, UsageError } from '../core/errors.js';
-import type { FlagSpec } from '../core/flags.js';
+import { booleanFlag, type FlagSpec } from '../core/flags.js';
+import { YES_FLAG } from '../core/config.js';
 import { deleteNamed, isUnknownResourceType, ownedNames } from '../kube/kubectl.js';
 import { CREATED_BY_LABEL, MANAGED_BY, MANAGED_BY_LABEL, STACK_LABEL } from '../kube/manifests.js';
 import { ensureClusterReachable, ensureTargetContext } from '../preflight/checks.js';
@@ -120,17 +121,16 @@ export function describeDestroyPlan(plan: DestroyPlan): string[] {
   return out;
 }
 
+const PURGE_FLAG = booleanFlag(
+  'purge',
+  'also delete the volumes (all data) and the generated Secrets, and the namespace when the kit created it and nothing else is in it',
+);
+
 export function destroyFlags(components: readonly Component[]): FlagSpec[] {
   return [
+    PURGE_FLAG,
     {
-      name: 'purge',
-      kind: 'boolean',
-      description: 'also delete the volumes (all data) and the generated Secrets, and the namespace when the kit created it and nothing else is in it',
-    },
-    {
-      name: 'yes',
-      short: 'y',
-      kind: 'boolean',
+      ...YES_FLAG,
       description: 'do not ask for confirmation (needed without a terminal); with --purge on a context that does not look local, --context is needed too',
     },
     ...components.flatMap((c) => (c.clusterWide ? [c.clusterWide.forceFlag] : [])),
@@ -155,16 +155,17 @@ export function destroyScript(
     flags: [...baseFlags, ...destroyFlags(components)],
     footer: 'Exit codes: 0 removed, 1 a step failed, 2 bad usage (or no confirmation), 3 environment not ready.\nRules: docs/operations.md#destroy',
     changesCluster: (config) => ({
-      strict: config.flags.purge === true,
-      what: config.flags.purge === true ? 'delete volumes and namespaces there' : 'remove the stack there',
+      strict: config.options.on(PURGE_FLAG),
+      what: config.options.on(PURGE_FLAG) ? 'delete volumes and namespaces there' : 'remove the stack there',
     }),
     async run(ctx): Promise<RunResult> {
-      const f = ctx.config.flags;
-      const purge = f.purge === true;
-      const force = components.some((c) => c.clusterWide && f[c.clusterWide.forceFlag.name] === true);
+      const o = ctx.config.options;
+      const purge = o.on(PURGE_FLAG);
+      const yes = o.on(YES_FLAG);
+      const force = components.some((c) => c.clusterWide && o.on(c.clusterWide.forceFlag));
       refuseNamespace(ctx.config.namespace, purge);
       const selected = select(ctx).reverse();
-      if (f.yes !== true && !ctx.config.dryRun && !interactive()) {
+      if (!yes && !ctx.config.dryRun && !interactive()) {
         throw new UsageError(`refusing to remove the stack in namespace ${ctx.config.namespace} without confirmation: no terminal to ask`, {
           fix: 'add --yes (see what would go first: --dry-run)',
         });
@@ -211,7 +212,7 @@ export function destroyScript(
         `${purge ? ' INCLUDING ALL DATA (volumes, Secrets)' : ' (volumes and Secrets kept)'}` +
         `${plan.namespaceVerdict.delete ? `, and the namespace itself` : ''}` +
         `${clusterWide.length ? `, and CLUSTER-WIDE: ${clusterWide.join(', ')}` : ''} in context ${context}?`;
-      if (f.yes !== true && !(await ask(question))) throw new UsageError('not confirmed; nothing was removed');
+      if (!yes && !(await ask(question))) throw new UsageError('not confirmed; nothing was removed');
       ctx.preflighted = true;
       const steps: StepReport[] = [];
       for (const c of plan.components) {

@@ -51,6 +51,10 @@ import {
   VERIFY_FLAGS,
   PROBE_IMAGE,
   PROBE_TIMEOUT_FLAG,
+  PROBE_IMAGE_FLAG,
+  SAMPLING_FLAG,
+  SKIP_PROBE_FLAG,
+  NO_SCHEDULER_FLAG,
   daprSettings,
   type DaprSettings,
   BUDGET_MS,
@@ -240,7 +244,7 @@ async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
   const remembered = await rememberedSettings(step, 'dapr');
   const s = daprSettings(step, remembered);
   for (const why of s.why) step.log.info(why);
-  if (!s.zipkinEndpoint && step.config.given.has('tracing-sampling-rate')) {
+  if (!s.zipkinEndpoint && step.config.options.given(SAMPLING_FLAG)) {
     step.log.warn('--tracing-sampling-rate has no effect without --zipkin-endpoint: no collector, so no spans are exported');
   }
   const run: DaprRun = { standalone: o.dependenciesReady !== true, remembered };
@@ -269,16 +273,16 @@ async function verify(step: StepCtx): Promise<void> {
     step.check('control plane', false, errorMessage(err).split('\n')[0]!);
   }
   const { withRedis } = await objectChecks(step);
-  const f = step.config.flags;
-  await zipkinCheck(step, f['skip-probe'] === true);
-  if (f['skip-probe'] === true) {
+  const o = step.config.options;
+  await zipkinCheck(step, o.on(SKIP_PROBE_FLAG));
+  if (o.on(SKIP_PROBE_FLAG)) {
     step.log.warn('--skip-probe: no sidecar was started; the components were checked as objects only');
     step.check('probe', true, 'skipped (--skip-probe)');
     return;
   }
   await probeChecksEndToEnd(step, {
-    image: String(f['probe-image'] ?? PROBE_IMAGE),
-    timeoutMs: Number(f['probe-timeout'] ?? PROBE_TIMEOUT_FLAG.default),
+    image: o.get(PROBE_IMAGE_FLAG) ?? PROBE_IMAGE,
+    timeoutMs: o.get(PROBE_TIMEOUT_FLAG) ?? Number(PROBE_TIMEOUT_FLAG.default),
     withRedis,
   });
 }
@@ -377,9 +381,9 @@ export const dapr: Component = {
   extraNamespaces: [DAPR_NAMESPACE],
   clusterOnly: true,
   /** The probe's image: the chart's own images are listed by scripts/images.mts from the chart values. */
-  images: (ctx: Ctx) => [String(ctx.config.flags['probe-image'] ?? PROBE_IMAGE)],
+  images: (ctx: Ctx) => [ctx.config.options.get(PROBE_IMAGE_FLAG) ?? PROBE_IMAGE],
   /** The control plane's requests as k8s/dapr/values.yaml sets them; without the scheduler's with --no-scheduler. */
-  extraRequests: (ctx: Ctx) => controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)), controlPlaneOf(ctx.config.flags['no-scheduler'] !== true)),
+  extraRequests: (ctx: Ctx) => controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)), controlPlaneOf(!ctx.config.options.on(NO_SCHEDULER_FLAG))),
 
   /** The chart's own objects (CRDs, ClusterRoles, the injector webhook: the cluster-wide part), via `helm template`. */
   async renderExtra(ctx: Ctx) {

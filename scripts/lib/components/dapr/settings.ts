@@ -7,7 +7,7 @@ import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_NET
 import { chooseNetworkPolicies, chooseSetting } from '../../kube/remembered.js';
 import type { Ctx } from '../../kube/context.js';
 import { UsageError } from '../../core/errors.js';
-import { booleanFlag, type FlagSpec, type FlagValue } from '../../core/flags.js';
+import { booleanFlag, type FlagSpec, type FlagValue, flag } from '../../core/flags.js';
 import type { ChartRef } from '../../kube/helm.js';
 import { readVersions } from '../../kube/manifests.js';
 
@@ -52,7 +52,7 @@ export const PROBE_IMAGE = `${PROBE_PIN.image}:${PROBE_PIN.version}`;
 
 const SEMVER = /^\d+\.\d+\.\d+$/;
 
-export const DAPR_VERSION_FLAG: FlagSpec = {
+export const DAPR_VERSION_FLAG = flag({
   name: 'dapr-version',
   kind: 'string',
   clusterOnly: true,
@@ -61,16 +61,16 @@ export const DAPR_VERSION_FLAG: FlagSpec = {
   env: 'LEARNFLOW_DAPR_VERSION',
   description: 'Dapr version to install (chart and images)',
   validate: (v: FlagValue) => (SEMVER.test(String(v)) ? undefined : `'${String(v)}' is not a version like 1.18.3`),
-};
+});
 
-export const DAPR_CHART_FLAG: FlagSpec = {
+export const DAPR_CHART_FLAG = flag({
   name: 'dapr-chart',
   kind: 'string',
   clusterOnly: true,
   valueName: 'DIR',
   env: 'LEARNFLOW_DAPR_CHART',
   description: 'install from this local chart directory instead of the official Dapr chart repository (offline installs, tests)',
-};
+});
 
 export const WITH_REDIS_FLAG = booleanFlag('with-redis', `also deploy Redis and the ${REDIS_STATESTORE} component, visible to app id ${REDIS_SCOPE} only`, {
   clusterOnly: true,
@@ -81,7 +81,7 @@ export const CONTROL_PLANE_ONLY_FLAG = booleanFlag(
   'Dapr: install the control plane only (no components, no state-store role; Kafka and PostgreSQL not needed)',
 );
 
-export const SAMPLING_FLAG: FlagSpec = {
+export const SAMPLING_FLAG = flag({
   name: 'tracing-sampling-rate',
   kind: 'string',
   valueName: 'RATE',
@@ -91,15 +91,15 @@ export const SAMPLING_FLAG: FlagSpec = {
     const s = String(v);
     return /^(0(\.\d+)?|1(\.0+)?)$/.test(s) ? undefined : `'${s}' is not a number between 0 and 1`;
   },
-};
+});
 
-export const ZIPKIN_FLAG: FlagSpec = {
+export const ZIPKIN_FLAG = flag({
   name: 'zipkin-endpoint',
   kind: 'string',
   valueName: 'URL',
   description: "a Zipkin collector for the sidecars' spans, e.g. http://zipkin.learnflow.svc.cluster.local:9411/api/v2/spans (default: no tracing)",
   validate: (v: FlagValue) => (/^https?:\/\/[^\s"]+$/.test(String(v)) ? undefined : `'${String(v)}' is not an http(s) URL`),
-};
+});
 
 export const WITH_ZIPKIN_FLAG = booleanFlag(
   'with-zipkin',
@@ -112,7 +112,7 @@ export const NO_REDIS_FLAG = booleanFlag(
 );
 export const NO_ZIPKIN_FLAG = booleanFlag('no-zipkin', 'remove the Zipkin of an earlier --with-zipkin; --with-zipkin is remembered otherwise');
 
-export const CONSUMER_GROUP_FLAG: FlagSpec = {
+export const CONSUMER_GROUP_FLAG = flag({
   name: 'consumer-group',
   kind: 'string',
   valueName: 'NAME',
@@ -120,28 +120,28 @@ export const CONSUMER_GROUP_FLAG: FlagSpec = {
   description: "Kafka consumer group of every subscriber; '{appID}' in it is replaced per app, e.g. learnflow-{appID}",
   validate: (v: FlagValue) =>
     /^[A-Za-z0-9._{}-]{1,200}$/.test(String(v)) ? undefined : `'${String(v)}' is not a consumer group name (letters, digits, . _ - and {appID})`,
-};
+});
 
 export const SKIP_PROBE_FLAG = booleanFlag(
   'skip-probe',
   'skip the end-to-end probe (for clusters that run no containers, e.g. KWOK); only the objects are checked',
 );
 
-export const PROBE_IMAGE_FLAG: FlagSpec = {
+export const PROBE_IMAGE_FLAG = flag({
   name: 'probe-image',
   kind: 'string',
   valueName: 'IMAGE',
   default: PROBE_IMAGE,
   description: 'image of the probe Job (needs /bin/sh and curl)',
-};
+});
 
-export const PROBE_TIMEOUT_FLAG: FlagSpec = {
+export const PROBE_TIMEOUT_FLAG = flag({
   name: 'probe-timeout',
   kind: 'duration',
   valueName: 'DURATION',
   default: 180_000,
   description: 'how long the probe may take, image pulls included',
-};
+});
 
 export const NO_SCHEDULER_FLAG = booleanFlag(
   'no-scheduler',
@@ -253,30 +253,33 @@ export function daprSettings(
   remembered: Record<string, string> = {},
   live: LiveControlPlaneSettings = {},
 ): DaprSettings & { why: string[]; schedulerWhy: string } {
-  const f = ctx.config.flags;
-  for (const extra of ['with-redis', 'with-zipkin']) {
-    if (f['control-plane-only'] === true && f[extra] === true) {
-      throw new UsageError(`--control-plane-only and --${extra} contradict each other: it belongs with the components, which --control-plane-only leaves out`, {
-        fix: 'drop one of them',
-      });
+  const o = ctx.config.options;
+  for (const extra of [WITH_REDIS_FLAG, WITH_ZIPKIN_FLAG]) {
+    if (o.on(CONTROL_PLANE_ONLY_FLAG) && o.on(extra)) {
+      throw new UsageError(
+        `--control-plane-only and --${extra.name} contradict each other: it belongs with the components, which --control-plane-only leaves out`,
+        {
+          fix: 'drop one of them',
+        },
+      );
     }
   }
-  if (f['with-zipkin'] === true && f['zipkin-endpoint'] !== undefined) {
+  if (o.on(WITH_ZIPKIN_FLAG) && o.get(ZIPKIN_FLAG) !== undefined) {
     throw new UsageError(
       '--with-zipkin and --zipkin-endpoint contradict each other: the first deploys the collector the sidecars send to, the second names another',
       { fix: 'drop one of them' },
     );
   }
   const namespace = ctx.config.namespace;
-  const version = String(f['dapr-version'] ?? readVersions().dapr.version);
-  const redis = chooseSetting({ name: 'Redis', on: 'with-redis', off: 'no-redis', flags: f, remembered: remembered.withRedis, fallback: false });
-  const zipkin = chooseSetting({ name: 'Zipkin', on: 'with-zipkin', off: 'no-zipkin', flags: f, remembered: remembered.withZipkin, fallback: false });
-  const policies = chooseNetworkPolicies(f, remembered);
+  const version = o.get(DAPR_VERSION_FLAG) ?? readVersions().dapr.version;
+  const redis = chooseSetting({ name: 'Redis', on: WITH_REDIS_FLAG, off: NO_REDIS_FLAG, options: o, remembered: remembered.withRedis, fallback: false });
+  const zipkin = chooseSetting({ name: 'Zipkin', on: WITH_ZIPKIN_FLAG, off: NO_ZIPKIN_FLAG, options: o, remembered: remembered.withZipkin, fallback: false });
+  const policies = chooseNetworkPolicies(o, remembered);
   const scheduler = chooseSetting({
     name: 'the Dapr scheduler',
-    on: 'scheduler',
-    off: 'no-scheduler',
-    flags: f,
+    on: SCHEDULER_FLAG,
+    off: NO_SCHEDULER_FLAG,
+    options: o,
     remembered: live.scheduler === undefined ? undefined : String(live.scheduler),
     fallback: true,
   });
@@ -285,13 +288,13 @@ export function daprSettings(
     schedulerWhy: scheduler.why,
     namespace,
     version,
-    chart: chooseChart(version, flagPath(ctx.config, 'dapr-chart', ctx.root), ctx.root),
+    chart: chooseChart(version, flagPath(ctx.config, DAPR_CHART_FLAG, ctx.root), ctx.root),
     valuesPath: path.join(ctx.root, VALUES_FILE),
     withRedis: redis.value,
-    controlPlaneOnly: f['control-plane-only'] === true,
-    consumerGroup: String(f['consumer-group'] ?? DEFAULT_CONSUMER_GROUP),
-    samplingRate: String(f['tracing-sampling-rate'] ?? '1'),
-    zipkinEndpoint: zipkin.value ? zipkinEndpointIn(namespace) : f['zipkin-endpoint'] === undefined ? undefined : String(f['zipkin-endpoint']),
+    controlPlaneOnly: o.on(CONTROL_PLANE_ONLY_FLAG),
+    consumerGroup: o.get(CONSUMER_GROUP_FLAG) ?? DEFAULT_CONSUMER_GROUP,
+    samplingRate: o.get(SAMPLING_FLAG) ?? '1',
+    zipkinEndpoint: zipkin.value ? zipkinEndpointIn(namespace) : o.get(ZIPKIN_FLAG),
     networkPolicies: policies.value,
     withZipkin: zipkin.value,
     scheduler: scheduler.value,

@@ -5,9 +5,18 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { UsageError } from '../../core/errors.js';
+import { flag } from '../../core/flags.js';
 import { minIsrFor } from '../shared/kafka-topology.js';
 
 export const DEFAULT_CATALOGUE = 'k8s/kafka/topics.yaml';
+
+export const TOPICS_FLAG = flag({
+  name: 'topics',
+  kind: 'string',
+  valueName: 'FILE',
+  default: DEFAULT_CATALOGUE,
+  description: 'the topic catalogue (a data file, not a manifest)',
+});
 
 export const COMPRESSIONS = ['snappy', 'gzip', 'lz4', 'zstd', 'uncompressed', 'producer'] as const;
 export const CLEANUP_POLICIES = ['delete', 'compact', 'compact,delete'] as const;

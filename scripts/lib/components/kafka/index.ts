@@ -5,14 +5,14 @@ import type { Ctx, StepCtx } from '../../kube/context.js';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
 import { errorMessage, StepError } from '../../core/errors.js';
-import { booleanFlag, type FlagSpec } from '../../core/flags.js';
+import { booleanFlag, flag } from '../../core/flags.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { waitForWorkload } from '../../kube/rollout.js';
 import { renderNamespace } from '../shared/namespace.js';
 import type { Component, Plan } from '../types.js';
 import { actionList, clusterReady, planLines, runActions, type Action } from '../shared/actions.js';
-import { DEFAULT_CATALOGUE, loadCatalogue, type Catalogue } from './catalogue.js';
+import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG, type Catalogue } from './catalogue.js';
 import {
   createProbeProducer,
   describeTopic,
@@ -48,7 +48,7 @@ import { kafkaConnect, kafkaStatus } from './status.js';
 /** Kafka's deadline in a deploy or verify (--budget changes it). */
 const BUDGET_MS = 10 * 60_000;
 
-export const REPLICAS_FLAG: FlagSpec = {
+export const REPLICAS_FLAG = flag({
   name: 'replicas',
   kind: 'int',
   clusterOnly: true,
@@ -61,15 +61,7 @@ export const REPLICAS_FLAG: FlagSpec = {
       : Number(v) >= 1 && Number(v) <= MAX_BROKERS
         ? undefined
         : `give 1 to ${MAX_BROKERS} brokers`,
-};
-
-export const TOPICS_FLAG: FlagSpec = {
-  name: 'topics',
-  kind: 'string',
-  valueName: 'FILE',
-  default: DEFAULT_CATALOGUE,
-  description: 'the topic catalogue (a data file, not a manifest)',
-};
+});
 
 export const ROUND_TRIP_APP_TOPICS_FLAG = booleanFlag(
   'round-trip-app-topics',
@@ -77,11 +69,11 @@ export const ROUND_TRIP_APP_TOPICS_FLAG = booleanFlag(
 );
 
 function catalogueOf(ctx: Ctx): Catalogue {
-  return loadCatalogue(ctx.root, flagPath(ctx.config, 'topics', ctx.root, DEFAULT_CATALOGUE));
+  return loadCatalogue(ctx.root, flagPath(ctx.config, TOPICS_FLAG, ctx.root, DEFAULT_CATALOGUE));
 }
 
 function replicasOf(ctx: Ctx): number {
-  return Number(ctx.config.flags.replicas ?? 1);
+  return ctx.config.options.get(REPLICAS_FLAG) ?? 1;
 }
 
 async function withSession<T>(session: KafkaSession, fn: (s: KafkaSession) => Promise<T>): Promise<T> {
@@ -106,7 +98,7 @@ function plannedManifests(ctx: Ctx) {
   return [
     ...renderNamespace(ns),
     renderStackRecord(ns, portsOfSlot(0)),
-    ...renderKafka(ns, replicasOf(ctx), { networkPolicies: ctx.config.flags['no-network-policies'] !== true }),
+    ...renderKafka(ns, replicasOf(ctx), { networkPolicies: !ctx.config.options.on(NO_NETWORK_POLICIES_FLAG) }),
   ];
 }
 
@@ -178,7 +170,7 @@ async function desiredKafka(step: StepCtx, run: KafkaRun): Promise<Manifest[]> {
   run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
   const running = existing?.spec?.replicas;
   // A re-run without --replicas keeps the brokers that run.
-  if (running !== undefined && !step.config.given.has('replicas')) run.replicas = running;
+  if (running !== undefined && !step.config.options.given(REPLICAS_FLAG)) run.replicas = running;
   if (running !== undefined && running !== run.replicas) {
     throw new StepError(
       `statefulset/${STATEFULSET} in ${ns} runs ${running} broker(s); --replicas ${run.replicas} would change its KRaft quorum, which the kit does not do to a running cluster`,
@@ -188,7 +180,7 @@ async function desiredKafka(step: StepCtx, run: KafkaRun): Promise<Manifest[]> {
       },
     );
   }
-  const policies = chooseNetworkPolicies(step.config.flags, mem);
+  const policies = chooseNetworkPolicies(step.config.options, mem);
   step.log.info(policies.why);
   run.networkPolicies = policies.value;
   const clusterId = chooseClusterId({ namespace: ns, deployed: deployedClusterId(existing as Parameters<typeof deployedClusterId>[0]), claims: run.claims });
@@ -306,7 +298,7 @@ export const kafka: Component = {
       }
 
       // Application topics only with the explicit flag: their subscribers would receive the probe.
-      const appTopics = step.config.flags['round-trip-app-topics'] === true ? catalogue.topics.map((t) => t.name) : [];
+      const appTopics = step.config.options.on(ROUND_TRIP_APP_TOPICS_FLAG) ? catalogue.topics.map((t) => t.name) : [];
       const targets = [VERIFY_TOPIC, ...appTopics];
       try {
         const created = await ensureOwnTopic(s.admin, VERIFY_TOPIC, brokers, VERIFY_TOPIC_RETENTION_MS);

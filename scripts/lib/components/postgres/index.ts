@@ -8,7 +8,7 @@ import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWOR
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../core/errors.js';
-import { booleanFlag, type FlagSpec } from '../../core/flags.js';
+import { booleanFlag, flag } from '../../core/flags.js';
 import { redactSecrets, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
@@ -33,7 +33,7 @@ import {
 } from '../shared/postgres-tls.js';
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { laptopPorts, portsOfSlot, renderStackRecord } from '../shared/stack-record.js';
-import { loadMigrations, migrate } from './migrate.js';
+import { loadMigrations, migrate, MIGRATIONS_FLAG } from './migrate.js';
 import { shownPath } from '../../core/config.js';
 import { readSecrets, type SecretValues } from '../../kube/secrets.js';
 import { applyRecorded, runCheck } from '../../kube/steps.js';
@@ -46,6 +46,7 @@ import {
   orphanedServiceRoles,
   renderServiceSecret,
   type ServiceDatabase,
+  SERVICE_DATABASES_FLAG,
 } from './service-databases.js';
 import { postgresConnect, postgresStatus } from './status.js';
 
@@ -68,31 +69,15 @@ const BUDGET_MS = 10 * 60_000;
 
 export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
 
-const SERVICE_DATABASES_FLAG: FlagSpec = {
-  name: 'service-databases',
-  kind: 'string',
-  valueName: 'FILE',
-  default: DEFAULT_SERVICE_DATABASES,
-  description: "the services' own databases and logins (a data file, not a manifest)",
-};
-
-const PRUNE_FLAG: FlagSpec = {
+const PRUNE_FLAG = flag({
   name: 'prune',
   kind: 'list',
   valueName: 'SERVICE,...',
   repeatable: true,
   description: 'drop the database, login and Secret of these services, which the service databases file no longer lists (their data is lost)',
-};
+});
 
-const MIGRATIONS_FLAG: FlagSpec = {
-  name: 'migrations',
-  kind: 'string',
-  valueName: 'DIR',
-  default: 'sql/migrations',
-  description: 'folder of *.sql migrations, applied in name order, each once',
-};
-
-/** The PostgreSQL flags of a run, typed: read from the bag in this one place (their specs above give the defaults). */
+/** The PostgreSQL flags of a run, read in this one place (their specs above give the defaults). */
 interface PostgresFlags {
   tls: boolean;
   noTls: boolean;
@@ -101,12 +86,12 @@ interface PostgresFlags {
 }
 
 function postgresFlags(ctx: Pick<Ctx, 'config'>): PostgresFlags {
-  const f = ctx.config.flags;
-  return { tls: f.tls === true, noTls: f['no-tls'] === true, rotateSecrets: f['rotate-secrets'] === true, prune: (f.prune as string[] | undefined) ?? [] };
+  const o = ctx.config.options;
+  return { tls: o.on(TLS_FLAG), noTls: o.on(NO_TLS_FLAG), rotateSecrets: o.on(ROTATE_FLAG), prune: o.get(PRUNE_FLAG) ?? [] };
 }
 
 function migrationsDir(ctx: Ctx): string {
-  return flagPath(ctx.config, 'migrations', ctx.root, 'sql/migrations')!;
+  return flagPath(ctx.config, MIGRATIONS_FLAG, ctx.root, 'sql/migrations')!;
 }
 
 /** What one deploy learns on its way and hands to the next action. */
@@ -123,7 +108,7 @@ function plannedManifests(ctx: Ctx): Manifest[] {
   const rendered = [
     ...renderNamespace(ns),
     renderStackRecord(ns, portsOfSlot(0)),
-    ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: ctx.config.flags['no-network-policies'] !== true }),
+    ...renderPostgres(ns, '<generated on first deploy>', { networkPolicies: !ctx.config.options.on(NO_NETWORK_POLICIES_FLAG) }),
   ];
   const tls = postgresFlags(ctx).tls;
   return redactSecrets(
@@ -189,7 +174,7 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
   const { password, generated } = await passwordForDeploy(step);
   step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
   const mem = await rememberedSettings(step, 'postgres');
-  const policies = chooseNetworkPolicies(step.config.flags, mem);
+  const policies = chooseNetworkPolicies(step.config.options, mem);
   step.log.info(policies.why);
   run.networkPolicies = policies.value;
   let manifests = [
@@ -310,7 +295,7 @@ export const postgres: Component = {
 };
 
 function serviceDatabasesFile(ctx: Ctx): string {
-  return flagPath(ctx.config, 'service-databases', ctx.root, DEFAULT_SERVICE_DATABASES)!;
+  return flagPath(ctx.config, SERVICE_DATABASES_FLAG, ctx.root, DEFAULT_SERVICE_DATABASES)!;
 }
 
 /** Each service's role, database and Secret; roles the file no longer names are reported (or dropped with --prune). */

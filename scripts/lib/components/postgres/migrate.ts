@@ -7,8 +7,17 @@ import path from 'node:path';
 import type pg from 'pg';
 import { StepError, UsageError } from '../../core/errors.js';
 import { shownPath } from '../../core/config.js';
+import { flag } from '../../core/flags.js';
 
 export const MIGRATIONS_TABLE = 'learnflow_migrations';
+
+export const MIGRATIONS_FLAG = flag({
+  name: 'migrations',
+  kind: 'string',
+  valueName: 'DIR',
+  default: 'sql/migrations',
+  description: 'folder of *.sql migrations, applied in name order, each once',
+});
 /** Two concurrent deploys must not both apply a file. */
 const LOCK_KEY = 7_331_001;
 

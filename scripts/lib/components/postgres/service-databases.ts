@@ -6,12 +6,21 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import type pg from 'pg';
 import { parse } from 'yaml';
 import { StepError, UsageError } from '../../core/errors.js';
+import { flag } from '../../core/flags.js';
 import type { Manifest } from '../../kube/manifests.js';
 import { ensureLoginRole, ident, type RoleChanges } from '../../core/pg-roles.js';
 import { shownPath } from '../../core/config.js';
 import { SSLMODE_FOLLOWS_LABEL } from '../shared/postgres-tls.js';
 
 export const DEFAULT_SERVICE_DATABASES = 'k8s/postgres/service-databases.yaml';
+
+export const SERVICE_DATABASES_FLAG = flag({
+  name: 'service-databases',
+  kind: 'string',
+  valueName: 'FILE',
+  default: DEFAULT_SERVICE_DATABASES,
+  description: "the services' own databases and logins (a data file, not a manifest)",
+});
 /** The comment on every role the kit made for a service: how a role removed from the file is found again. */
 export const SERVICE_ROLE_COMMENT = 'learnflow-kit: owner of a service database';
 /**

@@ -9,7 +9,7 @@ import { withPostgres } from '../shared/postgres-connection.js';
 import { DB_NAME, DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';
 import type { StatusSection, StatusView } from '../shared/status.js';
 import { MIGRATIONS_TABLE } from './migrate.js';
-import { DEFAULT_SERVICE_DATABASES, loadServiceDatabases, type ServiceDatabase } from './service-databases.js';
+import { DEFAULT_SERVICE_DATABASES, SERVICE_DATABASES_FLAG, loadServiceDatabases, type ServiceDatabase } from './service-databases.js';
 
 /** The services' databases the page names; none when the file cannot be read (the page still shows the rest). */
 function listedServices(file: string): ServiceDatabase[] {
@@ -28,7 +28,7 @@ export async function postgresStatus(step: StepCtx, view: StatusView, o: { data:
     deploy: './scripts/deploy-postgres.mts',
   });
   let ok = part.ok;
-  const services = listedServices(flagPath(step.config, 'service-databases', step.root, DEFAULT_SERVICE_DATABASES)!);
+  const services = listedServices(flagPath(step.config, SERVICE_DATABASES_FLAG, step.root, DEFAULT_SERVICE_DATABASES)!);
   if (sts && o.data) {
     try {
       await withPostgres(step, async (client) => {

@@ -11,6 +11,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { shownPath as shown } from '../../core/config.js';
+import { flag } from '../../core/flags.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { CommandError, EnvironmentError, StepError, UsageError } from '../../core/errors.js';
 import { chartArgs } from '../../kube/helm.js';
@@ -38,7 +39,15 @@ export function kitVersion(root: string): string {
   return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-const timeoutOf = (ctx: Ctx) => Number(ctx.config.flags.timeout ?? 30 * 60_000);
+export const IMAGES_TIMEOUT_FLAG = flag({
+  name: 'timeout',
+  kind: 'duration',
+  valueName: 'DURATION',
+  default: 30 * 60_000,
+  description: 'give up on one pull, save or load after this long',
+});
+
+export const timeoutOf = (ctx: Ctx) => ctx.config.options.get(IMAGES_TIMEOUT_FLAG) ?? 30 * 60_000;
 
 // ---------------------------------------------------------------------------------------------
 // save FILE

@@ -3,6 +3,8 @@
 // loader's tool is installed.
 
 import type { Ctx } from '../../kube/context.js';
+import { YES_FLAG } from '../../core/config.js';
+import { flag } from '../../core/flags.js';
 import { CommandError, EnvironmentError, UsageError, errorMessage } from '../../core/errors.js';
 import { clusterFlavour } from '../../preflight/capacity.js';
 import { ensureTargetContext } from '../../preflight/checks.js';
@@ -11,6 +13,23 @@ export const TARGETS = ['minikube', 'kind', 'k3d', 'docker-desktop'] as const;
 export type PreloadTarget = (typeof TARGETS)[number];
 
 export const ARCHES = ['amd64', 'arm64'] as const;
+
+/** --for: the kind of cluster to pre-load into (also read by chooseTarget below). */
+export const FOR_FLAG = flag({
+  name: 'for',
+  kind: 'string',
+  valueName: 'CLUSTER',
+  choices: TARGETS,
+  description:
+    'the kind of cluster: print its pre-load commands only (default: all); what --load and load load into (default: the one the current context names)',
+});
+
+export const CLUSTER_NAME_FLAG = flag({
+  name: 'cluster-name',
+  kind: 'string',
+  valueName: 'NAME',
+  description: 'kind / k3d cluster name, minikube profile (default: from the context kind-NAME / k3d-NAME, else kind, k3s-default)',
+});
 export type Arch = (typeof ARCHES)[number];
 
 /** amd64 / arm64 from what kubectl (amd64), docker info (x86_64, aarch64) or node (x64) call it. */
@@ -132,16 +151,17 @@ export function describeTarget(kind: PreloadTarget, cluster: string | undefined)
 
 /** --for, or the kind of cluster the current context names (kind-*, k3d-*, minikube, docker-desktop). */
 export async function chooseTarget(ctx: Ctx): Promise<Target> {
-  const f = ctx.config.flags;
-  const named = f['cluster-name'] === undefined ? undefined : String(f['cluster-name']);
-  if (f.for !== undefined) {
-    const kind = f.for as PreloadTarget;
+  const o = ctx.config.options;
+  const named = o.get(CLUSTER_NAME_FLAG);
+  const chosen = o.get(FOR_FLAG) as PreloadTarget | undefined;
+  if (chosen !== undefined) {
+    const kind = chosen;
     const cluster = named ?? DEFAULT_CLUSTER[kind];
     return { kind, cluster, describe: describeTarget(kind, cluster) };
   }
   let context: string;
   try {
-    context = await ensureTargetContext(ctx, { yes: f.yes === true || ctx.config.dryRun, what: 'pre-load images into it' });
+    context = await ensureTargetContext(ctx, { yes: o.on(YES_FLAG) || ctx.config.dryRun, what: 'pre-load images into it' });
   } catch (err) {
     if (!(err instanceof EnvironmentError)) throw err;
     throw new EnvironmentError(err.message, {
