@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clusterIdFor } from '../../scripts/lib/components/kafka/manifests.js';
 import { CLUSTER_ID_ANNOTATION } from '../../scripts/lib/components/shared/kafka-topology.js';
+import { portsOfSlot, renderStackRecord } from '../../scripts/lib/components/shared/stack-record.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
@@ -84,6 +85,16 @@ describe('a port-forward already on 127.0.0.1:29092', () => {
     "is refused, naming both cluster ids, when it leads to another cluster's Kafka in a namespace of the same name: a new stack's id is random, and recorded on its claim",
     { timeout: 120_000 },
     async () => {
+      // Two stacks of one cluster never share laptop ports (each has its own record); the stacks of two clusters
+      // can, both first on their cluster. Here twin's record says so (the first stack's ports), as another
+      // cluster's first stack would have them: the broker behind 29092 must prove which Kafka it is.
+      await cluster.apply(
+        JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'List',
+          items: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'twin' } }, renderStackRecord('twin', portsOfSlot(0))],
+        }),
+      );
       const r = await deploy('twin');
       expect(r.code, r.stderr.slice(-2000)).toBe(1);
       const own = await stsClusterId('twin');

@@ -22,6 +22,11 @@ if (ci >= 0) args.splice(ci, 2);
 const has = (...w) => w.every((x) => args.includes(x));
 if (args[0] === 'version') {
   process.stdout.write(JSON.stringify({ clientVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' }, serverVersion: { major: '1', minor: '34', gitVersion: 'v1.34.10' } }));
+} else if (has('get', '--all-namespaces')) {
+  // the other stacks' records and workloads, when the stack has no record yet: none
+  process.stdout.write(JSON.stringify({ items: [] }));
+} else if (has('get', 'configmap', 'learnflow-stack')) {
+  // no stack record: --ignore-not-found prints nothing
 } else if (has('get', 'service', 'postgresql')) {
   process.stdout.write(JSON.stringify({ kind: 'Service', metadata: { name: 'postgresql' } }));
 } else if (has('get', 'statefulset')) {
