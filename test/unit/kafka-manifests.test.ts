@@ -37,10 +37,11 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
   const rf = brokers === 1 ? 1 : 3;
   const minIsr = brokers === 1 ? 1 : 2;
 
-  it('renders ConfigMap, Services kafka and kafka-headless, StatefulSet, NetworkPolicy, all in the namespace', () => {
+  it('renders ConfigMap, Services kafka and kafka-headless, StatefulSet, NetworkPolicy, PodDisruptionBudget, all in the namespace', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
       'ConfigMap/kafka-broker-env',
       'NetworkPolicy/kafka',
+      'PodDisruptionBudget/kafka',
       'Service/kafka',
       'Service/kafka-headless',
       'StatefulSet/kafka',
@@ -49,6 +50,15 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
     expect(sts.spec.replicas).toBe(brokers);
     expect(sts.spec.serviceName).toBe('kafka-headless');
     expect(sts.spec.podManagementPolicy).toBe('Parallel');
+    // Beyond one machine: brokers spread over nodes when there are several (preferred: one node still takes them
+    // all), and a drain takes one broker at a time, which the quorum and min ISR 2 of 3 brokers survive.
+    const tmpl = (sts.spec as unknown as { template: { spec: { topologySpreadConstraints: object[] } } }).template.spec;
+    expect(tmpl.topologySpreadConstraints).toEqual([
+      expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', maxSkew: 1 }),
+    ]);
+    const pdb = manifests.find((m) => m.kind === 'PodDisruptionBudget')! as unknown as { spec: { maxUnavailable: number; selector: unknown } };
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.selector).toEqual((sts.spec as unknown as { selector: unknown }).selector);
   });
 
   it('pins apache/kafka to the version in k8s/versions.json, never latest', () => {

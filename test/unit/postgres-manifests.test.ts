@@ -19,6 +19,12 @@ describe('PostgreSQL manifests', () => {
     expect(Number(v.version.split('.')[0])).toBeLessThan(18); // 18 moved PGDATA: field-notes
   });
 
+  it('a node drain stops at the one PostgreSQL instead of taking it down (a PodDisruptionBudget of its pod)', () => {
+    const pdb = byKind('PodDisruptionBudget', 'postgresql');
+    expect(pdb.spec.maxUnavailable).toBe(0);
+    expect(pdb.spec.selector).toEqual(sts.spec.selector);
+  });
+
   it('asks for a 5Gi volume with PGDATA in a subdirectory (lost+found)', () => {
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('5Gi');
     const mount = container.volumeMounts.find((m: any) => m.name === 'data').mountPath;

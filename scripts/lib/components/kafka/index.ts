@@ -334,7 +334,7 @@ export const kafka: Component = {
 
   // The volumes hold every topic and message; each claim records the cluster id, so a re-deploy picks them up.
   owned: [
-    { kinds: 'statefulset,service,configmap,networkpolicy', selector: KAFKA_SELECTOR },
+    { kinds: 'statefulset,service,configmap,networkpolicy,poddisruptionbudget', selector: KAFKA_SELECTOR },
     { kinds: 'pvc', selector: KAFKA_SELECTOR, data: 'the Kafka volumes (topics and messages)' },
   ],
 };

@@ -124,7 +124,11 @@ export function renderKafka(
     controllerPort: CONTROLLER_PORT,
     ...KAFKA_RESOURCES,
   };
-  const manifests = [...loadManifests('kafka/service.yaml', values), ...loadManifests('kafka/statefulset.yaml', values)];
+  const manifests = [
+    ...loadManifests('kafka/service.yaml', values),
+    ...loadManifests('kafka/statefulset.yaml', values),
+    ...loadManifests('kafka/pdb.yaml', values),
+  ];
   const cm = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === BROKER_ENV_CONFIGMAP);
   if (!cm) throw new Error(`k8s/kafka/statefulset.yaml: no ConfigMap ${BROKER_ENV_CONFIGMAP}`);
   cm.data = files;

@@ -289,7 +289,7 @@ export const postgres: Component = {
   },
 
   owned: [
-    { kinds: 'statefulset,service,networkpolicy,configmap', selector: POSTGRES_SELECTOR },
+    { kinds: 'statefulset,service,networkpolicy,configmap,poddisruptionbudget', selector: POSTGRES_SELECTOR },
     { kinds: 'pvc,secret', selector: POSTGRES_SELECTOR, data: `the database volume and its Secrets (${SECRET_NAME}: the password the data needs)` },
   ],
 };

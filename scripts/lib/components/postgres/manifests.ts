@@ -15,6 +15,7 @@ export function renderPostgres(namespace: string, password: string, opts: { netw
     ...loadManifests('postgres/secret.yaml', values),
     ...loadManifests('postgres/service.yaml', values),
     ...loadManifests('postgres/statefulset.yaml', values),
+    ...loadManifests('postgres/pdb.yaml', values),
     ...(opts.networkPolicies === false ? [] : loadManifests('postgres/networkpolicy.yaml', values)),
   ];
 }
