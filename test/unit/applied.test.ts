@@ -230,6 +230,20 @@ describe("Kube.apply: the stack's Namespace is shared ground", () => {
     expect(outcome).toMatchObject({ 'namespace/learnflow': 'configured', 'configmap/c': 'created' });
   });
 
+  it('--diff changes nothing: it names the labels a deploy would add, and runs no kubectl label', async () => {
+    const exec = fakeExec(
+      on(['get', 'namespaces'], list([{ kind: 'Namespace', metadata: { name: 'learnflow', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } }])),
+      on(['diff'], { stdout: '', exitCode: 0 }),
+    );
+    const kube = new Kube(exec, 'learnflow');
+    await kube.takeSnapshot({ everywhere: ['Namespace'], namespaced: [] });
+    const d = await kube.diff([kitNamespace, cm]);
+    expect(d.changed).toBe(true);
+    expect(d.text).toMatch(/^namespace\/learnflow: would add labels .*dapr-enabled=true/);
+    expect(d.text).not.toContain('pod-security.kubernetes.io/enforce=');
+    expect(exec.calls.map((c) => c.args[0])).toEqual(['get', 'diff']);
+  });
+
   it('a namespace that has every label the kit sets: no label, no apply of it, unchanged', async () => {
     const full = { ...kitNamespace.metadata.labels, 'app.kubernetes.io/managed-by': 'learnflow-kit', 'learnflow.dev/stack': 'learnflow' };
     const { applied, labelled, outcome } = await run({ ...full, 'pod-security.kubernetes.io/enforce': 'privileged' });

@@ -165,7 +165,11 @@ export class Kube {
    */
   async diff(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<{ changed: boolean; text: string }> {
     if (manifests.length === 0) return { changed: false, text: '' };
-    const input = this.desired((await this.shareNamespace(manifests)).rest)
+    const { rest, missing } = await this.shareNamespace(manifests);
+    // The labels a deploy would add to a namespace that exists: kubectl label, not an apply kubectl diff could show.
+    const labels = missing?.length ? `namespace/${this.namespace}: would add labels ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}\n` : '';
+    if (rest.length === 0) return { changed: labels !== '', text: labels };
+    const input = this.desired(rest)
       .map((m) => JSON.stringify(m))
       .join('\n');
     // Exit 0: no differences; 1: differences; anything else: kubectl or the diff program failed.
@@ -179,7 +183,7 @@ export class Kube {
       throw new StepError(`kubectl diff failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`, {
         fix: 'install a diff program (the one that kubectl diff calls: diff, or what $KUBECTL_EXTERNAL_DIFF names); --dry-run shows what would be applied without it',
       });
-    return { changed: r.exitCode === 1, text: r.stdout };
+    return { changed: r.exitCode === 1 || labels !== '', text: labels + r.stdout };
   }
 
   /** What the kit applies: the ownership labels, and the digest a later run compares against (applied.ts). */
@@ -196,20 +200,25 @@ export class Kube {
    * the kit only adds those of its labels it lacks (kubectl label), never applies it again: a forced apply would
    * lower an admin's stricter Pod Security level, and would take over (and drop) the labels an admin set with a
    * client-side `kubectl apply` (kubectl moves those to the server-side manager). Returns the batch without the
-   * Namespace when it existed at the run's start, and its outcome. One look per run (the snapshot's, usually).
+   * Namespace when it existed at the run's start, and the labels it lacks (undefined: the batch creates it, or has
+   * none). Reads only; one look per run (the snapshot's, usually).
    */
-  private async shareNamespace(manifests: readonly Manifest[]): Promise<{ rest: readonly Manifest[]; outcome?: ApplyOutcome }> {
+  private async shareNamespace(manifests: readonly Manifest[]): Promise<{ rest: readonly Manifest[]; missing?: [string, string][] }> {
     const ours = manifests.find((m) => this.isOwnNamespace(m));
     if (!ours) return { rest: manifests };
     const before = await (this.shared.namespaceBefore ??= this.getOptional<Manifest>('namespace', this.namespace, null));
     if (!before) return { rest: manifests };
-    const rest = manifests.filter((m) => !this.isOwnNamespace(m));
-    const missing = missingLabels(withOwnership([ours], this.namespace)[0]!, before);
-    if (!missing.length) return { rest, outcome: 'unchanged' };
+    return { rest: manifests.filter((m) => !this.isOwnNamespace(m)), missing: missingLabels(withOwnership([ours], this.namespace)[0]!, before) };
+  }
+
+  /** Adds the labels an existing stack namespace lacks (shareNamespace), and remembers it has them now. */
+  private async labelNamespace(missing: readonly [string, string][]): Promise<ApplyOutcome> {
+    if (!missing.length) return 'unchanged';
     await this.run(['label', 'namespace', this.namespace, ...missing.map(([k, v]) => `${k}=${v}`)], { quiet: true });
+    const before = (await this.shared.namespaceBefore)!;
     const labels = { ...before.metadata.labels, ...Object.fromEntries(missing) };
     this.shared.namespaceBefore = Promise.resolve({ ...before, metadata: { ...before.metadata, labels } });
-    return { rest, outcome: 'configured' };
+    return 'configured';
   }
 
   /**
@@ -221,7 +230,7 @@ export class Kube {
   async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
     if (manifests.length === 0) return {};
     const shared = await this.shareNamespace(manifests);
-    const ns = shared.outcome && { [`namespace/${this.namespace}`]: shared.outcome };
+    const ns = shared.missing && { [`namespace/${this.namespace}`]: await this.labelNamespace(shared.missing) };
     if (shared.rest.length === 0) return { ...ns };
     const desired = this.desired(shared.rest);
     const held = this.held(desired);
