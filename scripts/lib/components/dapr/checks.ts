@@ -3,7 +3,7 @@
 
 import type { StepCtx } from '../../kube/context.js';
 import { describeRelease } from '../../kube/helm.js';
-import { helmFor, readDependencies } from './controlplane.js';
+import { liveControlPlane, readDependencies } from './controlplane.js';
 import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, DAPR_NAMESPACE, REDIS_SCOPE, REDIS_SECRET, REDIS_STATESTORE, RELEASE, RESILIENCY, STATESTORE_SECRET } from './settings.js';
 import { readSecret } from '../../kube/secrets.js';
@@ -44,7 +44,8 @@ export function judgeComponents(found: readonly ComponentView[], withRedis: bool
 export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean }> {
   const ns = step.config.namespace;
   await runCheck(step, 'helm release', async () => {
-    const r = await helmFor(step).release(RELEASE, DAPR_NAMESPACE);
+    // The run's one read of the release (the control plane's settings came from it too).
+    const r = (await liveControlPlane(step)).release;
     if (!r) return [false, `no release ${RELEASE} in ${DAPR_NAMESPACE}: run ./scripts/install-dapr.mts`];
     return [r.status === 'deployed', describeRelease(r)];
   });
