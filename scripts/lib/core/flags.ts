@@ -73,8 +73,8 @@ export class Options {
   }
 
   /** The flags given, by name (for messages: which of them contradict --no-cluster). */
-  givenOf(specs: Iterable<string>): string[] {
-    return [...specs].filter((n) => this.givenNames.has(n));
+  givenOf(names: Iterable<string>): string[] {
+    return [...names].filter((n) => this.givenNames.has(n));
   }
 }
 
