@@ -3,6 +3,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
+import { renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
+import { readVersions } from '../../scripts/lib/kube/manifests.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { installImagePullBackOffStage, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
@@ -42,6 +44,9 @@ describe('deploy-postgres on a simulated cluster', () => {
     };
     expect(pvc.status.phase).toBe('Bound');
     expect(pvc.spec.resources.requests.storage).toBe('5Gi');
+    // The major its data directory was made with, for a later deploy whose StatefulSet is gone.
+    const major = readVersions().postgres.version.split('.')[0];
+    expect((pvc as unknown as { metadata: { annotations: Record<string, string> } }).metadata.annotations['learnflow.dev/postgres-major']).toBe(major);
     const ns = JSON.parse(await cluster.kubectl(['get', 'namespace', 'learnflow', '-o', 'json'])) as { metadata: { labels: Record<string, string> } };
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('baseline');
   });
@@ -317,5 +322,33 @@ describe('faults', () => {
     const none = await runKit('scripts/deploy-postgres.mts', ['--pg-url', pgUrl], { env: { ...cluster.env, KUBECONFIG: '/nonexistent/kubeconfig' } });
     expect(none.code).toBe(3);
     expect(none.stderr).toMatch(/no current kubeconfig context/);
+  });
+
+  it('refuses a PostgreSQL major version change before any change: the old StatefulSet and its image stay', { timeout: 120_000 }, async () => {
+    const ns = 'old-major';
+    // A stack deployed with PostgreSQL 16: its StatefulSet (and the claim it made) as the API server keeps them.
+    const rendered = renderPostgres(ns, 'pw').map((m) =>
+      m.kind === 'StatefulSet' ? JSON.parse(JSON.stringify(m).replace(/"postgres:[0-9.]+"/, '"postgres:16.9"')) : m,
+    );
+    await cluster.apply(
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, ...rendered] }),
+    );
+    const image = () => cluster.kubectl(['get', 'statefulset', 'postgresql', '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}']);
+    expect(await image()).toBe('postgres:16.9');
+    const generation = await cluster.kubectl(['get', 'statefulset', 'postgresql', '-n', ns, '-o', 'jsonpath={.metadata.generation}']);
+
+    const r = await kit('scripts/deploy-postgres.mts', ['--namespace', ns, '--pg-url', pgUrl]);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(r.code, r.stderr).toBe(1);
+    const want = readVersions().postgres.version;
+    expect(r.stderr).toContain(
+      `statefulset/postgresql runs postgres:16.9; the kit pins PostgreSQL ${want}: a major version change (16 -> ${want.split('.')[0]})`,
+    );
+    expect(r.stderr).toContain('./scripts/backup-postgres.mts -n old-major');
+    expect(r.stderr).toContain('docs/troubleshooting.md#postgres-major-upgrade');
+    // Nothing was applied: the same image, the same generation, no stack record made.
+    expect(await image()).toBe('postgres:16.9');
+    expect(await cluster.kubectl(['get', 'statefulset', 'postgresql', '-n', ns, '-o', 'jsonpath={.metadata.generation}'])).toBe(generation);
+    expect(await cluster.kubectl(['get', 'configmap', 'learnflow-stack', '-n', ns, '--ignore-not-found', '-o', 'name'])).toBe('');
   });
 });

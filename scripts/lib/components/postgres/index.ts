@@ -9,7 +9,7 @@ import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../..
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../core/errors.js';
 import { booleanFlag, flag } from '../../core/flags.js';
-import { redactSecrets, type Manifest } from '../../kube/manifests.js';
+import { readVersions, redactSecrets, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
 import { waitForWorkload } from '../../kube/rollout.js';
@@ -34,6 +34,7 @@ import {
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { laptopPorts, portsOfSlot, renderStackRecord } from '../shared/stack-record.js';
 import { loadMigrations, migrate, MIGRATIONS_FLAG } from './migrate.js';
+import { dataMajor, MAJOR_ANNOTATION, majorOf, refuseMajorChange } from './major.js';
 import { shownPath } from '../../core/config.js';
 import { readSecrets, type SecretValues } from '../../kube/secrets.js';
 import { applyRecorded, runCheck } from '../../kube/steps.js';
@@ -144,7 +145,10 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
       plan: `wait for statefulset/postgresql to be ready; when TLS was turned on or off, set the sslmode of the client Secrets labelled ${SSLMODE_FOLLOWS_LABEL}`,
       run: async (step, run) => {
         await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
-        await labelClaims(step.kube, ['data-postgresql-0'], { known: run.claims });
+        await labelClaims(step.kube, ['data-postgresql-0'], {
+          known: run.claims,
+          annotations: { [MAJOR_ANNOTATION]: String(majorOf(readVersions().postgres.version)) },
+        });
         step.log.ok('statefulset/postgresql is ready');
         if (run.liveTls !== undefined && run.liveTls !== run.tlsOn) await syncClientSslModes(step, run.tlsOn);
       },
@@ -183,9 +187,11 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
     ...renderPostgres(ns, password, { networkPolicies: policies.value }),
   ];
   // The StatefulSet and its claim in one call (the claim's labels spare a kubectl label on a re-run).
-  const found = await step.kube.list<{ kind: string; metadata: { name: string; labels?: Record<string, string> } }>('statefulset,pvc', {
+  const found = await step.kube.list<Parameters<typeof dataMajor>[0][number] & { metadata: { labels?: Record<string, string> } }>('statefulset,pvc', {
     selector: POSTGRES_SELECTOR,
   });
+  // Before any change: a major version change cannot roll over the old data directory.
+  refuseMajorChange(readVersions().postgres.version, dataMajor(found), ns);
   const live = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql');
   run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
   run.liveTls = live === undefined ? undefined : statefulSetServesTls(live);
