@@ -344,7 +344,7 @@ describe('faults', () => {
     expect(r.stderr).toContain(
       `statefulset/postgresql runs postgres:16.9; the kit pins PostgreSQL ${want}: a major version change (16 -> ${want.split('.')[0]})`,
     );
-    expect(r.stderr).toContain('./scripts/backup-postgres.mts -n old-major');
+    expect(r.stderr).toContain('./scripts/backup-postgres.mts -n old-major --output .learnflow/backups/before-pg');
     expect(r.stderr).toContain('docs/troubleshooting.md#postgres-major-upgrade');
     // Nothing was applied: the same image, the same generation, no stack record made.
     expect(await image()).toBe('postgres:16.9');

@@ -45,7 +45,8 @@ describe('the PostgreSQL major the data is on', () => {
     expect(e.message).toMatch(
       /a major version change \(17 -> 18\) needs the data dumped and restored, which the kit does not do in place\. Nothing was changed$/,
     );
-    expect(e.fix).toContain('./scripts/backup-postgres.mts -n team-b');
+    expect(e.fix).toContain('./scripts/backup-postgres.mts -n team-b --output .learnflow/backups/before-pg18');
+    expect(e.fix).toContain('./scripts/restore-postgres.mts -n team-b-pg18 --input .learnflow/backups/before-pg18 --force --yes');
     expect(e.fix).toContain('pin postgres back to 17.x in k8s/versions.json');
     expect(e.docs).toBe('postgres-major-upgrade');
   });

@@ -37,10 +37,11 @@ export function dataMajor(found: readonly Workload[]): { major: number; from: st
 export function refuseMajorChange(pinned: string, data: { major: number; from: string } | undefined, namespace: string): void {
   const want = majorOf(pinned);
   if (!data || want === undefined || want === data.major) return;
+  const dir = `.learnflow/backups/before-pg${want}`;
   throw new StepError(
     `${data.from}; the kit pins PostgreSQL ${pinned}: a major version change (${data.major} -> ${want}) needs the data dumped and restored, which the kit does not do in place. Nothing was changed`,
     {
-      fix: `keep ${data.major} (pin postgres back to ${data.major}.x in k8s/versions.json), or move the data: ./scripts/backup-postgres.mts -n ${namespace}, deploy ${want} into a new namespace, then ./scripts/restore-postgres.mts -n NEW --input BACKUP --force --yes`,
+      fix: `keep ${data.major} (pin postgres back to ${data.major}.x in k8s/versions.json), or move the data to ${want}: ./scripts/backup-postgres.mts -n ${namespace} --output ${dir}; deploy ${want} into a new namespace (./deploy-all.mts -n ${namespace}-pg${want}); ./scripts/restore-postgres.mts -n ${namespace}-pg${want} --input ${dir} --force --yes`,
       docs: 'postgres-major-upgrade',
     },
   );
