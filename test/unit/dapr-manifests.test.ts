@@ -385,6 +385,13 @@ describe('--with-zipkin', () => {
     expect(z.find((m) => m.kind === 'NetworkPolicy')!.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 9411 }] }]);
   });
 
+  it("keeps the image's exit on OutOfMemoryError: the JVM must die, its TCP liveness probe would keep answering", () => {
+    const opts = (c.env as { name: string; value: string }[]).find((e) => e.name === 'JAVA_OPTS')!.value.split(' ');
+    expect(opts).toContain('-XX:+ExitOnOutOfMemoryError');
+    expect(opts).toEqual(expect.arrayContaining(['-Xms128m', '-Xmx128m']));
+    expect(c.livenessProbe.tcpSocket).toBeDefined();
+  });
+
   it('points the Configuration at it, and without it exports nothing', () => {
     const withIt = renderAll({ ...settings, withRedis: false, withZipkin: true, zipkinEndpoint: zipkinEndpointIn('learnflow') }, { connectionString }) as Any[];
     expect(withIt.find((m) => m.kind === 'Configuration')!.spec.tracing).toEqual({
