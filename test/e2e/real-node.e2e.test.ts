@@ -26,7 +26,11 @@ import type { Report } from '../../scripts/lib/core/report.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
 import { waitFor } from '../support/kube-cluster.js';
 import { holdLock, KAFKA_LOCAL_PORT_LOCK } from '../support/locks.js';
+import { docCommands, DOCS } from '../support/doc-commands.js';
+import { runProcess } from '../support/process.js';
 import { steerNamespaceToRealNode } from '../support/real-node.js';
+import { loadCatalogue } from '../../scripts/lib/components/kafka/catalogue.js';
+import { KAFKA_JVM_PERFORMANCE_OPTS, SERVER_ONLY_ENV } from '../../scripts/lib/components/kafka/manifests.js';
 import { sharedCluster } from '../support/shared-cluster.js';
 
 const { Kafka, logLevel, CompressionCodecs, CompressionTypes } = kafkajs;
@@ -335,6 +339,183 @@ describe("deploy-all and verify-all on the real node, through the kit's own port
       expect(await localPortInUse(pgPort)).toBe(false);
     },
   );
+});
+
+/**
+ * Every `kubectl exec ... /opt/kafka/bin/kafka-*.sh` line of README.md and docs/, run as written against the broker
+ * on the real node (with the kit's stand-in of the image: kafka-run-class.sh orders its options as upstream's does),
+ * and what it prints on stdout checked: the answer (topic names, broker ids, groups, settings) and no log line. Each
+ * documented line must match exactly one entry below, and each entry a documented line. What the test changes in a
+ * line, and why: `-it` becomes `-i` (no terminal here); the producer gets its messages on stdin; the consumer, which
+ * runs until Ctrl-C, gets `--group` and `--timeout-ms`; the delete line deletes a scratch topic, not learning.queries.
+ */
+const DOC_KAFKA_LINES = DOCS.flatMap(docCommands).filter((f) => /^kubectl exec\b.*\/opt\/kafka\/bin\/kafka-[\w-]+\.sh\b/.test(f.text));
+/** A line of the brokers' or tools' log4j layouts ("[2026-12-06 10:00:00,123] INFO ...") or a config dump. */
+const LOG_LINE = /^\[\d{4}-\d\d-\d\d [\d:,.]+\] (TRACE|DEBUG|INFO|WARN|ERROR) |\b\w+Config values:|^\s*(TRACE|DEBUG|INFO|WARN|ERROR)\b/m;
+const DOCS_GROUP = 'learnflow-docs-check';
+const SCRATCH_TOPIC = 'learnflow-docs-check.scratch';
+const MARKER = `pasted-from-the-docs-${Date.now()}`;
+const lines = (out: string) => out.split('\n').filter((l) => l.trim() !== '');
+
+interface DocLine {
+  what: string;
+  match: RegExp;
+  input?: string;
+  rewrite?: (text: string) => string;
+  check: (stdout: string) => void;
+}
+/** In the order they run: the producer before the consumer, the consumer (its group) before the group list. */
+const DOC_LINE_CHECKS: DocLine[] = [
+  {
+    what: 'topics --list: the topic names, one per line',
+    match: /kafka-topics\.sh .*--list$/,
+    check: (out) => {
+      for (const l of lines(out)) expect(l).toMatch(/^[\w.-]+$/);
+      expect(lines(out)).toEqual(expect.arrayContaining(CATALOGUE_TOPICS));
+    },
+  },
+  {
+    what: 'topics --describe: the topic, then one line per partition led by broker 0',
+    match: /kafka-topics\.sh .*--describe --topic learning\.queries$/,
+    check: (out) => {
+      const [head, ...parts] = lines(out);
+      expect(head).toMatch(/^Topic: learning\.queries\tTopicId: \S+\tPartitionCount: \d+\tReplicationFactor: 1\t/);
+      expect(parts.length).toBeGreaterThan(0);
+      for (const p of parts) expect(p).toMatch(/^\tTopic: learning\.queries\tPartition: \d+\tLeader: 0\tReplicas: 0\tIsr: 0/);
+    },
+  },
+  {
+    what: 'topics --describe | head -1: the topic line',
+    match: /kafka-topics\.sh .*--describe --topic learning\.queries \| head -1$/,
+    check: (out) => expect(lines(out)).toEqual([expect.stringMatching(/^Topic: learning\.queries\tTopicId: \S+\tPartitionCount: \d+\t/)]),
+  },
+  {
+    what: 'console producer: reads messages from stdin, prints nothing',
+    match: /kafka-console-producer\.sh .*--topic learning\.queries$/,
+    input: `${MARKER}\n`,
+    check: (out) => expect(out).toBe(''),
+  },
+  {
+    what: 'console consumer: headers, key and value of each message, the one just produced among them',
+    match: /kafka-console-consumer\.sh .*--from-beginning .*print\.key=true$/,
+    rewrite: (t) => `${t} --group ${DOCS_GROUP} --timeout-ms 15000`,
+    check: (out) => {
+      for (const l of lines(out)) expect(l).toMatch(/^[^\t]*\t[^\t]*\t/);
+      expect(lines(out)).toContain(`NO_HEADERS\tnull\t${MARKER}`);
+    },
+  },
+  {
+    what: 'consumer-groups --list: the group names',
+    match: /kafka-consumer-groups\.sh .*--list$/,
+    check: (out) => {
+      for (const l of lines(out)) expect(l).toMatch(/^[\w.-]+$/);
+      expect(lines(out)).toContain(DOCS_GROUP);
+    },
+  },
+  {
+    what: '__consumer_offsets | head -2: the topic line and its first partition, replication factor 1 on one broker',
+    match: /--describe --topic __consumer_offsets \| head -2$/,
+    check: (out) => {
+      const [head, first, ...rest] = lines(out);
+      expect(rest).toEqual([]);
+      expect(head).toMatch(/^Topic: __consumer_offsets\tTopicId: \S+\tPartitionCount: \d+\tReplicationFactor: 1\t/);
+      expect(first).toMatch(/^\tTopic: __consumer_offsets\tPartition: 0\tLeader: 0\t/);
+    },
+  },
+  {
+    what: 'configs of broker 0 | grep: the replication factors and min ISR, each 1 on one broker',
+    match: /kafka-configs\.sh .*--entity-type brokers --entity-name 0 --describe --all \| grep /,
+    check: (out) => {
+      for (const l of lines(out)) expect(l).toMatch(/^\s+[\w.]*(replication\.factor|min\.insync|min\.isr)[\w.]*=\d+ sensitive=false synonyms=\{/);
+      expect(out).toMatch(/^\s+default\.replication\.factor=1 /m);
+      expect(out).toMatch(/^\s+min\.insync\.replicas=1 /m);
+    },
+  },
+  {
+    what: "configs of dead-letter.queue: its dynamic settings, the catalogue's among them",
+    match: /kafka-configs\.sh .*--entity-type topics --entity-name dead-letter\.queue --describe$/,
+    check: (out) => {
+      const [head, ...settings] = lines(out);
+      expect(head).toBe('Dynamic configs for topic dead-letter.queue are:');
+      for (const l of settings) expect(l).toMatch(/^\s+[\w.]+=\S* sensitive=(true|false) synonyms=\{/);
+      expect(out).toMatch(/^\s+compression\.type=gzip /m);
+      expect(out).toMatch(/^\s+retention\.ms=2592000000 /m);
+    },
+  },
+  {
+    what: 'broker-api-versions | head -3: broker 0 at its advertised name, then the API versions it serves',
+    match: /kafka-broker-api-versions\.sh .* \| head -3$/,
+    check: (out) => {
+      const [head, ...apis] = lines(out);
+      expect(head).toMatch(new RegExp(`^kafka-0\\.kafka-headless\\.${NS}\\.svc\\.cluster\\.local:9092 \\(id: 0 rack: null`));
+      expect(apis).toHaveLength(2);
+      for (const a of apis) expect(a).toMatch(/^\t\w+\(\d+\): /);
+    },
+  },
+  {
+    what: 'topics --delete: deletes the topic, prints nothing (run on a scratch topic)',
+    match: /kafka-topics\.sh .*--delete --topic learning\.queries$/,
+    rewrite: (t) => t.replace('--topic learning.queries', `--topic ${SCRATCH_TOPIC}`),
+    check: (out) => expect(out).toBe(''),
+  },
+];
+const CATALOGUE_TOPICS = loadCatalogue(REPO).topics.map((t) => t.name);
+
+describe('the Kafka lines README and docs/ give, pasted against the broker on the real node', () => {
+  /** A documented line as a user runs it, in bash, with the cluster's kubectl and kubeconfig. */
+  const paste = (text: string, input?: string) => runProcess('bash', ['-c', text], { env: { ...process.env, ...cluster().env }, input, timeoutMs: 2 * MIN });
+
+  it('every documented line has its check, and every check a documented line', () => {
+    expect(DOC_KAFKA_LINES.length).toBeGreaterThanOrEqual(DOC_LINE_CHECKS.length);
+    for (const f of DOC_KAFKA_LINES)
+      expect(
+        DOC_LINE_CHECKS.filter((c) => c.match.test(f.text)).map((c) => c.what),
+        `${f.where}: ${f.text}`,
+      ).toHaveLength(1);
+    for (const c of DOC_LINE_CHECKS)
+      expect(
+        DOC_KAFKA_LINES.some((f) => c.match.test(f.text)),
+        c.what,
+      ).toBe(true);
+  });
+
+  it('the broker runs with what the manifest chose: G1, no GC log file, the console logging config for the server alone', { timeout: 2 * MIN }, async () => {
+    const inPod = (script: string) => cluster().kubectl(['exec', 'kafka-0', '-n', NS, '-c', 'kafka', '--', 'sh', '-c', script]);
+    const cmdline = await inPod("tr '\\0' ' ' </proc/1/cmdline");
+    expect(cmdline).toContain(` ${KAFKA_JVM_PERFORMANCE_OPTS} `);
+    expect(cmdline).toContain(SERVER_ONLY_ENV.KAFKA_OPTS);
+    expect(cmdline).not.toContain('-Xlog:gc');
+    expect(await inPod('ls /opt/kafka/logs 2>/dev/null || true')).not.toMatch(/gc\.log/);
+    // What a kubectl exec starts with: no logging option of the broker's.
+    expect(await inPod('env')).not.toMatch(/^KAFKA_(OPTS|LOG4J_OPTS)=/m);
+  });
+
+  it('each prints its answer on stdout and no log line', { timeout: 10 * MIN }, async () => {
+    // The scratch topic the delete line deletes.
+    const create = await paste(
+      `kubectl exec kafka-0 -n ${NS} -- env KAFKA_HEAP_OPTS=-Xmx128m /opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --create --topic ${SCRATCH_TOPIC} --partitions 1 --replication-factor 1`,
+    );
+    expect(create.code, create.stderr).toBe(0);
+    const failures: string[] = [];
+    for (const c of DOC_LINE_CHECKS) {
+      for (const f of DOC_KAFKA_LINES.filter((l) => c.match.test(l.text))) {
+        const text = (c.rewrite ?? ((t: string) => t))(f.text.replace(/^kubectl exec -it /, 'kubectl exec -i '));
+        const r = await paste(text, c.input);
+        try {
+          expect(r.code, r.stderr.slice(-2000)).toBe(0);
+          expect(r.stdout, 'a log line on stdout').not.toMatch(LOG_LINE);
+          c.check(r.stdout);
+        } catch (e) {
+          failures.push(`${f.where} (${c.what}):\n  $ ${text}\n  ${(e as Error).message.split('\n').join('\n  ')}\n  stdout:\n${r.stdout.slice(0, 1500)}`);
+        }
+      }
+    }
+    expect(failures, failures.join('\n\n')).toEqual([]);
+    const list = await paste(
+      `kubectl exec kafka-0 -n ${NS} -- env KAFKA_HEAP_OPTS=-Xmx128m /opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --list`,
+    );
+    expect(lines(list.stdout)).not.toContain(SCRATCH_TOPIC);
+  });
 });
 
 describe('day 2 on the real node: backup and restore', () => {

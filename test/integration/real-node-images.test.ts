@@ -132,9 +132,10 @@ describe('stand-in images on the real node', () => {
                   KAFKA_AUTO_CREATE_TOPICS_ENABLE: 'false',
                   KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
                   KAFKA_HEAP_OPTS: '-Xms256m -Xmx256m',
-                  // Less JIT and GC work on two cores; also what the tool JVMs started by kubectl exec inherit.
-                  KAFKA_JVM_PERFORMANCE_OPTS: '-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true',
+                  // No KAFKA_JVM_PERFORMANCE_OPTS and no EXTRA_ARGS: the image's launch semantics decide (below).
                 }).map(([n, value]) => ({ name: n, value })),
+                // The kit's CPU limit: under it the JVM's own choice of collector is SerialGC.
+                resources: { limits: { cpu: '1', memory: '768Mi' } },
                 readinessProbe: { tcpSocket: { port: 9092 }, periodSeconds: 1 },
                 securityContext: dropAll,
                 volumeMounts: [{ name: 'data', mountPath: '/var/lib/kafka/data' }],
@@ -221,26 +222,39 @@ describe('stand-in images on the real node', () => {
     expect((await sh('pg-scram', `psql -X -tA -U learnflow -d learnflow -c 'SELECT 1'`)).trim()).toBe('1');
   });
 
-  it('kafka: a broker configured by KAFKA_* variables runs as uid 1000, formats with CLUSTER_ID and serves a topic create', T, async () => {
-    await ready('kafka');
-    expect((await sh('kafka', 'id -u')).trim()).toBe('1000');
-    const props = await sh('kafka', 'cat /opt/kafka/config/server.properties');
-    expect(props).toContain('listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT');
-    expect(props).toContain('auto.create.topics.enable=false');
-    expect(props).toContain('log.dirs=/var/lib/kafka/data/kraft-logs');
-    expect(props).not.toContain('heap');
-    expect(await sh('kafka', 'cat /var/lib/kafka/data/kraft-logs/meta.properties')).toContain(`cluster.id=${CLUSTER_ID}`);
-    expect(await sh('kafka', "tr '\\0' ' ' </proc/1/cmdline")).toMatch(/-Xmx256m.*-XX:\+UseSerialGC/);
-    // One tool JVM (seconds of CPU each): the create, answered by the broker's controller.
-    const created = await sh(
-      'kafka',
-      '/opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --create --topic learnflow.contract --partitions 2 --replication-factor 1',
-      90_000,
-    );
-    expect(created).toContain('Created topic learnflow.contract');
-    expect(await sh('kafka', 'ls /var/lib/kafka/data/kraft-logs')).toMatch(/learnflow\.contract-0[\s\S]*learnflow\.contract-1/);
-    expect(await sh('kafka', 'ls /opt/kafka/bin')).toMatch(/kafka-console-producer\.sh[\s\S]*kafka-storage\.sh/);
-  });
+  it(
+    'kafka: a broker configured by KAFKA_* variables runs as uid 1000, formats with CLUSTER_ID, follows the launch semantics (GC, EXTRA_ARGS) and serves a topic create',
+    T,
+    async () => {
+      await ready('kafka');
+      expect((await sh('kafka', 'id -u')).trim()).toBe('1000');
+      const props = await sh('kafka', 'cat /opt/kafka/config/server.properties');
+      expect(props).toContain('listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT');
+      expect(props).toContain('auto.create.topics.enable=false');
+      expect(props).toContain('log.dirs=/var/lib/kafka/data/kraft-logs');
+      expect(props).not.toContain('heap');
+      expect(await sh('kafka', 'cat /var/lib/kafka/data/kraft-logs/meta.properties')).toContain(`cluster.id=${CLUSTER_ID}`);
+      // The image's launch semantics: KAFKA_JVM_PERFORMANCE_OPTS is always set (upstream: its class-data sharing
+      // archive; here -Xshare:auto), so kafka-run-class.sh's G1 defaults never apply and the JVM picks the collector:
+      // SerialGC under a 1-CPU limit. kafka-server-start.sh's default EXTRA_ARGS add -loggc: a GC log file.
+      const cmdline = await sh('kafka', "tr '\\0' ' ' </proc/1/cmdline");
+      expect(cmdline).toMatch(/-Xmx256m .*-Xshare:auto .*-Xlog:gc\*:file=\/opt\/kafka\/logs\/kafkaServer-gc\.log:/);
+      expect(cmdline).not.toMatch(/-XX:\+Use\w+GC/);
+      expect(await sh('kafka', 'java -XX:+PrintFlagsFinal -version 2>/dev/null | grep -E " Use(Serial|G1)GC "')).toMatch(
+        /UseSerialGC\s+= true\s+\{product\} \{ergonomic\}/,
+      );
+      expect(await sh('kafka', 'ls /opt/kafka/logs')).toContain('kafkaServer-gc.log');
+      // One tool JVM (seconds of CPU each): the create, answered by the broker's controller.
+      const created = await sh(
+        'kafka',
+        '/opt/kafka/bin/kafka-topics.sh --bootstrap-server localhost:9092 --create --topic learnflow.contract --partitions 2 --replication-factor 1',
+        90_000,
+      );
+      expect(created).toContain('Created topic learnflow.contract');
+      expect(await sh('kafka', 'ls /var/lib/kafka/data/kraft-logs')).toMatch(/learnflow\.contract-0[\s\S]*learnflow\.contract-1/);
+      expect(await sh('kafka', 'ls /opt/kafka/bin')).toMatch(/kafka-console-producer\.sh[\s\S]*kafka-storage\.sh/);
+    },
+  );
 
   it('redis: runs as uid 999 with a read-only root filesystem, takes requirepass from the mounted config', T, async () => {
     await ready('redis');

@@ -215,7 +215,7 @@ kafka-streams-application-reset.sh org.apache.kafka.tools.StreamsResetter
 kafka_layer() { # $1 = staging dir
   local s="$1" libs line name cls found
   libs="$(kafka_libs)"
-  mkdir -p "$s/opt/kafka/bin" "$s/opt/kafka/libs" "$s/opt/kafka/config" "$s/etc/kafka/docker" "$s/etc/kafka/secrets" \
+  mkdir -p "$s/opt/kafka/bin" "$s/opt/kafka/libs" "$s/opt/kafka/config" "$s/opt/kafka/logs" "$s/etc/kafka/docker" "$s/etc/kafka/secrets" \
     "$s/var/lib/kafka/data" "$s/mnt/shared/config" "$s/usr/local/bin"
   cp "$libs"/*.jar "$s/opt/kafka/libs/"
   install -m 0755 "$IMG/kafka/run" "$s/etc/kafka/docker/run"
@@ -234,7 +234,7 @@ print("\n".join(sorted(names)))' "$s/opt/kafka/libs" >"$s.classes"
     chmod 0755 "$s/opt/kafka/bin/${name#!}"
   done <<<"$KAFKA_TOOLS"
   rm -f "$s.classes"
-  chown -R 1000:1000 "$s/opt/kafka/config" "$s/var/lib/kafka/data" "$s/etc/kafka/secrets" "$s/mnt/shared/config"
+  chown -R 1000:1000 "$s/opt/kafka/config" "$s/opt/kafka/logs" "$s/var/lib/kafka/data" "$s/etc/kafka/secrets" "$s/mnt/shared/config"
 }
 
 postgres_layer() {
@@ -260,7 +260,7 @@ config_json() { # NAME -> the image config (Entrypoint, Cmd, Env, ...)
       printf '{"Entrypoint":["docker-entrypoint.sh"],"Cmd":["postgres"],"Env":["%s:/usr/lib/postgresql/%s/bin","PG_MAJOR=%s","PG_VERSION=%s","PGDATA=/var/lib/postgresql/data","LANG=en_US.utf8"],"StopSignal":"SIGINT","ExposedPorts":{"5432/tcp":{}},"Volumes":{"/var/lib/postgresql/data":{}}}' \
         "$PATH_ENV" "$PG_MAJOR" "$PG_MAJOR" "$(tar -xOf "$(rootfs postgres)" ./.learnflow-pg-version)" ;;
     kafka)
-      printf '{"Cmd":["/etc/kafka/docker/run"],"User":"appuser","WorkingDir":"/","Env":["%s:/opt/kafka/bin","JAVA_HOME=/usr/lib/jvm/java-21-openjdk-amd64"],"ExposedPorts":{"9092/tcp":{}},"Volumes":{"/etc/kafka/secrets":{},"/var/lib/kafka/data":{},"/mnt/shared/config":{}}}' "$PATH_ENV" ;;
+      printf '{"Cmd":["/etc/kafka/docker/run"],"User":"appuser","WorkingDir":"/","Env":["%s","JAVA_HOME=/usr/lib/jvm/java-21-openjdk-amd64"],"ExposedPorts":{"9092/tcp":{}},"Volumes":{"/etc/kafka/secrets":{},"/var/lib/kafka/data":{},"/mnt/shared/config":{}}}' "$PATH_ENV" ;;
     redis)
       printf '{"Entrypoint":["docker-entrypoint.sh"],"Cmd":["redis-server"],"WorkingDir":"/data","Env":["%s"],"ExposedPorts":{"6379/tcp":{}},"Volumes":{"/data":{}}}' "$PATH_ENV" ;;
   esac

@@ -271,7 +271,8 @@ describe('components', () => {
     expect(m.get('redisHost').value).toBe('redis.learnflow.svc.cluster.local:6379');
     expect(m.get('redisMaxRetries').value).toBe('3');
     expect(m.has('maxRetries')).toBe(false);
-    expect(['poolSize', 'readTimeout', 'writeTimeout'].map((k) => m.get(k).value)).toEqual(['10', '100ms', '100ms']);
+    // 2s, not LearnFlow's 100ms: measured single commands took up to 587 ms (bench/redis-sizing.sh, docs/dapr.md#redis).
+    expect(['poolSize', 'readTimeout', 'writeTimeout'].map((k) => m.get(k).value)).toEqual(['10', '2s', '2s']);
     expect(find('Component', 'kafka-pubsub').scopes).toBeUndefined();
     expect(find('Component', 'statestore').scopes).toBeUndefined();
   });
@@ -326,7 +327,14 @@ describe('Redis', () => {
   it('meets Pod Security "restricted"', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(c.resources.limits.memory).toBe('256Mi');
+  });
+
+  it('is sized as measured: maxmemory at most a third of the memory limit (the AOF rewrite forks), 500m CPU', () => {
+    const conf = r.find((m) => m.kind === 'Secret')!.stringData['redis.conf'] as string;
+    const maxmemory = /^maxmemory (\d+)mb$/m.exec(conf)![1]!;
+    expect(conf).toMatch(/^appendonly yes$/m);
+    expect(Number(maxmemory) * 2 ** 20 * 3).toBeLessThanOrEqual(parseMemory(c.resources.limits.memory)!);
+    expect(c.resources.limits).toEqual({ cpu: '500m', memory: '384Mi' });
   });
 });
 
@@ -383,6 +391,13 @@ describe('--with-zipkin', () => {
     });
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(z.find((m) => m.kind === 'NetworkPolicy')!.spec.ingress).toEqual([{ from: [{ podSelector: {} }], ports: [{ protocol: 'TCP', port: 9411 }] }]);
+  });
+
+  it("keeps the image's exit on OutOfMemoryError: the JVM must die, its TCP liveness probe would keep answering", () => {
+    const opts = (c.env as { name: string; value: string }[]).find((e) => e.name === 'JAVA_OPTS')!.value.split(' ');
+    expect(opts).toContain('-XX:+ExitOnOutOfMemoryError');
+    expect(opts).toEqual(expect.arrayContaining(['-Xms128m', '-Xmx128m']));
+    expect(c.livenessProbe.tcpSocket).toBeDefined();
   });
 
   it('points the Configuration at it, and without it exports nothing', () => {

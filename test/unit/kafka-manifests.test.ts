@@ -12,7 +12,9 @@ import {
   brokerEnv,
   clusterIdFor,
   DATA_MOUNT,
+  execEnv,
   formatEnvFile,
+  KAFKA_JVM_PERFORMANCE_OPTS,
   KAFKA_RESOURCES,
   LOG4J2_FILE,
   LOG_DIRS,
@@ -123,7 +125,9 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
   it('starts each broker with its own env file from the ConfigMap, then the image entrypoint', () => {
     expect(container.command).toEqual(['/bin/sh', '-c']);
     expect(container.args[0]).toMatch(/^if \[ ! -w \/opt\/kafka\/config \]; then .* exit 1; fi; /);
-    expect(container.args[0]).toMatch(new RegExp(`; set -a && \\. "${BROKER_ENV_DIR}/\\$\\{POD_NAME\\}\\.env" && set \\+a && exec /etc/kafka/docker/run$`));
+    expect(container.args[0]).toMatch(
+      new RegExp(`; set -a && \\. "${BROKER_ENV_DIR}/\\$\\{POD_NAME\\}\\.env" && set \\+a && export KAFKA_OPTS='[^']+' && exec /etc/kafka/docker/run$`),
+    );
     expect(container.env.find((e: any) => e.name === 'POD_NAME').valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
     expect(container.volumeMounts.find((m: any) => m.name === 'broker-env')).toEqual({ name: 'broker-env', mountPath: BROKER_ENV_DIR, readOnly: true });
     expect(pod.volumes).toContainEqual({ name: 'broker-env', configMap: { name: BROKER_ENV_CONFIGMAP } });
@@ -161,6 +165,7 @@ describe.each([1, 3])('Kafka manifests with %i broker(s)', (brokers) => {
         KAFKA_MESSAGE_MAX_BYTES: '10485760',
         KAFKA_REPLICA_FETCH_MAX_BYTES: '10485760',
         KAFKA_HEAP_OPTS: '-Xms512m -Xmx512m',
+        KAFKA_JVM_PERFORMANCE_OPTS: KAFKA_JVM_PERFORMANCE_OPTS,
         KAFKA_OPTS: `-Dlog4j2.configurationFile=file:${BROKER_ENV_DIR}/${LOG4J2_FILE}`,
         EXTRA_ARGS: '-name kafkaServer',
       });
@@ -305,11 +310,35 @@ describe('Kafka container start', () => {
   });
 
   it('logs to the console only: a console-only log4j2 config from the ConfigMap, no GC log files', () => {
-    expect(env.get('KAFKA_OPTS')).toBe(`-Dlog4j2.configurationFile=file:${BROKER_ENV_DIR}/${LOG4J2_FILE}`);
+    expect(brokerEnv(renderKafka(NS, 1), 0).KAFKA_OPTS).toBe(`-Dlog4j2.configurationFile=file:${BROKER_ENV_DIR}/${LOG4J2_FILE}`);
     expect(env.get('EXTRA_ARGS')).toBe('-name kafkaServer');
     const config = parse(cm.data[LOG4J2_FILE]);
     expect(Object.keys(config.Configuration.Appenders)).toEqual(['Console']);
     expect(JSON.stringify(config)).not.toMatch(/File|fileName/);
+  });
+});
+
+describe('what a kubectl exec into the broker starts with', () => {
+  const manifests = renderKafka(NS, 3);
+  const c = (manifests.find((m) => m.kind === 'StatefulSet') as any).spec.template.spec.containers[0];
+
+  it("gives the tools no logging option: the broker's console config is exported by the start command, for the server alone", () => {
+    // kafka-run-class.sh puts KAFKA_OPTS after the tools' own config/tools-log4j2.yaml: in the pod's env it would
+    // print the broker's INFO lines on the stdout of every `kubectl exec ... kafka-*.sh`.
+    for (let i = 0; i < 3; i++) {
+      const env = execEnv(manifests, i);
+      for (const k of ['KAFKA_OPTS', 'KAFKA_LOG4J_OPTS', 'KAFKA_LOG4J_ROOT_LOGLEVEL', 'KAFKA_TOOLS_LOG4J_LOGLEVEL']) expect(env, k).not.toHaveProperty(k);
+      expect(brokerEnv(manifests, i).KAFKA_OPTS).toMatch(/^-Dlog4j2\.configurationFile=file:\S+$/);
+    }
+    expect(c.args[0]).toMatch(/export KAFKA_OPTS='[^']+' && exec \/etc\/kafka\/docker\/run$/);
+  });
+
+  it("chooses the garbage collector: G1 with Kafka's own settings, not what the JVM would pick under the 1-CPU limit", () => {
+    // The image's launch always sets KAFKA_JVM_PERFORMANCE_OPTS, so kafka-run-class.sh's G1 defaults never apply.
+    const opts = execEnv(manifests, 0).KAFKA_JVM_PERFORMANCE_OPTS!;
+    expect(opts.split(' ').filter((o) => /^-XX:\+Use\w+GC$/.test(o))).toEqual(['-XX:+UseG1GC']);
+    expect(opts).toContain('-XX:MaxGCPauseMillis=20');
+    expect(KAFKA_RESOURCES.cpuLimit).toBe('1');
   });
 });
 

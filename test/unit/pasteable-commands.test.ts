@@ -20,6 +20,7 @@ import { buildConfig } from '../../scripts/lib/core/config.js';
 import { errorMessage } from '../../scripts/lib/core/errors.js';
 import { parseFlags } from '../../scripts/lib/core/flags.js';
 import { REPO } from '../support/cli.js';
+import { docCommands, DOCS, startsCommand, type Found } from '../support/doc-commands.js';
 
 const CACHE_BIN = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), 'bin');
 const TOOLS = ['kubectl', 'helm', 'minikube', 'kind', 'k3d', 'docker', 'git'] as const;
@@ -27,70 +28,6 @@ type Tool = (typeof TOOLS)[number];
 
 // ---------------------------------------------------------------------------------------------
 // Where commands come from.
-
-interface Found {
-  where: string;
-  text: string;
-}
-
-const DOCS = ['README.md', ...readdirSync(path.join(REPO, 'docs')).map((f) => `docs/${f}`)].filter((f) => f.endsWith('.md'));
-
-/** Lines of ```bash / ```sh blocks (continuations joined, prompts and comments dropped) and `inline code` spans. */
-function docCommands(file: string): Found[] {
-  const lines = readFileSync(path.join(REPO, file), 'utf8').split('\n');
-  const out: Found[] = [];
-  let inShell = false;
-  let inOther = false;
-  let pending = '';
-  lines.forEach((line, i) => {
-    const fence = /^\s*```(\w*)/.exec(line);
-    if (fence) {
-      if (inShell || inOther) {
-        inShell = inOther = false;
-      } else if (['bash', 'sh', 'shell', 'console'].includes(fence[1]!)) inShell = true;
-      else inOther = true;
-      return;
-    }
-    if (inShell) {
-      const text = (pending + line.replace(/^\s*\$ /, '')).trimEnd();
-      if (text.endsWith('\\')) {
-        pending = text.slice(0, -1) + ' ';
-        return;
-      }
-      pending = '';
-      if (text.trim() && !text.trim().startsWith('#')) out.push({ where: `${file}:${i + 1}`, text: stripComment(text) });
-      return;
-    }
-    if (inOther) return;
-    // Inline code is a command to paste when it gives a flag or runs a kit script with arguments; a bare name
-    // (`kubectl`, `./scripts/port-forward.mts`) or a quoted message (`kubectl is not installed`) is not.
-    for (const m of line.matchAll(/`([^`]+)`/g)) {
-      const words = m[1]!.trim().split(/\s+/);
-      if (startsCommand(m[1]!) && words.slice(1).some((w) => w.startsWith('-') || (words[0]!.endsWith('.mts') && !w.startsWith('['))))
-        out.push({ where: `${file}:${i + 1}`, text: m[1]! });
-    }
-  });
-  return out;
-}
-
-/** A `# comment` after a command (outside quotes). */
-function stripComment(text: string): string {
-  let quote: string | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quote) {
-      if (c === quote) quote = undefined;
-    } else if (c === "'" || c === '"') quote = c;
-    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) return text.slice(0, i).trimEnd();
-  }
-  return text;
-}
-
-const COMMAND_START = /^(?:\.\/(?:scripts\/)?[\w-]+\.mts|kubectl|helm|minikube|kind|k3d|docker|git)(?=\s|$)/;
-
-function startsCommand(text: string): boolean {
-  return COMMAND_START.test(text.trim());
-}
 
 /** The string literals of a `fix:` value in the kit's source: each a fix line the code can print. */
 function fixLines(file: string): Found[] {

@@ -255,7 +255,9 @@ export function formatImages(images: readonly ImageRef[], targets: readonly Prel
     minikube: 'minikube (--cluster-name PROFILE for another profile)',
     kind: kindTitle(kind),
     k3d: 'k3d',
-    'docker-desktop': "Docker Desktop Kubernetes (uses the Docker engine's images)",
+    // Docker Desktop 4.38+ can also provision the cluster with kind, whose nodes keep their own images: a pull does
+    // not reach them (docs/operations.md, "Docker Desktop's two provisioners").
+    'docker-desktop': "Docker Desktop Kubernetes, Kubeadm provisioner (uses the Docker engine's images; the kind provisioner's nodes do not)",
   };
   for (const t of targets)
     lines.push(

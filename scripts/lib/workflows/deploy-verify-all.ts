@@ -202,7 +202,9 @@ async function preflight(ctx: Ctx, components: readonly Component[], yes: boolea
   const system = pods.filter((p) => p.metadata.namespace === 'kube-system');
   ctx.log.info(`default StorageClass: ${sc}`);
   if (checkPolicies) {
-    const verdict = networkPolicySupport(system, context);
+    // The nodes are in the run's one read of the cluster (the capacity check listed them): no extra kubectl.
+    const nodes = await ctx.kube.list<{ metadata: { name: string; annotations?: Record<string, string> } }>('nodes', { namespace: null }).catch(() => []);
+    const verdict = networkPolicySupport(system, context, nodes);
     if (verdict.enforcement === 'enforced') ctx.log.info(`NetworkPolicies: ${verdict.why}`);
     else
       ctx.log.warn(

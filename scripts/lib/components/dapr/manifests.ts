@@ -17,7 +17,15 @@ import {
   type DaprSettings,
 } from './settings.js';
 
-export const REDIS_RESOURCES = { memoryLimit: '256Mi', maxMemory: '200mb' } as const;
+/**
+ * Redis's limits and its maxmemory, measured with bench/redis-sizing.sh (the kit's redis.conf under these limits).
+ * maxmemory is at most a third of the memory limit: an AOF rewrite forks, and the child's copied pages count
+ * against the same limit (200mb in 256Mi peaked at 246 MiB held, 10 MiB short of an OOM kill; 128mb in 384Mi at
+ * 149 MiB). 500m CPU: at 250m nearly every 100 ms period was throttled under load.
+ */
+export const REDIS_RESOURCES = { cpuLimit: '500m', memoryLimit: '384Mi', maxMemory: '128mb' } as const;
+/** The statestore-redis component's read and write timeouts: see the comment in k8s/dapr/redis.yaml. */
+export const REDIS_TIMEOUT = '2s';
 
 export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'> & {
   networkPolicies?: boolean;
@@ -73,6 +81,7 @@ function redisObjects(namespace: string, password: string, v: { image: string; v
     image: `${v.image}:${v.version}`,
     version: v.version,
     redisScope: REDIS_SCOPE,
+    redisTimeout: REDIS_TIMEOUT,
     ...REDIS_RESOURCES,
   });
 }

@@ -53,6 +53,27 @@ export const LOG4J2_CONSOLE = `Configuration:
         level: INFO
 `;
 
+/**
+ * JVM options for the broker process alone: the container's start command exports them (k8s/kafka/statefulset.yaml),
+ * the pod's env never holds them. `kubectl exec kafka-0 -- /opt/kafka/bin/kafka-*.sh` starts with the pod's env, and
+ * kafka-run-class.sh puts KAFKA_OPTS after the tools' own logging config (config/tools-log4j2.yaml, WARN to stderr),
+ * so a KAFKA_OPTS in the env would give every tool the broker's console config: INFO lines on stdout before the answer.
+ */
+export const SERVER_ONLY_ENV: Readonly<Record<string, string>> = {
+  KAFKA_OPTS: `-Dlog4j2.configurationFile=file:${BROKER_ENV_DIR}/${LOG4J2_FILE}`,
+};
+
+/**
+ * The broker's garbage collector, chosen in the manifest. The image's launch script always exports
+ * KAFKA_JVM_PERFORMANCE_OPTS (it appends `-XX:SharedArchiveFile=/opt/kafka/kafka.jsa`; apache/kafka docker/jvm/launch),
+ * which turns off the G1 defaults of bin/kafka-run-class.sh; the JVM then picks its collector by ergonomics: SerialGC
+ * on fewer than 2 CPUs, which is what the 1-CPU limit gives it. These are Kafka's own defaults (kafka-run-class.sh):
+ * G1 with a 20 ms pause target, instead of stop-the-world collections of the whole heap that stall every request
+ * (the KRaft heartbeats included). The tools a `kubectl exec` starts get the same, which is their default anyway.
+ */
+export const KAFKA_JVM_PERFORMANCE_OPTS =
+  '-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true';
+
 export function brokerEnvFileName(i: number): string {
   return `${podName(i)}.env`;
 }
@@ -115,7 +136,8 @@ export function renderKafka(
     minIsr,
     heapOpts: KAFKA_HEAP_OPTS,
     maxMessageBytes: MAX_MESSAGE_BYTES,
-    log4jConfig: `${BROKER_ENV_DIR}/${LOG4J2_FILE}`,
+    serverKafkaOpts: SERVER_ONLY_ENV.KAFKA_OPTS!,
+    jvmPerformanceOpts: KAFKA_JVM_PERFORMANCE_OPTS,
     logDirs: LOG_DIRS,
     dataMount: DATA_MOUNT,
     brokerEnvDir: BROKER_ENV_DIR,
@@ -142,20 +164,39 @@ interface EnvVar {
   valueFrom?: { fieldRef?: { fieldPath?: string } };
 }
 
-/**
- * The environment broker i starts with, as the container builds it: the StatefulSet's env (POD_NAME resolved)
- * plus its file from the ConfigMap. What the image's entrypoint turns into server.properties.
- */
-export function brokerEnv(manifests: readonly Manifest[], i: number): Record<string, string> {
-  const sts = manifests.find((m) => m.kind === 'StatefulSet') as
-    (Manifest & { spec: { template: { spec: { containers: { env?: EnvVar[] }[] } } } }) | undefined;
-  const cm = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === BROKER_ENV_CONFIGMAP) as
-    (Manifest & { data?: Record<string, string> }) | undefined;
-  if (!sts || !cm) throw new Error('brokerEnv: the manifests hold no Kafka StatefulSet and ConfigMap');
+type KafkaContainer = { env?: EnvVar[]; args?: string[] };
+
+/** The pod's env of broker i (POD_NAME resolved): what a `kubectl exec` into it starts with. */
+export function execEnv(manifests: readonly Manifest[], i: number): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const e of sts.spec.template.spec.containers[0]?.env ?? []) {
+  for (const e of kafkaContainer(manifests).env ?? []) {
     if (e.value !== undefined) env[e.name] = String(e.value);
     else if (e.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[e.name] = podName(i);
+  }
+  return env;
+}
+
+function kafkaContainer(manifests: readonly Manifest[]): KafkaContainer {
+  const sts = manifests.find((m) => m.kind === 'StatefulSet') as (Manifest & { spec: { template: { spec: { containers: KafkaContainer[] } } } }) | undefined;
+  const c = sts?.spec.template.spec.containers[0];
+  if (!c) throw new Error('the manifests hold no Kafka StatefulSet');
+  return c;
+}
+
+/**
+ * The environment broker i starts with, as the container builds it: the StatefulSet's env (POD_NAME resolved), its
+ * file from the ConfigMap and what the start command exports for the server alone (read from the command, so a
+ * template that drops it fails here). What the image's entrypoint turns into server.properties and JVM options.
+ */
+export function brokerEnv(manifests: readonly Manifest[], i: number): Record<string, string> {
+  const cm = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === BROKER_ENV_CONFIGMAP) as
+    (Manifest & { data?: Record<string, string> }) | undefined;
+  if (!cm) throw new Error(`brokerEnv: the manifests hold no ConfigMap ${BROKER_ENV_CONFIGMAP}`);
+  const env = execEnv(manifests, i);
+  const command = (kafkaContainer(manifests).args ?? []).join(' ');
+  for (const m of command.matchAll(/\bexport ([A-Z_][A-Z0-9_]*)='([^']*)'/g)) {
+    if (m[1]! in env) throw new Error(`brokerEnv: ${m[1]} is set both in the StatefulSet's env and in its start command`);
+    env[m[1]!] = m[2]!;
   }
   const file = cm.data?.[brokerEnvFileName(i)];
   if (file === undefined) throw new Error(`brokerEnv: no ${brokerEnvFileName(i)} in ConfigMap ${BROKER_ENV_CONFIGMAP}`);
