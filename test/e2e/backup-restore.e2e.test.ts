@@ -12,7 +12,7 @@ import { readVersions } from '../../scripts/lib/kube/manifests.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
-import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { queryOnce, startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 const CHART = path.join(
   process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'),
@@ -56,15 +56,7 @@ function urlOf(base: string, db: string, user?: { name: string; password: string
   return u.toString();
 }
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const query = <T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> => queryOnce<T>(url, sql);
 
 /** Each database the kit manages: every table outside the system schemas, its row count and a digest of its rows. */
 async function checksums(base: string): Promise<Record<string, string>> {

@@ -14,7 +14,7 @@ import { ensureServiceDatabase, parseServiceDatabases } from '../../scripts/lib/
 import { ensureStateStoreRole } from '../../scripts/lib/components/dapr/statestore.js';
 import { connectPg, tryLogin } from '../../scripts/lib/core/pg.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
-import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { queryOnce, startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 const PG_BIN = process.env.LEARNFLOW_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 /** pg_dump and psql of the server's major first on PATH (Debian's /usr/bin wrappers pick a version themselves). */
@@ -31,15 +31,7 @@ const services = parseServiceDatabases(
 const passwords: Record<string, string> = Object.fromEntries(services.map((s, i) => [s.role, `svc${i}-${'Ab9_'.repeat(6)}`]));
 const DAPR_PASSWORD = 'dapr-Zx8_Zx8_Zx8_Zx8_Zx8_';
 
-async function query<T extends pg.QueryResultRow>(sql: string, target = url): Promise<T[]> {
-  const c = new pg.Client({ connectionString: target });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const query = <T extends pg.QueryResultRow>(sql: string, target = url): Promise<T[]> => queryOnce<T>(target, sql);
 
 const on = (base: string, db: string) => base.replace(/\/[^/?]*$/, `/${db}`);
 const as = (base: string, user: string, password: string, db: string) => {

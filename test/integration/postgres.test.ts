@@ -8,20 +8,12 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
-import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { queryOnce, startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 let server: PostgresInstance;
 let url: string;
 
-async function query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const query = <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> => queryOnce<T>(url, sql, params);
 
 const counts = () =>
   query<{ t: string; n: string }>(

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
-import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { queryOnce, startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 let server: PostgresInstance;
 let kafka: KafkaInstance;
@@ -16,15 +16,7 @@ let admin: Admin;
 const CLEAN = { LEARNFLOW_NAMESPACE: '', LEARNFLOW_CONTEXT: '', LEARNFLOW_PG_URL: '', LEARNFLOW_KAFKA_BROKERS: '' };
 const endpoints = () => ['--no-cluster', '--pg-url', url, '--kafka-brokers', kafka.brokers.join(',')];
 
-async function query<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const query = <T extends pg.QueryResultRow>(sql: string): Promise<T[]> => queryOnce<T>(url, sql);
 const counts = () =>
   query<{ users: string; topics: string; submissions: string }>(
     'SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM topics) AS topics, (SELECT count(*) FROM submissions) AS submissions',

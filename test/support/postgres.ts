@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { freeLocalPort } from '../../scripts/lib/kube/port-forward.js';
 import { forgetOnExit, runProcess, stopOnExit } from './process.js';
 
@@ -240,5 +241,16 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     }
     await cleanupDir();
     throw err;
+  }
+}
+
+/** One query on a connection of its own, closed whatever happens: the tests' way to look into a database. */
+export async function queryOnce<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql, params)).rows;
+  } finally {
+    await c.end();
   }
 }
