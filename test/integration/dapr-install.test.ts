@@ -17,7 +17,7 @@ import { renderNamespace } from '../../scripts/lib/components/postgres/manifests
 import { readVersions } from '../../scripts/lib/kube/manifests.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
-import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
+import { standInStatefulSet as dependency, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 const CACHE = process.env.LEARNFLOW_TEST_CACHE || path.join(homedir(), '.cache', 'learnflow-test');
@@ -33,32 +33,6 @@ const kit = (script: string, args: string[]) =>
 const install = (...args: string[]) => kit('scripts/install-dapr.mts', ['--pg-url', pgUrl, '--json', ...args]);
 const report = (stdout: string) => JSON.parse(stdout) as Report;
 const json = async <T>(args: string[]) => JSON.parse(await cluster.kubectl([...args, '-o', 'json'])) as T;
-
-/** Minimal stand-ins for the Kafka and PostgreSQL StatefulSets (their components are tested elsewhere). */
-const dependency = (name: string) => ({
-  apiVersion: 'apps/v1',
-  kind: 'StatefulSet',
-  metadata: { name, namespace: 'learnflow', labels: { 'app.kubernetes.io/name': name } },
-  spec: {
-    serviceName: name,
-    replicas: 1,
-    selector: { matchLabels: { 'app.kubernetes.io/name': name } },
-    template: {
-      metadata: { labels: { 'app.kubernetes.io/name': name } },
-      spec: {
-        securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-        containers: [
-          {
-            name,
-            image: `${name}:test`,
-            resources: { requests: { cpu: '100m', memory: '128Mi' } },
-            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-          },
-        ],
-      },
-    },
-  },
-});
 
 beforeAll(async () => {
   if (!existsSync(path.join(CHART, 'Chart.yaml')))

@@ -4,7 +4,8 @@
 #   $CACHE/<name>-<version>/.complete   marks a finished artifact; a warm run only checks markers.
 #   $CACHE/bin/                         symlinks: kubectl helm kind kwokctl kwok etcd kube-apiserver
 #                                       kube-controller-manager kube-scheduler
-#   $CACHE/dapr-chart-<V>/dapr          the Dapr Helm chart (version from k8s/versions.json)
+#   $CACHE/dapr-chart-<V>/dapr          the Dapr Helm chart (version from k8s/versions.json), and the previous
+#                                       minor's (DAPR_PREVIOUS_VERSION in versions.env) for the upgrade test
 # CACHE defaults to ~/.cache/learnflow-test (override with LEARNFLOW_TEST_CACHE).
 # Versions: test/substrate/versions.env. Logs of builds: $CACHE/logs/.
 set -euo pipefail
@@ -17,7 +18,7 @@ LOGS="$CACHE/logs"
 
 # shellcheck source=versions.env
 source "$HERE/versions.env"
-: "${KUBE_VERSION:?}" "${ETCD_VERSION:?}" "${KWOK_VERSION:?}" "${KUBECTL_LAYER_PKG:?}" "${KUBECTL_LAYER_VERSION:?}"
+: "${DAPR_PREVIOUS_VERSION:?}" "${KUBE_VERSION:?}" "${ETCD_VERSION:?}" "${KWOK_VERSION:?}" "${KUBECTL_LAYER_PKG:?}" "${KUBECTL_LAYER_VERSION:?}"
 
 START_TS=$(date +%s)
 log() { printf '[%s] provision-kube: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -42,6 +43,7 @@ export CGO_ENABLED=0
 
 DAPR_VERSION="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dapr"]["version"])' "$REPO/k8s/versions.json")"
 [[ "$DAPR_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "bad dapr version in k8s/versions.json: '$DAPR_VERSION'"
+[[ "$DAPR_PREVIOUS_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "bad DAPR_PREVIOUS_VERSION in versions.env: '$DAPR_PREVIOUS_VERSION'"
 
 KUBE_DIR="$CACHE/kubernetes-$KUBE_VERSION"
 ETCD_DIR="$CACHE/etcd-$ETCD_VERSION"
@@ -122,15 +124,16 @@ fetch_kubectl_layer() {
   finish "$tmp" "$LAYER_DIR"
 }
 
+# fetch_dapr_chart VERSION DIR: charts/dapr of the github.com/dapr/dapr module at VERSION, copied to DIR/dapr.
 fetch_dapr_chart() {
-  local tmp src; tmp="$(fresh_tmp "$DAPR_DIR")"
-  go mod download -json "github.com/dapr/dapr@v$DAPR_VERSION" >"$tmp/module.json"
+  local version="$1" dir="$2" tmp src; tmp="$(fresh_tmp "$dir")"
+  go mod download -json "github.com/dapr/dapr@v$version" >"$tmp/module.json"
   src="$(json_field "$tmp/module.json" Dir)"
   [[ -f "$src/charts/dapr/Chart.yaml" ]] || { echo "no charts/dapr in $src" >&2; return 1; }
   cp -R "$src/charts/dapr" "$tmp/dapr"
   chmod -R u+w "$tmp/dapr"
   rm -f "$tmp/module.json"
-  finish "$tmp" "$DAPR_DIR"
+  finish "$tmp" "$dir"
 }
 
 # ---------------------------------------------------------------- Kubernetes (background)
@@ -232,14 +235,17 @@ else
   log "kubectl+helm: extracted"
 fi
 
-# ---------------------------------------------------------------- Dapr chart (from the dapr Go module)
-if done_marker "$DAPR_DIR"; then
-  log "dapr chart $DAPR_VERSION: cached"
-else
-  log "dapr chart $DAPR_VERSION: downloading github.com/dapr/dapr@v$DAPR_VERSION module"
-  run_logged "$LOGS/dapr-chart-$DAPR_VERSION.log" fetch_dapr_chart
-  log "dapr chart $DAPR_VERSION: copied to $DAPR_DIR/dapr (Chart.yaml says 0.0.0: pass --set-string global.tag=$DAPR_VERSION)"
-fi
+# ---------------------------------------------------------------- Dapr charts (from the dapr Go module)
+for version in "$DAPR_VERSION" "$DAPR_PREVIOUS_VERSION"; do
+  dir="$CACHE/dapr-chart-$version"
+  if done_marker "$dir"; then
+    log "dapr chart $version: cached"
+  else
+    log "dapr chart $version: downloading github.com/dapr/dapr@v$version module"
+    run_logged "$LOGS/dapr-chart-$version.log" fetch_dapr_chart "$version" "$dir"
+    log "dapr chart $version: copied to $dir/dapr (Chart.yaml says 0.0.0: pass --set-string global.tag=$version)"
+  fi
+done
 
 # ---------------------------------------------------------------- wait for Kubernetes
 if [[ -n "$KUBE_PID" ]]; then
@@ -279,5 +285,6 @@ printf 'kubectl %s\n' "$("$BIN/kubectl" version --client 2>&1 | sed -n 's/^Clien
 printf 'helm %s\n' "$("$BIN/helm" version --short 2>&1 | first_word_matching 'v[0-9][^+ ]*')"
 printf 'kwok-stages %s (%s)\n' "v$KWOK_VERSION" "$STAGES_DIR"
 printf 'dapr-chart %s (%s)\n' "$DAPR_VERSION" "$DAPR_DIR/dapr"
+printf 'dapr-chart %s (%s)\n' "$DAPR_PREVIOUS_VERSION" "$CACHE/dapr-chart-$DAPR_PREVIOUS_VERSION/dapr"
 printf 'bin %s\n' "$BIN"
 log "done in $(( $(date +%s) - START_TS ))s"

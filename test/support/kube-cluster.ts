@@ -116,6 +116,32 @@ const VERSIONS_FILE = join(REPO_ROOT, 'test', 'substrate', 'versions.env');
 const BINARIES = ['kubectl', 'helm', 'kwokctl', 'kwok', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 const CLUSTER_NAME_RE = /^[a-z0-9-]+-p(\d+)-[a-z0-9]+$/;
 
+/** A minimal stand-in StatefulSet in learnflow (for Kafka or PostgreSQL where their components are tested elsewhere). */
+export const standInStatefulSet = (name: string) => ({
+  apiVersion: 'apps/v1',
+  kind: 'StatefulSet',
+  metadata: { name, namespace: 'learnflow', labels: { 'app.kubernetes.io/name': name } },
+  spec: {
+    serviceName: name,
+    replicas: 1,
+    selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+    template: {
+      metadata: { labels: { 'app.kubernetes.io/name': name } },
+      spec: {
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name,
+            image: `${name}:test`,
+            resources: { requests: { cpu: '100m', memory: '128Mi' } },
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
+    },
+  },
+});
+
 /** Label key understood by the Stage installed with installImagePullBackOffStage(). */
 export const FAULT_LABEL = 'learnflow.test/kwok-fault';
 

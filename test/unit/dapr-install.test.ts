@@ -5,11 +5,14 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
+  controlPlaneChanges,
   controlPlaneStates,
   dependencyStates,
   helmCommandLine,
   installControlPlane,
   liveControlPlane,
+  liveDaprVersion,
+  refuseUnsafeDowngrade,
   liveSettings,
   releaseUpToDate,
   waitForControlPlane,
@@ -281,6 +284,57 @@ describe('installControlPlane', () => {
       'helm show',
       'helm upgrade',
     ]);
+  });
+});
+
+describe('a version change of the control plane', () => {
+  const at = (chart: string, values: Record<string, unknown> = {}) => [
+    on(['list'], { stdout: JSON.stringify([{ name: 'dapr', namespace: 'dapr-system', revision: '2', status: 'deployed', chart, app_version: '0.0.0' }]) }),
+    on(['get', 'values'], { stdout: JSON.stringify(values) }),
+  ];
+
+  it('reads the running version from global.tag (a chart from the dapr/dapr sources says 0.0.0), else from the chart', () => {
+    const release = { name: 'dapr', namespace: 'dapr-system', revision: 1, status: 'deployed' };
+    expect(liveDaprVersion({ release: { ...release, chart: 'dapr-0.0.0', app_version: '0.0.0' }, values: { global: { tag: '1.17.5' } } })).toBe('1.17.5');
+    expect(liveDaprVersion({ release: { ...release, chart: 'dapr-1.17.5', app_version: '1.17.5' }, values: {} })).toBe('1.17.5');
+    expect(liveDaprVersion({ release: { ...release, chart: 'dapr-0.0.0', app_version: '0.0.0' }, values: { global: { tag: 'edge' } } })).toBeUndefined();
+    expect(liveDaprVersion({})).toBeUndefined();
+  });
+
+  it('says the upgrade it runs, how long it took, and that running apps keep their sidecars until restarted', async () => {
+    const s = settingsFor({});
+    const exec = fakeExec(
+      ...at('dapr-1.17.5'),
+      on(['get', 'namespace'], { stdout: JSON.stringify({ items: [] }) }),
+      on(['show', 'crds'], { stdout: '' }),
+      on(['upgrade', '--install'], { stdout: '' }),
+    );
+    const step = stepFor(exec);
+    expect(await installControlPlane(step, s)).toBe('configured');
+    const log = step.log.lines.join('\n');
+    expect(log).toContain(`upgrading dapr 1.17.5 -> ${V.version}`);
+    expect(log).toMatch(new RegExp(`helm release dapr upgraded \\(dapr 1\\.17\\.5 -> ${V.version.replace(/\./g, '\\.')}\\) in \\d+\\.\\ds`));
+    expect(log).toContain('running Dapr apps keep their 1.17.5 sidecars until restarted: kubectl rollout restart deployment -n learnflow');
+  });
+
+  it('refuses 1.18 -> below 1.17.7 before any change (that sentry cannot read the trust bundle), naming the way through', async () => {
+    expect(() => refuseUnsafeDowngrade('1.18.3', '1.17.5')).toThrow(/refusing dapr 1\.18\.3 -> 1\.17\.5: .*Ed25519/);
+    expect(() => refuseUnsafeDowngrade('1.18.3', '1.17.7')).not.toThrow();
+    expect(() => refuseUnsafeDowngrade('1.17.5', '1.18.3')).not.toThrow();
+    expect(() => refuseUnsafeDowngrade(undefined, '1.16.0')).not.toThrow();
+    const s = settingsFor({ 'dapr-version': '1.17.5' });
+    const exec = fakeExec(...at(`dapr-${V.version}`));
+    const err = await installControlPlane(stepFor(exec, { 'dapr-version': '1.17.5' }), s).catch((e: unknown) => e as { fix?: string });
+    expect(err).toMatchObject({ fix: expect.stringContaining('./scripts/install-dapr.mts --dapr-version 1.17.7') });
+    expect(exec.calls.map((c) => `${c.cmd} ${c.args[0]}`)).toEqual(['helm list', 'helm get']);
+  });
+
+  it('--diff names the versions first, and a downgrade it would refuse', async () => {
+    const s = settingsFor({ 'dapr-chart': undefined });
+    const changes = await controlPlaneChanges(stepFor(fakeExec(...at('dapr-0.0.0', { global: { tag: '1.17.5' } }))), s);
+    expect(changes[0]).toBe(`dapr 1.17.5 -> ${V.version}: the chart's CRDs applied, then helm upgrade; running apps keep their sidecars until restarted`);
+    const back = await controlPlaneChanges(stepFor(fakeExec(...at(`dapr-${V.version}`))), settingsFor({ 'dapr-version': '1.17.5' }));
+    expect(back[0]).toMatch(new RegExp(`^dapr ${V.version.replace(/\./g, '\\.')} -> 1\\.17\\.5: would be refused \\(Dapr 1\\.18 keeps an Ed25519 CA`));
   });
 });
 

@@ -7,6 +7,7 @@ import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
 import { StepError } from '../../core/errors.js';
 import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../kube/helm.js';
 import { formatCommand } from '../../core/exec.js';
+import { formatDuration } from '../../core/duration.js';
 import { parseManifests, STACK_LABEL } from '../../kube/manifests.js';
 import { TerminalTracker, workloadReady } from '../../kube/rollout.js';
 import { waitFor } from '../../core/wait.js';
@@ -56,14 +57,74 @@ export function releaseUpToDate(
   return { upToDate: true, why: `${chartLabel} deployed with the same values` };
 }
 
+/**
+ * The Dapr version a live release runs: its global.tag (what the kit sets for a chart from the dapr/dapr sources,
+ * whose Chart.yaml says 0.0.0), else the chart's version; undefined when neither says.
+ */
+export function liveDaprVersion(live: LiveControlPlane): string | undefined {
+  const tag = (live.values?.global as { tag?: unknown } | undefined)?.tag;
+  if (typeof tag === 'string' && VERSION.test(tag)) return tag;
+  const chart = /-(\d+\.\d+\.\d+)$/.exec(live.release?.chart ?? '')?.[1];
+  if (chart && chart !== '0.0.0') return chart;
+  const app = live.release?.app_version;
+  return app && VERSION.test(app) && app !== '0.0.0' ? app : undefined;
+}
+
+const VERSION = /^\d+\.\d+\.\d+$/;
+
+function compareVersions(a: string, b: string): number {
+  const [x, y] = [a, b].map((v) => v.split('.').map(Number));
+  for (let i = 0; i < 3; i++) if (x![i] !== y![i]) return x![i]! - y![i]!;
+  return 0;
+}
+
+/**
+ * Dapr 1.18's sentry writes an Ed25519-keyed CA into the dapr-trust-bundle Secret; a sentry older than 1.17.7 cannot
+ * parse it and crash-loops, so no sidecar gets a new certificate (dapr/dapr docs/release_notes/v1.18.0.md,
+ * "Downgrading to Earlier Versions"; dapr/dapr#9904). Upward from any 1.17 nothing else is needed there: 1.18's
+ * sentry reads the old ECDSA bundle, and the new CRDs (MCPServer, WorkflowAccessPolicy) come with the kit's CRD apply.
+ */
+export const ROLLBACK_FLOOR = '1.17.7';
+
+/** Why moving from one version to the other would break the control plane; undefined when it would not. */
+export function unsafeDowngrade(from: string | undefined, to: string): string | undefined {
+  if (!from || compareVersions(from, '1.18.0') < 0 || compareVersions(to, ROLLBACK_FLOOR) >= 0) return undefined;
+  return `Dapr 1.18 keeps an Ed25519 CA in the dapr-trust-bundle Secret, which the sentry of versions before ${ROLLBACK_FLOOR} cannot read (it crash-loops and no sidecar gets a certificate)`;
+}
+
+/** Refuses, before any change, a move from 1.18 or later to a version whose sentry cannot read the trust bundle. */
+export function refuseUnsafeDowngrade(from: string | undefined, to: string): void {
+  const why = unsafeDowngrade(from, to);
+  if (!why) return;
+  throw new StepError(`refusing dapr ${from} -> ${to}: ${why}. Nothing was changed`, {
+    fix: `go through ${ROLLBACK_FLOOR} first: ./scripts/install-dapr.mts --dapr-version ${ROLLBACK_FLOOR}, then --dapr-version ${to} (docs/dapr.md#upgrades)`,
+  });
+}
+
+/** "dapr 1.17.5 -> 1.18.3" when the release runs another version than the one wanted; undefined otherwise. */
+export function versionChange(live: LiveControlPlane, to: string): string | undefined {
+  const from = liveDaprVersion(live);
+  return from && from !== to ? `dapr ${from} -> ${to}` : undefined;
+}
+
 /** --diff: what an install now would change in the release (chart and values, key by key); [] when up to date. */
 export async function controlPlaneChanges(step: StepCtx, s: DaprSettings): Promise<string[]> {
   const desired = chartValues(s);
-  const { release, values } = await liveControlPlane(step);
+  const live = await liveControlPlane(step);
+  const { release, values } = live;
   if (!release) return [`not installed: would install ${s.chart.chartLabel} with ${flattenValues(desired).join(', ')}`];
   const current = release.status === 'deployed' ? values : undefined;
   if (releaseUpToDate(release, s.chart.chartLabel, current, desired).upToDate) return [];
   const changes: string[] = [];
+  const upgrade = versionChange(live, s.version);
+  if (upgrade) {
+    const refused = unsafeDowngrade(liveDaprVersion(live), s.version);
+    changes.push(
+      refused
+        ? `${upgrade}: would be refused (${refused})`
+        : `${upgrade}: the chart's CRDs applied, then helm upgrade; running apps keep their sidecars until restarted`,
+    );
+  }
   if (release.status !== 'deployed') changes.push(`release is ${release.status}: would clear it, then upgrade`);
   if (release.chart !== s.chart.chartLabel) changes.push(`chart: ${release.chart} -> ${s.chart.chartLabel}`);
   const was = new Map(flattenValues(current ?? {}).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
@@ -120,8 +181,12 @@ export async function installControlPlane(step: StepCtx, s: DaprSettings): Promi
     step.change(`helm release ${RELEASE}`, 'unchanged');
     return 'unchanged';
   }
-  step.log.info(`installing ${s.chart.describe}: ${verdict.why}`);
+  const from = release ? liveDaprVersion(release === live.release ? live : { release, values: current }) : undefined;
+  refuseUnsafeDowngrade(from, s.version);
+  const upgrade = from && from !== s.version ? `dapr ${from} -> ${s.version}` : undefined;
+  step.log.info(`${upgrade ? `upgrading ${upgrade}, ` : ''}installing ${s.chart.describe}: ${verdict.why}`);
   if (release) await warnOtherStacks(step);
+  const started = step.clock.now();
 
   // helm installs crds/ on the first install only; an upgrade must bring the new version's CRDs itself.
   if (release && release.status === 'deployed') await applyChartCrds(step, helm, s);
@@ -130,7 +195,14 @@ export async function installControlPlane(step: StepCtx, s: DaprSettings): Promi
   await helm.upgradeInstall(upgradeOptions(s, timeoutMs));
   const outcome: InstallOutcome = release ? 'configured' : 'created';
   step.change(`helm release ${RELEASE}`, outcome);
-  step.log.ok(`helm release ${RELEASE} ${outcome === 'created' ? 'installed' : 'upgraded'} (${s.chart.chartLabel}, images ${s.version})`);
+  const took = formatDuration(step.clock.now() - started);
+  step.log.ok(
+    `helm release ${RELEASE} ${outcome === 'created' ? 'installed' : 'upgraded'} (${upgrade ?? `${s.chart.chartLabel}, images ${s.version}`}) in ${took}`,
+  );
+  if (upgrade) {
+    // The control plane does not restart the sidecars: each app keeps the daprd it started with (v1.18.0 release notes).
+    step.log.info(`running Dapr apps keep their ${from} sidecars until restarted: kubectl rollout restart deployment -n ${step.config.namespace}`);
+  }
   return outcome;
 }
 

@@ -97,7 +97,7 @@ function controlPlaneActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
       },
     },
     {
-      plan: `${helmCommandLine({ ...s, valuesPath: path.relative(ctx.root, s.valuesPath) }, ctx.config.context)}  (${s.chart.describe}; skipped when release ${RELEASE} is deployed at ${s.chart.chartLabel} with the same values); chart values: ${flattenValues(loadValues(s.valuesPath)).join(', ')}`,
+      plan: `${helmCommandLine({ ...s, valuesPath: path.relative(ctx.root, s.valuesPath) }, ctx.config.context)}  (${s.chart.describe}; skipped when release ${RELEASE} is deployed at ${s.chart.chartLabel} with the same values; a release at another Dapr version gets the chart's CRDs first, then is upgraded to ${s.version}: --diff names the version it runs); chart values: ${flattenValues(loadValues(s.valuesPath)).join(', ')}`,
       run: async (step, run) => void (await installControlPlane(step, run.controlPlane!)),
     },
     {
