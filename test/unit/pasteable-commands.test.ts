@@ -103,6 +103,8 @@ function sampleFor(before: string): string {
       return '15432';
     case '--arch':
       return 'amd64';
+    case '--dapr-version':
+      return '1.18.3';
     default:
       return 'sample';
   }
