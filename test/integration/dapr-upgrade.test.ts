@@ -7,7 +7,6 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,14 +15,14 @@ import { readVersions } from '../../scripts/lib/kube/manifests.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { readSubstrateVersions, standInStatefulSet, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
+import { inCache } from '../support/paths.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
-const CACHE = process.env.LEARNFLOW_TEST_CACHE || path.join(homedir(), '.cache', 'learnflow-test');
 const NEW = readVersions().dapr.version;
 const OLD = readSubstrateVersions().DAPR_PREVIOUS_VERSION ?? '';
 /** A version as a RegExp source. */
 const re = (version: string) => version.replace(/\./g, '\\.');
-const chartOf = (version: string) => path.join(CACHE, `dapr-chart-${version}`, 'dapr');
+const chartOf = (version: string) => inCache(`dapr-chart-${version}`, 'dapr');
 
 let cluster: KubeCluster;
 let server: PostgresInstance;
