@@ -28,20 +28,26 @@ const emptyCluster: FakeHandler = (args, cmd) => {
   if (args.includes('-o') && args[args.indexOf('-o') + 1] === 'name')
     return { stdout: l >= 0 && args[l + 1]!.includes(TOY_SELECTOR) && args.includes('deployment') ? 'deployment.apps/toy\n' : '' };
   if (args[0] === 'config' && args[1] === 'current-context') return { stdout: 'kind-kind\n' };
-  if (args[0] === 'version') return { stdout: JSON.stringify({ clientVersion: { minor: '33', gitVersion: 'v1.33.9' }, serverVersion: { minor: '34', gitVersion: 'v1.34.10' } }) };
+  if (args[0] === 'version')
+    return { stdout: JSON.stringify({ clientVersion: { minor: '33', gitVersion: 'v1.33.9' }, serverVersion: { minor: '34', gitVersion: 'v1.34.10' } }) };
   return { stdout: '{"kind":"List","items":[]}' };
 };
 
 async function run(def: ScriptDef, argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main({ ...def, run: (ctx) => def.run({ ...ctx, outDir }) }, argv, {}, {
-    stdout: (t) => out.push(t),
-    stderr: (l) => err.push(l),
-    clock: fakeClock(),
-    exec: fakeExec(emptyCluster),
-    tty: false,
-  });
+  const code = await main(
+    { ...def, run: (ctx) => def.run({ ...ctx, outDir }) },
+    argv,
+    {},
+    {
+      stdout: (t) => out.push(t),
+      stderr: (l) => err.push(l),
+      clock: fakeClock(),
+      exec: fakeExec(emptyCluster),
+      tty: false,
+    },
+  );
   return { code, out: out.join(''), err: err.join('\n') };
 }
 
@@ -58,7 +64,10 @@ describe('a fourth component, registered and nothing else touched', () => {
 
   it('has a budget --budget can set, and a stage after what it depends on', async () => {
     expect(parseBudgets(['toy=3m'], registry).toy).toBe(180_000);
-    expect(deployStages(Object.keys(registry), false, registry)).toEqual([['kafka', 'postgres'], ['dapr', 'toy']]);
+    expect(deployStages(Object.keys(registry), false, registry)).toEqual([
+      ['kafka', 'postgres'],
+      ['dapr', 'toy'],
+    ]);
     const bad = await run(deployAllScript(registry), ['--dry-run', '--budget', 'toys=3m']);
     expect(bad.code).toBe(2);
     expect(bad.err).toContain('kafka, postgres, dapr, toy, total');
@@ -90,7 +99,10 @@ describe('a fourth component, registered and nothing else touched', () => {
   });
 
   it('has its section in status', async () => {
-    const r = await run(statusScript(async () => Object.values(registry)), ['--no-data', '--json']);
+    const r = await run(
+      statusScript(async () => Object.values(registry)),
+      ['--no-data', '--json'],
+    );
     expect(r.code, r.err).toBe(0);
     const sections = (JSON.parse(r.out) as { data: { status: { component: string; facts: string[] }[] } }).data.status;
     expect(sections.find((s) => s.component === 'Toy')?.facts).toEqual(['toy 1.2.3: 1/1 ready']);
