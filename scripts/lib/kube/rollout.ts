@@ -95,7 +95,7 @@ export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<
 export const CRASH_LOG_LINES = 5;
 
 /** The crashed run's last lines, in the container's own words, under the error; empty when there are none to get. */
-async function lastLogLines(step: StepCtx, ns: string, pod: string, container: string): Promise<string> {
+export async function lastLogLines(step: StepCtx, ns: string, pod: string, container: string): Promise<string> {
   const args = ['logs', pod, '-c', container, '-n', ns, '--previous', `--tail=${CRASH_LOG_LINES}`];
   try {
     const r = await step.kube.run(args, { quiet: true, allowFailure: true, timeoutMs: 10_000 });
