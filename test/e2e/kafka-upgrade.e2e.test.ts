@@ -7,7 +7,7 @@
 // machine's memory (over 20 GiB on these machines) and the kit's preflight counts only the KWOK node (8 GiB).
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
@@ -20,13 +20,13 @@ import { waitFor } from '../support/kube-cluster.js';
 import { holdLock, KAFKA_LOCAL_PORT_LOCK } from '../support/locks.js';
 import { steerNamespaceToRealNode } from '../support/real-node.js';
 import { sharedCluster } from '../support/shared-cluster.js';
+import { inCache } from '../support/paths.js';
 
 const { Kafka, logLevel, CompressionCodecs, CompressionTypes } = kafkajs;
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
 
 const NS = 'learnflow';
 const MIN = 60_000;
-const CACHE = process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test');
 const PIN = readVersions().kafka;
 const FROM =
   /KAFKA_UPGRADE_FROM="([^"]+)"/.exec(readFileSync(path.join(REPO, 'test', 'substrate', 'upgrade-from.env'), 'utf8'))?.[1]?.split(/\s+/)[0] ?? '(none)';
@@ -84,7 +84,7 @@ async function upgradeUnderLoad(): Promise<void> {
   expect(FROM, 'test/substrate/upgrade-from.env names a version').toMatch(/^\d+\.\d+\.\d+$/);
   expect(FROM).not.toBe(PIN.version);
   // Both images are in the node's containerd (provision-images.sh): a missing one fails here, not as a pull.
-  const images = readFileSync(path.join(CACHE, 'node-containerd', 'images.env'), 'utf8');
+  const images = readFileSync(inCache('node-containerd', 'images.env'), 'utf8');
   expect(images).toContain(`kafka_upgrade_from=docker.io/${PIN.image}:${FROM}`);
   expect(images).toContain(`kafka=docker.io/${PIN.image}:${PIN.version}`);
 
