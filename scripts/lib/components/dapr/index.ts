@@ -2,6 +2,7 @@
 // Secret, then the components, Configuration and Resiliency (and optionally Redis). Verify checks the objects
 // and runs an end-to-end probe through a real sidecar. docs/dapr.md is the user's guide.
 
+import { libpqConnectionString } from '../shared/postgres-topology.js';
 import path from 'node:path';
 import type pg from 'pg';
 import { tryLogin } from '../../core/pg.js';
@@ -59,7 +60,7 @@ import {
   type DaprSettings,
   BUDGET_MS,
 } from './settings.js';
-import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
+import { ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
 import { controlPlaneOf, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 import { readSecret } from '../../kube/secrets.js';
 import { applyRecorded } from '../../kube/steps.js';
@@ -179,7 +180,7 @@ function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
 
 /** The components, Configuration, Resiliency (and Redis, Zipkin) with the state store's connection string. */
 async function desiredComponents(step: StepCtx, s: DaprSettings, run: DaprRun): Promise<Manifest[]> {
-  const connectionString = buildConnectionString(inClusterTarget(s.namespace), run.password!, run.ssl ? 'require' : 'prefer');
+  const connectionString = libpqConnectionString(inClusterTarget(s.namespace), run.password!, run.ssl ? 'require' : 'prefer');
   step.secrets.add(connectionString);
   const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
   const settings = renderSettings(

@@ -4,6 +4,7 @@
 // StatefulSet is gone and its volume kept, from the major recorded on the claim, and refuses it with the way
 // through: a dump and restore (backup-postgres / restore-postgres), until it can do that itself.
 
+import { PG_DATA_CLAIM, PG_NAME } from '../shared/postgres-topology.js';
 import { StepError } from '../../core/errors.js';
 
 /** On the claim data-postgresql-0: the major its data directory was made with (recorded after each rollout). */
@@ -24,13 +25,13 @@ interface Workload {
 
 /** The major the stack's data is on: the running StatefulSet's image, else its claim's record; undefined for a new stack. */
 export function dataMajor(found: readonly Workload[]): { major: number; from: string } | undefined {
-  const sts = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql');
-  const image = sts?.spec?.template?.spec?.containers?.find((c) => c.name === 'postgresql')?.image;
+  const sts = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === PG_NAME);
+  const image = sts?.spec?.template?.spec?.containers?.find((c) => c.name === PG_NAME)?.image;
   const running = majorOf(image);
   if (running !== undefined) return { major: running, from: `statefulset/postgresql runs ${image}` };
-  const claim = found.find((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === 'data-postgresql-0');
+  const claim = found.find((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === PG_DATA_CLAIM);
   const recorded = majorOf(claim?.metadata.annotations?.[MAJOR_ANNOTATION]);
-  return recorded === undefined ? undefined : { major: recorded, from: `pvc/data-postgresql-0 holds the data of PostgreSQL ${recorded}` };
+  return recorded === undefined ? undefined : { major: recorded, from: `pvc/${PG_DATA_CLAIM} holds the data of PostgreSQL ${recorded}` };
 }
 
 /** Refuses, before any change, a pinned major other than the one the data is on. */
