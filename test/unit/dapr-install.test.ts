@@ -327,14 +327,14 @@ describe("the control plane's settings are the cluster's, read from its live rel
 describe('control-plane wait', () => {
   it('reads all five workloads with one kubectl call', () => {
     const { states } = controlPlaneStates(readyControlPlane() as never);
-    expect(states.map((s) => [s.workload.name, s.ready])).toEqual([
+    expect(states.map((s) => [s.ref.name, s.ready])).toEqual([
       ['dapr-operator', true],
       ['dapr-sentry', true],
       ['dapr-sidecar-injector', true],
       ['dapr-placement-server', true],
       ['dapr-scheduler-server', true],
     ]);
-    expect(controlPlaneStates([]).states.every((s) => s.state === 'not created')).toBe(true);
+    expect(controlPlaneStates([]).states.every((s) => s.state.endsWith('not found'))).toBe(true);
   });
 
   it('stops at once on a pull that will not heal, naming the pod, the reason and every workload not ready', async () => {
@@ -381,7 +381,7 @@ describe('control-plane wait', () => {
 
 describe('dependency gate', () => {
   it('sees Kafka and PostgreSQL statefulsets and their pods', () => {
-    const { deps } = dependencyStates([statefulset('postgresql', 1)] as never);
+    const deps = dependencyStates([statefulset('postgresql', 1)] as never);
     expect(deps).toEqual([
       { name: 'kafka', title: 'Kafka', present: false, ready: false, state: 'statefulset/kafka not found' },
       { name: 'postgresql', title: 'PostgreSQL', present: true, ready: true, state: '1/1 ready, 1/1 updated' },
@@ -488,10 +488,16 @@ describe('install-dapr --dry-run', () => {
 
   it('declares what preflight and scripts/images.mts need', () => {
     expect(dapr.extraNamespaces).toEqual(['dapr-system']);
-    const ctxWith = (values: Record<string, unknown>) => ({ config: buildConfig({ values: values as never, given: new Set(), positionals: [] }) }) as never;
+    const ctxWith = (values: Record<string, unknown>) =>
+      ({ root: REPO_ROOT, config: buildConfig({ values: values as never, given: new Set(), positionals: [] }) }) as never;
     expect(dapr.extraRequests!(ctxWith({}))).toEqual({ cpuMillis: 350, memoryBytes: 352 * 1024 ** 2 });
     // Without the scheduler's 3 x 50m/64Mi.
     expect(dapr.extraRequests!(ctxWith({ 'no-scheduler': true }))).toEqual({ cpuMillis: 200, memoryBytes: 160 * 1024 ** 2 });
-    expect(dapr.images!(ctxWith({}))).toEqual([expect.stringMatching(/^curlimages\/curl:/)]);
+    const images = (values: Record<string, unknown>) => dapr.images!(ctxWith(values)).map((i) => (typeof i === 'string' ? i : i.image));
+    expect(images({})).toEqual([
+      ...['operator', 'placement', 'sentry', 'injector', 'scheduler', 'daprd'].map((n) => expect.stringMatching(new RegExp(`/${n}:`))),
+      expect.stringMatching(/^curlimages\/curl:/),
+    ]);
+    expect(images({ 'no-scheduler': true })).not.toContainEqual(expect.stringMatching(/\/scheduler:/));
   });
 });

@@ -2,6 +2,7 @@
 // Secret, then the components, Configuration and Resiliency (and optionally Redis). Verify checks the objects
 // and runs an end-to-end probe through a real sidecar. docs/dapr.md is the user's guide.
 
+import { daprChartImages, daprRegistry } from './chart-images.js';
 import { libpqConnectionString } from '../shared/postgres-topology.js';
 import path from 'node:path';
 import type pg from 'pg';
@@ -9,7 +10,7 @@ import { tryLogin } from '../../core/pg.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
 import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube/kubectl.js';
-import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
+import { parseManifests, readVersions, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { PortForward } from '../../kube/port-forward.js';
 import { rememberedSettings, renderSettings } from '../../kube/remembered.js';
@@ -381,8 +382,11 @@ export const dapr: Component = {
   verifyFlags: VERIFY_FLAGS,
   extraNamespaces: [DAPR_NAMESPACE],
   clusterOnly: true,
-  /** The probe's image: the chart's own images are listed by scripts/images.mts from the chart values. */
-  images: (ctx: Ctx) => [ctx.config.options.get(PROBE_IMAGE_FLAG) ?? PROBE_IMAGE],
+  /** The chart's images (from its values) and the probe's. */
+  images: (ctx: Ctx) => [
+    ...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(NO_SCHEDULER_FLAG) }),
+    ctx.config.options.get(PROBE_IMAGE_FLAG) ?? PROBE_IMAGE,
+  ],
   /** The control plane's requests as k8s/dapr/values.yaml sets them; without the scheduler's with --no-scheduler. */
   extraRequests: (ctx: Ctx) => controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)), controlPlaneOf(!ctx.config.options.on(NO_SCHEDULER_FLAG))),
 
