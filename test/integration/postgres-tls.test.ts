@@ -17,6 +17,7 @@ import { generateCertificate, type TlsMaterial } from '../../scripts/lib/compone
 import { sslFor } from '../../scripts/lib/components/shared/postgres-connection.js';
 import { connectPg, serverOffersSsl } from '../../scripts/lib/core/pg.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { waitFor } from '../support/poll.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -97,7 +98,11 @@ describe("the kit's connection follows what the server serves: on, off, on", () 
     await c.query(`ALTER SYSTEM SET ssl = ${on ? 'on' : 'off'}`);
     await c.query('SELECT pg_reload_conf()');
     await c.end();
-    await new Promise((r) => setTimeout(r, 300));
+    // The postmaster applies the reload asynchronously: wait until what it offers a new connection has changed.
+    await waitFor(`ssl ${on ? 'on' : 'off'} after the reload`, async () => ((await serverOffersSsl('127.0.0.1', port())) === on ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
   };
   const connectKitWay = async () => {
     const client = await connectPg(server.url.replace(/\?.*$/, ''), { ssl: await sslFor(tls, '127.0.0.1', port()) });

@@ -207,10 +207,14 @@ provision_kafka_cds() { # $1 = kafka version
 }
 
 provision_kafka() {
-  local v
+  local v old
   v="$(kafka_version)"
   provision_kafka_jars "$v"
   provision_kafka_cds "$v"
+  # The versions the upgrade tests start from (their images only: no broker of theirs runs outside the real node).
+  # shellcheck source=upgrade-from.env
+  . "$ROOT/test/substrate/upgrade-from.env"
+  for old in $KAFKA_UPGRADE_FROM; do [[ "$old" == "$v" ]] || provision_kafka_jars "$old"; done
 }
 
 t0=$SECONDS

@@ -6,6 +6,8 @@
 #   the kit's images, under the exact references of k8s/versions.json (read at every run):
 #     postgres:<v>       Debian trixie postgresql-<major of v> + images/postgres/docker-entrypoint.sh
 #     apache/kafka:<v>   Debian trixie openjdk-21-jre-headless + the Kafka <v> jars (Maven) + images/kafka/*
+#   apache/kafka:<v> of each version the upgrade tests start from (upgrade-from.env), built the same way; listed in
+#   images.env as kafka_upgrade_from=<ref>
 #     redis:<v>          Debian bookworm redis-server + images/redis/docker-entrypoint.sh
 # Debian root filesystems come from mmdebstrap with the machine's own apt sources (same mirror, other suites).
 # Cache ($CACHE = ${LEARNFLOW_TEST_CACHE:-~/.cache/learnflow-test}):
@@ -33,6 +35,8 @@ pin() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]
 KAFKA_REF="$(pin kafka)" POSTGRES_REF="$(pin postgres)" REDIS_REF="$(pin redis)"
 KAFKA_V="${KAFKA_REF##*:}" POSTGRES_V="${POSTGRES_REF##*:}" REDIS_V="${REDIS_REF##*:}"
 PG_MAJOR="${POSTGRES_V%%.*}"
+# shellcheck source=upgrade-from.env
+. "$HERE/upgrade-from.env"
 BUSYBOX_V="$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null)" || die "busybox-static is not installed (provision-node.sh installs it)"
 BUSYBOX_TAG="$(sed -E 's/^[0-9]+://; s/[^A-Za-z0-9_.-]+/-/g' <<<"$BUSYBOX_V")"
 PAUSE_REF="learnflow.test/pause:$BUSYBOX_TAG"
@@ -295,6 +299,12 @@ add_image pause "$PAUSE_REF" "$BUSYBOX_TAG"
 add_image busybox "$BUSYBOX_REF" "$BUSYBOX_TAG"
 add_image postgres "$POSTGRES_REF" "$POSTGRES_V"
 add_image kafka "$KAFKA_REF" "$KAFKA_V"
+for v in $KAFKA_UPGRADE_FROM; do
+  [[ "$v" != "$KAFKA_V" ]] || continue
+  # KAFKA_V as kafka_libs and kafka_layer read it, for this build only (a prefix assignment on a function call).
+  KAFKA_V="$v" add_image kafka "${KAFKA_REF%:*}:$v" "$v"
+  IMAGES[-1]="kafka_upgrade_from ${IMAGES[-1]#kafka }"
+done
 add_image redis "$REDIS_REF" "$REDIS_V"
 
 # ---------------------------------------------------------------- the containerd root every real node copies

@@ -561,6 +561,14 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     if (nodeNames.length > 0) {
       await kubectl(['wait', '--for=condition=Ready', 'node', '--all', `--timeout=${Math.ceil(left() / 1000)}s`], {
         timeoutMs: left() + 5_000,
+      }).catch(async (err: Error) => {
+        // Seen once under load: a KWOK node never Ready. Say why next time: the kwok controller's own last lines.
+        const logs = await run(kwokctl, ['--name', name, 'logs', 'kwok-controller'], env0, { timeoutMs: 20_000 }).catch((e: Error) => ({
+          stdout: '',
+          stderr: e.message,
+        }));
+        const tail = `${logs.stdout}\n${logs.stderr}`.trim().split('\n').slice(-30).join('\n');
+        throw new Error(`${err.message}\nkwok-controller's last lines:\n${tail}`);
       });
     }
     // Pods need the default ServiceAccount (created by kube-controller-manager) to pass admission.

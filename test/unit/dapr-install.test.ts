@@ -381,14 +381,14 @@ describe("the control plane's settings are the cluster's, read from its live rel
 describe('control-plane wait', () => {
   it('reads all five workloads with one kubectl call', () => {
     const { states } = controlPlaneStates(readyControlPlane() as never);
-    expect(states.map((s) => [s.workload.name, s.ready])).toEqual([
+    expect(states.map((s) => [s.ref.name, s.ready])).toEqual([
       ['dapr-operator', true],
       ['dapr-sentry', true],
       ['dapr-sidecar-injector', true],
       ['dapr-placement-server', true],
       ['dapr-scheduler-server', true],
     ]);
-    expect(controlPlaneStates([]).states.every((s) => s.state === 'not created')).toBe(true);
+    expect(controlPlaneStates([]).states.every((s) => s.state.endsWith('not found'))).toBe(true);
   });
 
   it('stops at once on a pull that will not heal, naming the pod, the reason and every workload not ready', async () => {
@@ -435,7 +435,7 @@ describe('control-plane wait', () => {
 
 describe('dependency gate', () => {
   it('sees Kafka and PostgreSQL statefulsets and their pods', () => {
-    const { deps } = dependencyStates([statefulset('postgresql', 1)] as never);
+    const deps = dependencyStates([statefulset('postgresql', 1)] as never);
     expect(deps).toEqual([
       { name: 'kafka', title: 'Kafka', present: false, ready: false, state: 'statefulset/kafka not found' },
       { name: 'postgresql', title: 'PostgreSQL', present: true, ready: true, state: '1/1 ready, 1/1 updated' },

@@ -83,6 +83,8 @@ export interface Desired {
   manifests: Manifest[];
   /** Lines describing what a Helm upgrade would change; empty when the release is up to date. */
   release?: { title: string; changes: string[] };
+  /** What a deploy would do beyond applying the objects (a version upgrade's roll); counts as a change. */
+  actions?: string[];
 }
 
 export interface OwnedObjects {

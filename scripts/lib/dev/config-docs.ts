@@ -7,6 +7,7 @@ import { COMMON_FLAGS } from '../core/config.js';
 import { booleanFlag, type FlagSpec } from '../core/flags.js';
 import type { Check } from '../core/report.js';
 import type { RunResult, ScriptDef, ScriptEntry } from '../kube/script.js';
+import { VERSIONS_FILE_ENV } from '../kube/manifests.js';
 
 export const CONFIG_DOCS = 'docs/configuration.md';
 const CHECK_FLAG = booleanFlag('check', `write nothing; exit 1 if ${CONFIG_DOCS} is not what the code says`);
@@ -16,6 +17,11 @@ export const REGENERATE = './scripts/gen-config-docs.mts';
 export const OTHER_ENV: readonly { name: string; description: string }[] = [
   { name: 'CI', description: 'when set (most CI systems set it), progress is plain timestamped lines instead of the terminal status line with colours' },
   { name: 'KUBECONFIG', description: 'read by kubectl and helm, which the kit runs: which kubeconfig file(s) hold the contexts (`--context` picks one)' },
+  {
+    name: VERSIONS_FILE_ENV,
+    description:
+      'a JSON file whose entries replace those of `k8s/versions.json` (`{"kafka": {"version": "4.3.1"}}`): deploy another version than the pin, e.g. to try an upgrade ([kafka.md](kafka.md#upgrades))',
+  },
 ];
 
 export interface LoadedScript {

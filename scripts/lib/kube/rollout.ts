@@ -14,9 +14,9 @@ export interface WorkloadRef {
   namespace?: string;
 }
 
-interface WorkloadJson {
+export interface WorkloadJson {
   kind: string;
-  metadata: { name: string; generation?: number };
+  metadata: { name: string; generation?: number; labels?: Record<string, string> };
   spec?: { replicas?: number };
   status?: {
     observedGeneration?: number;
@@ -56,46 +56,109 @@ export class TerminalTracker {
   }
 }
 
-export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<void> {
-  const ns = ref.namespace ?? step.config.namespace;
+/** A workload as a readiness wait sees it: found or not, ready or not, and its pods' states in words. */
+export interface WorkloadState<R extends WorkloadRef = WorkloadRef> {
+  ref: R;
+  present: boolean;
+  ready: boolean;
+  state: string;
+}
+
+/** Whether a pod carries every label of an equality selector ("a=b,c=d"). */
+function selects(selector: string, labels: Record<string, string> = {}): boolean {
+  return selector.split(',').every((term) => {
+    const [k, v] = term.split('=');
+    return labels[k!.trim()] === v?.trim();
+  });
+}
+
+/** Readiness of each workload from one list of workloads and pods (each pod counted for the workloads it selects). */
+export function workloadStates<R extends WorkloadRef>(
+  items: readonly (WorkloadJson | PodJson)[],
+  refs: readonly R[],
+  o: { listedBySelector?: boolean } = {},
+): { states: WorkloadState<R>[]; pods: PodDiagnosis[] } {
+  // A list made with the one workload's own selector holds only its pods.
+  const ofRef = (ref: R, labels?: Record<string, string>) => o.listedBySelector || selects(ref.selector, labels);
+  const rawPods = items.filter((i): i is PodJson => (i as { kind?: string }).kind === 'Pod');
+  const pods = rawPods.map((p) => ({ labels: p.metadata.labels, d: diagnosePod(p) }));
+  const states = refs.map((ref) => {
+    const w = items.find((i): i is WorkloadJson => (i as WorkloadJson).kind?.toLowerCase() === ref.kind && i.metadata.name === ref.name);
+    if (!w) return { ref, present: false, ready: false, state: `${ref.kind}/${ref.name} not found` };
+    const r = workloadReady(w);
+    const mine = pods.filter((p) => ofRef(ref, p.labels)).map((p) => `${p.d.pod}: ${p.d.state}`);
+    return { ref, present: true, ready: r.ready, state: `${r.state}${mine.length ? ` (${mine.join('; ')})` : ''}` };
+  });
+  return { states, pods: pods.filter((p) => refs.some((r) => ofRef(r, p.labels))).map((p) => p.d) };
+}
+
+export interface WaitOptions<R extends WorkloadRef> {
+  /** For the log and the timeout message. */
+  what: string;
+  /** The one list each look makes (the first may come from the run's snapshot). */
+  list: { kinds: string; namespace: string; selector?: string };
+  /** The error when a pod is in a state that will not heal (default: the workload cannot become ready). */
+  stuck?: (pod: PodDiagnosis, states: WorkloadState<R>[], logs: string) => StepError;
+  /** An error to stop at once on, from what a look saw (a dependency not deployed at all). */
+  refuse?: (states: WorkloadState<R>[]) => StepError | undefined;
+}
+
+/**
+ * The one readiness wait: every workload of `refs` together, within the step's deadline; names each one not ready;
+ * stops at once on a pod state that will not heal (ImagePullBackOff, CrashLoopBackOff, unschedulable), with the
+ * crashed container's last lines.
+ */
+export async function waitForWorkloads<R extends WorkloadRef>(step: StepCtx, refs: readonly R[], o: WaitOptions<R>): Promise<WorkloadState<R>[]> {
   const tracker = new TerminalTracker(() => step.clock.now());
+  let last: WorkloadState<R>[] = [];
   await waitFor({
-    what: `${ref.kind}/${ref.name} in ${ns} to be ready`,
+    what: o.what,
     clock: step.clock,
     deadline: step.deadline,
     log: step.log,
     signal: step.signal,
     probe: async ({ first }) => {
       // The first look may be the run's snapshot (a re-run that changed nothing is ready at once); later ones are not.
-      const items = await step.kube.list<WorkloadJson | PodJson>(`${ref.kind},pod`, { namespace: ns, selector: ref.selector, fresh: !first });
-      const workload = items.find((i): i is WorkloadJson => (i as WorkloadJson).kind?.toLowerCase() === ref.kind && i.metadata.name === ref.name);
-      const pods = items.filter((i): i is PodJson => (i as { kind?: string }).kind === 'Pod').map(diagnosePod);
-      if (!workload) return { done: false, state: `${ref.kind}/${ref.name} not found yet` };
-      const w = workloadReady(workload);
-      const podStates = pods.map((p) => `${p.pod}: ${p.state}`).join('; ');
-      const state = `${w.state}${podStates ? ` (${podStates})` : ''}`;
-      if (w.ready) return { done: true, state };
+      const items = await step.kube.list<WorkloadJson | PodJson>(o.list.kinds, { namespace: o.list.namespace, selector: o.list.selector, fresh: !first });
+      const { states, pods } = workloadStates(items, refs, { listedBySelector: refs.length === 1 && o.list.selector === refs[0]!.selector });
+      last = states;
+      const waiting = states.filter((s) => !s.ready);
+      const state =
+        refs.length === 1
+          ? states[0]!.state
+          : waiting.length
+            ? `not ready: ${waiting.map((s) => `${s.ref.name} ${s.state}`).join('; ')}`
+            : `${states.length} ready`;
+      if (!waiting.length) return { done: true, state };
+      const refused = o.refuse?.(states);
+      if (refused) return { done: false, state, terminal: refused };
       const stuck = pods.find((p) => tracker.terminal(p));
-      if (stuck) {
-        const logs = stuck.crashedContainer ? await lastLogLines(step, ns, stuck.pod, stuck.crashedContainer) : '';
-        return {
-          done: false,
-          state,
-          terminal: new StepError(`${ref.kind}/${ref.name} cannot become ready: pod ${stuck.pod} is ${stuck.state}${logs}`, {
-            fix: stuck.fix,
-            docs: stuck.docs,
-          }),
-        };
-      }
-      return { done: false, state };
+      if (!stuck) return { done: false, state };
+      const logs = stuck.crashedContainer ? await lastLogLines(step, o.list.namespace, stuck.pod, stuck.crashedContainer) : '';
+      const terminal =
+        o.stuck?.(stuck, states, logs) ??
+        new StepError(`${refs.map((r) => `${r.kind}/${r.name}`).join(', ')} cannot become ready: pod ${stuck.pod} is ${stuck.state}${logs}`, {
+          fix: stuck.fix,
+          docs: stuck.docs,
+        });
+      return { done: false, state, terminal };
     },
+  });
+  return last;
+}
+
+export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<void> {
+  const namespace = ref.namespace ?? step.config.namespace;
+  await waitForWorkloads(step, [ref], {
+    what: `${ref.kind}/${ref.name} in ${namespace} to be ready`,
+    list: { kinds: `${ref.kind},pod`, namespace, selector: ref.selector },
   });
 }
 
 export const CRASH_LOG_LINES = 5;
 
 /** The crashed run's last lines, in the container's own words, under the error; empty when there are none to get. */
-async function lastLogLines(step: StepCtx, ns: string, pod: string, container: string): Promise<string> {
+export async function lastLogLines(step: StepCtx, ns: string, pod: string, container: string): Promise<string> {
   const args = ['logs', pod, '-c', container, '-n', ns, '--previous', `--tail=${CRASH_LOG_LINES}`];
   try {
     const r = await step.kube.run(args, { quiet: true, allowFailure: true, timeoutMs: 10_000 });

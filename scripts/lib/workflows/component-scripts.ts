@@ -73,6 +73,10 @@ export async function diffRun(ctx: Ctx, components: readonly Component[]): Promi
             );
             if (d.release.changes.length) texts.push([`# ${d.release.title} would change:`, ...d.release.changes.map((l) => `#   ${l}`)].join('\n'));
           }
+          if (d.actions) {
+            step.check('versions as pinned', d.actions.length === 0, d.actions.length ? d.actions.join('; ') : 'the running versions are the pinned ones');
+            if (d.actions.length) texts.push([`# ${c.title}: a deploy would also`, ...d.actions.map((l) => `#   ${l}`)].join('\n'));
+          }
         },
       }),
     );

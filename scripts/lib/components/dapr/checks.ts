@@ -102,7 +102,7 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
   }
 
   await runCheck(step, 'Kafka and PostgreSQL ready', async () => {
-    const { deps } = await readDependencies(step);
+    const deps = await readDependencies(step);
     return [deps.every((d) => d.ready), deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ')];
   });
   return { withRedis };

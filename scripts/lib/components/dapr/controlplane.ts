@@ -4,14 +4,14 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import { perRun, type StepCtx } from '../../kube/context.js';
-import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
+import type { PodJson } from '../../kube/pod-diagnosis.js';
 import { StepError } from '../../core/errors.js';
 import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../kube/helm.js';
 import { formatCommand } from '../../core/exec.js';
 import { formatDuration } from '../../core/duration.js';
 import { parseManifests, STACK_LABEL } from '../../kube/manifests.js';
-import { TerminalTracker, workloadReady } from '../../kube/rollout.js';
-import { waitFor } from '../../core/wait.js';
+import { waitForWorkloads, workloadStates, type WorkloadJson, type WorkloadState } from '../../kube/rollout.js';
+import { PG_NAME, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import { DAPR_NAMESPACE, RELEASE, type DaprSettings, type LiveControlPlaneSettings } from './settings.js';
 import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
 import { applyRecorded } from '../../kube/steps.js';
@@ -237,80 +237,38 @@ async function applyChartCrds(step: StepCtx, helm: Helm, s: DaprSettings): Promi
   await applyRecorded(step, crds, { logUnchanged: false });
 }
 
-interface WorkloadJson {
-  kind: string;
-  metadata: { name: string; generation?: number; labels?: Record<string, string> };
-  spec?: { replicas?: number };
-  status?: Record<string, unknown>;
-}
-
-export interface WorkloadState {
-  workload: ControlPlaneWorkload;
-  ready: boolean;
-  state: string;
-}
+/** The control-plane workloads as the readiness wait sees them: their pods carry `app: <name>`. */
+const refsOf = (workloads: readonly ControlPlaneWorkload[]) =>
+  workloads.map((w) => ({ kind: w.kind, name: w.name, selector: `app=${w.app}`, namespace: DAPR_NAMESPACE }));
 
 /** Readiness of each control-plane workload from one `kubectl get deployment,statefulset,pod -n dapr-system`. */
-export function controlPlaneStates(
-  items: readonly (WorkloadJson | PodJson)[],
-  workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE,
-): { states: WorkloadState[]; pods: ReturnType<typeof diagnosePod>[] } {
-  const pods = items.filter((i) => (i as { kind?: string }).kind === 'Pod') as PodJson[];
-  const diagnosed = pods.map((p) => ({ app: p.metadata.labels?.app, d: diagnosePod(p) }));
-  const states = workloads.map((w) => {
-    const obj = items.find((i) => (i as WorkloadJson).kind?.toLowerCase() === w.kind && i.metadata.name === w.name) as WorkloadJson | undefined;
-    if (!obj) return { workload: w, ready: false, state: 'not created' };
-    const r = workloadReady(obj as Parameters<typeof workloadReady>[0]);
-    const podStates = diagnosed.filter((p) => p.app === w.app && !p.d.ready).map((p) => `${p.d.pod}: ${p.d.state}`);
-    return { workload: w, ready: r.ready, state: `${r.state}${podStates.length ? ` (${podStates.join('; ')})` : ''}` };
-  });
-  return { states, pods: diagnosed.filter((p) => workloads.some((w) => w.app === p.app)).map((p) => p.d) };
+export function controlPlaneStates(items: readonly (WorkloadJson | PodJson)[], workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE) {
+  return workloadStates(items, refsOf(workloads));
 }
 
-async function readControlPlane(
-  step: StepCtx,
-  workloads: readonly ControlPlaneWorkload[],
-  opts: { fresh?: boolean } = {},
-): Promise<ReturnType<typeof controlPlaneStates>> {
-  const items = await step.kube.list<WorkloadJson | PodJson>('deployment,statefulset,pod', { namespace: DAPR_NAMESPACE, fresh: opts.fresh });
-  return controlPlaneStates(items, workloads);
-}
+const CONTROL_PLANE_LIST = { kinds: 'deployment,statefulset,pod', namespace: DAPR_NAMESPACE };
 
 /** Waits for operator, sentry, sidecar injector, placement and scheduler together; names every one not ready. */
 export async function waitForControlPlane(step: StepCtx, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Promise<void> {
-  const tracker = new TerminalTracker(() => step.clock.now());
-  await waitFor({
+  await waitForWorkloads(step, refsOf(workloads), {
     what: `the Dapr control plane in ${DAPR_NAMESPACE}`,
-    clock: step.clock,
-    deadline: step.deadline,
-    log: step.log,
-    signal: step.signal,
-    probe: async ({ first }) => {
-      const { states, pods } = await readControlPlane(step, workloads, { fresh: !first });
-      const waiting = states.filter((s) => !s.ready);
-      const state = waiting.length ? `not ready: ${waiting.map((s) => `${s.workload.name} ${s.state}`).join('; ')}` : `${states.length} workloads ready`;
-      if (!waiting.length) return { done: true, state };
-      const stuck = pods.find((p) => tracker.terminal(p));
-      if (stuck) {
-        return {
-          done: false,
-          state,
-          terminal: new StepError(`the Dapr control plane cannot become ready: pod ${stuck.pod} is ${stuck.state}; ${state}`, {
-            fix: stuck.fix?.replace(/-n learnflow\b/g, `-n ${DAPR_NAMESPACE}`),
-            docs: stuck.docs,
-          }),
-        };
-      }
-      return { done: false, state };
-    },
+    list: CONTROL_PLANE_LIST,
+    stuck: (pod, states) =>
+      new StepError(
+        `the Dapr control plane cannot become ready: pod ${pod.pod} is ${pod.state}; not ready: ${states
+          .filter((s) => !s.ready)
+          .map((s) => `${s.ref.name} ${s.state}`)
+          .join('; ')}`,
+        { fix: pod.fix?.replace(/-n learnflow\b/g, `-n ${DAPR_NAMESPACE}`), docs: pod.docs },
+      ),
   });
   step.log.ok(`Dapr control plane ready: ${workloads.map((w) => w.name.replace(/^dapr-/, '')).join(', ')}`);
 }
 
 /** For verify: one check per workload. */
 export async function controlPlaneChecks(step: StepCtx, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Promise<void> {
-  const { states } = await readControlPlane(step, workloads);
-  for (const s of states) step.check(`${s.workload.name} ready`, s.ready, s.state);
+  const { states } = controlPlaneStates(await step.kube.list<WorkloadJson | PodJson>(CONTROL_PLANE_LIST.kinds, { namespace: DAPR_NAMESPACE }), workloads);
+  for (const s of states) step.check(`${s.ref.name} ready`, s.ready, s.state);
 }
 
 // ------------------------------------------------------------------------------------- dependencies
@@ -318,12 +276,15 @@ export async function controlPlaneChecks(step: StepCtx, workloads: readonly Cont
 export const DEPENDENCIES = [
   { name: 'kafka', title: 'Kafka', selector: 'app.kubernetes.io/name=kafka', fix: (ns: string) => `./scripts/deploy-kafka.mts --namespace ${ns}` },
   {
-    name: 'postgresql',
+    name: PG_NAME,
     title: 'PostgreSQL',
-    selector: 'app.kubernetes.io/name=postgresql',
+    selector: POSTGRES_SELECTOR,
     fix: (ns: string) => `./scripts/deploy-postgres.mts --namespace ${ns}`,
   },
 ] as const;
+
+const DEPENDENCY_REFS = DEPENDENCIES.map((d) => ({ kind: 'statefulset' as const, name: d.name, selector: d.selector, title: d.title }));
+const DEPENDENCY_LIST = { kinds: 'statefulset,pod', selector: `app.kubernetes.io/name in (kafka,${PG_NAME})` };
 
 export interface DependencyState {
   name: string;
@@ -333,30 +294,15 @@ export interface DependencyState {
   state: string;
 }
 
-export function dependencyStates(items: readonly (WorkloadJson | PodJson)[]): {
-  deps: DependencyState[];
-  pods: (ReturnType<typeof diagnosePod> & { app?: string })[];
-} {
-  const pods = (items.filter((i) => (i as { kind?: string }).kind === 'Pod') as PodJson[]).map((p) => ({
-    ...diagnosePod(p),
-    app: p.metadata.labels?.['app.kubernetes.io/name'],
-  }));
-  const deps = DEPENDENCIES.map((d) => {
-    const sts = items.find((i) => (i as WorkloadJson).kind === 'StatefulSet' && i.metadata.name === d.name) as WorkloadJson | undefined;
-    if (!sts) return { name: d.name, title: d.title, present: false, ready: false, state: `statefulset/${d.name} not found` };
-    const r = workloadReady(sts as Parameters<typeof workloadReady>[0]);
-    const podStates = pods.filter((p) => p.app === d.name && !p.ready).map((p) => `${p.pod}: ${p.state}`);
-    return { name: d.name, title: d.title, present: true, ready: r.ready, state: `${r.state}${podStates.length ? ` (${podStates.join('; ')})` : ''}` };
-  });
-  return { deps, pods };
+const asDependencies = (states: readonly WorkloadState<(typeof DEPENDENCY_REFS)[number]>[]): DependencyState[] =>
+  states.map((s) => ({ name: s.ref.name, title: s.ref.title, present: s.present, ready: s.ready, state: s.state }));
+
+export function dependencyStates(items: readonly (WorkloadJson | PodJson)[]): DependencyState[] {
+  return asDependencies(workloadStates(items, DEPENDENCY_REFS).states);
 }
 
-export async function readDependencies(step: StepCtx, opts: { fresh?: boolean } = {}): Promise<ReturnType<typeof dependencyStates>> {
-  const items = await step.kube.list<WorkloadJson | PodJson>('statefulset,pod', {
-    selector: 'app.kubernetes.io/name in (kafka,postgresql)',
-    fresh: opts.fresh,
-  });
-  return dependencyStates(items);
+export async function readDependencies(step: StepCtx): Promise<DependencyState[]> {
+  return dependencyStates(await step.kube.list<WorkloadJson | PodJson>(DEPENDENCY_LIST.kinds, { selector: DEPENDENCY_LIST.selector }));
 }
 
 function refuse(ns: string, deps: readonly DependencyState[], why: string): StepError {
@@ -374,26 +320,18 @@ const WHY = 'A sidecar whose component cannot initialise exits, so every Dapr ap
 
 /** Before any change: both must at least exist (they may still be starting; deploy waits for them later). */
 export async function requireDependenciesDeployed(step: StepCtx): Promise<void> {
-  const { deps } = await readDependencies(step);
+  const deps = await readDependencies(step);
   if (deps.some((d) => !d.present)) throw refuse(step.config.namespace, deps, WHY);
 }
 
 /** Waits (within the step's budget) for both to be ready; stops at once on a pod state that will not heal. */
 export async function waitForDependencies(step: StepCtx): Promise<void> {
-  const tracker = new TerminalTracker(() => step.clock.now());
-  await waitFor({
-    what: `Kafka and PostgreSQL in ${step.config.namespace} to be ready`,
-    clock: step.clock,
-    deadline: step.deadline,
-    log: step.log,
-    signal: step.signal,
-    probe: async ({ first }) => {
-      const { deps, pods } = await readDependencies(step, { fresh: !first });
-      const state = deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ');
-      if (deps.every((d) => d.ready)) return { done: true, state };
-      if (deps.some((d) => !d.present) || pods.some((p) => tracker.terminal(p)))
-        return { done: false, state, terminal: refuse(step.config.namespace, deps, WHY) };
-      return { done: false, state };
-    },
+  const ns = step.config.namespace;
+  const refuseOn = (states: readonly WorkloadState<(typeof DEPENDENCY_REFS)[number]>[]) => refuse(ns, asDependencies(states), WHY);
+  await waitForWorkloads(step, DEPENDENCY_REFS, {
+    what: `Kafka and PostgreSQL in ${ns} to be ready`,
+    list: { ...DEPENDENCY_LIST, namespace: ns },
+    refuse: (states) => (states.some((s) => !s.present) ? refuseOn(states) : undefined),
+    stuck: (_pod, states) => refuseOn(states),
   });
 }

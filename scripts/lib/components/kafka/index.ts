@@ -44,6 +44,8 @@ import {
 } from '../shared/kafka-topology.js';
 import { laptopPorts, renderStackRecord, STACK_RECORD, portsOfSlot } from '../shared/stack-record.js';
 import { kafkaConnect, kafkaStatus } from './status.js';
+import { describeUpgrade, FINALIZE_ANNOTATION, finalizeRelease, planUpgrade, releaseOf, rollBrokers, type KafkaUpgrade, type LiveKafka } from './upgrade.js';
+import { readVersions } from '../../kube/manifests.js';
 
 /** Kafka's deadline in a deploy or verify (--budget changes it). */
 const BUDGET_MS = 10 * 60_000;
@@ -90,6 +92,10 @@ interface KafkaRun {
   claims?: ClaimJson[];
   clusterId?: string;
   networkPolicies?: boolean;
+  /** A version change found on the running brokers (upgrade.ts). */
+  upgrade?: KafkaUpgrade;
+  /** The StatefulSet as a deploy without a version change renders it (partition 0): applied once the roll is done. */
+  settled?: Manifest;
 }
 
 function plannedManifests(ctx: Ctx) {
@@ -124,6 +130,22 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
         const manifests = await desiredKafka(step, run);
         if (!run.networkPolicies) await deleteBySelector(step, 'networkpolicy', KAFKA_SELECTOR);
         await applyRecorded(step, manifests);
+      },
+    },
+    cluster && {
+      plan: `compare the Kafka version the brokers run (statefulset/${STATEFULSET} and its pods) with the pin ${pinnedVersion()}; where they differ: roll one broker at a time, highest ordinal first, each gated on every partition back in its ISR and the controller quorum caught up; then finalize the metadata version (kafka-features.sh upgrade --release-version ${releaseOf(pinnedVersion())}). A newer version or another major is refused before anything is applied`,
+      run: async (step, run) => {
+        const u = run.upgrade;
+        if (!u) return;
+        const t0 = step.clock.now();
+        if (u.roll) {
+          await rollBrokers(step, u);
+          // The partition back at 0 through the kit's own apply: the object is then what a re-run renders (no change).
+          await applyRecorded(step, [run.settled!]);
+        }
+        const mv = await finalizeRelease(step, u);
+        step.change(`kafka version`, `upgraded ${u.from.join(', ')} -> ${u.to}`);
+        step.log.ok(`Kafka ${u.from.join(', ')} -> ${u.to} in ${((step.clock.now() - t0) / 1000).toFixed(1)}s; metadata version finalized at ${mv}`);
       },
     },
     cluster && {
@@ -162,7 +184,7 @@ async function desiredKafka(step: StepCtx, run: KafkaRun): Promise<Manifest[]> {
   const ns = step.config.namespace;
   // The StatefulSet and the claims in one call: the claims outlive the StatefulSet and record the cluster id.
   const [found, mem, ports] = await Promise.all([
-    step.kube.list<{ kind: string; metadata: ClaimJson['metadata']; spec?: { replicas?: number } }>('statefulset,pvc', { selector: KAFKA_SELECTOR }),
+    step.kube.list<KafkaObject>('statefulset,pvc,pod', { selector: KAFKA_SELECTOR }),
     rememberedSettings(step, 'kafka'),
     laptopPorts(step),
   ]);
@@ -180,18 +202,49 @@ async function desiredKafka(step: StepCtx, run: KafkaRun): Promise<Manifest[]> {
       },
     );
   }
+  run.upgrade = planUpgrade(existing && liveKafka(existing, found), pinnedImage(), ns);
+  if (run.upgrade) step.log.info(describeUpgrade(run.upgrade));
   const policies = chooseNetworkPolicies(step.config.options, mem);
   step.log.info(policies.why);
   run.networkPolicies = policies.value;
   const clusterId = chooseClusterId({ namespace: ns, deployed: deployedClusterId(existing as Parameters<typeof deployedClusterId>[0]), claims: run.claims });
   step.log.info(clusterId.why);
   run.clusterId = clusterId.id;
+  const kafkaManifests = (partition: number) =>
+    renderKafka(ns, run.replicas, { networkPolicies: policies.value, clusterId: clusterId.id, localPortBase: ports.kafka, partition });
+  if (run.upgrade?.roll) run.settled = kafkaManifests(0).find((m) => m.kind === 'StatefulSet');
   return [
     ...renderNamespace(ns),
     renderStackRecord(ns, ports),
-    ...renderKafka(ns, run.replicas, { networkPolicies: policies.value, clusterId: clusterId.id, localPortBase: ports.kafka }),
+    ...kafkaManifests(run.upgrade?.roll ? run.replicas : 0),
     renderSettings(ns, 'kafka', { 'app.kubernetes.io/name': 'kafka' }, { networkPolicies: String(policies.value), replicas: String(run.replicas) }),
   ];
+}
+
+type KafkaObject = {
+  kind: string;
+  metadata: ClaimJson['metadata'] & { annotations?: Record<string, string> };
+  spec?: { replicas?: number; template?: { spec?: { containers?: { name: string; image?: string }[] } }; containers?: { name: string; image?: string }[] };
+};
+
+function pinnedImage(): string {
+  const v = readVersions().kafka;
+  return `${v.image}:${v.version}`;
+}
+
+function pinnedVersion(): string {
+  return readVersions().kafka.version;
+}
+
+/** The running brokers as the deploy's one list shows them: the StatefulSet's template and each pod's image. */
+function liveKafka(sts: KafkaObject, found: readonly KafkaObject[]): LiveKafka {
+  const image = (cs?: { name: string; image?: string }[]) => cs?.find((c) => c.name === 'kafka')?.image;
+  return {
+    replicas: sts.spec?.replicas ?? 1,
+    templateImage: image(sts.spec?.template?.spec?.containers),
+    pendingRelease: sts.metadata.annotations?.[FINALIZE_ANNOTATION],
+    pods: found.filter((o) => o.kind === 'Pod').map((p) => ({ name: p.metadata.name, image: image(p.spec?.containers) })),
+  };
 }
 
 async function reconcileTopics(step: StepCtx, catalogue: Catalogue, replicas: number): Promise<void> {
@@ -236,7 +289,7 @@ export const kafka: Component = {
   connect: kafkaConnect,
   summaries: {
     deploy:
-      'Deploys Apache Kafka into the namespace (official apache/kafka image, KRaft: each broker is also a controller, no ZooKeeper;\n5Gi volume per broker) and reconciles the topic catalogue k8s/kafka/topics.yaml: creates missing topics, raises partition\ncounts, updates settings; never deletes or shrinks a topic. Safe to re-run.\nWith --no-cluster --kafka-brokers HOST:PORT it only reconciles the topics on that broker.',
+      'Deploys Apache Kafka into the namespace (official apache/kafka image, KRaft: each broker is also a controller, no ZooKeeper;\n5Gi volume per broker) and reconciles the topic catalogue k8s/kafka/topics.yaml: creates missing topics, raises partition\ncounts, updates settings; never deletes or shrinks a topic. Safe to re-run.\nA new Kafka pin on a running stack rolls the brokers one at a time, each gated on ISR and quorum, then finalizes\nthe metadata version (docs/kafka.md#upgrades).\nWith --no-cluster --kafka-brokers HOST:PORT it only reconciles the topics on that broker.',
     verify:
       "Checks Kafka: pods ready, broker metadata reachable, every topic of the catalogue present with its partitions, leaders,\nin-sync replicas and settings (read only: nothing is written to application topics), and a produce+consume round trip\non the kit's own topic learnflow.kit-verify. Runs every check; exit 1 if any failed.\nWith --no-cluster --kafka-brokers HOST:PORT only the broker checks run.",
   },
@@ -252,7 +305,9 @@ export const kafka: Component = {
   },
 
   async desired(step: StepCtx) {
-    return { manifests: await desiredKafka(step, { replicas: replicasOf(step) }) };
+    const run: KafkaRun = { replicas: replicasOf(step) };
+    const manifests = await desiredKafka(step, run);
+    return { manifests, actions: run.upgrade ? [describeUpgrade(run.upgrade)] : [] };
   },
 
   async verify(step: StepCtx): Promise<void> {

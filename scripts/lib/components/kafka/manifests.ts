@@ -114,11 +114,14 @@ export function parseEnvFile(text: string): Record<string, string> {
  */
 export const CLUSTER_ID_PLACEHOLDER = '<kraft-cluster-id-chosen-at-deploy>';
 
-/** `localPortBase`: the stack's laptop port for broker 0 (its record); the first stack's by default. */
+/**
+ * `localPortBase`: the stack's laptop port for broker 0 (its record); the first stack's by default. `partition`:
+ * brokers for a version upgrade, so the apply replaces no pod and the kit rolls them one at a time (upgrade.ts).
+ */
 export function renderKafka(
   namespace: string,
   brokers: number,
-  opts: { networkPolicies?: boolean; clusterId?: string; localPortBase?: number } = {},
+  opts: { networkPolicies?: boolean; clusterId?: string; localPortBase?: number; partition?: number } = {},
 ): Manifest[] {
   const v = readVersions().kafka;
   const files: Record<string, string> = {};
@@ -130,6 +133,8 @@ export function renderKafka(
     image: `${v.image}:${v.version}`,
     version: v.version,
     replicas: brokers,
+    // The StatefulSet controller replaces only the pods at or above it: brokers for a version change (upgrade.ts).
+    partition: opts.partition ?? 0,
     clusterId: opts.clusterId ?? CLUSTER_ID_PLACEHOLDER,
     quorumVoters: quorumVoters(namespace, brokers),
     replicationFactor,
