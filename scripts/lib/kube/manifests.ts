@@ -121,8 +121,19 @@ export function yamlStream(manifests: readonly Manifest[]): string {
   return unique.map((m) => `---\n${stringify(m, { lineWidth: 0 })}`).join('');
 }
 
+/**
+ * Test-only: pins laid over k8s/versions.json, as JSON ({"postgres":{"version":"15.20"}}), so a test can deploy an
+ * older version and then upgrade to the pin (docs/testing-substrate.md). Not for users: the pins are tested together.
+ */
+export const PINS_OVERRIDE_ENV = 'LEARNFLOW_TEST_PINS';
+
 export function readVersions(): Versions {
-  return JSON.parse(readFileSync(path.join(K8S_DIR, 'versions.json'), 'utf8')) as Versions;
+  const pins = JSON.parse(readFileSync(path.join(K8S_DIR, 'versions.json'), 'utf8')) as Versions;
+  const over = process.env[PINS_OVERRIDE_ENV];
+  if (!over) return pins;
+  const given = JSON.parse(over) as Record<string, Record<string, string>>;
+  for (const [name, pin] of Object.entries(given)) Object.assign((pins as unknown as Record<string, object>)[name] ?? {}, pin);
+  return pins;
 }
 
 export interface Versions {
