@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Layers: test/unit (fake exec, fake clock), test/integration (real PostgreSQL, Kafka, API server),
-// test/e2e (the entry scripts against the simulated cluster). All run in one `vitest run`.
+// Layers: test/unit (fake exec, fake clock, nothing provisioned), test/cli (the entry scripts as processes, no
+// cluster), test/integration (real PostgreSQL, Kafka, API server, real node), test/e2e (the entry scripts against
+// the clusters), test/conformance. All run in one `vitest run`.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

@@ -3,22 +3,18 @@
 // services' databases and logins are server-wide, so each stack has its own) and one REAL Kafka broker.
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { queryOnce, startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { PINNED_DAPR_CHART } from '../support/paths.js';
 
-const CHART = path.join(
-  process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'),
-  `dapr-chart-${readVersions().dapr.version}`,
-  'dapr',
-);
+const CHART = PINNED_DAPR_CHART;
 const PG_BIN = process.env.LEARNFLOW_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const SRC = 'bk-source';
 const DST = 'bk-copy';

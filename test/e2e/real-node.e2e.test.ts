@@ -13,7 +13,7 @@
 // lock (test/support/locks.ts) and give it back as soon as they are done.
 
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
@@ -32,13 +32,14 @@ import { steerNamespaceToRealNode } from '../support/real-node.js';
 import { loadCatalogue } from '../../scripts/lib/components/kafka/catalogue.js';
 import { KAFKA_JVM_PERFORMANCE_OPTS, SERVER_ONLY_ENV } from '../../scripts/lib/components/kafka/manifests.js';
 import { sharedCluster } from '../support/shared-cluster.js';
+import { PINNED_DAPR_CHART } from '../support/paths.js';
 
 const { Kafka, logLevel, CompressionCodecs, CompressionTypes } = kafkajs;
 // The kit's topics are compression.type=snappy: reading them back needs the codec (as the kit's client has it).
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
 
 const V = readVersions();
-const CHART = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), `dapr-chart-${V.dapr.version}`, 'dapr');
+const CHART = PINNED_DAPR_CHART;
 const NS = 'learnflow';
 const FAULTS = 'faults';
 /** A second stack beside learnflow, in a namespace an admin set to Pod Security "restricted" before the deploy. */

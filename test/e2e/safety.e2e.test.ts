@@ -4,22 +4,18 @@
 // control plane used elsewhere in place; its dry run lists exactly what the real run deletes.
 
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { PINNED_DAPR_CHART } from '../support/paths.js';
 
-const CHART = path.join(
-  process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'),
-  `dapr-chart-${readVersions().dapr.version}`,
-  'dapr',
-);
+const CHART = PINNED_DAPR_CHART;
 
 let cluster: KubeCluster;
 let pg: PostgresInstance;

@@ -3,22 +3,17 @@
 // KWOK nodes; data side on a REAL PostgreSQL and a REAL Kafka broker.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
 import { installImagePullBackOffStage, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 import { waitFor } from '../support/poll.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { PINNED_DAPR_CHART } from '../support/paths.js';
 
-const CHART = path.join(
-  process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'),
-  `dapr-chart-${readVersions().dapr.version}`,
-  'dapr',
-);
+const CHART = PINNED_DAPR_CHART;
 
 let cluster: KubeCluster;
 let pg: PostgresInstance;

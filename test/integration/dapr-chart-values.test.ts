@@ -3,19 +3,19 @@
 // limit (Dapr's production guidance), and the scheduler is 3 replicas whatever the values say.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
 import { CONTROL_PLANE } from '../../scripts/lib/components/dapr/values.js';
+import { DAPR_CHART_IMAGES, DAPR_DEFAULT_REGISTRY } from '../../scripts/lib/tools/images.js';
 import { readVersions, REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
+import { CACHE_BIN, PINNED_DAPR_CHART } from '../support/paths.js';
 
-const CACHE = process.env.LEARNFLOW_TEST_CACHE || path.join(homedir(), '.cache', 'learnflow-test');
 const VERSION = readVersions().dapr.version;
-const CHART = path.join(CACHE, `dapr-chart-${VERSION}`, 'dapr');
-const HELM = path.join(CACHE, 'bin', 'helm');
+const CHART = PINNED_DAPR_CHART;
+const HELM = path.join(CACHE_BIN, 'helm');
 
 let objects: any[];
 const workload = (name: string) => objects.find((o) => ['Deployment', 'StatefulSet'].includes(o.kind) && o.metadata.name === name);
@@ -95,5 +95,24 @@ describe(`the Dapr ${VERSION} chart with install-dapr --no-scheduler`, () => {
     );
     const injector = rendered.find((o) => o.kind === 'Deployment' && o.metadata.name === 'dapr-sidecar-injector');
     expect(injector.spec.template.spec.containers[0].args).toContain('--scheduler-enabled=false');
+  });
+});
+
+describe("the kit's list of the Dapr chart's images", () => {
+  it('match the names in the chart itself (global.registry, each sub-chart image)', () => {
+    expect(existsSync(CHART), `${CHART} is missing: run test/substrate/provision.sh (it caches the Dapr chart)`).toBe(true);
+    const values = parse(readFileSync(path.join(CHART, 'values.yaml'), 'utf8')) as { global: { registry: string } };
+    expect(values.global.registry).toBe(DAPR_DEFAULT_REGISTRY);
+    const sub = (name: string) =>
+      parse(readFileSync(path.join(CHART, 'charts', name, 'values.yaml'), 'utf8')) as { image?: { name?: string }; injectorImage?: { name?: string } };
+    const fromChart = [
+      sub('dapr_operator').image?.name,
+      sub('dapr_placement').image?.name,
+      sub('dapr_sentry').image?.name,
+      sub('dapr_sidecar_injector').injectorImage?.name,
+      sub('dapr_scheduler').image?.name,
+      sub('dapr_sidecar_injector').image?.name,
+    ];
+    expect(fromChart).toEqual(DAPR_CHART_IMAGES.map((i) => i.name));
   });
 });

@@ -5,13 +5,13 @@
 // test instead of being ignored. Its own behaviour is pinned by the first describe block.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderAll } from '../../scripts/lib/components/dapr/manifests.js';
 import { zipkinEndpointIn } from '../../scripts/lib/components/dapr/settings.js';
 import { readVersions, type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { PINNED_DAPR_CHART } from '../support/paths.js';
 
 // ------------------------------------------------------------------------------------------- validator
 
@@ -140,9 +140,8 @@ export function validateAgainstCrds(obj: Manifest, crds: readonly Crd[]): string
 
 // ---------------------------------------------------------------------------------------------- the CRDs
 
-const CACHE = process.env.LEARNFLOW_TEST_CACHE || path.join(homedir(), '.cache', 'learnflow-test');
 const DAPR_VERSION = readVersions().dapr.version;
-const CRD_DIR = path.join(CACHE, `dapr-chart-${DAPR_VERSION}`, 'dapr', 'crds');
+const CRD_DIR = path.join(PINNED_DAPR_CHART, 'crds');
 
 function loadCrds(): Crd[] {
   if (!existsSync(CRD_DIR)) {

@@ -8,7 +8,6 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,10 +18,10 @@ import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
+import { PINNED_DAPR_CHART } from '../support/paths.js';
 
-const CACHE = process.env.LEARNFLOW_TEST_CACHE || path.join(homedir(), '.cache', 'learnflow-test');
 const DAPR_VERSION = readVersions().dapr.version;
-const CHART = path.join(CACHE, `dapr-chart-${DAPR_VERSION}`, 'dapr');
+const CHART = PINNED_DAPR_CHART;
 
 let cluster: KubeCluster;
 let server: PostgresInstance;

@@ -1,6 +1,6 @@
 // Commands a user is told to paste, as README.md and docs/ give them: the lines of shell blocks (continuations
 // joined, prompts and comments dropped) and the inline code spans that start a command. Read by
-// test/unit/pasteable-commands.test.ts (each parses) and the real-node e2e (the Kafka lines print their answer).
+// test/integration/pasteable-commands.test.ts (each parses) and the real-node e2e (the Kafka lines print their answer).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';

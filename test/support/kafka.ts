@@ -6,11 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, type WriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLocalPort } from '../../scripts/lib/kube/port-forward.js';
 import { forgetOnExit, runProcess, stopOnExit } from './process.js';
+import { CACHE } from './paths.js';
 
 export interface StartKafkaOptions {
   /** Kafka version; default k8s/versions.json .kafka.version (or $LEARNFLOW_KAFKA_VERSION). */
@@ -145,7 +146,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaIns
 
 async function startKafkaOnce(opts: StartKafkaOptions): Promise<KafkaInstance> {
   const version = opts.version ?? pinnedKafkaVersion();
-  const cache = opts.cacheDir ?? process.env.LEARNFLOW_TEST_CACHE ?? join(homedir(), '.cache', 'learnflow-test');
+  const cache = opts.cacheDir ?? CACHE;
   const libs = join(cache, `kafka-${version}`, 'libs');
   if (!existsSync(join(cache, `kafka-${version}`, '.complete')) || !existsSync(join(libs, `kafka_2.13-${version}.jar`))) {
     throw new Error(`startKafka: Kafka ${version} jars are missing from ${libs}; ${PROVISION_HINT}`);

@@ -25,11 +25,12 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reapStaleRealNodes, REAL_NODE_SERVICE_CIDR, startRealNode, type RealNode, type RealNodeOptions } from './real-node.js';
 import { runProcess, type ProcessResult } from './process.js';
+import { CACHE } from './paths.js';
 
 export interface KubeClusterOptions {
   /** Name prefix; a unique suffix (-p<pid>-<random>) is always appended. Default "lf". */
@@ -134,7 +135,7 @@ export function readSubstrateVersions(file: string = VERSIONS_FILE): SubstrateVe
 }
 
 export function substratePaths(): SubstratePaths {
-  const cacheDir = process.env.LEARNFLOW_TEST_CACHE || join(homedir(), '.cache', 'learnflow-test');
+  const cacheDir = CACHE;
   const versions = readSubstrateVersions();
   return {
     cacheDir,

@@ -1,4 +1,5 @@
-// The tests' one poller: until a value comes (waitFor) or a condition holds (until), or the timeout passes.
+// The tests' poller for conditions outside the kit: until a value comes (waitFor) or a condition holds (until),
+// or the timeout passes. The kit's own waits use scripts/lib/core/wait.ts.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,6 +1,7 @@
 // Rendering of the Dapr chart values and of the kit's Dapr objects: laptop sizing, hardening, no plaintext secret,
 // metadata keys that components-contrib knows, scopes, tracing, resiliency.
 
+import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -15,8 +16,8 @@ import {
 } from '../../scripts/lib/components/dapr/manifests.js';
 import { COMPONENT_SELECTOR, zipkinEndpointIn, KAFKA_PROTOCOL_VERSION, PROBE_IMAGE, VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
 import { buildConnectionString, inClusterTarget } from '../../scripts/lib/components/dapr/statestore.js';
-import { CONTROL_PLANE, controlPlaneRequests, desiredValues, flattenValues, loadValues, sameValues } from '../../scripts/lib/components/dapr/values.js';
-import { parseMemory } from '../../scripts/lib/preflight/capacity.js';
+import { CONTROL_PLANE, controlPlaneRequests, desiredValues, flattenValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
+import { parseMemory } from '../../scripts/lib/kube/quantity.js';
 import { readVersions, redactSecrets, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
 
 type Any = Manifest & Record<string, any>;
@@ -176,10 +177,8 @@ describe('chart values (k8s/dapr/values.yaml)', () => {
     expect(desired.global.tag).toBe('1.18.3');
     expect(desired.global.ha.enabled).toBe(false);
     expect(values.global.tag).toBeUndefined(); // not mutated
-    expect(sameValues(desired, JSON.parse(JSON.stringify(desired)))).toBe(true);
-    expect(sameValues(desired, values)).toBe(false);
-    expect(sameValues({ a: 1, b: { c: [1, 2] } }, { b: { c: [1, 2] }, a: 1 })).toBe(true);
-    expect(sameValues({ a: 1 }, { a: 1, b: null })).toBe(false);
+    expect(isDeepStrictEqual(desired, JSON.parse(JSON.stringify(desired)))).toBe(true);
+    expect(isDeepStrictEqual(desired, values)).toBe(false);
   });
 });
 

@@ -1,10 +1,6 @@
 // scripts/images.mts: the image list comes from the rendered manifests, the components' declared extras and the
-// Dapr chart; the chart's image names are checked against the real chart when the test cache holds it.
+// Dapr chart (the chart's image names are checked against the real chart in test/integration/dapr-chart-values.test.ts).
 
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import path from 'node:path';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
@@ -12,7 +8,6 @@ import { createCtx } from '../../scripts/lib/kube/context.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import {
   collectImages,
-  DAPR_CHART_IMAGES,
   DAPR_DEFAULT_REGISTRY,
   daprChartImages,
   daprRegistry,
@@ -88,28 +83,6 @@ describe('the Dapr chart images', () => {
     // install-dapr --no-scheduler pulls no scheduler image.
     expect(daprChartImages(v, DAPR_DEFAULT_REGISTRY, { scheduler: false }).map((i) => i.image)).not.toContain(`${DAPR_DEFAULT_REGISTRY}/scheduler:${v}`);
     expect(daprRegistry(REPO_ROOT)).toBe(DAPR_DEFAULT_REGISTRY);
-  });
-
-  const chart = path.join(
-    process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'),
-    `dapr-chart-${readVersions().dapr.version}`,
-    'dapr',
-  );
-  it('match the names in the chart itself (global.registry, each sub-chart image)', () => {
-    expect(existsSync(chart), `${chart} is missing: run test/substrate/provision.sh (it caches the Dapr chart)`).toBe(true);
-    const values = parse(readFileSync(path.join(chart, 'values.yaml'), 'utf8')) as { global: { registry: string } };
-    expect(values.global.registry).toBe(DAPR_DEFAULT_REGISTRY);
-    const sub = (name: string) =>
-      parse(readFileSync(path.join(chart, 'charts', name, 'values.yaml'), 'utf8')) as { image?: { name?: string }; injectorImage?: { name?: string } };
-    const fromChart = [
-      sub('dapr_operator').image?.name,
-      sub('dapr_placement').image?.name,
-      sub('dapr_sentry').image?.name,
-      sub('dapr_sidecar_injector').injectorImage?.name,
-      sub('dapr_scheduler').image?.name,
-      sub('dapr_sidecar_injector').image?.name,
-    ];
-    expect(fromChart).toEqual(DAPR_CHART_IMAGES.map((i) => i.name));
   });
 });
 

@@ -21,7 +21,6 @@ import {
   parseEnvFile,
   renderKafka,
 } from '../../scripts/lib/components/kafka/manifests.js';
-import { runKit } from '../support/cli.js';
 
 type Any = Manifest & Record<string, any>;
 const JVM_OPTION_VARS = new Set(['KAFKA_OPTS', 'KAFKA_HEAP_OPTS', 'KAFKA_LOG4J_OPTS', 'KAFKA_JMX_OPTS', 'KAFKA_JVM_PERFORMANCE_OPTS']);
@@ -259,28 +258,6 @@ describe('Kafka manifests: identity', () => {
     expect(parseEnvFile(formatEnvFile(vars))).toEqual(vars);
     expect(() => formatEnvFile({ KAFKA_X: "it's" })).toThrow(/cannot write/);
     expect(() => formatEnvFile({ 'bad-key': 'v' })).toThrow(/cannot write/);
-  });
-});
-
-describe('deploy-kafka --dry-run', () => {
-  it('prints the plan and the manifests for 3 brokers with no cluster', async () => {
-    const r = await runKit('scripts/deploy-kafka.mts', ['--dry-run', '--replicas', '3', '--context', 'no-such-context']);
-    expect(r.code, r.stderr).toBe(0);
-    // The plan on stderr, the manifests alone on stdout.
-    expect(r.stderr).toContain('127.0.0.1:29094 -> pod/kafka-2:29094');
-    expect(r.stderr).toContain('new topics get replication factor 3, min ISR 2');
-    expect(r.stderr).toContain('reconcile 10 topics from k8s/kafka/topics.yaml');
-    expect(r.stdout).toContain('kind: StatefulSet');
-    expect(r.stdout).toContain('kafka-2.env');
-    expect(r.stdout).not.toContain('reconcile 10 topics');
-  });
-
-  it('refuses a broker count outside 1..9 with exit 2', async () => {
-    for (const n of ['0', '10', 'three']) {
-      const r = await runKit('scripts/deploy-kafka.mts', ['--dry-run', '--replicas', n]);
-      expect(r.code, `${n}: ${r.stderr}`).toBe(2);
-      expect(r.stderr).toContain('--replicas');
-    }
   });
 });
 

@@ -1,5 +1,5 @@
 // Every entry script of the kit, by name -> its ScriptDef, built when asked for. docs/configuration.md is generated
-// from here (scripts/gen-config-docs.mts), and test/unit/help.test.ts checks that each script on disk is listed and
+// from here (scripts/gen-config-docs.mts), and test/cli/help.test.ts checks that each script on disk is listed and
 // that its real --help is this ScriptDef's. The entry scripts themselves import what they run directly: this list is
 // for the docs and the tests, and each component's two scripts come from its own declaration (Component.scripts).
 

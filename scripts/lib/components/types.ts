@@ -1,5 +1,6 @@
-// A component is a module: { name, budget, plan, deploy, verify }. The standalone scripts and the
-// master scripts are thin entry points over these.
+// What a component is to the rest of the kit: the `Component` below (required: its name, budget, scripts, flags,
+// plan, deploy, verify, status, connect lines and what destroy-all removes; the rest optional). Its standalone
+// scripts and deploy-all, verify-all, status, images and destroy-all are thin entry points over it.
 
 import type { Ctx, StepCtx } from '../kube/context.js';
 import type { Flag, FlagSpec } from '../core/flags.js';

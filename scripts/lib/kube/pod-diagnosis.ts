@@ -1,6 +1,8 @@
 // Pod state -> reason and fix (after Skaffold's and DevSpace's diagnostics). Pure: tested on
 // recorded `kubectl get pods -o json` fixtures.
 
+import { quantityBytes } from './quantity.js';
+
 export interface PodJson {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: string };
   spec?: { nodeName?: string; containers?: ContainerSpec[]; initContainers?: ContainerSpec[] };
@@ -179,14 +181,6 @@ export function jvmMaxHeap(env: readonly { name: string; value?: string }[]): { 
     }
   }
   return found;
-}
-
-/** A Kubernetes memory quantity ("256Mi", "2Gi", "512M", "1e9") in bytes; undefined when it is not one. */
-export function quantityBytes(q: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(?:e(\d+))?(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q.trim());
-  if (!m) return undefined;
-  const unit = m[3] ? { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[3]]! : 1;
-  return Number(m[1]) * 10 ** Number(m[2] ?? 0) * unit;
 }
 
 function firstLine(s: string): string {

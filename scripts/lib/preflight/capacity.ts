@@ -1,27 +1,12 @@
 // Preflight's capacity check: the stack's summed requests (from the rendered manifests and chart
-// values) against what the nodes can still give. Pure functions; preflight.ts fetches the JSON.
+// values) against what the nodes can still give. Pure functions; checks.ts fetches the JSON.
 
+import { parseCpu, parseMemory } from '../kube/quantity.js';
 import type { Manifest } from '../kube/manifests.js';
 
 export interface Resources {
   cpuMillis: number;
   memoryBytes: number;
-}
-
-const MEM_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-
-export function parseCpu(q: string | number | undefined): number {
-  if (q === undefined) return 0;
-  const s = String(q).trim();
-  if (s.endsWith('m')) return Number(s.slice(0, -1));
-  return Math.round(Number(s) * 1000);
-}
-
-export function parseMemory(q: string | number | undefined): number {
-  if (q === undefined) return 0;
-  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(q).trim());
-  if (!m || !(m[2]! in MEM_UNITS)) return 0;
-  return Math.round(Number(m[1]) * MEM_UNITS[m[2]!]!);
 }
 
 export function formatResources(r: Resources): string {

@@ -172,8 +172,7 @@ export async function collectImages(ctx: Ctx, components: readonly Component[]):
       checks.push({ name: c.name, ok: false, detail: `could not render its manifests: ${errorMessage(err)}` });
     }
   }
-  // The chart's images whatever the Dapr component declares (it installs the chart with --wait; a slow pull is
-  // what trips it).
+  // The chart's images whatever the Dapr component declares: a slow pull is what trips its rollout wait.
   refs.push(...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(NO_SCHEDULER_FLAG) }));
   return {
     images: dedupe(

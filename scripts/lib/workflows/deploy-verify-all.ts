@@ -93,7 +93,7 @@ const SEQUENTIAL_FLAG = booleanFlag('sequential', 'deploy one component at a tim
 
 export function masterFlags(components: readonly Component[], kind: 'deploy' | 'verify' | 'destroy'): FlagSpec[] {
   const flags: FlagSpec[] = [ONLY_FLAG, SKIP_FLAG];
-  if (kind === 'destroy') return flags; // destroy.ts adds --purge, --yes and the components' own
+  if (kind === 'destroy') return flags; // destroy-all.ts adds --purge, --yes and the components' own
   flags.push(PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG);
   if (kind === 'deploy') {
     flags.push(
@@ -353,7 +353,7 @@ export function verifyAllScript(all: Readonly<Record<ComponentName, Component>>)
   };
 }
 
-/** destroy-all over the given components (the plan, the rules and the question live in destroy.ts). */
+/** destroy-all over the given components (the plan, the rules and the question live in destroy-all.ts). */
 export function destroyAllScript(
   all: Readonly<Record<ComponentName, Component>>,
   ask: (q: string) => Promise<boolean> = confirm,

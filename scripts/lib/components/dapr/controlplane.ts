@@ -2,6 +2,7 @@
 // with the same values), the CRDs on an upgrade (helm never upgrades crds/), then one wait for all five
 // workloads that names each one not ready and why. Also the Kafka/PostgreSQL readiness gate for components.
 
+import { isDeepStrictEqual } from 'node:util';
 import { perRun, type StepCtx } from '../../kube/context.js';
 import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
 import { StepError } from '../../core/errors.js';
@@ -11,7 +12,7 @@ import { parseManifests, STACK_LABEL } from '../../kube/manifests.js';
 import { TerminalTracker, workloadReady } from '../../kube/rollout.js';
 import { waitFor } from '../../core/wait.js';
 import { DAPR_NAMESPACE, RELEASE, type DaprSettings, type LiveControlPlaneSettings } from './settings.js';
-import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, sameValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
+import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
 import { applyRecorded } from '../../kube/steps.js';
 
 /** Helm for a step; its installs, upgrades and removals tell the run's snapshot which namespace changed under it. */
@@ -52,7 +53,7 @@ export function releaseUpToDate(
   if (!release) return { upToDate: false, why: 'not installed' };
   if (release.status !== 'deployed') return { upToDate: false, why: `release is ${release.status}` };
   if (release.chart !== chartLabel) return { upToDate: false, why: `chart ${release.chart} installed, ${chartLabel} wanted` };
-  if (!current || !sameValues(current, desired)) return { upToDate: false, why: 'values differ from k8s/dapr/values.yaml' };
+  if (!current || !isDeepStrictEqual(current, desired)) return { upToDate: false, why: 'values differ from k8s/dapr/values.yaml' };
   return { upToDate: true, why: `${chartLabel} deployed with the same values` };
 }
 

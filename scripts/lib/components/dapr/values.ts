@@ -3,7 +3,8 @@
 
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { parseCpu, parseMemory, type Resources } from '../../preflight/capacity.js';
+import type { Resources } from '../../preflight/capacity.js';
+import { parseCpu, parseMemory } from '../../kube/quantity.js';
 
 export type Values = Record<string, unknown>;
 
@@ -27,17 +28,6 @@ export function desiredValues(base: Values, setString: Readonly<Record<string, u
     node[keys.at(-1)!] = value;
   }
   return out;
-}
-
-/** Deep equality of two JSON-like values, key order ignored. */
-export function sameValues(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => sameValues(x, (b as unknown[])[i]));
-  const ka = Object.keys(a as Values).sort();
-  const kb = Object.keys(b as Values).sort();
-  return ka.length === kb.length && ka.every((k, i) => k === kb[i] && sameValues((a as Values)[k], (b as Values)[k]));
 }
 
 /** The control-plane workloads the chart creates in dapr-system, with the values key of each. */

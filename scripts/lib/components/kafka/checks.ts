@@ -137,7 +137,7 @@ export async function roundTrip(
     return await withTimeout(work(), timeoutMs, () => stage);
   } catch (err) {
     const msg = explainKafkaError(err);
-    return { ok: false, detail: msg.startsWith('no answer withTimeout') ? msg : `${stage}: ${msg}` };
+    return { ok: false, detail: msg.startsWith('no answer within') ? msg : `${stage}: ${msg}` };
   } finally {
     await withTimeout(consumer.disconnect(), 5_000, 'disconnecting the probe consumer').catch((e: unknown) =>
       log.debug(`probe consumer ${groupId}: ${explainKafkaError(e)}`),

@@ -8,8 +8,10 @@ export async function setRolePassword(client: pg.Client, role: string, password:
   const verifier = scramVerifier(password);
   await client.query('BEGIN');
   try {
-    // Utility statements are recorded verbatim by pg_stat_statements; this one need not be.
-    await client.query(`SET LOCAL pg_stat_statements.track_utility = off`).catch(() => {});
+    // Utility statements are recorded verbatim by pg_stat_statements; this one need not be. Only when the module is
+    // loaded: a failing SET LOCAL would abort the transaction.
+    const { rows } = await client.query(`SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.track_utility'`);
+    if (rows.length > 0) await client.query(`SET LOCAL pg_stat_statements.track_utility = off`);
     await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD ${client.escapeLiteral(verifier)}`);
     await client.query('COMMIT');
   } catch (err) {

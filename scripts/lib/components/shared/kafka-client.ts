@@ -194,8 +194,6 @@ export async function waitForBrokers(step: StepCtx, session: KafkaSession, expec
   });
 }
 
-/** Partitions, replication factor and settings of the catalogue topics that exist (missing ones are absent). */
-
 /** Creates one of the kit's own topics (not in the catalogue) when missing. Returns whether it was created. */
 export async function ensureOwnTopic(admin: Admin, topic: string, brokers: number, retentionMs: number): Promise<boolean> {
   const { replicationFactor } = replicationFor(brokers);

@@ -11,7 +11,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCRIPTS } from '../../scripts/lib/cli/registry.js';
@@ -21,8 +21,8 @@ import { errorMessage } from '../../scripts/lib/core/errors.js';
 import { parseFlags } from '../../scripts/lib/core/flags.js';
 import { REPO } from '../support/cli.js';
 import { docCommands, DOCS, startsCommand, type Found } from '../support/doc-commands.js';
+import { CACHE_BIN } from '../support/paths.js';
 
-const CACHE_BIN = path.join(process.env.LEARNFLOW_TEST_CACHE ?? path.join(homedir(), '.cache', 'learnflow-test'), 'bin');
 const TOOLS = ['kubectl', 'helm', 'minikube', 'kind', 'k3d', 'docker', 'git'] as const;
 type Tool = (typeof TOOLS)[number];
 
