@@ -3,6 +3,7 @@
 // properties daprd hands a component, and a run of the compiled upstream suites (go test -json) whose every
 // subtest is counted. See docs/testing-substrate.md ("Dapr conformance suites").
 
+import { libpqConnectionString } from '../../scripts/lib/components/shared/postgres-topology.js';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -12,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { renderComponents } from '../../scripts/lib/components/dapr/manifests.js';
 import { DEFAULT_CONSUMER_GROUP, PUBSUB, STATESTORE } from '../../scripts/lib/components/dapr/settings.js';
-import { buildConnectionString, ensureStateStoreRole, inClusterTarget, type RoleSetupResult } from '../../scripts/lib/components/dapr/statestore.js';
+import { ensureStateStoreRole, inClusterTarget, type RoleSetupResult } from '../../scripts/lib/components/dapr/statestore.js';
 import { loadCatalogue, type CatalogueTopic } from '../../scripts/lib/components/kafka/catalogue.js';
 import { createKafka } from '../../scripts/lib/components/shared/kafka-client.js';
 import { applyPlan, observeTopics, planReconcile, type TopicOutcome } from '../../scripts/lib/components/kafka/reconcile.js';
@@ -48,7 +49,7 @@ export async function conformanceBuild(): Promise<{ dir: string; binary: string;
 export interface StateStoreLogin {
   /** What ensureStateStoreRole reported. */
   roles: RoleSetupResult;
-  /** The kit's connection string (buildConnectionString), host and port those of the test server. */
+  /** The kit's connection string (libpqConnectionString), host and port those of the test server. */
   connectionString: string;
   password: string;
 }
@@ -66,7 +67,7 @@ export async function setUpStateStoreRole(superuserUrlToDb: string, port: number
   try {
     const roles = await ensureStateStoreRole(client, { password });
     const ssl = (await client.query<{ ssl: string }>("SELECT current_setting('ssl') AS ssl")).rows[0]?.ssl === 'on';
-    const connectionString = buildConnectionString({ ...inClusterTarget(NAMESPACE), host: '127.0.0.1', port }, password, ssl ? 'require' : 'prefer');
+    const connectionString = libpqConnectionString({ ...inClusterTarget(NAMESPACE), host: '127.0.0.1', port }, password, ssl ? 'require' : 'prefer');
     return { roles, connectionString, password };
   } finally {
     await client.end();

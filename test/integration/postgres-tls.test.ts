@@ -1,6 +1,7 @@
 // --tls against a REAL PostgreSQL started with the certificate the kit generates: a client with
 // sslmode=require connects over SSL, and one that checks the certificate accepts it for 127.0.0.1.
 
+import { libpqConnectionString } from '../../scripts/lib/components/shared/postgres-topology.js';
 import { X509Certificate } from 'node:crypto';
 import { chownSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +16,6 @@ import { realClock } from '../../scripts/lib/core/clock.js';
 import { generateCertificate, type TlsMaterial } from '../../scripts/lib/components/shared/postgres-tls.js';
 import { sslFor } from '../../scripts/lib/components/shared/postgres-connection.js';
 import { connectPg, serverOffersSsl } from '../../scripts/lib/core/pg.js';
-import { buildConnectionString } from '../../scripts/lib/components/dapr/statestore.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -84,8 +84,8 @@ describe('PostgreSQL TLS with the kit certificate', () => {
 
   it('the Dapr state store asks for sslmode=require when TLS is on', () => {
     const t = { host: 'postgresql.learnflow.svc.cluster.local', port: 5432, user: 'dapr_state', database: 'learnflow' };
-    expect(buildConnectionString(t, 'pw', 'require')).toContain('sslmode=require');
-    expect(buildConnectionString(t, 'pw')).toContain('sslmode=prefer');
+    expect(libpqConnectionString(t, 'pw', 'require')).toContain('sslmode=require');
+    expect(libpqConnectionString(t, 'pw')).toContain('sslmode=prefer');
   });
 });
 

@@ -488,10 +488,16 @@ describe('install-dapr --dry-run', () => {
 
   it('declares what preflight and scripts/images.mts need', () => {
     expect(dapr.extraNamespaces).toEqual(['dapr-system']);
-    const ctxWith = (values: Record<string, unknown>) => ({ config: buildConfig({ values: values as never, given: new Set(), positionals: [] }) }) as never;
+    const ctxWith = (values: Record<string, unknown>) =>
+      ({ root: REPO_ROOT, config: buildConfig({ values: values as never, given: new Set(), positionals: [] }) }) as never;
     expect(dapr.extraRequests!(ctxWith({}))).toEqual({ cpuMillis: 350, memoryBytes: 352 * 1024 ** 2 });
     // Without the scheduler's 3 x 50m/64Mi.
     expect(dapr.extraRequests!(ctxWith({ 'no-scheduler': true }))).toEqual({ cpuMillis: 200, memoryBytes: 160 * 1024 ** 2 });
-    expect(dapr.images!(ctxWith({}))).toEqual([expect.stringMatching(/^curlimages\/curl:/)]);
+    const images = (values: Record<string, unknown>) => dapr.images!(ctxWith(values)).map((i) => (typeof i === 'string' ? i : i.image));
+    expect(images({})).toEqual([
+      ...['operator', 'placement', 'sentry', 'injector', 'scheduler', 'daprd'].map((n) => expect.stringMatching(new RegExp(`/${n}:`))),
+      expect.stringMatching(/^curlimages\/curl:/),
+    ]);
+    expect(images({ 'no-scheduler': true })).not.toContainEqual(expect.stringMatching(/\/scheduler:/));
   });
 });

@@ -1,6 +1,7 @@
 // Rendering of the Dapr chart values and of the kit's Dapr objects: laptop sizing, hardening, no plaintext secret,
 // metadata keys that components-contrib knows, scopes, tracing, resiliency.
 
+import { libpqConnectionString } from '../../scripts/lib/components/shared/postgres-topology.js';
 import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import { stringify } from 'yaml';
@@ -15,7 +16,7 @@ import {
   renderZipkin,
 } from '../../scripts/lib/components/dapr/manifests.js';
 import { COMPONENT_SELECTOR, zipkinEndpointIn, KAFKA_PROTOCOL_VERSION, PROBE_IMAGE, VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
-import { buildConnectionString, inClusterTarget } from '../../scripts/lib/components/dapr/statestore.js';
+import { inClusterTarget } from '../../scripts/lib/components/dapr/statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, desiredValues, flattenValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
 import { parseMemory } from '../../scripts/lib/kube/quantity.js';
 import { readVersions, redactSecrets, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
@@ -31,7 +32,7 @@ const settings = {
   zipkinEndpoint: zipkinEndpointIn('learnflow'),
   withRedis: true,
 };
-const connectionString = buildConnectionString(inClusterTarget('learnflow'), PASSWORD);
+const connectionString = libpqConnectionString(inClusterTarget('learnflow'), PASSWORD);
 const all = renderAll(settings, { connectionString, redisPassword: REDIS_PASSWORD }) as Any[];
 const find = (kind: string, name: string) => all.find((m) => m.kind === kind && m.metadata.name === name)!;
 const meta = (c: Any) => new Map<string, any>(c.spec.metadata.map((m: any) => [m.name, m]));

@@ -1,21 +1,13 @@
 // scripts/images.mts: the image list comes from the rendered manifests, the components' declared extras and the
 // Dapr chart (the chart's image names are checked against the real chart in test/integration/dapr-chart-values.test.ts).
 
+import { DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry } from '../../scripts/lib/components/dapr/chart-images.js';
 import { describe, expect, it } from 'vitest';
 import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
 import { createCtx } from '../../scripts/lib/kube/context.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
-import {
-  collectImages,
-  DAPR_DEFAULT_REGISTRY,
-  daprChartImages,
-  daprRegistry,
-  dedupe,
-  imagesScript,
-  manifestImages,
-  preloadCommands,
-} from '../../scripts/lib/tools/images.js';
+import { collectImages, dedupe, imagesScript, manifestImages, preloadCommands } from '../../scripts/lib/tools/images.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { readVersions, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
 import type { Report } from '../../scripts/lib/core/report.js';
@@ -87,18 +79,19 @@ describe('the Dapr chart images', () => {
 });
 
 describe('collectImages', () => {
-  it('renders every component, adds what a component declares besides, and the Dapr chart', async () => {
+  it('renders every component and adds what a component declares besides (the Dapr chart through its hook)', async () => {
     const extra: Component = {
       ...COMPONENTS.postgres!,
-      name: 'dapr',
-      title: 'Fake Dapr',
+      name: 'extra',
+      title: 'Extra',
       plan: async () => ({ actions: [], manifests: [] }),
-      images: () => ['curlimages/curl:8.11.1'],
+      images: () => ['curlimages/curl:8.11.1', { image: 'example/chart-image:1', source: 'a chart' }],
     };
-    const { images, checks } = await collectImages(ctx(), [COMPONENTS.postgres!, extra]);
+    const { images, checks } = await collectImages(ctx(), [COMPONENTS.postgres!, extra, COMPONENTS.dapr!]);
     const names = images.map((i) => i.image);
     expect(names).toContain(`${readVersions().postgres.image}:${readVersions().postgres.version}`);
     expect(names).toContain('curlimages/curl:8.11.1');
+    expect(images.find((i) => i.image === 'example/chart-image:1')).toEqual({ image: 'example/chart-image:1', component: 'extra', source: 'a chart' });
     expect(names).toContain(`${DAPR_DEFAULT_REGISTRY}/daprd:${readVersions().dapr.version}`);
     expect(new Set(names).size).toBe(names.length);
     expect(checks.every((c) => c.ok)).toBe(true);

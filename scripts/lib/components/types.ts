@@ -68,9 +68,15 @@ export interface Component {
   /** Namespaces besides the stack's own that it deploys into (dapr-system). */
   extraNamespaces?: readonly string[];
   /** Images pulled that plan() manifests do not show (a Helm chart's, a verify Job's), for scripts/images.mts. */
-  images?(ctx: Ctx): string[];
+  images?(ctx: Ctx): (string | ImageUse)[];
   /** Requests not visible in plan() manifests (a Helm chart's pods), for the capacity check. */
   extraRequests?(ctx: Ctx): { cpuMillis: number; memoryBytes: number };
+}
+
+/** An image and where it comes from, as scripts/images.mts lists it. */
+export interface ImageUse {
+  image: string;
+  source: string;
 }
 
 export interface Desired {

@@ -6,6 +6,19 @@ import { StepError, errorMessage } from './errors.js';
 
 export const PG_CONNECT_TIMEOUT_MS = 6_000;
 
+/** `fn` in one transaction: committed when it returns, rolled back when it throws (or always, with `rollback`). */
+export async function inTransaction<T>(client: pg.Client, fn: () => Promise<T>, opts: { rollback?: boolean } = {}): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const out = await fn();
+    await client.query(opts.rollback ? 'ROLLBACK' : 'COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
+
 /** host:port/db of a URL, without credentials: safe to print. */
 export function describePgUrl(url: string): string {
   try {

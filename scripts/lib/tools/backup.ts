@@ -32,7 +32,7 @@ import { formatCommand, type ExecResult } from '../core/exec.js';
 import { booleanFlag, flag, type FlagSpec } from '../core/flags.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
 import { confirm } from '../core/prompt.js';
-import { connectPg, describePgUrl } from '../core/pg.js';
+import { connectPg, describePgUrl, inTransaction } from '../core/pg.js';
 import { scramVerifier, verifierMatches } from '../core/scram.js';
 import { literal } from '../core/pg-roles.js';
 import type { RunResult, ScriptDef } from '../kube/script.js';
@@ -41,7 +41,7 @@ import { readSecrets } from '../kube/secrets.js';
 import type { Manifest } from '../kube/manifests.js';
 import { DB_NAME } from '../components/shared/postgres-credentials.js';
 import { statefulSetServesTls } from '../components/shared/postgres-tls.js';
-import { POSTGRES_SELECTOR } from '../components/postgres/index.js';
+import { pgServiceHost, PG_NAME, POSTGRES_SELECTOR } from '../components/shared/postgres-topology.js';
 import { renderServiceSecret, serviceDatabase } from '../components/postgres/service-databases.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG, type Catalogue } from '../components/kafka/catalogue.js';
 import { podReady } from '../kube/pod-diagnosis.js';
@@ -62,7 +62,6 @@ import {
   type Inventory,
 } from './backup/format.js';
 
-export const CONTAINER = 'postgresql';
 export const DEFAULT_BACKUP_DIR = '.learnflow/backups';
 export const DUMP_HEADER = '-- PostgreSQL database dump';
 export const DUMP_COMPLETE = '-- PostgreSQL database dump complete';
@@ -235,7 +234,7 @@ function execInPod(ctx: Ctx, pod: string, script: string, opts: { input?: string
 }
 
 function inPodArgs(ctx: Ctx, pod: string, script: string, stdin: boolean): string[] {
-  return ['exec', ...(stdin ? ['-i'] : []), '-n', ctx.config.namespace, pod, '-c', CONTAINER, '--', 'sh', '-c', script];
+  return ['exec', ...(stdin ? ['-i'] : []), '-n', ctx.config.namespace, pod, '-c', PG_NAME, '--', 'sh', '-c', script];
 }
 
 /** What a dry-run knows of the target: no pod is looked up, so it is named by its selector. */
@@ -344,11 +343,11 @@ async function runSql(ctx: Ctx, target: Target, statements: string[], opts: { tr
   if (target.kind === 'url') {
     const client = await connectPg(target.url);
     try {
-      if (opts.transaction) await client.query('BEGIN');
-      for (const s of statements) await client.query(s);
-      if (opts.transaction) await client.query('COMMIT');
+      const all = async () => {
+        for (const s of statements) await client.query(s);
+      };
+      await (opts.transaction ? inTransaction(client, all) : all());
     } catch (err) {
-      if (opts.transaction) await client.query('ROLLBACK').catch(() => {});
       throw explainSqlError(err, target);
     } finally {
       await client.end().catch(() => {});
@@ -829,11 +828,11 @@ async function restoreStack(step: StepCtx, b: StackBackup, ask: (q: string) => P
   const toMake = plans.filter((p) => p.makeSecret);
   if (toMake.length) {
     const ns = step.config.namespace;
-    const sts = await step.kube.getOptional('statefulset', 'postgresql');
+    const sts = await step.kube.getOptional('statefulset', PG_NAME);
     const sslmode = sts !== undefined && statefulSetServesTls(sts) ? 'require' : 'prefer';
     const manifests: Manifest[] = toMake.map((p) =>
       renderServiceSecret(ns, serviceDatabase(p.makeSecret!.service, p.makeSecret!.database), p.password!, {
-        host: `postgresql.${ns}.svc.cluster.local`,
+        host: pgServiceHost(ns),
         port: 5432,
         sslmode,
       }),

@@ -3,9 +3,8 @@
 // that pre-load them into minikube, kind or k3d before a deploy on a slow network; --load runs them; save FILE and
 // load FILE carry them, with the Dapr chart, to a machine without network (images/bundle.ts).
 
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import type { Ctx } from '../kube/context.js';
 import { COMMON_FLAGS, flagPath, shownPath as shown, YES_FLAG, type KitConfig } from '../core/config.js';
 import { EnvironmentError, errorMessage, StepError, UsageError } from '../core/errors.js';
@@ -87,38 +86,6 @@ export const IMAGES_FLAGS: readonly FlagSpec[] = [
   { ...YES_FLAG, description: '--load and load without --for: go ahead on a context that does not look like a local cluster' },
 ];
 
-/**
- * The images of the Dapr chart (dapr/dapr charts/dapr): each sub-chart's values.yaml names its image, and the
- * templates build "<global.registry>/<name>:<global.tag>". The injector runs the "injector" image and injects
- * "daprd" into every annotated pod.
- */
-export const DAPR_CHART_IMAGES: readonly { name: string; what: string }[] = [
-  { name: 'operator', what: 'dapr-operator' },
-  { name: 'placement', what: 'dapr-placement-server' },
-  { name: 'sentry', what: 'dapr-sentry' },
-  { name: 'injector', what: 'dapr-sidecar-injector' },
-  { name: 'scheduler', what: 'dapr-scheduler-server' },
-  { name: 'daprd', what: 'the sidecar injected into every Dapr-enabled pod' },
-];
-
-export const DAPR_DEFAULT_REGISTRY = 'ghcr.io/dapr';
-
-/** global.registry from k8s/dapr/values.yaml when it overrides the chart's. */
-export function daprRegistry(root: string): string {
-  const file = path.join(root, 'k8s', 'dapr', 'values.yaml');
-  if (!existsSync(file)) return DAPR_DEFAULT_REGISTRY;
-  const values = parse(readFileSync(file, 'utf8')) as { global?: { registry?: string } } | null;
-  return values?.global?.registry ?? DAPR_DEFAULT_REGISTRY;
-}
-
-export function daprChartImages(version: string, registry = DAPR_DEFAULT_REGISTRY, opts: { scheduler?: boolean } = {}): ImageRef[] {
-  return DAPR_CHART_IMAGES.filter((i) => opts.scheduler !== false || i.name !== 'scheduler').map((i) => ({
-    image: `${registry}/${i.name}:${version}`,
-    component: 'dapr',
-    source: `Dapr chart: ${i.what}`,
-  }));
-}
-
 interface PodSpecLike {
   containers?: { name?: string; image?: string }[];
   initContainers?: { name?: string; image?: string }[];
@@ -164,7 +131,9 @@ export async function collectImages(ctx: Ctx, components: readonly Component[]):
       const plan = await c.plan(ctx);
       const found = [
         ...manifestImages(plan.manifests, c.name),
-        ...(c.images?.(ctx) ?? []).map((image) => ({ image, component: c.name, source: `${c.title} (not in its manifests)` })),
+        ...(c.images?.(ctx) ?? []).map((i) =>
+          typeof i === 'string' ? { image: i, component: c.name, source: `${c.title} (not in its manifests)` } : { ...i, component: c.name },
+        ),
       ];
       refs.push(...found);
       checks.push({ name: c.name, ok: true, detail: `${new Set(found.map((f) => f.image)).size} image(s)` });
@@ -172,8 +141,6 @@ export async function collectImages(ctx: Ctx, components: readonly Component[]):
       checks.push({ name: c.name, ok: false, detail: `could not render its manifests: ${errorMessage(err)}` });
     }
   }
-  // The chart's images whatever the Dapr component declares: a slow pull is what trips its rollout wait.
-  refs.push(...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(NO_SCHEDULER_FLAG) }));
   return {
     images: dedupe(
       refs,

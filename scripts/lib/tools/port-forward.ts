@@ -8,6 +8,7 @@
 //   status  read the state file, check the supervisor and each kubectl are alive and the local ports answer
 //   stop    SIGTERM the supervisor (and any kubectl it left behind), remove the state file
 
+import { PG_NAME, PG_PORT } from '../components/shared/postgres-topology.js';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -37,8 +38,6 @@ export type Command = (typeof COMMANDS)[number];
 export const SCRIPT_PATH = path.join(REPO_ROOT, 'scripts', 'port-forward.mts');
 /** Where each stack's state file goes: <dir>/<context>/<namespace>.json. */
 export const STATE_DIR = '.learnflow/port-forward';
-export const POSTGRES_SERVICE = 'postgresql';
-export const POSTGRES_PORT = 5432;
 export const KAFKA_STATEFULSET = 'kafka';
 
 const PG_PORT_FLAG = flag({
@@ -177,15 +176,15 @@ export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
   const specs: ForwardSpec[] = [];
   const ports = await laptopPorts(ctx);
   if (want('postgres')) {
-    const svc = await ctx.kube.getOptional<{ spec?: { selector?: Record<string, string> } }>('service', POSTGRES_SERVICE);
+    const svc = await ctx.kube.getOptional<{ spec?: { selector?: Record<string, string> } }>('service', PG_NAME);
     const pgPort = ctx.config.options.get(PG_PORT_FLAG) ?? ports.postgres;
     if (svc)
       specs.push({
         name: 'postgresql',
         protocol: 'postgres',
-        target: { resource: `svc/${POSTGRES_SERVICE}`, remotePort: POSTGRES_PORT, localPort: pgPort, podSelector: selectorOf(svc.spec?.selector) },
+        target: { resource: `svc/${PG_NAME}`, remotePort: PG_PORT, localPort: pgPort, podSelector: selectorOf(svc.spec?.selector) },
       });
-    else ctx.log.warn(`no service/${POSTGRES_SERVICE} in namespace ${ns}: not forwarding PostgreSQL (deploy it: ./scripts/deploy-postgres.mts)`);
+    else ctx.log.warn(`no service/${PG_NAME} in namespace ${ns}: not forwarding PostgreSQL (deploy it: ./scripts/deploy-postgres.mts)`);
   }
   if (want('kafka')) {
     const sts = await ctx.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', KAFKA_STATEFULSET);
@@ -198,7 +197,7 @@ export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
   }
   if (specs.length === 0) {
     throw new StepError(
-      `nothing to forward: neither service/${POSTGRES_SERVICE} nor statefulset/${KAFKA_STATEFULSET} is in namespace ${ns}${only?.length ? ` (--only ${only.join(',')})` : ''}`,
+      `nothing to forward: neither service/${PG_NAME} nor statefulset/${KAFKA_STATEFULSET} is in namespace ${ns}${only?.length ? ` (--only ${only.join(',')})` : ''}`,
       {
         fix: `deploy first (./deploy-all.mts), or pick the namespace with --namespace`,
       },
@@ -281,8 +280,8 @@ function plannedForwards(ctx: Ctx, file: string): string {
   const pgPort = ctx.config.options.get(PG_PORT_FLAG) ?? `${first.postgres} (the first stack's; another stack's record names its own)`;
   ctx.log.info('dry run: nothing was contacted or started');
   return [
-    `# would read the stack's laptop ports (ConfigMap/${STACK_RECORD}), service/${POSTGRES_SERVICE} and statefulset/${KAFKA_STATEFULSET} in namespace ${ns}, then start a supervisor keeping up:`,
-    ...(want('postgres') ? [`#   127.0.0.1:${pgPort} -> svc/${POSTGRES_SERVICE}:${POSTGRES_PORT} (if the service exists)`] : []),
+    `# would read the stack's laptop ports (ConfigMap/${STACK_RECORD}), service/${PG_NAME} and statefulset/${KAFKA_STATEFULSET} in namespace ${ns}, then start a supervisor keeping up:`,
+    ...(want('postgres') ? [`#   127.0.0.1:${pgPort} -> svc/${PG_NAME}:${PG_PORT} (if the service exists)`] : []),
     ...(want('kafka')
       ? [
           `#   127.0.0.1:BASE+i -> pod/${KAFKA_STATEFULSET}-i:BASE+i for each broker i of statefulset/${KAFKA_STATEFULSET} (BASE: ${first.kafka} for the first stack)`,

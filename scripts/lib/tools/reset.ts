@@ -2,6 +2,7 @@
 // applies the seed again, deletes the records of the catalogue's topics (delete-records up to the end, not the
 // topics), and empties the Dapr state store's table. Schema, topics, settings, roles and credentials stay.
 
+import { inTransaction } from '../core/pg.js';
 import type pg from 'pg';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
 import type { StepCtx } from '../kube/context.js';
@@ -36,15 +37,10 @@ const RESET_FLAGS: readonly FlagSpec[] = [PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CL
 /** Empties the LearnFlow tables (one TRUNCATE, identities restarted) and applies the seed again, in one transaction. */
 export async function resetTables(client: pg.Client, seeds: readonly { name: string; sql: string }[]): Promise<{ tables: number; seeds: string[] }> {
   const tables = Object.keys(EXPECTED_TABLES);
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     await client.query(`TRUNCATE ${tables.map((t) => `public.${client.escapeIdentifier(t)}`).join(', ')} RESTART IDENTITY CASCADE`);
     for (const s of seeds) await client.query(s.sql);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+  });
   return { tables: tables.length, seeds: seeds.map((s) => s.name) };
 }
 

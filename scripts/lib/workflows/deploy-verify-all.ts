@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Deadline, TOTAL_BUDGET_MS } from '../core/budget.js';
 import { add, formatResources, manifestRequests, type Resources } from '../preflight/capacity.js';
 import { DIFF_FLAG, diffRun, dryRun } from './component-scripts.js';
-import { COMPONENTS, COMPONENT_NAMES, deployStages } from '../components/index.js';
+import { COMPONENTS, deployStages } from '../components/index.js';
 import type { Component, ComponentName } from '../components/types.js';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG, YES_FLAG } from '../core/config.js';
 import type { Ctx } from '../kube/context.js';
@@ -46,9 +46,9 @@ function budgetOf(budgets: Budgets, c: Pick<Component, 'name' | 'budgetMs'>): nu
   return budgets[c.name] ?? c.budgetMs;
 }
 
-const validateBudgets = (v: FlagValue) => {
+const validateBudgets = (all: Readonly<Record<ComponentName, Component>>) => (v: FlagValue) => {
   try {
-    parseBudgets(v as string[]);
+    parseBudgets(v as string[], all);
     return undefined;
   } catch (err) {
     return (err as Error).message.replace(/^--budget: /, '');
@@ -70,35 +70,31 @@ function budgetsText(components: readonly Component[]): string {
   return [...components.map((c) => `${c.title} ${minutes(c.budgetMs)}`), `all ${minutes(TOTAL_BUDGET_MS)}`].join(', ');
 }
 
-export const ONLY_FLAG = flag({
-  name: 'only',
-  kind: 'list',
-  valueName: 'NAMES',
-  choices: COMPONENT_NAMES,
-  description: 'run only these components (comma-separated)',
-});
-export const SKIP_FLAG = flag({ name: 'skip', kind: 'list', valueName: 'NAMES', choices: COMPONENT_NAMES, description: 'leave these components out' });
-const BUDGETS_FLAG = flag({
-  name: 'budget',
-  kind: 'list',
-  valueName: 'NAME=DURATION,...',
-  repeatable: true,
-  description: `override budgets (defaults: kafka 10m, postgres 10m, dapr 5m, total 30m), e.g. kafka=15m`,
-  validate: validateBudgets,
-});
+// The component names, budgets and stages in these flags' help and checks are the registry's (masterFlags).
+export const ONLY_FLAG = flag({ name: 'only', kind: 'list', valueName: 'NAMES', description: 'run only these components (comma-separated)' });
+export const SKIP_FLAG = flag({ name: 'skip', kind: 'list', valueName: 'NAMES', description: 'leave these components out' });
+const BUDGETS_FLAG = flag({ name: 'budget', kind: 'list', valueName: 'NAME=DURATION,...', repeatable: true, description: 'override budgets' });
 const NO_DIAGNOSTICS_FLAG = booleanFlag('no-diagnostics', 'do not write a diagnostics bundle when a step fails');
 
 /** Its help names the stages deploy-all runs together otherwise (masterFlags). */
 const SEQUENTIAL_FLAG = booleanFlag('sequential', 'deploy one component at a time');
 
 export function masterFlags(components: readonly Component[], kind: 'deploy' | 'verify' | 'destroy'): FlagSpec[] {
-  const flags: FlagSpec[] = [ONLY_FLAG, SKIP_FLAG];
+  const choices = components.map((c) => c.name);
+  const flags: FlagSpec[] = [
+    { ...ONLY_FLAG, choices },
+    { ...SKIP_FLAG, choices },
+  ];
   if (kind === 'destroy') return flags; // destroy-all.ts adds --purge, --yes and the components' own
   flags.push(PG_URL_FLAG, KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG);
   if (kind === 'deploy') {
     flags.push(
       { ...SEQUENTIAL_FLAG, description: `deploy one component at a time (default: ${stagesText(components)})` },
-      BUDGETS_FLAG,
+      {
+        ...BUDGETS_FLAG,
+        description: `override budgets (defaults: ${budgetsText(components)}), e.g. ${components[0]?.name ?? 'total'}=15m`,
+        validate: validateBudgets(Object.fromEntries(components.map((c) => [c.name, c]))),
+      },
       { ...YES_FLAG, description: 'deploy to a context that does not look like a local cluster without --context' },
       NO_DIAGNOSTICS_FLAG,
       DIFF_FLAG,
@@ -117,9 +113,10 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
 }
 
 export function selectComponents(all: Readonly<Record<ComponentName, Component>>, only?: readonly string[], skip?: readonly string[]): Component[] {
+  const known = Object.keys(all);
   if (only !== undefined && only.length === 0)
-    throw new UsageError(`--only needs at least one of ${COMPONENT_NAMES.join(', ')}`, { fix: 'e.g. --only postgres (or leave --only out to run all)' });
-  const names = COMPONENT_NAMES.filter((n) => (only?.length ? only.includes(n) : n in all) && !skip?.includes(n));
+    throw new UsageError(`--only needs at least one of ${known.join(', ')}`, { fix: `e.g. --only ${known[0]} (or leave --only out to run all)` });
+  const names = known.filter((n) => (only?.length ? only.includes(n) : true) && !skip?.includes(n));
   if (names.length === 0) throw new UsageError('--only/--skip leave no component to run');
   return names.map((n) => {
     const c = all[n];
@@ -175,10 +172,9 @@ async function inOrder<T extends readonly unknown[]>(...tasks: { [K in keyof T]:
 }
 
 async function preflight(ctx: Ctx, components: readonly Component[], yes: boolean): Promise<void> {
-  const names = components.map((c) => c.name);
   // Each check is one short kubectl call; run them together (a sequence of seven costs a second).
   const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(
-    ensureTools(ctx, { helm: names.includes('dapr') }),
+    ensureTools(ctx, { helm: components.some((c) => c.helmReleases?.length) }),
     ensureTargetContext(ctx, { yes }),
   );
   const server = await ensureClusterReachable(ctx);

@@ -3,7 +3,6 @@
 // --dry-run prints that plan; the real run deletes by name exactly what it lists.
 
 import type { ComponentName } from '../components/types.js';
-import { COMPONENT_NAMES } from '../components/index.js';
 import type { ClusterWidePlan, Component } from '../components/types.js';
 import type { Ctx } from '../kube/context.js';
 import { errorMessage, UsageError } from '../core/errors.js';
@@ -87,7 +86,11 @@ async function namespaceVerdict(ctx: Ctx, purge: boolean, everything: boolean): 
   return { delete: true, why: 'the kit created it and it holds nothing else' };
 }
 
-export async function planDestroy(ctx: Ctx, selected: readonly Component[], o: { purge: boolean; force: boolean }): Promise<DestroyPlan> {
+export async function planDestroy(
+  ctx: Ctx,
+  selected: readonly Component[],
+  o: { purge: boolean; force: boolean; all: readonly Component[] },
+): Promise<DestroyPlan> {
   const components = await Promise.all(
     selected.map(async (c): Promise<ComponentDestroyPlan> => {
       const plan: ComponentDestroyPlan = { name: c.name, title: c.title, delete: [], keep: [] };
@@ -100,7 +103,7 @@ export async function planDestroy(ctx: Ctx, selected: readonly Component[], o: {
       return plan;
     }),
   );
-  const everything = COMPONENT_NAMES.every((n) => selected.some((c) => c.name === n));
+  const everything = o.all.every((a) => selected.some((c) => c.name === a.name));
   return { namespace: ctx.config.namespace, purge: o.purge, components, namespaceVerdict: await namespaceVerdict(ctx, o.purge, everything) };
 }
 
@@ -148,9 +151,17 @@ export function destroyScript(
   return {
     name: 'destroy-all',
     summary:
-      "Removes the kit's own objects of the LearnFlow stack (found by its labels, nothing else), in reverse order (Dapr, then\n" +
-      'PostgreSQL and Kafka). Keeps the volumes (your data) and their Secrets unless --purge; the namespace goes only with\n' +
-      '--purge, when the kit created it and nothing else is in it. The cluster-wide Dapr control plane goes only when the kit\n' +
+      "Removes the kit's own objects of the LearnFlow stack (found by its labels, nothing else), in reverse order (" +
+      `${components
+        .map((c) => c.title)
+        .reverse()
+        .join(', then ')}).\nKeeps the volumes (your data) and their Secrets unless --purge; the namespace goes only with --purge, when the kit\n` +
+      `created it and nothing else is in it. What a component installed cluster-wide (${
+        components
+          .filter((c) => c.clusterWide)
+          .map((c) => c.title)
+          .join(', ') || 'none'
+      }) goes only when the kit\n` +
       'installed it and no other namespace uses it. Asks first; without a terminal it needs --yes. --dry-run lists every object.',
     flags: [...baseFlags, ...destroyFlags(components)],
     footer: 'Exit codes: 0 removed, 1 a step failed, 2 bad usage (or no confirmation), 3 environment not ready.\nRules: docs/operations.md#destroy',
@@ -185,7 +196,7 @@ export function destroyScript(
       }
       const context = await ensureTargetContext(ctx, { yes: true });
       if (!ctx.config.dryRun) await ensureClusterReachable(ctx);
-      const plan = await planDestroy(ctx, selected, { purge, force });
+      const plan = await planDestroy(ctx, selected, { purge, force, all: components });
       const lines = describeDestroyPlan(plan);
       const deleted = plan.components.flatMap((c) => c.delete);
       const data = {

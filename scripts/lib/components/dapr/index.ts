@@ -2,13 +2,15 @@
 // Secret, then the components, Configuration and Resiliency (and optionally Redis). Verify checks the objects
 // and runs an end-to-end probe through a real sidecar. docs/dapr.md is the user's guide.
 
+import { daprChartImages, daprRegistry } from './chart-images.js';
+import { libpqConnectionString } from '../shared/postgres-topology.js';
 import path from 'node:path';
 import type pg from 'pg';
 import { tryLogin } from '../../core/pg.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
 import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube/kubectl.js';
-import { parseManifests, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
+import { parseManifests, readVersions, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { PortForward } from '../../kube/port-forward.js';
 import { rememberedSettings, renderSettings } from '../../kube/remembered.js';
@@ -59,7 +61,7 @@ import {
   type DaprSettings,
   BUDGET_MS,
 } from './settings.js';
-import { buildConnectionString, ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
+import { ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
 import { controlPlaneOf, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 import { readSecret } from '../../kube/secrets.js';
 import { applyRecorded } from '../../kube/steps.js';
@@ -179,7 +181,7 @@ function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
 
 /** The components, Configuration, Resiliency (and Redis, Zipkin) with the state store's connection string. */
 async function desiredComponents(step: StepCtx, s: DaprSettings, run: DaprRun): Promise<Manifest[]> {
-  const connectionString = buildConnectionString(inClusterTarget(s.namespace), run.password!, run.ssl ? 'require' : 'prefer');
+  const connectionString = libpqConnectionString(inClusterTarget(s.namespace), run.password!, run.ssl ? 'require' : 'prefer');
   step.secrets.add(connectionString);
   const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
   const settings = renderSettings(
@@ -380,8 +382,11 @@ export const dapr: Component = {
   verifyFlags: VERIFY_FLAGS,
   extraNamespaces: [DAPR_NAMESPACE],
   clusterOnly: true,
-  /** The probe's image: the chart's own images are listed by scripts/images.mts from the chart values. */
-  images: (ctx: Ctx) => [ctx.config.options.get(PROBE_IMAGE_FLAG) ?? PROBE_IMAGE],
+  /** The chart's images (from its values) and the probe's. */
+  images: (ctx: Ctx) => [
+    ...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(NO_SCHEDULER_FLAG) }),
+    ctx.config.options.get(PROBE_IMAGE_FLAG) ?? PROBE_IMAGE,
+  ],
   /** The control plane's requests as k8s/dapr/values.yaml sets them; without the scheduler's with --no-scheduler. */
   extraRequests: (ctx: Ctx) => controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)), controlPlaneOf(!ctx.config.options.on(NO_SCHEDULER_FLAG))),
 

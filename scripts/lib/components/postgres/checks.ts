@@ -1,5 +1,6 @@
 // verify-postgres's data checks: schema, seed, and a write/read round trip that is rolled back.
 
+import { inTransaction } from '../../core/pg.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { LoginProbe } from '../shared/postgres-connection.js';
@@ -76,17 +77,18 @@ export async function checkData(step: StepCtx, client: pg.Client, probe: LoginPr
 
   await runCheck(step, 'write/read round trip', async () => {
     const marker = `verify-${Date.now().toString(36)}`;
-    await client.query('BEGIN');
-    try {
-      await client.query(
-        `INSERT INTO public.topics (position, slug, title, description, difficulty) VALUES (100000 + floor(random() * 100000)::int, $1, $1, 'verify-postgres round trip', 'beginner')`,
-        [marker],
-      );
-      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.topics WHERE slug = $1', [marker]);
-      return [Number(rows[0]?.n) === 1, 'inserted and read back a row inside a transaction, then rolled it back'];
-    } finally {
-      await client.query('ROLLBACK');
-    }
+    return inTransaction(
+      client,
+      async () => {
+        await client.query(
+          `INSERT INTO public.topics (position, slug, title, description, difficulty) VALUES (100000 + floor(random() * 100000)::int, $1, $1, 'verify-postgres round trip', 'beginner')`,
+          [marker],
+        );
+        const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM public.topics WHERE slug = $1', [marker]);
+        return [Number(rows[0]?.n) === 1, 'inserted and read back a row inside a transaction, then rolled it back'] as [boolean, string];
+      },
+      { rollback: true },
+    );
   });
 }
 

@@ -1,5 +1,6 @@
 // The PostgreSQL component: namespace, Secret, StatefulSet + Services, then sql/migrations.
 
+import { PG_NAME, PG_PORT, pgServiceHost, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,7 +35,7 @@ import {
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { laptopPorts, portsOfSlot, renderStackRecord } from '../shared/stack-record.js';
 import { loadMigrations, migrate, MIGRATIONS_FLAG } from './migrate.js';
-import { claimOf, MAJOR_ANNOTATION, majorOf, planMajor, type MajorPlan, type Workload } from './major.js';
+import { claimOf, FIRST_TEMPLATE, MAJOR_ANNOTATION, majorOf, planMajor, type MajorPlan, type Workload } from './major.js';
 import { upgradeMajor } from './upgrade.js';
 import { shownPath } from '../../core/config.js';
 import { readSecrets, type SecretValues } from '../../kube/secrets.js';
@@ -68,8 +69,6 @@ const NO_TLS_FLAG = booleanFlag('no-tls', 'stop serving SSL (a re-run without --
 
 /** PostgreSQL's deadline in a deploy or verify (--budget changes it). */
 const BUDGET_MS = 10 * 60_000;
-
-export const POSTGRES_SELECTOR = 'app.kubernetes.io/name=postgresql';
 
 const PRUNE_FLAG = flag({
   name: 'prune',
@@ -162,8 +161,8 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
     cluster && {
       plan: `wait for statefulset/postgresql to be ready; when TLS was turned on or off, set the sslmode of the client Secrets labelled ${SSLMODE_FOLLOWS_LABEL}`,
       run: async (step, run) => {
-        await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
-        await labelClaims(step.kube, [claimOf(run.major?.template ?? 'data')], {
+        await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
+        await labelClaims(step.kube, [claimOf(run.major?.template ?? FIRST_TEMPLATE)], {
           known: run.claims,
           annotations: { [MAJOR_ANNOTATION]: String(majorOf(readVersions().postgres.version)) },
         });
@@ -173,7 +172,7 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
     },
     {
       plan: [
-        ctx.config.pgUrl ? 'connect to --pg-url' : 'open a port-forward to svc/postgresql:5432',
+        ctx.config.pgUrl ? 'connect to --pg-url' : `open a port-forward to svc/${PG_NAME}:${PG_PORT}`,
         `apply the migrations in ${shownPath(migrationsDir(ctx))} not yet applied (${migrations.join(', ')})`,
         ...(flags.rotateSecrets ? [`rotate the passwords of ${SECRET_NAME} and of every service database`] : []),
         ...(cluster
@@ -206,7 +205,7 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun, claimTemplate?: 
     renderStackRecord(ns, await laptopPorts(step)),
     ...renderPostgres(ns, password, { networkPolicies: policies.value, claimTemplate: claimTemplate ?? run.major.template }),
   ];
-  const live = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql');
+  const live = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === PG_NAME);
   run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
   run.liveTls = live === undefined ? undefined : statefulSetServesTls(live);
   const tlsChoice = chooseTls(postgresFlags(step), run.liveTls);
@@ -219,7 +218,7 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun, claimTemplate?: 
   }
   return [
     ...manifests,
-    renderSettings(ns, 'postgres', { 'app.kubernetes.io/name': 'postgresql' }, { networkPolicies: String(policies.value), tls: String(tlsChoice.on) }),
+    renderSettings(ns, 'postgres', { 'app.kubernetes.io/name': PG_NAME }, { networkPolicies: String(policies.value), tls: String(tlsChoice.on) }),
   ];
 }
 
@@ -371,7 +370,7 @@ async function reconcileServiceDatabases(
   }
   for (const change of changes) for (const [k, v] of Object.entries(change)) step.change(k, v);
   const secrets: Manifest[] = services.map((s, i) =>
-    renderServiceSecret(ns, s, passwords[i]!, { host: `postgresql.${ns}.svc.cluster.local`, port: 5432, sslmode: tlsOn ? 'require' : 'prefer' }),
+    renderServiceSecret(ns, s, passwords[i]!, { host: pgServiceHost(ns), port: PG_PORT, sslmode: tlsOn ? 'require' : 'prefer' }),
   );
   const outcome = await step.kube.apply(secrets);
   for (const [k, v] of Object.entries(outcome)) step.change(k, v);
@@ -476,7 +475,7 @@ async function rotateCredentials(step: StepCtx, client: pg.Client): Promise<void
   }
   step.change(`secret/${SECRET_NAME}`, 'rotated');
   await step.kube.run(['rollout', 'restart', 'statefulset/postgresql', '-n', ns]);
-  await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: POSTGRES_SELECTOR });
+  await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
   step.log.ok(
     `rotated the password of ${DB_USER}; Secret ${SECRET_NAME} updated and statefulset/postgresql restarted (apps that read the Secret at start need a restart too)`,
   );
@@ -513,6 +512,6 @@ async function checkClusterSide(step: StepCtx): Promise<void> {
       selector: 'kubernetes.io/service-name=postgresql',
     });
     const ready = slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
-    return [ready > 0, ready ? `svc/postgresql has ${ready} ready endpoint(s)` : 'svc/postgresql has no ready endpoints'];
+    return [ready > 0, ready ? `svc/${PG_NAME} has ${ready} ready endpoint(s)` : `svc/${PG_NAME} has no ready endpoints`];
   });
 }

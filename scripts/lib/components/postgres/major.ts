@@ -5,6 +5,7 @@
 // major is a dump and restore into a new claim (upgrade.ts); what cannot be done safely is refused with the way out.
 // Pure: the planner reads the StatefulSet and claims as kubectl returns them (unit-tested on recorded objects).
 
+import { PG_NAME, PG_POD } from '../shared/postgres-topology.js';
 import { StepError } from '../../core/errors.js';
 
 /** On a claim: the major its data directory was made with (recorded after each rollout). */
@@ -22,7 +23,7 @@ export function templateFor(major: number): string {
 }
 
 export function claimOf(template: string): string {
-  return `${template}-postgresql-0`;
+  return `${template}-${PG_POD}`;
 }
 
 /** 17 of postgres:17.11, 17.11, 17-trixie; undefined when the tag says no major. */
@@ -50,7 +51,7 @@ const CLAIM_NAME = /^(data(?:-pg\d+)?)-postgresql-0$/;
  * upgrade replaced, the newest major first; `data` for a new stack.
  */
 export function currentTemplate(found: readonly Workload[]): string {
-  const sts = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql');
+  const sts = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === PG_NAME);
   const live = sts?.spec?.volumeClaimTemplates?.[0]?.metadata.name;
   if (live) return live;
   const kept = found
@@ -62,8 +63,8 @@ export function currentTemplate(found: readonly Workload[]): string {
 
 /** The major the stack's data is on: the running StatefulSet's image, else its claim's record; undefined for a new stack. */
 export function dataMajor(found: readonly Workload[]): { major: number; from: string; version?: string } | undefined {
-  const sts = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql');
-  const image = sts?.spec?.template?.spec?.containers?.find((c) => c.name === 'postgresql')?.image;
+  const sts = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === PG_NAME);
+  const image = sts?.spec?.template?.spec?.containers?.find((c) => c.name === PG_NAME)?.image;
   const running = majorOf(image);
   if (running !== undefined) return { major: running, from: `statefulset/postgresql runs ${image}`, version: image!.slice(image!.lastIndexOf(':') + 1) };
   const name = claimOf(currentTemplate(found));
@@ -121,7 +122,7 @@ export function planMajor(pinned: string, found: readonly Workload[], namespace:
         docs: 'postgres-major-upgrade',
       },
     );
-  const sts = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === 'postgresql');
+  const sts = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === PG_NAME);
   if (!sts)
     throw new StepError(
       `${data.from}, but statefulset/postgresql is gone: the upgrade to ${pinned} dumps the data from the running ${data.major} server, and none runs. Nothing was changed`,

@@ -1,6 +1,7 @@
 // sql/migrations/*.sql, each applied once in its own transaction and recorded with its checksum.
 // A re-run applies nothing new and touches no user data; an applied file that changed is refused.
 
+import { inTransaction } from '../../core/pg.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -86,15 +87,12 @@ export async function migrate(client: pg.Client, migrations: readonly Migration[
         continue;
       }
       onApply?.(m.name);
-      await client.query('BEGIN');
-      try {
+      await inTransaction(client, async () => {
         await client.query(m.sql);
         await client.query(`INSERT INTO public.${MIGRATIONS_TABLE} (name, checksum) VALUES ($1, $2)`, [m.name, m.checksum]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw new StepError(`migration ${m.name} failed and was rolled back: ${(err as Error).message}`, { cause: err });
-      }
+      }).catch((err: Error) => {
+        throw new StepError(`migration ${m.name} failed and was rolled back: ${err.message}`, { cause: err });
+      });
       result.applied.push(m.name);
     }
     return result;

@@ -2,6 +2,8 @@
 // service owning one database that PUBLIC may not CONNECT to, a generated password reused on re-runs, and a Secret
 // per service with everything an app needs to connect. Checked before changed, so a re-run reports "unchanged".
 
+import { libpqConnectionString, PG_NAME } from '../shared/postgres-topology.js';
+import { inTransaction } from '../../core/pg.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type pg from 'pg';
 import { parse } from 'yaml';
@@ -92,7 +94,7 @@ export function renderServiceSecret(namespace: string, s: ServiceDatabase, passw
       name: s.secret,
       namespace,
       labels: {
-        'app.kubernetes.io/name': 'postgresql',
+        'app.kubernetes.io/name': PG_NAME,
         'app.kubernetes.io/component': 'service-database',
         'app.kubernetes.io/part-of': 'learnflow',
         'learnflow.dev/service': s.service,
@@ -106,7 +108,7 @@ export function renderServiceSecret(namespace: string, s: ServiceDatabase, passw
       username: s.role,
       password,
       url: `postgresql://${s.role}:${password}@${at.host}:${at.port}/${s.database}`,
-      connectionString: `host=${at.host} port=${at.port} user=${s.role} password=${password} dbname=${s.database} sslmode=${at.sslmode} connect_timeout=10`,
+      connectionString: libpqConnectionString({ host: at.host, port: at.port, user: s.role, database: s.database }, password, at.sslmode),
     },
   };
 }
@@ -119,14 +121,7 @@ export async function ensureServiceDatabase(client: pg.Client, s: ServiceDatabas
   const changes: RoleChanges = {};
   await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [LOCK_KEY, s.service]);
   try {
-    await client.query('BEGIN');
-    try {
-      await ensureLoginRole(client, { role: s.role, password, comment: SERVICE_ROLE_COMMENT }, changes);
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
+    await inTransaction(client, () => ensureLoginRole(client, { role: s.role, password, comment: SERVICE_ROLE_COMMENT }, changes));
     const { rows } = await client.query<{ owner: string; public_connect: boolean; role_connect: boolean }>(
       `SELECT pg_get_userbyid(datdba) AS owner,
               has_database_privilege('public', oid, 'CONNECT') AS public_connect,

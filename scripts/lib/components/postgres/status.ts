@@ -1,6 +1,7 @@
 // PostgreSQL's section of status.mts: the StatefulSet, its pod and claim, the migrations and the services'
 // databases (unless --no-data), where each login is kept. Read only.
 
+import { PG_NAME, PG_PORT, pgServiceHost } from '../shared/postgres-topology.js';
 import type { LaptopPorts } from '../shared/stack-record.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { flagPath } from '../../core/config.js';
@@ -22,7 +23,7 @@ function listedServices(file: string): ServiceDatabase[] {
 
 export async function postgresStatus(step: StepCtx, view: StatusView, o: { data: boolean }): Promise<StatusSection> {
   const ns = view.namespace;
-  const { sts, facts, ...part } = view.statefulSet('postgresql', 'postgresql', {
+  const { sts, facts, ...part } = view.statefulSet(PG_NAME, PG_NAME, {
     head: (s) => `postgres ${s.metadata.labels?.['app.kubernetes.io/version'] ?? '?'}, ${s.status?.readyReplicas ?? 0}/${s.spec?.replicas ?? 1} ready`,
     verify: './scripts/verify-postgres.mts',
     deploy: './scripts/deploy-postgres.mts',
@@ -52,7 +53,7 @@ export async function postgresStatus(step: StepCtx, view: StatusView, o: { data:
     ok,
     facts,
     endpoints: [
-      `in the cluster: postgresql.${ns}.svc.cluster.local:5432, database ${DB_NAME}`,
+      `in the cluster: ${pgServiceHost(ns)}:${PG_PORT}, database ${DB_NAME}`,
       `from the laptop: 127.0.0.1:${view.ports.postgres} while ./scripts/port-forward.mts start runs`,
     ],
     credentials: [
@@ -68,7 +69,7 @@ export async function postgresStatus(step: StepCtx, view: StatusView, o: { data:
 /** The end of deploy-all: the address, the admin login's Secret and each service's database and Secret. */
 export function postgresConnect(namespace: string, ctx: Pick<Ctx, 'root'>, ports: LaptopPorts): string[] {
   return [
-    `PostgreSQL  postgresql.${namespace}.svc.cluster.local:5432/${DB_NAME}   laptop: 127.0.0.1:${ports.postgres}   admin login: Secret ${SECRET_NAME}`,
+    `PostgreSQL  ${pgServiceHost(namespace)}:${PG_PORT}/${DB_NAME}   laptop: 127.0.0.1:${ports.postgres}   admin login: Secret ${SECRET_NAME}`,
     ...listedServices(`${ctx.root}/${DEFAULT_SERVICE_DATABASES}`).map(
       (s) => `            ${s.service}: database ${s.database}, Secret ${s.secret} (url, connectionString)`,
     ),

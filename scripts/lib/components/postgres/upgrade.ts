@@ -22,13 +22,13 @@ import { waitForWorkload } from '../../kube/rollout.js';
 import { readSecrets } from '../../kube/secrets.js';
 import { waitFor } from '../../core/wait.js';
 import { DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';
+import { PG_NAME, PG_POD, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import { DATA_LABEL, MAJOR_ANNOTATION, REPLACED_BY_ANNOTATION, refuseWithoutRoom, type MajorPlan } from './major.js';
 import type { ServiceDatabase } from './service-databases.js';
 
-const CONTAINER = 'postgresql';
-const OLD_POD = 'postgresql-0';
-export const UPGRADE_POD = 'postgresql-upgrade';
-const SELECTOR = 'app.kubernetes.io/name=postgresql';
+const CONTAINER = PG_NAME;
+const OLD_POD = PG_POD;
+export const UPGRADE_POD = `${PG_NAME}-upgrade`;
 /** The dump's last line: pg_dumpall writes it only when every database was dumped. */
 const DUMPALL_COMPLETE = '-- PostgreSQL database cluster dump complete';
 /** Test-only (documented in docs/testing-substrate.md): makes the restore fail after most of it ran. */
@@ -126,7 +126,7 @@ function claimManifest(step: StepCtx, plan: Upgrade, size: string, storageClass:
       name: plan.newClaim,
       namespace: step.config.namespace,
       // What the StatefulSet's volumeClaimTemplate gives its claims, so the StatefulSet adopts this one by name.
-      labels: { 'app.kubernetes.io/name': 'postgresql', 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/instance': 'learnflow' },
+      labels: { 'app.kubernetes.io/name': PG_NAME, 'app.kubernetes.io/part-of': 'learnflow', 'app.kubernetes.io/instance': 'learnflow' },
       annotations: { [MAJOR_ANNOTATION]: String(plan.to.major) },
     },
     spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: size } }, ...(storageClass ? { storageClassName: storageClass } : {}) },
@@ -249,7 +249,7 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
   step.log.info(plan.line);
   const sts = input.manifests.find((m) => m.kind === 'StatefulSet');
   if (!sts) throw new StepError('no StatefulSet among the manifests of the upgrade');
-  const live = await step.kube.getOptional<Manifest>('statefulset', 'postgresql', ns, { fresh: true });
+  const live = await step.kube.getOptional<Manifest>('statefulset', PG_NAME, ns, { fresh: true });
   const oldPod = await step.kube.getOptional<PodJson>('pod', OLD_POD, ns, { fresh: true });
   if (!live || !oldPod || !diagnosePod(oldPod).ready)
     throw new StepError(`the upgrade dumps the data from the running PostgreSQL ${plan.from.major}, and pod/${OLD_POD} is not ready. Nothing was changed`, {
@@ -320,12 +320,12 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
   await deleteAndWait(step, ['statefulset/postgresql'], 180_000);
   try {
     await step.kube.apply(input.manifests);
-    await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: SELECTOR });
+    await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
   } catch (err) {
     step.log.warn(`PostgreSQL ${plan.to.version} did not come up on pvc/${plan.newClaim}: putting ${plan.from.version} back on pvc/${plan.claim}`);
     await deleteAndWait(step, ['statefulset/postgresql'], 180_000).catch(() => {});
     await step.kube.run(['create', '-f', '-', '-n', ns], { input: JSON.stringify(recreatable(live)), quiet: true });
-    await waitForWorkload(step, { kind: 'statefulset', name: 'postgresql', selector: SELECTOR });
+    await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
     throw new StepError(`the upgrade ${plan.from.version} -> ${plan.to.version} failed at the switch: ${why(err)}`, {
       fix: `PostgreSQL ${plan.from.version} runs again on pvc/${plan.claim} with its data; pvc/${plan.newClaim} is kept for a look (kubectl logs ${OLD_POD} -n ${ns} shows why it failed; delete it before the next try)`,
       docs: 'postgres-major-upgrade',

@@ -1,6 +1,7 @@
 // A connection to the deployed PostgreSQL: --pg-url when given, else a managed port-forward
 // (re-opened once if it dropped) with the password from the Secret.
 
+import { PG_NAME, PG_POD, PG_PORT } from './postgres-topology.js';
 import type pg from 'pg';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { connectPg, describePgUrl, serverOffersSsl, tryLogin, type LoginAttempt } from '../../core/pg.js';
@@ -22,10 +23,10 @@ async function postgresConnector(step: StepCtx): Promise<PgConnector> {
     return () => connectPg(pgUrl);
   }
   const password = await requirePassword(step);
-  const forward = new PortForward(step, { resource: 'svc/postgresql', remotePort: 5432 });
+  const forward = new PortForward(step, { resource: `svc/${PG_NAME}`, remotePort: PG_PORT });
   const port = await forward.start();
   const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`;
-  step.log.info(`connecting through port-forward 127.0.0.1:${port} -> svc/postgresql:5432`);
+  step.log.info(`connecting through port-forward 127.0.0.1:${port} -> svc/${PG_NAME}:${PG_PORT}`);
   const tls = await readTls(step);
   const connect = async () => connectPg(url, { ssl: await sslFor(tls, '127.0.0.1', port, step) });
   return async () => {
@@ -84,7 +85,7 @@ function inPodLogin(step: StepCtx): LoginProbe {
   const ns = step.config.namespace;
   return async (user, password, database) => {
     const script = `PGPASSWORD="$(cat)" exec psql -X -q -w -h 127.0.0.1 -U "$1" -d "$2" -c 'SELECT 1' >/dev/null`;
-    const r = await step.kube.run(['exec', '-i', '-n', ns, 'postgresql-0', '-c', 'postgresql', '--', 'sh', '-c', script, 'login', user, database], {
+    const r = await step.kube.run(['exec', '-i', '-n', ns, PG_POD, '-c', PG_NAME, '--', 'sh', '-c', script, 'login', user, database], {
       input: password,
       allowFailure: true,
       quiet: true,

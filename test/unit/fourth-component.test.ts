@@ -1,0 +1,118 @@
+// "A fourth component follows": a toy component (test/fixtures/components/toy.ts), registered beside the real
+// three and nothing else touched, shows up in deploy-all's help, budgets and stages, the dry-run plan, the image
+// list, status and destroy-all.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main, type ScriptDef } from '../../scripts/lib/cli/run.js';
+import { COMPONENTS, deployStages } from '../../scripts/lib/components/index.js';
+import type { Report } from '../../scripts/lib/core/report.js';
+import { collectImages } from '../../scripts/lib/tools/images.js';
+import { statusScript } from '../../scripts/lib/tools/status.js';
+import { deployAllScript, destroyAllScript, parseBudgets, verifyAllScript } from '../../scripts/lib/workflows/deploy-verify-all.js';
+import { createCtx } from '../../scripts/lib/kube/context.js';
+import { buildConfig } from '../../scripts/lib/core/config.js';
+import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
+import { TOY_IMAGE, TOY_SELECTOR, toy } from '../fixtures/components/toy.js';
+import { fakeClock, fakeExec, type FakeHandler } from '../support/fakes.js';
+
+const registry = { ...COMPONENTS, toy };
+const outDir = mkdtempSync(path.join(tmpdir(), 'lf-toy-'));
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+/** A cluster that answers every read with nothing, except the toy's own Deployment for destroy-all. */
+const emptyCluster: FakeHandler = (args, cmd) => {
+  if (cmd === 'helm') return { stdout: args[0] === 'version' ? 'v4.1.4' : '[]' };
+  const l = args.indexOf('-l');
+  if (args.includes('-o') && args[args.indexOf('-o') + 1] === 'name')
+    return { stdout: l >= 0 && args[l + 1]!.includes(TOY_SELECTOR) && args.includes('deployment') ? 'deployment.apps/toy\n' : '' };
+  if (args[0] === 'config' && args[1] === 'current-context') return { stdout: 'kind-kind\n' };
+  if (args[0] === 'version')
+    return { stdout: JSON.stringify({ clientVersion: { minor: '33', gitVersion: 'v1.33.9' }, serverVersion: { minor: '34', gitVersion: 'v1.34.10' } }) };
+  return { stdout: '{"kind":"List","items":[]}' };
+};
+
+async function run(def: ScriptDef, argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(
+    { ...def, run: (ctx) => def.run({ ...ctx, outDir }) },
+    argv,
+    {},
+    {
+      stdout: (t) => out.push(t),
+      stderr: (l) => err.push(l),
+      clock: fakeClock(),
+      exec: fakeExec(emptyCluster),
+      tty: false,
+    },
+  );
+  return { code, out: out.join(''), err: err.join('\n') };
+}
+
+describe('a fourth component, registered and nothing else touched', () => {
+  it("is in deploy-all's help: its budget, its stage, --only and its own flags", async () => {
+    const r = await run(deployAllScript(registry), ['--help']);
+    expect(r.code).toBe(0);
+    const help = r.out + r.err;
+    expect(help).toContain('Toy 2m');
+    expect(help).toMatch(/Kafka and PostgreSQL together, then Dapr and Toy together/);
+    expect(help).toContain('--toy-loud');
+    expect((await run(verifyAllScript(registry), ['--help'])).out).toContain('Toy');
+  });
+
+  it('has a budget --budget can set, and a stage after what it depends on', async () => {
+    expect(parseBudgets(['toy=3m'], registry).toy).toBe(180_000);
+    expect(deployStages(Object.keys(registry), false, registry)).toEqual([
+      ['kafka', 'postgres'],
+      ['dapr', 'toy'],
+    ]);
+    const bad = await run(deployAllScript(registry), ['--dry-run', '--budget', 'toys=3m']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('kafka, postgres, dapr, toy, total');
+  });
+
+  it("is in deploy-all's dry-run plan with its actions and budget; --only toy runs it alone", async () => {
+    const r = await run(deployAllScript(registry), ['--dry-run', '--json']);
+    expect(r.code, r.err).toBe(0);
+    const report = JSON.parse(r.out) as Report & { steps: { name: string; budgetMs: number; actions?: string[] }[] };
+    const step = report.steps.find((s) => s.name === 'toy');
+    expect(step?.budgetMs).toBe(120_000);
+    expect(step?.actions).toContain('apply deployment/toy in learnflow');
+    const only = await run(deployAllScript(registry), ['--dry-run', '--json', '--only', 'toy']);
+    expect(only.code, only.err).toBe(0);
+    expect((JSON.parse(only.out) as Report).steps.map((s) => s.name)).toEqual(['toy']);
+  });
+
+  it('has its image in the image list', async () => {
+    const ctx = createCtx({
+      config: buildConfig({ values: { namespace: 'learnflow' }, given: new Set(), positionals: [] }),
+      log: memoryLogger(),
+      exec: fakeExec(emptyCluster),
+      clock: fakeClock(),
+      secrets: new SecretRegistry(),
+      signal: new AbortController().signal,
+    });
+    const { images } = await collectImages(ctx, Object.values(registry));
+    expect(images.find((i) => i.image === TOY_IMAGE)).toMatchObject({ component: 'toy', source: 'Deployment/toy' });
+  });
+
+  it('has its section in status', async () => {
+    const r = await run(
+      statusScript(async () => Object.values(registry)),
+      ['--no-data', '--json'],
+    );
+    expect(r.code, r.err).toBe(0);
+    const sections = (JSON.parse(r.out) as { data: { status: { component: string; facts: string[] }[] } }).data.status;
+    expect(sections.find((s) => s.component === 'Toy')?.facts).toEqual(['toy 1.2.3: 1/1 ready']);
+  });
+
+  it('is removed first by destroy-all (reverse order), its own objects only', async () => {
+    const r = await run(destroyAllScript(registry), ['--dry-run']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out + r.err).toContain('deployment.apps/toy');
+    const help = (await run(destroyAllScript(registry), ['--help'])).out;
+    expect(help).toMatch(/reverse\s+order \(Toy, then Dapr, then PostgreSQL, then Kafka\)/);
+  });
+});
