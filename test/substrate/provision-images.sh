@@ -5,6 +5,7 @@
 #   learnflow.test/busybox:<busybox>   busybox-static with every applet, for the substrate's own test pods
 #   the kit's images, under the exact references of k8s/versions.json (read at every run):
 #     postgres:<v>       Debian trixie postgresql-<major of v> + images/postgres/docker-entrypoint.sh
+#   postgres:<major>.<minor>  the same from another Debian suite's older major (upgrade-from.env): the upgrade tests'
 #     apache/kafka:<v>   Debian trixie openjdk-21-jre-headless + the Kafka <v> jars (Maven) + images/kafka/*
 #   apache/kafka:<v> of each version the upgrade tests start from (upgrade-from.env), built the same way; listed in
 #   images.env as kafka_upgrade_from=<ref>
@@ -84,22 +85,27 @@ prune() { local d; for d in "$1"*; do [[ "$d" == "$2" || ! -d "$d" || ! "${d#"$1
 
 # ---------------------------------------------------------------- Debian root filesystems (mmdebstrap)
 # Recipes: suite, packages, and a customize hook run on the host with the root filesystem as $1.
-recipe_postgres() {
-  SUITE=trixie
-  PACKAGES="postgresql-$PG_MAJOR locales gosu libnss-wrapper xz-utils zstd"
+postgres_recipe() { # SUITE MAJOR: Debian's postgresql-MAJOR of that suite
+  local major="$2"
+  SUITE="$1"
+  PACKAGES="postgresql-$major locales gosu libnss-wrapper xz-utils zstd"
   HOOK='set -e
     r="$1"; chroot "$r" id postgres >/dev/null
     o_uid=$(chroot "$r" id -u postgres); o_gid=$(chroot "$r" id -g postgres)
     chroot "$r" groupmod -g 999 postgres; chroot "$r" usermod -u 999 -g 999 -s /bin/bash postgres
     chroot "$r" find / -xdev -uid "$o_uid" -exec chown -h 999 {} +; chroot "$r" find / -xdev -gid "$o_gid" -exec chgrp -h 999 {} +
-    rm -rf "$r/etc/postgresql/'"$PG_MAJOR"'" "$r/var/lib/postgresql/'"$PG_MAJOR"'"
+    rm -rf "$r/etc/postgresql/'"$major"'" "$r/var/lib/postgresql/'"$major"'"
     chroot "$r" localedef -i en_US -c -f UTF-8 -A /usr/share/locale/locale.alias en_US.UTF-8
-    sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '"'"'*'"'"'!" "$r/usr/share/postgresql/'"$PG_MAJOR"'/postgresql.conf.sample"
-    grep -q "^listen_addresses = '"'"'\*'"'"'" "$r/usr/share/postgresql/'"$PG_MAJOR"'/postgresql.conf.sample"
+    sed -ri "s!^#?(listen_addresses)\s*=\s*\S+.*!\1 = '"'"'*'"'"'!" "$r/usr/share/postgresql/'"$major"'/postgresql.conf.sample"
+    grep -q "^listen_addresses = '"'"'\*'"'"'" "$r/usr/share/postgresql/'"$major"'/postgresql.conf.sample"
     mkdir -p "$r/var/run/postgresql" "$r/docker-entrypoint-initdb.d" "$r/var/lib/postgresql/data"
     chown 999:999 "$r/var/run/postgresql" "$r/var/lib/postgresql/data"; chmod 3777 "$r/var/run/postgresql"; chmod 1777 "$r/var/lib/postgresql/data"
-    chroot "$r" dpkg-query -W -f="\${Version}" postgresql-'"$PG_MAJOR"' >"$r/.learnflow-pg-version"'
+    chroot "$r" dpkg-query -W -f="\${Version}" postgresql-'"$major"' >"$r/.learnflow-pg-version"'
 }
+recipe_postgres() { postgres_recipe trixie "$PG_MAJOR"; }
+# The upgrade-from image: the major before the pin that Debian serves in another suite (bookworm: 15), for the
+# major-version upgrade tests; the two majors prove the mechanism, they need not be adjacent.
+recipe_postgres-from() { postgres_recipe "$FROM_PG_SUITE" "$FROM_PG_MAJOR"; }
 recipe_kafka() {
   SUITE=trixie
   PACKAGES="openjdk-21-jre-headless"
@@ -248,6 +254,8 @@ postgres_layer() {
   ln -s usr/local/bin/docker-entrypoint.sh "$s/docker-entrypoint.sh"
 }
 
+postgres-from_layer() { postgres_layer "$@"; }
+
 redis_layer() {
   local s="$1"; mkdir -p "$s/usr/local/bin"
   install -m 0755 "$IMG/redis/docker-entrypoint.sh" "$s/usr/local/bin/docker-entrypoint.sh"
@@ -260,9 +268,10 @@ config_json() { # NAME -> the image config (Entrypoint, Cmd, Env, ...)
   case "$1" in
     pause) echo '{"Entrypoint":["/bin/sleep","infinity"],"User":"65535:65535","Env":["PATH=/bin"]}' ;;
     busybox) echo '{"Cmd":["sh"],"Env":["PATH=/bin"]}' ;;
-    postgres)
+    postgres | postgres-from)
+      local major="$PG_MAJOR"; [[ "$1" == postgres ]] || major="$FROM_PG_MAJOR"
       printf '{"Entrypoint":["docker-entrypoint.sh"],"Cmd":["postgres"],"Env":["%s:/usr/lib/postgresql/%s/bin","PG_MAJOR=%s","PG_VERSION=%s","PGDATA=/var/lib/postgresql/data","LANG=en_US.utf8"],"StopSignal":"SIGINT","ExposedPorts":{"5432/tcp":{}},"Volumes":{"/var/lib/postgresql/data":{}}}' \
-        "$PATH_ENV" "$PG_MAJOR" "$PG_MAJOR" "$(tar -xOf "$(rootfs postgres)" ./.learnflow-pg-version)" ;;
+        "$PATH_ENV" "$major" "$major" "$(tar -xOf "$(rootfs "$1")" ./.learnflow-pg-version)" ;;
     kafka)
       printf '{"Cmd":["/etc/kafka/docker/run"],"User":"appuser","WorkingDir":"/","Env":["%s","JAVA_HOME=/usr/lib/jvm/java-21-openjdk-amd64"],"ExposedPorts":{"9092/tcp":{}},"Volumes":{"/etc/kafka/secrets":{},"/var/lib/kafka/data":{},"/mnt/shared/config":{}}}' "$PATH_ENV" ;;
     redis)
@@ -274,7 +283,7 @@ config_json() { # NAME -> the image config (Entrypoint, Cmd, Env, ...)
 image() {
   local name="$1" ref="$2" version="$3" base="" layerfn key dir stage
   case "$name" in pause|busybox) layerfn=busybox_layer ;; *) layerfn="${name}_layer"; base="$(rootfs "$name")" ;; esac
-  key="$( { declare -f "$layerfn" config_json; echo "$base"; if [[ -d "$IMG/$name" ]]; then cat "$IMG/$name"/*; fi
+  key="$( { declare -f "$layerfn" config_json; echo "$base"; if [[ -d "$IMG/${name%-from}" ]]; then cat "$IMG/${name%-from}"/*; fi
             cat "$IMG/oci-archive.py"; echo "$(full_ref "$ref") $BUSYBOX_V"; if [[ "$name" == kafka ]]; then echo "$KAFKA_TOOLS"; fi; } | hash_of)"
   dir="$CACHE/image-$name-$version-$key"
   if [[ ! -f "$dir/.complete" ]]; then
@@ -298,6 +307,10 @@ add_image() { local e; e="$(image "$@")"; IMAGES+=("$1 $e"); }
 add_image pause "$PAUSE_REF" "$BUSYBOX_TAG"
 add_image busybox "$BUSYBOX_REF" "$BUSYBOX_TAG"
 add_image postgres "$POSTGRES_REF" "$POSTGRES_V"
+# postgres:<major>.<minor> of the Debian package (15.20-0+deb12u1 -> 15.20); images.env names it postgres_from
+FROM_PG_V="$(tar -xOf "$(rootfs postgres-from)" ./.learnflow-pg-version | sed -E 's/^([0-9]+\.[0-9]+).*/\1/')"
+[[ "$FROM_PG_V" == "$FROM_PG_MAJOR".* ]] || die "postgres-from: Debian $FROM_PG_SUITE gave postgresql-$FROM_PG_MAJOR version '$FROM_PG_V'"
+add_image postgres-from "postgres:$FROM_PG_V" "$FROM_PG_V"
 add_image kafka "$KAFKA_REF" "$KAFKA_V"
 for v in $KAFKA_UPGRADE_FROM; do
   [[ "$v" != "$KAFKA_V" ]] || continue
@@ -336,7 +349,7 @@ EOF
     grep -qxF "$ref" <<<"$listed" || die "$ref missing after the import of $archive"
   done
   kill "$ctrd"; wait "$ctrd" 2>/dev/null || true; trap - EXIT; rm -rf "$state"
-  for entry in "${IMAGES[@]}"; do read -r name ref _ digest <<<"$entry"; printf '%s=%s\n' "$name" "$ref"; done >"$GOLD.tmp/images.env"
+  for entry in "${IMAGES[@]}"; do read -r name ref _ digest <<<"$entry"; printf '%s=%s\n' "${name//-/_}" "$ref"; done >"$GOLD.tmp/images.env" # sourced: names with _
   rm -rf "$GOLD"; mv "$GOLD.tmp" "$GOLD"; date -u +%FT%TZ >"$GOLD/.complete"
 fi
 ln -sfn "$(basename "$GOLD")" "$CACHE/node-containerd"

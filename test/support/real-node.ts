@@ -44,6 +44,8 @@ export interface RealNodeImages {
   pause: string;
   busybox: string;
   postgres: string;
+  /** postgres:15.x from Debian bookworm: the old major of the upgrade tests. */
+  postgresFrom: string;
   kafka: string;
   redis: string;
 }
@@ -168,6 +170,7 @@ export async function startRealNode(
       pause: info.IMAGE_pause ?? '',
       busybox: info.IMAGE_busybox ?? '',
       postgres: info.IMAGE_postgres ?? '',
+      postgresFrom: info.IMAGE_postgres_from ?? '',
       kafka: info.IMAGE_kafka ?? '',
       redis: info.IMAGE_redis ?? '',
     },

@@ -25,6 +25,14 @@ describe('exec', () => {
     expect(log.lines.some((l) => l.includes("$ printf '%s|' 'a b' '$HOME' '; rm -rf /'"))).toBe(true);
   });
 
+  it('keeps a UTF-8 character that arrives split across two chunks of output', async () => {
+    const exec = createExec(memoryLogger());
+    // 'é' is 0xc3 0xa9: its two bytes written apart, so they reach the kit in two reads.
+    const script = 'process.stdout.write(Buffer.from([0x61, 0xc3])); setTimeout(() => process.stdout.write(Buffer.from([0xa9, 0x62])), 100);';
+    const r = await exec(process.execPath, ['-e', script]);
+    expect(r.stdout).toBe('aéb');
+  });
+
   it('passes stdin and extra environment without putting them in argv or the log', async () => {
     const log = memoryLogger();
     const exec = createExec(log);

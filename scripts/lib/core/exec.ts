@@ -57,16 +57,21 @@ export function createExec(log: Logger, secrets?: SecretRegistry, baseEnv: Recor
     (opts.quiet ? log.debug : log.info)(`$ ${command}`);
     const started = Date.now();
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const p = await $({
+    const running = $({
       nothrow: true,
       quiet: true,
       timeout: timeoutMs,
       input: opts.input,
       env: { ...process.env, ...baseEnv, ...opts.env },
     })`${cmd} ${args}`;
+    // Decoded once, whole: zx decodes each chunk on its own, which turns a UTF-8 character split across two chunks
+    // into two U+FFFD (seen: a pg_dumpall with 'é' came back different, at random places).
+    const out: Buffer[] = [];
+    running.stdout.on('data', (chunk: Buffer | string) => out.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
+    const p = await running;
     const result: ExecResult = {
       command,
-      stdout: p.stdout,
+      stdout: Buffer.concat(out).toString('utf8'),
       stderr: secrets ? secrets.scrub(p.stderr) : p.stderr,
       exitCode: p.exitCode,
       timedOut: p.exitCode === null,

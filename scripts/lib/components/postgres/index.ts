@@ -1,6 +1,6 @@
 // The PostgreSQL component: namespace, Secret, StatefulSet + Services, then sql/migrations.
 
-import { PG_DATA_CLAIM, PG_NAME, PG_PORT, pgServiceHost, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
+import { PG_NAME, PG_PORT, pgServiceHost, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import type { Component, Plan } from '../types.js';
 import { actionList, clusterReady, planLines, runActions, type Action } from '../shared/actions.js';
 import { checkData } from './checks.js';
 import { withPostgres, type LoginProbe, type PgConnector } from '../shared/postgres-connection.js';
-import { DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from '../shared/postgres-credentials.js';
+import { DB_NAME, DB_USER, generatePassword, passwordForDeploy, SECRET_NAME } from '../shared/postgres-credentials.js';
 import { setRolePassword } from './rotate.js';
 import {
   CERT_DAYS,
@@ -35,7 +35,8 @@ import {
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { laptopPorts, portsOfSlot, renderStackRecord } from '../shared/stack-record.js';
 import { loadMigrations, migrate, MIGRATIONS_FLAG } from './migrate.js';
-import { dataMajor, MAJOR_ANNOTATION, majorOf, refuseMajorChange } from './major.js';
+import { claimOf, FIRST_TEMPLATE, MAJOR_ANNOTATION, majorOf, planMajor, type MajorPlan, type Workload } from './major.js';
+import { upgradeMajor } from './upgrade.js';
 import { shownPath } from '../../core/config.js';
 import { readSecrets, type SecretValues } from '../../kube/secrets.js';
 import { applyRecorded, runCheck } from '../../kube/steps.js';
@@ -101,6 +102,10 @@ interface PostgresRun {
   liveTls?: boolean;
   networkPolicies?: boolean;
   claims?: { metadata: { name: string; labels?: Record<string, string> } }[];
+  /** The major of the data against the pin, read with the StatefulSet and its claims (major.ts). */
+  major?: MajorPlan;
+  /** The StatefulSet and claims as read for it: read once per run (again only after an upgrade changed them). */
+  found?: FoundObjects;
 }
 
 function plannedManifests(ctx: Ctx): Manifest[] {
@@ -128,14 +133,27 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
       : 'serve SSL if the deployed StatefulSet does (the manifests show it off; --tls / --no-tls change it)';
   const migrations = loadMigrations(migrationsDir(ctx)).map((m) => m.name);
   const services = cluster ? loadServiceDatabases(serviceDatabasesFile(ctx)) : [];
+  const pinned = readVersions().postgres.version;
   return actionList<PostgresRun>(
     cluster && clusterReady<PostgresRun>(),
+    cluster && {
+      plan: `compare the PostgreSQL major the data is on (statefulset/postgresql's image, else its claim's ${MAJOR_ANNOTATION}) with the pin ${pinned}: a minor version rolls; from an older major, a major upgrade with the data kept: dump (pg_dumpall in the running pod), new data directory (pvc/${claimOf(`data-pg${majorOf(pinned)}`)}), restore, verify (row checksums of every database, the services' logins), then statefulset/postgresql switched to it; the old volume kept until you release it. Refused, nothing changed, when it cannot be done safely`,
+      run: async (step, run) => {
+        const plan = (await readMajor(step, run)).plan;
+        step.log.info(plan.line);
+        if (plan.kind !== 'upgrade') return;
+        const manifests = await desiredPostgres(step, run, plan.newTemplate);
+        await upgradeMajor(step, { plan, manifests, services: loadServiceDatabases(serviceDatabasesFile(step)), mainDb: DB_NAME });
+        run.found = undefined;
+      },
+    },
     cluster && {
       plan: `read Secret ${SECRET_NAME} in ${ns}, or generate a password on first deploy; ${tlsPlan}; then kubectl apply --server-side: ${plannedManifests(ctx)
         .map((m) => `${m.kind}/${m.metadata.name}`)
         .join(', ')} and the remembered settings (ConfigMap/learnflow-settings-postgres; NetworkPolicies as deployed unless a flag says otherwise)`,
       run: async (step, run) => {
         const manifests = await desiredPostgres(step, run);
+        if (run.major?.kind === 'upgrade') throw new StepError(`${run.major.line}: not done (the upgrade action did not run)`);
         await applyRecorded(step, manifests);
         if (!run.networkPolicies) await deleteBySelector(step, 'networkpolicy', POSTGRES_SELECTOR);
       },
@@ -144,7 +162,7 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
       plan: `wait for statefulset/postgresql to be ready; when TLS was turned on or off, set the sslmode of the client Secrets labelled ${SSLMODE_FOLLOWS_LABEL}`,
       run: async (step, run) => {
         await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
-        await labelClaims(step.kube, [PG_DATA_CLAIM], {
+        await labelClaims(step.kube, [claimOf(run.major?.template ?? FIRST_TEMPLATE)], {
           known: run.claims,
           annotations: { [MAJOR_ANNOTATION]: String(majorOf(readVersions().postgres.version)) },
         });
@@ -172,7 +190,7 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
  * What the deploy applies, read from the cluster as it stands: the kept password (or a new one), the remembered
  * NetworkPolicies setting, TLS as deployed unless a flag says otherwise. Reads only (deploy and --diff).
  */
-async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifest[]> {
+async function desiredPostgres(step: StepCtx, run: PostgresRun, claimTemplate?: string): Promise<Manifest[]> {
   const ns = step.config.namespace;
   const { password, generated } = await passwordForDeploy(step);
   step.log.info(generated ? `generated a password, stored in Secret ${SECRET_NAME}` : `reusing the password in Secret ${SECRET_NAME}`);
@@ -180,17 +198,13 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
   const policies = chooseNetworkPolicies(step.config.options, mem);
   step.log.info(policies.why);
   run.networkPolicies = policies.value;
+  const { found, plan } = await readMajor(step, run);
+  run.major = plan;
   let manifests = [
     ...renderNamespace(ns),
     renderStackRecord(ns, await laptopPorts(step)),
-    ...renderPostgres(ns, password, { networkPolicies: policies.value }),
+    ...renderPostgres(ns, password, { networkPolicies: policies.value, claimTemplate: claimTemplate ?? run.major.template }),
   ];
-  // The StatefulSet and its claim in one call (the claim's labels spare a kubectl label on a re-run).
-  const found = await step.kube.list<Parameters<typeof dataMajor>[0][number] & { metadata: { labels?: Record<string, string> } }>('statefulset,pvc', {
-    selector: POSTGRES_SELECTOR,
-  });
-  // Before any change: a major version change cannot roll over the old data directory.
-  refuseMajorChange(readVersions().postgres.version, dataMajor(found), ns);
   const live = found.find((o) => o.kind === 'StatefulSet' && o.metadata.name === PG_NAME);
   run.claims = found.filter((o) => o.kind === 'PersistentVolumeClaim');
   run.liveTls = live === undefined ? undefined : statefulSetServesTls(live);
@@ -206,6 +220,17 @@ async function desiredPostgres(step: StepCtx, run: PostgresRun): Promise<Manifes
     ...manifests,
     renderSettings(ns, 'postgres', { 'app.kubernetes.io/name': PG_NAME }, { networkPolicies: String(policies.value), tls: String(tlsChoice.on) }),
   ];
+}
+
+type FoundObjects = (Workload & { metadata: { labels?: Record<string, string> } })[];
+
+/**
+ * The StatefulSet and its claims in one call (the claims' labels spare a kubectl label on a re-run), and the major
+ * of the data against the pin. Before any change: a major change cannot roll over the old data directory.
+ */
+async function readMajor(step: StepCtx, run: PostgresRun): Promise<{ found: FoundObjects; plan: MajorPlan }> {
+  run.found ??= await step.kube.list<FoundObjects[number]>('statefulset,pvc', { selector: POSTGRES_SELECTOR });
+  return { found: run.found, plan: planMajor(readVersions().postgres.version, run.found, step.config.namespace) };
 }
 
 async function migrateAndServe(step: StepCtx, tlsOn: boolean): Promise<void> {
@@ -275,7 +300,10 @@ export const postgres: Component = {
   },
 
   async desired(step: StepCtx) {
-    return { manifests: await desiredPostgres(step, { tlsOn: false }) };
+    const run: PostgresRun = { tlsOn: false };
+    const manifests = await desiredPostgres(step, run);
+    // The StatefulSet's diff shows the new image; what the upgrade does around it is said here.
+    return { manifests, ...(run.major?.kind === 'upgrade' ? { release: { title: 'PostgreSQL data', changes: [run.major.line] } } : {}) };
   },
 
   async verify(step: StepCtx): Promise<void> {
