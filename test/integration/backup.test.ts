@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { ensureServiceDatabase, parseServiceDatabases } from '../../scripts/lib/components/postgres/service-databases.js';
 import { ensureStateStoreRole } from '../../scripts/lib/components/dapr/statestore.js';
-import { connectPg, tryLogin } from '../../scripts/lib/core/pg.js';
+import { connectPg, tryLogin } from '../../scripts/lib/components/shared/postgres-client.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { queryOnce, startPostgres, type PostgresInstance } from '../support/postgres.js';
 

@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureStateStoreRole } from '../../scripts/lib/components/dapr/statestore.js';
-import { scramVerifier, verifierMatches } from '../../scripts/lib/core/scram.js';
+import { scramVerifier, verifierMatches } from '../../scripts/lib/components/shared/postgres-scram.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 let server: PostgresInstance;

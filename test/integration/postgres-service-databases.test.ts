@@ -11,7 +11,7 @@ import {
   parseServiceDatabases,
   serviceDatabase,
 } from '../../scripts/lib/components/postgres/service-databases.js';
-import { connectPg, tryLogin } from '../../scripts/lib/core/pg.js';
+import { connectPg, tryLogin } from '../../scripts/lib/components/shared/postgres-client.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 
 let server: PostgresInstance;

@@ -15,7 +15,7 @@ import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { realClock } from '../../scripts/lib/core/clock.js';
 import { generateCertificate, type TlsMaterial } from '../../scripts/lib/components/shared/postgres-tls.js';
 import { sslFor } from '../../scripts/lib/components/shared/postgres-connection.js';
-import { connectPg, serverOffersSsl } from '../../scripts/lib/core/pg.js';
+import { connectPg, serverOffersSsl } from '../../scripts/lib/components/shared/postgres-client.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';
 import { waitFor } from '../support/poll.js';
 import { mkdtempSync } from 'node:fs';

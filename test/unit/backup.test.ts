@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupScript, inspectDump, restoreScript, splitPgUrl, timestampName, withDatabase } from '../../scripts/lib/tools/backup.js';
 import { roleSql, type BackupRole } from '../../scripts/lib/tools/backup/format.js';
-import { scramVerifier, verifierMatches } from '../../scripts/lib/core/scram.js';
+import { scramVerifier, verifierMatches } from '../../scripts/lib/components/shared/postgres-scram.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { main, type ScriptDef } from '../../scripts/lib/cli/run.js';
 import { fakeClock, fakeExec, on, type FakeHandler } from '../support/fakes.js';

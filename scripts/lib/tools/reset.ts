@@ -2,7 +2,7 @@
 // applies the seed again, deletes the records of the catalogue's topics (delete-records up to the end, not the
 // topics), and empties the Dapr state store's table. Schema, topics, settings, roles and credentials stay.
 
-import { inTransaction } from '../core/pg.js';
+import { inTransaction } from '../components/shared/postgres-client.js';
 import type pg from 'pg';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
 import type { StepCtx } from '../kube/context.js';

@@ -6,7 +6,7 @@ import { daprChartImages, daprRegistry } from './chart-images.js';
 import { libpqConnectionString } from '../shared/postgres-topology.js';
 import path from 'node:path';
 import type pg from 'pg';
-import { tryLogin } from '../../core/pg.js';
+import { tryLogin } from '../shared/postgres-client.js';
 import type { Ctx, StepCtx } from '../../kube/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
 import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube/kubectl.js';

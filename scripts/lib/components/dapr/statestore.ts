@@ -7,11 +7,11 @@
 // so it cannot show up in a server log (log_statement) or in pg_stat_activity.
 
 import { pgServiceHost, PG_PORT, type ConnectionTarget } from '../shared/postgres-topology.js';
-import { inTransaction } from '../../core/pg.js';
+import { inTransaction } from '../shared/postgres-client.js';
 import type pg from 'pg';
 import type { Ctx } from '../../kube/context.js';
 import { StepError } from '../../core/errors.js';
-import { ensureLoginRole, ident, type RoleChanges } from '../../core/pg-roles.js';
+import { ensureLoginRole, ident, type RoleChanges } from '../shared/postgres-roles.js';
 import { DB_NAME, generatePassword } from '../shared/postgres-credentials.js';
 import { STATE_ROLE, STATE_SCHEMA, STATESTORE_SECRET } from './settings.js';
 import { readSecret } from '../../kube/secrets.js';

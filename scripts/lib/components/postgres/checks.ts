@@ -1,6 +1,6 @@
 // verify-postgres's data checks: schema, seed, and a write/read round trip that is rolled back.
 
-import { inTransaction } from '../../core/pg.js';
+import { inTransaction } from '../shared/postgres-client.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { LoginProbe } from '../shared/postgres-connection.js';

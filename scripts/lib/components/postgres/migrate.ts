@@ -1,7 +1,7 @@
 // sql/migrations/*.sql, each applied once in its own transaction and recorded with its checksum.
 // A re-run applies nothing new and touches no user data; an applied file that changed is refused.
 
-import { inTransaction } from '../../core/pg.js';
+import { inTransaction } from '../shared/postgres-client.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -1,9 +1,9 @@
 // --rotate-secrets: a new password for the application role, set as a SCRAM verifier so the
 // password never appears in server logs or pg_stat_statements, then stored in the Secret.
 
-import { inTransaction } from '../../core/pg.js';
+import { inTransaction } from '../shared/postgres-client.js';
 import type pg from 'pg';
-import { scramVerifier } from '../../core/scram.js';
+import { scramVerifier } from '../shared/postgres-scram.js';
 
 export async function setRolePassword(client: pg.Client, role: string, password: string): Promise<void> {
   const verifier = scramVerifier(password);

@@ -3,14 +3,14 @@
 // per service with everything an app needs to connect. Checked before changed, so a re-run reports "unchanged".
 
 import { libpqConnectionString, PG_NAME } from '../shared/postgres-topology.js';
-import { inTransaction } from '../../core/pg.js';
+import { inTransaction } from '../shared/postgres-client.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type pg from 'pg';
 import { parse } from 'yaml';
 import { StepError, UsageError } from '../../core/errors.js';
 import { flag } from '../../core/flags.js';
 import type { Manifest } from '../../kube/manifests.js';
-import { ensureLoginRole, ident, type RoleChanges } from '../../core/pg-roles.js';
+import { ensureLoginRole, ident, type RoleChanges } from '../shared/postgres-roles.js';
 import { shownPath } from '../../core/config.js';
 import { SSLMODE_FOLLOWS_LABEL } from '../shared/postgres-tls.js';
 

@@ -11,7 +11,7 @@
 // The folder is mode 700 and every file in it 600: it holds the data and the services' passwords.
 // Pure functions: the SQL that reads the inventory, the SQL that makes the roles again, the Secret of each role.
 
-import { literal, ident } from '../../core/pg-roles.js';
+import { literal, ident } from '../../components/shared/postgres-roles.js';
 import { SERVICE_ROLE_COMMENT } from '../../components/postgres/service-databases.js';
 import { STATE_ROLE, STATESTORE_SECRET } from '../../components/dapr/settings.js';
 import { parseConnectionString } from '../../components/dapr/statestore.js';

@@ -3,7 +3,7 @@
 // services' database owners; callers run it inside their own transaction.
 
 import type pg from 'pg';
-import { scramVerifier, verifierMatches } from './scram.js';
+import { scramVerifier, verifierMatches } from './postgres-scram.js';
 
 /** What changed, by object: "created", "configured", "unchanged", "password set". */
 export type RoleChanges = Record<string, string>;

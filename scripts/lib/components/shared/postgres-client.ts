@@ -2,7 +2,7 @@
 
 import { connect as tcpConnect } from 'node:net';
 import pg from 'pg';
-import { StepError, errorMessage } from './errors.js';
+import { StepError, errorMessage } from '../../core/errors.js';
 
 export const PG_CONNECT_TIMEOUT_MS = 6_000;
 
