@@ -17,7 +17,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { freeLocalPort } from '../scripts/lib/kube/port-forward.js';
+import { freeLocalPort } from '../scripts/lib/run/port-forward.js';
 import { BENCH_SECRET, CHART, floorCluster, floorDatabases, floorDataPlane, kit, median, printResults, render, runsFlag, shimDir, Steps, type Timed } from './common.js';
 import { startKubeCluster, type KubeCluster } from '../test/support/kube-cluster.js';
 import { holdLock, KAFKA_LOCAL_PORT_LOCK } from '../test/support/locks.js';

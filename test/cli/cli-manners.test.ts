@@ -214,7 +214,7 @@ describe('the right cause', () => {
 
 describe('remembered settings', () => {
   it('a flag wins, then what the last deploy applied, then the default; contradictory flags are refused', async () => {
-    const { chooseSetting } = await import('../../scripts/lib/kube/remembered.js');
+    const { chooseSetting } = await import('../../scripts/lib/run/remembered.js');
     const { WITH_REDIS_FLAG, NO_REDIS_FLAG } = await import('../../scripts/lib/components/dapr/settings.js');
     const base = { name: 'Redis', on: WITH_REDIS_FLAG, off: NO_REDIS_FLAG, fallback: false };
     const options = (values: Record<string, boolean>) => new Options(values, new Set(Object.keys(values)));

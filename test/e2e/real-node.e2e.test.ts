@@ -21,7 +21,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processLooksLike, readState } from '../../scripts/lib/tools/port-forward.js';
 import { readVersions } from '../../scripts/lib/kube/manifests.js';
-import { freeLocalPort, localPortInUse } from '../../scripts/lib/kube/port-forward.js';
+import { freeLocalPort, localPortInUse } from '../../scripts/lib/run/port-forward.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';
 import { waitFor } from '../support/kube-cluster.js';

@@ -7,7 +7,7 @@ import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureProbeTopic, findMarker, PROBE_TOPIC } from '../../scripts/lib/components/dapr/probe.js';
 import { connectKafka, createKafka, type KafkaSession } from '../../scripts/lib/components/shared/kafka-client.js';
-import type { StepCtx } from '../../scripts/lib/kube/context.js';
+import type { StepCtx } from '../../scripts/lib/run/context.js';
 import { memoryLogger } from '../../scripts/lib/core/log.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
 

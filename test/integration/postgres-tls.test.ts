@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig, COMMON_FLAGS } from '../../scripts/lib/core/config.js';
-import { createCtx } from '../../scripts/lib/kube/context.js';
+import { createCtx } from '../../scripts/lib/run/context.js';
 import { createExec } from '../../scripts/lib/core/exec.js';
 import { parseFlags } from '../../scripts/lib/core/flags.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';

@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freeLocalPort } from '../../scripts/lib/kube/port-forward.js';
+import { freeLocalPort } from '../../scripts/lib/run/port-forward.js';
 import { waitFor, type KubeCluster } from '../support/kube-cluster.js';
 import { DAPR_PROBE_LABEL, steerNamespaceToRealNode, type RealNode } from '../support/real-node.js';
 import { sharedCluster } from '../support/shared-cluster.js';

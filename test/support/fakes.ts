@@ -4,7 +4,7 @@
 import type { Clock } from '../../scripts/lib/core/clock.js';
 import { Deadline } from '../../scripts/lib/core/budget.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
-import { Cleanup, type StepCtx } from '../../scripts/lib/kube/context.js';
+import { Cleanup, type StepCtx } from '../../scripts/lib/run/context.js';
 import { check, formatCommand, type Exec, type ExecOptions } from '../../scripts/lib/core/exec.js';
 import { Kube } from '../../scripts/lib/kube/kubectl.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';

@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freeLocalPort } from '../../scripts/lib/kube/port-forward.js';
+import { freeLocalPort } from '../../scripts/lib/run/port-forward.js';
 import { forgetOnExit, runProcess, stopOnExit } from './process.js';
 import { CACHE } from './paths.js';
 

@@ -8,7 +8,7 @@ import { chmod, chown, mkdtemp, readFile, rm, writeFile, appendFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freeLocalPort } from '../../scripts/lib/kube/port-forward.js';
+import { freeLocalPort } from '../../scripts/lib/run/port-forward.js';
 import { forgetOnExit, runProcess, stopOnExit } from './process.js';
 
 export interface StartPostgresOptions {

@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeDiagnostics } from '../../scripts/lib/kube/diagnostics-bundle.js';
+import { writeDiagnostics } from '../../scripts/lib/run/diagnostics-bundle.js';
 import { diagnosePod, jvmMaxHeap, type PodJson } from '../../scripts/lib/kube/pod-diagnosis.js';
 import { quantityBytes } from '../../scripts/lib/kube/quantity.js';
-import { CRASH_LOG_LINES, waitForWorkload } from '../../scripts/lib/kube/rollout.js';
+import { CRASH_LOG_LINES, waitForWorkload } from '../../scripts/lib/run/rollout.js';
 import { StepError } from '../../scripts/lib/core/errors.js';
 import { fakeExec, fakeStep, on } from '../support/fakes.js';
 

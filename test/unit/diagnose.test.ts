@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { diagnosePod, GRACE_MS, UNBOUND_CLAIM_GRACE_MS, type PodJson } from '../../scripts/lib/kube/pod-diagnosis.js';
-import { TerminalTracker, workloadReady } from '../../scripts/lib/kube/rollout.js';
+import { TerminalTracker, workloadReady } from '../../scripts/lib/run/rollout.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/pods/${name}.json`, import.meta.url), 'utf8')) as PodJson;
 

@@ -11,7 +11,7 @@ import type { Report } from '../../scripts/lib/core/report.js';
 import { collectImages } from '../../scripts/lib/tools/images.js';
 import { statusScript } from '../../scripts/lib/tools/status.js';
 import { deployAllScript, destroyAllScript, parseBudgets, verifyAllScript } from '../../scripts/lib/workflows/deploy-verify-all.js';
-import { createCtx } from '../../scripts/lib/kube/context.js';
+import { createCtx } from '../../scripts/lib/run/context.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { TOY_IMAGE, TOY_SELECTOR, toy } from '../fixtures/components/toy.js';

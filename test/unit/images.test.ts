@@ -5,7 +5,7 @@ import { DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry } from '../../scri
 import { describe, expect, it } from 'vitest';
 import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
-import { createCtx } from '../../scripts/lib/kube/context.js';
+import { createCtx } from '../../scripts/lib/run/context.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { collectImages, dedupe, imagesScript, manifestImages, preloadCommands } from '../../scripts/lib/tools/images.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';

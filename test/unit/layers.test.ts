@@ -1,6 +1,7 @@
 // The layers of scripts/lib, as the folders show them, and the one direction imports may take:
-//   core <- kube <- preflight <- components <- tools <- workflows <- dev <- cli
-// (core: no Kubernetes; kube: kubectl, helm, manifests, the run context; components: one folder each, talking to
+//   core <- kube <- run <- preflight <- components <- tools <- workflows <- dev <- cli
+// (core: no Kubernetes; kube: kubectl, helm, manifests, the cluster snapshot; run: the run context, steps, the
+// script contract, rollout waits, port-forwards; components: one folder each, talking to
 // each other only through components/shared/; cli: the only code that touches the process). Read from the
 // source: every static and dynamic relative import. Also: no import cycles anywhere in scripts/lib.
 
@@ -10,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { REPO } from '../support/cli.js';
 
 const LIB = path.join(REPO, 'scripts', 'lib');
-const LAYERS = ['core', 'kube', 'preflight', 'components', 'tools', 'workflows', 'dev', 'cli'] as const;
+const LAYERS = ['core', 'kube', 'run', 'preflight', 'components', 'tools', 'workflows', 'dev', 'cli'] as const;
 const SIBLINGS_OF_SHARED = new Set(['shared']);
 
 function walk(dir: string): string[] {

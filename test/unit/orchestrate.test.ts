@@ -8,7 +8,7 @@ import { parseCpu, parseMemory } from '../../scripts/lib/kube/quantity.js';
 import { COMPONENTS, deployStages } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
-import { createCtx } from '../../scripts/lib/kube/context.js';
+import { createCtx } from '../../scripts/lib/run/context.js';
 import { StepError } from '../../scripts/lib/core/errors.js';
 import { parseFlags } from '../../scripts/lib/core/flags.js';
 import { createLogger, SecretRegistry } from '../../scripts/lib/core/log.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildConfig, type KitConfig } from '../../scripts/lib/core/config.js';
-import { createCtx, type Ctx } from '../../scripts/lib/kube/context.js';
+import { createCtx, type Ctx } from '../../scripts/lib/run/context.js';
 import {
   portForwardScript,
   readState,
@@ -29,7 +29,7 @@ import { portsOfSlot, renderStackRecord, type LaptopPorts } from '../../scripts/
 import { EnvironmentError, StepError, UsageError } from '../../scripts/lib/core/errors.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { main } from '../../scripts/lib/cli/run.js';
-import { kafkaApiVersionsRequest, PortForward, probeLocalPort, type ForwardEvent } from '../../scripts/lib/kube/port-forward.js';
+import { kafkaApiVersionsRequest, PortForward, probeLocalPort, type ForwardEvent } from '../../scripts/lib/run/port-forward.js';
 import { fakeClock, fakeExec, on } from '../support/fakes.js';
 import { until as untilHolds } from '../support/poll.js';
 

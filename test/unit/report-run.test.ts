@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EnvironmentError, StepError } from '../../scripts/lib/core/errors.js';
 import { formatTable, type Report } from '../../scripts/lib/core/report.js';
 import { exitCodeOf, main, type ScriptDef } from '../../scripts/lib/cli/run.js';
-import { runStep } from '../../scripts/lib/kube/steps.js';
+import { runStep } from '../../scripts/lib/run/steps.js';
 import { fakeClock, fakeExec } from '../support/fakes.js';
 
 function io(clock = fakeClock()) {
@@ -52,7 +52,7 @@ describe('runStep', () => {
   it('records checks, and marks a step that ran past its budget as failed', async () => {
     const clock = fakeClock();
     const { io: o } = io(clock);
-    const { createCtx } = await import('../../scripts/lib/kube/context.js');
+    const { createCtx } = await import('../../scripts/lib/run/context.js');
     const { buildConfig } = await import('../../scripts/lib/core/config.js');
     const { createLogger, SecretRegistry } = await import('../../scripts/lib/core/log.js');
     const ctx = createCtx({

@@ -4,9 +4,9 @@
 // for the docs and the tests, and each component's two scripts come from its own declaration (Component.scripts).
 
 import { COMPONENTS } from '../components/index.js';
-import type { ScriptDef, ScriptEntry } from '../kube/script.js';
+import type { ScriptDef, ScriptEntry } from '../run/script.js';
 
-export type { ScriptEntry } from '../kube/script.js';
+export type { ScriptEntry } from '../run/script.js';
 
 const componentScripts = async () => import('../workflows/component-scripts.js');
 

@@ -6,17 +6,17 @@ import path from 'node:path';
 import { realClock, type Clock } from '../core/clock.js';
 import { readVersions, REPO_ROOT } from '../kube/manifests.js';
 import { buildConfig, COMMON_FLAGS, YES_FLAG, type KitConfig } from '../core/config.js';
-import { createCtx } from '../kube/context.js';
+import { createCtx } from '../run/context.js';
 import { ExitCode, KitError, docsLink, type ExitCodeValue } from '../core/errors.js';
 import { createExec, type Exec } from '../core/exec.js';
 import { formatHelp, parseFlags, type FlagSpec } from '../core/flags.js';
 import { createLogger, SecretRegistry, type Logger } from '../core/log.js';
 import { ensureTargetContext } from '../preflight/checks.js';
 import { formatTable, type Report } from '../core/report.js';
-import type { ScriptDef } from '../kube/script.js';
+import type { ScriptDef } from '../run/script.js';
 
-export type { RunResult, ScriptDef } from '../kube/script.js';
-import { toReportError } from '../kube/steps.js';
+export type { RunResult, ScriptDef } from '../run/script.js';
+import { toReportError } from '../run/steps.js';
 
 export interface RunIO {
   stdout: (text: string) => void;

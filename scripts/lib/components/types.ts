@@ -2,7 +2,7 @@
 // plan, deploy, verify, status, connect lines and what destroy-all removes; the rest optional). Its standalone
 // scripts and deploy-all, verify-all, status, images and destroy-all are thin entry points over it.
 
-import type { Ctx, StepCtx } from '../kube/context.js';
+import type { Ctx, StepCtx } from '../run/context.js';
 import type { Flag, FlagSpec } from '../core/flags.js';
 import type { LaptopPorts } from './shared/stack-record.js';
 import type { Manifest } from '../kube/manifests.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { COMMON_FLAGS } from '../core/config.js';
 import { booleanFlag, type FlagSpec } from '../core/flags.js';
 import type { Check } from '../core/report.js';
-import type { RunResult, ScriptDef, ScriptEntry } from '../kube/script.js';
+import type { RunResult, ScriptDef, ScriptEntry } from '../run/script.js';
 import { VERSIONS_FILE_ENV } from '../kube/manifests.js';
 
 export const CONFIG_DOCS = 'docs/configuration.md';

@@ -2,7 +2,7 @@ import { capacityHint, clusterFlavour, formatResources, freeCapacity, type NodeJ
 // Checks before any change. Each failure is an EnvironmentError (exit 3) with cause and fix.
 
 import { CONTEXT_FLAG } from '../core/config.js';
-import { perRun, type Ctx } from '../kube/context.js';
+import { perRun, type Ctx } from '../run/context.js';
 import { CommandError, EnvironmentError, errorMessage } from '../core/errors.js';
 import { Helm } from '../kube/helm.js';
 

@@ -5,14 +5,14 @@
 
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Ctx } from '../kube/context.js';
+import type { Ctx } from '../run/context.js';
 import { COMMON_FLAGS, flagPath, shownPath as shown, YES_FLAG, type KitConfig } from '../core/config.js';
 import { EnvironmentError, errorMessage, StepError, UsageError } from '../core/errors.js';
 import { booleanFlag, flag, type FlagSpec } from '../core/flags.js';
 import { readVersions, type Manifest } from '../kube/manifests.js';
 import type { Check } from '../core/report.js';
-import type { RunResult, ScriptDef } from '../kube/script.js';
-import { runStep } from '../kube/steps.js';
+import type { RunResult, ScriptDef } from '../run/script.js';
+import { runStep } from '../run/steps.js';
 import type { Component } from '../components/types.js';
 import { chooseChart, DAPR_CHART_FLAG, NO_SCHEDULER_FLAG, WITH_REDIS_FLAG } from '../components/dapr/settings.js';
 import {

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { flagPath, shownPath } from '../core/config.js';
-import type { Ctx } from '../kube/context.js';
+import type { Ctx } from '../run/context.js';
 import { EnvironmentError, StepError, UsageError, errorMessage } from '../core/errors.js';
 import { flag, type FlagSpec } from '../core/flags.js';
 import { REPO_ROOT } from '../kube/manifests.js';
@@ -25,10 +25,10 @@ import {
   type ForwardState,
   type PortForwardTarget,
   type ProbeProtocol,
-} from '../kube/port-forward.js';
+} from '../run/port-forward.js';
 import { contextName, ensureClusterReachable } from '../preflight/checks.js';
 import { columns, type Check } from '../core/report.js';
-import type { RunResult, ScriptDef } from '../kube/script.js';
+import type { RunResult, ScriptDef } from '../run/script.js';
 import { portForwardTargets } from '../components/shared/kafka-topology.js';
 import { laptopPorts, portsOfSlot, STACK_RECORD } from '../components/shared/stack-record.js';
 

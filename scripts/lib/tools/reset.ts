@@ -5,12 +5,12 @@
 import { inTransaction } from '../components/shared/postgres-client.js';
 import type pg from 'pg';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, PG_URL_FLAG } from '../core/config.js';
-import type { StepCtx } from '../kube/context.js';
+import type { StepCtx } from '../run/context.js';
 import { UsageError } from '../core/errors.js';
 import { flag, type FlagSpec } from '../core/flags.js';
 import { confirm, isInteractive } from '../core/prompt.js';
-import type { RunResult, ScriptDef } from '../kube/script.js';
-import { runStep } from '../kube/steps.js';
+import type { RunResult, ScriptDef } from '../run/script.js';
+import { runStep } from '../run/steps.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG } from '../components/kafka/catalogue.js';
 import { connectKafka, openEndpoint } from '../components/shared/kafka-client.js';
 import { STATEFULSET as KAFKA_STATEFULSET } from '../components/shared/kafka-topology.js';

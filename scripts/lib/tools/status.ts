@@ -5,9 +5,9 @@
 
 import type { Component } from '../components/types.js';
 import { StatusView, type StatusSection } from '../components/shared/status.js';
-import type { Ctx, StepCtx } from '../kube/context.js';
-import { runStep } from '../kube/steps.js';
-import type { RunResult, ScriptDef } from '../kube/script.js';
+import type { Ctx, StepCtx } from '../run/context.js';
+import { runStep } from '../run/steps.js';
+import type { RunResult, ScriptDef } from '../run/script.js';
 import { ensureClusterReachable } from '../preflight/checks.js';
 import { laptopPorts } from '../components/shared/stack-record.js';
 import { booleanFlag } from '../core/flags.js';

@@ -4,11 +4,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Component } from '../components/types.js';
-import type { Ctx } from '../kube/context.js';
+import type { Ctx } from '../run/context.js';
 import { formatDuration } from '../core/duration.js';
 import { withOwnership, yamlStream } from '../kube/manifests.js';
-import type { RunResult, ScriptDef } from '../kube/script.js';
-import { runStep, skippedStep } from '../kube/steps.js';
+import type { RunResult, ScriptDef } from '../run/script.js';
+import { runStep, skippedStep } from '../run/steps.js';
 import { UsageError } from '../core/errors.js';
 import { booleanFlag } from '../core/flags.js';
 import { budgetFlag } from '../core/config.js';

@@ -4,7 +4,7 @@
 
 import type { ComponentName } from '../components/types.js';
 import type { ClusterWidePlan, Component } from '../components/types.js';
-import type { Ctx } from '../kube/context.js';
+import type { Ctx } from '../run/context.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { booleanFlag, type FlagSpec } from '../core/flags.js';
 import { YES_FLAG } from '../core/config.js';
@@ -13,8 +13,8 @@ import { CREATED_BY_LABEL, MANAGED_BY, MANAGED_BY_LABEL, STACK_LABEL } from '../
 import { ensureClusterReachable, ensureTargetContext } from '../preflight/checks.js';
 import { confirm, isInteractive } from '../core/prompt.js';
 import type { StepReport } from '../core/report.js';
-import type { RunResult, ScriptDef } from '../kube/script.js';
-import { runStep } from '../kube/steps.js';
+import type { RunResult, ScriptDef } from '../run/script.js';
+import { runStep } from '../run/steps.js';
 
 export interface ComponentDestroyPlan {
   name: ComponentName;

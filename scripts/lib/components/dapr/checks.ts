@@ -1,13 +1,13 @@
 // verify-dapr's object checks: the release, the CRDs, the components and their Secret, the Configuration and
 // Resiliency, the dependencies. Every check is recorded; none stops the others.
 
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { describeRelease } from '../../kube/helm.js';
 import { liveControlPlane, readDependencies } from './controlplane.js';
 import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, DAPR_NAMESPACE, REDIS_SCOPE, REDIS_SECRET, REDIS_STATESTORE, RELEASE, RESILIENCY, STATESTORE_SECRET } from './settings.js';
 import { readSecret } from '../../kube/secrets.js';
-import { runCheck } from '../../kube/steps.js';
+import { runCheck } from '../../run/steps.js';
 
 export const DAPR_CRDS = ['components.dapr.io', 'configurations.dapr.io', 'resiliencies.dapr.io', 'subscriptions.dapr.io'] as const;
 

@@ -3,18 +3,18 @@
 // workloads that names each one not ready and why. Also the Kafka/PostgreSQL readiness gate for components.
 
 import { isDeepStrictEqual } from 'node:util';
-import { perRun, type StepCtx } from '../../kube/context.js';
+import { perRun, type StepCtx } from '../../run/context.js';
 import type { PodJson } from '../../kube/pod-diagnosis.js';
 import { StepError } from '../../core/errors.js';
 import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../kube/helm.js';
 import { formatCommand } from '../../core/exec.js';
 import { formatDuration } from '../../core/duration.js';
 import { parseManifests, STACK_LABEL } from '../../kube/manifests.js';
-import { waitForWorkloads, workloadStates, type WorkloadJson, type WorkloadState } from '../../kube/rollout.js';
+import { waitForWorkloads, workloadStates, type WorkloadJson, type WorkloadState } from '../../run/rollout.js';
 import { PG_NAME, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import { DAPR_NAMESPACE, RELEASE, type DaprSettings, type LiveControlPlaneSettings } from './settings.js';
 import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
-import { applyRecorded } from '../../kube/steps.js';
+import { applyRecorded } from '../../run/steps.js';
 
 /** Helm for a step; its installs, upgrades and removals tell the run's snapshot which namespace changed under it. */
 export function helmFor(step: Pick<StepCtx, 'exec' | 'config' | 'kube'>): Helm {

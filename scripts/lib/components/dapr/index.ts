@@ -7,14 +7,14 @@ import { libpqConnectionString } from '../shared/postgres-topology.js';
 import path from 'node:path';
 import type pg from 'pg';
 import { tryLogin } from '../shared/postgres-client.js';
-import type { Ctx, StepCtx } from '../../kube/context.js';
+import type { Ctx, StepCtx } from '../../run/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
 import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube/kubectl.js';
 import { parseManifests, readVersions, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
-import { PortForward } from '../../kube/port-forward.js';
-import { rememberedSettings, renderSettings } from '../../kube/remembered.js';
-import { waitForWorkload } from '../../kube/rollout.js';
+import { PortForward } from '../../run/port-forward.js';
+import { rememberedSettings, renderSettings } from '../../run/remembered.js';
+import { waitForWorkload } from '../../run/rollout.js';
 import { generatePassword } from '../shared/postgres-credentials.js';
 import { withPostgres } from '../shared/postgres-connection.js';
 import type { ClusterWidePlan, Component, DeployOptions, Desired, Plan } from '../types.js';
@@ -64,7 +64,7 @@ import {
 import { ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
 import { controlPlaneOf, controlPlaneRequests, flattenValues, loadValues } from './values.js';
 import { readSecret } from '../../kube/secrets.js';
-import { applyRecorded } from '../../kube/steps.js';
+import { applyRecorded } from '../../run/steps.js';
 import { daprConnect, daprStatus } from './status.js';
 
 export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';

@@ -5,11 +5,11 @@
 // A failure names the hop that failed. The Job is deleted afterwards (cleanup stack), with a TTL as a backstop.
 
 import { randomBytes } from 'node:crypto';
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
 import { docsLink, errorMessage, KitError, StepError } from '../../core/errors.js';
 import type { Manifest } from '../../kube/manifests.js';
-import { TerminalTracker } from '../../kube/rollout.js';
+import { TerminalTracker } from '../../run/rollout.js';
 import { waitFor } from '../../core/wait.js';
 import { connectKafka, explainKafkaError, openEndpoint, type KafkaSession } from '../shared/kafka-client.js';
 import { ensureOwnTopic } from '../shared/kafka-client.js';

@@ -9,7 +9,7 @@
 import { pgServiceHost, PG_PORT, type ConnectionTarget } from '../shared/postgres-topology.js';
 import { inTransaction } from '../shared/postgres-client.js';
 import type pg from 'pg';
-import type { Ctx } from '../../kube/context.js';
+import type { Ctx } from '../../run/context.js';
 import { StepError } from '../../core/errors.js';
 import { ensureLoginRole, ident, type RoleChanges } from '../shared/postgres-roles.js';
 import { DB_NAME, generatePassword } from '../shared/postgres-credentials.js';

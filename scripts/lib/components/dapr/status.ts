@@ -1,7 +1,7 @@
 // Dapr's section of status.mts: the Helm release and the control plane in dapr-system, the components in the
 // stack's namespace, Zipkin when deployed, where the state store's login is kept. Read only.
 
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { errorMessage } from '../../core/errors.js';
 import { Helm } from '../../kube/helm.js';
 import type { StatusSection, StatusView, WorkloadJson } from '../shared/status.js';

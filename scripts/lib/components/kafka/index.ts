@@ -1,14 +1,14 @@
 // The Kafka component: namespace, ConfigMap + Services + StatefulSet (KRaft), then the topic catalogue
 // reconciled through the admin API. verify-kafka: pods, metadata, every topic, a round trip on every topic.
 
-import type { Ctx, StepCtx } from '../../kube/context.js';
+import type { Ctx, StepCtx } from '../../run/context.js';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
-import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
+import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../run/remembered.js';
 import { errorMessage, StepError } from '../../core/errors.js';
 import { booleanFlag, flag } from '../../core/flags.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
-import { waitForWorkload } from '../../kube/rollout.js';
+import { waitForWorkload } from '../../run/rollout.js';
 import { renderNamespace } from '../shared/namespace.js';
 import type { Component, Plan } from '../types.js';
 import { actionList, clusterReady, planLines, runActions, type Action } from '../shared/actions.js';
@@ -30,7 +30,7 @@ import type { Manifest } from '../../kube/manifests.js';
 import { applyPlan, describeAction, observeTopics, planReconcile, type TopicOutcome } from './reconcile.js';
 import { chooseClusterId, claimName, type ClaimJson } from './cluster-id.js';
 import { podReady } from '../../kube/pod-diagnosis.js';
-import { applyRecorded } from '../../kube/steps.js';
+import { applyRecorded } from '../../run/steps.js';
 import {
   CLUSTER_ID_ANNOTATION,
   deployedClusterId,

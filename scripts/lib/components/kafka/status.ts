@@ -1,7 +1,7 @@
 // Kafka's section of status.mts: the StatefulSet, its pods and claims, the topics (unless --no-data), how to reach
 // the brokers. Read only.
 
-import type { Ctx, StepCtx } from '../../kube/context.js';
+import type { Ctx, StepCtx } from '../../run/context.js';
 import { errorMessage } from '../../core/errors.js';
 import { withTimeout } from '../../core/wait.js';
 import { connectKafka, openEndpoint } from '../shared/kafka-client.js';

@@ -14,11 +14,11 @@
 // pod's readiness (a TCP probe) says nothing about ISR: the gate is what keeps acks=all producers from
 // NOT_ENOUGH_REPLICAS (min ISR 2 of 3).
 
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { StepError } from '../../core/errors.js';
 import { waitFor } from '../../core/wait.js';
 import { diagnosePod, podReady, type PodJson } from '../../kube/pod-diagnosis.js';
-import { lastLogLines, TerminalTracker } from '../../kube/rollout.js';
+import { lastLogLines, TerminalTracker } from '../../run/rollout.js';
 import { CLIENT_PORT, KAFKA_SELECTOR, podName, STATEFULSET } from '../shared/kafka-topology.js';
 
 /** Set on the StatefulSet when a roll starts, removed once the metadata version is finalized: a re-run finishes it. */

@@ -4,9 +4,9 @@ import { inTransaction } from '../shared/postgres-client.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { LoginProbe } from '../shared/postgres-connection.js';
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { CURRICULUM_TOPICS, EXPECTED_FOREIGN_KEYS, EXPECTED_TABLES, TEST_USERS } from './expected-schema.js';
-import { runCheck } from '../../kube/steps.js';
+import { runCheck } from '../../run/steps.js';
 
 export async function checkData(step: StepCtx, client: pg.Client, probe: LoginProbe): Promise<void> {
   const { rows: version } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");

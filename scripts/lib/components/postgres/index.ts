@@ -4,16 +4,16 @@ import { PG_NAME, PG_PORT, pgServiceHost, POSTGRES_SELECTOR } from '../shared/po
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Ctx, StepCtx } from '../../kube/context.js';
+import type { Ctx, StepCtx } from '../../run/context.js';
 import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG } from '../../core/config.js';
-import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../kube/remembered.js';
+import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../run/remembered.js';
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../core/errors.js';
 import { booleanFlag, flag } from '../../core/flags.js';
 import { readVersions, redactSecrets, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
-import { waitForWorkload } from '../../kube/rollout.js';
+import { waitForWorkload } from '../../run/rollout.js';
 import type { Component, Plan } from '../types.js';
 import { actionList, clusterReady, planLines, runActions, type Action } from '../shared/actions.js';
 import { checkData } from './checks.js';
@@ -39,7 +39,7 @@ import { claimOf, FIRST_TEMPLATE, MAJOR_ANNOTATION, majorOf, planMajor, type Maj
 import { upgradeMajor } from './upgrade.js';
 import { shownPath } from '../../core/config.js';
 import { readSecrets, type SecretValues } from '../../kube/secrets.js';
-import { applyRecorded, runCheck } from '../../kube/steps.js';
+import { applyRecorded, runCheck } from '../../run/steps.js';
 import { podReady } from '../../kube/pod-diagnosis.js';
 import {
   DEFAULT_SERVICE_DATABASES,

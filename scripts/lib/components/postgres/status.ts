@@ -3,7 +3,7 @@
 
 import { PG_NAME, PG_PORT, pgServiceHost } from '../shared/postgres-topology.js';
 import type { LaptopPorts } from '../shared/stack-record.js';
-import type { Ctx, StepCtx } from '../../kube/context.js';
+import type { Ctx, StepCtx } from '../../run/context.js';
 import { flagPath } from '../../core/config.js';
 import { errorMessage } from '../../core/errors.js';
 import { withPostgres } from '../shared/postgres-connection.js';

@@ -15,10 +15,10 @@
 
 import { CommandError, errorMessage, StepError, UsageError } from '../../core/errors.js';
 import { formatDuration } from '../../core/duration.js';
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import type { Manifest } from '../../kube/manifests.js';
 import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
-import { waitForWorkload } from '../../kube/rollout.js';
+import { waitForWorkload } from '../../run/rollout.js';
 import { readSecrets } from '../../kube/secrets.js';
 import { waitFor } from '../../core/wait.js';
 import { DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';

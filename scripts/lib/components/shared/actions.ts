@@ -2,7 +2,7 @@
 // (--dry-run) renders the lines, the deploy runs the work and reports each line it ran (steps[].actions), so the
 // two are one list and cannot disagree. A plan line is made from the flags alone: a dry-run reads no cluster.
 
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { ensureClusterReachable, ensureDefaultStorageClass } from '../../preflight/checks.js';
 
 export interface Action<S> {

@@ -5,10 +5,10 @@
 
 import kafkajs, { type Admin, type Kafka, type KafkaConfig } from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { errorMessage, KitError, StepError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
-import { localPortInUse, PortForward } from '../../kube/port-forward.js';
+import { localPortInUse, PortForward } from '../../run/port-forward.js';
 import { waitFor, withTimeout } from '../../core/wait.js';
 import { laptopPorts } from './stack-record.js';
 import { deployedClusterId, KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets, replicationFor, STATEFULSET } from './kafka-topology.js';

@@ -3,7 +3,7 @@
 // the manifests, the deploy/verify scripts and scripts/port-forward.mts all read the addresses from here.
 
 import { createHash, randomBytes } from 'node:crypto';
-import type { PortForwardTarget } from '../../kube/port-forward.js';
+import type { PortForwardTarget } from '../../run/port-forward.js';
 
 export const STATEFULSET = 'kafka';
 export const HEADLESS_SERVICE = 'kafka-headless';

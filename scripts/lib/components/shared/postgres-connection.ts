@@ -3,9 +3,9 @@
 
 import { PG_NAME, PG_POD, PG_PORT } from './postgres-topology.js';
 import type pg from 'pg';
-import type { Ctx, StepCtx } from '../../kube/context.js';
+import type { Ctx, StepCtx } from '../../run/context.js';
 import { connectPg, describePgUrl, serverOffersSsl, tryLogin, type LoginAttempt } from './postgres-client.js';
-import { PortForward } from '../../kube/port-forward.js';
+import { PortForward } from '../../run/port-forward.js';
 import { DB_NAME, DB_USER, requirePassword } from './postgres-credentials.js';
 import { readTls, TLS_SECRET, type TlsMaterial } from './postgres-tls.js';
 

@@ -1,7 +1,7 @@
 // The PostgreSQL password: generated once, kept in the Secret postgresql-credentials, reused after.
 
 import { randomBytes } from 'node:crypto';
-import type { Ctx } from '../../kube/context.js';
+import type { Ctx } from '../../run/context.js';
 import { StepError } from '../../core/errors.js';
 import { readSecret } from '../../kube/secrets.js';
 

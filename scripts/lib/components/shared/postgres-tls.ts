@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Ctx } from '../../kube/context.js';
+import type { Ctx } from '../../run/context.js';
 import { EnvironmentError, UsageError } from '../../core/errors.js';
 import type { Manifest } from '../../kube/manifests.js';
 import { readSecret } from '../../kube/secrets.js';

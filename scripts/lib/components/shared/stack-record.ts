@@ -5,7 +5,7 @@
 // The first stack on a cluster gets 127.0.0.1:5432 and 29092 (+i for broker i), as the kit always gave; another
 // stack gets the next free slot, so two stacks can be forwarded at once.
 
-import { perRun, type Ctx } from '../../kube/context.js';
+import { perRun, type Ctx } from '../../run/context.js';
 import { errorMessage } from '../../core/errors.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, type Manifest } from '../../kube/manifests.js';
 import { LOCAL_PORT_BASE, MAX_BROKERS } from './kafka-topology.js';

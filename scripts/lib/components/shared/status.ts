@@ -1,7 +1,7 @@
 // status.mts's page: what it reads once for every component (the stack namespace's workloads, pods, claims and
 // Secret names) and the section each component fills in from it (components/<name>/status.ts). Read only.
 
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { podReady, type PodJson } from '../../kube/pod-diagnosis.js';
 import { laptopPorts, type LaptopPorts } from './stack-record.js';
 

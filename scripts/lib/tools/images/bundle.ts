@@ -12,7 +12,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSy
 import path from 'node:path';
 import { shownPath as shown } from '../../core/config.js';
 import { flag } from '../../core/flags.js';
-import type { Ctx, StepCtx } from '../../kube/context.js';
+import type { Ctx, StepCtx } from '../../run/context.js';
 import { CommandError, EnvironmentError, StepError, UsageError } from '../../core/errors.js';
 import { chartArgs } from '../../kube/helm.js';
 import { readVersions } from '../../kube/manifests.js';

@@ -2,7 +2,7 @@
 // kubeconfig context), the architecture of its nodes, which image store the local Docker uses, and whether the
 // loader's tool is installed.
 
-import type { Ctx } from '../../kube/context.js';
+import type { Ctx } from '../../run/context.js';
 import { YES_FLAG } from '../../core/config.js';
 import { flag } from '../../core/flags.js';
 import { CommandError, EnvironmentError, UsageError, errorMessage } from '../../core/errors.js';

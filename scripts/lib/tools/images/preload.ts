@@ -1,7 +1,7 @@
 // The commands that put an image into a local cluster, from the network (--load) or from an archive file (load
 // FILE), and the step that runs them one image at a time: a progress line each, a failure naming its image.
 
-import type { StepCtx } from '../../kube/context.js';
+import type { StepCtx } from '../../run/context.js';
 import { CommandError, EnvironmentError, StepError } from '../../core/errors.js';
 import { formatCommand } from '../../core/exec.js';
 import { describeTarget, explain, type Arch, type ImageStore, type PreloadTarget, type Target } from './detect.js';

@@ -6,10 +6,10 @@ import type { Clock } from '../core/clock.js';
 import type { KitConfig } from '../core/config.js';
 import { errorMessage } from '../core/errors.js';
 import type { Exec } from '../core/exec.js';
-import { Kube } from './kubectl.js';
+import { Kube } from '../kube/kubectl.js';
 import type { Logger, SecretRegistry } from '../core/log.js';
-import { REPO_ROOT } from './manifests.js';
-import type { ApplyOutcome } from './kubectl.js';
+import { REPO_ROOT } from '../kube/manifests.js';
+import type { ApplyOutcome } from '../kube/kubectl.js';
 import type { Check } from '../core/report.js';
 
 /** Last in, first out: port-forwards and probes opened during a run are closed whatever happens. */

@@ -2,7 +2,7 @@
 // heal (ImagePullBackOff, CrashLoopBackOff, unschedulable) and naming each pod's state on timeout.
 
 import type { StepCtx } from './context.js';
-import { diagnosePod, type PodDiagnosis, type PodJson } from './pod-diagnosis.js';
+import { diagnosePod, type PodDiagnosis, type PodJson } from '../kube/pod-diagnosis.js';
 import { errorMessage, indent, StepError } from '../core/errors.js';
 import { waitFor } from '../core/wait.js';
 

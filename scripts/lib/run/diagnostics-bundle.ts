@@ -5,10 +5,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Ctx } from './context.js';
-import type { PodJson } from './pod-diagnosis.js';
-import { diagnosePod } from './pod-diagnosis.js';
+import type { PodJson } from '../kube/pod-diagnosis.js';
+import { diagnosePod } from '../kube/pod-diagnosis.js';
 import { errorMessage } from '../core/errors.js';
-import { redactSecrets, renderYaml, type Manifest } from './manifests.js';
+import { redactSecrets, renderYaml, type Manifest } from '../kube/manifests.js';
 
 export const LOG_TAIL_LINES = 50;
 

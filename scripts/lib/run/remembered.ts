@@ -6,7 +6,7 @@ import type { Ctx } from './context.js';
 import { UsageError } from '../core/errors.js';
 import { NETWORK_POLICIES_FLAG, NO_NETWORK_POLICIES_FLAG } from '../core/config.js';
 import type { Flag, Options } from '../core/flags.js';
-import type { Manifest } from './manifests.js';
+import type { Manifest } from '../kube/manifests.js';
 
 export function settingsConfigMapName(component: string): string {
   return `learnflow-settings-${component}`;

@@ -5,8 +5,8 @@ import { Deadline } from '../core/budget.js';
 import type { Ctx, StepCtx } from './context.js';
 import { formatDuration } from '../core/duration.js';
 import { KitError, errorMessage, docsLink, ExitCode } from '../core/errors.js';
-import type { ApplyOutcome } from './kubectl.js';
-import type { Manifest } from './manifests.js';
+import type { ApplyOutcome } from '../kube/kubectl.js';
+import type { Manifest } from '../kube/manifests.js';
 import type { Check, ReportError, StepReport } from '../core/report.js';
 
 export interface StepDef {
