@@ -1,11 +1,11 @@
 // The Kafka component: namespace, ConfigMap + Services + StatefulSet (KRaft), then the topic catalogue
 // reconciled through the admin API. verify-kafka: pods, metadata, every topic, a round trip on every topic.
 
+import { REPLICAS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG } from './flags.js';
 import type { Ctx, StepCtx } from '../../run/context.js';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../run/remembered.js';
 import { errorMessage, StepError } from '../../core/errors.js';
-import { booleanFlag, flag } from '../../core/flags.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { waitForWorkload } from '../../run/rollout.js';
@@ -37,7 +37,6 @@ import {
   inClusterBootstrap,
   KAFKA_SELECTOR,
   LOCAL_PORT_BASE,
-  MAX_BROKERS,
   portForwardTargets,
   replicationFor,
   STATEFULSET,
@@ -49,26 +48,6 @@ import { readVersions } from '../../kube/manifests.js';
 
 /** Kafka's deadline in a deploy or verify (--budget changes it). */
 const BUDGET_MS = 10 * 60_000;
-
-export const REPLICAS_FLAG = flag({
-  name: 'replicas',
-  kind: 'int',
-  clusterOnly: true,
-  valueName: 'N',
-  default: 1,
-  description: 'Kafka brokers, each also a KRaft voter: 1 on a laptop; 3 gives replication factor 3, min ISR 2',
-  validate: (v) =>
-    Number(v) === 2
-      ? 'a quorum of 2 voters needs both up: it survives no failure, like 1, at twice the cost; give 1 (a laptop) or 3'
-      : Number(v) >= 1 && Number(v) <= MAX_BROKERS
-        ? undefined
-        : `give 1 to ${MAX_BROKERS} brokers`,
-});
-
-export const ROUND_TRIP_APP_TOPICS_FLAG = booleanFlag(
-  'round-trip-app-topics',
-  `also write a probe message into every application topic and read it back (running services receive it!); by default only ${VERIFY_TOPIC} is written`,
-);
 
 function catalogueOf(ctx: Ctx): Catalogue {
   return loadCatalogue(ctx.root, flagPath(ctx.config, TOPICS_FLAG, ctx.root, DEFAULT_CATALOGUE));

@@ -1,5 +1,6 @@
 // The PostgreSQL component: namespace, Secret, StatefulSet + Services, then sql/migrations.
 
+import { postgresFlags, PRUNE_FLAG, ROTATE_FLAG, TLS_FLAG, NO_TLS_FLAG } from './flags.js';
 import { PG_NAME, PG_PORT, pgServiceHost, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,6 @@ import { budgetFlag, flagPath, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWOR
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../run/remembered.js';
 import type pg from 'pg';
 import { errorMessage, StepError, UsageError } from '../../core/errors.js';
-import { booleanFlag, flag } from '../../core/flags.js';
 import { readVersions, redactSecrets, type Manifest } from '../../kube/manifests.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
@@ -53,43 +53,8 @@ import {
 } from './service-databases.js';
 import { postgresConnect, postgresStatus } from './status.js';
 
-const ROTATE_FLAG = booleanFlag('rotate-secrets', 'generate a new password for learnflow_user, set it in PostgreSQL and the Secret, and restart the pod', {
-  clusterOnly: true,
-});
-
-const TLS_FLAG = booleanFlag(
-  'tls',
-  'serve PostgreSQL over SSL with a certificate generated once and kept in Secret postgresql-tls (needs openssl); a re-run keeps it on',
-  { clusterOnly: true },
-);
-
-const NO_TLS_FLAG = booleanFlag('no-tls', 'stop serving SSL (a re-run without --tls or --no-tls keeps what is deployed); the certificate Secret is kept', {
-  clusterOnly: true,
-});
-
 /** PostgreSQL's deadline in a deploy or verify (--budget changes it). */
 const BUDGET_MS = 10 * 60_000;
-
-const PRUNE_FLAG = flag({
-  name: 'prune',
-  kind: 'list',
-  valueName: 'SERVICE,...',
-  repeatable: true,
-  description: 'drop the database, login and Secret of these services, which the service databases file no longer lists (their data is lost)',
-});
-
-/** The PostgreSQL flags of a run, read in this one place (their specs above give the defaults). */
-interface PostgresFlags {
-  tls: boolean;
-  noTls: boolean;
-  rotateSecrets: boolean;
-  prune: string[];
-}
-
-function postgresFlags(ctx: Pick<Ctx, 'config'>): PostgresFlags {
-  const o = ctx.config.options;
-  return { tls: o.on(TLS_FLAG), noTls: o.on(NO_TLS_FLAG), rotateSecrets: o.on(ROTATE_FLAG), prune: o.get(PRUNE_FLAG) ?? [] };
-}
 
 function migrationsDir(ctx: Ctx): string {
   return flagPath(ctx.config, MIGRATIONS_FLAG, ctx.root, 'sql/migrations')!;
