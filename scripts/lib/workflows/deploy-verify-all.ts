@@ -65,8 +65,9 @@ function stagesText(components: readonly Component[]): string {
 }
 
 /** "Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m": each component's own budget and the total. */
+const minutes = (ms: number) => `${Math.round(ms / 60_000)}m`;
+
 function budgetsText(components: readonly Component[]): string {
-  const minutes = (ms: number) => `${Math.round(ms / 60_000)}m`;
   return [...components.map((c) => `${c.title} ${minutes(c.budgetMs)}`), `all ${minutes(TOTAL_BUDGET_MS)}`].join(', ');
 }
 
@@ -92,7 +93,7 @@ export function masterFlags(components: readonly Component[], kind: 'deploy' | '
       { ...SEQUENTIAL_FLAG, description: `deploy one component at a time (default: ${stagesText(components)})` },
       {
         ...BUDGETS_FLAG,
-        description: `override budgets (defaults: ${budgetsText(components)}), e.g. ${components[0]?.name ?? 'total'}=15m`,
+        description: `override budgets by name (defaults: ${[...components.map((c) => `${c.name} ${minutes(c.budgetMs)}`), `total ${minutes(TOTAL_BUDGET_MS)}`].join(', ')}), e.g. ${components[0]?.name ?? 'total'}=15m`,
         validate: validateBudgets(Object.fromEntries(components.map((c) => [c.name, c]))),
       },
       { ...YES_FLAG, description: 'deploy to a context that does not look like a local cluster without --context' },
