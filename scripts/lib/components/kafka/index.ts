@@ -1,6 +1,7 @@
 // The Kafka component: namespace, ConfigMap + Services + StatefulSet (KRaft), then the topic catalogue
 // reconciled through the admin API. verify-kafka: pods, metadata, every topic, a round trip on every topic.
 
+import { formatDuration } from '../../core/duration.js';
 import { REPLICAS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG } from './flags.js';
 import type { Ctx, StepCtx } from '../../run/context.js';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
@@ -124,7 +125,7 @@ function kafkaActions(ctx: Ctx): Action<KafkaRun>[] {
         }
         const mv = await finalizeRelease(step, u);
         step.change(`kafka version`, `upgraded ${u.from.join(', ')} -> ${u.to}`);
-        step.log.ok(`Kafka ${u.from.join(', ')} -> ${u.to} in ${((step.clock.now() - t0) / 1000).toFixed(1)}s; metadata version finalized at ${mv}`);
+        step.log.ok(`Kafka ${u.from.join(', ')} -> ${u.to} in ${formatDuration(step.clock.now() - t0)}; metadata version finalized at ${mv}`);
       },
     },
     cluster && {

@@ -14,6 +14,7 @@
 // pod's readiness (a TCP probe) says nothing about ISR: the gate is what keeps acks=all producers from
 // NOT_ENOUGH_REPLICAS (min ISR 2 of 3).
 
+import { formatDuration } from '../../core/duration.js';
 import type { StepCtx } from '../../run/context.js';
 import { StepError } from '../../core/errors.js';
 import { waitFor } from '../../core/wait.js';
@@ -295,12 +296,10 @@ export async function rollBrokers(step: StepCtx, u: KafkaUpgrade): Promise<void>
       },
     });
     const done = step.clock.now();
-    step.log.ok(`${pod} runs Kafka ${u.to}: ready in ${secs(ready - t0)}, every partition in its ISR and the quorum caught up ${secs(done - ready)} later`);
+    step.log.ok(
+      `${pod} runs Kafka ${u.to}: ready in ${formatDuration(ready - t0)}, every partition in its ISR and the quorum caught up ${formatDuration(done - ready)} later`,
+    );
   }
-}
-
-function secs(ms: number): string {
-  return `${(ms / 1000).toFixed(1)}s`;
 }
 
 /** `kafka-features.sh describe`: the finalized level of each feature ("metadata.version" -> "4.4-IV0"). */

@@ -13,7 +13,8 @@
 // A failure in 1-3 deletes the one-off pod and the new claim: the old server never stopped. A failure in 4 puts the
 // old StatefulSet back on its own claim. Either way the old version runs with its data, and the error says so.
 
-import { CommandError, errorMessage, StepError, UsageError } from '../../core/errors.js';
+import { ident } from '../shared/postgres-roles.js';
+import { CommandError, errorMessage, StepError } from '../../core/errors.js';
 import { formatDuration } from '../../core/duration.js';
 import type { StepCtx } from '../../run/context.js';
 import type { Manifest } from '../../kube/manifests.js';
@@ -44,11 +45,6 @@ function why(err: unknown): string {
   const first = errorMessage(err).split('\n')[0]!;
   const last = err instanceof CommandError ? err.stderrTail.trim().split('\n').pop() : undefined;
   return last && !first.includes(last) ? `${first}: ${last}` : first;
-}
-
-function ident(name: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new UsageError(`'${name}' is not a name the kit makes`);
-  return name;
 }
 
 function inPod(step: StepCtx, pod: string, script: string, input?: string, timeoutMs = 60_000) {
