@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backupScript, inspectDump, restoreScript, splitPgUrl, timestampName, withDatabase } from '../../scripts/lib/tools/backup.js';
-import { roleSql, type BackupRole } from '../../scripts/lib/tools/backup/format.js';
+import { backupScript, restoreScript, splitPgUrl, timestampName, withDatabase } from '../../scripts/lib/tools/backup.js';
+import { inspectDump, roleSql, type BackupRole } from '../../scripts/lib/tools/backup/format.js';
 import { scramVerifier, verifierMatches } from '../../scripts/lib/components/shared/postgres-scram.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { main, type ScriptDef } from '../../scripts/lib/cli/run.js';
@@ -464,8 +464,14 @@ describe('restore-postgres of a stack backup through kubectl exec', () => {
 });
 
 describe("restore-postgres of an older kit's single .sql file through kubectl exec", () => {
-  const tablesIn = (n: number) =>
-    on(['exec', '-i', '-n', 'learnflow', 'postgresql-0'], (args, opts) => (opts.input?.includes('pg_class') ? { stdout: `${n}\n` } : { stdout: '' }));
+  /** The pod of a stack deployed by the kit: what it holds, and `tables()` user tables in learnflow. */
+  const podWith = (tables: () => number) =>
+    on(['exec', '-i', '-n', 'learnflow', 'postgresql-0'], (_args, opts) =>
+      opts.input?.includes('json_agg(datname')
+        ? { stdout: JSON.stringify({ database: 'learnflow', databases: ['learnflow', 'postgres'], roles: ['learnflow_user'] }) + '\n' }
+        : { stdout: opts.input?.includes('pg_class') ? `${tables()}\n` : '' },
+    );
+  const tablesIn = (n: number) => podWith(() => n);
 
   it("restores into an empty database: the file on psql's stdin, one transaction, nothing in argv but the shell script", async () => {
     const file = path.join(dir, 'in.sql');
@@ -478,14 +484,14 @@ describe("restore-postgres of an older kit's single .sql file through kubectl ex
       ),
       ['--input', file],
       readyPod,
-      on(['exec', '-i'], (_args, opts) => (opts.input?.includes('pg_class') ? { stdout: `${count++ === 0 ? 0 : 1}\n` } : { stdout: '' })),
+      podWith(() => (count++ === 0 ? 0 : 1)),
     );
     expect(r.code, r.stderr).toBe(0);
     const restoreCall = r.calls.find((c) => c.input === DUMP)!;
     expect(restoreCall.args.slice(-1)[0]).toBe(
       'export PGPASSWORD="$POSTGRES_PASSWORD"; exec psql -X -q -v ON_ERROR_STOP=1 --single-transaction -U "$POSTGRES_USER" -d "$POSTGRES_DB" -f -',
     );
-    expect(r.report.steps[0]!.changes).toEqual({ 'database learnflow in pod postgresql-0 (namespace learnflow)': 'restored' });
+    expect(r.report.steps[0]!.changes).toEqual({ 'database learnflow': 'restored' });
   });
 
   it('refuses a database with tables without --force, asks with --force on a terminal, needs --yes without one', async () => {
@@ -502,7 +508,7 @@ describe("restore-postgres of an older kit's single .sql file through kubectl ex
     );
     expect(noForce.code).toBe(2);
     expect(noForce.report.steps[0]!.error).toMatchObject({
-      message: expect.stringMatching(/refusing to overwrite database learnflow in pod postgresql-0 .* which holds 10 table\(s\)/),
+      message: expect.stringMatching(/refusing to overwrite learnflow \(10 tables\) at pod postgresql-0 .* which hold tables/),
       fix: expect.stringMatching(/--force/),
     });
     expect(noForce.calls.some((c) => c.input === DUMP)).toBe(false);
@@ -518,7 +524,7 @@ describe("restore-postgres of an older kit's single .sql file through kubectl ex
       tablesIn(10),
     );
     expect(declined.code).toBe(2);
-    expect(questions[0]).toMatch(/^Overwrite database learnflow in pod postgresql-0/);
+    expect(questions[0]).toMatch(/^Overwrite learnflow \(10 tables\) at pod postgresql-0 .* from .*in\.sql\?$/);
     expect(declined.calls.some((c) => c.input === DUMP)).toBe(false);
 
     const noTty = await run(
@@ -581,7 +587,7 @@ describe("restore-postgres of an older kit's single .sql file through kubectl ex
       ),
       ['--input', file],
       readyPod,
-      on(['exec', '-i'], (_a, opts) => (opts.input?.includes('pg_class') ? { stdout: `${count++ === 0 ? 0 : 1}\n` } : { stdout: '' })),
+      podWith(() => (count++ === 0 ? 0 : 1)),
     );
     expect(real.code, real.stderr).toBe(0);
     expect(shown[1]).toBe(real.calls.find((c) => c.input === DUMP)!.line.replace('postgresql-0', "'<ready pod -l app.kubernetes.io/name=postgresql>'"));

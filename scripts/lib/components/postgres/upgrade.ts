@@ -24,10 +24,10 @@ import { readSecrets } from '../../kube/secrets.js';
 import { waitFor } from '../../core/wait.js';
 import { DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';
 import { PG_NAME, PG_POD, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
+import { AS_SUPERUSER, execInPod, podDatabase, queryJsonInPod } from '../shared/postgres-pod.js';
 import { DATA_LABEL, MAJOR_ANNOTATION, REPLACED_BY_ANNOTATION, refuseWithoutRoom, type MajorPlan } from './major.js';
 import type { ServiceDatabase } from './service-databases.js';
 
-const CONTAINER = PG_NAME;
 const OLD_POD = PG_POD;
 export const UPGRADE_POD = `${PG_NAME}-upgrade`;
 /** The dump's last line: pg_dumpall writes it only when every database was dumped. */
@@ -37,27 +37,11 @@ export const FAIL_RESTORE_ENV = 'LEARNFLOW_TEST_UPGRADE_FAIL_RESTORE';
 
 type Upgrade = Extract<MajorPlan, { kind: 'upgrade' }>;
 
-/** In the pod, as the container's own superuser over the local socket (trusted): no password in argv. */
-const AS_SUPERUSER = 'export PGPASSWORD="$POSTGRES_PASSWORD"; ';
-
 /** One line for an error: a command's own first line and the last line it wrote on stderr (psql's ERROR). */
 function why(err: unknown): string {
   const first = errorMessage(err).split('\n')[0]!;
   const last = err instanceof CommandError ? err.stderrTail.trim().split('\n').pop() : undefined;
   return last && !first.includes(last) ? `${first}: ${last}` : first;
-}
-
-function inPod(step: StepCtx, pod: string, script: string, input?: string, timeoutMs = 60_000) {
-  return step.kube.run(['exec', ...(input !== undefined ? ['-i'] : []), '-n', step.config.namespace, pod, '-c', CONTAINER, '--', 'sh', '-c', script], {
-    input,
-    timeoutMs,
-    quiet: true,
-  });
-}
-
-async function queryJson<T>(step: StepCtx, pod: string, sql: string, db = 'postgres'): Promise<T> {
-  const r = await inPod(step, pod, `${AS_SUPERUSER}exec psql -X -At -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d ${ident(db)} -f -`, `${sql};\n`);
-  return JSON.parse(r.stdout.trim() || 'null') as T;
 }
 
 const DATABASES_SQL = `SELECT coalesce(json_agg(datname ORDER BY datname), '[]') FROM pg_database WHERE datallowconn AND NOT datistemplate`;
@@ -79,10 +63,10 @@ export interface ServerFingerprint {
 }
 
 async function fingerprint(step: StepCtx, pod: string): Promise<ServerFingerprint> {
-  const names = await queryJson<string[]>(step, pod, DATABASES_SQL);
+  const names = await queryJsonInPod<string[]>(step, pod, DATABASES_SQL);
   const databases: ServerFingerprint['databases'] = {};
-  for (const db of names) databases[db] = await queryJson<Record<string, string>>(step, pod, CHECKSUMS_SQL, db);
-  return { databases, roles: await queryJson<unknown[]>(step, pod, ROLES_SQL) };
+  for (const db of names) databases[db] = await queryJsonInPod<Record<string, string>>(step, pod, CHECKSUMS_SQL, db);
+  return { databases, roles: await queryJsonInPod<unknown[]>(step, pod, ROLES_SQL) };
 }
 
 /** What differs between the two servers, one line each (empty: identical). Pure. */
@@ -199,7 +183,7 @@ async function checkLogins(step: StepCtx, services: readonly ServiceDatabase[], 
     step.secrets.add(password);
     const script = `IFS= read -r PGPASSWORD; export PGPASSWORD; exec psql -X -At -h 127.0.0.1 -U ${ident(l.role)} -d ${ident(l.db)} -c 'SELECT 1'`;
     try {
-      await inPod(step, UPGRADE_POD, script, `${password}\n`);
+      await execInPod(step, UPGRADE_POD, script, { input: `${password}\n` });
     } catch (err) {
       failed.push(`${l.role} -> ${l.db} (Secret ${l.secret}): ${why(err)}`);
     }
@@ -261,7 +245,7 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
     },
   );
   const size = oldClaim?.spec?.resources?.requests?.storage ?? '5Gi';
-  refuseWithoutRoom(await queryJson<number>(step, OLD_POD, SIZE_SQL), size, plan.newClaim, ns);
+  refuseWithoutRoom(await queryJsonInPod<number>(step, OLD_POD, SIZE_SQL), size, plan.newClaim, ns);
 
   // 1-3: beside the running old server; a failure removes what was made for the new one.
   let t = step.clock.now();
@@ -279,7 +263,7 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
 
     t = step.clock.now();
     const dumpScript = `${AS_SUPERUSER}exec pg_dumpall -U "$POSTGRES_USER" --no-password`;
-    const dumped = (await inPod(step, OLD_POD, dumpScript, undefined, step.deadline.remaining())).stdout;
+    const dumped = (await execInPod(step, OLD_POD, dumpScript, { timeoutMs: step.deadline.remaining() })).stdout;
     if (!dumped.includes(DUMPALL_COMPLETE)) throw new StepError('pg_dumpall ended without its "dump complete" line');
     const before = await fingerprint(step, OLD_POD);
     lap(`dump ${Math.ceil(dumped.length / 1024)} KiB and checksums`, t);
@@ -287,7 +271,8 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
     t = step.clock.now();
     let sql = forNewServer(dumped, DB_USER);
     if (process.env[FAIL_RESTORE_ENV]) sql += '\nSELECT 1/0; -- made to fail by the test hook\n';
-    await inPod(step, UPGRADE_POD, `${AS_SUPERUSER}exec psql -X -q -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d postgres -f -`, sql, step.deadline.remaining());
+    const restore = `${AS_SUPERUSER}exec psql -X -q -v ON_ERROR_STOP=1 ${podDatabase('postgres')} -f -`;
+    await execInPod(step, UPGRADE_POD, restore, { input: sql, timeoutMs: step.deadline.remaining() });
     lap('restore', t);
 
     t = step.clock.now();

@@ -9,17 +9,21 @@
 //   topics.yaml       the topic catalogue the stack was deployed with (deploy-kafka --topics takes it)
 //
 // The folder is mode 700 and every file in it 600: it holds the data and the services' passwords.
-// Pure functions: the SQL that reads the inventory, the SQL that makes the roles again, the Secret of each role.
+// Pure functions: the SQL that reads the inventory, the SQL that makes the roles again, the Secret of each role, what
+// a dump file holds.
 
 import { literal, ident } from '../../components/shared/postgres-roles.js';
 import { SERVICE_ROLE_COMMENT } from '../../components/postgres/service-databases.js';
 import { STATE_ROLE, STATESTORE_SECRET } from '../../components/dapr/settings.js';
 import { parseConnectionString } from '../../components/dapr/statestore.js';
+import type { CatalogueTopic } from '../../components/kafka/catalogue.js';
 
 export const BACKUP_FORMAT = 'learnflow-stack-backup/1';
 export const MANIFEST = 'manifest.json';
 export const ROLES_FILE = 'roles.json';
 export const TOPICS_FILE = 'topics.yaml';
+export const DUMP_HEADER = '-- PostgreSQL database dump';
+export const DUMP_COMPLETE = '-- PostgreSQL database dump complete';
 
 export interface BackupDatabase {
   name: string;
@@ -29,15 +33,6 @@ export interface BackupDatabase {
   /** Relative to the backup folder. */
   file: string;
   tables: number;
-}
-
-export interface BackupTopic {
-  name: string;
-  partitions: number;
-  retentionMs: number;
-  compression: string;
-  cleanupPolicy: string;
-  config: Record<string, string>;
 }
 
 export interface BackupManifest {
@@ -55,7 +50,7 @@ export interface BackupManifest {
   schemas: { database: string; name: string; owner: string }[];
   /** Whether roles.json holds the passwords from the Secrets (the backup read the cluster). */
   secretPasswords: boolean;
-  topics: { file: string; source: string; topics: BackupTopic[] } | null;
+  topics: { file: string; source: string; topics: Omit<CatalogueTopic, 'description'>[] } | null;
 }
 
 export interface BackupRole {
@@ -176,4 +171,18 @@ export function databaseSql(db: Pick<BackupDatabase, 'name' | 'owner'>, exists: 
     `REVOKE CONNECT, TEMPORARY ON DATABASE ${d} FROM PUBLIC`,
     `GRANT CONNECT ON DATABASE ${d} TO ${o}`,
   ];
+}
+
+/** User tables outside the system schemas: a database with any is "not empty". */
+export const COUNT_TABLES_SQL = `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'`;
+
+/** What a pg_dump file holds, from its text. */
+export function inspectDump(text: string): { complete: boolean; tables: number; clean: boolean } {
+  return {
+    complete: text.includes(DUMP_COMPLETE),
+    tables: (text.match(/^CREATE TABLE /gm) ?? []).length,
+    clean: /^DROP (TABLE|SCHEMA|EXTENSION|SEQUENCE|INDEX|TYPE|FUNCTION|VIEW)/m.test(text),
+  };
 }
