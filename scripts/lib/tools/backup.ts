@@ -528,19 +528,12 @@ function readBackup(config: KitConfig): Backup {
   return { path: file, manifest, databases, roles: readJson<BackupRole[]>(path.join(file, ROLES_FILE), 'use another backup') };
 }
 
-/** Each role's password in the target: its Secret's when there is one (the target's apps read it), else the backup's. */
-interface RolePlan {
-  role: BackupRole;
-  verifier: string | undefined;
-  /** Where the password comes from, for the log (never the password). */
-  from: string;
-  /** The password the login must take, when known (the Secret's, or the one the backup took from the source's). */
-  password?: string;
-  /** A service Secret to make in the target from the backup's password. */
-  makeSecret?: { service: string; database: string };
-}
-
-async function planRoles(step: StepCtx, b: Backup): Promise<RolePlan[]> {
+/**
+ * Each role's password in the target: its Secret's when there is one (the target's apps read it), else the backup's.
+ * `from` names where it comes from, for the log; `password` is the one the login must take, when known; `makeSecret`
+ * a service Secret to make in the target from the backup's password.
+ */
+async function planRoles(step: StepCtx, b: Backup) {
   const inTarget = await secretPasswords(step, b.roles);
   return b.roles.map((role) => {
     step.secrets.add(role.password);
