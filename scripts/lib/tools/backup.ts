@@ -45,7 +45,7 @@ import { pgServiceHost, PG_NAME, POSTGRES_SELECTOR } from '../components/shared/
 import { renderServiceSecret, serviceDatabase } from '../components/postgres/service-databases.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG, type Catalogue } from '../components/kafka/catalogue.js';
 import { podReady } from '../kube/pod-diagnosis.js';
-import { kitVersion } from './images/bundle.js';
+import { formatSize, kitVersion } from './images/bundle.js';
 import {
   BACKUP_FORMAT,
   COUNT_TABLES_SQL,
@@ -317,12 +317,6 @@ function partialOf(out: string): string {
   return path.join(path.dirname(out), `.${path.basename(out)}.partial`);
 }
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-}
-
 /** Each role's password from its Secret in the namespace (none with --no-cluster), registered as a secret. */
 async function secretPasswords(ctx: Ctx, roles: readonly BackupRole[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -391,7 +385,7 @@ async function backup(step: StepCtx, out: string, topicsFile: string, catalogue:
     step.check(
       'backup',
       true,
-      `${databases.map((d) => `${d.name} (${d.tables} tables)`).join(', ')}; roles ${roles.map((r) => r.name).join(', ') || 'none'}; ${topics.length} topics; ${formatBytes(size)} -> ${shownPath(out)} (mode 700: it holds your data and the services' passwords)`,
+      `${databases.map((d) => `${d.name} (${d.tables} tables)`).join(', ')}; roles ${roles.map((r) => r.name).join(', ') || 'none'}; ${topics.length} topics; ${formatSize(size)} -> ${shownPath(out)} (mode 700: it holds your data and the services' passwords)`,
     );
     step.change(shownPath(out), 'written');
     return manifest;
