@@ -8,7 +8,7 @@ import type { Ctx } from './context.js';
 import { StepError, errorMessage } from '../core/errors.js';
 import { formatCommand } from '../core/exec.js';
 
-export const PORT_FORWARD_READY_MS = 15_000;
+const PORT_FORWARD_READY_MS = 15_000;
 /** supervise(): the first wait before re-opening, doubled on each failure up to the maximum; a forward that stayed
  * up for STABLE_MS starts again from the first. */
 const MIN_BACKOFF_MS = 1000;
@@ -51,11 +51,11 @@ export interface PortForwardTarget {
 export type ForwardState = 'starting' | 'up' | 'retrying' | 'stopped';
 
 /**
- * kubectl's stderr lines after "Forwarding from" that mean the tunnel is broken for every new connection,
+ * A line of kubectl's stderr, after "Forwarding from", that means the tunnel is broken for every new connection,
  * though older kubectl versions keep running (kubernetes/kubectl #1169, #1490): the pod behind it is gone or
  * restarted. Per-connection noise ("error copying from local connection ...") is not among them.
  */
-export const BROKEN_FORWARD = /lost connection to pod|an error occurred forwarding|error upgrading connection|unable to forward port/i;
+const BROKEN_FORWARD = /^.*(?:lost connection to pod|an error occurred forwarding|error upgrading connection|unable to forward port).*$/im;
 
 export class PortForward {
   /** What supervise() reports: its state, since when (ctx clock), re-opens so far and why the last one was needed. */
@@ -243,13 +243,7 @@ export class PortForward {
     const said = () => (stderr ? `: ${stderr.trim().split('\n').pop()}` : '');
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4096);
-      const line =
-        ready && !broken
-          ? d
-              .toString()
-              .split('\n')
-              .find((l) => BROKEN_FORWARD.test(l))
-          : undefined;
+      const line = ready && !broken ? BROKEN_FORWARD.exec(d.toString())?.[0] : undefined;
       if (line) {
         broken = line.trim();
         child.kill('SIGTERM');

@@ -328,6 +328,12 @@ interface Look {
   started: number;
 }
 
+/** The script's report: one step holding the checks, failed when one is. */
+function stepResult(ctx: Ctx, name: string, checks: Check[], started: number): RunResult {
+  const ok = checks.every((c) => c.ok);
+  return { steps: [{ name, ok, status: ok ? 'done' : 'failed', durationMs: ctx.clock.now() - started, budgetMs: null, checks }], budgetMs: null };
+}
+
 /** One check per forward from the state file: the supervisor and kubectl alive, the local port answering. */
 async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<Look> {
   const started = ctx.clock.now();
@@ -369,18 +375,11 @@ async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<L
 
 /** status' report: a check per forward (logged too), the table and how to connect. */
 function report(ctx: Ctx, look: Look): RunResult {
-  const { ok, st, checks, rows } = look;
+  const { st, checks, rows } = look;
   if (st) for (const c of checks.slice(1)) (c.ok ? ctx.log.ok : ctx.log.fail)(`${c.name}: ${c.detail}`);
   else ctx.log.warn(`no port-forwards running for namespace ${ctx.config.namespace}`);
-  const step = {
-    name: 'port-forwards',
-    ok,
-    status: ok ? ('done' as const) : ('failed' as const),
-    durationMs: ctx.clock.now() - look.started,
-    budgetMs: null,
-    checks,
-  };
-  return { steps: [step], budgetMs: null, ...(st ? { output: [columns(rows), '', ...connectionHints(st)].join('\n') } : {}) };
+  const result = stepResult(ctx, 'port-forwards', checks, look.started);
+  return st ? { ...result, output: [columns(rows), '', ...connectionHints(st)].join('\n') } : result;
 }
 
 export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
@@ -412,12 +411,12 @@ export async function stopForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): 
   const file = await stateFilePath(ctx);
   const st = readState(file);
   const started = ctx.clock.now();
-  if (!st) {
-    ctx.log.info(`no port-forwards running for namespace ${ctx.config.namespace}; nothing to stop`);
-    return { steps: [], budgetMs: null };
-  }
-  if (ctx.config.dryRun) {
-    ctx.log.info(`dry run: would stop supervisor pid ${st.supervisorPid} and ${st.forwards.length} kubectl port-forward(s)`);
+  if (!st || ctx.config.dryRun) {
+    ctx.log.info(
+      st
+        ? `dry run: would stop supervisor pid ${st.supervisorPid} and ${st.forwards.length} kubectl port-forward(s)`
+        : `no port-forwards running for namespace ${ctx.config.namespace}; nothing to stop`,
+    );
     return { steps: [], budgetMs: null };
   }
   const ours = () => deps.isOurs(st.supervisorPid, MARKER);
@@ -445,8 +444,7 @@ export async function stopForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): 
   }
   rmSync(file, { force: true });
   for (const c of checks) ctx.log.ok(`${c.name}: ${c.detail}`);
-  const ok = checks.every((c) => c.ok);
-  return { steps: [{ name: 'stop', ok, status: ok ? 'done' : 'failed', durationMs: ctx.clock.now() - started, budgetMs: null, checks }], budgetMs: null };
+  return stepResult(ctx, 'stop', checks, started);
 }
 
 /**
@@ -454,7 +452,8 @@ export async function stopForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): 
  * so speak a word of the protocol: PostgreSQL's SSLRequest (answered 'S' or 'N' by any server) or Kafka's
  * ApiVersions (answered with our correlation id). A broken tunnel accepts the connection and then closes it.
  */
-export function probeLocalPort(port: number, protocol: Protocol, timeoutMs = 2000): Promise<{ answers: boolean; detail: string }> {
+export function probeLocalPort(port: number, protocol: Protocol): Promise<{ answers: boolean; detail: string }> {
+  const timeoutMs = 2000;
   const name = protocol === 'postgres' ? 'PostgreSQL' : 'Kafka';
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
