@@ -167,11 +167,13 @@ export class PortForward {
    */
   private async untilDropped(signal: AbortSignal, podCheckMs?: number): Promise<string> {
     if (!podCheckMs) return this.exited;
+    const gone = new AbortController();
+    const exited = this.exited.finally(() => gone.abort());
+    const watching = AbortSignal.any([signal, gone.signal]);
     let seen = await this.podsBehind();
-    for (;;) {
-      const exit = await Promise.race([this.exited, this.ctx.clock.sleep(podCheckMs, signal).then(() => undefined)]);
-      if (exit !== undefined || signal.aborted) return exit ?? 'stopped';
-      const now = await this.podsBehind();
+    while (!watching.aborted) {
+      await this.ctx.clock.sleep(podCheckMs, watching);
+      const now = watching.aborted ? undefined : await this.podsBehind();
       if (now === undefined) continue;
       if (seen === undefined) seen = now;
       else if (now !== seen) {
@@ -181,6 +183,7 @@ export class PortForward {
         return why;
       }
     }
+    return exited;
   }
 
   /**
