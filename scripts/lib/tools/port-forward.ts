@@ -295,7 +295,7 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
   const waitMs = ctx.config.options.get(WAIT_FLAG) ?? 60_000;
   const until = ctx.clock.now() + waitMs;
   for (let look = await inspect(ctx, file, deps); ; look = await inspect(ctx, file, deps)) {
-    if (look.ok) return report(ctx, look);
+    if (look.checks.every((c) => c.ok)) return report(ctx, look);
     if (!deps.isOurs(supervisorPid, MARKER)) {
       throw new StepError(`the port-forward supervisor exited at once: ${logTail(logFile)}`, { fix: `see ${logFile}`, docs: 'port-forward-drops' });
     }
@@ -320,13 +320,8 @@ function logTail(file: string): string {
   }
 }
 
-interface Look {
-  ok: boolean;
-  st?: StateFile;
-  checks: Check[];
-  rows: string[][];
-  started: number;
-}
+/** What status found: the state file, a check and a table row per forward. */
+type Look = { st?: StateFile; checks: Check[]; rows: string[][]; started: number };
 
 /** The script's report: one step holding the checks, failed when one is. */
 function stepResult(ctx: Ctx, name: string, checks: Check[], started: number): RunResult {
@@ -341,7 +336,7 @@ async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<L
   const ns = ctx.config.namespace;
   if (!st) {
     const start = `./scripts/port-forward.mts start${ns === 'learnflow' ? '' : ` --namespace ${ns}`}`;
-    return { ok: false, checks: [{ name: 'supervisor', ok: false, detail: `not running for namespace ${ns} (start it: ${start})` }], rows: [], started };
+    return { checks: [{ name: 'supervisor', ok: false, detail: `not running for namespace ${ns} (start it: ${start})` }], rows: [], started };
   }
   const alive = deps.isOurs(st.supervisorPid, MARKER);
   const checks: Check[] = [
@@ -370,7 +365,7 @@ async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<L
     const answers = probe.answers ? 'yes' : `no (${probe.detail})`;
     rows.push([f.name, `127.0.0.1:${f.localPort}`, `${f.resource}:${f.remotePort}`, kubectl ? String(f.pid) : '-', state, String(f.restarts), answers]);
   }
-  return { ok: checks.every((c) => c.ok), st, checks, rows, started };
+  return { st, checks, rows, started };
 }
 
 /** status' report: a check per forward (logged too), the table and how to connect. */
