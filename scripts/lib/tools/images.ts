@@ -16,7 +16,19 @@ import type { RunResult, ScriptDef } from '../run/script.js';
 import type { Component, ImageUse } from '../components/types.js';
 import { chooseChart, DAPR_CHART_FLAG, NO_SCHEDULER_FLAG, WITH_REDIS_FLAG } from '../components/dapr/settings.js';
 import { loadBundle, readManifest, saveBundle } from './images/bundle.js';
-import { ARCHES, chooseTarget, kindAdvice, preloadCommands, preloadImages, TARGETS, type Arch, type KindAdvice, type PreloadTarget } from './images/target.js';
+import {
+  ARCHES,
+  chooseTarget,
+  kindAdvice,
+  preloadCommands,
+  preloadImages,
+  hostArch,
+  nodeArch,
+  TARGETS,
+  type Arch,
+  type KindAdvice,
+  type PreloadTarget,
+} from './images/target.js';
 
 /** An image, what pulls it ("StatefulSet/postgresql", "Dapr chart: dapr-operator") and its component. */
 export type ImageRef = ImageUse & { component: string };
@@ -190,8 +202,16 @@ async function listImages(ctx: Ctx, components: readonly Component[]): Promise<R
 
 async function save(ctx: Ctx, file: string, components: readonly Component[]): Promise<RunResult> {
   const o = ctx.config.options;
+  let arch = o.get(ARCH_FLAG) as Arch | undefined;
+  if (arch) ctx.log.info(`saving for linux/${arch} (--arch)`);
+  else {
+    const nodes = await nodeArch(ctx);
+    arch = nodes.arch ?? hostArch();
+    if (!arch) throw new UsageError(`--arch is needed: ${nodes.why}, and this machine is ${process.arch}`, { fix: 'pass --arch amd64 or --arch arm64' });
+    ctx.log.info(`saving for linux/${arch} (${nodes.arch ? nodes.why : `this machine's; ${nodes.why}`}); --arch for another`);
+  }
   const chart = chooseChart(readVersions().dapr.version, flagPath(ctx.config, DAPR_CHART_FLAG, ctx.root), ctx.root);
-  return saveBundle(ctx, file, o.get(ARCH_FLAG) as Arch | undefined, await imageNames(ctx, components), chart, o.get(TIMEOUT_FLAG)!);
+  return saveBundle(ctx, file, arch, await imageNames(ctx, components), chart, o.get(TIMEOUT_FLAG)!);
 }
 
 async function load(ctx: Ctx, file: string, components: readonly Component[]): Promise<RunResult> {

@@ -26,8 +26,6 @@ import {
   dryRunResult,
   ensureTools,
   explain,
-  hostArch,
-  nodeArch,
   loadCommand,
   loaderTools,
   runImageCommands,
@@ -67,22 +65,7 @@ function formatSize(n: number): string {
  * save FILE. The pieces are gathered in a staging folder next to FILE (same disk); tar writes FILE's `.partial`,
  * renamed to FILE once complete, so a failed save leaves no half bundle.
  */
-export async function saveBundle(
-  ctx: Ctx,
-  file: string,
-  archFlag: Arch | undefined,
-  images: readonly string[],
-  chart: ChartChoice,
-  timeoutMs: number,
-): Promise<RunResult> {
-  let arch = archFlag;
-  if (arch) ctx.log.info(`saving for linux/${arch} (--arch)`);
-  else {
-    const nodes = await nodeArch(ctx);
-    arch = nodes.arch ?? hostArch();
-    if (!arch) throw new UsageError(`--arch is needed: ${nodes.why}, and this machine is ${process.arch}`, { fix: 'pass --arch amd64 or --arch arm64' });
-    ctx.log.info(`saving for linux/${arch} (${nodes.arch ? nodes.why : `this machine's; ${nodes.why}`}); --arch for another`);
-  }
+export async function saveBundle(ctx: Ctx, file: string, arch: Arch, images: readonly string[], chart: ChartChoice, timeoutMs: number): Promise<RunResult> {
   const staging = path.join(path.dirname(file), `.${path.basename(file)}.d`);
   const partial = path.join(path.dirname(file), `.${path.basename(file)}.partial`);
   const chartVersion = readVersions().dapr.version;
@@ -163,12 +146,8 @@ export async function saveBundle(
 
 function chartPullError(err: unknown, chart: ChartChoice, version: string): unknown {
   const repo = chart.ref.kind === 'repo' ? chart.ref.repo : '';
+  // helm's presence was checked before the first pull (ensureTools).
   const own = `or pass --dapr-chart DIR: a chart directory you have (helm pull dapr --repo ${repo} --version ${version} --untar, where the network reaches it)`;
-  if (err instanceof EnvironmentError)
-    return new EnvironmentError(`helm is not installed or not on PATH: save needs it to download the Dapr chart ${version}`, {
-      fix: `install helm (https://helm.sh/docs/intro/install/), ${own}`,
-      docs: 'missing-tools',
-    });
   if (err instanceof CommandError)
     return new EnvironmentError(`could not download the Dapr chart ${version} from ${repo}: ${explain(err)}`, {
       fix: `run save where ${repo} is reachable, ${own}`,

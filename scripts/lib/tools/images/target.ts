@@ -1,6 +1,6 @@
 // Where scripts/images.mts puts images: the kind of cluster (--for or the kubeconfig context), the architecture of
-// its nodes, the local Docker's image store, the tools each kind needs, the commands that load into it, and the one
-// runner of those commands (a progress line per image, a failure naming its image).
+// its nodes, the local Docker's image store, the tools each kind needs, the commands that load into it (the listing
+// prints them, --load runs them) and the one runner of such commands (a failure names its image).
 
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -153,14 +153,9 @@ const DEFAULT_CLUSTER: Partial<Record<PreloadTarget, string>> = { kind: 'kind', 
 /** A target of the given kind, by name (--cluster-name) or the kind's default cluster. */
 export function targetOf(kind: PreloadTarget, name?: string, context?: string): Target {
   const cluster = name ?? DEFAULT_CLUSTER[kind];
-  const describe =
-    kind === 'docker-desktop'
-      ? "Docker Desktop's Kubernetes"
-      : kind === 'minikube'
-        ? cluster
-          ? `minikube profile ${cluster}`
-          : 'minikube'
-        : `${kind} cluster ${cluster}`;
+  let describe = `${kind} cluster ${cluster}`;
+  if (kind === 'minikube') describe = cluster ? `minikube profile ${cluster}` : 'minikube';
+  if (kind === 'docker-desktop') describe = "Docker Desktop's Kubernetes";
   return { kind, cluster, describe: context ? `${describe} (context ${context})` : describe };
 }
 
