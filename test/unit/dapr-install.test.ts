@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   controlPlaneChanges,
   controlPlaneStates,
+  dependenciesOf,
   dependencyStates,
   helmCommandLine,
   installControlPlane,
@@ -17,9 +18,10 @@ import {
   releaseUpToDate,
   waitForControlPlane,
 } from '../../scripts/lib/components/dapr/controlplane.js';
-import { dapr } from '../../scripts/lib/components/dapr/index.js';
+import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import { deployScript } from '../../scripts/lib/workflows/component-scripts.js';
 
+const dapr = COMPONENTS.dapr!;
 const installDaprScript = () => deployScript(dapr);
 import { chooseChart, daprSettings, VALUES_FILE, type DaprSettings } from '../../scripts/lib/components/dapr/settings.js';
 import { desiredValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
@@ -434,8 +436,8 @@ describe('control-plane wait', () => {
 });
 
 describe('dependency gate', () => {
-  it('sees Kafka and PostgreSQL statefulsets and their pods', () => {
-    const deps = dependencyStates([statefulset('postgresql', 1)] as never);
+  it("sees the statefulsets of Kafka and PostgreSQL (the registry's readiness of Dapr's dependsOn) and their pods", () => {
+    const deps = dependencyStates([statefulset('postgresql', 1)] as never, dependenciesOf([COMPONENTS.kafka, COMPONENTS.postgres]));
     expect(deps).toEqual([
       { name: 'kafka', title: 'Kafka', present: false, ready: false, state: 'statefulset/kafka not found' },
       { name: 'postgresql', title: 'PostgreSQL', present: true, ready: true, state: '1/1 ready, 1/1 updated' },

@@ -1,9 +1,11 @@
 // verify-dapr's object checks: the release, the CRDs, the components and their Secret, the Configuration and
-// Resiliency, the dependencies. Every check is recorded; none stops the others.
+// Resiliency, the dependencies, Zipkin. Every check is recorded; none stops the others.
 
 import type { StepCtx } from '../../run/context.js';
+import { errorMessage } from '../../core/errors.js';
 import { describeRelease } from '../../kube/helm.js';
-import { liveControlPlane, readDependencies } from './controlplane.js';
+import { PortForward } from '../../run/port-forward.js';
+import { liveControlPlane, readDependencies, titlesOf, type Dependency } from './controlplane.js';
 import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, DAPR_NAMESPACE, REDIS_SCOPE, REDIS_SECRET, REDIS_STATESTORE, RELEASE, RESILIENCY, STATESTORE_SECRET } from './settings.js';
 import { readSecret } from '../../kube/secrets.js';
@@ -41,7 +43,7 @@ export function judgeComponents(found: readonly ComponentView[], withRedis: bool
 }
 
 /** Runs the object checks; returns whether the Redis store is deployed (the probe then checks its scope). */
-export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean }> {
+export async function objectChecks(step: StepCtx, deps: readonly Dependency[]): Promise<{ withRedis: boolean }> {
   const ns = step.config.namespace;
   await runCheck(step, 'helm release', async () => {
     // The run's one read of the release (the control plane's settings came from it too).
@@ -101,9 +103,27 @@ export async function objectChecks(step: StepCtx): Promise<{ withRedis: boolean 
     });
   }
 
-  await runCheck(step, 'Kafka and PostgreSQL ready', async () => {
-    const deps = await readDependencies(step);
-    return [deps.every((d) => d.ready), deps.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ')];
+  await runCheck(step, `${titlesOf(deps)} ready`, async () => {
+    const states = await readDependencies(step, deps);
+    return [states.every((d) => d.ready), states.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ')];
   });
   return { withRedis };
+}
+
+/** When a collector was deployed (--with-zipkin): it is ready and answers on its health endpoint. */
+export async function zipkinCheck(step: StepCtx, objectsOnly: boolean): Promise<void> {
+  const deployment = await step.kube.getOptional<{ status?: { readyReplicas?: number } }>('deployment', 'zipkin').catch(() => undefined);
+  if (!deployment) return;
+  const ready = (deployment.status?.readyReplicas ?? 0) > 0;
+  if (!ready || objectsOnly) {
+    step.check('zipkin', ready, ready ? 'deployment/zipkin ready (not called: --skip-probe)' : 'deployment/zipkin has no ready pod');
+    return;
+  }
+  try {
+    const port = await new PortForward(step, { resource: 'svc/zipkin', remotePort: 9411 }).start();
+    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(10_000) });
+    step.check('zipkin', res.ok, `the collector answers GET /health with ${res.status} (through port-forward 127.0.0.1:${port})`);
+  } catch (err) {
+    step.check('zipkin', false, `the collector does not answer: ${errorMessage(err).split('\n')[0]}`);
+  }
 }
