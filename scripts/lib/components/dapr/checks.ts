@@ -105,7 +105,7 @@ export async function objectChecks(step: StepCtx, deps: readonly Dependency[]): 
 
   await runCheck(step, `${titlesOf(deps)} ready`, async () => {
     const states = await readDependencies(step, deps);
-    return [states.every((d) => d.ready), states.map((d) => `${d.title}: ${d.ready ? 'ready' : d.state}`).join('; ')];
+    return [states.every((d) => d.ready), states.map((d) => `${d.ref.title}: ${d.ready ? 'ready' : d.state}`).join('; ')];
   });
   return { withRedis };
 }

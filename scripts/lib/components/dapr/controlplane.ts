@@ -357,38 +357,21 @@ export function dependenciesOf(components: readonly (Component | undefined)[]): 
 /** "Kafka and PostgreSQL", for messages and check names. */
 export const titlesOf = (deps: readonly Dependency[]) => [...new Set(deps.map((d) => d.title))].join(' and ');
 
-export interface DependencyState {
-  name: string;
-  title: string;
-  present: boolean;
-  ready: boolean;
-  state: string;
-}
-
-const asStates = (states: readonly WorkloadState<Dependency>[]): DependencyState[] =>
-  states.map((s) => ({ name: s.ref.name, title: s.ref.title, present: s.present, ready: s.ready, state: s.state }));
-
 /** One list in the stack's namespace: the kinds of the workloads and their pods (the selectors pick each one's). */
-const listOf = (deps: readonly Dependency[]) => ({ kinds: [...new Set([...deps.map((d) => d.kind), 'pod'])].join(',') });
+const kindsOf = (deps: readonly Dependency[]) => [...new Set([...deps.map((d) => d.kind), 'pod'])].join(',');
 
-export function dependencyStates(items: readonly (WorkloadJson | PodJson)[], deps: readonly Dependency[]): DependencyState[] {
-  return asStates(workloadStates(items, deps).states);
+export async function readDependencies(step: StepCtx, deps: readonly Dependency[]): Promise<WorkloadState<Dependency>[]> {
+  return workloadStates(await step.kube.list<WorkloadJson | PodJson>(kindsOf(deps)), deps).states;
 }
 
-export async function readDependencies(step: StepCtx, deps: readonly Dependency[]): Promise<DependencyState[]> {
-  return dependencyStates(await step.kube.list<WorkloadJson | PodJson>(listOf(deps).kinds), deps);
-}
-
-function refuse(ns: string, deps: readonly Dependency[], states: readonly DependencyState[]): StepError {
+function refuse(ns: string, states: readonly WorkloadState<Dependency>[]): StepError {
   const bad = states.filter((d) => !d.ready);
-  const fixes = new Set(bad.map((b) => `./scripts/${deps.find((d) => d.name === b.name)!.script}.mts --namespace ${ns}`));
-  return new StepError(
-    `refusing to apply the Dapr components: ${bad.map((d) => `${d.title} ${d.present ? `is not ready (${d.state})` : `is not deployed in ${ns}`}`).join('; ')}. ${WHY}`,
-    {
-      fix: `${[...fixes].join(' && ')}, then re-run (docs/dapr.md#order); or --control-plane-only to install just the control plane`,
-      docs: 'daprd-component-init',
-    },
-  );
+  const what = bad.map((d) => `${d.ref.title} ${d.present ? `is not ready (${d.state})` : `is not deployed in ${ns}`}`);
+  const fixes = new Set(bad.map((d) => `./scripts/${d.ref.script}.mts --namespace ${ns}`));
+  return new StepError(`refusing to apply the Dapr components: ${what.join('; ')}. ${WHY}`, {
+    fix: `${[...fixes].join(' && ')}, then re-run (docs/dapr.md#order); or --control-plane-only to install just the control plane`,
+    docs: 'daprd-component-init',
+  });
 }
 
 const WHY = 'A sidecar whose component cannot initialise exits, so every Dapr app would crash-loop';
@@ -396,17 +379,16 @@ const WHY = 'A sidecar whose component cannot initialise exits, so every Dapr ap
 /** Before any change: each must at least exist (it may still be starting; deploy waits for it later). */
 export async function requireDependenciesDeployed(step: StepCtx, deps: readonly Dependency[]): Promise<void> {
   const states = await readDependencies(step, deps);
-  if (states.some((d) => !d.present)) throw refuse(step.config.namespace, deps, states);
+  if (states.some((d) => !d.present)) throw refuse(step.config.namespace, states);
 }
 
 /** Waits (within the step's budget) for every one to be ready; stops at once on a pod state that will not heal. */
 export async function waitForDependencies(step: StepCtx, deps: readonly Dependency[]): Promise<void> {
   const ns = step.config.namespace;
-  const refuseOn = (states: readonly WorkloadState<Dependency>[]) => refuse(ns, deps, asStates(states));
   await waitForWorkloads(step, deps, {
     what: `${titlesOf(deps)} in ${ns} to be ready`,
-    list: { ...listOf(deps), namespace: ns },
-    refuse: (states) => (states.some((s) => !s.present) ? refuseOn(states) : undefined),
-    stuck: (_pod, states) => refuseOn(states),
+    list: { kinds: kindsOf(deps), namespace: ns },
+    refuse: (states) => (states.some((s) => !s.present) ? refuse(ns, states) : undefined),
+    stuck: (_pod, states) => refuse(ns, states),
   });
 }
