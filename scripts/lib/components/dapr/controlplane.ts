@@ -197,7 +197,7 @@ export async function installControlPlane(step: StepCtx, s: DaprSettings): Promi
   const started = step.clock.now();
 
   // helm installs crds/ on the first install only; an upgrade must bring the new version's CRDs itself.
-  if (release && release.status === 'deployed') await applyChartCrds(step, helm, s);
+  if (release?.status === 'deployed') await applyRecorded(step, parseManifests(await helm.showCrds(s.chart.ref), 'helm show crds'), { logUnchanged: false });
 
   const timeoutMs = Math.max(30_000, step.deadline.remaining());
   await helm.upgradeInstall(upgradeOptions(s, timeoutMs));
@@ -238,12 +238,6 @@ async function recoverPending(step: StepCtx, helm: Helm, release: HelmRelease): 
   return helm.release(RELEASE, DAPR_NAMESPACE);
 }
 
-async function applyChartCrds(step: StepCtx, helm: Helm, s: DaprSettings): Promise<void> {
-  const crds = parseManifests(await helm.showCrds(s.chart.ref), 'helm show crds');
-  if (!crds.length) return;
-  await applyRecorded(step, crds, { logUnchanged: false });
-}
-
 /** The control-plane workloads as the readiness wait sees them: their pods carry `app: <name>`. */
 const refsOf = (workloads: readonly ControlPlaneWorkload[]) =>
   workloads.map((w) => ({ kind: w.kind, name: w.name, selector: `app=${w.app}`, namespace: DAPR_NAMESPACE }));
@@ -281,13 +275,9 @@ export async function controlPlaneChecks(step: StepCtx, workloads: readonly Cont
 /** --dry-run: the chart's own objects (CRDs, ClusterRoles, the injector webhook: the cluster-wide part), via `helm template`. */
 export async function templateControlPlane(ctx: Ctx, s: DaprSettings): Promise<{ title: string; yaml: string } | { title: string; skipped: string }> {
   const title = `the Dapr chart's objects (${s.chart.describe}), as helm would install them`;
-  const o = upgradeOptions(s);
-  const values = [
-    ...(o.valuesFiles ?? []).flatMap((f) => ['--values', f]),
-    ...Object.entries(o.setString ?? {}).flatMap(([k, v]) => ['--set-string', `${k}=${v}`]),
-  ];
+  const values = ['--values', s.valuesPath, ...Object.entries(s.chart.setString).flatMap(([k, v]) => ['--set-string', `${k}=${v}`])];
   try {
-    const r = await ctx.exec('helm', ['template', RELEASE, ...chartArgs(o.chart), '--namespace', DAPR_NAMESPACE, '--include-crds', ...values], {
+    const r = await ctx.exec('helm', ['template', RELEASE, ...chartArgs(s.chart.ref), '--namespace', DAPR_NAMESPACE, '--include-crds', ...values], {
       quiet: true,
       timeoutMs: 60_000,
     });
