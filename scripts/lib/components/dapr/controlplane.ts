@@ -240,7 +240,7 @@ async function recoverPending(step: StepCtx, helm: Helm, release: HelmRelease): 
 
 /** The control-plane workloads as the readiness wait sees them: their pods carry `app: <name>`. */
 const refsOf = (workloads: readonly ControlPlaneWorkload[]) =>
-  workloads.map((w) => ({ kind: w.kind, name: w.name, selector: `app=${w.app}`, namespace: DAPR_NAMESPACE }));
+  workloads.map((w) => ({ kind: w.kind, name: w.name, selector: `app=${w.name}`, namespace: DAPR_NAMESPACE }));
 
 /** Readiness of each control-plane workload from one `kubectl get deployment,statefulset,pod -n dapr-system`. */
 export function controlPlaneStates(items: readonly (WorkloadJson | PodJson)[], workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE) {

@@ -28,7 +28,7 @@ import { daprConnect, daprStatus } from './status.js';
 
 export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';
 export const ZIPKIN_SELECTOR = 'app.kubernetes.io/name=zipkin,app.kubernetes.io/component=dapr';
-/** Kept in the plan: the generated values are not known before a deploy (and never printed). */
+/** What the plan shows for the generated secrets (not known before a deploy, and never printed). */
 const PLANNED_SECRETS = { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' };
 
 /** What one deploy learns on its way and hands to the next action. */

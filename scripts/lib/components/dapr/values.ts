@@ -36,9 +36,8 @@ export function desiredValues(base: Values, setString: Readonly<Record<string, u
 /** The control-plane workloads the chart creates in dapr-system, with the values key of each. */
 export interface ControlPlaneWorkload {
   kind: 'deployment' | 'statefulset';
+  /** Also the value of its pods' `app` label. */
   name: string;
-  /** Value of the pods' `app` label. */
-  app: string;
   valuesKey: string;
   /** Replicas without HA. The scheduler is always 3 (hard-wired in the chart since 1.15). */
   replicas: number;
@@ -53,11 +52,11 @@ export function controlPlaneOf(scheduler: boolean): readonly ControlPlaneWorkloa
 export const SCHEDULER_OFF = { 'global.scheduler.enabled': false } as const;
 
 export const CONTROL_PLANE: readonly ControlPlaneWorkload[] = [
-  { kind: 'deployment', name: 'dapr-operator', app: 'dapr-operator', valuesKey: 'dapr_operator', replicas: 1 },
-  { kind: 'deployment', name: 'dapr-sentry', app: 'dapr-sentry', valuesKey: 'dapr_sentry', replicas: 1 },
-  { kind: 'deployment', name: 'dapr-sidecar-injector', app: 'dapr-sidecar-injector', valuesKey: 'dapr_sidecar_injector', replicas: 1 },
-  { kind: 'statefulset', name: 'dapr-placement-server', app: 'dapr-placement-server', valuesKey: 'dapr_placement', replicas: 1 },
-  { kind: 'statefulset', name: 'dapr-scheduler-server', app: 'dapr-scheduler-server', valuesKey: 'dapr_scheduler', replicas: 3 },
+  { kind: 'deployment', name: 'dapr-operator', valuesKey: 'dapr_operator', replicas: 1 },
+  { kind: 'deployment', name: 'dapr-sentry', valuesKey: 'dapr_sentry', replicas: 1 },
+  { kind: 'deployment', name: 'dapr-sidecar-injector', valuesKey: 'dapr_sidecar_injector', replicas: 1 },
+  { kind: 'statefulset', name: 'dapr-placement-server', valuesKey: 'dapr_placement', replicas: 1 },
+  { kind: 'statefulset', name: 'dapr-scheduler-server', valuesKey: 'dapr_scheduler', replicas: 3 },
 ];
 
 function get(values: Values, ...keys: string[]): unknown {
