@@ -8,14 +8,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { readVersions, VERSIONS_FILE_ENV } from '../../scripts/lib/kube/manifests.js';
 import { FAIL_RESTORE_ENV } from '../../scripts/lib/components/postgres/upgrade.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { steerNamespaceToRealNode } from '../support/real-node.js';
 import { sharedCluster } from '../support/shared-cluster.js';
-import { holdLock, KAFKA_LOCAL_PORT_LOCK } from '../support/locks.js';
 
 const NS = 'pg-upgrade';
 const NEW_TEMPLATE = `data-pg${readVersions().postgres.version.split('.')[0]}`;
@@ -30,12 +29,7 @@ const SERVICES = [
 
 const cluster = sharedCluster({ name: 'e2e-pg-upgrade', realNode: true }, (c) => steerNamespaceToRealNode(c, NS));
 
-// The kit's port-forwards pick free local ports, but other real-node files hold this lock around theirs: stay apart.
-let release: (() => void) | undefined;
-beforeAll(async () => {
-  release = await holdLock(KAFKA_LOCAL_PORT_LOCK);
-}, 660_000);
-afterAll(() => release?.());
+// No lock: the kit's PostgreSQL port-forwards pick free local ports (only Kafka's advertised ports are fixed).
 
 const kit = (script: string, args: string[], env: Record<string, string> = {}, timeoutMs = 6 * MIN) =>
   runKit(script, ['--context', cluster().context, '--namespace', NS, ...args], { env: { ...cluster().env, ...env }, timeoutMs });

@@ -12,8 +12,6 @@ const dapr = daprComponent((name) => COMPONENTS[name]);
 
 export const COMPONENTS: Readonly<Record<ComponentName, Component>> = { kafka, postgres, dapr };
 
-export const COMPONENT_NAMES: readonly ComponentName[] = Object.keys(COMPONENTS);
-
 /**
  * Deploy stages from the components' dependsOn: each stage holds what depends only on earlier stages (kafka and
  * postgres together, then dapr). --sequential: one at a time, in order.

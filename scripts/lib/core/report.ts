@@ -88,7 +88,3 @@ export function formatTable(report: Report): string {
   if (failed.length) out.push('', 'Failed checks:', ...failed);
   return out.join('\n');
 }
-
-export function formatChecks(checks: readonly Check[]): string {
-  return checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.name}${c.detail ? ` — ${c.detail}` : ''}`).join('\n');
-}

@@ -1,4 +1,4 @@
-// verify-kafka's data checks: each catalogue topic as the cluster has it (read only: partitions, leaders, in-sync
+// verify-kafka: the pods, the broker metadata, each catalogue topic as the cluster has it (read only: partitions, leaders, in-sync
 // replicas, settings), and a produce+consume round trip on a topic of the kit's own. Application topics are not
 // written to: Dapr's Kafka subscriber reads every record and knows nothing of the kit's header, so a probe message
 // there would reach the LearnFlow services (a probe on exercise.submissions would be graded).
@@ -6,22 +6,19 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
-import { formatRetention, type CatalogueTopic } from './catalogue.js';
-import { CLIENT_SETTINGS, explainKafkaError } from '../shared/kafka-client.js';
+import { formatRetention, type CatalogueTopic, type Catalogue } from './catalogue.js';
+import { CLIENT_SETTINGS, explainKafkaError, connectKafka, openEndpoint, type KafkaSession, withSession, ensureOwnTopic } from '../shared/kafka-client.js';
 import { withTimeout } from '../../core/wait.js';
-import { configChanges, showValue, type ObservedTopic } from './reconcile.js';
-import { replicationFor } from '../shared/kafka-topology.js';
+import { configChanges, showValue, type ObservedTopic, observeTopics } from './reconcile.js';
+import { replicationFor, KAFKA_SELECTOR, STATEFULSET, VERIFY_TOPIC, VERIFY_TOPIC_RETENTION_MS } from '../shared/kafka-topology.js';
+
+import { ROUND_TRIP_APP_TOPICS_FLAG } from './flags.js';
+import type { StepCtx } from '../../run/context.js';
+import { errorMessage } from '../../core/errors.js';
+import { ensureClusterReachable } from '../../preflight/checks.js';
+import { podReady } from '../../kube/pod-diagnosis.js';
 
 const { Partitioners } = kafkajs;
-
-/**
- * The kit's own topic for verify-kafka's round trip: one partition, kept an hour, read by no service. Created by
- * verify when missing (the broker does not auto-create topics).
- */
-export const VERIFY_TOPIC = 'learnflow.kit-verify';
-export const VERIFY_TOPIC_RETENTION_MS = 3_600_000;
-
-export { ensureOwnTopic } from '../shared/kafka-client.js';
 
 /** Every probe message carries this header (value "true"), for tools that look; Dapr's subscriber does not. */
 export const PROBE_HEADER = 'learnflow-kit-probe';
@@ -147,4 +144,112 @@ export async function roundTrip(
         log.debug(`probe group ${groupId} not deleted: ${explainKafkaError(e)}`),
       );
   }
+}
+
+/** 'pods ready' check; returns the StatefulSet's broker count (undefined when there is none). */
+export async function checkPods(step: StepCtx): Promise<number | undefined> {
+  const ns = step.config.namespace;
+  try {
+    const sts = await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET);
+    if (!sts) {
+      step.check('pods ready', false, `no statefulset/${STATEFULSET} in ${ns}: run ./scripts/deploy-kafka.mts`);
+      return undefined;
+    }
+    const want = sts.spec?.replicas ?? 1;
+    const pods = await step.kube.list<PodJson>('pod', { selector: KAFKA_SELECTOR });
+    const ready = pods.filter(podReady);
+    step.check(
+      'pods ready',
+      ready.length === want && pods.length === want,
+      pods.length
+        ? `${ready.length}/${want} ready: ${pods.map((p) => `${p.metadata.name} ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ')}`
+        : `no Kafka pod in ${ns}`,
+    );
+    return want;
+  } catch (err) {
+    step.check('pods ready', false, errorMessage(err).split('\n')[0]!);
+    return undefined;
+  }
+}
+
+interface PodJson {
+  metadata: { name: string };
+  status?: { phase?: string; conditions?: { type: string; status: string }[] };
+}
+
+/** verify-kafka: pods, broker metadata, every catalogue topic, and the round trip; every check recorded. */
+export async function verifyKafka(step: StepCtx, catalogue: Catalogue): Promise<void> {
+  let expected: number | undefined;
+  if (!step.config.noCluster) {
+    if (!step.preflighted) await ensureClusterReachable(step);
+    expected = await checkPods(step);
+  }
+
+  let session: KafkaSession;
+  try {
+    session = await connectKafka(step, await openEndpoint(step, expected ?? 1));
+  } catch (err) {
+    step.check('broker metadata reachable', false, errorMessage(err).split('\n')[0]!);
+    step.check('topics', false, 'not checked: no broker reachable');
+    return;
+  }
+  await withSession(session, async (s) => {
+    const ids = s.brokers.map((b) => b.nodeId).sort((a, b) => a - b);
+    const countOk = expected === undefined || s.brokers.length === expected;
+    step.check(
+      'broker metadata reachable',
+      s.brokers.length > 0 && countOk,
+      `${s.brokers.length}${expected === undefined ? '' : ` of ${expected}`} broker(s) (node ids ${ids.join(', ')}), cluster id ${s.clusterId}, via ${s.endpoint.via}`,
+    );
+    const brokers = Math.max(1, s.brokers.length);
+
+    let observed;
+    try {
+      await s.endpoint.ensure();
+      observed = await observeTopics(
+        s.admin,
+        catalogue.topics.map((t) => t.name),
+      );
+    } catch (err) {
+      step.check('topics', false, `could not read the topics: ${explainKafkaError(err)}`);
+      return;
+    }
+    for (const t of catalogue.topics) {
+      const diffs = topicDifferences(t, observed.get(t.name), brokers);
+      step.check(`topic ${t.name}`, diffs.length === 0, diffs.length ? diffs.join('; ') : describeTopic(observed.get(t.name)!));
+    }
+
+    // Application topics only with the explicit flag: their subscribers would receive the probe.
+    const appTopics = step.config.options.on(ROUND_TRIP_APP_TOPICS_FLAG) ? catalogue.topics.map((t) => t.name) : [];
+    const targets = [VERIFY_TOPIC, ...appTopics];
+    try {
+      const created = await ensureOwnTopic(s.admin, VERIFY_TOPIC, brokers, VERIFY_TOPIC_RETENTION_MS);
+      if (created) step.log.info(`created the kit's own topic ${VERIFY_TOPIC} for the round trip`);
+    } catch (err) {
+      step.log.warn(`could not create ${VERIFY_TOPIC}: ${explainKafkaError(err)}`);
+    }
+    const producer = createProbeProducer(s.kafka);
+    try {
+      await withTimeout(producer.connect(), 10_000, 'connecting the probe producer');
+    } catch (err) {
+      for (const t of targets) step.check(`round trip ${t}`, false, `producer could not connect: ${explainKafkaError(err)}`);
+      return;
+    }
+    try {
+      if (appTopics.length)
+        step.log.warn(
+          `--round-trip-app-topics: writing a probe (header ${PROBE_HEADER}: true) into ${appTopics.length} application topic(s); running services will receive it`,
+        );
+      const results = await Promise.all(
+        targets.map((t) =>
+          t === VERIFY_TOPIC || observed.has(t)
+            ? roundTrip(s.kafka, producer, s.admin, t, step.log)
+            : Promise.resolve({ ok: false, detail: 'not attempted: the topic is missing' }),
+        ),
+      );
+      targets.forEach((t, i) => step.check(`round trip ${t}`, results[i]!.ok, results[i]!.detail));
+    } finally {
+      await withTimeout(producer.disconnect(), 5_000, 'disconnecting the probe producer').catch(() => {});
+    }
+  });
 }

@@ -2,8 +2,7 @@
 // catalogue's).
 
 import { booleanFlag, flag } from '../../core/flags.js';
-import { MAX_BROKERS } from '../shared/kafka-topology.js';
-import { VERIFY_TOPIC } from './checks.js';
+import { MAX_BROKERS, VERIFY_TOPIC } from '../shared/kafka-topology.js';
 
 export const REPLICAS_FLAG = flag({
   name: 'replicas',

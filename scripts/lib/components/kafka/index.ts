@@ -6,31 +6,18 @@ import { REPLICAS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG } from './flags.js';
 import type { Ctx, StepCtx } from '../../run/context.js';
 import { budgetFlag, flagPath, KAFKA_BROKERS_FLAG, NETWORK_POLICIES_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG } from '../../core/config.js';
 import { chooseNetworkPolicies, rememberedSettings, renderSettings } from '../../run/remembered.js';
-import { errorMessage, StepError } from '../../core/errors.js';
+import { StepError } from '../../core/errors.js';
 import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
-import { ensureClusterReachable } from '../../preflight/checks.js';
 import { waitForWorkload } from '../../run/rollout.js';
 import { renderNamespace } from '../shared/namespace.js';
 import type { Component, Plan } from '../types.js';
 import { actionList, clusterReady, planLines, runActions, type Action } from '../shared/actions.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG, type Catalogue } from './catalogue.js';
-import {
-  createProbeProducer,
-  describeTopic,
-  ensureOwnTopic,
-  roundTrip,
-  topicDifferences,
-  PROBE_HEADER,
-  VERIFY_TOPIC,
-  VERIFY_TOPIC_RETENTION_MS,
-} from './checks.js';
-import { connectKafka, explainKafkaError, kafkaFailure, openEndpoint, waitForBrokers, type KafkaSession } from '../shared/kafka-client.js';
-import { withTimeout } from '../../core/wait.js';
+import { verifyKafka } from './checks.js';
 import { renderKafka } from './manifests.js';
-import type { Manifest } from '../../kube/manifests.js';
-import { applyPlan, describeAction, observeTopics, planReconcile, type TopicOutcome } from './reconcile.js';
+import { type Manifest, readVersions } from '../../kube/manifests.js';
+import { reconcileTopics } from './reconcile.js';
 import { chooseClusterId, claimName, type ClaimJson } from './cluster-id.js';
-import { podReady } from '../../kube/pod-diagnosis.js';
 import { applyRecorded } from '../../run/steps.js';
 import {
   CLUSTER_ID_ANNOTATION,
@@ -45,7 +32,6 @@ import {
 import { laptopPorts, renderStackRecord, STACK_RECORD, portsOfSlot } from '../shared/stack-record.js';
 import { kafkaConnect, kafkaStatus } from './status.js';
 import { describeUpgrade, FINALIZE_ANNOTATION, finalizeRelease, planUpgrade, releaseOf, rollBrokers, type KafkaUpgrade, type LiveKafka } from './upgrade.js';
-import { readVersions } from '../../kube/manifests.js';
 
 /** Kafka's deadline in a deploy or verify (--budget changes it). */
 const BUDGET_MS = 10 * 60_000;
@@ -56,14 +42,6 @@ function catalogueOf(ctx: Ctx): Catalogue {
 
 function replicasOf(ctx: Ctx): number {
   return ctx.config.options.get(REPLICAS_FLAG) ?? 1;
-}
-
-async function withSession<T>(session: KafkaSession, fn: (s: KafkaSession) => Promise<T>): Promise<T> {
-  try {
-    return await fn(session);
-  } finally {
-    await session.close();
-  }
 }
 
 /** What one deploy learns on its way and hands to the next action. */
@@ -227,39 +205,6 @@ function liveKafka(sts: KafkaObject, found: readonly KafkaObject[]): LiveKafka {
   };
 }
 
-async function reconcileTopics(step: StepCtx, catalogue: Catalogue, replicas: number): Promise<void> {
-  const endpoint = await openEndpoint(step, replicas);
-  const session = await connectKafka(step, endpoint);
-  await withSession(session, async (s) => {
-    if (!step.config.noCluster) await waitForBrokers(step, s, replicas);
-    const brokers = s.brokers.length;
-    step.log.info(`connected to Kafka cluster ${s.clusterId} (${brokers} broker(s)) via ${endpoint.via}`);
-    await endpoint.ensure();
-    const observed = await observeTopics(
-      s.admin,
-      catalogue.topics.map((t) => t.name),
-    ).catch((err: unknown) => {
-      throw kafkaFailure('reading the topics', err, { fix: endpoint.fix, docs: 'kafka-unreachable' });
-    });
-    const plan = planReconcile(catalogue.topics, observed, brokers);
-    for (const w of plan.warnings) step.log.warn(w);
-    if (plan.refused.length) {
-      throw new StepError(`${catalogue.source} asks for what Kafka cannot do; nothing was changed:\n${plan.refused.map((r) => `  - ${r}`).join('\n')}`, {
-        fix: `set those partition counts back to what the topics have in ${catalogue.source} (or delete and recreate the topic by hand, losing its messages)`,
-        docs: 'kafka-partitions-shrink',
-      });
-    }
-    const outcome = await applyPlan(s.admin, plan, (a) => step.log.info(`topic ${a.topic}: ${describeAction(a)}`));
-    const counts: Record<TopicOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
-    for (const t of catalogue.topics) {
-      const what = outcome[t.name]!;
-      counts[what]++;
-      step.change(`topic ${t.name}`, what);
-    }
-    step.log.ok(`${catalogue.topics.length} topics: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged`);
-  });
-}
-
 export const kafka: Component = {
   name: 'kafka',
   title: 'Kafka',
@@ -291,82 +236,7 @@ export const kafka: Component = {
     return { manifests, actions: run.upgrade ? [describeUpgrade(run.upgrade)] : [] };
   },
 
-  async verify(step: StepCtx): Promise<void> {
-    const catalogue = catalogueOf(step);
-    let expected: number | undefined;
-    if (!step.config.noCluster) {
-      if (!step.preflighted) await ensureClusterReachable(step);
-      expected = await checkPods(step);
-    }
-
-    let session: KafkaSession;
-    try {
-      session = await connectKafka(step, await openEndpoint(step, expected ?? 1));
-    } catch (err) {
-      step.check('broker metadata reachable', false, errorMessage(err).split('\n')[0]!);
-      step.check('topics', false, 'not checked: no broker reachable');
-      return;
-    }
-    await withSession(session, async (s) => {
-      const ids = s.brokers.map((b) => b.nodeId).sort((a, b) => a - b);
-      const countOk = expected === undefined || s.brokers.length === expected;
-      step.check(
-        'broker metadata reachable',
-        s.brokers.length > 0 && countOk,
-        `${s.brokers.length}${expected === undefined ? '' : ` of ${expected}`} broker(s) (node ids ${ids.join(', ')}), cluster id ${s.clusterId}, via ${s.endpoint.via}`,
-      );
-      const brokers = Math.max(1, s.brokers.length);
-
-      let observed;
-      try {
-        await s.endpoint.ensure();
-        observed = await observeTopics(
-          s.admin,
-          catalogue.topics.map((t) => t.name),
-        );
-      } catch (err) {
-        step.check('topics', false, `could not read the topics: ${explainKafkaError(err)}`);
-        return;
-      }
-      for (const t of catalogue.topics) {
-        const diffs = topicDifferences(t, observed.get(t.name), brokers);
-        step.check(`topic ${t.name}`, diffs.length === 0, diffs.length ? diffs.join('; ') : describeTopic(observed.get(t.name)!));
-      }
-
-      // Application topics only with the explicit flag: their subscribers would receive the probe.
-      const appTopics = step.config.options.on(ROUND_TRIP_APP_TOPICS_FLAG) ? catalogue.topics.map((t) => t.name) : [];
-      const targets = [VERIFY_TOPIC, ...appTopics];
-      try {
-        const created = await ensureOwnTopic(s.admin, VERIFY_TOPIC, brokers, VERIFY_TOPIC_RETENTION_MS);
-        if (created) step.log.info(`created the kit's own topic ${VERIFY_TOPIC} for the round trip`);
-      } catch (err) {
-        step.log.warn(`could not create ${VERIFY_TOPIC}: ${explainKafkaError(err)}`);
-      }
-      const producer = createProbeProducer(s.kafka);
-      try {
-        await withTimeout(producer.connect(), 10_000, 'connecting the probe producer');
-      } catch (err) {
-        for (const t of targets) step.check(`round trip ${t}`, false, `producer could not connect: ${explainKafkaError(err)}`);
-        return;
-      }
-      try {
-        if (appTopics.length)
-          step.log.warn(
-            `--round-trip-app-topics: writing a probe (header ${PROBE_HEADER}: true) into ${appTopics.length} application topic(s); running services will receive it`,
-          );
-        const results = await Promise.all(
-          targets.map((t) =>
-            t === VERIFY_TOPIC || observed.has(t)
-              ? roundTrip(s.kafka, producer, s.admin, t, step.log)
-              : Promise.resolve({ ok: false, detail: 'not attempted: the topic is missing' }),
-          ),
-        );
-        targets.forEach((t, i) => step.check(`round trip ${t}`, results[i]!.ok, results[i]!.detail));
-      } finally {
-        await withTimeout(producer.disconnect(), 5_000, 'disconnecting the probe producer').catch(() => {});
-      }
-    });
-  },
+  verify: (step: StepCtx) => verifyKafka(step, catalogueOf(step)),
 
   // The volumes hold every topic and message; each claim records the cluster id, so a re-deploy picks them up.
   owned: [
@@ -374,34 +244,3 @@ export const kafka: Component = {
     { kinds: 'pvc', selector: KAFKA_SELECTOR, data: 'the Kafka volumes (topics and messages)' },
   ],
 };
-
-interface PodJson {
-  metadata: { name: string };
-  status?: { phase?: string; conditions?: { type: string; status: string }[] };
-}
-
-/** 'pods ready' check; returns the StatefulSet's broker count (undefined when there is none). */
-async function checkPods(step: StepCtx): Promise<number | undefined> {
-  const ns = step.config.namespace;
-  try {
-    const sts = await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET);
-    if (!sts) {
-      step.check('pods ready', false, `no statefulset/${STATEFULSET} in ${ns}: run ./scripts/deploy-kafka.mts`);
-      return undefined;
-    }
-    const want = sts.spec?.replicas ?? 1;
-    const pods = await step.kube.list<PodJson>('pod', { selector: KAFKA_SELECTOR });
-    const ready = pods.filter(podReady);
-    step.check(
-      'pods ready',
-      ready.length === want && pods.length === want,
-      pods.length
-        ? `${ready.length}/${want} ready: ${pods.map((p) => `${p.metadata.name} ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ')}`
-        : `no Kafka pod in ${ns}`,
-    );
-    return want;
-  } catch (err) {
-    step.check('pods ready', false, errorMessage(err).split('\n')[0]!);
-    return undefined;
-  }
-}

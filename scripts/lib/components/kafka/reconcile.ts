@@ -1,13 +1,15 @@
 // Catalogue vs. what the cluster has: a pure plan (create / update / unchanged per topic, plus what the kit
-// refuses to do), then its application through the admin API. Never deletes a topic or a partition.
+// refuses to do), then its application through the admin API (reconcileTopics: deploy's topic step). Never deletes a
+// topic or a partition.
 
 import kafkajs, { type Admin, type ITopicMetadata } from 'kafkajs';
+import { StepError } from '../../core/errors.js';
+import { desiredConfigs, formatRetention, normaliseCleanup, type CatalogueTopic, type Catalogue } from './catalogue.js';
+import { kafkaFailure, TOPIC_RESOURCE, connectKafka, openEndpoint, waitForBrokers, withSession } from '../shared/kafka-client.js';
+import { replicationFor } from '../shared/kafka-topology.js';
+import type { StepCtx } from '../../run/context.js';
 
 const { ConfigSource } = kafkajs;
-import { StepError } from '../../core/errors.js';
-import { desiredConfigs, formatRetention, normaliseCleanup, type CatalogueTopic } from './catalogue.js';
-import { kafkaFailure, TOPIC_RESOURCE } from '../shared/kafka-client.js';
-import { replicationFor } from '../shared/kafka-topology.js';
 
 export interface ObservedConfig {
   value: string | null;
@@ -228,4 +230,37 @@ export async function observeTopics(admin: Admin, names: readonly string[]): Pro
     });
   }
   return out;
+}
+
+export async function reconcileTopics(step: StepCtx, catalogue: Catalogue, replicas: number): Promise<void> {
+  const endpoint = await openEndpoint(step, replicas);
+  const session = await connectKafka(step, endpoint);
+  await withSession(session, async (s) => {
+    if (!step.config.noCluster) await waitForBrokers(step, s, replicas);
+    const brokers = s.brokers.length;
+    step.log.info(`connected to Kafka cluster ${s.clusterId} (${brokers} broker(s)) via ${endpoint.via}`);
+    await endpoint.ensure();
+    const observed = await observeTopics(
+      s.admin,
+      catalogue.topics.map((t) => t.name),
+    ).catch((err: unknown) => {
+      throw kafkaFailure('reading the topics', err, { fix: endpoint.fix, docs: 'kafka-unreachable' });
+    });
+    const plan = planReconcile(catalogue.topics, observed, brokers);
+    for (const w of plan.warnings) step.log.warn(w);
+    if (plan.refused.length) {
+      throw new StepError(`${catalogue.source} asks for what Kafka cannot do; nothing was changed:\n${plan.refused.map((r) => `  - ${r}`).join('\n')}`, {
+        fix: `set those partition counts back to what the topics have in ${catalogue.source} (or delete and recreate the topic by hand, losing its messages)`,
+        docs: 'kafka-partitions-shrink',
+      });
+    }
+    const outcome = await applyPlan(s.admin, plan, (a) => step.log.info(`topic ${a.topic}: ${describeAction(a)}`));
+    const counts: Record<TopicOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
+    for (const t of catalogue.topics) {
+      const what = outcome[t.name]!;
+      counts[what]++;
+      step.change(`topic ${t.name}`, what);
+    }
+    step.log.ok(`${catalogue.topics.length} topics: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged`);
+  });
 }

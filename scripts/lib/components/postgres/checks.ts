@@ -1,12 +1,17 @@
-// verify-postgres's data checks: schema, seed, and a write/read round trip that is rolled back.
+// verify-postgres's checks: the cluster side (pod, volume, endpoints), the data (schema, seed, a write/read round trip
+// that is rolled back) and each service's login to its own database.
 
 import { inTransaction } from '../shared/postgres-client.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import type { LoginProbe } from '../shared/postgres-connection.js';
+import { type LoginProbe } from '../shared/postgres-connection.js';
 import type { StepCtx } from '../../run/context.js';
 import { CURRICULUM_TOPICS, EXPECTED_FOREIGN_KEYS, EXPECTED_TABLES, TEST_USERS } from './expected-schema.js';
 import { runCheck } from '../../run/steps.js';
+import { PG_NAME, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
+import { readSecrets, type SecretValues } from '../../kube/secrets.js';
+import { podReady } from '../../kube/pod-diagnosis.js';
+import { type ServiceDatabase } from './service-databases.js';
 
 export async function checkData(step: StepCtx, client: pg.Client, probe: LoginProbe): Promise<void> {
   const { rows: version } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
@@ -113,4 +118,77 @@ export async function checkPasswordRequired(step: StepCtx, client: pg.Client, pr
   } else {
     step.check('password required', false, `a login with a wrong password failed for another reason: ${r.message}`);
   }
+}
+
+/**
+ * With real logins through the kit's connection path: each service reaches its own database with the password in
+ * its Secret, and is refused the others'. A Secret whose password no longer matches is found here.
+ */
+export async function checkServiceDatabases(step: StepCtx, probe: LoginProbe, services: readonly ServiceDatabase[]): Promise<void> {
+  const kept = await readSecrets(
+    step,
+    services.map((s) => s.secret),
+  ).catch(() => new Map<string, SecretValues>());
+  for (const s of services) {
+    const name = `service database ${s.database}`;
+    const password = kept.get(s.secret)?.get('password');
+    if (!password) {
+      step.check(name, false, `no Secret ${s.secret} with a password: run ./scripts/deploy-postgres.mts`);
+      continue;
+    }
+    const own = await probe(s.role, password, s.database);
+    if (!own.ok) {
+      const why =
+        own.code === '28P01'
+          ? `the password in Secret ${s.secret} does not match the database's (fix: ./scripts/deploy-postgres.mts sets it again)`
+          : own.message;
+      step.check(name, false, `${s.role} cannot log in to ${s.database}: ${why}`);
+      continue;
+    }
+    const others = services.filter((o) => o.database !== s.database);
+    const let_in = [];
+    for (const o of others) if ((await probe(s.role, password, o.database)).ok) let_in.push(o.database);
+    step.check(
+      name,
+      let_in.length === 0,
+      let_in.length
+        ? `${s.role} can also open ${let_in.join(', ')}: CONNECT is not revoked from PUBLIC there (./scripts/deploy-postgres.mts revokes it)`
+        : `${s.role} logs in with Secret ${s.secret}${others.length ? `; refused ${others.map((o) => o.database).join(', ')}` : ''}`,
+    );
+  }
+}
+
+export async function checkClusterSide(step: StepCtx): Promise<void> {
+  const ns = step.config.namespace;
+  await runCheck(step, 'pod ready', async () => {
+    const pods = await step.kube.list<{ metadata: { name: string }; status?: { conditions?: { type: string; status: string }[]; phase?: string } }>('pod', {
+      selector: POSTGRES_SELECTOR,
+    });
+    const ready = pods.filter(podReady);
+    return [
+      pods.length > 0 && ready.length === pods.length,
+      pods.length
+        ? pods.map((p) => `${p.metadata.name}: ${ready.includes(p) ? 'ready' : (p.status?.phase ?? 'unknown')}`).join(', ')
+        : `no PostgreSQL pod in ${ns}`,
+    ];
+  });
+  await runCheck(step, 'volume bound', async () => {
+    const pvcs = await step.kube.list<{ metadata: { name: string }; status?: { phase?: string; capacity?: { storage?: string } } }>('pvc', {
+      selector: POSTGRES_SELECTOR,
+    });
+    const bound = pvcs.filter((p) => p.status?.phase === 'Bound');
+    return [
+      pvcs.length > 0 && bound.length === pvcs.length,
+      pvcs.length
+        ? pvcs.map((p) => `${p.metadata.name}: ${p.status?.phase ?? '?'}${p.status?.capacity?.storage ? ` ${p.status.capacity.storage}` : ''}`).join(', ')
+        : `no PersistentVolumeClaim in ${ns}`,
+    ];
+  });
+  await runCheck(step, 'service endpoints', async () => {
+    const slices = await step.kube.list<{ endpoints?: { conditions?: { ready?: boolean } }[] }>('endpointslices', {
+      selector: 'kubernetes.io/service-name=postgresql',
+    });
+    const ready = slices.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).length;
+    return [ready > 0, ready ? `svc/${PG_NAME} has ${ready} ready endpoint(s)` : `svc/${PG_NAME} has no ready endpoints`];
+  });
 }

@@ -4,6 +4,12 @@
 import { inTransaction } from '../shared/postgres-client.js';
 import type pg from 'pg';
 import { scramVerifier } from '../shared/postgres-scram.js';
+import { PG_NAME, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
+import type { StepCtx } from '../../run/context.js';
+import { errorMessage, StepError } from '../../core/errors.js';
+import { waitForWorkload } from '../../run/rollout.js';
+import { DB_USER, generatePassword, SECRET_NAME } from '../shared/postgres-credentials.js';
+import { renderPostgres } from './manifests.js';
 
 export async function setRolePassword(client: pg.Client, role: string, password: string): Promise<void> {
   const verifier = scramVerifier(password);
@@ -14,4 +20,25 @@ export async function setRolePassword(client: pg.Client, role: string, password:
     if (rows.length > 0) await client.query(`SET LOCAL pg_stat_statements.track_utility = off`);
     await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD ${client.escapeLiteral(verifier)}`);
   });
+}
+
+export async function rotateCredentials(step: StepCtx, client: pg.Client): Promise<void> {
+  const ns = step.config.namespace;
+  const password = generatePassword();
+  step.secrets.add(password);
+  await setRolePassword(client, DB_USER, password);
+  // The Secret follows at once: a failure between the two is reported with the way back.
+  try {
+    await step.kube.apply(renderPostgres(ns, password).filter((m) => m.kind === 'Secret'));
+  } catch (err) {
+    throw new StepError(`the new password is set in PostgreSQL but the Secret ${SECRET_NAME} could not be updated: ${errorMessage(err)}`, {
+      fix: `re-run ./scripts/deploy-postgres.mts --rotate-secrets --namespace ${ns} once the cluster answers`,
+    });
+  }
+  step.change(`secret/${SECRET_NAME}`, 'rotated');
+  await step.kube.run(['rollout', 'restart', 'statefulset/postgresql', '-n', ns]);
+  await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
+  step.log.ok(
+    `rotated the password of ${DB_USER}; Secret ${SECRET_NAME} updated and statefulset/postgresql restarted (apps that read the Secret at start need a restart too)`,
+  );
 }

@@ -2,17 +2,22 @@
 // service owning one database that PUBLIC may not CONNECT to, a generated password reused on re-runs, and a Secret
 // per service with everything an app needs to connect. Checked before changed, so a re-run reports "unchanged".
 
-import { libpqConnectionString, PG_NAME } from '../shared/postgres-topology.js';
+import { libpqConnectionString, PG_NAME, PG_PORT, pgServiceHost } from '../shared/postgres-topology.js';
 import { inTransaction } from '../shared/postgres-client.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type pg from 'pg';
 import { parse } from 'yaml';
 import { StepError, UsageError } from '../../core/errors.js';
 import { flag } from '../../core/flags.js';
-import type { Manifest } from '../../kube/manifests.js';
+import { type Manifest } from '../../kube/manifests.js';
 import { ensureLoginRole, ident, type RoleChanges } from '../shared/postgres-roles.js';
 import { shownPath } from '../../core/config.js';
 import { SSLMODE_FOLLOWS_LABEL } from '../shared/postgres-tls.js';
+import type { StepCtx } from '../../run/context.js';
+import { deleteBySelector } from '../../kube/kubectl.js';
+import { type PgConnector } from '../shared/postgres-connection.js';
+import { generatePassword } from '../shared/postgres-credentials.js';
+import { readSecrets } from '../../kube/secrets.js';
 
 export const DEFAULT_SERVICE_DATABASES = 'k8s/postgres/service-databases.yaml';
 
@@ -182,7 +187,63 @@ export async function dropServiceDatabase(client: pg.Client, role: string, datab
   return changes;
 }
 
-/** A service name on the command line, as the Secret and role know it. */
-export function roleOf(service: string): string {
-  return service.replace(/-/g, '_');
+/** Each service's role, database and Secret; roles the file no longer names are reported (or dropped with --prune). */
+export async function reconcileServiceDatabases(
+  step: StepCtx,
+  db: { client: pg.Client; more?: PgConnector },
+  services: readonly ServiceDatabase[],
+  prune: readonly string[],
+  tlsOn: boolean,
+): Promise<void> {
+  const { client } = db;
+  const ns = step.config.namespace;
+  const existing = await readSecrets(
+    step,
+    services.map((s) => s.secret),
+  );
+  const passwords = services.map((s) => existing.get(s.secret)?.get('password') ?? generatePassword());
+  for (const p of passwords) step.secrets.add(p);
+  // With more connections (--pg-url), each service on its own, all at once: CREATE DATABASE copies the template (a
+  // quarter second or more each) and the services' databases and logins are independent. Else one after another.
+  const more = db.more;
+  const ensure = async (s: ServiceDatabase, i: number) => {
+    const c = i === 0 || !more ? client : await more();
+    try {
+      return await ensureServiceDatabase(c, s, passwords[i]!);
+    } finally {
+      if (c !== client) await c.end().catch(() => {});
+    }
+  };
+  const changes: Awaited<ReturnType<typeof ensureServiceDatabase>>[] = [];
+  if (more) {
+    const settled = await Promise.allSettled(services.map(ensure));
+    // Every one has finished (none is left running on a connection about to close) before the first failure is told.
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const r of settled) if (r.status === 'fulfilled') changes.push(r.value);
+  } else {
+    for (const [i, s] of services.entries()) changes.push(await ensure(s, i));
+  }
+  for (const change of changes) for (const [k, v] of Object.entries(change)) step.change(k, v);
+  const secrets: Manifest[] = services.map((s, i) =>
+    renderServiceSecret(ns, s, passwords[i]!, { host: pgServiceHost(ns), port: PG_PORT, sslmode: tlsOn ? 'require' : 'prefer' }),
+  );
+  const outcome = await step.kube.apply(secrets);
+  for (const [k, v] of Object.entries(outcome)) step.change(k, v);
+  if (services.length) step.log.ok(`service databases: ${services.map((s) => `${s.database} (${s.service}, Secret ${s.secret})`).join(', ')}`);
+  const pruned: string[] = [];
+  for (const orphan of await orphanedServiceRoles(client, services)) {
+    const service = orphan.role.replace(/_/g, '-');
+    if (!prune.includes(service)) {
+      step.log.warn(
+        `role ${orphan.role}${orphan.databases.length ? ` and database ${orphan.databases.join(', ')}` : ''} belong to service ${service}, which the service databases file no longer lists: kept (./scripts/deploy-postgres.mts --prune ${service} drops them and their data)`,
+      );
+      continue;
+    }
+    for (const [k, v] of Object.entries(await dropServiceDatabase(client, orphan.role, orphan.databases))) step.change(k, v);
+    await deleteBySelector(step, 'secret', `learnflow.dev/service=${service}`);
+    pruned.push(service);
+    step.log.ok(`pruned service ${service}: ${orphan.databases.join(', ') || 'no database'}, role ${orphan.role}, Secret ${service}-db`);
+  }
+  for (const p of prune.filter((x) => !pruned.includes(x))) step.log.warn(`--prune ${p}: the kit made no database for such a service; nothing dropped`);
 }

@@ -206,3 +206,11 @@ export async function ensureOwnTopic(admin: Admin, topic: string, brokers: numbe
     `creating topic ${topic}`,
   );
 }
+
+export async function withSession<T>(session: KafkaSession, fn: (s: KafkaSession) => Promise<T>): Promise<T> {
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}

@@ -119,3 +119,10 @@ interface StatefulSetEnv {
 export function deployedClusterId(sts: StatefulSetEnv | undefined): string | undefined {
   return sts?.spec?.template?.spec?.containers?.find((c) => c.name === 'kafka')?.env?.find((e) => e.name === 'CLUSTER_ID')?.value;
 }
+
+/**
+ * The kit's own topic for verify-kafka's round trip: one partition, kept an hour, read by no service. Created by
+ * verify when missing (the broker does not auto-create topics).
+ */
+export const VERIFY_TOPIC = 'learnflow.kit-verify';
+export const VERIFY_TOPIC_RETENTION_MS = 3_600_000;

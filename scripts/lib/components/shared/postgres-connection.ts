@@ -9,25 +9,27 @@ import { PortForward } from '../../run/port-forward.js';
 import { DB_NAME, DB_USER, requirePassword } from './postgres-credentials.js';
 import { readTls, TLS_SECRET, type TlsMaterial } from './postgres-tls.js';
 
-export async function openPostgres(step: StepCtx): Promise<pg.Client> {
-  return (await postgresConnector(step))();
-}
-
 /** Opens connections to the deployed PostgreSQL, all through one port-forward (or to --pg-url). */
 export type PgConnector = () => Promise<pg.Client>;
 
-async function postgresConnector(step: StepCtx): Promise<PgConnector> {
+/** What a deploy already holds (the password it applied, the certificate it serves), so it is not read back. */
+export interface KnownCredentials {
+  password: string;
+  tls: TlsMaterial | undefined;
+}
+
+async function postgresConnector(step: StepCtx, known?: KnownCredentials): Promise<PgConnector> {
   if (step.config.pgUrl) {
     const pgUrl = step.config.pgUrl;
     step.log.info(`connecting to ${describePgUrl(pgUrl)} (--pg-url)`);
     return () => connectPg(pgUrl);
   }
-  const password = await requirePassword(step);
+  const password = known?.password ?? (await requirePassword(step));
   const forward = new PortForward(step, { resource: `svc/${PG_NAME}`, remotePort: PG_PORT });
   const port = await forward.start();
   const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DB_NAME}`;
   step.log.info(`connecting through port-forward 127.0.0.1:${port} -> svc/${PG_NAME}:${PG_PORT}`);
-  const tls = await readTls(step);
+  const tls = known ? known.tls : await readTls(step);
   const connect = async () => connectPg(url, { ssl: await sslFor(tls, '127.0.0.1', port, step) });
   return async () => {
     try {
@@ -65,8 +67,12 @@ export type LoginProbe = (user: string, password: string, database: string) => P
  * with an error there (seen with TLS on: the real-node test) makes kubectl drop the forward and every connection
  * on it.
  */
-export async function withPostgres<T>(step: StepCtx, fn: (client: pg.Client, probe: LoginProbe, more?: PgConnector) => Promise<T>): Promise<T> {
-  const connect = await postgresConnector(step);
+export async function withPostgres<T>(
+  step: StepCtx,
+  fn: (client: pg.Client, probe: LoginProbe, more?: PgConnector) => Promise<T>,
+  known?: KnownCredentials,
+): Promise<T> {
+  const connect = await postgresConnector(step, known);
   const client = await connect();
   try {
     return await fn(client, step.config.pgUrl ? (u, p, d) => tryLogin(client, u, p, d) : inPodLogin(step), step.config.pgUrl ? connect : undefined);

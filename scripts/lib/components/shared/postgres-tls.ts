@@ -2,12 +2,12 @@
 // Secret postgresql-tls; the Dapr state store then connects with sslmode=require. The private key
 // never appears in argv or logs: openssl writes it to a private temporary folder we read and delete.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Ctx } from '../../run/context.js';
+import type { Ctx, StepCtx } from '../../run/context.js';
 import { EnvironmentError, UsageError } from '../../core/errors.js';
-import type { Manifest } from '../../kube/manifests.js';
+import { type Manifest } from '../../kube/manifests.js';
 import { readSecret } from '../../kube/secrets.js';
 
 export const TLS_SECRET = 'postgresql-tls';
@@ -136,4 +136,34 @@ export const SSLMODE_FOLLOWS_LABEL = 'learnflow.dev/postgres-sslmode';
 /** The connection string with its sslmode set; unchanged when it already says so. */
 export function withSslMode(connectionString: string, mode: 'require' | 'prefer'): string {
   return /\bsslmode=\S+/.test(connectionString) ? connectionString.replace(/\bsslmode=\S+/, `sslmode=${mode}`) : `${connectionString} sslmode=${mode}`;
+}
+
+/** TLS was turned on or off: clients that declared their connection string (label) get the matching sslmode. */
+export async function syncClientSslModes(step: StepCtx, tlsOn: boolean): Promise<void> {
+  const mode = tlsOn ? 'require' : 'prefer';
+  const secrets = await step.kube.list<{ metadata: { name: string }; data?: Record<string, string> }>('secret', {
+    selector: `${SSLMODE_FOLLOWS_LABEL}=follow`,
+  });
+  for (const secret of secrets) {
+    const encoded = secret.data?.connectionString;
+    if (!encoded) continue;
+    const before = Buffer.from(encoded, 'base64').toString('utf8');
+    step.secrets.add(before);
+    const after = withSslMode(before, mode);
+    if (after === before) continue;
+    step.secrets.add(after);
+    // The patch goes through a private file: the connection string holds a password, which must not reach argv.
+    const encodedAfter = Buffer.from(after).toString('base64');
+    step.secrets.add(encodedAfter);
+    const dir = mkdtempSync(path.join(tmpdir(), 'lf-patch-'));
+    try {
+      const file = path.join(dir, 'patch.json');
+      writeFileSync(file, JSON.stringify({ data: { connectionString: encodedAfter } }), { mode: 0o600 });
+      await step.kube.run(['patch', 'secret', secret.metadata.name, '-n', step.config.namespace, '--type', 'merge', '--patch-file', file], { quiet: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    step.change(`secret/${secret.metadata.name}`, `sslmode=${mode}`);
+    step.log.info(`secret/${secret.metadata.name}: sslmode=${mode} (PostgreSQL TLS ${tlsOn ? 'on' : 'off'}); restart the apps that use it to pick it up`);
+  }
 }

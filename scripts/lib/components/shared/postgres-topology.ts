@@ -4,8 +4,6 @@
 /** The StatefulSet, its Service, its container and its pod-name prefix all carry this name (k8s/postgres/). */
 export const PG_NAME = 'postgresql';
 export const PG_POD = `${PG_NAME}-0`;
-/** The claim holding the data directory (volumeClaimTemplate "data" of the StatefulSet). */
-export const PG_DATA_CLAIM = `data-${PG_POD}`;
 export const POSTGRES_SELECTOR = `app.kubernetes.io/name=${PG_NAME}`;
 export const PG_PORT = 5432;
 
