@@ -1,6 +1,6 @@
-import { capacityHint, clusterFlavour, formatResources, freeCapacity, type NodeJson, type PodJsonForCapacity, type Resources } from './capacity.js';
 // Checks before any change. Each failure is an EnvironmentError (exit 3) with cause and fix.
 
+import { capacityHint, clusterFlavour, formatResources, freeCapacity, type NodeJson, type PodJsonForCapacity, type Resources } from './capacity.js';
 import { CONTEXT_FLAG } from '../core/config.js';
 import { perRun, type Ctx } from '../run/context.js';
 import { CommandError, EnvironmentError, errorMessage } from '../core/errors.js';

@@ -5,6 +5,7 @@ import type { StepCtx } from './context.js';
 import { diagnosePod, type PodDiagnosis, type PodJson } from '../kube/pod-diagnosis.js';
 import { errorMessage, indent, StepError } from '../core/errors.js';
 import { waitFor } from '../core/wait.js';
+import { labelSelectorMatches } from '../kube/selector.js';
 
 export interface WorkloadRef {
   kind: 'statefulset' | 'deployment';
@@ -64,14 +65,6 @@ export interface WorkloadState<R extends WorkloadRef = WorkloadRef> {
   state: string;
 }
 
-/** Whether a pod carries every label of an equality selector ("a=b,c=d"). */
-function selects(selector: string, labels: Record<string, string> = {}): boolean {
-  return selector.split(',').every((term) => {
-    const [k, v] = term.split('=');
-    return labels[k!.trim()] === v?.trim();
-  });
-}
-
 /** Readiness of each workload from one list of workloads and pods (each pod counted for the workloads it selects). */
 export function workloadStates<R extends WorkloadRef>(
   items: readonly (WorkloadJson | PodJson)[],
@@ -79,7 +72,7 @@ export function workloadStates<R extends WorkloadRef>(
   o: { listedBySelector?: boolean } = {},
 ): { states: WorkloadState<R>[]; pods: PodDiagnosis[] } {
   // A list made with the one workload's own selector holds only its pods.
-  const ofRef = (ref: R, labels?: Record<string, string>) => o.listedBySelector || selects(ref.selector, labels);
+  const ofRef = (ref: R, labels?: Record<string, string>) => o.listedBySelector || labelSelectorMatches(ref.selector, labels ?? {}) === true;
   const rawPods = items.filter((i): i is PodJson => (i as { kind?: string }).kind === 'Pod');
   const pods = rawPods.map((p) => ({ labels: p.metadata.labels, d: diagnosePod(p) }));
   const states = refs.map((ref) => {
