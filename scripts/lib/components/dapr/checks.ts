@@ -11,7 +11,7 @@ import { CONFIGURATION, DAPR_NAMESPACE, REDIS_SCOPE, REDIS_SECRET, REDIS_STATEST
 import { readSecret } from '../../kube/secrets.js';
 import { runCheck } from '../../run/steps.js';
 
-export const DAPR_CRDS = ['components.dapr.io', 'configurations.dapr.io', 'resiliencies.dapr.io', 'subscriptions.dapr.io'] as const;
+const DAPR_CRDS = ['components.dapr.io', 'configurations.dapr.io', 'resiliencies.dapr.io', 'subscriptions.dapr.io'] as const;
 
 interface DaprObject {
   kind: string;
@@ -20,24 +20,17 @@ interface DaprObject {
   scopes?: string[];
 }
 
-export interface ComponentView {
-  name: string;
-  type?: string;
-  version?: string;
-  scopes?: string[];
-}
-
-/** Compares what is in the namespace with what deploy applies. Pure, for tests. */
-export function judgeComponents(found: readonly ComponentView[], withRedis: boolean): [boolean, string] {
+/** Compares the Components in the namespace with what deploy applies. */
+function judgeComponents(found: readonly DaprObject[], withRedis: boolean): [boolean, string] {
   const problems: string[] = [];
   const seen: string[] = [];
   for (const want of expectedComponents(withRedis)) {
-    const c = found.find((f) => f.name === want.name);
+    const c = found.find((f) => f.metadata.name === want.name)?.spec;
     if (!c) problems.push(`${want.name} missing`);
     else if (c.type !== want.type || c.version !== want.version) problems.push(`${want.name} is ${c.type} ${c.version}, expected ${want.type} ${want.version}`);
     else seen.push(`${want.name} (${want.type} ${want.version})`);
   }
-  const redis = found.find((f) => f.name === REDIS_STATESTORE);
+  const redis = found.find((f) => f.metadata.name === REDIS_STATESTORE);
   if (redis && !(redis.scopes ?? []).includes(REDIS_SCOPE)) problems.push(`${REDIS_STATESTORE} is not scoped to ${REDIS_SCOPE}`);
   return [problems.length === 0, problems.length ? problems.join('; ') : seen.join(', ')];
 }
@@ -61,9 +54,8 @@ export async function objectChecks(step: StepCtx, deps: readonly Dependency[]): 
 
   let withRedis = false;
   await runCheck(step, 'components', async () => {
-    const list = await step.kube.list<DaprObject>('components.dapr.io');
-    const found = list.map((c) => ({ name: c.metadata.name, type: c.spec?.type, version: c.spec?.version, scopes: c.scopes }));
-    withRedis = found.some((c) => c.name === REDIS_STATESTORE);
+    const found = await step.kube.list<DaprObject>('components.dapr.io');
+    withRedis = found.some((c) => c.metadata.name === REDIS_STATESTORE);
     return judgeComponents(found, withRedis);
   });
 
