@@ -1,7 +1,7 @@
 // scripts/images.mts: the image list comes from the rendered manifests, the components' declared extras and the
 // Dapr chart (the chart's image names are checked against the real chart in test/integration/dapr-chart-values.test.ts).
 
-import { DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry } from '../../scripts/lib/components/dapr/chart-images.js';
+import { DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry } from '../../scripts/lib/components/dapr/values.js';
 import { describe, expect, it } from 'vitest';
 import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
