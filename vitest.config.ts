@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { HeavyFirstSequencer } from './test/support/sequencer.js';
 
 // Layers: test/unit (fake exec, fake clock, nothing provisioned), test/cli (the entry scripts as processes, no
 // cluster), test/integration (real PostgreSQL, Kafka, API server, real node), test/e2e (the entry scripts against
@@ -12,6 +13,7 @@ export default defineConfig({
     // Real servers per file; two cores: keep file-level parallelism modest.
     maxWorkers: 2,
     fileParallelism: true,
+    sequence: { sequencer: HeavyFirstSequencer },
     reporters: ['default'],
   },
 });

@@ -3,8 +3,7 @@
 // Lists every image the stack pulls and prints the commands to pre-load them into minikube, kind or k3d; --load
 // runs them; save FILE / load FILE carry the images and the Dapr chart to a machine without network.
 import { COMPONENTS } from './lib/components/index.js';
-import { imagesScript, splitImagesArgs } from './lib/tools/images.js';
+import { imagesScript } from './lib/tools/images.js';
 import { runScript } from './lib/cli/run.js';
 
-const { command, file, rest } = splitImagesArgs(process.argv.slice(2));
-runScript(imagesScript(async () => Object.values(COMPONENTS), { command, file }), rest);
+runScript(imagesScript(async () => Object.values(COMPONENTS)), process.argv.slice(2));

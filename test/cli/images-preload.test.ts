@@ -3,8 +3,8 @@
 // (--for or the current context) image by image. The real entry script runs against fake tools on PATH.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDockerInfo, toArch } from '../../scripts/lib/tools/images/detect.js';
-import { checkImagesUsage, splitImagesArgs } from '../../scripts/lib/tools/images.js';
+import { parseDockerInfo, toArch } from '../../scripts/lib/tools/images/target.js';
+import { checkImagesUsage } from '../../scripts/lib/tools/images.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { parseFlags } from '../../scripts/lib/core/flags.js';
 import { COMMON_FLAGS } from '../../scripts/lib/core/config.js';
@@ -173,15 +173,15 @@ describe('--load', () => {
 
 describe('bad usage is exit 2 naming what is wrong', () => {
   const parse = (argv: string[]) => {
-    const { command, file, rest } = splitImagesArgs(argv);
-    const config = buildConfig(parseFlags([...COMMON_FLAGS, ...IMAGES_FLAGS], rest, {}));
-    return () => checkImagesUsage(config, { command, file });
+    const config = buildConfig(parseFlags([...COMMON_FLAGS, ...IMAGES_FLAGS], argv, {}, 2));
+    return () => checkImagesUsage(config);
   };
 
   it('the command and FILE are found wherever the flags stand', () => {
-    expect(splitImagesArgs(['--arch', 'arm64', 'save', 'b.tar', '--json'])).toEqual({ command: 'save', file: 'b.tar', rest: ['--arch', 'arm64', '--json'] });
-    expect(splitImagesArgs(['--names', '-n', 'x'])).toEqual({ command: undefined, file: undefined, rest: ['--names', '-n', 'x'] });
-    expect(splitImagesArgs(['load', '--for', 'kind', 'f.tar'])).toEqual({ command: 'load', file: 'f.tar', rest: ['--for', 'kind'] });
+    const args = (argv: string[]) => parseFlags([...COMMON_FLAGS, ...IMAGES_FLAGS], argv, {}, 2).positionals;
+    expect(args(['--arch', 'arm64', 'save', 'b.tar', '--json'])).toEqual(['save', 'b.tar']);
+    expect(args(['--names', '-n', 'x'])).toEqual([]);
+    expect(args(['load', '--for', 'kind', 'f.tar'])).toEqual(['load', 'f.tar']);
   });
 
   it('FILE missing, an unknown command, flags that do not go together', () => {

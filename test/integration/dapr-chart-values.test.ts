@@ -8,8 +8,7 @@ import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
-import { CONTROL_PLANE } from '../../scripts/lib/components/dapr/values.js';
-import { DAPR_CHART_IMAGES, DAPR_DEFAULT_REGISTRY } from '../../scripts/lib/components/dapr/chart-images.js';
+import { CONTROL_PLANE, DAPR_CHART_IMAGES, DAPR_DEFAULT_REGISTRY } from '../../scripts/lib/components/dapr/values.js';
 import { readVersions, REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
 import { CACHE_BIN, PINNED_DAPR_CHART } from '../support/paths.js';
 

@@ -7,8 +7,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processLooksLike, readState } from '../../scripts/lib/tools/port-forward.js';
-import { freeLocalPort, probeLocalPort } from '../../scripts/lib/run/port-forward.js';
+import { probeLocalPort, processLooksLike, readState } from '../../scripts/lib/tools/port-forward.js';
+import { freeLocalPort } from '../../scripts/lib/run/port-forward.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { until as untilHolds } from '../support/poll.js';

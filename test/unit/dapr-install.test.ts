@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   controlPlaneChanges,
   controlPlaneStates,
-  dependencyStates,
+  dependenciesOf,
   helmCommandLine,
   installControlPlane,
   liveControlPlane,
@@ -17,9 +17,10 @@ import {
   releaseUpToDate,
   waitForControlPlane,
 } from '../../scripts/lib/components/dapr/controlplane.js';
-import { dapr } from '../../scripts/lib/components/dapr/index.js';
+import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import { deployScript } from '../../scripts/lib/workflows/component-scripts.js';
 
+const dapr = COMPONENTS.dapr!;
 const installDaprScript = () => deployScript(dapr);
 import { chooseChart, daprSettings, VALUES_FILE, type DaprSettings } from '../../scripts/lib/components/dapr/settings.js';
 import { desiredValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
@@ -27,6 +28,7 @@ import { buildConfig } from '../../scripts/lib/core/config.js';
 import { Helm, helmDuration, helmMajor, parseReleases, upgradeInstallArgs } from '../../scripts/lib/kube/helm.js';
 import { SECRET_PLACEHOLDER, readVersions, REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
 import { main } from '../../scripts/lib/cli/run.js';
+import { workloadStates } from '../../scripts/lib/run/rollout.js';
 import { fakeClock, fakeExec, fakeStep, on, type FakeHandler } from '../support/fakes.js';
 
 const V = readVersions().dapr;
@@ -434,9 +436,9 @@ describe('control-plane wait', () => {
 });
 
 describe('dependency gate', () => {
-  it('sees Kafka and PostgreSQL statefulsets and their pods', () => {
-    const deps = dependencyStates([statefulset('postgresql', 1)] as never);
-    expect(deps).toEqual([
+  it("sees the statefulsets of Kafka and PostgreSQL (the registry's readiness of Dapr's dependsOn) and their pods", () => {
+    const deps = workloadStates([statefulset('postgresql', 1)] as never, dependenciesOf([COMPONENTS.kafka, COMPONENTS.postgres])).states;
+    expect(deps.map((d) => ({ name: d.ref.name, title: d.ref.title, present: d.present, ready: d.ready, state: d.state }))).toEqual([
       { name: 'kafka', title: 'Kafka', present: false, ready: false, state: 'statefulset/kafka not found' },
       { name: 'postgresql', title: 'PostgreSQL', present: true, ready: true, state: '1/1 ready, 1/1 updated' },
     ]);

@@ -15,7 +15,8 @@ import { createCtx } from '../../scripts/lib/run/context.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { TOY_IMAGE, TOY_SELECTOR, toy } from '../fixtures/components/toy.js';
-import { fakeClock, fakeExec, type FakeHandler } from '../support/fakes.js';
+import { fakeClock, fakeExec, fakeStep, on, type FakeHandler } from '../support/fakes.js';
+import { dependenciesOf, requireDependenciesDeployed } from '../../scripts/lib/components/dapr/controlplane.js';
 
 const registry = { ...COMPONENTS, toy };
 const outDir = mkdtempSync(path.join(tmpdir(), 'lf-toy-'));
@@ -106,6 +107,19 @@ describe('a fourth component, registered and nothing else touched', () => {
     expect(r.code, r.err).toBe(0);
     const sections = (JSON.parse(r.out) as { data: { status: { component: string; facts: string[] }[] } }).data.status;
     expect(sections.find((s) => s.component === 'Toy')?.facts).toEqual(['toy 1.2.3: 1/1 ready']);
+  });
+
+  it("is waited for by what depends on it: the gate (Dapr's) reads its readiness from the registry", async () => {
+    const deps = dependenciesOf([COMPONENTS.postgres, registry.toy]);
+    expect(deps.map((d) => `${d.title}: ${d.kind}/${d.name}`)).toEqual(['PostgreSQL: statefulset/postgresql', 'Toy: deployment/toy']);
+    const onlyPostgres = on(['get', 'statefulset,deployment,pod'], {
+      stdout: JSON.stringify({
+        items: [{ kind: 'StatefulSet', metadata: { name: 'postgresql' }, spec: { replicas: 1 }, status: { readyReplicas: 1, updatedReplicas: 1 } }],
+      }),
+    });
+    const err = (await requireDependenciesDeployed(fakeStep(fakeExec(onlyPostgres)), deps).catch((e: unknown) => e)) as Error & { fix?: string };
+    expect(err.message).toMatch(/^refusing to apply the Dapr components: Toy is not deployed in learnflow\./);
+    expect(err.fix).toMatch(/^\.\/scripts\/deploy-toy\.mts --namespace learnflow, then re-run/);
   });
 
   it('is removed first by destroy-all (reverse order), its own objects only', async () => {

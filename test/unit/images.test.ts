@@ -1,13 +1,14 @@
 // scripts/images.mts: the image list comes from the rendered manifests, the components' declared extras and the
 // Dapr chart (the chart's image names are checked against the real chart in test/integration/dapr-chart-values.test.ts).
 
-import { DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry } from '../../scripts/lib/components/dapr/chart-images.js';
+import { DAPR_DEFAULT_REGISTRY, daprChartImages, daprRegistry } from '../../scripts/lib/components/dapr/values.js';
 import { describe, expect, it } from 'vitest';
 import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import type { Component } from '../../scripts/lib/components/types.js';
 import { createCtx } from '../../scripts/lib/run/context.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
-import { collectImages, dedupe, imagesScript, manifestImages, preloadCommands } from '../../scripts/lib/tools/images.js';
+import { collectImages, dedupe, imagesScript, manifestImages } from '../../scripts/lib/tools/images.js';
+import { preloadCommands } from '../../scripts/lib/tools/images/target.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { readVersions, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
 import type { Report } from '../../scripts/lib/core/report.js';
@@ -129,7 +130,7 @@ describe('images.mts', () => {
     expect(preloadCommands(imgs, 'minikube')[1]).toBe('minikube image load postgres:17.6 apache/kafka:4.3.1');
     expect(preloadCommands(imgs, 'k3d')[1]).toBe('k3d image import postgres:17.6 apache/kafka:4.3.1 -c k3s-default');
     expect(preloadCommands(imgs, 'docker-desktop')).toHaveLength(1);
-    expect(preloadCommands(imgs, 'kind', 'learnflow', { store: 'containerd', arch: 'arm64', why: '' }).slice(1)).toEqual([
+    expect(preloadCommands(imgs, 'kind', 'learnflow', 'arm64').slice(1)).toEqual([
       'docker image save --platform linux/arm64 -o learnflow-images-arm64.tar postgres:17.6 apache/kafka:4.3.1',
       'kind load image-archive learnflow-images-arm64.tar --name learnflow',
     ]);

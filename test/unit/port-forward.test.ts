@@ -22,6 +22,8 @@ import {
   startForwards,
   stopForwards,
   writeState,
+  KAFKA_API_VERSIONS_REQUEST,
+  probeLocalPort,
   type PortForwardDeps,
   type StateFile,
 } from '../../scripts/lib/tools/port-forward.js';
@@ -29,7 +31,7 @@ import { portsOfSlot, renderStackRecord, type LaptopPorts } from '../../scripts/
 import { EnvironmentError, StepError, UsageError } from '../../scripts/lib/core/errors.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { main } from '../../scripts/lib/cli/run.js';
-import { kafkaApiVersionsRequest, PortForward, probeLocalPort, type ForwardEvent } from '../../scripts/lib/run/port-forward.js';
+import { PortForward } from '../../scripts/lib/run/port-forward.js';
 import { fakeClock, fakeExec, on } from '../support/fakes.js';
 import { until as untilHolds } from '../support/poll.js';
 
@@ -118,6 +120,21 @@ function yieldingClock(): Ctx['clock'] {
   };
 }
 
+/** What supervise() reported at each change. */
+interface ForwardEvent {
+  state: PortForward['state'];
+  pid?: number;
+  restarts: number;
+  lastError?: string;
+}
+
+/** Supervises `pf` until `signal` aborts, recording each change. */
+function supervise(pf: PortForward, signal: AbortSignal, podCheckMs?: number) {
+  const events: ForwardEvent[] = [];
+  const onChange = () => void events.push({ state: pf.state, pid: pf.pid, restarts: pf.restarts, lastError: pf.lastError });
+  return { events, done: pf.supervise(signal, { podCheckMs, onChange }) };
+}
+
 const until = (cond: () => boolean, what: string, timeoutMs = 2000) => untilHolds(cond, what, { timeoutMs, intervalMs: 5 });
 
 describe('PortForward.supervise', () => {
@@ -125,9 +142,8 @@ describe('PortForward.supervise', () => {
     const spawnFn = fakeSpawn(['ready', (c) => c.exit(1, 'error: unable to forward port because pod is not running. Current status=Pending\n'), 'ready']);
     const abort = new AbortController();
     const { ctx, clock } = makeCtx({ signal: abort.signal });
-    const events: ForwardEvent[] = [];
     const pf = new PortForward(ctx, { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432 }, spawnFn);
-    const done = pf.supervise({ signal: abort.signal, onChange: (e) => events.push(e) });
+    const { events, done } = supervise(pf, abort.signal);
 
     await until(() => events.some((e) => e.state === 'up'), 'first up');
     expect(pf.pid).toBe(spawnFn.children[0]!.pid);
@@ -155,11 +171,7 @@ describe('PortForward.supervise', () => {
     const spawnFn = fakeSpawn(['ready', 'ready']);
     const abort = new AbortController();
     const { ctx } = makeCtx({ signal: abort.signal });
-    const events: ForwardEvent[] = [];
-    const done = new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn).supervise({
-      signal: abort.signal,
-      onChange: (e) => events.push(e),
-    });
+    const { events, done } = supervise(new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn), abort.signal);
     await until(() => events.some((e) => e.state === 'up'), 'up');
     // Per-connection noise does not count.
     spawnFn.children[0]!.stderr.write('E1122 error copying from local connection to remote stream: read: connection reset by peer\n');
@@ -179,12 +191,7 @@ describe('PortForward.supervise', () => {
     const spawnFn = fakeSpawn(['ready', 'ready', 'ready']);
     const abort = new AbortController();
     const { ctx, clock } = makeCtx({ signal: abort.signal });
-    const events: ForwardEvent[] = [];
-    const done = new PortForward(ctx, { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432 }, spawnFn).supervise({
-      signal: abort.signal,
-      onChange: (e) => events.push(e),
-      stableMs: 60_000,
-    });
+    const { events, done } = supervise(new PortForward(ctx, { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432 }, spawnFn), abort.signal);
     await until(() => events.filter((e) => e.state === 'up').length === 1, 'up 1');
     spawnFn.children[0]!.exit(1, 'error: timed out waiting for the condition\n');
     await until(() => events.filter((e) => e.state === 'up').length === 2, 'up 2');
@@ -205,13 +212,8 @@ describe('PortForward.supervise', () => {
     const exec = fakeExec(on(['get', 'pod', 'kafka-0', '-n', 'learnflow', '--ignore-not-found'], () => ({ stdout: pod })));
     const { ctx } = makeCtx({ exec, signal: abort.signal });
     ctx.clock = yieldingClock();
-    const events: ForwardEvent[] = [];
-    const done = new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn).supervise({
-      signal: abort.signal,
-      onChange: (e) => events.push(e),
-      podCheckMs: 1000,
-      minBackoffMs: 1,
-    });
+    const pf = new PortForward(ctx, { resource: 'pod/kafka-0', remotePort: 29092, localPort: 29092 }, spawnFn);
+    const { events, done } = supervise(pf, abort.signal, 1000);
     await until(() => events.some((e) => e.state === 'up'), 'up');
     await until(() => exec.calls.length >= 3, 'a few checks');
     // Unchanged pod: the forward stays as it is.
@@ -231,17 +233,8 @@ describe('PortForward.supervise', () => {
     const exec = fakeExec(on(['get', 'pods', '-n', 'learnflow', '-l', 'app.kubernetes.io/name=postgresql'], () => reply));
     const { ctx } = makeCtx({ exec, signal: abort.signal });
     ctx.clock = yieldingClock();
-    const events: ForwardEvent[] = [];
-    const done = new PortForward(
-      ctx,
-      { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432, podSelector: 'app.kubernetes.io/name=postgresql' },
-      spawnFn,
-    ).supervise({
-      signal: abort.signal,
-      onChange: (e) => events.push(e),
-      podCheckMs: 1000,
-      minBackoffMs: 1,
-    });
+    const target = { resource: 'svc/postgresql', remotePort: 5432, localPort: 15432, podSelector: 'app.kubernetes.io/name=postgresql' };
+    const { events, done } = supervise(new PortForward(ctx, target, spawnFn), abort.signal, 1000);
     await until(() => events.some((e) => e.state === 'up'), 'up');
     reply = { exitCode: 1 };
     const calls = exec.calls.length;
@@ -279,7 +272,7 @@ describe('PortForward.supervise', () => {
     await until(() => !pf.alive, 'drop');
     expect(await Promise.all([pf.ensure(), pf.ensure(), pf.ensure()])).toEqual([port, port, port]);
     expect(spawnFn.children).toHaveLength(2);
-    expect(pf.restartCount).toBe(1);
+    expect(pf.restarts).toBe(1);
     await ctx.cleanup.run();
   });
 });
@@ -308,7 +301,8 @@ describe('probeLocalPort', () => {
       s.write(body);
     });
     expect(await probeLocalPort(port, 'kafka')).toEqual({ answers: true, detail: 'Kafka answered' });
-    expect(kafkaApiVersionsRequest(7).readInt16BE(4)).toBe(18);
+    expect(KAFKA_API_VERSIONS_REQUEST.readInt16BE(4)).toBe(18);
+    expect(KAFKA_API_VERSIONS_REQUEST.readInt32BE(0)).toBe(KAFKA_API_VERSIONS_REQUEST.length - 4);
   });
 
   it('tells a broken tunnel (accepts, then closes) and a closed port from a working one', async () => {
@@ -358,7 +352,7 @@ describe('port-forward.mts', () => {
   it('forwards PostgreSQL to --pg-port and broker i to 127.0.0.1:29092+i, the address it advertises', async () => {
     const { ctx } = makeCtx({ exec: kubectlFor({ postgres: true, kafkaReplicas: 3 }), flags: { 'pg-port': 15432 } });
     const specs = await resolveForwards(ctx);
-    expect(specs.map((s) => [s.name, s.target.resource, `${s.target.localPort}:${s.target.remotePort}`, s.protocol])).toEqual([
+    expect(specs.map((s) => [s.name, s.resource, `${s.localPort}:${s.remotePort}`, s.protocol])).toEqual([
       ['postgresql', 'svc/postgresql', '15432:5432', 'postgres'],
       ['kafka-0', 'pod/kafka-0', '29092:29092', 'kafka'],
       ['kafka-1', 'pod/kafka-1', '29093:29093', 'kafka'],
@@ -369,7 +363,7 @@ describe('port-forward.mts', () => {
   it("forwards a second stack on its own ports, from its record: another stack's forwards do not stand in its way", async () => {
     const { ctx } = makeCtx({ exec: kubectlFor({ postgres: true, kafkaReplicas: 2, record: portsOfSlot(1) }) });
     const specs = await resolveForwards(ctx);
-    expect(specs.map((s) => `${s.target.localPort}:${s.target.remotePort}`)).toEqual(['15432:5432', '29102:29102', '29103:29103']);
+    expect(specs.map((s) => `${s.localPort}:${s.remotePort}`)).toEqual(['15432:5432', '29102:29102', '29103:29103']);
   });
 
   it('keeps its state per context and namespace, so one stack never reads or stops another one', async () => {

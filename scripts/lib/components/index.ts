@@ -3,9 +3,12 @@
 // beside these and one entry here (and its two entry scripts, scripts/<deploy>.mts and scripts/<verify>.mts).
 
 import type { Component, ComponentName } from './types.js';
-import { dapr } from './dapr/index.js';
+import { daprComponent } from './dapr/index.js';
 import { kafka } from './kafka/index.js';
 import { postgres } from './postgres/index.js';
+
+/** Dapr waits for the components of its dependsOn: it finds them here (given, not imported: this file imports Dapr). */
+const dapr = daprComponent((name) => COMPONENTS[name]);
 
 export const COMPONENTS: Readonly<Record<ComponentName, Component>> = { kafka, postgres, dapr };
 

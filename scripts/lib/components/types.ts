@@ -7,6 +7,7 @@ import type { Flag, FlagSpec } from '../core/flags.js';
 import type { LaptopPorts } from './shared/stack-record.js';
 import type { Manifest } from '../kube/manifests.js';
 import type { StatusSection, StatusView } from './shared/status.js';
+import type { WorkloadRef } from '../run/rollout.js';
 
 export interface Plan {
   /** What deploy would do, in order, one line each. */
@@ -34,6 +35,8 @@ export interface Component {
   plan(ctx: Ctx): Promise<Plan>;
   /** Components that must be ready before deploy() (deploy-all runs them in an earlier stage). */
   dependsOn?: readonly ComponentName[];
+  /** Its workloads in the stack's namespace that a component depending on it waits for (fix: its deploy script). */
+  readiness?: readonly WorkloadRef[];
   /**
    * The part that needs none of `dependsOn` (Dapr's control plane): deploy-all starts it at once, beside them, and
    * then calls deploy() with `prepared`. Its time counts in the component's own.

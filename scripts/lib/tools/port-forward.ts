@@ -1,44 +1,34 @@
 // scripts/port-forward.mts: background port-forwards to PostgreSQL and the Kafka brokers on the stack's laptop
-// ports (its record: stack-record.ts), kept up by a small supervisor process detached from the terminal. Each
-// (context, namespace) has its own supervisor and state file, so two stacks can be forwarded at once.
+// ports (its record: stack-record.ts), kept up by a supervisor process detached from the terminal. Each
+// (context, namespace) has its own supervisor and state file, so two stacks can be forwarded at once. The state
+// file, which the supervisor rewrites on every change, is what status and stop read.
 //
 //   start   resolve what to forward, check the local ports are free, launch `port-forward.mts run` detached,
-//           wait until every forward is up, print the status
-//   run     the supervisor itself (foreground): one PortForward.supervise() per target; writes its state file
-//   status  read the state file, check the supervisor and each kubectl are alive and the local ports answer
+//           wait until status says every forward answers, print it
+//   run     the supervisor itself (foreground): one PortForward.supervise() per forward
+//   status  per forward: the supervisor and its kubectl alive, the local port answering with the right protocol
 //   stop    SIGTERM the supervisor (and any kubectl it left behind), remove the state file
 
-import { PG_NAME, PG_PORT } from '../components/shared/postgres-topology.js';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import { PG_NAME, PG_PORT } from '../components/shared/postgres-topology.js';
+import { portForwardTargets, STATEFULSET } from '../components/shared/kafka-topology.js';
+import { laptopPorts, portsOfSlot, STACK_RECORD } from '../components/shared/stack-record.js';
 import { flagPath, shownPath } from '../core/config.js';
-import type { Ctx } from '../run/context.js';
 import { EnvironmentError, StepError, UsageError, errorMessage } from '../core/errors.js';
 import { flag, type FlagSpec } from '../core/flags.js';
-import { REPO_ROOT } from '../kube/manifests.js';
-import {
-  localPortInUse,
-  PortForward,
-  probeLocalPort,
-  type ForwardEvent,
-  type ForwardState,
-  type PortForwardTarget,
-  type ProbeProtocol,
-} from '../run/port-forward.js';
-import { contextName, ensureClusterReachable } from '../preflight/checks.js';
 import { columns, type Check } from '../core/report.js';
+import { REPO_ROOT } from '../kube/manifests.js';
+import { contextName, ensureClusterReachable } from '../preflight/checks.js';
+import type { Ctx } from '../run/context.js';
+import { localPortInUse, PortForward, type ForwardState, type PortForwardTarget } from '../run/port-forward.js';
 import type { RunResult, ScriptDef } from '../run/script.js';
-import { portForwardTargets } from '../components/shared/kafka-topology.js';
-import { laptopPorts, portsOfSlot, STACK_RECORD } from '../components/shared/stack-record.js';
-
-export const COMMANDS = ['start', 'status', 'stop', 'run'] as const;
-export type Command = (typeof COMMANDS)[number];
 
 export const SCRIPT_PATH = path.join(REPO_ROOT, 'scripts', 'port-forward.mts');
 /** Where each stack's state file goes: <dir>/<context>/<namespace>.json. */
 export const STATE_DIR = '.learnflow/port-forward';
-export const KAFKA_STATEFULSET = 'kafka';
 
 const PG_PORT_FLAG = flag({
   name: 'pg-port',
@@ -70,21 +60,17 @@ const STATE_FILE_FLAG = flag({
   description: `where the supervisor keeps its pid and state (its log is next to it, .log); default: ${STATE_DIR}/CONTEXT/NAMESPACE.json`,
 });
 
-export const PORT_FORWARD_FLAGS: readonly FlagSpec[] = [PG_PORT_FLAG, ONLY_FLAG, WAIT_FLAG, STATE_FILE_FLAG];
+export type Protocol = 'postgres' | 'kafka';
 
-export interface ForwardSpec {
-  /** postgresql, kafka-0, kafka-1, ... */
+/** One forward: postgresql, kafka-0, kafka-1, ... */
+export interface ForwardSpec extends PortForwardTarget {
   name: string;
-  protocol: ProbeProtocol;
-  target: PortForwardTarget & { localPort: number };
+  protocol: Protocol;
+  localPort: number;
 }
 
-export interface ForwardStatus {
-  name: string;
-  protocol: ProbeProtocol;
-  resource: string;
-  localPort: number;
-  remotePort: number;
+/** A forward as the state file has it: what it is, and how it is doing (the supervisor's PortForward). */
+export interface ForwardStatus extends ForwardSpec {
   state: ForwardState;
   pid?: number;
   restarts: number;
@@ -114,17 +100,17 @@ export interface PortForwardDeps {
   podCheckMs?: number;
 }
 
-/** One kubectl get per forward this often: a replaced pod is noticed within seconds, before anyone connects. */
-export const POD_CHECK_MS = 3000;
-
 export const realDeps: PortForwardDeps = {
-  podCheckMs: POD_CHECK_MS,
+  // One kubectl get per forward every 3 s: a replaced pod is noticed within seconds, before anyone connects.
+  podCheckMs: 3000,
   spawn,
   isOurs: processLooksLike,
   kill: (pid, signal) => process.kill(pid, signal),
   probe: probeLocalPort,
   portInUse: localPortInUse,
 };
+
+const MARKER = 'port-forward';
 
 /** Alive, and on Linux its command line mentions `marker` (a recycled pid is not ours to kill). */
 export function processLooksLike(pid: number, marker: string): boolean {
@@ -133,10 +119,9 @@ export function processLooksLike(pid: number, marker: string): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const proc = `/proc/${pid}/cmdline`;
   if (!existsSync('/proc/self/cmdline')) return true; // macOS: no /proc; alive is the best we know
   try {
-    return readFileSync(proc, 'utf8').split('\0').join(' ').includes(marker);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').includes(marker);
   } catch {
     return false;
   }
@@ -150,13 +135,14 @@ export async function stateFilePath(ctx: Ctx): Promise<string> {
   return path.join(ctx.root, STATE_DIR, safe(await contextName(ctx)), `${ctx.config.namespace}.json`);
 }
 
+const logFileOf = (stateFile: string) => stateFile.replace(/\.json$/, '') + '.log';
+
 export function readState(file: string): StateFile | undefined {
-  if (!existsSync(file)) return undefined;
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as StateFile;
     return parsed.version === 1 && Array.isArray(parsed.forwards) ? parsed : undefined;
   } catch {
-    return undefined;
+    return undefined; // absent or corrupt
   }
 }
 
@@ -177,163 +163,120 @@ export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
   const ports = await laptopPorts(ctx);
   if (want('postgres')) {
     const svc = await ctx.kube.getOptional<{ spec?: { selector?: Record<string, string> } }>('service', PG_NAME);
-    const pgPort = ctx.config.options.get(PG_PORT_FLAG) ?? ports.postgres;
+    const selector = Object.entries(svc?.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`);
+    const localPort = ctx.config.options.get(PG_PORT_FLAG) ?? ports.postgres;
     if (svc)
       specs.push({
         name: 'postgresql',
         protocol: 'postgres',
-        target: { resource: `svc/${PG_NAME}`, remotePort: PG_PORT, localPort: pgPort, podSelector: selectorOf(svc.spec?.selector) },
+        resource: `svc/${PG_NAME}`,
+        remotePort: PG_PORT,
+        localPort,
+        podSelector: selector.join(',') || undefined,
       });
     else ctx.log.warn(`no service/${PG_NAME} in namespace ${ns}: not forwarding PostgreSQL (deploy it: ./scripts/deploy-postgres.mts)`);
   }
   if (want('kafka')) {
-    const sts = await ctx.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', KAFKA_STATEFULSET);
+    const sts = await ctx.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET);
     const brokers = sts ? (sts.spec?.replicas ?? 1) : 0;
-    if (brokers > 0) {
-      portForwardTargets(brokers, ports.kafka).forEach((t, i) => specs.push({ name: `kafka-${i}`, protocol: 'kafka', target: t }));
-    } else {
-      ctx.log.warn(`no statefulset/${KAFKA_STATEFULSET} (or 0 replicas) in namespace ${ns}: not forwarding Kafka (deploy it: ./scripts/deploy-kafka.mts)`);
-    }
+    for (const [i, t] of portForwardTargets(brokers, ports.kafka).entries()) specs.push({ ...t, name: `kafka-${i}`, protocol: 'kafka' });
+    if (!brokers)
+      ctx.log.warn(`no statefulset/${STATEFULSET} (or 0 replicas) in namespace ${ns}: not forwarding Kafka (deploy it: ./scripts/deploy-kafka.mts)`);
   }
   if (specs.length === 0) {
-    throw new StepError(
-      `nothing to forward: neither service/${PG_NAME} nor statefulset/${KAFKA_STATEFULSET} is in namespace ${ns}${only?.length ? ` (--only ${only.join(',')})` : ''}`,
-      {
-        fix: `deploy first (./deploy-all.mts), or pick the namespace with --namespace`,
-      },
-    );
+    const onlyText = only?.length ? ` (--only ${only.join(',')})` : '';
+    throw new StepError(`nothing to forward: neither service/${PG_NAME} nor statefulset/${STATEFULSET} is in namespace ${ns}${onlyText}`, {
+      fix: `deploy first (./deploy-all.mts), or pick the namespace with --namespace`,
+    });
   }
   return specs;
-}
-
-function selectorOf(labels: Record<string, string> | undefined): string | undefined {
-  const pairs = Object.entries(labels ?? {});
-  return pairs.length ? pairs.map(([k, v]) => `${k}=${v}`).join(',') : undefined;
-}
-
-function initialStatus(spec: ForwardSpec, now: number): ForwardStatus {
-  return {
-    name: spec.name,
-    protocol: spec.protocol,
-    resource: spec.target.resource,
-    localPort: spec.target.localPort,
-    remotePort: spec.target.remotePort,
-    state: 'starting',
-    restarts: 0,
-    since: new Date(now).toISOString(),
-  };
 }
 
 /** The supervisor: keeps every forward up until interrupted (SIGTERM from `stop`, or Ctrl-C). */
 export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
   const file = await stateFilePath(ctx);
   const existing = readState(file);
-  if (existing && existing.supervisorPid !== process.pid && deps.isOurs(existing.supervisorPid, 'port-forward')) {
+  if (existing && existing.supervisorPid !== process.pid && deps.isOurs(existing.supervisorPid, MARKER)) {
     throw new UsageError(`port-forwards are already running (supervisor pid ${existing.supervisorPid}, state ${path.relative(process.cwd(), file) || file})`, {
       fix: './scripts/port-forward.mts status, or stop them first: ./scripts/port-forward.mts stop',
     });
   }
   await ensureClusterReachable(ctx);
   const specs = await resolveForwards(ctx);
-  const state: StateFile = {
+  const started = ctx.clock.now();
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const forwards = specs.map((spec) => new PortForward(ctx, spec, deps.spawn));
+  const state = (): StateFile => ({
     version: 1,
     supervisorPid: process.pid,
-    startedAt: new Date(ctx.clock.now()).toISOString(),
+    startedAt: iso(started),
     namespace: ctx.config.namespace,
     ...(ctx.config.context ? { context: ctx.config.context } : {}),
-    logFile: file.replace(/\.json$/, '') + '.log',
-    forwards: specs.map((s) => initialStatus(s, ctx.clock.now())),
-  };
-  writeState(file, state);
-  ctx.log.info(`supervising ${specs.length} port-forward(s), pid ${process.pid}; state in ${file}`);
-  const supervising = specs.map((spec, i) => {
-    const forward = new PortForward(ctx, spec.target, deps.spawn);
-    return forward.supervise({
-      signal: ctx.signal,
-      podCheckMs: deps.podCheckMs,
-      onChange: (e: ForwardEvent) => {
-        const prev = state.forwards[i]!;
-        state.forwards[i] = {
-          ...prev,
-          state: e.state,
-          pid: e.pid,
-          restarts: e.restarts,
-          lastError: e.lastError,
-          since: e.state === prev.state ? prev.since : new Date(e.since).toISOString(),
-        };
-        if (!ctx.signal.aborted) writeState(file, state);
-      },
-    });
+    logFile: logFileOf(file),
+    forwards: specs.map((spec, i) => {
+      const { state, pid, restarts, lastError, since } = forwards[i]!;
+      return { ...spec, state, pid, restarts, lastError, since: iso(since || started) };
+    }),
   });
-  await Promise.all(supervising);
+  writeState(file, state());
+  ctx.log.info(`supervising ${specs.length} port-forward(s), pid ${process.pid}; state in ${file}`);
+  const onChange = () => void (ctx.signal.aborted || writeState(file, state()));
+  await Promise.all(forwards.map((f) => f.supervise(ctx.signal, { podCheckMs: deps.podCheckMs, onChange })));
   // Interrupted: every kubectl is stopped. The state file goes, unless another supervisor took it over.
   if (readState(file)?.supervisorPid === process.pid) rmSync(file, { force: true });
   ctx.log.info('port-forwards stopped');
   return { steps: [], budgetMs: null };
 }
 
-function plannedForwards(ctx: Ctx, file: string): string {
+/** start --dry-run: what start would look up and keep open, from the flags alone (no cluster needed). */
+function plannedForwards(ctx: Ctx): RunResult {
   const only = ctx.config.options.get(ONLY_FLAG);
   const want = (name: string) => !only?.length || only.includes(name);
-  const ns = ctx.config.namespace;
+  const file = flagPath(ctx.config, STATE_FILE_FLAG, ctx.root) ?? path.join(STATE_DIR, 'CONTEXT', `${ctx.config.namespace}.json`);
   const first = portsOfSlot(0);
   const pgPort = ctx.config.options.get(PG_PORT_FLAG) ?? `${first.postgres} (the first stack's; another stack's record names its own)`;
   ctx.log.info('dry run: nothing was contacted or started');
-  return [
-    `# would read the stack's laptop ports (ConfigMap/${STACK_RECORD}), service/${PG_NAME} and statefulset/${KAFKA_STATEFULSET} in namespace ${ns}, then start a supervisor keeping up:`,
+  const lines = [
+    `# would read the stack's laptop ports (ConfigMap/${STACK_RECORD}), service/${PG_NAME} and statefulset/${STATEFULSET} in namespace ${ctx.config.namespace}, then start a supervisor keeping up:`,
     ...(want('postgres') ? [`#   127.0.0.1:${pgPort} -> svc/${PG_NAME}:${PG_PORT} (if the service exists)`] : []),
     ...(want('kafka')
-      ? [
-          `#   127.0.0.1:BASE+i -> pod/${KAFKA_STATEFULSET}-i:BASE+i for each broker i of statefulset/${KAFKA_STATEFULSET} (BASE: ${first.kafka} for the first stack)`,
-        ]
+      ? [`#   127.0.0.1:BASE+i -> pod/${STATEFULSET}-i:BASE+i for each broker i of statefulset/${STATEFULSET} (BASE: ${first.kafka} for the first stack)`]
       : []),
     `# each re-opened on the same local port when it drops or its pod is replaced; state in ${shownPath(file)}`,
-  ].join('\n');
+  ];
+  return { steps: [], budgetMs: null, output: lines.join('\n') };
 }
 
-/** Launches the supervisor detached from the terminal and waits for its forwards to come up. */
+/** Launches the supervisor detached from the terminal and waits until every forward answers. */
 export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
-  // A dry-run needs no cluster: it says what start would look up and open, from the flags alone.
-  if (ctx.config.dryRun)
-    return {
-      steps: [],
-      budgetMs: null,
-      output: plannedForwards(ctx, flagPath(ctx.config, STATE_FILE_FLAG, ctx.root) ?? path.join(STATE_DIR, 'CONTEXT', `${ctx.config.namespace}.json`)),
-    };
+  if (ctx.config.dryRun) return plannedForwards(ctx);
   const file = await stateFilePath(ctx);
   const existing = readState(file);
-  if (existing && deps.isOurs(existing.supervisorPid, 'port-forward')) {
+  if (existing && deps.isOurs(existing.supervisorPid, MARKER)) {
     ctx.log.info(`already running (supervisor pid ${existing.supervisorPid}); nothing to start`);
     return showStatus(ctx, deps);
   }
   await ensureClusterReachable(ctx);
   const specs = await resolveForwards(ctx);
   for (const s of specs) {
-    if (await deps.portInUse(s.target.localPort)) {
-      const pg = s.protocol === 'postgres';
-      throw new EnvironmentError(`local port ${s.target.localPort} (for ${s.name}) is already in use${pg ? ' (a PostgreSQL on this machine?)' : ''}`, {
-        fix: pg
-          ? `pick another with --pg-port 15432, or find what listens there: lsof -iTCP:${s.target.localPort} -sTCP:LISTEN`
-          : `stop what listens there (lsof -iTCP:${s.target.localPort} -sTCP:LISTEN): broker ${s.name} advertises 127.0.0.1:${s.target.localPort}, so this port cannot move`,
-        docs: 'local-port-in-use',
-      });
-    }
+    if (!(await deps.portInUse(s.localPort))) continue;
+    const pg = s.protocol === 'postgres';
+    throw new EnvironmentError(`local port ${s.localPort} (for ${s.name}) is already in use${pg ? ' (a PostgreSQL on this machine?)' : ''}`, {
+      fix: pg
+        ? `pick another with --pg-port 15432, or find what listens there: lsof -iTCP:${s.localPort} -sTCP:LISTEN`
+        : `stop what listens there (lsof -iTCP:${s.localPort} -sTCP:LISTEN): broker ${s.name} advertises 127.0.0.1:${s.localPort}, so this port cannot move`,
+      docs: 'local-port-in-use',
+    });
   }
-  const logFile = file.replace(/\.json$/, '') + '.log';
+  const logFile = logFileOf(file);
   mkdirSync(path.dirname(file), { recursive: true });
   rmSync(file, { force: true });
+  const pg = specs.find((s) => s.protocol === 'postgres');
   const args = [
-    ...process.execArgv,
-    SCRIPT_PATH,
-    'run',
-    '--namespace',
-    ctx.config.namespace,
+    ...[...process.execArgv, SCRIPT_PATH, 'run', '--namespace', ctx.config.namespace],
     ...(ctx.config.context ? ['--context', ctx.config.context] : []),
-    ...specs.filter((s) => s.protocol === 'postgres').flatMap((s) => ['--pg-port', String(s.target.localPort)]),
-    '--state-file',
-    file,
-    '--only',
-    [...new Set(specs.map((s) => (s.protocol === 'postgres' ? 'postgres' : 'kafka')))].join(','),
+    ...(pg ? ['--pg-port', String(pg.localPort)] : []),
+    ...['--state-file', file, '--only', [...new Set(specs.map((s) => s.protocol))].join(',')],
     ...(ctx.config.verbose ? ['--verbose'] : []),
   ];
   const fd = openSync(logFile, 'w');
@@ -351,27 +294,22 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
 
   const waitMs = ctx.config.options.get(WAIT_FLAG) ?? 60_000;
   const until = ctx.clock.now() + waitMs;
-  for (;;) {
-    const st = readState(file);
-    if (st && st.forwards.length > 0 && st.forwards.every((f) => f.state === 'up')) break;
-    if (!deps.isOurs(supervisorPid, 'port-forward')) {
+  for (let look = await inspect(ctx, file, deps); ; look = await inspect(ctx, file, deps)) {
+    if (look.checks.every((c) => c.ok)) return report(ctx, look);
+    if (!deps.isOurs(supervisorPid, MARKER)) {
       throw new StepError(`the port-forward supervisor exited at once: ${logTail(logFile)}`, { fix: `see ${logFile}`, docs: 'port-forward-drops' });
     }
     if (ctx.clock.now() >= until) {
-      const down = (st?.forwards ?? []).filter((f) => f.state !== 'up');
-      throw new StepError(
-        `not every port-forward came up within ${waitMs / 1000}s: ${down.map((f) => `${f.name}: ${f.lastError ?? f.state}`).join('; ') || 'no state written yet'}`,
-        {
-          fix: `the supervisor (pid ${supervisorPid}) keeps retrying; check the pods (kubectl get pods -n ${ctx.config.namespace}), then ./scripts/port-forward.mts status, or stop it: ./scripts/port-forward.mts stop`,
-          docs: 'port-forward-drops',
-        },
-      );
+      const down = look.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+      throw new StepError(`not every port-forward came up within ${waitMs / 1000}s: ${down.join('; ')}`, {
+        fix: `the supervisor (pid ${supervisorPid}) keeps retrying; check the pods (kubectl get pods -n ${ctx.config.namespace}), then ./scripts/port-forward.mts status, or stop it: ./scripts/port-forward.mts stop`,
+        docs: 'port-forward-drops',
+      });
     }
     await ctx.clock.sleep(250, ctx.signal);
     if (ctx.signal.aborted)
       throw new StepError('interrupted while waiting for the port-forwards (the supervisor keeps running; stop it with ./scripts/port-forward.mts stop)');
   }
-  return showStatus(ctx, deps);
 }
 
 function logTail(file: string): string {
@@ -382,89 +320,85 @@ function logTail(file: string): string {
   }
 }
 
-/** One check per forward: is kubectl alive, does the local port answer with the right protocol. */
-export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
-  const file = await stateFilePath(ctx);
-  const st = readState(file);
+/** What status found: the state file, a check and a table row per forward. */
+type Look = { st?: StateFile; checks: Check[]; rows: string[][]; started: number };
+
+/** The script's report: one step holding the checks, failed when one is. */
+function stepResult(ctx: Ctx, name: string, checks: Check[], started: number): RunResult {
+  const ok = checks.every((c) => c.ok);
+  return { steps: [{ name, ok, status: ok ? 'done' : 'failed', durationMs: ctx.clock.now() - started, budgetMs: null, checks }], budgetMs: null };
+}
+
+/** One check per forward from the state file: the supervisor and kubectl alive, the local port answering. */
+async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<Look> {
   const started = ctx.clock.now();
-  const checks: Check[] = [];
-  const step = (ok: boolean) => ({
-    name: 'port-forwards',
-    ok,
-    status: ok ? ('done' as const) : ('failed' as const),
-    durationMs: ctx.clock.now() - started,
-    budgetMs: null,
-    checks,
-  });
+  const st = readState(file);
+  const ns = ctx.config.namespace;
   if (!st) {
-    checks.push({
-      name: 'supervisor',
-      ok: false,
-      detail: `not running for namespace ${ctx.config.namespace} (start it: ./scripts/port-forward.mts start${nsFlag(ctx.config.namespace)})`,
-    });
-    ctx.log.warn(`no port-forwards running for namespace ${ctx.config.namespace}`);
-    return { steps: [step(false)], budgetMs: null };
+    const start = `./scripts/port-forward.mts start${ns === 'learnflow' ? '' : ` --namespace ${ns}`}`;
+    return { checks: [{ name: 'supervisor', ok: false, detail: `not running for namespace ${ns} (start it: ${start})` }], rows: [], started };
   }
-  const supervisorAlive = deps.isOurs(st.supervisorPid, 'port-forward');
-  checks.push({
-    name: 'supervisor',
-    ok: supervisorAlive,
-    detail: supervisorAlive
-      ? `pid ${st.supervisorPid}, since ${st.startedAt}, log ${st.logFile}`
-      : `pid ${st.supervisorPid} is gone (stale state file ${file}): run ./scripts/port-forward.mts start`,
-  });
-  const rows: string[][] = [['forward', 'local', 'target', 'kubectl pid', 'state', 'restarts', 'answers']];
+  const alive = deps.isOurs(st.supervisorPid, MARKER);
+  const checks: Check[] = [
+    {
+      name: 'supervisor',
+      ok: alive,
+      detail: alive
+        ? `pid ${st.supervisorPid}, since ${st.startedAt}, log ${st.logFile}`
+        : `pid ${st.supervisorPid} is gone (stale state file ${file}): run ./scripts/port-forward.mts start`,
+    },
+  ];
+  const rows = [['forward', 'local', 'target', 'kubectl pid', 'state', 'restarts', 'answers']];
   for (const f of st.forwards) {
-    const kubectlAlive = f.pid !== undefined && deps.isOurs(f.pid, 'port-forward');
+    const kubectl = f.pid !== undefined && deps.isOurs(f.pid, MARKER);
     const probe = await deps.probe(f.localPort, f.protocol);
-    const ok = supervisorAlive && f.state === 'up' && kubectlAlive && probe.answers;
-    const state = supervisorAlive ? f.state : 'orphaned';
+    const state = alive ? f.state : 'orphaned';
     const detail = [
       `127.0.0.1:${f.localPort} -> ${f.resource}:${f.remotePort}`,
-      kubectlAlive ? `kubectl pid ${f.pid}` : 'no kubectl',
+      kubectl ? `kubectl pid ${f.pid}` : 'no kubectl',
       `${state} since ${f.since}`,
       f.restarts ? `${f.restarts} restart(s)` : '',
       probe.detail,
       f.state !== 'up' && f.lastError ? `last error: ${f.lastError}` : '',
-    ]
-      .filter(Boolean)
-      .join(', ');
-    checks.push({ name: f.name, ok, detail });
-    (ok ? ctx.log.ok : ctx.log.fail)(`${f.name}: ${detail}`);
-    rows.push([
-      f.name,
-      `127.0.0.1:${f.localPort}`,
-      `${f.resource}:${f.remotePort}`,
-      kubectlAlive ? String(f.pid) : '-',
-      state,
-      String(f.restarts),
-      probe.answers ? 'yes' : `no (${probe.detail})`,
-    ]);
+    ];
+    checks.push({ name: f.name, ok: alive && f.state === 'up' && kubectl && probe.answers, detail: detail.filter(Boolean).join(', ') });
+    const answers = probe.answers ? 'yes' : `no (${probe.detail})`;
+    rows.push([f.name, `127.0.0.1:${f.localPort}`, `${f.resource}:${f.remotePort}`, kubectl ? String(f.pid) : '-', state, String(f.restarts), answers]);
   }
-  const ok = checks.every((c) => c.ok);
-  return { steps: [step(ok)], budgetMs: null, output: [columns(rows), '', ...connectionHints(st)].join('\n') };
+  return { st, checks, rows, started };
 }
 
-const nsFlag = (ns: string) => (ns === 'learnflow' ? '' : ` --namespace ${ns}`);
+/** status' report: a check per forward (logged too), the table and how to connect. */
+function report(ctx: Ctx, look: Look): RunResult {
+  const { st, checks, rows } = look;
+  if (st) for (const c of checks.slice(1)) (c.ok ? ctx.log.ok : ctx.log.fail)(`${c.name}: ${c.detail}`);
+  else ctx.log.warn(`no port-forwards running for namespace ${ctx.config.namespace}`);
+  const result = stepResult(ctx, 'port-forwards', checks, look.started);
+  return st ? { ...result, output: [columns(rows), '', ...connectionHints(st)].join('\n') } : result;
+}
+
+export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
+  return report(ctx, await inspect(ctx, await stateFilePath(ctx), deps));
+}
 
 function connectionHints(st: StateFile): string[] {
   const pg = st.forwards.find((f) => f.protocol === 'postgres');
   const kafka = st.forwards.filter((f) => f.protocol === 'kafka');
-  const ns = st.namespace;
-  const out: string[] = [];
-  if (pg) {
-    out.push(
-      'PostgreSQL:',
-      `  export PGPASSWORD="$(kubectl get secret postgresql-credentials -n ${ns} -o jsonpath='{.data.password}' | base64 -d)"`,
-      `  psql -h 127.0.0.1 -p ${pg.localPort} -U learnflow_user -d learnflow`,
-    );
-  }
-  if (kafka.length)
-    out.push(
-      'Kafka (each broker advertises its own 127.0.0.1 port, so every laptop client works):',
-      `  bootstrap servers: ${kafka.map((f) => `127.0.0.1:${f.localPort}`).join(',')}`,
-    );
-  return out;
+  return [
+    ...(pg
+      ? [
+          'PostgreSQL:',
+          `  export PGPASSWORD="$(kubectl get secret postgresql-credentials -n ${st.namespace} -o jsonpath='{.data.password}' | base64 -d)"`,
+          `  psql -h 127.0.0.1 -p ${pg.localPort} -U learnflow_user -d learnflow`,
+        ]
+      : []),
+    ...(kafka.length
+      ? [
+          'Kafka (each broker advertises its own 127.0.0.1 port, so every laptop client works):',
+          `  bootstrap servers: ${kafka.map((f) => `127.0.0.1:${f.localPort}`).join(',')}`,
+        ]
+      : []),
+  ];
 }
 
 /** Stops the supervisor (its kubectl children go with it) and any kubectl left behind by a killed one. */
@@ -472,44 +406,80 @@ export async function stopForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): 
   const file = await stateFilePath(ctx);
   const st = readState(file);
   const started = ctx.clock.now();
-  const checks: Check[] = [];
-  if (!st) {
-    ctx.log.info(`no port-forwards running for namespace ${ctx.config.namespace}; nothing to stop`);
+  if (!st || ctx.config.dryRun) {
+    ctx.log.info(
+      st
+        ? `dry run: would stop supervisor pid ${st.supervisorPid} and ${st.forwards.length} kubectl port-forward(s)`
+        : `no port-forwards running for namespace ${ctx.config.namespace}; nothing to stop`,
+    );
     return { steps: [], budgetMs: null };
   }
-  if (ctx.config.dryRun) {
-    ctx.log.info(`dry run: would stop supervisor pid ${st.supervisorPid} and ${st.forwards.length} kubectl port-forward(s)`);
-    return { steps: [], budgetMs: null };
-  }
-  if (deps.isOurs(st.supervisorPid, 'port-forward')) {
+  const ours = () => deps.isOurs(st.supervisorPid, MARKER);
+  const checks: Check[] = [{ name: 'supervisor', ok: true, detail: ours() ? `stopped pid ${st.supervisorPid}` : `pid ${st.supervisorPid} was not running` }];
+  if (ours()) {
     deps.kill(st.supervisorPid, 'SIGTERM');
     const until = ctx.clock.now() + 8000;
-    while (deps.isOurs(st.supervisorPid, 'port-forward') && ctx.clock.now() < until) await ctx.clock.sleep(100);
-    if (deps.isOurs(st.supervisorPid, 'port-forward')) {
+    while (ours() && ctx.clock.now() < until) await ctx.clock.sleep(100);
+    if (ours()) {
       ctx.log.warn(`supervisor pid ${st.supervisorPid} did not stop within 8s; killing it`);
       deps.kill(st.supervisorPid, 'SIGKILL');
     }
-    checks.push({ name: 'supervisor', ok: true, detail: `stopped pid ${st.supervisorPid}` });
-  } else {
-    checks.push({ name: 'supervisor', ok: true, detail: `pid ${st.supervisorPid} was not running` });
   }
   for (const f of st.forwards) {
-    if (f.pid !== undefined && deps.isOurs(f.pid, 'port-forward')) {
-      try {
-        deps.kill(f.pid, 'SIGTERM');
-        checks.push({ name: f.name, ok: true, detail: `stopped a kubectl left behind (pid ${f.pid})` });
-      } catch (err) {
-        checks.push({ name: f.name, ok: false, detail: `could not stop kubectl pid ${f.pid}: ${errorMessage(err)}` });
-      }
-    } else {
+    if (f.pid === undefined || !deps.isOurs(f.pid, MARKER)) {
       checks.push({ name: f.name, ok: true, detail: `127.0.0.1:${f.localPort} closed` });
+      continue;
+    }
+    try {
+      deps.kill(f.pid, 'SIGTERM');
+      checks.push({ name: f.name, ok: true, detail: `stopped a kubectl left behind (pid ${f.pid})` });
+    } catch (err) {
+      checks.push({ name: f.name, ok: false, detail: `could not stop kubectl pid ${f.pid}: ${errorMessage(err)}` });
     }
   }
   rmSync(file, { force: true });
   for (const c of checks) ctx.log.ok(`${c.name}: ${c.detail}`);
-  const ok = checks.every((c) => c.ok);
-  return { steps: [{ name: 'stop', ok, status: ok ? 'done' : 'failed', durationMs: ctx.clock.now() - started, budgetMs: null, checks }], budgetMs: null };
+  return stepResult(ctx, 'stop', checks, started);
 }
+
+/**
+ * Whether the local port answers as the service behind it. A TCP connect alone proves only that kubectl listens,
+ * so speak a word of the protocol: PostgreSQL's SSLRequest (answered 'S' or 'N' by any server) or Kafka's
+ * ApiVersions (answered with our correlation id). A broken tunnel accepts the connection and then closes it.
+ */
+export function probeLocalPort(port: number, protocol: Protocol): Promise<{ answers: boolean; detail: string }> {
+  const timeoutMs = 2000;
+  const name = protocol === 'postgres' ? 'PostgreSQL' : 'Kafka';
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let got = Buffer.alloc(0);
+    const done = (answers: boolean, detail: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ answers, detail });
+    };
+    const timer = setTimeout(() => done(false, `no answer within ${timeoutMs / 1000}s`), timeoutMs);
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(false, err.code === 'ECONNREFUSED' ? 'connection refused: nothing listens there' : errorMessage(err)),
+    );
+    socket.once('connect', () => socket.write(protocol === 'postgres' ? POSTGRES_SSL_REQUEST : KAFKA_API_VERSIONS_REQUEST));
+    socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (protocol === 'kafka' && got.length < 8) return;
+      // PostgreSQL: one byte; Kafka: Int32 size, then our correlation id.
+      const ours = protocol === 'postgres' ? got[0] === 0x53 || got[0] === 0x4e : got.readInt32BE(4) === KAFKA_PROBE_CORRELATION_ID;
+      done(ours, ours ? `${name} answered` : `something answered, but not ${name}`);
+    });
+    socket.once('close', () => done(false, 'connection closed without an answer (is the pod behind the forward running?)'));
+  });
+}
+
+/** Int32 length 8, Int32 80877103: "may I use SSL?" */
+const POSTGRES_SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+const KAFKA_PROBE_CORRELATION_ID = 0x4c46;
+/** ApiVersions (key 18) v0, which every broker accepts first: Int32 size 25, Int16 key, Int16 version, Int32
+ * correlation id, then the client id as Int16 length 15 and its bytes. */
+export const KAFKA_API_VERSIONS_REQUEST = Buffer.concat([Buffer.from([0, 0, 0, 25, 0, 18, 0, 0, 0, 0, 0x4c, 0x46, 0, 15]), Buffer.from('learnflow-probe')]);
 
 export const PORT_FORWARD_SUMMARY = [
   "Keeps port-forwards to a stack's PostgreSQL and Kafka open in the background, on the stack's own local ports,",
@@ -527,29 +497,21 @@ export function portForwardScript(deps: PortForwardDeps = realDeps): ScriptDef {
     name: 'port-forward',
     usage: 'port-forward.mts start|status|stop|run [flags]',
     summary: PORT_FORWARD_SUMMARY,
-    flags: PORT_FORWARD_FLAGS,
+    flags: [PG_PORT_FLAG, ONLY_FLAG, WAIT_FLAG, STATE_FILE_FLAG] satisfies FlagSpec[],
     maxArgs: 1,
     footer: `Exit codes: 0 ok (status: every forward up and answering), 1 a forward is down or failed to start, 2 bad usage, 3 environment not ready (no cluster, local port taken).\nState: ${STATE_DIR}/CONTEXT/NAMESPACE.json (pid and state of each forward), log next to it. Guide: docs/operations.md#port-forwards\nTroubleshooting: docs/troubleshooting.md#port-forward-drops`,
     async run(ctx) {
       const command = ctx.config.args[0];
-      switch (command as Command | undefined) {
-        case 'start':
-          return startForwards(ctx, deps);
-        case 'status':
-          return showStatus(ctx, deps);
-        case 'stop':
-          return stopForwards(ctx, deps);
-        case 'run':
-          if (ctx.config.dryRun) {
-            ctx.log.info('dry run: would supervise the port-forwards in the foreground');
-            return { steps: [], budgetMs: null };
-          }
-          return runSupervisor(ctx, deps);
-        default:
-          throw new UsageError(command ? `unknown command '${command}': say start, status, stop or run` : 'say what to do: start, status, stop or run', {
-            fix: './scripts/port-forward.mts start',
-          });
-      }
+      if (command === 'start') return startForwards(ctx, deps);
+      if (command === 'status') return showStatus(ctx, deps);
+      if (command === 'stop') return stopForwards(ctx, deps);
+      if (command !== 'run')
+        throw new UsageError(command ? `unknown command '${command}': say start, status, stop or run` : 'say what to do: start, status, stop or run', {
+          fix: './scripts/port-forward.mts start',
+        });
+      if (!ctx.config.dryRun) return runSupervisor(ctx, deps);
+      ctx.log.info('dry run: would supervise the port-forwards in the foreground');
+      return { steps: [], budgetMs: null };
     },
   };
 }

@@ -1,18 +1,28 @@
 // The control plane: `helm upgrade --install` (skipped when the release is already deployed at the same chart
 // with the same values), the CRDs on an upgrade (helm never upgrades crds/), then one wait for all five
-// workloads that names each one not ready and why. Also the Kafka/PostgreSQL readiness gate for components.
+// workloads that names each one not ready and why. Also the gate on the components of Dapr's dependsOn.
 
 import { isDeepStrictEqual } from 'node:util';
-import { perRun, type StepCtx } from '../../run/context.js';
+import { perRun, type Ctx, type StepCtx } from '../../run/context.js';
 import type { PodJson } from '../../kube/pod-diagnosis.js';
-import { StepError } from '../../core/errors.js';
-import { describeRelease, Helm, KIT_RELEASE_LABEL, PENDING_STATUSES, upgradeInstallArgs, type HelmRelease, type UpgradeOptions } from '../../kube/helm.js';
+import { EnvironmentError, errorMessage, StepError } from '../../core/errors.js';
+import {
+  chartArgs,
+  describeRelease,
+  Helm,
+  KIT_RELEASE_LABEL,
+  PENDING_STATUSES,
+  upgradeInstallArgs,
+  type HelmRelease,
+  type UpgradeOptions,
+} from '../../kube/helm.js';
+import { isUnknownResourceType } from '../../kube/kubectl.js';
 import { formatCommand } from '../../core/exec.js';
 import { formatDuration } from '../../core/duration.js';
-import { parseManifests, STACK_LABEL } from '../../kube/manifests.js';
-import { waitForWorkloads, workloadStates, type WorkloadJson, type WorkloadState } from '../../run/rollout.js';
-import { PG_NAME, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
-import { DAPR_NAMESPACE, RELEASE, type DaprSettings, type LiveControlPlaneSettings } from './settings.js';
+import { parseManifests, redactSecrets, STACK_LABEL, yamlStream } from '../../kube/manifests.js';
+import { waitForWorkloads, workloadStates, type WorkloadJson, type WorkloadRef, type WorkloadState } from '../../run/rollout.js';
+import type { ClusterWidePlan, Component } from '../types.js';
+import { DAPR_NAMESPACE, RELEASE, type DaprSettings } from './settings.js';
 import { CONTROL_PLANE, desiredValues, flattenValues, loadValues, SCHEDULER_OFF, type ControlPlaneWorkload } from './values.js';
 import { applyRecorded } from '../../run/steps.js';
 
@@ -103,10 +113,7 @@ export function refuseUnsafeDowngrade(from: string | undefined, to: string): voi
 }
 
 /** "dapr 1.17.5 -> 1.18.3" when the release runs another version than the one wanted; undefined otherwise. */
-export function versionChange(live: LiveControlPlane, to: string): string | undefined {
-  const from = liveDaprVersion(live);
-  return from && from !== to ? `dapr ${from} -> ${to}` : undefined;
-}
+const versionChange = (from: string | undefined, to: string) => (from && from !== to ? `dapr ${from} -> ${to}` : undefined);
 
 /** --diff: what an install now would change in the release (chart and values, key by key); [] when up to date. */
 export async function controlPlaneChanges(step: StepCtx, s: DaprSettings): Promise<string[]> {
@@ -117,7 +124,7 @@ export async function controlPlaneChanges(step: StepCtx, s: DaprSettings): Promi
   const current = release.status === 'deployed' ? values : undefined;
   if (releaseUpToDate(release, s.chart.chartLabel, current, desired).upToDate) return [];
   const changes: string[] = [];
-  const upgrade = versionChange(live, s.version);
+  const upgrade = versionChange(liveDaprVersion(live), s.version);
   if (upgrade) {
     const refused = unsafeDowngrade(liveDaprVersion(live), s.version);
     changes.push(
@@ -159,7 +166,7 @@ export function liveControlPlane(step: Pick<StepCtx, 'exec' | 'config' | 'kube'>
 }
 
 /** The shared settings a live release holds (global.scheduler.enabled: off only when set to false). */
-export function liveSettings(live: LiveControlPlane): LiveControlPlaneSettings {
+export function liveSettings(live: LiveControlPlane): { scheduler?: boolean } {
   if (!live.values) return {};
   const scheduler = (live.values.global as { scheduler?: { enabled?: unknown } } | undefined)?.scheduler?.enabled;
   return { scheduler: scheduler !== false && scheduler !== 'false' };
@@ -184,13 +191,13 @@ export async function installControlPlane(step: StepCtx, s: DaprSettings): Promi
   }
   const from = release ? liveDaprVersion(release === live.release ? live : { release, values: current }) : undefined;
   refuseUnsafeDowngrade(from, s.version);
-  const upgrade = from && from !== s.version ? `dapr ${from} -> ${s.version}` : undefined;
+  const upgrade = versionChange(from, s.version);
   step.log.info(`${upgrade ? `upgrading ${upgrade}, ` : ''}installing ${s.chart.describe}: ${verdict.why}`);
   if (release) await warnOtherStacks(step);
   const started = step.clock.now();
 
   // helm installs crds/ on the first install only; an upgrade must bring the new version's CRDs itself.
-  if (release && release.status === 'deployed') await applyChartCrds(step, helm, s);
+  if (release?.status === 'deployed') await applyRecorded(step, parseManifests(await helm.showCrds(s.chart.ref), 'helm show crds'), { logUnchanged: false });
 
   const timeoutMs = Math.max(30_000, step.deadline.remaining());
   await helm.upgradeInstall(upgradeOptions(s, timeoutMs));
@@ -231,15 +238,9 @@ async function recoverPending(step: StepCtx, helm: Helm, release: HelmRelease): 
   return helm.release(RELEASE, DAPR_NAMESPACE);
 }
 
-async function applyChartCrds(step: StepCtx, helm: Helm, s: DaprSettings): Promise<void> {
-  const crds = parseManifests(await helm.showCrds(s.chart.ref), 'helm show crds');
-  if (!crds.length) return;
-  await applyRecorded(step, crds, { logUnchanged: false });
-}
-
 /** The control-plane workloads as the readiness wait sees them: their pods carry `app: <name>`. */
 const refsOf = (workloads: readonly ControlPlaneWorkload[]) =>
-  workloads.map((w) => ({ kind: w.kind, name: w.name, selector: `app=${w.app}`, namespace: DAPR_NAMESPACE }));
+  workloads.map((w) => ({ kind: w.kind, name: w.name, selector: `app=${w.name}`, namespace: DAPR_NAMESPACE }));
 
 /** Readiness of each control-plane workload from one `kubectl get deployment,statefulset,pod -n dapr-system`. */
 export function controlPlaneStates(items: readonly (WorkloadJson | PodJson)[], workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE) {
@@ -271,67 +272,113 @@ export async function controlPlaneChecks(step: StepCtx, workloads: readonly Cont
   for (const s of states) step.check(`${s.ref.name} ready`, s.ready, s.state);
 }
 
-// ------------------------------------------------------------------------------------- dependencies
-
-export const DEPENDENCIES = [
-  { name: 'kafka', title: 'Kafka', selector: 'app.kubernetes.io/name=kafka', fix: (ns: string) => `./scripts/deploy-kafka.mts --namespace ${ns}` },
-  {
-    name: PG_NAME,
-    title: 'PostgreSQL',
-    selector: POSTGRES_SELECTOR,
-    fix: (ns: string) => `./scripts/deploy-postgres.mts --namespace ${ns}`,
-  },
-] as const;
-
-const DEPENDENCY_REFS = DEPENDENCIES.map((d) => ({ kind: 'statefulset' as const, name: d.name, selector: d.selector, title: d.title }));
-const DEPENDENCY_LIST = { kinds: 'statefulset,pod', selector: `app.kubernetes.io/name in (kafka,${PG_NAME})` };
-
-export interface DependencyState {
-  name: string;
-  title: string;
-  present: boolean;
-  ready: boolean;
-  state: string;
+/** --dry-run: the chart's own objects (CRDs, ClusterRoles, the injector webhook: the cluster-wide part), via `helm template`. */
+export async function templateControlPlane(ctx: Ctx, s: DaprSettings): Promise<{ title: string; yaml: string } | { title: string; skipped: string }> {
+  const title = `the Dapr chart's objects (${s.chart.describe}), as helm would install them`;
+  const values = ['--values', s.valuesPath, ...Object.entries(s.chart.setString).flatMap(([k, v]) => ['--set-string', `${k}=${v}`])];
+  try {
+    const r = await ctx.exec('helm', ['template', RELEASE, ...chartArgs(s.chart.ref), '--namespace', DAPR_NAMESPACE, '--include-crds', ...values], {
+      quiet: true,
+      timeoutMs: 60_000,
+    });
+    // The chart's Secrets (certificates sentry fills in) are shown like the kit's: keys only.
+    return { title, yaml: yamlStream(redactSecrets(parseManifests(r.stdout, 'helm template'))) };
+  } catch (err) {
+    return { title, skipped: err instanceof EnvironmentError ? 'helm is not installed' : `helm template failed: ${errorMessage(err).split('\n')[0]}` };
+  }
 }
 
-const asDependencies = (states: readonly WorkloadState<(typeof DEPENDENCY_REFS)[number]>[]): DependencyState[] =>
-  states.map((s) => ({ name: s.ref.name, title: s.ref.title, present: s.present, ready: s.ready, state: s.state }));
-
-export function dependencyStates(items: readonly (WorkloadJson | PodJson)[]): DependencyState[] {
-  return asDependencies(workloadStates(items, DEPENDENCY_REFS).states);
+/**
+ * The control plane serves every namespace of the cluster, so destroy-all removes it only when the kit installed it
+ * (the release carries the kit's label) and no Dapr component outside this stack's namespace uses it, unless
+ * --dapr-control-plane says so. Its scheduler volumes and dapr-system go only with --purge, and only with it.
+ */
+export async function planControlPlaneRemoval(ctx: Ctx, o: { purge: boolean; force: boolean }): Promise<ClusterWidePlan> {
+  const helm = helmFor(ctx);
+  const title = `Dapr control plane (helm release ${RELEASE} in ${DAPR_NAMESPACE}, cluster-wide)`;
+  if (!(await helm.release(RELEASE, DAPR_NAMESPACE))) return { title, remove: false, why: `no helm release ${RELEASE} in ${DAPR_NAMESPACE}`, objects: [] };
+  const ours = (await helm.release(RELEASE, DAPR_NAMESPACE, { selector: KIT_RELEASE_LABEL })) !== undefined;
+  const elsewhere = await ctx.kube
+    .list<{ metadata: { name: string; namespace: string } }>('components.dapr.io', { namespace: null })
+    .then((items) => items.filter((c) => c.metadata.namespace !== ctx.config.namespace).map((c) => `${c.metadata.namespace}/${c.metadata.name}`))
+    .catch((err: unknown) => (isUnknownResourceType(err) ? [] : Promise.reject(err)));
+  const objects = [
+    `helm release ${RELEASE} (${DAPR_NAMESPACE})`,
+    ...(o.purge ? [`the scheduler volumes in ${DAPR_NAMESPACE}`, `namespace/${DAPR_NAMESPACE}`] : []),
+  ];
+  const reasons = [
+    ...(ours ? [] : [`the kit did not install it (the release has no ${KIT_RELEASE_LABEL} label)`]),
+    ...(elsewhere.length ? [`Dapr components in other namespaces use it: ${elsewhere.slice(0, 5).join(', ')}${elsewhere.length > 5 ? ', ...' : ''}`] : []),
+  ];
+  if (!reasons.length) return { title, remove: true, why: 'installed by the kit, and no other namespace has Dapr components', objects };
+  if (o.force) return { title, remove: true, why: `--dapr-control-plane, although ${reasons.join('; ')}`, objects };
+  return { title, remove: false, why: `${reasons.join('; ')} (--dapr-control-plane removes it anyway)`, objects };
 }
 
-export async function readDependencies(step: StepCtx): Promise<DependencyState[]> {
-  return dependencyStates(await step.kube.list<WorkloadJson | PodJson>(DEPENDENCY_LIST.kinds, { selector: DEPENDENCY_LIST.selector }));
+export async function removeControlPlane(step: StepCtx, plan: ClusterWidePlan, o: { purge: boolean }): Promise<void> {
+  if (!plan.remove) return;
+  const helm = helmFor(step);
+  if (await helm.release(RELEASE, DAPR_NAMESPACE)) {
+    await helm.uninstall(RELEASE, DAPR_NAMESPACE);
+    step.change(`helm release ${RELEASE}`, 'deleted');
+    step.log.info(`helm release ${RELEASE} uninstalled (the dapr.io CRDs stay: other namespaces may use them)`);
+  }
+  if (!o.purge) return step.log.info(`kept the scheduler volumes and namespace ${DAPR_NAMESPACE}; --purge removes them`);
+  // The chart's claims carry the chart's labels, not the kit's: they are the release's, which was just removed.
+  const r = await step.kube.run(['delete', 'pvc', '-n', DAPR_NAMESPACE, '-l', 'app=dapr-scheduler-server', '--ignore-not-found', '--wait=false', '-o', 'name']);
+  for (const name of r.stdout.split('\n').filter(Boolean)) step.change(`${name} (${DAPR_NAMESPACE})`, 'deleted');
+  await step.kube.run(['delete', 'namespace', DAPR_NAMESPACE, '--ignore-not-found', '--wait=false']);
+  step.change(`namespace/${DAPR_NAMESPACE}`, 'deleted');
 }
 
-function refuse(ns: string, deps: readonly DependencyState[], why: string): StepError {
-  const bad = deps.filter((d) => !d.ready);
-  return new StepError(
-    `refusing to apply the Dapr components: ${bad.map((d) => `${d.title} ${d.present ? `is not ready (${d.state})` : `is not deployed in ${ns}`}`).join('; ')}. ${why}`,
-    {
-      fix: `${bad.map((d) => DEPENDENCIES.find((x) => x.name === d.name)!.fix(ns)).join(' && ')}, then re-run (docs/dapr.md#order); or --control-plane-only to install just the control plane`,
-      docs: 'daprd-component-init',
-    },
-  );
+// ------------------------------------------------------------------ dependencies (the components of dependsOn)
+
+/** A workload of a component Dapr depends on (its `readiness`), with that component's title and deploy script. */
+export type Dependency = WorkloadRef & { title: string; script: string };
+
+/** The workloads of `components` (Dapr's dependsOn, looked up in the registry) that must be ready first. */
+export function dependenciesOf(components: readonly (Component | undefined)[]): Dependency[] {
+  return components.flatMap((c) => {
+    if (!c?.readiness) throw new Error(`dapr depends on a component the registry does not have, or that declares no readiness`);
+    return c.readiness.map((w) => ({ ...w, title: c.title, script: c.scripts.deploy }));
+  });
+}
+
+/** "Kafka and PostgreSQL", for messages and check names. */
+export const titlesOf = (deps: readonly Dependency[]) => [...new Set(deps.map((d) => d.title))].join(' and ');
+
+/** One list in the stack's namespace: the kinds of the workloads and their pods (the selectors pick each one's). */
+const kindsOf = (deps: readonly Dependency[]) => [...new Set([...deps.map((d) => d.kind), 'pod'])].join(',');
+
+export async function readDependencies(step: StepCtx, deps: readonly Dependency[]): Promise<WorkloadState<Dependency>[]> {
+  return workloadStates(await step.kube.list<WorkloadJson | PodJson>(kindsOf(deps)), deps).states;
+}
+
+function refuse(ns: string, states: readonly WorkloadState<Dependency>[]): StepError {
+  const bad = states.filter((d) => !d.ready);
+  const what = bad.map((d) => `${d.ref.title} ${d.present ? `is not ready (${d.state})` : `is not deployed in ${ns}`}`);
+  const fixes = new Set(bad.map((d) => `./scripts/${d.ref.script}.mts --namespace ${ns}`));
+  return new StepError(`refusing to apply the Dapr components: ${what.join('; ')}. ${WHY}`, {
+    fix: `${[...fixes].join(' && ')}, then re-run (docs/dapr.md#order); or --control-plane-only to install just the control plane`,
+    docs: 'daprd-component-init',
+  });
 }
 
 const WHY = 'A sidecar whose component cannot initialise exits, so every Dapr app would crash-loop';
 
-/** Before any change: both must at least exist (they may still be starting; deploy waits for them later). */
-export async function requireDependenciesDeployed(step: StepCtx): Promise<void> {
-  const deps = await readDependencies(step);
-  if (deps.some((d) => !d.present)) throw refuse(step.config.namespace, deps, WHY);
+/** Before any change: each must at least exist (it may still be starting; deploy waits for it later). */
+export async function requireDependenciesDeployed(step: StepCtx, deps: readonly Dependency[]): Promise<void> {
+  const states = await readDependencies(step, deps);
+  if (states.some((d) => !d.present)) throw refuse(step.config.namespace, states);
 }
 
-/** Waits (within the step's budget) for both to be ready; stops at once on a pod state that will not heal. */
-export async function waitForDependencies(step: StepCtx): Promise<void> {
+/** Waits (within the step's budget) for every one to be ready; stops at once on a pod state that will not heal. */
+export async function waitForDependencies(step: StepCtx, deps: readonly Dependency[]): Promise<void> {
   const ns = step.config.namespace;
-  const refuseOn = (states: readonly WorkloadState<(typeof DEPENDENCY_REFS)[number]>[]) => refuse(ns, asDependencies(states), WHY);
-  await waitForWorkloads(step, DEPENDENCY_REFS, {
-    what: `Kafka and PostgreSQL in ${ns} to be ready`,
-    list: { ...DEPENDENCY_LIST, namespace: ns },
-    refuse: (states) => (states.some((s) => !s.present) ? refuseOn(states) : undefined),
-    stuck: (_pod, states) => refuseOn(states),
+  await waitForWorkloads(step, deps, {
+    what: `${titlesOf(deps)} in ${ns} to be ready`,
+    list: { kinds: kindsOf(deps), namespace: ns },
+    refuse: (states) => (states.some((s) => !s.present) ? refuse(ns, states) : undefined),
+    stuck: (_pod, states) => refuse(ns, states),
   });
 }

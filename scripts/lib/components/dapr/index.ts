@@ -1,145 +1,103 @@
 // The Dapr component: control plane from the official Helm chart, then the state store's PostgreSQL role and
-// Secret, then the components, Configuration and Resiliency (and optionally Redis). Verify checks the objects
-// and runs an end-to-end probe through a real sidecar. docs/dapr.md is the user's guide.
+// Secret, then the components, Configuration and Resiliency (and optionally Redis, Zipkin). Verify checks the
+// objects and runs an end-to-end probe through a real sidecar. docs/dapr.md is the user's guide.
 
-import { daprChartImages, daprRegistry } from './chart-images.js';
-import { libpqConnectionString } from '../shared/postgres-topology.js';
 import path from 'node:path';
-import type pg from 'pg';
-import { tryLogin } from '../shared/postgres-client.js';
 import type { Ctx, StepCtx } from '../../run/context.js';
 import { EnvironmentError, errorMessage } from '../../core/errors.js';
-import { deleteBySelector, isUnknownResourceType, labelClaims } from '../../kube/kubectl.js';
-import { parseManifests, readVersions, REPO_ROOT, redactSecrets, yamlStream, type Manifest } from '../../kube/manifests.js';
+import { deleteBySelector, labelClaims } from '../../kube/kubectl.js';
+import { readVersions, REPO_ROOT, redactSecrets, type Manifest } from '../../kube/manifests.js';
+import { readSecret } from '../../kube/secrets.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
-import { PortForward } from '../../run/port-forward.js';
 import { rememberedSettings, renderSettings } from '../../run/remembered.js';
 import { waitForWorkload } from '../../run/rollout.js';
+import { applyRecorded } from '../../run/steps.js';
 import { generatePassword } from '../shared/postgres-credentials.js';
 import { withPostgres } from '../shared/postgres-connection.js';
-import type { ClusterWidePlan, Component, DeployOptions, Desired, Plan } from '../types.js';
+import { libpqConnectionString } from '../shared/postgres-topology.js';
 import { actionList, planLines, runActions, type Action } from '../shared/actions.js';
-import { objectChecks } from './checks.js';
-import { KIT_RELEASE_LABEL } from '../../kube/helm.js';
-import { booleanFlag } from '../../core/flags.js';
-import { chartArgs } from '../../kube/helm.js';
-import {
-  controlPlaneChanges,
-  controlPlaneChecks,
-  helmCommandLine,
-  helmFor,
-  upgradeOptions,
-  installControlPlane,
-  liveControlPlane,
-  liveSettings,
-  requireDependenciesDeployed,
-  waitForControlPlane,
-  waitForDependencies,
-} from './controlplane.js';
+import type { Component, ComponentName, DeployOptions, Desired } from '../types.js';
+import { objectChecks, zipkinCheck } from './checks.js';
+import * as cp from './controlplane.js';
 import { renderAll } from './manifests.js';
 import { probeChecksEndToEnd } from './probe.js';
-import {
-  COMPONENT_SELECTOR,
-  CONFIGURATION,
-  DAPR_NAMESPACE,
-  DEPLOY_FLAGS,
-  REDIS_SECRET,
-  REDIS_STATESTORE,
-  RELEASE,
-  STATE_ROLE,
-  STATE_SCHEMA,
-  STATESTORE_SECRET,
-  VALUES_FILE,
-  VERIFY_FLAGS,
-  PROBE_IMAGE,
-  PROBE_TIMEOUT_FLAG,
-  PROBE_IMAGE_FLAG,
-  SAMPLING_FLAG,
-  SKIP_PROBE_FLAG,
-  NO_SCHEDULER_FLAG,
-  daprSettings,
-  type DaprSettings,
-  BUDGET_MS,
-} from './settings.js';
-import { ensureStateStoreRole, inClusterTarget, stateStorePassword, summarise } from './statestore.js';
-import { controlPlaneOf, controlPlaneRequests, flattenValues, loadValues } from './values.js';
-import { readSecret } from '../../kube/secrets.js';
-import { applyRecorded } from '../../run/steps.js';
+import * as S from './settings.js';
+import { ensureStateStoreRole, inClusterTarget, serverSsl, stateStorePassword, summarise } from './statestore.js';
+import { controlPlaneOf, controlPlaneRequests, daprChartImages, daprRegistry, flattenValues, loadValues } from './values.js';
 import { daprConnect, daprStatus } from './status.js';
 
 export const REDIS_SELECTOR = 'app.kubernetes.io/name=redis,app.kubernetes.io/component=dapr';
 export const ZIPKIN_SELECTOR = 'app.kubernetes.io/name=zipkin,app.kubernetes.io/component=dapr';
+/** What the plan shows for the generated secrets (not known before a deploy, and never printed). */
+const PLANNED_SECRETS = { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' };
 
 /** What one deploy learns on its way and hands to the next action. */
 interface DaprRun {
-  /** install-dapr on its own: Kafka and PostgreSQL were not deployed in this run. */
+  /** install-dapr on its own: what Dapr depends on was not deployed in this run. */
   standalone: boolean;
   remembered: Record<string, string>;
   /** The settings with the shared control plane's as its live release has them (read after the dependency gate). */
-  controlPlane?: ReturnType<typeof daprSettings>;
+  controlPlane?: S.DaprSettings;
   password?: string;
   ssl?: boolean;
   changed?: boolean;
 }
 
-/** The control plane, in order (deploy-all runs these beside Kafka and PostgreSQL). */
-function controlPlaneActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
+/** The control plane, in order (deploy-all runs these beside what Dapr depends on). */
+function controlPlaneActions(ctx: Ctx, s: S.DaprSettings, deps: readonly cp.Dependency[]): Action<DaprRun>[] {
+  const alone = s.controlPlaneOnly ? '' : `; run alone, also that ${cp.titlesOf(deps)} are deployed in ${s.namespace} (refused before any change otherwise)`;
+  const helm = cp.helmCommandLine({ ...s, valuesPath: path.relative(ctx.root, s.valuesPath) }, ctx.config.context);
+  const release = `release ${S.RELEASE} is deployed at ${s.chart.chartLabel} with the same values`;
   return [
     {
-      plan: `check the cluster is reachable and helm 3 or 4 is installed${s.controlPlaneOnly ? '' : `; run alone, also that Kafka and PostgreSQL are deployed in ${s.namespace} (refused before any change otherwise)`}`,
+      plan: `check the cluster is reachable and helm 3 or 4 is installed${alone}`,
       run: async (step, run) => {
         if (!step.preflighted) {
           await ensureClusterReachable(step);
-          await helmFor(step).version();
+          await cp.helmFor(step).version();
         }
         // Before any change: a sidecar cannot start with components whose Kafka or PostgreSQL is missing.
-        if (run.standalone && !s.controlPlaneOnly) await requireDependenciesDeployed(step);
-        run.controlPlane = daprSettings(step, run.remembered, liveSettings(await liveControlPlane(step)));
+        if (run.standalone && !s.controlPlaneOnly) await cp.requireDependenciesDeployed(step, deps);
+        run.controlPlane = S.daprSettings(step, run.remembered, cp.liveSettings(await cp.liveControlPlane(step)));
         step.log.info(run.controlPlane.schedulerWhy);
       },
     },
     {
-      plan: `${helmCommandLine({ ...s, valuesPath: path.relative(ctx.root, s.valuesPath) }, ctx.config.context)}  (${s.chart.describe}; skipped when release ${RELEASE} is deployed at ${s.chart.chartLabel} with the same values; a release at another Dapr version gets the chart's CRDs first, then is upgraded to ${s.version}: --diff names the version it runs); chart values: ${flattenValues(loadValues(s.valuesPath)).join(', ')}`,
-      run: async (step, run) => void (await installControlPlane(step, run.controlPlane!)),
+      plan: `${helm}  (${s.chart.describe}; skipped when ${release}; a release at another Dapr version gets the chart's CRDs first, then is upgraded to ${s.version}: --diff names the version it runs); chart values: ${flattenValues(loadValues(s.valuesPath)).join(', ')}`,
+      run: async (step, run) => void (await cp.installControlPlane(step, run.controlPlane!)),
     },
     {
       plan: `wait for ${controlPlaneOf(s.scheduler)
         .map((w) => `${w.kind}/${w.name}`)
-        .join(', ')} in ${DAPR_NAMESPACE}`,
-      run: (step, run) => waitForControlPlane(step, controlPlaneOf(run.controlPlane!.scheduler)),
+        .join(', ')} in ${S.DAPR_NAMESPACE}`,
+      run: (step, run) => cp.waitForControlPlane(step, controlPlaneOf(run.controlPlane!.scheduler)),
     },
   ];
 }
 
-/** The components and what they need, in order (after Kafka and PostgreSQL). */
-function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
+/** The components and what they need, in order (after what Dapr depends on). */
+function componentActions(ctx: Ctx, s: S.DaprSettings, deps: readonly cp.Dependency[]): Action<DaprRun>[] {
   const ns = s.namespace;
-  const planned = redactSecrets(renderAll(s, { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' }));
+  const planned = redactSecrets(renderAll(s, PLANNED_SECRETS));
   return actionList<DaprRun>(
     {
-      plan: `wait for statefulset/kafka and statefulset/postgresql in ${ns} to be ready`,
+      plan: `wait for ${deps.map((d) => `${d.kind}/${d.name}`).join(' and ')} in ${ns} to be ready`,
       run: async (step, run) => {
-        if (run.standalone) await waitForDependencies(step);
+        if (run.standalone) await cp.waitForDependencies(step, deps);
       },
     },
     {
-      plan: `PostgreSQL (${ctx.config.pgUrl ? '--pg-url' : 'port-forward to svc/postgresql'}): role ${STATE_ROLE} (LOGIN, nothing else), schema ${STATE_SCHEMA} owned by it, search_path ${STATE_SCHEMA}; password generated once, kept in Secret ${STATESTORE_SECRET}`,
+      plan: `PostgreSQL (${ctx.config.pgUrl ? '--pg-url' : 'port-forward to svc/postgresql'}): role ${S.STATE_ROLE} (LOGIN, nothing else), schema ${S.STATE_SCHEMA} owned by it, search_path ${S.STATE_SCHEMA}; password generated once, kept in Secret ${S.STATESTORE_SECRET}`,
       run: async (step, run) => {
         const { password, generated } = await stateStorePassword(step);
-        step.log.info(
-          generated
-            ? `generated the state-store password, stored in Secret ${STATESTORE_SECRET}`
-            : `reusing the state-store password in Secret ${STATESTORE_SECRET}`,
-        );
+        step.log.info(`${generated ? 'generated the state-store password, stored' : 'reusing the state-store password'} in Secret ${S.STATESTORE_SECRET}`);
         const { roles, ssl } = await withPostgres(step, async (client) => ({
-          roles: await ensureStateStoreRole(client, { password, canLogin: loginCheck(client) }),
-          // What the server serves now, not whether a certificate Secret exists (it outlives deploy-postgres --no-tls).
-          ssl: (await client.query<{ ssl: string }>("SELECT current_setting('ssl') AS ssl")).rows[0]?.ssl === 'on',
+          roles: await ensureStateStoreRole(client, { password }),
+          ssl: await serverSsl(client),
         }));
         for (const [key, what] of Object.entries(roles)) step.change(key, what);
         step.log.ok(`state store in PostgreSQL: ${summarise(roles)}`);
-        run.password = password;
-        run.ssl = ssl;
+        Object.assign(run, { password, ssl });
       },
     },
     {
@@ -154,7 +112,7 @@ function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
         // Turned off since the last deploy: the objects go; Redis's volume and password stay (its data).
         if (!s.withRedis && run.remembered.withRedis === 'true') {
           await deleteBySelector(step, 'statefulset,service,networkpolicy', REDIS_SELECTOR);
-          await deleteBySelector(step, 'components.dapr.io', `app.kubernetes.io/name=${REDIS_STATESTORE}`);
+          await deleteBySelector(step, 'components.dapr.io', `app.kubernetes.io/name=${S.REDIS_STATESTORE}`);
         }
         if (!s.withZipkin && run.remembered.withZipkin === 'true') await deleteBySelector(step, 'deployment,service,networkpolicy', ZIPKIN_SELECTOR);
         const outcome = await applyRecorded(step, manifests);
@@ -165,7 +123,7 @@ function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
       plan: `wait for deployment/zipkin in ${ns} to be ready`,
       run: async (step) => {
         await waitForWorkload(step, { kind: 'deployment', name: 'zipkin', selector: ZIPKIN_SELECTOR });
-        step.log.ok(`deployment/zipkin is ready: sidecars using ${CONFIGURATION} send their spans to ${s.zipkinEndpoint}`);
+        step.log.ok(`deployment/zipkin is ready: sidecars using ${S.CONFIGURATION} send their spans to ${s.zipkinEndpoint}`);
       },
     },
     s.withRedis && {
@@ -180,32 +138,21 @@ function componentActions(ctx: Ctx, s: DaprSettings): Action<DaprRun>[] {
 }
 
 /** The components, Configuration, Resiliency (and Redis, Zipkin) with the state store's connection string. */
-async function desiredComponents(step: StepCtx, s: DaprSettings, run: DaprRun): Promise<Manifest[]> {
+async function desiredComponents(step: StepCtx, s: S.DaprSettings, run: DaprRun): Promise<Manifest[]> {
   const connectionString = libpqConnectionString(inClusterTarget(s.namespace), run.password!, run.ssl ? 'require' : 'prefer');
   step.secrets.add(connectionString);
   const manifests = renderAll(s, { connectionString, redisPassword: s.withRedis ? await redisPassword(step) : undefined });
-  const settings = renderSettings(
-    s.namespace,
-    'dapr',
-    { 'app.kubernetes.io/name': 'dapr', 'app.kubernetes.io/component': 'dapr' },
-    {
-      withRedis: String(s.withRedis),
-      withZipkin: String(s.withZipkin),
-      networkPolicies: String(s.networkPolicies),
-    },
-  );
-  return [...manifests, settings];
+  const labels = { 'app.kubernetes.io/name': 'dapr', 'app.kubernetes.io/component': 'dapr' };
+  const remember = { withRedis: String(s.withRedis), withZipkin: String(s.withZipkin), networkPolicies: String(s.networkPolicies) };
+  return [...manifests, renderSettings(s.namespace, 'dapr', labels, remember)];
 }
 
-/** --diff: the objects as deploy would apply them now (reads only: the role is not touched), and the release's changes. */
-async function desired(step: StepCtx): Promise<Desired> {
-  const remembered = await rememberedSettings(step, 'dapr');
-  const s = daprSettings(step, remembered, liveSettings(await liveControlPlane(step)));
-  const release = { title: `helm release ${RELEASE} (${DAPR_NAMESPACE})`, changes: await controlPlaneChanges(step, s) };
-  if (s.controlPlaneOnly) return { manifests: [], release };
-  const { password } = await stateStorePassword(step);
-  const ssl = await withPostgres(step, async (client) => (await client.query<{ ssl: string }>("SELECT current_setting('ssl') AS ssl")).rows[0]?.ssl === 'on');
-  return { manifests: await desiredComponents(step, s, { standalone: false, remembered, password, ssl }), release };
+async function redisPassword(step: StepCtx): Promise<string> {
+  const existing = (await readSecret(step, S.REDIS_SECRET))?.get('password');
+  const password = existing ?? generatePassword();
+  step.secrets.add(password);
+  step.log.info(existing ? `reusing the Redis password in Secret ${S.REDIS_SECRET}` : `generated a Redis password, stored in Secret ${S.REDIS_SECRET}`);
+  return password;
 }
 
 /** The `dapr` CLI's own view, when it is installed (not required). */
@@ -219,227 +166,130 @@ async function showDaprStatus(step: StepCtx): Promise<void> {
   }
 }
 
-async function redisPassword(step: StepCtx): Promise<string> {
-  const existing = (await readSecret(step, REDIS_SECRET))?.get('password');
-  const password = existing ?? generatePassword();
-  step.secrets.add(password);
-  step.log.info(existing ? `reusing the Redis password in Secret ${REDIS_SECRET}` : `generated a Redis password, stored in Secret ${REDIS_SECRET}`);
-  return password;
-}
-
-/** When pg_authid is not readable: try to log in as the role on the same server. */
-function loginCheck(admin: pg.Client): (role: string, password: string) => Promise<boolean> {
-  return async (role, password) => (await tryLogin(admin, role, password)).ok;
-}
-
-/** The control plane: needs neither Kafka nor PostgreSQL, so deploy-all starts it beside them. */
-async function prepare(step: StepCtx): Promise<void> {
-  if (step.config.noCluster) return;
-  await runActions(step, controlPlaneActions(step, daprSettings(step)), { standalone: false, remembered: {} });
-}
-
-async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
-  if (step.config.noCluster) {
-    step.log.warn('--no-cluster: Dapr runs only in a cluster; nothing to do for it');
-    return;
-  }
-  const remembered = await rememberedSettings(step, 'dapr');
-  const s = daprSettings(step, remembered);
-  for (const why of s.why) step.log.info(why);
-  if (!s.zipkinEndpoint && step.config.options.given(SAMPLING_FLAG)) {
-    step.log.warn('--tracing-sampling-rate has no effect without --zipkin-endpoint: no collector, so no spans are exported');
-  }
-  const run: DaprRun = { standalone: o.dependenciesReady !== true, remembered };
-  if (!o.prepared) await runActions(step, controlPlaneActions(step, s), run);
-  if (s.controlPlaneOnly) {
-    step.log.info('--control-plane-only: components, Configuration, Resiliency and the state-store role left out');
-    await showDaprStatus(step);
-    return;
-  }
-  await runActions(step, componentActions(step, s), run);
-  if (run.changed) {
-    step.log.info('running Dapr apps load components at start: restart them to pick up a change (kubectl rollout restart deployment -n ' + s.namespace + ')');
-  }
-  await showDaprStatus(step);
-}
-
-async function verify(step: StepCtx): Promise<void> {
-  if (step.config.noCluster) {
-    step.check('cluster', true, '--no-cluster: Dapr runs only in a cluster; nothing checked');
-    return;
-  }
-  if (!step.preflighted) await ensureClusterReachable(step);
-  try {
-    await controlPlaneChecks(step, controlPlaneOf(daprSettings(step, {}, liveSettings(await liveControlPlane(step))).scheduler));
-  } catch (err) {
-    step.check('control plane', false, errorMessage(err).split('\n')[0]!);
-  }
-  const { withRedis } = await objectChecks(step);
-  const o = step.config.options;
-  await zipkinCheck(step, o.on(SKIP_PROBE_FLAG));
-  if (o.on(SKIP_PROBE_FLAG)) {
-    step.log.warn('--skip-probe: no sidecar was started; the components were checked as objects only');
-    step.check('probe', true, 'skipped (--skip-probe)');
-    return;
-  }
-  await probeChecksEndToEnd(step, {
-    image: o.get(PROBE_IMAGE_FLAG) ?? PROBE_IMAGE,
-    timeoutMs: o.get(PROBE_TIMEOUT_FLAG) ?? Number(PROBE_TIMEOUT_FLAG.default),
-    withRedis,
-  });
-}
-
-/** When a collector was deployed (--with-zipkin): it is ready and answers on its health endpoint. */
-async function zipkinCheck(step: StepCtx, objectsOnly: boolean): Promise<void> {
-  const deployment = await step.kube.getOptional<{ status?: { readyReplicas?: number } }>('deployment', 'zipkin').catch(() => undefined);
-  if (!deployment) return;
-  const ready = (deployment.status?.readyReplicas ?? 0) > 0;
-  if (!ready || objectsOnly) {
-    step.check('zipkin', ready, ready ? 'deployment/zipkin ready (not called: --skip-probe)' : 'deployment/zipkin has no ready pod');
-    return;
-  }
-  try {
-    const forward = new PortForward(step, { resource: 'svc/zipkin', remotePort: 9411 });
-    const port = await forward.start();
-    const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(10_000) });
-    step.check('zipkin', res.ok, `the collector answers GET /health with ${res.status} (through port-forward 127.0.0.1:${port})`);
-  } catch (err) {
-    step.check('zipkin', false, `the collector does not answer: ${errorMessage(err).split('\n')[0]}`);
-  }
-}
-
-export const DAPR_CONTROL_PLANE_FLAG = booleanFlag(
-  'dapr-control-plane',
-  `destroy-all: also uninstall the cluster-wide Dapr control plane (helm release ${RELEASE} in ${DAPR_NAMESPACE}) when the kit did not install it or another namespace still has Dapr components`,
-);
+/** The components of Dapr's dependsOn must be ready before its components are applied (a sidecar exits otherwise). */
+const DEPENDS_ON = ['kafka', 'postgres'] as const;
 
 /**
- * The control plane serves every namespace of the cluster, so destroy-all removes it only when the kit installed it
- * (the release carries the kit's label) and no Dapr component outside this stack's namespace uses it, unless
- * --dapr-control-plane says so. Its scheduler volumes and dapr-system go only with --purge, and only with it.
+ * Dapr, given the registry to find what it depends on in (components/index.ts passes its own lookup: Dapr cannot
+ * import the registry that imports it). The gate waits for the `readiness` workloads of each one.
  */
-async function planControlPlane(ctx: Ctx, o: { purge: boolean; force: boolean }): Promise<ClusterWidePlan> {
-  const helm = helmFor(ctx);
-  const title = `Dapr control plane (helm release ${RELEASE} in ${DAPR_NAMESPACE}, cluster-wide)`;
-  const release = await helm.release(RELEASE, DAPR_NAMESPACE);
-  if (!release) return { title, remove: false, why: `no helm release ${RELEASE} in ${DAPR_NAMESPACE}`, objects: [] };
-  const ours = (await helm.release(RELEASE, DAPR_NAMESPACE, { selector: KIT_RELEASE_LABEL })) !== undefined;
-  const elsewhere = await ctx.kube
-    .list<{ metadata: { name: string; namespace: string } }>('components.dapr.io', { namespace: null })
-    .then((items) => items.filter((c) => c.metadata.namespace !== ctx.config.namespace).map((c) => `${c.metadata.namespace}/${c.metadata.name}`))
-    .catch((err: unknown) => (isUnknownResourceType(err) ? [] : Promise.reject(err)));
-  const objects = [
-    `helm release ${RELEASE} (${DAPR_NAMESPACE})`,
-    ...(o.purge ? [`the scheduler volumes in ${DAPR_NAMESPACE}`, `namespace/${DAPR_NAMESPACE}`] : []),
-  ];
-  const reasons = [
-    ...(ours ? [] : [`the kit did not install it (the release has no ${KIT_RELEASE_LABEL} label)`]),
-    ...(elsewhere.length ? [`Dapr components in other namespaces use it: ${elsewhere.slice(0, 5).join(', ')}${elsewhere.length > 5 ? ', ...' : ''}`] : []),
-  ];
-  if (!reasons.length) return { title, remove: true, why: 'installed by the kit, and no other namespace has Dapr components', objects };
-  if (o.force) return { title, remove: true, why: `--dapr-control-plane, although ${reasons.join('; ')}`, objects };
-  return { title, remove: false, why: `${reasons.join('; ')} (--dapr-control-plane removes it anyway)`, objects };
-}
+export function daprComponent(lookup: (name: ComponentName) => Component | undefined): Component {
+  const deps = () => cp.dependenciesOf(DEPENDS_ON.map(lookup));
 
-async function removeControlPlane(step: StepCtx, plan: ClusterWidePlan, o: { purge: boolean }): Promise<void> {
-  if (!plan.remove) return;
-  const helm = helmFor(step);
-  if (await helm.release(RELEASE, DAPR_NAMESPACE)) {
-    await helm.uninstall(RELEASE, DAPR_NAMESPACE);
-    step.change(`helm release ${RELEASE}`, 'deleted');
-    step.log.info(`helm release ${RELEASE} uninstalled (the dapr.io CRDs stay: other namespaces may use them)`);
-  }
-  if (!o.purge) {
-    step.log.info(`kept the scheduler volumes and namespace ${DAPR_NAMESPACE}; --purge removes them`);
-    return;
-  }
-  // The chart's claims carry the chart's labels, not the kit's: they are the release's, which was just removed.
-  const r = await step.kube.run(['delete', 'pvc', '-n', DAPR_NAMESPACE, '-l', 'app=dapr-scheduler-server', '--ignore-not-found', '--wait=false', '-o', 'name']);
-  for (const name of r.stdout.split('\n').filter(Boolean)) step.change(`${name} (${DAPR_NAMESPACE})`, 'deleted');
-  await step.kube.run(['delete', 'namespace', DAPR_NAMESPACE, '--ignore-not-found', '--wait=false']);
-  step.change(`namespace/${DAPR_NAMESPACE}`, 'deleted');
-}
-
-export const dapr: Component = {
-  name: 'dapr',
-  title: 'Dapr',
-  budgetMs: BUDGET_MS,
-  scripts: { deploy: 'install-dapr', verify: 'verify-dapr' },
-  status: daprStatus,
-  connect: daprConnect,
-  summaries: {
-    deploy:
-      'Installs Dapr into dapr-system from the official Helm chart (pinned in k8s/versions.json; values sized for a laptop),\n' +
-      'waits for its control plane, then gives the state store its own PostgreSQL role and applies kafka-pubsub, statestore,\n' +
-      'the Configuration (tracing) and the Resiliency policy into the namespace. Refuses to apply components while Kafka or\n' +
-      'PostgreSQL is not ready. Safe to re-run: an unchanged release is not upgraded.',
-    verify:
-      'Checks the Dapr control plane, CRDs, components, Configuration and Resiliency, then runs a probe: a short Job with a\n' +
-      'sidecar that loads the components, saves and reads state and publishes through kafka-pubsub; the kit then finds the\n' +
-      'message in Kafka. Every check runs; exit 1 if any failed. --skip-probe on clusters that run no containers.',
-  },
-  deployFlags: DEPLOY_FLAGS,
-  verifyFlags: VERIFY_FLAGS,
-  extraNamespaces: [DAPR_NAMESPACE],
-  clusterOnly: true,
-  /** The chart's images (from its values) and the probe's. */
-  images: (ctx: Ctx) => [
-    ...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(NO_SCHEDULER_FLAG) }),
-    ctx.config.options.get(PROBE_IMAGE_FLAG) ?? PROBE_IMAGE,
-  ],
-  /** The control plane's requests as k8s/dapr/values.yaml sets them; without the scheduler's with --no-scheduler. */
-  extraRequests: (ctx: Ctx) => controlPlaneRequests(loadValues(path.join(REPO_ROOT, VALUES_FILE)), controlPlaneOf(!ctx.config.options.on(NO_SCHEDULER_FLAG))),
-
-  /** The chart's own objects (CRDs, ClusterRoles, the injector webhook: the cluster-wide part), via `helm template`. */
-  async renderExtra(ctx: Ctx) {
-    if (ctx.config.noCluster) return undefined;
-    const s = daprSettings(ctx);
-    const title = `the Dapr chart's objects (${s.chart.describe}), as helm would install them`;
-    const upgrade = upgradeOptions(s);
-    const args = [
-      'template',
-      RELEASE,
-      ...chartArgs(upgrade.chart),
-      '--namespace',
-      DAPR_NAMESPACE,
-      '--include-crds',
-      ...(upgrade.valuesFiles ?? []).flatMap((f) => ['--values', f]),
-      ...Object.entries(upgrade.setString ?? {}).flatMap(([k, v]) => ['--set-string', `${k}=${v}`]),
-    ];
-    try {
-      const r = await ctx.exec('helm', args, { quiet: true, timeoutMs: 60_000 });
-      // The chart's Secrets (certificates sentry fills in) are shown like the kit's: keys only.
-      return { title, yaml: yamlStream(redactSecrets(parseManifests(r.stdout, 'helm template'))) };
-    } catch (err) {
-      return { title, skipped: err instanceof EnvironmentError ? 'helm is not installed' : `helm template failed: ${errorMessage(err).split('\n')[0]}` };
+  async function deploy(step: StepCtx, o: DeployOptions = {}): Promise<void> {
+    if (step.config.noCluster) return step.log.warn('--no-cluster: Dapr runs only in a cluster; nothing to do for it');
+    const remembered = await rememberedSettings(step, 'dapr');
+    const s = S.daprSettings(step, remembered);
+    for (const why of s.why) step.log.info(why);
+    if (!s.zipkinEndpoint && step.config.options.given(S.SAMPLING_FLAG)) {
+      step.log.warn('--tracing-sampling-rate has no effect without --zipkin-endpoint: no collector, so no spans are exported');
     }
-  },
+    const run: DaprRun = { standalone: o.dependenciesReady !== true, remembered };
+    if (!o.prepared) await runActions(step, controlPlaneActions(step, s, deps()), run);
+    if (s.controlPlaneOnly) {
+      step.log.info('--control-plane-only: components, Configuration, Resiliency and the state-store role left out');
+    } else {
+      await runActions(step, componentActions(step, s, deps()), run);
+      if (run.changed) {
+        step.log.info(`running Dapr apps load components at start: restart them to pick up a change (kubectl rollout restart deployment -n ${s.namespace})`);
+      }
+    }
+    await showDaprStatus(step);
+  }
 
-  async plan(ctx: Ctx): Promise<Plan> {
-    if (ctx.config.noCluster) return { actions: ['--no-cluster: nothing to do for Dapr (it runs only in a cluster)'], manifests: [] };
-    const s = daprSettings(ctx);
-    const manifests = s.controlPlaneOnly
-      ? []
-      : redactSecrets(renderAll(s, { connectionString: '<generated on first deploy>', redisPassword: '<generated on first deploy>' }));
-    return { actions: planLines([...controlPlaneActions(ctx, s), ...(s.controlPlaneOnly ? [] : componentActions(ctx, s))]), manifests };
-  },
-  dependsOn: ['kafka', 'postgres'],
-  helmReleases: [{ name: RELEASE, namespace: DAPR_NAMESPACE }],
-  prepare,
-  deploy,
-  desired,
-  verify,
-  // The PostgreSQL role dapr_state and schema dapr stay with the PostgreSQL data (a new install resets the password).
-  owned: [
-    { kinds: 'components.dapr.io,configurations.dapr.io,resiliencies.dapr.io', selector: COMPONENT_SELECTOR },
-    { kinds: 'configmap', selector: COMPONENT_SELECTOR },
-    { kinds: 'statefulset,service,networkpolicy', selector: REDIS_SELECTOR },
-    { kinds: 'deployment,service,networkpolicy', selector: ZIPKIN_SELECTOR },
-    {
-      kinds: 'secret,pvc',
-      selector: COMPONENT_SELECTOR,
-      data: `the state-store and Redis Secrets (${STATESTORE_SECRET}, ${REDIS_SECRET}) and the Redis volume`,
+  async function verify(step: StepCtx): Promise<void> {
+    if (step.config.noCluster) {
+      step.check('cluster', true, '--no-cluster: Dapr runs only in a cluster; nothing checked');
+      return;
+    }
+    if (!step.preflighted) await ensureClusterReachable(step);
+    try {
+      await cp.controlPlaneChecks(step, controlPlaneOf(S.daprSettings(step, {}, cp.liveSettings(await cp.liveControlPlane(step))).scheduler));
+    } catch (err) {
+      step.check('control plane', false, errorMessage(err).split('\n')[0]!);
+    }
+    const { withRedis } = await objectChecks(step, deps());
+    const o = step.config.options;
+    await zipkinCheck(step, o.on(S.SKIP_PROBE_FLAG));
+    if (o.on(S.SKIP_PROBE_FLAG)) {
+      step.log.warn('--skip-probe: no sidecar was started; the components were checked as objects only');
+      step.check('probe', true, 'skipped (--skip-probe)');
+      return;
+    }
+    await probeChecksEndToEnd(step, {
+      image: o.get(S.PROBE_IMAGE_FLAG) ?? S.PROBE_IMAGE,
+      timeoutMs: o.get(S.PROBE_TIMEOUT_FLAG) ?? Number(S.PROBE_TIMEOUT_FLAG.default),
+      withRedis,
+    });
+  }
+
+  return {
+    name: 'dapr',
+    title: 'Dapr',
+    budgetMs: S.BUDGET_MS,
+    scripts: { deploy: 'install-dapr', verify: 'verify-dapr' },
+    status: daprStatus,
+    connect: daprConnect,
+    summaries: {
+      deploy:
+        'Installs Dapr into dapr-system from the official Helm chart (pinned in k8s/versions.json; values sized for a laptop),\n' +
+        'waits for its control plane, then gives the state store its own PostgreSQL role and applies kafka-pubsub, statestore,\n' +
+        'the Configuration (tracing) and the Resiliency policy into the namespace. Refuses to apply components while Kafka or\n' +
+        'PostgreSQL is not ready. Safe to re-run: an unchanged release is not upgraded.',
+      verify:
+        'Checks the Dapr control plane, CRDs, components, Configuration and Resiliency, then runs a probe: a short Job with a\n' +
+        'sidecar that loads the components, saves and reads state and publishes through kafka-pubsub; the kit then finds the\n' +
+        'message in Kafka. Every check runs; exit 1 if any failed. --skip-probe on clusters that run no containers.',
     },
-  ],
-  clusterWide: { plan: planControlPlane, remove: removeControlPlane, forceFlag: DAPR_CONTROL_PLANE_FLAG },
-};
+    deployFlags: S.DEPLOY_FLAGS,
+    verifyFlags: S.VERIFY_FLAGS,
+    extraNamespaces: [S.DAPR_NAMESPACE],
+    clusterOnly: true,
+    /** The chart's images (from its values) and the probe's. */
+    images: (ctx) => [
+      ...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(S.NO_SCHEDULER_FLAG) }),
+      ctx.config.options.get(S.PROBE_IMAGE_FLAG) ?? S.PROBE_IMAGE,
+    ],
+    /** The control plane's requests as k8s/dapr/values.yaml sets them; without the scheduler's with --no-scheduler. */
+    extraRequests: (ctx) => controlPlaneRequests(loadValues(path.join(REPO_ROOT, S.VALUES_FILE)), controlPlaneOf(!ctx.config.options.on(S.NO_SCHEDULER_FLAG))),
+    renderExtra: (ctx) => (ctx.config.noCluster ? Promise.resolve(undefined) : cp.templateControlPlane(ctx, S.daprSettings(ctx))),
+    async plan(ctx) {
+      if (ctx.config.noCluster) return { actions: ['--no-cluster: nothing to do for Dapr (it runs only in a cluster)'], manifests: [] };
+      const s = S.daprSettings(ctx);
+      const actions = [...controlPlaneActions(ctx, s, deps()), ...(s.controlPlaneOnly ? [] : componentActions(ctx, s, deps()))];
+      return { actions: planLines(actions), manifests: s.controlPlaneOnly ? [] : redactSecrets(renderAll(s, PLANNED_SECRETS)) };
+    },
+    dependsOn: DEPENDS_ON,
+    helmReleases: [{ name: S.RELEASE, namespace: S.DAPR_NAMESPACE }],
+    /** The control plane: needs none of dependsOn, so deploy-all starts it beside them. */
+    async prepare(step) {
+      if (step.config.noCluster) return;
+      await runActions(step, controlPlaneActions(step, S.daprSettings(step), deps()), { standalone: false, remembered: {} });
+    },
+    deploy,
+    /** --diff: the objects as deploy would apply them now (reads only: the role is not touched), and the release's changes. */
+    async desired(step): Promise<Desired> {
+      const remembered = await rememberedSettings(step, 'dapr');
+      const s = S.daprSettings(step, remembered, cp.liveSettings(await cp.liveControlPlane(step)));
+      const release = { title: `helm release ${S.RELEASE} (${S.DAPR_NAMESPACE})`, changes: await cp.controlPlaneChanges(step, s) };
+      if (s.controlPlaneOnly) return { manifests: [], release };
+      const { password } = await stateStorePassword(step);
+      const ssl = await withPostgres(step, serverSsl);
+      return { manifests: await desiredComponents(step, s, { standalone: false, remembered, password, ssl }), release };
+    },
+    verify,
+    // The PostgreSQL role dapr_state and schema dapr stay with the PostgreSQL data (a new install resets the password).
+    owned: [
+      { kinds: 'components.dapr.io,configurations.dapr.io,resiliencies.dapr.io', selector: S.COMPONENT_SELECTOR },
+      { kinds: 'configmap', selector: S.COMPONENT_SELECTOR },
+      { kinds: 'statefulset,service,networkpolicy', selector: REDIS_SELECTOR },
+      { kinds: 'deployment,service,networkpolicy', selector: ZIPKIN_SELECTOR },
+      {
+        kinds: 'secret,pvc',
+        selector: S.COMPONENT_SELECTOR,
+        data: `the state-store and Redis Secrets (${S.STATESTORE_SECRET}, ${S.REDIS_SECRET}) and the Redis volume`,
+      },
+    ],
+    clusterWide: { plan: cp.planControlPlaneRemoval, remove: cp.removeControlPlane, forceFlag: S.DAPR_CONTROL_PLANE_FLAG },
+  };
+}

@@ -2,20 +2,8 @@
 // Resiliency, and (with --with-redis) Redis with its scoped component.
 
 import { loadManifests, readVersions, type Manifest } from '../../kube/manifests.js';
-import { MAX_MESSAGE_BYTES } from '../shared/kafka-topology.js';
-import { inClusterBootstrap } from '../shared/kafka-topology.js';
-import {
-  CONFIGURATION,
-  KAFKA_PROTOCOL_VERSION,
-  PUBSUB,
-  REDIS_SCOPE,
-  REDIS_STATESTORE,
-  RESILIENCY,
-  STATE_SCHEMA,
-  STATESTORE,
-  STATESTORE_SECRET,
-  type DaprSettings,
-} from './settings.js';
+import { inClusterBootstrap, MAX_MESSAGE_BYTES } from '../shared/kafka-topology.js';
+import { KAFKA_PROTOCOL_VERSION, PUBSUB, REDIS_SCOPE, REDIS_STATESTORE, STATE_SCHEMA, STATESTORE, STATESTORE_SECRET, type DaprSettings } from './settings.js';
 
 /**
  * Redis's limits and its maxmemory, measured with bench/redis-sizing.sh (the kit's redis.conf under these limits).
@@ -27,10 +15,8 @@ export const REDIS_RESOURCES = { cpuLimit: '500m', memoryLimit: '384Mi', maxMemo
 /** The statestore-redis component's read and write timeouts: see the comment in k8s/dapr/redis.yaml. */
 export const REDIS_TIMEOUT = '2s';
 
-export type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'> & {
-  networkPolicies?: boolean;
-  withZipkin?: boolean;
-};
+type RenderSettings = Pick<DaprSettings, 'namespace' | 'consumerGroup' | 'samplingRate' | 'zipkinEndpoint' | 'withRedis'> &
+  Partial<Pick<DaprSettings, 'networkPolicies' | 'withZipkin'>>;
 
 /** The collector of --with-zipkin: Service, Deployment and (unless turned off) its NetworkPolicy. */
 export function renderZipkin(namespace: string, opts: { networkPolicies?: boolean } = {}): Manifest[] {
@@ -55,27 +41,18 @@ export function renderComponents(s: Pick<RenderSettings, 'namespace' | 'consumer
 
 /** Spans go only where a collector was named: a sampling rate above 0 with no endpoint would export to nowhere. */
 export function renderConfiguration(s: Pick<RenderSettings, 'namespace' | 'samplingRate' | 'zipkinEndpoint'>): Manifest[] {
-  const out = loadManifests('dapr/configuration.yaml', { namespace: s.namespace });
-  const cfg = out[0] as (Manifest & { spec: { tracing: Record<string, unknown> } }) | undefined;
-  if (cfg?.metadata.name !== CONFIGURATION) throw new Error(`k8s/dapr/configuration.yaml: expected the Configuration ${CONFIGURATION}`);
-  if (s.zipkinEndpoint) cfg.spec.tracing = { samplingRate: s.samplingRate, zipkin: { endpointAddress: s.zipkinEndpoint } };
+  const out = loadManifests('dapr/configuration.yaml', { namespace: s.namespace }) as (Manifest & { spec: { tracing: Record<string, unknown> } })[];
+  if (s.zipkinEndpoint) out[0]!.spec.tracing = { samplingRate: s.samplingRate, zipkin: { endpointAddress: s.zipkinEndpoint } };
   return out;
 }
 
 export function renderResiliency(namespace: string): Manifest[] {
-  const out = loadManifests('dapr/resiliency.yaml', { namespace, pubsubName: PUBSUB, stateStoreName: STATESTORE });
-  if (out[0]?.metadata.name !== RESILIENCY) throw new Error(`k8s/dapr/resiliency.yaml: expected the Resiliency ${RESILIENCY}`);
-  return out;
+  return loadManifests('dapr/resiliency.yaml', { namespace, pubsubName: PUBSUB, stateStoreName: STATESTORE });
 }
 
 export function renderRedis(namespace: string, password: string, opts: { networkPolicies?: boolean } = {}): Manifest[] {
   const v = readVersions().redis;
-  const policies = opts.networkPolicies === false ? [] : loadManifests('dapr/redis-networkpolicy.yaml', { namespace });
-  return [...redisObjects(namespace, password, v), ...policies];
-}
-
-function redisObjects(namespace: string, password: string, v: { image: string; version: string }): Manifest[] {
-  return loadManifests('dapr/redis.yaml', {
+  const values = {
     namespace,
     password,
     image: `${v.image}:${v.version}`,
@@ -83,16 +60,13 @@ function redisObjects(namespace: string, password: string, v: { image: string; v
     redisScope: REDIS_SCOPE,
     redisTimeout: REDIS_TIMEOUT,
     ...REDIS_RESOURCES,
-  });
-}
-
-export interface RenderSecrets {
-  connectionString: string;
-  redisPassword?: string;
+  };
+  const policies = opts.networkPolicies === false ? [] : loadManifests('dapr/redis-networkpolicy.yaml', { namespace });
+  return [...loadManifests('dapr/redis.yaml', values), ...policies];
 }
 
 /** Everything deploy applies into the namespace, in apply order (Secrets before the components that read them). */
-export function renderAll(s: RenderSettings, secrets: RenderSecrets): Manifest[] {
+export function renderAll(s: RenderSettings, secrets: { connectionString: string; redisPassword?: string }): Manifest[] {
   const out = [...renderComponents(s, secrets.connectionString), ...renderConfiguration(s), ...renderResiliency(s.namespace)];
   if (s.withRedis) out.push(...renderRedis(s.namespace, secrets.redisPassword ?? '', { networkPolicies: s.networkPolicies }));
   if (s.withZipkin) out.push(...renderZipkin(s.namespace, { networkPolicies: s.networkPolicies }));

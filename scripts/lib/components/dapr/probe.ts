@@ -10,11 +10,11 @@ import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
 import { docsLink, errorMessage, KitError, StepError } from '../../core/errors.js';
 import type { Manifest } from '../../kube/manifests.js';
 import { TerminalTracker } from '../../run/rollout.js';
-import { waitFor } from '../../core/wait.js';
-import { connectKafka, explainKafkaError, openEndpoint, type KafkaSession } from '../shared/kafka-client.js';
-import { ensureOwnTopic } from '../shared/kafka-client.js';
+import { waitFor, withTimeout } from '../../core/wait.js';
+import type { EachMessagePayload } from 'kafkajs';
+import { connectKafka, ensureOwnTopic, explainKafkaError, openEndpoint, type KafkaSession } from '../shared/kafka-client.js';
+import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, PUBSUB, REDIS_STATESTORE, STATESTORE } from './settings.js';
-import { withTimeout } from '../../core/wait.js';
 
 /** A topic of its own (the broker does not auto-create topics): one partition, kept for an hour. */
 export const PROBE_TOPIC = 'learnflow.dapr-probe';
@@ -165,19 +165,17 @@ export interface ProbeResult {
 /** The termination message, checked: a result from another run or a truncated message is an error. */
 export function parseProbeResult(message: string | undefined, marker: string): ProbeResult {
   if (!message?.trim()) throw new Error('the probe container ended without a result (no termination message)');
-  let parsed: unknown;
+  let r: { v?: number; marker?: string; hops?: Partial<ProbeHop>[] };
   try {
-    parsed = JSON.parse(message);
+    r = JSON.parse(message) as typeof r;
   } catch {
     throw new Error(`the probe's result is not JSON (truncated?): ${message.slice(0, 120)}`);
   }
-  const r = parsed as { v?: number; marker?: string; hops?: unknown };
   if (r.v !== 1 || !Array.isArray(r.hops)) throw new Error(`unexpected probe result: ${message.slice(0, 120)}`);
   if (r.marker !== marker) throw new Error(`the probe's result belongs to another run (marker ${String(r.marker)})`);
   const hops = r.hops.map((h) => {
-    const x = h as Partial<ProbeHop>;
-    if (typeof x.hop !== 'string' || typeof x.ok !== 'boolean') throw new Error(`malformed hop in the probe result: ${JSON.stringify(h)}`);
-    return { hop: x.hop, ok: x.ok, code: Number(x.code ?? 0), detail: String(x.detail ?? '') };
+    if (typeof h.hop !== 'string' || typeof h.ok !== 'boolean') throw new Error(`malformed hop in the probe result: ${JSON.stringify(h)}`);
+    return { hop: h.hop, ok: h.ok, code: Number(h.code ?? 0), detail: String(h.detail ?? '') };
   });
   return { marker, hops };
 }
@@ -192,66 +190,39 @@ export function loadedComponents(detail: string): Map<string, string> {
   );
 }
 
-export interface CheckResult {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
+/** The hops in the order the script walks them, with the name of the check each one becomes. */
+const HOPS = [
+  ['sidecar', 'probe: sidecar healthy'],
+  ['metadata', 'probe: components loaded'],
+  ['state-save', 'probe: state save'],
+  ['state-get', 'probe: state read back'],
+  ['publish', `probe: publish through ${PUBSUB}`],
+] as const;
 
-const HOP_ORDER = ['sidecar', 'metadata', 'state-save', 'state-get', 'publish'] as const;
-const HOP_TITLE: Record<(typeof HOP_ORDER)[number], string> = {
-  sidecar: 'probe: sidecar healthy',
-  metadata: 'probe: components loaded',
-  'state-save': 'probe: state save',
-  'state-get': 'probe: state read back',
-  publish: `probe: publish through ${PUBSUB}`,
-};
-
-function hopDetail(h: ProbeHop): string {
-  return `${h.code ? `HTTP ${h.code}` : 'no answer'}${h.detail ? `: ${h.detail}` : ''}`;
+/** The metadata hop: both components loaded, and the Redis store hidden from the probe (it is scoped to its app). */
+function judgeMetadata(detail: string, withRedis: boolean): { ok: boolean; detail: string } {
+  const loaded = loadedComponents(detail);
+  const missing = expectedComponents(false).filter((c) => loaded.get(c.name) !== c.type);
+  const leaked = withRedis && loaded.has(REDIS_STATESTORE);
+  const seen = [...loaded].filter(([n]) => [PUBSUB, STATESTORE, REDIS_STATESTORE].includes(n)).map(([n, t]) => `${n} (${t})`);
+  if (missing.length)
+    return { ok: false, detail: `not loaded: ${missing.map((c) => `${c.name} (${c.type})`).join(', ')}; loaded: ${seen.join(', ') || 'none'}` };
+  if (leaked) return { ok: false, detail: `${REDIS_STATESTORE} is visible to ${PROBE_APP_ID}: its scope is not applied` };
+  return { ok: true, detail: `${seen.join(', ')}${withRedis ? `; ${REDIS_STATESTORE} hidden (scoped)` : ''}` };
 }
 
 /** One check per hop; components are judged here (both loaded, Redis only for its own app). */
-export function probeChecks(result: ProbeResult, withRedis: boolean): CheckResult[] {
-  const out: CheckResult[] = [];
-  for (const name of HOP_ORDER) {
-    const h = result.hops.find((x) => x.hop === name);
-    if (!h) {
-      const failed = out.find((c) => !c.ok);
-      out.push({ name: HOP_TITLE[name], ok: false, detail: failed ? `not attempted: '${failed.name}' failed` : 'missing from the probe result' });
-      continue;
-    }
-    if (name === 'metadata' && h.ok) {
-      const loaded = loadedComponents(h.detail);
-      const missing = [
-        [PUBSUB, 'pubsub.kafka'],
-        [STATESTORE, 'state.postgresql'],
-      ].filter(([n, t]) => loaded.get(n!) !== t);
-      const leaked = withRedis && loaded.has(REDIS_STATESTORE);
-      const seen = [...loaded].filter(([n]) => [PUBSUB, STATESTORE, REDIS_STATESTORE].includes(n)).map(([n, t]) => `${n} (${t})`);
-      out.push({
-        name: HOP_TITLE.metadata,
-        ok: missing.length === 0 && !leaked,
-        detail: missing.length
-          ? `not loaded: ${missing.map(([n, t]) => `${n} (${t})`).join(', ')}; loaded: ${seen.join(', ') || 'none'}`
-          : leaked
-            ? `${REDIS_STATESTORE} is visible to ${PROBE_APP_ID}: its scope is not applied`
-            : `${seen.join(', ')}${withRedis ? `; ${REDIS_STATESTORE} hidden (scoped)` : ''}`,
-      });
-      continue;
-    }
-    out.push({ name: HOP_TITLE[name], ok: h.ok, detail: name === 'sidecar' && h.ok ? h.detail : hopDetail(h) });
+export function probeChecks(result: ProbeResult, withRedis: boolean): { name: string; ok: boolean; detail: string }[] {
+  const out: { name: string; ok: boolean; detail: string }[] = [];
+  for (const [hop, name] of HOPS) {
+    const h = result.hops.find((x) => x.hop === hop);
+    const failed = out.find((c) => !c.ok);
+    if (!h) out.push({ name, ok: false, detail: failed ? `not attempted: '${failed.name}' failed` : 'missing from the probe result' });
+    else if (hop === 'metadata' && h.ok) out.push({ name, ...judgeMetadata(h.detail, withRedis) });
+    else if (hop === 'sidecar' && h.ok) out.push({ name, ok: true, detail: h.detail });
+    else out.push({ name, ok: h.ok, detail: `${h.code ? `HTTP ${h.code}` : 'no answer'}${h.detail ? `: ${h.detail}` : ''}` });
   }
   return out;
-}
-
-interface ProbePod extends PodJson {
-  spec?: { nodeName?: string; containers?: { name: string }[]; initContainers?: { name: string }[] };
-  status?: PodJson['status'] & {
-    containerStatuses?: (NonNullable<NonNullable<PodJson['status']>['containerStatuses']>[number] & {
-      state?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
-    })[];
-  };
 }
 
 export type PodVerdict =
@@ -260,14 +231,14 @@ export type PodVerdict =
   | { kind: 'waiting'; state: string };
 
 /** What the probe pod says right now. Pure: unit-tested on pod JSON. */
-export function judgeProbePod(pod: ProbePod | undefined, ns: string, tracker?: TerminalTracker): PodVerdict {
+export function judgeProbePod(pod: PodJson | undefined, ns: string, tracker?: TerminalTracker): PodVerdict {
   if (!pod) return { kind: 'waiting', state: 'no pod yet' };
   const name = pod.metadata.name;
   // daprd is an init container with restartPolicy Always when the injector runs in native-sidecar mode.
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => c.name);
   const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
-  const probe = statuses.find((c) => c.name === PROBE_CONTAINER);
-  const daprd = statuses.find((c) => c.name === 'daprd');
+  const probe = statuses.find((c) => c.name === PROBE_CONTAINER)?.state?.terminated;
+  const daprd = statuses.find((c) => c.name === 'daprd')?.state?.terminated;
   if (containers.length && !containers.includes('daprd')) {
     return {
       kind: 'failed',
@@ -277,14 +248,13 @@ export function judgeProbePod(pod: ProbePod | undefined, ns: string, tracker?: T
       docs: 'dapr-sidecar-not-injected',
     };
   }
-  if (probe?.state?.terminated) return { kind: 'done', message: probe.state.terminated.message };
-  const dt = daprd?.state?.terminated;
-  if (dt && (dt.exitCode ?? 0) !== 0) {
+  if (probe) return { kind: 'done', message: probe.message };
+  if (daprd && (daprd.exitCode ?? 0) !== 0) {
     return {
       kind: 'failed',
       hop: 'sidecar',
       detail:
-        `daprd exited with code ${dt.exitCode}${dt.reason ? ` (${dt.reason})` : ''}: a component could not initialise: Kafka or PostgreSQL unreachable, ` +
+        `daprd exited with code ${daprd.exitCode}${daprd.reason ? ` (${daprd.reason})` : ''}: a component could not initialise: Kafka or PostgreSQL unreachable, ` +
         `wrong credentials, or the built-in Kubernetes secret store on a pod without a service-account token ` +
         `(needs the annotation dapr.io/disable-builtin-k8s-secret-store: "true")`,
       fix: `kubectl logs -n ${ns} ${name} -c daprd | grep -i -E 'error|fatal'`,
@@ -292,57 +262,42 @@ export function judgeProbePod(pod: ProbePod | undefined, ns: string, tracker?: T
     };
   }
   const d = diagnosePod(pod);
-  if (tracker?.terminal(d) || d.terminal) {
-    const hop = d.reason && /Image|Pull/.test(d.reason) ? 'image pull' : d.reason === 'Unschedulable' ? 'scheduling' : 'pod start';
-    return { kind: 'failed', hop, detail: `pod ${name}: ${d.state}`, fix: d.fix?.replace(/-n learnflow\b/g, `-n ${ns}`), docs: d.docs };
-  }
-  return { kind: 'waiting', state: `pod ${name}: ${d.state}` };
-}
-
-export function newProbeIds(): { name: string; marker: string } {
-  const id = randomBytes(4).toString('hex');
-  return { name: `${PROBE_APP_ID}-${id}`, marker: `probe-${id}-${randomBytes(6).toString('hex')}` };
+  if (!tracker?.terminal(d) && !d.terminal) return { kind: 'waiting', state: `pod ${name}: ${d.state}` };
+  const hop = d.reason && /Image|Pull/.test(d.reason) ? 'image pull' : d.reason === 'Unschedulable' ? 'scheduling' : 'pod start';
+  return { kind: 'failed', hop, detail: `pod ${name}: ${d.state}`, fix: d.fix?.replace(/-n learnflow\b/g, `-n ${ns}`), docs: d.docs };
 }
 
 /** Runs the Job and returns its result, or throws a StepError naming the hop that failed before the script could. */
 export async function runProbeJob(step: StepCtx, o: { image: string; timeoutMs: number }): Promise<ProbeResult> {
   const ns = step.config.namespace;
-  const { name, marker } = newProbeIds();
+  const id = randomBytes(4).toString('hex');
+  const name = `${PROBE_APP_ID}-${id}`;
+  const marker = `probe-${id}-${randomBytes(6).toString('hex')}`;
   const job = renderProbeJob({ namespace: ns, name, marker, image: o.image, activeDeadlineSeconds: Math.ceil(o.timeoutMs / 1000) + 60 });
   step.cleanup.defer(`probe job ${name}`, async () => {
     await step.kube.run(['delete', 'job', name, '-n', ns, '--ignore-not-found', '--cascade=background', '--wait=false'], { quiet: true });
   });
   await step.kube.apply([job]);
   step.log.info(`probe: job/${name} started (image ${o.image}, app id ${PROBE_APP_ID})`);
-  const deadline = step.deadline.child(o.timeoutMs);
   const tracker = new TerminalTracker(() => step.clock.now());
   const message = await waitFor<string | undefined>({
     what: `the probe job/${name}`,
     clock: step.clock,
-    deadline,
+    deadline: step.deadline.child(o.timeoutMs),
     log: step.log,
     signal: step.signal,
     intervalMs: 2000,
     probe: async () => {
-      const pods = await step.kube.list<ProbePod>('pod', { selector: `${PROBE_LABEL}=${name}` });
-      const v = judgeProbePod(pods[0], ns, tracker);
+      const v = judgeProbePod((await step.kube.list<PodJson>('pod', { selector: `${PROBE_LABEL}=${name}` }))[0], ns, tracker);
       if (v.kind === 'done') return { done: true, state: 'finished', value: v.message };
-      if (v.kind === 'failed')
-        return { done: false, state: v.detail, terminal: new StepError(`probe failed at hop '${v.hop}': ${v.detail}`, { fix: v.fix, docs: v.docs }) };
-      return { done: false, state: v.state };
+      if (v.kind === 'waiting') return { done: false, state: v.state };
+      return { done: false, state: v.detail, terminal: new StepError(`probe failed at hop '${v.hop}': ${v.detail}`, { fix: v.fix, docs: v.docs }) };
     },
   });
   return parseProbeResult(message, marker);
 }
 
 // ------------------------------------------------------------------------------------------------- Kafka
-
-export async function openKafka(step: StepCtx): Promise<KafkaSession> {
-  const sts = await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', 'kafka');
-  const brokers = sts?.spec?.replicas ?? 1;
-  const endpoint = await openEndpoint(step, brokers);
-  return connectKafka(step, endpoint);
-}
 
 /** Creates the probe topic when missing. Returns whether it was created. */
 export function ensureProbeTopic(session: KafkaSession): Promise<boolean> {
@@ -360,20 +315,11 @@ export async function findMarker(session: KafkaSession, marker: string, timeoutM
     const found = await new Promise<boolean>((resolve, reject) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       timer.unref();
-      consumer
-        .run({
-          eachMessage: async ({ message }) => {
-            scanned++;
-            if (message.value?.toString('utf8').includes(marker)) {
-              clearTimeout(timer);
-              resolve(true);
-            }
-          },
-        })
-        .catch((err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        });
+      const eachMessage = async ({ message }: EachMessagePayload) => {
+        scanned++;
+        if (message.value?.toString('utf8').includes(marker)) resolve(true);
+      };
+      consumer.run({ eachMessage }).catch(reject);
     });
     return { found, scanned };
   } finally {
@@ -382,11 +328,12 @@ export async function findMarker(session: KafkaSession, marker: string, timeoutM
   }
 }
 
-/** The whole verify-side probe: Kafka topic, Job, per-hop checks, the message in Kafka. */
+/** The Kafka side first (the probe topic), then the Job, a check per hop, and the published message in Kafka. */
 export async function probeChecksEndToEnd(step: StepCtx, o: { image: string; timeoutMs: number; withRedis: boolean }): Promise<void> {
   let session: KafkaSession | undefined;
   try {
-    session = await openKafka(step);
+    const sts = await step.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', 'kafka');
+    session = await connectKafka(step, await openEndpoint(step, sts?.spec?.replicas ?? 1));
     const created = await ensureProbeTopic(session);
     step.check('probe: Kafka topic', true, `${PROBE_TOPIC} ${created ? 'created' : 'present'} (reached through ${session.endpoint.via})`);
   } catch (err) {
@@ -395,39 +342,23 @@ export async function probeChecksEndToEnd(step: StepCtx, o: { image: string; tim
     session = undefined;
   }
   try {
-    let result: ProbeResult;
-    try {
-      result = await runProbeJob(step, o);
-    } catch (err) {
-      step.check(
-        'probe',
-        false,
-        err instanceof KitError ? `${err.message}${err.fix ? ` (fix: ${err.fix})` : ''}${err.docs ? ` (see ${docsLink(err.docs)})` : ''}` : errorMessage(err),
-      );
-      return;
-    }
+    const result = await runProbeJob(step, o).catch((err: unknown) => {
+      const e =
+        err instanceof KitError ? `${err.message}${err.fix ? ` (fix: ${err.fix})` : ''}${err.docs ? ` (see ${docsLink(err.docs)})` : ''}` : errorMessage(err);
+      step.check('probe', false, e);
+    });
+    if (!result) return;
     const checks = probeChecks(result, o.withRedis);
     for (const c of checks) step.check(c.name, c.ok, c.detail);
-    const published = checks.find((c) => c.name === HOP_TITLE.publish)?.ok === true;
+    const inKafka = 'probe: message in Kafka';
     if (!session) {
-      step.check(
-        'probe: message in Kafka',
-        false,
-        'not checked: Kafka is not reachable from here (give --kafka-brokers); only the sidecar said the publish succeeded',
-      );
-    } else if (!published) {
-      step.check('probe: message in Kafka', false, 'not attempted: the publish failed');
+      step.check(inKafka, false, 'not checked: Kafka is not reachable from here (give --kafka-brokers); only the sidecar said the publish succeeded');
+    } else if (!checks.at(-1)!.ok /* the publish, the last hop */) {
+      step.check(inKafka, false, 'not attempted: the publish failed');
     } else {
-      try {
-        const r = await findMarker(session, result.marker, 20_000);
-        step.check(
-          'probe: message in Kafka',
-          r.found,
-          r.found ? `consumed from ${PROBE_TOPIC}` : `not found in ${PROBE_TOPIC} within 20s (${r.scanned} message(s) read)`,
-        );
-      } catch (err) {
-        step.check('probe: message in Kafka', false, `consuming ${PROBE_TOPIC} failed: ${explainKafkaError(err)}`);
-      }
+      const r = await findMarker(session, result.marker, 20_000).catch((err: unknown) => `consuming ${PROBE_TOPIC} failed: ${explainKafkaError(err)}`);
+      if (typeof r === 'string') step.check(inKafka, false, r);
+      else step.check(inKafka, r.found, r.found ? `consumed from ${PROBE_TOPIC}` : `not found in ${PROBE_TOPIC} within 20s (${r.scanned} message(s) read)`);
     }
   } finally {
     await session?.close();

@@ -150,6 +150,11 @@ export const NO_SCHEDULER_FLAG = booleanFlag(
 
 export const SCHEDULER_FLAG = booleanFlag('scheduler', 'run the Dapr scheduler again after --no-scheduler (the default)');
 
+export const DAPR_CONTROL_PLANE_FLAG = booleanFlag(
+  'dapr-control-plane',
+  `destroy-all: also uninstall the cluster-wide Dapr control plane (helm release ${RELEASE} in ${DAPR_NAMESPACE}) when the kit did not install it or another namespace still has Dapr components`,
+);
+
 export const DEPLOY_FLAGS: readonly FlagSpec[] = [
   PG_URL_FLAG,
   DAPR_VERSION_FLAG,
@@ -182,25 +187,6 @@ export interface ChartChoice {
   describe: string;
 }
 
-export interface DaprSettings {
-  namespace: string;
-  version: string;
-  chart: ChartChoice;
-  valuesPath: string;
-  withRedis: boolean;
-  controlPlaneOnly: boolean;
-  consumerGroup: string;
-  samplingRate: string;
-  /** A collector to export spans to; none: no spans are exported. */
-  zipkinEndpoint: string | undefined;
-  /** Redis gets a NetworkPolicy like Kafka and PostgreSQL (off with --no-network-policies). */
-  networkPolicies: boolean;
-  /** A Zipkin collector in the namespace (--with-zipkin); spans go to it unless --zipkin-endpoint says otherwise. */
-  withZipkin: boolean;
-  /** The chart's scheduler (global.scheduler.enabled): off with --no-scheduler; else as the live release has it. */
-  scheduler: boolean;
-}
-
 /** Where scripts/images.mts load unpacks a bundle's Dapr chart: install-dapr uses it for the pinned version. */
 export const BUNDLE_DIR = '.learnflow/bundle';
 export function bundledChartDir(root: string, version: string): string {
@@ -210,11 +196,8 @@ export function bundledChartDir(root: string, version: string): string {
 export function chooseChart(version: string, chartDir: string | undefined, root: string): ChartChoice {
   const v = readVersions().dapr;
   const bundled = bundledChartDir(root, version);
-  if (!chartDir && version === v.version && existsSync(path.join(bundled, 'Chart.yaml'))) {
-    const choice = chooseChart(version, bundled, root);
-    return { ...choice, describe: `the bundled chart ${path.relative(root, bundled)} (from scripts/images.mts load, images ${version})` };
-  }
-  if (!chartDir) {
+  const useBundle = !chartDir && version === v.version && existsSync(path.join(bundled, 'Chart.yaml'));
+  if (!chartDir && !useBundle) {
     return {
       ref: { kind: 'repo', repo: v.repo, name: v.chart, version },
       chartLabel: `${v.chart}-${version}`,
@@ -222,7 +205,7 @@ export function chooseChart(version: string, chartDir: string | undefined, root:
       describe: `chart ${v.chart} ${version} from ${v.repo}`,
     };
   }
-  const dir = path.resolve(root, chartDir);
+  const dir = useBundle ? bundled : path.resolve(root, chartDir!);
   const chartFile = path.join(dir, 'Chart.yaml');
   if (!existsSync(chartFile)) {
     throw new UsageError(`--dapr-chart ${chartDir}: no Chart.yaml in ${dir}`, {
@@ -235,34 +218,27 @@ export function chooseChart(version: string, chartDir: string | undefined, root:
     ref: { kind: 'local', path: dir },
     chartLabel: `${meta.name ?? 'dapr'}-${meta.version ?? '0.0.0'}`,
     setString: { 'global.tag': version },
-    describe: `local chart ${dir} (chart version ${meta.version ?? '?'}, images ${version})`,
+    describe: useBundle
+      ? `the bundled chart ${path.relative(root, bundled)} (from scripts/images.mts load, images ${version})`
+      : `local chart ${dir} (chart version ${meta.version ?? '?'}, images ${version})`,
   };
 }
 
-/** What the shared control plane runs with now (its Helm release's values): nothing before the first install. */
-export interface LiveControlPlaneSettings {
-  scheduler?: boolean;
-}
+export type DaprSettings = ReturnType<typeof daprSettings>;
 
 /**
  * The settings of this run: the flags, and for what they leave open, what the last deploy in this namespace applied
- * (`remembered`); the control plane's own settings, which every stack on the cluster shares, from its live release.
+ * (`remembered`); the control plane's own settings, which every stack on the cluster shares, from its live release
+ * (`live`: nothing before the first install).
  */
-export function daprSettings(
-  ctx: Ctx,
-  remembered: Record<string, string> = {},
-  live: LiveControlPlaneSettings = {},
-): DaprSettings & { why: string[]; schedulerWhy: string } {
+export function daprSettings(ctx: Ctx, remembered: Record<string, string> = {}, live: { scheduler?: boolean } = {}) {
   const o = ctx.config.options;
-  for (const extra of [WITH_REDIS_FLAG, WITH_ZIPKIN_FLAG]) {
-    if (o.on(CONTROL_PLANE_ONLY_FLAG) && o.on(extra)) {
-      throw new UsageError(
-        `--control-plane-only and --${extra.name} contradict each other: it belongs with the components, which --control-plane-only leaves out`,
-        {
-          fix: 'drop one of them',
-        },
-      );
-    }
+  const extra = [WITH_REDIS_FLAG, WITH_ZIPKIN_FLAG].find((f) => o.on(CONTROL_PLANE_ONLY_FLAG) && o.on(f));
+  if (extra) {
+    throw new UsageError(
+      `--control-plane-only and --${extra.name} contradict each other: it belongs with the components, which --control-plane-only leaves out`,
+      { fix: 'drop one of them' },
+    );
   }
   if (o.on(WITH_ZIPKIN_FLAG) && o.get(ZIPKIN_FLAG) !== undefined) {
     throw new UsageError(
@@ -294,9 +270,13 @@ export function daprSettings(
     controlPlaneOnly: o.on(CONTROL_PLANE_ONLY_FLAG),
     consumerGroup: o.get(CONSUMER_GROUP_FLAG) ?? DEFAULT_CONSUMER_GROUP,
     samplingRate: o.get(SAMPLING_FLAG) ?? '1',
+    /** A collector to export spans to; none: no spans are exported. */
     zipkinEndpoint: zipkin.value ? zipkinEndpointIn(namespace) : o.get(ZIPKIN_FLAG),
+    /** Redis and Zipkin get a NetworkPolicy like Kafka and PostgreSQL (off with --no-network-policies). */
     networkPolicies: policies.value,
+    /** A Zipkin collector in the namespace (--with-zipkin); spans go to it unless --zipkin-endpoint says otherwise. */
     withZipkin: zipkin.value,
+    /** The chart's scheduler (global.scheduler.enabled): off with --no-scheduler; else as the live release has it. */
     scheduler: scheduler.value,
   };
 }

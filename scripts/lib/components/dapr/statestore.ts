@@ -7,7 +7,7 @@
 // so it cannot show up in a server log (log_statement) or in pg_stat_activity.
 
 import { pgServiceHost, PG_PORT, type ConnectionTarget } from '../shared/postgres-topology.js';
-import { inTransaction } from '../shared/postgres-client.js';
+import { inTransaction, tryLogin } from '../shared/postgres-client.js';
 import type pg from 'pg';
 import type { Ctx } from '../../run/context.js';
 import { StepError } from '../../core/errors.js';
@@ -54,10 +54,8 @@ export async function stateStorePassword(ctx: Ctx): Promise<{ password: string; 
 // --------------------------------------------------------------------------------------- role setup
 
 export interface RoleSetupOptions {
-  role?: string;
-  schema?: string;
   password: string;
-  /** When pg_authid is not readable (not a superuser): can the role log in with this password? */
+  /** When pg_authid is not readable (not a superuser): can the role log in with this password? (Default: try it.) */
   canLogin?: (role: string, password: string) => Promise<boolean>;
 }
 
@@ -68,15 +66,16 @@ export type RoleSetupResult = RoleChanges;
  * The connected user needs CREATEROLE and membership in the role (a superuser, as the kit's deployment has).
  */
 export async function ensureStateStoreRole(client: pg.Client, o: RoleSetupOptions): Promise<RoleSetupResult> {
-  const role = o.role ?? STATE_ROLE;
-  const schema = o.schema ?? STATE_SCHEMA;
+  const role = STATE_ROLE;
+  const schema = STATE_SCHEMA;
   const r = ident(role);
   const s = ident(schema);
+  const canLogin = o.canLogin ?? (async (name: string, password: string) => (await tryLogin(client, name, password)).ok);
   const result: RoleSetupResult = {};
   try {
     await inTransaction(client, async () => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-      const existing = await ensureLoginRole(client, { role, password: o.password, canLogin: o.canLogin }, result);
+      const existing = await ensureLoginRole(client, { role, password: o.password, canLogin }, result);
 
       // Unqualified names resolve to the role's schema (Dapr's tablePrefix says it too; this covers the rest).
       const config = existing?.rolconfig ?? [];
@@ -123,4 +122,9 @@ export async function ensureStateStoreRole(client: pg.Client, o: RoleSetupOption
 export function summarise(result: RoleSetupResult): string {
   const changed = Object.entries(result).filter(([, v]) => v !== 'unchanged');
   return changed.length ? changed.map(([k, v]) => `${k} ${v}`).join(', ') : 'role, password, schema and search_path unchanged';
+}
+
+/** Whether the server serves SSL now (not whether a certificate Secret exists: it outlives deploy-postgres --no-tls). */
+export async function serverSsl(client: pg.Client): Promise<boolean> {
+  return (await client.query<{ ssl: string }>("SELECT current_setting('ssl') AS ssl")).rows[0]?.ssl === 'on';
 }

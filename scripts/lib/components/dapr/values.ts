@@ -1,10 +1,13 @@
-// The chart values: k8s/dapr/values.yaml as helm will see it, the comparison that makes a re-run a no-op,
-// and the control plane's resource requests for preflight's capacity check.
+// The chart values: k8s/dapr/values.yaml as helm will see it, the comparison that makes a re-run a no-op, the
+// control plane's resource requests for preflight's capacity check, and the images the chart pulls.
 
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parse } from 'yaml';
 import type { Resources } from '../../preflight/capacity.js';
 import { parseCpu, parseMemory } from '../../kube/quantity.js';
+import type { ImageUse } from '../types.js';
+import { VALUES_FILE } from './settings.js';
 
 export type Values = Record<string, unknown>;
 
@@ -33,9 +36,8 @@ export function desiredValues(base: Values, setString: Readonly<Record<string, u
 /** The control-plane workloads the chart creates in dapr-system, with the values key of each. */
 export interface ControlPlaneWorkload {
   kind: 'deployment' | 'statefulset';
+  /** Also the value of its pods' `app` label. */
   name: string;
-  /** Value of the pods' `app` label. */
-  app: string;
   valuesKey: string;
   /** Replicas without HA. The scheduler is always 3 (hard-wired in the chart since 1.15). */
   replicas: number;
@@ -50,11 +52,11 @@ export function controlPlaneOf(scheduler: boolean): readonly ControlPlaneWorkloa
 export const SCHEDULER_OFF = { 'global.scheduler.enabled': false } as const;
 
 export const CONTROL_PLANE: readonly ControlPlaneWorkload[] = [
-  { kind: 'deployment', name: 'dapr-operator', app: 'dapr-operator', valuesKey: 'dapr_operator', replicas: 1 },
-  { kind: 'deployment', name: 'dapr-sentry', app: 'dapr-sentry', valuesKey: 'dapr_sentry', replicas: 1 },
-  { kind: 'deployment', name: 'dapr-sidecar-injector', app: 'dapr-sidecar-injector', valuesKey: 'dapr_sidecar_injector', replicas: 1 },
-  { kind: 'statefulset', name: 'dapr-placement-server', app: 'dapr-placement-server', valuesKey: 'dapr_placement', replicas: 1 },
-  { kind: 'statefulset', name: 'dapr-scheduler-server', app: 'dapr-scheduler-server', valuesKey: 'dapr_scheduler', replicas: 3 },
+  { kind: 'deployment', name: 'dapr-operator', valuesKey: 'dapr_operator', replicas: 1 },
+  { kind: 'deployment', name: 'dapr-sentry', valuesKey: 'dapr_sentry', replicas: 1 },
+  { kind: 'deployment', name: 'dapr-sidecar-injector', valuesKey: 'dapr_sidecar_injector', replicas: 1 },
+  { kind: 'statefulset', name: 'dapr-placement-server', valuesKey: 'dapr_placement', replicas: 1 },
+  { kind: 'statefulset', name: 'dapr-scheduler-server', valuesKey: 'dapr_scheduler', replicas: 3 },
 ];
 
 function get(values: Values, ...keys: string[]): unknown {
@@ -86,4 +88,32 @@ export function flattenValues(values: Values, prefix = ''): string[] {
     else out.push(`${key}=${JSON.stringify(v)}`);
   }
   return out;
+}
+
+/**
+ * The images of the Dapr chart (dapr/dapr charts/dapr), for scripts/images.mts: each sub-chart's values.yaml names
+ * its image, and the templates build "<global.registry>/<name>:<global.tag>". The injector runs the "injector"
+ * image and injects "daprd" into every annotated pod. A slow pull of one is what trips the control plane's wait.
+ */
+export const DAPR_CHART_IMAGES: readonly { name: string; what: string }[] = [
+  { name: 'operator', what: 'dapr-operator' },
+  { name: 'placement', what: 'dapr-placement-server' },
+  { name: 'sentry', what: 'dapr-sentry' },
+  { name: 'injector', what: 'dapr-sidecar-injector' },
+  { name: 'scheduler', what: 'dapr-scheduler-server' },
+  { name: 'daprd', what: 'the sidecar injected into every Dapr-enabled pod' },
+];
+
+export const DAPR_DEFAULT_REGISTRY = 'ghcr.io/dapr';
+
+/** global.registry from k8s/dapr/values.yaml when it overrides the chart's. */
+export function daprRegistry(root: string): string {
+  return (get(loadValues(path.join(root, VALUES_FILE)), 'global', 'registry') as string | undefined) ?? DAPR_DEFAULT_REGISTRY;
+}
+
+export function daprChartImages(version: string, registry = DAPR_DEFAULT_REGISTRY, opts: { scheduler?: boolean } = {}): ImageUse[] {
+  return DAPR_CHART_IMAGES.filter((i) => opts.scheduler !== false || i.name !== 'scheduler').map((i) => ({
+    image: `${registry}/${i.name}:${version}`,
+    source: `Dapr chart: ${i.what}`,
+  }));
 }

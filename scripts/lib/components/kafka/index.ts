@@ -210,6 +210,7 @@ export const kafka: Component = {
   title: 'Kafka',
   budgetMs: BUDGET_MS,
   scripts: { deploy: 'deploy-kafka', verify: 'verify-kafka' },
+  readiness: [{ kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR }],
   status: kafkaStatus,
   connect: kafkaConnect,
   summaries: {

@@ -217,6 +217,7 @@ export const postgres: Component = {
   title: 'PostgreSQL',
   budgetMs: BUDGET_MS,
   scripts: { deploy: 'deploy-postgres', verify: 'verify-postgres' },
+  readiness: [{ kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR }],
   status: postgresStatus,
   connect: postgresConnect,
   summaries: {
