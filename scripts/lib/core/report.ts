@@ -88,3 +88,11 @@ export function formatTable(report: Report): string {
   if (failed.length) out.push('', 'Failed checks:', ...failed);
   return out.join('\n');
 }
+
+/** A file's size for people: 512 B, 640.0 KiB, 12.3 MiB, 1.25 GiB. */
+export function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -46,6 +46,7 @@ import { renderServiceSecret, serviceDatabase } from '../components/postgres/ser
 import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG, type Catalogue } from '../components/kafka/catalogue.js';
 import { podReady } from '../kube/pod-diagnosis.js';
 import { kitVersion } from './images/bundle.js';
+import { formatSize } from '../core/report.js';
 import {
   BACKUP_FORMAT,
   COUNT_TABLES_SQL,
@@ -315,13 +316,6 @@ function explain(err: unknown, t: Target, tool: 'pg_dump' | 'psql'): unknown {
 /** Written next to the target and renamed once complete: a failed backup never leaves half a backup behind. */
 function partialOf(out: string): string {
   return path.join(path.dirname(out), `.${path.basename(out)}.partial`);
-}
-
-// images/bundle.ts has its own (not exported): one of them belongs in core/.
-function formatSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 /** Each role's password from its Secret in the namespace (none with --no-cluster), registered as a secret. */

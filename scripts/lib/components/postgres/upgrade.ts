@@ -13,7 +13,6 @@
 // A failure in 1-3 deletes the one-off pod and the new claim: the old server never stopped. A failure in 4 puts the
 // old StatefulSet back on its own claim. Either way the old version runs with its data, and the error says so.
 
-import { ident } from '../shared/postgres-roles.js';
 import { CommandError, errorMessage, StepError } from '../../core/errors.js';
 import { formatDuration } from '../../core/duration.js';
 import type { StepCtx } from '../../run/context.js';
@@ -24,7 +23,7 @@ import { readSecrets } from '../../kube/secrets.js';
 import { waitFor } from '../../core/wait.js';
 import { DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';
 import { PG_NAME, PG_POD, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
-import { AS_SUPERUSER, execInPod, podDatabase, queryJsonInPod } from '../shared/postgres-pod.js';
+import { AS_SUPERUSER, execInPod, loginInPod, podDatabase, queryJsonInPod } from '../shared/postgres-pod.js';
 import { DATA_LABEL, MAJOR_ANNOTATION, REPLACED_BY_ANNOTATION, refuseWithoutRoom, type MajorPlan } from './major.js';
 import type { ServiceDatabase } from './service-databases.js';
 
@@ -181,12 +180,8 @@ async function checkLogins(step: StepCtx, services: readonly ServiceDatabase[], 
       continue;
     }
     step.secrets.add(password);
-    const script = `IFS= read -r PGPASSWORD; export PGPASSWORD; exec psql -X -At -h 127.0.0.1 -U ${ident(l.role)} -d ${ident(l.db)} -c 'SELECT 1'`;
-    try {
-      await execInPod(step, UPGRADE_POD, script, { input: `${password}\n` });
-    } catch (err) {
-      failed.push(`${l.role} -> ${l.db} (Secret ${l.secret}): ${why(err)}`);
-    }
+    const login = await loginInPod(step, UPGRADE_POD, l.role, password, l.db);
+    if (!login.ok) failed.push(`${l.role} -> ${l.db} (Secret ${l.secret}): ${login.message}`);
   }
   return failed;
 }

@@ -8,6 +8,7 @@ import { connectPg, describePgUrl, serverOffersSsl, tryLogin, type LoginAttempt 
 import { PortForward } from '../../run/port-forward.js';
 import { DB_NAME, DB_USER, requirePassword } from './postgres-credentials.js';
 import { readTls, TLS_SECRET, type TlsMaterial } from './postgres-tls.js';
+import { loginInPod } from './postgres-pod.js';
 
 /** Opens connections to the deployed PostgreSQL, all through one port-forward (or to --pg-url). */
 export type PgConnector = () => Promise<pg.Client>;
@@ -82,30 +83,10 @@ export async function withPostgres<T>(
 }
 
 /**
- * Logins that may be refused run inside the pod (psql over TCP to 127.0.0.1, the address a port-forward arrives
- * from, so the same pg_hba.conf rule decides), never through the kit's port-forward: kubectl port-forward exits
- * when the server closes a refused connection ("lost connection to pod"), taking every other connection with it.
- * The password goes on stdin, never into argv.
+ * Logins that may be refused run inside the pod (postgres-pod.ts), never through the kit's port-forward: kubectl
+ * port-forward exits when the server closes a refused connection ("lost connection to pod"), taking every other
+ * connection with it.
  */
 function inPodLogin(step: StepCtx): LoginProbe {
-  const ns = step.config.namespace;
-  return async (user, password, database) => {
-    const script = `PGPASSWORD="$(cat)" exec psql -X -q -w -h 127.0.0.1 -U "$1" -d "$2" -c 'SELECT 1' >/dev/null`;
-    const r = await step.kube.run(['exec', '-i', '-n', ns, PG_POD, '-c', PG_NAME, '--', 'sh', '-c', script, 'login', user, database], {
-      input: password,
-      allowFailure: true,
-      quiet: true,
-      timeoutMs: 20_000,
-    });
-    if (r.exitCode === 0) return { ok: true };
-    const text = `${r.stderr}\n${r.stdout}`;
-    const code = /password authentication failed/i.test(text)
-      ? '28P01'
-      : /permission denied for database|does not have CONNECT privilege/i.test(text)
-        ? '42501'
-        : /does not exist/i.test(text)
-          ? '3D000'
-          : undefined;
-    return { ok: false, code, message: text.trim().split('\n').slice(-2).join(' ') };
-  };
+  return (user, password, database) => loginInPod(step, PG_POD, user, password, database);
 }

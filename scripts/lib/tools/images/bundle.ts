@@ -20,6 +20,7 @@ import { tail } from '../../core/exec.js';
 import { chartArgs } from '../../kube/helm.js';
 import { readVersions } from '../../kube/manifests.js';
 import { bundledChartDir, type ChartChoice } from '../../components/dapr/settings.js';
+import { formatSize } from '../../core/report.js';
 import {
   ARCHES,
   clusterArch,
@@ -53,12 +54,6 @@ export function imageFile(index: number, image: string): string {
 /** The kit's version, from package.json (backup-postgres records it too). */
 export function kitVersion(root: string): string {
   return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
-}
-
-function formatSize(n: number): string {
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 /**
