@@ -5,7 +5,8 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { readVersions, SECRET_PLACEHOLDER } from '../scripts/lib/kube/manifests.js';
+import { SECRET_PLACEHOLDER } from '../scripts/lib/kube/manifests.js';
+import { readVersions } from '../scripts/lib/core/repo.js';
 import { CLUSTER_ID_PLACEHOLDER } from '../scripts/lib/components/kafka/manifests.js';
 import { newClusterId } from '../scripts/lib/components/shared/kafka-topology.js';
 import { DEFAULT_SERVICE_DATABASES, loadServiceDatabases } from '../scripts/lib/components/postgres/service-databases.js';

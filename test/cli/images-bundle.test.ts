@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledChartDir, chooseChart } from '../../scripts/lib/components/dapr/settings.js';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 import { imageFile, parseManifest, type BundleManifest } from '../../scripts/lib/tools/images/bundle.js';
 import { STACK_TRACE } from '../support/cli.js';
 import { changes, sandbox, type Sandbox } from '../support/fake-bins.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import kafkajs from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
 import { describe, expect, it } from 'vitest';
-import { readVersions, VERSIONS_FILE_ENV } from '../../scripts/lib/kube/manifests.js';
+import { readVersions, VERSIONS_FILE_ENV } from '../../scripts/lib/core/repo.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { parseFeatures } from '../../scripts/lib/components/kafka/upgrade.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';

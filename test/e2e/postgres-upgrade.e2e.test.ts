@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
-import { readVersions, VERSIONS_FILE_ENV } from '../../scripts/lib/kube/manifests.js';
+import { readVersions, VERSIONS_FILE_ENV } from '../../scripts/lib/core/repo.js';
 import { FAIL_RESTORE_ENV } from '../../scripts/lib/components/postgres/upgrade.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { steerNamespaceToRealNode } from '../support/real-node.js';

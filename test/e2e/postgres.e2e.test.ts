@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { installImagePullBackOffStage, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';
 import { startPostgres, type PostgresInstance } from '../support/postgres.js';

@@ -20,7 +20,7 @@ import SnappyCodec from 'kafkajs-snappy';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processLooksLike, readState } from '../../scripts/lib/tools/port-forward.js';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 import { freeLocalPort, localPortInUse } from '../../scripts/lib/run/port-forward.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { REPO, runKit, STACK_TRACE } from '../support/cli.js';

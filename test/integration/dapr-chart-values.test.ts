@@ -9,7 +9,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VALUES_FILE } from '../../scripts/lib/components/dapr/settings.js';
 import { CONTROL_PLANE, DAPR_CHART_IMAGES, DAPR_DEFAULT_REGISTRY } from '../../scripts/lib/components/dapr/values.js';
-import { readVersions, REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
+import { readVersions, REPO_ROOT } from '../../scripts/lib/core/repo.js';
 import { CACHE_BIN, PINNED_DAPR_CHART } from '../support/paths.js';
 
 const VERSION = readVersions().dapr.version;

@@ -10,7 +10,8 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { renderAll } from '../../scripts/lib/components/dapr/manifests.js';
 import { zipkinEndpointIn } from '../../scripts/lib/components/dapr/settings.js';
-import { readVersions, type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 import { PINNED_DAPR_CHART } from '../support/paths.js';
 
 // ------------------------------------------------------------------------------------------- validator

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderProbeJob } from '../../scripts/lib/components/dapr/probe.js';
 import { renderNamespace } from '../../scripts/lib/components/postgres/manifests.js';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { standInStatefulSet as dependency, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';

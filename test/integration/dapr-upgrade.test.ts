@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderNamespace } from '../../scripts/lib/components/postgres/manifests.js';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';
 import { readSubstrateVersions, standInStatefulSet, startKubeCluster, type KubeCluster } from '../support/kube-cluster.js';

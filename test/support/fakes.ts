@@ -8,7 +8,7 @@ import { Cleanup, type StepCtx } from '../../scripts/lib/run/context.js';
 import { check, formatCommand, type Exec, type ExecOptions } from '../../scripts/lib/core/exec.js';
 import { Kube } from '../../scripts/lib/kube/kubectl.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
-import { REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
+import { REPO_ROOT } from '../../scripts/lib/core/repo.js';
 
 export interface FakeReply {
   stdout?: string;

@@ -1,7 +1,7 @@
 /** Where the test substrate lives (built by test/substrate/provision.sh): the one place that computes it. */
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { readVersions } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 
 /** Cache root: $LEARNFLOW_TEST_CACHE, else ~/.cache/learnflow-test (the same rule as the provisioning scripts). */
 export const CACHE = process.env.LEARNFLOW_TEST_CACHE || join(homedir(), '.cache', 'learnflow-test');

@@ -26,7 +26,8 @@ import { chooseChart, daprSettings, VALUES_FILE, type DaprSettings } from '../..
 import { desiredValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { Helm, helmDuration, helmMajor, parseReleases, upgradeInstallArgs } from '../../scripts/lib/kube/helm.js';
-import { SECRET_PLACEHOLDER, readVersions, REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
+import { SECRET_PLACEHOLDER } from '../../scripts/lib/kube/manifests.js';
+import { readVersions, REPO_ROOT } from '../../scripts/lib/core/repo.js';
 import { main } from '../../scripts/lib/cli/run.js';
 import { workloadStates } from '../../scripts/lib/run/rollout.js';
 import { fakeClock, fakeExec, fakeStep, on, type FakeHandler } from '../support/fakes.js';

@@ -19,7 +19,8 @@ import { COMPONENT_SELECTOR, zipkinEndpointIn, KAFKA_PROTOCOL_VERSION, PROBE_IMA
 import { inClusterTarget } from '../../scripts/lib/components/dapr/statestore.js';
 import { CONTROL_PLANE, controlPlaneRequests, desiredValues, flattenValues, loadValues } from '../../scripts/lib/components/dapr/values.js';
 import { parseMemory } from '../../scripts/lib/kube/quantity.js';
-import { readVersions, redactSecrets, REPO_ROOT, type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { redactSecrets, type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { readVersions, REPO_ROOT } from '../../scripts/lib/core/repo.js';
 
 type Any = Manifest & Record<string, any>;
 

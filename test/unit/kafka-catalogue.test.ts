@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../scripts/lib/core/errors.js';
-import { REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
+import { REPO_ROOT } from '../../scripts/lib/core/repo.js';
 import { desiredConfigs, formatRetention, loadCatalogue, parseCatalogue, parseRetention } from '../../scripts/lib/components/kafka/catalogue.js';
 
 const DAY = 86_400_000;

@@ -5,7 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { readVersions, type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 import {
   BROKER_ENV_CONFIGMAP,
   BROKER_ENV_DIR,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StepError, UsageError } from '../../scripts/lib/core/errors.js';
-import { readVersions, VERSIONS_FILE_ENV } from '../../scripts/lib/kube/manifests.js';
+import { readVersions, VERSIONS_FILE_ENV } from '../../scripts/lib/core/repo.js';
 import {
   compareVersions,
   describeUpgrade,

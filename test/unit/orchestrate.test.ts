@@ -18,7 +18,7 @@ import type { Report } from '../../scripts/lib/core/report.js';
 import { allFlags, main, type ScriptDef } from '../../scripts/lib/cli/run.js';
 import { fakeClock, fakeExec, on, type FakeHandler } from '../support/fakes.js';
 import { renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
-import { REPO_ROOT } from '../../scripts/lib/kube/manifests.js';
+import { REPO_ROOT } from '../../scripts/lib/core/repo.js';
 
 const outDir = mkdtempSync(path.join(tmpdir(), 'lf-orch-'));
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));

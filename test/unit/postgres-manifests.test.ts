@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readVersions, type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { type Manifest } from '../../scripts/lib/kube/manifests.js';
+import { readVersions } from '../../scripts/lib/core/repo.js';
 import { POSTGRES_RESOURCES, renderNamespace, renderPostgres } from '../../scripts/lib/components/postgres/manifests.js';
 import { chooseTls, statefulSetServesTls, withSslMode, withTls } from '../../scripts/lib/components/shared/postgres-tls.js';
 

@@ -1,10 +1,8 @@
 // The one entry-point runner: flags -> config -> context -> steps -> report -> exit code.
 // Only here is the process touched (argv, signals, exit code); everything below is testable.
 
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { realClock, type Clock } from '../core/clock.js';
-import { readVersions, REPO_ROOT } from '../kube/manifests.js';
+import { readVersions, kitPackage } from '../core/repo.js';
 import { buildConfig, COMMON_FLAGS, YES_FLAG, type KitConfig } from '../core/config.js';
 import { createCtx } from '../run/context.js';
 import { ExitCode, KitError, docsLink, type ExitCodeValue } from '../core/errors.js';
@@ -14,9 +12,9 @@ import { createLogger, SecretRegistry, type Logger } from '../core/log.js';
 import { ensureTargetContext } from '../preflight/checks.js';
 import { formatTable, type Report } from '../core/report.js';
 import type { ScriptDef } from '../run/script.js';
+import { toReportError } from '../run/steps.js';
 
 export type { RunResult, ScriptDef } from '../run/script.js';
-import { toReportError } from '../run/steps.js';
 
 export interface RunIO {
   stdout: (text: string) => void;
@@ -144,7 +142,7 @@ export async function main(def: ScriptDef, argv: readonly string[], env: NodeJS.
 
 /** --version: the kit's own version and every version it pins (k8s/versions.json). */
 export function versionText(): string {
-  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+  const pkg = kitPackage();
   const pins = Object.entries(readVersions()).filter(([k]) => !k.startsWith('$'));
   const rows = pins.map(([k, v]) => `  ${k.padEnd(9)} ${'image' in v ? `${v.image}:${v.version}` : `chart ${v.chart} ${v.version}`}`);
   return [`${pkg.name} ${pkg.version}`, 'pinned:', ...rows].join('\n') + '\n';

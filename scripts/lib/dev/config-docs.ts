@@ -7,7 +7,7 @@ import { COMMON_FLAGS } from '../core/config.js';
 import { booleanFlag, type FlagSpec } from '../core/flags.js';
 import type { Check } from '../core/report.js';
 import type { RunResult, ScriptDef, ScriptEntry } from '../run/script.js';
-import { VERSIONS_FILE_ENV } from '../kube/manifests.js';
+import { VERSIONS_FILE_ENV } from '../core/repo.js';
 
 export const CONFIG_DOCS = 'docs/configuration.md';
 const CHECK_FLAG = booleanFlag('check', `write nothing; exit 1 if ${CONFIG_DOCS} is not what the code says`);

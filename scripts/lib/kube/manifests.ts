@@ -1,11 +1,11 @@
-// k8s/ holds the manifests as YAML with {{ placeholders }}; this fills them in and renders them
-// for `kubectl apply` and for --dry-run. Rendering is local: --dry-run needs no cluster.
+// k8s/ holds the manifests as YAML with {{ placeholders }}; this fills them in and renders them for `kubectl apply`
+// and for --dry-run (rendering is local: --dry-run needs no cluster), with the kit's ownership labels and Secrets
+// redacted for display. Where the repository is and what k8s/versions.json pins: core/repo.ts.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, stringify } from 'yaml';
-import { errorMessage, UsageError } from '../core/errors.js';
+import { K8S_DIR } from '../core/repo.js';
 
 export interface Manifest {
   apiVersion: string;
@@ -13,10 +13,6 @@ export interface Manifest {
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown };
   [k: string]: unknown;
 }
-
-// This file is scripts/lib/kube/manifests.ts: the repository is three folders up.
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const K8S_DIR = path.join(REPO_ROOT, 'k8s');
 
 export type TemplateValues = Record<string, string | number | boolean>;
 
@@ -120,47 +116,4 @@ export function yamlStream(manifests: readonly Manifest[]): string {
     return true;
   });
   return unique.map((m) => `---\n${stringify(m, { lineWidth: 0 })}`).join('');
-}
-
-/**
- * A JSON file whose entries replace k8s/versions.json's, key by key (`{"kafka": {"version": "4.3.1"}}`): to deploy
- * another version than the pin, e.g. the one an upgrade starts from (the upgrade tests do). Not a flag: every
- * reader of the pins (manifests, images, status) must see the same versions in one run.
- */
-export const VERSIONS_FILE_ENV = 'LEARNFLOW_VERSIONS_FILE';
-
-export function readVersions(): Versions {
-  const pinned = JSON.parse(readFileSync(path.join(K8S_DIR, 'versions.json'), 'utf8')) as Versions & Record<string, object>;
-  const file = process.env[VERSIONS_FILE_ENV];
-  if (!file) return pinned;
-  let over: Record<string, object>;
-  try {
-    over = JSON.parse(readFileSync(file, 'utf8')) as Record<string, object>;
-  } catch (err) {
-    throw new UsageError(`${VERSIONS_FILE_ENV}=${file}: ${errorMessage(err)}`, {
-      fix: `point ${VERSIONS_FILE_ENV} at a JSON file like k8s/versions.json, or unset it`,
-    });
-  }
-  for (const [k, v] of Object.entries(over)) {
-    if (k.startsWith('$')) continue;
-    if (!(k in pinned) || typeof v !== 'object' || v === null)
-      throw new UsageError(`${VERSIONS_FILE_ENV}=${file}: "${k}" is not an entry of k8s/versions.json`, {
-        fix: `give only entries of k8s/versions.json (${Object.keys(pinned)
-          .filter((n) => !n.startsWith('$'))
-          .join(', ')}), or unset ${VERSIONS_FILE_ENV}`,
-      });
-    pinned[k] = { ...pinned[k], ...v };
-  }
-  return pinned;
-}
-
-export interface Versions {
-  kafka: { image: string; version: string };
-  postgres: { image: string; version: string };
-  dapr: { chart: string; repo: string; version: string };
-  redis: { image: string; version: string };
-  /** verify-dapr's probe Job */
-  probe: { image: string; version: string };
-  /** --with-zipkin's collector */
-  zipkin: { image: string; version: string };
 }

@@ -8,7 +8,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Exec } from '../core/exec.js';
 import { Kube } from '../kube/kubectl.js';
 import type { Logger, SecretRegistry } from '../core/log.js';
-import { REPO_ROOT } from '../kube/manifests.js';
+import { REPO_ROOT } from '../core/repo.js';
 import type { ApplyOutcome } from '../kube/kubectl.js';
 import type { Check } from '../core/report.js';
 

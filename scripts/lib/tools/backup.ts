@@ -45,7 +45,7 @@ import { pgServiceHost, PG_NAME, POSTGRES_SELECTOR } from '../components/shared/
 import { renderServiceSecret, serviceDatabase } from '../components/postgres/service-databases.js';
 import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG, type Catalogue } from '../components/kafka/catalogue.js';
 import { podReady } from '../kube/pod-diagnosis.js';
-import { kitVersion } from './images/bundle.js';
+import { kitPackage } from '../core/repo.js';
 import { formatSize } from '../core/report.js';
 import {
   BACKUP_FORMAT,
@@ -366,7 +366,7 @@ async function backup(step: StepCtx, out: string, topicsFile: string, catalogue:
     const topics = catalogue.topics.map(({ description: _description, ...settings }) => settings);
     const manifest: BackupManifest = {
       format: BACKUP_FORMAT,
-      kitVersion: kitVersion(step.root),
+      kitVersion: kitPackage(step.root).version,
       serverVersion: inv.server,
       createdAt: new Date(step.clock.now()).toISOString(),
       namespace: step.config.namespace,

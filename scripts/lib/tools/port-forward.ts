@@ -20,7 +20,7 @@ import { flagPath, shownPath } from '../core/config.js';
 import { EnvironmentError, StepError, UsageError, errorMessage } from '../core/errors.js';
 import { flag, type FlagSpec } from '../core/flags.js';
 import { columns, type Check } from '../core/report.js';
-import { REPO_ROOT } from '../kube/manifests.js';
+import { REPO_ROOT } from '../core/repo.js';
 import { contextName, ensureClusterReachable } from '../preflight/checks.js';
 import type { Ctx } from '../run/context.js';
 import { localPortInUse, PortForward, type ForwardState, type PortForwardTarget } from '../run/port-forward.js';

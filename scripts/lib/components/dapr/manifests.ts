@@ -1,7 +1,8 @@
 // Renders k8s/dapr/*.yaml: the state store's Secret and the two components, the Configuration, the
 // Resiliency, and (with --with-redis) Redis with its scoped component.
 
-import { loadManifests, readVersions, type Manifest } from '../../kube/manifests.js';
+import { loadManifests, type Manifest } from '../../kube/manifests.js';
+import { readVersions } from '../../core/repo.js';
 import { inClusterBootstrap, MAX_MESSAGE_BYTES } from '../shared/kafka-topology.js';
 import { KAFKA_PROTOCOL_VERSION, PUBSUB, REDIS_SCOPE, REDIS_STATESTORE, STATE_SCHEMA, STATESTORE, STATESTORE_SECRET, type DaprSettings } from './settings.js';
 

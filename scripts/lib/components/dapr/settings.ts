@@ -9,7 +9,7 @@ import type { Ctx } from '../../run/context.js';
 import { UsageError } from '../../core/errors.js';
 import { booleanFlag, type FlagSpec, type FlagValue, flag } from '../../core/flags.js';
 import type { ChartRef } from '../../kube/helm.js';
-import { readVersions } from '../../kube/manifests.js';
+import { readVersions } from '../../core/repo.js';
 
 /** Dapr's deadline in a deploy or verify (--budget changes it). */
 export const BUDGET_MS = 5 * 60_000;

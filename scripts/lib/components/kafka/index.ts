@@ -15,7 +15,8 @@ import { actionList, clusterReady, planLines, runActions, type Action } from '..
 import { DEFAULT_CATALOGUE, loadCatalogue, TOPICS_FLAG, type Catalogue } from './catalogue.js';
 import { verifyKafka } from './checks.js';
 import { renderKafka } from './manifests.js';
-import { type Manifest, readVersions } from '../../kube/manifests.js';
+import { type Manifest } from '../../kube/manifests.js';
+import { readVersions } from '../../core/repo.js';
 import { reconcileTopics } from './reconcile.js';
 import { chooseClusterId, claimName, type ClaimJson } from './cluster-id.js';
 import { applyRecorded } from '../../run/steps.js';

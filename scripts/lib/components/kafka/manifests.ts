@@ -2,7 +2,8 @@
 // part (node id, listeners, advertised listeners) as one env file per broker in the ConfigMap kafka-broker-env.
 
 import { createHash } from 'node:crypto';
-import { loadManifests, readVersions, type Manifest } from '../../kube/manifests.js';
+import { loadManifests, type Manifest } from '../../kube/manifests.js';
+import { readVersions } from '../../core/repo.js';
 import {
   brokerListeners,
   CLIENT_PORT,

@@ -1,6 +1,7 @@
 // Renders k8s/namespace.yaml and k8s/postgres/*.yaml with LearnFlow's sizes and names.
 
-import { loadManifests, readVersions, type Manifest } from '../../kube/manifests.js';
+import { loadManifests, type Manifest } from '../../kube/manifests.js';
+import { readVersions } from '../../core/repo.js';
 import { DB_NAME, DB_USER } from '../shared/postgres-credentials.js';
 
 /** LearnFlow's sizing: requests 250m/256Mi, limits 500m/512Mi, 5Gi storage. */

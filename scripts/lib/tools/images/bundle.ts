@@ -9,7 +9,7 @@
 // Written and read with the system tar (GNU tar and the BSD tar of macOS take the same few flags used here). Each
 // of save and load plans its commands once: --dry-run prints them, a run runs them.
 
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { shownPath as shown } from '../../core/config.js';
 import type { Ctx } from '../../run/context.js';
@@ -18,7 +18,7 @@ import { runStep } from '../../run/steps.js';
 import { CommandError, EnvironmentError, StepError, UsageError } from '../../core/errors.js';
 import { tail } from '../../core/exec.js';
 import { chartArgs } from '../../kube/helm.js';
-import { readVersions } from '../../kube/manifests.js';
+import { readVersions, kitPackage } from '../../core/repo.js';
 import { bundledChartDir, type ChartChoice } from '../../components/dapr/settings.js';
 import { formatSize } from '../../core/report.js';
 import {
@@ -49,11 +49,6 @@ export interface BundleManifest {
 /** images/03-ghcr.io_dapr_operator_1.18.3.tar: numbered, so two names that read alike never share a file. */
 export function imageFile(index: number, image: string): string {
   return `images/${String(index + 1).padStart(2, '0')}-${image.replace(/[^A-Za-z0-9._-]+/g, '_')}.tar`;
-}
-
-/** The kit's version, from package.json (backup-postgres records it too). */
-export function kitVersion(root: string): string {
-  return (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /**
@@ -119,7 +114,7 @@ export async function saveBundle(ctx: Ctx, file: string, arch: Arch, images: rea
       s.check('chart', true, `dapr ${chartVersion} (${chart.describe})`);
 
       manifest = {
-        kitVersion: kitVersion(s.root),
+        kitVersion: kitPackage(s.root).version,
         arch,
         images: images.map((image, i) => ({ image, file: imageFile(i, image) })),
         chart: { version: chartVersion, dir: CHART_IN_BUNDLE },
