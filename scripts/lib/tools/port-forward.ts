@@ -25,6 +25,7 @@ import { contextName, ensureClusterReachable } from '../preflight/checks.js';
 import type { Ctx } from '../run/context.js';
 import { localPortInUse, PortForward, type ForwardState, type PortForwardTarget } from '../run/port-forward.js';
 import type { RunResult, ScriptDef } from '../run/script.js';
+import { serverOffersSsl } from '../components/shared/postgres-client.js';
 
 export const SCRIPT_PATH = path.join(REPO_ROOT, 'scripts', 'port-forward.mts');
 /** Where each stack's state file goes: <dir>/<context>/<namespace>.json. */
@@ -442,14 +443,27 @@ export async function stopForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): 
   return stepResult(ctx, 'stop', checks, started);
 }
 
+const CLOSED = 'connection closed without an answer (is the pod behind the forward running?)';
+const REFUSED = 'connection refused: nothing listens there';
+
 /**
  * Whether the local port answers as the service behind it. A TCP connect alone proves only that kubectl listens,
- * so speak a word of the protocol: PostgreSQL's SSLRequest (answered 'S' or 'N' by any server) or Kafka's
- * ApiVersions (answered with our correlation id). A broken tunnel accepts the connection and then closes it.
+ * so speak a word of the protocol: PostgreSQL's SSLRequest (postgres-client.ts serverOffersSsl: 'S' or 'N' from any
+ * server) or Kafka's ApiVersions (answered with our correlation id). A broken tunnel accepts the connection and then
+ * closes it.
  */
 export function probeLocalPort(port: number, protocol: Protocol): Promise<{ answers: boolean; detail: string }> {
   const timeoutMs = 2000;
-  const name = protocol === 'postgres' ? 'PostgreSQL' : 'Kafka';
+  if (protocol === 'postgres')
+    return serverOffersSsl('127.0.0.1', port, timeoutMs).then(
+      () => ({ answers: true, detail: 'PostgreSQL answered' }),
+      (err: NodeJS.ErrnoException) => ({
+        answers: false,
+        detail:
+          { ECONNREFUSED: REFUSED, ECONNRESET: CLOSED, ETIMEDOUT: `no answer within ${timeoutMs / 1000}s` }[err.code ?? ''] ??
+          (/answered the SSL request/.test(err.message) ? 'something answered, but not PostgreSQL' : errorMessage(err)),
+      }),
+    );
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let got = Buffer.alloc(0);
@@ -459,23 +473,19 @@ export function probeLocalPort(port: number, protocol: Protocol): Promise<{ answ
       resolve({ answers, detail });
     };
     const timer = setTimeout(() => done(false, `no answer within ${timeoutMs / 1000}s`), timeoutMs);
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      done(false, err.code === 'ECONNREFUSED' ? 'connection refused: nothing listens there' : errorMessage(err)),
-    );
-    socket.once('connect', () => socket.write(protocol === 'postgres' ? POSTGRES_SSL_REQUEST : KAFKA_API_VERSIONS_REQUEST));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(false, err.code === 'ECONNREFUSED' ? REFUSED : errorMessage(err)));
+    socket.once('connect', () => socket.write(KAFKA_API_VERSIONS_REQUEST));
     socket.on('data', (d: Buffer) => {
       got = Buffer.concat([got, d]);
-      if (protocol === 'kafka' && got.length < 8) return;
-      // PostgreSQL: one byte; Kafka: Int32 size, then our correlation id.
-      const ours = protocol === 'postgres' ? got[0] === 0x53 || got[0] === 0x4e : got.readInt32BE(4) === KAFKA_PROBE_CORRELATION_ID;
-      done(ours, ours ? `${name} answered` : `something answered, but not ${name}`);
+      if (got.length < 8) return;
+      // Int32 size, then our correlation id.
+      const ours = got.readInt32BE(4) === KAFKA_PROBE_CORRELATION_ID;
+      done(ours, ours ? 'Kafka answered' : 'something answered, but not Kafka');
     });
-    socket.once('close', () => done(false, 'connection closed without an answer (is the pod behind the forward running?)'));
+    socket.once('close', () => done(false, CLOSED));
   });
 }
 
-/** Int32 length 8, Int32 80877103: "may I use SSL?" */
-const POSTGRES_SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 const KAFKA_PROBE_CORRELATION_ID = 0x4c46;
 /** ApiVersions (key 18) v0, which every broker accepts first: Int32 size 25, Int16 key, Int16 version, Int32
  * correlation id, then the client id as Int16 length 15 and its bytes. */
