@@ -10,9 +10,8 @@ import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
 import { docsLink, errorMessage, KitError, StepError } from '../../core/errors.js';
 import type { Manifest } from '../../kube/manifests.js';
 import { TerminalTracker } from '../../run/rollout.js';
-import { waitFor, withTimeout } from '../../core/wait.js';
-import type { EachMessagePayload } from 'kafkajs';
-import { connectKafka, ensureOwnTopic, explainKafkaError, openEndpoint, type KafkaSession } from '../shared/kafka-client.js';
+import { waitFor } from '../../core/wait.js';
+import { connectKafka, consumeUntil, ensureOwnTopic, explainKafkaError, openEndpoint, type KafkaSession } from '../shared/kafka-client.js';
 import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, PUBSUB, REDIS_STATESTORE, STATESTORE } from './settings.js';
 
@@ -306,26 +305,13 @@ export function ensureProbeTopic(session: KafkaSession): Promise<boolean> {
 
 /** Reads the probe topic from the start until a message carrying the marker shows up. */
 export async function findMarker(session: KafkaSession, marker: string, timeoutMs: number): Promise<{ found: boolean; scanned: number }> {
-  const groupId = `learnflow-kit-verify-${randomBytes(4).toString('hex')}`;
-  const consumer = session.kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000, retry: { retries: 2 } });
-  let scanned = 0;
-  try {
-    await withTimeout(consumer.connect(), 10_000, 'connecting a consumer');
-    await withTimeout(consumer.subscribe({ topics: [PROBE_TOPIC], fromBeginning: true }), 10_000, `subscribing to ${PROBE_TOPIC}`);
-    const found = await new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
-      const eachMessage = async ({ message }: EachMessagePayload) => {
-        scanned++;
-        if (message.value?.toString('utf8').includes(marker)) resolve(true);
-      };
-      consumer.run({ eachMessage }).catch(reject);
-    });
-    return { found, scanned };
-  } finally {
-    await withTimeout(consumer.disconnect(), 5_000, 'disconnecting the consumer').catch(() => {});
-    await withTimeout(session.admin.deleteGroups([groupId]), 5_000, 'deleting the consumer group').catch(() => {});
-  }
+  const r = await consumeUntil(session, {
+    topic: PROBE_TOPIC,
+    groupId: `learnflow-kit-verify-${randomBytes(4).toString('hex')}`,
+    match: (m) => m.value?.toString('utf8').includes(marker) ?? false,
+    timeoutMs,
+  });
+  return { found: r.found !== undefined, scanned: r.scanned };
 }
 
 /** The Kafka side first (the probe topic), then the Job, a check per hop, and the published message in Kafka. */

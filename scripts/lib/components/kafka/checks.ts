@@ -7,7 +7,16 @@ import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../../core/log.js';
 import { formatRetention, type CatalogueTopic, type Catalogue } from './catalogue.js';
-import { CLIENT_SETTINGS, explainKafkaError, connectKafka, openEndpoint, type KafkaSession, withSession, ensureOwnTopic } from '../shared/kafka-client.js';
+import {
+  CLIENT_SETTINGS,
+  consumeUntil,
+  explainKafkaError,
+  connectKafka,
+  openEndpoint,
+  type KafkaSession,
+  withSession,
+  ensureOwnTopic,
+} from '../shared/kafka-client.js';
 import { withTimeout } from '../../core/wait.js';
 import { configChanges, showValue, type ObservedTopic, observeTopics } from './reconcile.js';
 import { replicationFor, KAFKA_SELECTOR, STATEFULSET, VERIFY_TOPIC, VERIFY_TOPIC_RETENTION_MS } from '../shared/kafka-topology.js';
@@ -59,8 +68,8 @@ export interface RoundTripResult {
 
 /**
  * Sends one probe message (acks=all) and reads it back with a fresh consumer group that starts at the probe's
- * offset, so it neither scans the topic nor races the group join. Bounded by `timeoutMs` in all; the group is
- * deleted afterwards (best effort).
+ * offset (shared/kafka-client.ts consumeUntil), so it neither scans the topic nor races the group join. Bounded by
+ * `timeoutMs` in all.
  */
 export async function roundTrip(
   kafka: Kafka,
@@ -73,22 +82,10 @@ export async function roundTrip(
   const started = Date.now();
   const id = randomUUID();
   const groupId = `${PROBE_GROUP_PREFIX}${id}`;
-  const consumer = kafka.consumer({
-    groupId,
-    allowAutoTopicCreation: false,
-    sessionTimeout: 10_000,
-    rebalanceTimeout: 10_000,
-    heartbeatInterval: 1_000,
-    maxWaitTimeInMs: 250,
-    // Joining can meet retriable errors on a fresh broker (GROUP_LOAD_IN_PROGRESS while __consumer_offsets is
-    // created by the first group ever): retry and restart, the round trip's own bound still applies.
-    retry: { ...CLIENT_SETTINGS.retry, retries: 8, restartOnFailure: async () => true },
-  });
   let stage = 'producing';
-  let joined = false;
   try {
-    const work = async (): Promise<RoundTripResult> => {
-      const [sent] = await producer.send({
+    const [sent] = await withTimeout(
+      producer.send({
         topic,
         acks: -1,
         timeout: 10_000,
@@ -99,50 +96,33 @@ export async function roundTrip(
             headers: { [PROBE_HEADER]: 'true', [PROBE_ID_HEADER]: id },
           },
         ],
-      });
-      if (!sent) throw new Error('the broker acknowledged nothing');
-      const offset = sent.baseOffset ?? sent.offset;
-      if (offset === undefined) throw new Error('the broker returned no offset for the probe');
-      stage = `consuming (partition ${sent.partition}, offset ${offset}, group ${groupId})`;
-      await consumer.connect();
-      joined = true;
-      await consumer.subscribe({ topics: [topic], fromBeginning: false });
-      const received = new Promise<{ partition: number; offset: string }>((resolve, reject) => {
-        consumer.on(consumer.events.CRASH, (e) => {
-          if (e.payload.restart) log.debug(`probe consumer on ${topic} restarts after: ${explainKafkaError(e.payload.error)}`);
-          else reject(e.payload.error);
-        });
-        void consumer
-          .run({
-            eachMessage: async ({ partition, message }) => {
-              if (message.headers?.[PROBE_ID_HEADER]?.toString() === id) resolve({ partition, offset: message.offset });
-            },
-          })
-          .catch(reject);
-      });
-      // Seek to the probe at once, and again whenever the group (re)joins: a consumer restarted after a
-      // retriable error is a new group member that has forgotten the seek and would start at the end.
-      const seek = () => consumer.seek({ topic, partition: sent.partition, offset });
-      consumer.on(consumer.events.GROUP_JOIN, seek);
-      seek();
-      const got = await received;
-      return {
-        ok: true,
-        detail: `probe ${id.slice(0, 8)} sent and read back in ${Date.now() - started} ms (partition ${got.partition}, offset ${got.offset})`,
-      };
+      }),
+      timeoutMs,
+      () => stage,
+    );
+    if (!sent) throw new Error('the broker acknowledged nothing');
+    const offset = sent.baseOffset ?? sent.offset;
+    if (offset === undefined) throw new Error('the broker returned no offset for the probe');
+    stage = `consuming (partition ${sent.partition}, offset ${offset}, group ${groupId})`;
+    const { found } = await consumeUntil(
+      { kafka, admin },
+      {
+        topic,
+        groupId,
+        from: { partition: sent.partition, offset },
+        match: (m) => m.headers?.[PROBE_ID_HEADER]?.toString() === id,
+        timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)),
+        log,
+      },
+    );
+    if (!found) return { ok: false, detail: `no answer within ${timeoutMs / 1000}s while ${stage}` };
+    return {
+      ok: true,
+      detail: `probe ${id.slice(0, 8)} sent and read back in ${Date.now() - started} ms (partition ${found.partition}, offset ${found.offset})`,
     };
-    return await withTimeout(work(), timeoutMs, () => stage);
   } catch (err) {
     const msg = explainKafkaError(err);
     return { ok: false, detail: msg.startsWith('no answer within') ? msg : `${stage}: ${msg}` };
-  } finally {
-    await withTimeout(consumer.disconnect(), 5_000, 'disconnecting the probe consumer').catch((e: unknown) =>
-      log.debug(`probe consumer ${groupId}: ${explainKafkaError(e)}`),
-    );
-    if (joined)
-      await withTimeout(admin.deleteGroups([groupId]), 5_000, 'deleting the probe group').catch((e: unknown) =>
-        log.debug(`probe group ${groupId} not deleted: ${explainKafkaError(e)}`),
-      );
   }
 }
 

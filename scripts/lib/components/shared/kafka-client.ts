@@ -3,7 +3,7 @@
 // every failure turned into a StepError that says what was being done, and the way to reach the brokers:
 // --kafka-brokers, or one port-forward per broker to its LOCAL listener.
 
-import kafkajs, { type Admin, type Kafka, type KafkaConfig } from 'kafkajs';
+import kafkajs, { type Admin, type Kafka, type KafkaConfig, type KafkaMessage } from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
 import type { StepCtx } from '../../run/context.js';
 import { errorMessage, KitError, StepError } from '../../core/errors.js';
@@ -212,5 +212,69 @@ export async function withSession<T>(session: KafkaSession, fn: (s: KafkaSession
     return await fn(session);
   } finally {
     await session.close();
+  }
+}
+
+/** Where a consumer found a message. */
+export interface FoundAt {
+  partition: number;
+  offset: string;
+}
+
+/**
+ * Reads `topic` with a fresh consumer group until `match` accepts a message, or until `timeoutMs` has passed (found:
+ * undefined). With `from`, reading starts at that partition's offset, sought at once and again whenever the group
+ * (re)joins: a consumer restarted after a retriable error is a new member that has forgotten the seek. Without it,
+ * at the topic's start. The group is deleted afterwards (best effort).
+ */
+export async function consumeUntil(
+  session: Pick<KafkaSession, 'kafka' | 'admin'>,
+  o: { topic: string; groupId: string; match: (m: KafkaMessage) => boolean; timeoutMs: number; from?: FoundAt; log?: Logger },
+): Promise<{ found?: FoundAt; scanned: number }> {
+  const consumer = session.kafka.consumer({
+    groupId: o.groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 10_000,
+    rebalanceTimeout: 10_000,
+    heartbeatInterval: 1_000,
+    maxWaitTimeInMs: 250,
+    // Joining can meet retriable errors on a fresh broker (GROUP_LOAD_IN_PROGRESS while __consumer_offsets is
+    // created by the first group ever): retry and restart, within the bound.
+    retry: { ...CLIENT_SETTINGS.retry, retries: 8, restartOnFailure: async () => true },
+  });
+  let scanned = 0;
+  let joined = false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const found = await new Promise<FoundAt | undefined>((resolve, reject) => {
+      timer = setTimeout(() => resolve(undefined), o.timeoutMs);
+      timer.unref();
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (e.payload.restart) o.log?.debug(`consumer ${o.groupId} restarts after: ${explainKafkaError(e.payload.error)}`);
+        else reject(e.payload.error);
+      });
+      const from = o.from;
+      if (from) consumer.on(consumer.events.GROUP_JOIN, () => consumer.seek({ topic: o.topic, partition: from.partition, offset: from.offset }));
+      (async () => {
+        await consumer.connect();
+        joined = true;
+        await consumer.subscribe({ topics: [o.topic], fromBeginning: !from });
+        await consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            scanned++;
+            if (o.match(message)) resolve({ partition, offset: message.offset });
+          },
+        });
+        if (from) consumer.seek({ topic: o.topic, partition: from.partition, offset: from.offset });
+      })().catch(reject);
+    });
+    return { found, scanned };
+  } finally {
+    clearTimeout(timer);
+    await withTimeout(consumer.disconnect(), 5_000, 'disconnecting a consumer').catch(() => {});
+    if (joined)
+      await withTimeout(session.admin.deleteGroups([o.groupId]), 5_000, 'deleting a consumer group').catch((e: unknown) =>
+        o.log?.debug(`consumer group ${o.groupId} not deleted: ${explainKafkaError(e)}`),
+      );
   }
 }
