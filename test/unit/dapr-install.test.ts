@@ -523,6 +523,16 @@ describe('install-dapr --dry-run', () => {
     expect(text).not.toContain('sidecarDropALLCapabilities');
   });
 
+  it("renders the chart with the values an install would pass: --no-scheduler's too", async () => {
+    const exec = fakeExec((args, cmd) => (cmd === 'helm' && args[0] === 'template' ? { stdout: '' } : undefined));
+    const run = (argv: string[]) =>
+      main(installDaprScript(), ['--dry-run', ...argv], {}, { stdout: () => {}, stderr: () => {}, clock: fakeClock(), exec, tty: false });
+    expect(await run(['--no-scheduler'])).toBe(0);
+    expect(exec.calls.at(-1)!.args.join(' ')).toContain('--set global.scheduler.enabled=false');
+    expect(await run([])).toBe(0);
+    expect(exec.calls.at(-1)!.args.join(' ')).not.toContain('global.scheduler.enabled');
+  });
+
   it("without helm, says the chart's objects are not shown and still prints the kit's own", async () => {
     const out: string[] = [];
     const err: string[] = [];

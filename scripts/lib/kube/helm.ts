@@ -55,12 +55,23 @@ export function chartArgs(chart: ChartRef): string[] {
 }
 
 /** `helm upgrade --install` argv (without the global --kube-context). Pure: unit-tested. */
+/** --values, --set and --set-string as an install passes them (and `helm template` renders them). */
+export function valuesArgs(o: Pick<UpgradeOptions, 'valuesFiles' | 'set' | 'setString'>): string[] {
+  return [
+    ...(o.valuesFiles ?? []).flatMap((f) => ['--values', f]),
+    ...Object.keys(o.set ?? {})
+      .sort()
+      .flatMap((key) => ['--set', `${key}=${String(o.set![key])}`]),
+    ...Object.keys(o.setString ?? {})
+      .sort()
+      .flatMap((key) => ['--set-string', `${key}=${o.setString![key]}`]),
+  ];
+}
+
 export function upgradeInstallArgs(o: UpgradeOptions): string[] {
   const args = ['upgrade', '--install', o.release, ...chartArgs(o.chart), '--namespace', o.namespace];
   if (o.createNamespace !== false) args.push('--create-namespace');
-  for (const f of o.valuesFiles ?? []) args.push('--values', f);
-  for (const key of Object.keys(o.set ?? {}).sort()) args.push('--set', `${key}=${String(o.set![key])}`);
-  for (const key of Object.keys(o.setString ?? {}).sort()) args.push('--set-string', `${key}=${o.setString![key]}`);
+  args.push(...valuesArgs(o));
   const labels = Object.entries(o.labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
   if (labels.length) args.push('--labels', labels.map(([k, v]) => `${k}=${v}`).join(','));
   if (o.timeoutMs !== undefined) args.push('--timeout', helmDuration(o.timeoutMs));

@@ -13,6 +13,7 @@ import {
   KIT_RELEASE_LABEL,
   PENDING_STATUSES,
   upgradeInstallArgs,
+  valuesArgs,
   type HelmRelease,
   type UpgradeOptions,
 } from '../../kube/helm.js';
@@ -275,7 +276,8 @@ export async function controlPlaneChecks(step: StepCtx, workloads: readonly Cont
 /** --dry-run: the chart's own objects (CRDs, ClusterRoles, the injector webhook: the cluster-wide part), via `helm template`. */
 export async function templateControlPlane(ctx: Ctx, s: DaprSettings): Promise<{ title: string; yaml: string } | { title: string; skipped: string }> {
   const title = `the Dapr chart's objects (${s.chart.describe}), as helm would install them`;
-  const values = ['--values', s.valuesPath, ...Object.entries(s.chart.setString).flatMap(([k, v]) => ['--set-string', `${k}=${v}`])];
+  // The values an install passes, --no-scheduler's included.
+  const values = valuesArgs(upgradeOptions(s));
   try {
     const r = await ctx.exec('helm', ['template', RELEASE, ...chartArgs(s.chart.ref), '--namespace', DAPR_NAMESPACE, '--include-crds', ...values], {
       quiet: true,
