@@ -254,18 +254,23 @@ export async function consumeUntil(
         else reject(e.payload.error);
       });
       const from = o.from;
-      if (from) consumer.on(consumer.events.GROUP_JOIN, () => consumer.seek({ topic: o.topic, partition: from.partition, offset: from.offset }));
+      const seek = () => from && consumer.seek({ topic: o.topic, partition: from.partition, offset: from.offset });
       (async () => {
         await consumer.connect();
         joined = true;
         await consumer.subscribe({ topics: [o.topic], fromBeginning: !from });
-        await consumer.run({
-          eachMessage: async ({ partition, message }) => {
-            scanned++;
-            if (o.match(message)) resolve({ partition, offset: message.offset });
-          },
-        });
-        if (from) consumer.seek({ topic: o.topic, partition: from.partition, offset: from.offset });
+        // run() makes the group at once and joins in the background. The seek goes in right then, not after run()
+        // settles: by then a retriable join error may have restarted the consumer, which has no group meanwhile.
+        consumer
+          .run({
+            eachMessage: async ({ partition, message }) => {
+              scanned++;
+              if (o.match(message)) resolve({ partition, offset: message.offset });
+            },
+          })
+          .catch(reject);
+        consumer.on(consumer.events.GROUP_JOIN, seek);
+        seek();
       })().catch(reject);
     });
     return { found, scanned };
