@@ -291,6 +291,7 @@ export function daprComponent(lookup: (name: ComponentName) => Component | undef
         data: `the state-store and Redis Secrets (${S.STATESTORE_SECRET}, ${S.REDIS_SECRET}) and the Redis volume`,
       },
     ],
+    userKinds: ['subscriptions.dapr.io'],
     clusterWide: { plan: cp.planControlPlaneRemoval, remove: cp.removeControlPlane, forceFlag: S.DAPR_CONTROL_PLANE_FLAG },
   };
 }
