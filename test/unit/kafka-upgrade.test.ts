@@ -106,17 +106,28 @@ describe('planUpgrade: what runs against the pin', () => {
 describe('the gate and the features, read from the tools as recorded', () => {
   it('the quorum table: a voter that never caught up holds the roll; all following with no lag lets it go on', () => {
     expect(parseQuorumReplication(fixture('quorum-replication-1-voter.txt'))).toEqual([
-      { nodeId: 1, logEndOffset: 58, lag: 0, lastFetch: 1796602571254, lastCaughtUp: 1796602571254, status: 'Leader' },
+      {
+        NodeId: '1',
+        DirectoryId: 'AAAAAAAAAAAAAAAAAAAAAA',
+        LogEndOffset: '58',
+        Lag: '0',
+        LastFetchTimestamp: '1796602571254',
+        LastCaughtUpTimestamp: '1796602571254',
+        Status: 'Leader',
+      },
     ]);
     expect(quorumBehind(parseQuorumReplication(QUORUM_3), 3)).toBeUndefined();
     expect(quorumBehind(parseQuorumReplication(QUORUM_2_BEHIND), 3)).toBe('voter 2 lags 46 record(s)');
     expect(quorumBehind(parseQuorumReplication(fixture('quorum-replication-1-voter.txt')), 3)).toBe('voter 0 not listed, voter 2 not listed');
     expect(() => parseQuorumReplication('Error: timed out')).toThrow(/printed no table/);
+    expect(() => parseQuorumReplication(fixture('quorum-replication-1-voter.txt').replace('Lag', 'Behind'))).toThrow(/no Lag column/);
   });
 
   it('under-replicated partitions are named; none prints nothing', () => {
     expect(underReplicated('')).toEqual([]);
     expect(underReplicated(UNDER)).toEqual(['learning.queries-0 (replicas 0,1,2, ISR 0,1)']);
+    // An empty ISR is told as such, not as the next field's name.
+    expect(underReplicated(UNDER.replace('Isr: 0,1', 'Isr: '))).toEqual(['learning.queries-0 (replicas 0,1,2, ISR none)']);
   });
 
   it('the finalized levels of kafka-features.sh describe', () => {

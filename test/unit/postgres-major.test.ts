@@ -11,7 +11,6 @@ import {
   MAJOR_ANNOTATION,
   majorOf,
   planMajor,
-  quantityBytes,
   refuseWithoutRoom,
   REPLACED_BY_ANNOTATION,
   type Workload,
@@ -19,6 +18,7 @@ import {
 import { renderPostgres, withClaimTemplate } from '../../scripts/lib/components/postgres/manifests.js';
 import { fingerprintDiff, forNewServer } from '../../scripts/lib/components/postgres/upgrade.js';
 import { StepError } from '../../scripts/lib/core/errors.js';
+import { quantityBytes } from '../../scripts/lib/kube/quantity.js';
 
 /** The kit's StatefulSet as deployed (the image a stack of another pin would run), as `kubectl get -o json` has it. */
 const sts = (image: string, template = 'data'): Workload => {

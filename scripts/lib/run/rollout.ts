@@ -4,7 +4,7 @@
 import type { StepCtx } from './context.js';
 import { diagnosePod, type PodDiagnosis, type PodJson } from '../kube/pod-diagnosis.js';
 import { errorMessage, indent, StepError } from '../core/errors.js';
-import { waitFor } from '../core/wait.js';
+import { waitFor, type WaitOptions as PollOptions } from '../core/wait.js';
 import { labelSelectorMatches } from '../kube/selector.js';
 
 export interface WorkloadRef {
@@ -104,12 +104,8 @@ export interface WaitOptions<R extends WorkloadRef> {
 export async function waitForWorkloads<R extends WorkloadRef>(step: StepCtx, refs: readonly R[], o: WaitOptions<R>): Promise<WorkloadState<R>[]> {
   const tracker = new TerminalTracker(() => step.clock.now());
   let last: WorkloadState<R>[] = [];
-  await waitFor({
+  await waitInStep(step, {
     what: o.what,
-    clock: step.clock,
-    deadline: step.deadline,
-    log: step.log,
-    signal: step.signal,
     probe: async ({ first }) => {
       // The first look may be the run's snapshot (a re-run that changed nothing is ready at once); later ones are not.
       const items = await step.kube.list<WorkloadJson | PodJson>(o.list.kinds, { namespace: o.list.namespace, selector: o.list.selector, fresh: !first });
@@ -127,7 +123,7 @@ export async function waitForWorkloads<R extends WorkloadRef>(step: StepCtx, ref
       if (refused) return { done: false, state, terminal: refused };
       const stuck = pods.find((p) => tracker.terminal(p));
       if (!stuck) return { done: false, state };
-      const logs = stuck.crashedContainer ? await lastLogLines(step, o.list.namespace, stuck.pod, stuck.crashedContainer) : '';
+      const logs = await lastLogLines(step, o.list.namespace, stuck);
       const terminal =
         o.stuck?.(stuck, states, logs) ??
         new StepError(`${refs.map((r) => `${r.kind}/${r.name}`).join(', ')} cannot become ready: pod ${stuck.pod} is ${stuck.state}${logs}`, {
@@ -138,6 +134,44 @@ export async function waitForWorkloads<R extends WorkloadRef>(step: StepCtx, ref
     },
   });
   return last;
+}
+
+/**
+ * One pod by name ready: a StatefulSet rolled a pod at a time, a one-off pod. `pending` says why a ready pod does not
+ * count yet (another revision); a pod stuck for good ends the wait with `stuck`'s error.
+ */
+export async function waitForPod(
+  step: StepCtx,
+  name: string,
+  o: {
+    what: string;
+    /** The one list each look makes: the pod and what `pending` reads beside it. */
+    list: { kinds: string; selector: string };
+    pending?: (pod: PodJson, items: readonly WorkloadJson[]) => string | undefined;
+    stuck: (pod: PodDiagnosis, logs: string) => StepError;
+  },
+): Promise<void> {
+  const ns = step.config.namespace;
+  const tracker = new TerminalTracker(() => step.clock.now());
+  await waitInStep(step, {
+    what: o.what,
+    probe: async () => {
+      const items = await step.kube.list<WorkloadJson | PodJson>(o.list.kinds, { namespace: ns, selector: o.list.selector, fresh: true });
+      const pod = items.find((i): i is PodJson => (i as { kind?: string }).kind === 'Pod' && i.metadata.name === name);
+      if (!pod) return { done: false, state: `${name} not created yet` };
+      const d = diagnosePod(pod);
+      const pending = o.pending?.(pod, items as WorkloadJson[]);
+      if (pending) return { done: false, state: `${pending} (${d.state})` };
+      if (d.ready) return { done: true, state: d.state };
+      if (!tracker.terminal(d)) return { done: false, state: d.state };
+      return { done: false, state: d.state, terminal: o.stuck(d, await lastLogLines(step, ns, d)) };
+    },
+  });
+}
+
+/** waitFor within the step: its clock, deadline, log and interruption. */
+export function waitInStep<T>(step: StepCtx, o: Omit<PollOptions<T>, 'clock' | 'deadline' | 'log' | 'signal'>): Promise<T> {
+  return waitFor({ clock: step.clock, deadline: step.deadline, log: step.log, signal: step.signal, ...o });
 }
 
 export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<void> {
@@ -151,7 +185,8 @@ export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<
 export const CRASH_LOG_LINES = 5;
 
 /** The crashed run's last lines, in the container's own words, under the error; empty when there are none to get. */
-export async function lastLogLines(step: StepCtx, ns: string, pod: string, container: string): Promise<string> {
+export async function lastLogLines(step: StepCtx, ns: string, { pod, crashedContainer: container }: PodDiagnosis): Promise<string> {
+  if (!container) return '';
   const args = ['logs', pod, '-c', container, '-n', ns, '--previous', `--tail=${CRASH_LOG_LINES}`];
   try {
     const r = await step.kube.run(args, { quiet: true, allowFailure: true, timeoutMs: 10_000 });

@@ -13,9 +13,7 @@
 import { formatDuration } from '../../core/duration.js';
 import type { StepCtx } from '../../run/context.js';
 import { StepError } from '../../core/errors.js';
-import { waitFor } from '../../core/wait.js';
-import { diagnosePod, podReady, type PodJson } from '../../kube/pod-diagnosis.js';
-import { lastLogLines, TerminalTracker } from '../../run/rollout.js';
+import { waitForPod, waitInStep } from '../../run/rollout.js';
 import { CLIENT_PORT, KAFKA_SELECTOR, podName, STATEFULSET } from '../shared/kafka-topology.js';
 
 /** Set on the StatefulSet when a roll starts, removed once the metadata version is finalized: a re-run finishes it. */
@@ -100,11 +98,6 @@ export function planUpgrade(live: LiveKafka | undefined, pinnedImage: string, na
   return { ...base, roll: true };
 }
 
-/** kafka-2, kafka-1, kafka-0: the order of the roll (the StatefulSet controller's own order for a partition). */
-export function rollOrder(replicas: number): string[] {
-  return Array.from({ length: replicas }, (_, i) => podName(replicas - 1 - i));
-}
-
 export function featuresCommand(release: string): string {
   return `kafka-features.sh upgrade --release-version ${release}`;
 }
@@ -112,7 +105,7 @@ export function featuresCommand(release: string): string {
 /** The plan line of an upgrade found (the dry-run's conditional line is in index.ts). */
 export function describeUpgrade(u: KafkaUpgrade): string {
   const roll = u.roll
-    ? `roll one broker at a time (${rollOrder(u.replicas).join(', ')}), each gated on every partition back in its ISR and the controller quorum caught up; then `
+    ? `roll one broker at a time (${Array.from({ length: u.replicas }, (_, i) => podName(u.replicas - 1 - i)).join(', ')}), each gated on every partition back in its ISR and the controller quorum caught up; then `
     : 'every broker runs it already: ';
   return `kafka ${u.from.join(', ')} -> ${u.to}: ${roll}finalize the metadata version (${featuresCommand(u.release)})`;
 }
@@ -136,37 +129,23 @@ function toolArgs(namespace: string, pod: string, tool: string, args: string[]):
   ];
 }
 
-/** `kafka-metadata-quorum.sh describe --replication`: one row per voter (and observer). */
-export interface QuorumRow {
-  nodeId: number;
-  logEndOffset: number;
-  lag: number;
-  lastFetch: number;
-  lastCaughtUp: number;
-  status: string;
-}
+/** The columns of `kafka-metadata-quorum.sh describe --replication` the gate reads. */
+const QUORUM_COLUMNS = ['NodeId', 'Lag', 'LastFetchTimestamp', 'LastCaughtUpTimestamp', 'Status'];
 
-export function parseQuorumReplication(text: string): QuorumRow[] {
-  const lines = text.split('\n').filter((l) => l.trim());
-  const head = lines.findIndex((l) => /^NodeId\s/.test(l.trim()));
+/** `kafka-metadata-quorum.sh describe --replication`: one row per voter (and observer), by column name. */
+export function parseQuorumReplication(text: string): Record<string, string>[] {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const head = lines.findIndex((l) => /^NodeId\s/.test(l));
   if (head < 0) throw new Error(`kafka-metadata-quorum.sh printed no table: ${text.trim().slice(0, 300)}`);
-  const cols = lines[head]!.trim().split(/\s+/);
-  const at = (name: string) => {
-    const i = cols.indexOf(name);
-    if (i < 0) throw new Error(`kafka-metadata-quorum.sh: no ${name} column in "${lines[head]!.trim()}"`);
-    return i;
-  };
-  const [id, leo, lag, fetch, caught, status] = ['NodeId', 'LogEndOffset', 'Lag', 'LastFetchTimestamp', 'LastCaughtUpTimestamp', 'Status'].map(at);
+  const cols = lines[head]!.split(/\s+/);
+  const missing = QUORUM_COLUMNS.find((c) => !cols.includes(c));
+  if (missing) throw new Error(`kafka-metadata-quorum.sh: no ${missing} column in "${lines[head]}"`);
   return lines.slice(head + 1).map((l) => {
-    const f = l.trim().split(/\s+/);
-    return {
-      nodeId: Number(f[id!]),
-      logEndOffset: Number(f[leo!]),
-      lag: Number(f[lag!]),
-      lastFetch: Number(f[fetch!]),
-      lastCaughtUp: Number(f[caught!]),
-      status: f[status!] ?? '',
-    };
+    const f = l.split(/\s+/);
+    return Object.fromEntries(cols.map((c, i) => [c, f[i] ?? '']));
   });
 }
 
@@ -175,30 +154,28 @@ export function parseQuorumReplication(text: string): QuorumRow[] {
  * was caught up at its last fetch (the leader records both times; a follower a few records behind between two
  * fetches is still following). Returns what is missing, or undefined.
  */
-export function quorumBehind(rows: readonly QuorumRow[], replicas: number): string | undefined {
+export function quorumBehind(rows: readonly Record<string, string>[], replicas: number): string | undefined {
   const missing: string[] = [];
   for (let n = 0; n < replicas; n++) {
-    const r = rows.find((x) => x.nodeId === n);
+    const r = rows.find((x) => Number(x.NodeId) === n);
+    const [lag, fetched, caughtUp] = [r?.Lag, r?.LastFetchTimestamp, r?.LastCaughtUpTimestamp].map(Number) as [number, number, number];
     if (!r) missing.push(`voter ${n} not listed`);
-    else if (!/^(Leader|Follower)$/.test(r.status)) missing.push(`voter ${n} is ${r.status}`);
-    else if (r.lag > 0 && !(r.lastCaughtUp > 0 && r.lastFetch - r.lastCaughtUp <= 1000)) missing.push(`voter ${n} lags ${r.lag} record(s)`);
+    else if (!/^(Leader|Follower)$/.test(r.Status!)) missing.push(`voter ${n} is ${r.Status}`);
+    else if (lag > 0 && !(caughtUp > 0 && fetched - caughtUp <= 1000)) missing.push(`voter ${n} lags ${lag} record(s)`);
   }
   return missing.length ? missing.join(', ') : undefined;
 }
 
+/** The `Name: value` fields of each line of `kafka-topics.sh --describe` and `kafka-features.sh describe` (a value may be empty). */
+function toolFields(text: string): Record<string, string>[] {
+  return text.split('\n').map((l) => Object.fromEntries([...l.matchAll(/(\w+): *(\S*)/g)].map((m) => [m[1]!, m[2]!])));
+}
+
 /** `kafka-topics.sh --describe --under-replicated-partitions`: one line per partition whose ISR lacks a replica. */
 export function underReplicated(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => /\bPartition:\s*\d+/.test(l))
-    .map((l) => {
-      const t = /Topic:\s*(\S+)/.exec(l)?.[1];
-      const p = /Partition:\s*(\d+)/.exec(l)?.[1];
-      const isr = /Isr:\s*(\S*)/.exec(l)?.[1];
-      const reps = /Replicas:\s*(\S+)/.exec(l)?.[1];
-      return `${t}-${p} (replicas ${reps}, ISR ${isr || 'none'})`;
-    });
+  return toolFields(text)
+    .filter((f) => f.Partition)
+    .map((f) => `${f.Topic}-${f.Partition} (replicas ${f.Replicas}, ISR ${f.Isr || 'none'})`);
 }
 
 /** One look at the gate, from broker `pod`: undefined when it holds, else what is still missing. */
@@ -212,14 +189,6 @@ export async function gateState(step: StepCtx, pod: string, replicas: number): P
   return q ? `controller quorum not caught up: ${q}` : undefined;
 }
 
-interface StsJson {
-  metadata: { name: string; annotations?: Record<string, string> };
-  spec?: { replicas?: number };
-  status?: { updateRevision?: string };
-}
-
-const REVISION_LABEL = 'controller-revision-hash';
-
 /**
  * Replaces the brokers one at a time, highest ordinal first: lowers the partition to the ordinal, waits for that
  * pod at the new revision and ready (failing fast with the pod's diagnosis), then for the gate. A broker already at
@@ -231,59 +200,30 @@ export async function rollBrokers(step: StepCtx, u: KafkaUpgrade): Promise<void>
   for (let i = u.replicas - 1; i >= 0; i--) {
     const pod = podName(i);
     const t0 = step.clock.now();
-    await step.kube.run([
-      'patch',
-      'statefulset',
-      STATEFULSET,
-      '-n',
-      ns,
-      '--type=merge',
-      '-p',
-      JSON.stringify({ spec: { updateStrategy: { rollingUpdate: { partition: i } } } }),
-    ]);
-    const tracker = new TerminalTracker(() => step.clock.now());
-    await waitFor({
+    const partition = { spec: { updateStrategy: { rollingUpdate: { partition: i } } } };
+    await step.kube.run(['patch', 'statefulset', STATEFULSET, '-n', ns, '--type=merge', '-p', JSON.stringify(partition)]);
+    await waitForPod(step, pod, {
       what: `${pod} to run Kafka ${u.to} and be ready`,
-      clock: step.clock,
-      deadline: step.deadline,
-      log: step.log,
-      signal: step.signal,
-      intervalMs: 2000,
-      probe: async () => {
-        const items = await step.kube.list<StsJson | PodJson>('statefulset,pod', { namespace: ns, selector: KAFKA_SELECTOR, fresh: true });
-        const sts = items.find((o): o is StsJson => (o as { kind?: string }).kind === 'StatefulSet' && o.metadata.name === STATEFULSET);
-        const p = items.find((o): o is PodJson => (o as { kind?: string }).kind === 'Pod' && o.metadata.name === pod);
-        if (!sts?.status?.updateRevision) return { done: false, state: `statefulset/${STATEFULSET} has no update revision yet` };
-        if (!p) return { done: false, state: `${pod} not created yet` };
-        const d = diagnosePod(p);
-        const current = p.metadata.labels?.[REVISION_LABEL] === sts.status.updateRevision && !p.metadata.deletionTimestamp;
-        if (current && podReady(p)) return { done: true, state: `${pod} ready at the new revision` };
-        if (current && tracker.terminal(d)) {
-          const logs = d.crashedContainer ? await lastLogLines(step, ns, pod, d.crashedContainer) : '';
-          return {
-            done: false,
-            state: d.state,
-            terminal: new StepError(
-              `Kafka ${u.to} cannot start on ${pod}: ${d.state}${logs}\nthe roll stopped there: the brokers below it still run ${u.from.join(', ')} and keep the quorum`,
-              {
-                fix:
-                  d.fix ??
-                  `fix what the pod's state names, then re-run the deploy (it goes on from ${pod}); or pin Kafka back to ${u.from[0]} in k8s/versions.json and re-run`,
-                docs: d.docs ?? 'kafka-upgrade',
-              },
-            ),
-          };
-        }
-        return { done: false, state: current ? d.state : `${pod} still at the old revision (${d.state})` };
+      list: { kinds: 'statefulset,pod', selector: KAFKA_SELECTOR },
+      pending: (p, items) => {
+        const revision = items.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET)?.status?.updateRevision;
+        if (!revision) return `statefulset/${STATEFULSET} has no update revision yet`;
+        if (p.metadata.labels?.['controller-revision-hash'] !== revision || p.metadata.deletionTimestamp) return `${pod} still at the old revision`;
       },
+      stuck: (d, logs) =>
+        new StepError(
+          `Kafka ${u.to} cannot start on ${pod}: ${d.state}${logs}\nthe roll stopped there: the brokers below it still run ${u.from.join(', ')} and keep the quorum`,
+          {
+            fix:
+              d.fix ??
+              `fix what the pod's state names, then re-run the deploy (it goes on from ${pod}); or pin Kafka back to ${u.from[0]} in k8s/versions.json and re-run`,
+            docs: d.docs ?? 'kafka-upgrade',
+          },
+        ),
     });
     const ready = step.clock.now();
-    await waitFor({
+    await waitInStep(step, {
       what: `every partition back in its ISR and the controller quorum caught up after ${pod}`,
-      clock: step.clock,
-      deadline: step.deadline,
-      log: step.log,
-      signal: step.signal,
       firstIntervalMs: 1000,
       intervalMs: 3000,
       probe: async () => {
@@ -300,13 +240,7 @@ export async function rollBrokers(step: StepCtx, u: KafkaUpgrade): Promise<void>
 
 /** `kafka-features.sh describe`: the finalized level of each feature ("metadata.version" -> "4.4-IV0"). */
 export function parseFeatures(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const l of text.split('\n')) {
-    const f = /Feature:\s*(\S+)/.exec(l);
-    const v = /FinalizedVersionLevel:\s*(\S+)/.exec(l);
-    if (f && v) out[f[1]!] = v[1]!;
-  }
-  return out;
+  return Object.fromEntries(toolFields(text).flatMap((f) => (f.Feature && f.FinalizedVersionLevel ? [[f.Feature, f.FinalizedVersionLevel]] : [])));
 }
 
 /**

@@ -6,6 +6,7 @@
 
 import { PG_NAME, PG_POD } from '../shared/postgres-topology.js';
 import { StepError } from '../../core/errors.js';
+import { quantityBytes } from '../../kube/quantity.js';
 
 /** On a claim: the major its data directory was made with (recorded after each rollout). */
 export const MAJOR_ANNOTATION = 'learnflow.dev/postgres-major';
@@ -15,11 +16,6 @@ export const REPLACED_BY_ANNOTATION = 'learnflow.dev/replaced-by';
 export const DATA_LABEL = 'learnflow.dev/postgres-data';
 /** The volumeClaimTemplate of stacks deployed before any upgrade (claim data-postgresql-0). */
 export const FIRST_TEMPLATE = 'data';
-
-/** The template a major's data gets when an upgrade makes it: its claim is data-pg<major>-postgresql-0. */
-export function templateFor(major: number): string {
-  return `data-pg${major}`;
-}
 
 export function claimOf(template: string): string {
   return `${template}-${PG_POD}`;
@@ -87,11 +83,6 @@ export type MajorPlan =
       line: string;
     };
 
-/** The steps of an upgrade, as --dry-run and --diff say them. */
-export function upgradeLine(from: string, to: string): string {
-  return `postgres ${from} -> ${to}: major upgrade, data kept: dump, new data directory, restore, verify; the old volume kept until you release it`;
-}
-
 /**
  * Plans the major of a deploy before any change. Refused, with the reason and the fix: a pin whose major the tag
  * does not say, a downgrade (a dump of a newer major does not load into an older one), data whose server is not
@@ -130,7 +121,8 @@ export function planMajor(pinned: string, found: readonly Workload[], namespace:
         docs: 'postgres-major-upgrade',
       },
     );
-  const newTemplate = templateFor(want);
+  // The template a major's data gets when an upgrade makes it: its claim is data-pg<major>-postgresql-0.
+  const newTemplate = `data-pg${want}`;
   const newClaim = claimOf(newTemplate);
   if (found.some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === newClaim))
     throw new StepError(
@@ -149,16 +141,9 @@ export function planMajor(pinned: string, found: readonly Workload[], namespace:
     claim: claimOf(template),
     newTemplate,
     newClaim,
-    line: upgradeLine(from.version, pinned),
+    // The steps of an upgrade, as --dry-run and --diff say them.
+    line: `postgres ${from.version} -> ${pinned}: major upgrade, data kept: dump, new data directory, restore, verify; the old volume kept until you release it`,
   };
-}
-
-/** Bytes of a Kubernetes quantity (5Gi, 500M, 1073741824); undefined when it is not one. */
-export function quantityBytes(q: string | undefined): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q ?? '');
-  if (!m) return undefined;
-  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }[m[2] ?? ''] ?? 1;
-  return Math.round(Number(m[1]) * unit);
 }
 
 /**

@@ -15,10 +15,9 @@ import { CommandError, errorMessage, StepError } from '../../core/errors.js';
 import { formatDuration } from '../../core/duration.js';
 import type { StepCtx } from '../../run/context.js';
 import type { Manifest } from '../../kube/manifests.js';
-import { diagnosePod, type PodJson } from '../../kube/pod-diagnosis.js';
-import { waitForWorkload } from '../../run/rollout.js';
+import { podReady, type PodJson } from '../../kube/pod-diagnosis.js';
+import { waitForPod, waitForWorkload } from '../../run/rollout.js';
 import { readSecrets } from '../../kube/secrets.js';
-import { waitFor } from '../../core/wait.js';
 import { DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';
 import { PG_NAME, PG_POD, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import { AS_SUPERUSER, execInPod, loginInPod, podDatabase, queryJsonInPod } from '../shared/postgres-pod.js';
@@ -129,47 +128,16 @@ function upgradePod(step: StepCtx, plan: Upgrade, sts: Manifest): Manifest {
     metadata: {
       name: UPGRADE_POD,
       namespace: step.config.namespace,
-      labels: { 'app.kubernetes.io/name': 'postgresql-upgrade', 'app.kubernetes.io/part-of': 'learnflow' },
+      labels: { 'app.kubernetes.io/name': UPGRADE_POD, 'app.kubernetes.io/part-of': 'learnflow' },
     },
     spec: { ...template.spec, restartPolicy: 'Never' },
   } as Manifest;
 }
 
-async function waitPodReady(step: StepCtx, pod: string): Promise<void> {
-  await waitFor({
-    what: `pod/${pod} ready`,
-    clock: step.clock,
-    deadline: step.deadline,
-    log: step.log,
-    intervalMs: 2000,
-    probe: async () => {
-      const p = await step.kube.getOptional<PodJson>('pod', pod, step.config.namespace, { fresh: true });
-      if (!p) return { done: false, state: 'not created yet' };
-      const d = diagnosePod(p);
-      if (d.ready) return { done: true, state: d.state };
-      return { done: false, state: d.state, terminal: d.terminal && !d.graceMs ? new StepError(`pod/${pod}: ${d.state}`, { fix: d.fix }) : undefined };
-    },
-  });
-}
-
-async function waitClaimBound(step: StepCtx, claim: string, limitMs: number): Promise<void> {
-  const deadline = step.deadline.child(limitMs);
-  await waitFor({
-    what: `pvc/${claim} bound`,
-    clock: step.clock,
-    deadline,
-    log: step.log,
-    probe: async () => {
-      const c = await step.kube.getOptional<{ status?: { phase?: string } }>('pvc', claim, step.config.namespace, { fresh: true });
-      return { done: c?.status?.phase === 'Bound', state: c?.status?.phase ?? 'absent' };
-    },
-  });
-}
-
 /** The admin and each service log in to the new server with their Secret's password, over TCP (password checked). */
 async function checkLogins(step: StepCtx, services: readonly ServiceDatabase[], mainDb: string): Promise<string[]> {
   const secrets = await readSecrets(step, [SECRET_NAME, ...services.map((s) => s.secret)]);
-  const logins = [{ role: DB_USER, db: mainDb, secret: SECRET_NAME }, ...services.map((s) => ({ role: s.role, db: s.database, secret: s.secret }))];
+  const logins = [{ role: DB_USER, database: mainDb, secret: SECRET_NAME }, ...services];
   const failed: string[] = [];
   for (const l of logins) {
     const password = secrets.get(l.secret)?.get('password');
@@ -178,21 +146,16 @@ async function checkLogins(step: StepCtx, services: readonly ServiceDatabase[], 
       continue;
     }
     step.secrets.add(password);
-    const login = await loginInPod(step, UPGRADE_POD, l.role, password, l.db);
-    if (!login.ok) failed.push(`${l.role} -> ${l.db} (Secret ${l.secret}): ${login.message}`);
+    const login = await loginInPod(step, UPGRADE_POD, l.role, password, l.database);
+    if (!login.ok) failed.push(`${l.role} -> ${l.database} (Secret ${l.secret}): ${login.message}`);
   }
   return failed;
 }
 
 /** Deletes and waits until gone (a pod's data directory is free, a StatefulSet's pod has stopped). */
 async function deleteAndWait(step: StepCtx, what: string[], timeoutMs: number): Promise<void> {
-  await step.kube.run(
-    ['delete', ...what, '-n', step.config.namespace, '--ignore-not-found', '--cascade=foreground', '--wait=true', `--timeout=${Math.ceil(timeoutMs / 1000)}s`],
-    {
-      timeoutMs: timeoutMs + 10_000,
-      quiet: true,
-    },
-  );
+  const args = ['delete', ...what, '-n', step.config.namespace, '--ignore-not-found', '--cascade=foreground', '--wait=true', `--timeout=${timeoutMs / 1000}s`];
+  await step.kube.run(args, { timeoutMs: timeoutMs + 10_000, quiet: true });
 }
 
 /** The live object as it can be created again (what the API server set is dropped). */
@@ -224,19 +187,13 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
   if (!sts) throw new StepError('no StatefulSet among the manifests of the upgrade');
   const live = await step.kube.getOptional<Manifest>('statefulset', PG_NAME, ns, { fresh: true });
   const oldPod = await step.kube.getOptional<PodJson>('pod', OLD_POD, ns, { fresh: true });
-  if (!live || !oldPod || !diagnosePod(oldPod).ready)
+  if (!live || !oldPod || !podReady(oldPod))
     throw new StepError(`the upgrade dumps the data from the running PostgreSQL ${plan.from.major}, and pod/${OLD_POD} is not ready. Nothing was changed`, {
       fix: `let it come up first (kubectl describe pod ${OLD_POD} -n ${ns}), then deploy again`,
       docs: 'postgres-major-upgrade',
     });
-  const oldClaim = await step.kube.getOptional<{ spec?: { storageClassName?: string; resources?: { requests?: { storage?: string } } } }>(
-    'pvc',
-    plan.claim,
-    ns,
-    {
-      fresh: true,
-    },
-  );
+  type Claim = { spec?: { storageClassName?: string; resources?: { requests?: { storage?: string } } } };
+  const oldClaim = await step.kube.getOptional<Claim>('pvc', plan.claim, ns, { fresh: true });
   const size = oldClaim?.spec?.resources?.requests?.storage ?? '5Gi';
   refuseWithoutRoom(await queryJsonInPod<number>(step, OLD_POD, SIZE_SQL), size, plan.newClaim, ns);
 
@@ -246,12 +203,16 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
     await step.kube.apply([claimManifest(step, plan, size, oldClaim?.spec?.storageClassName)]);
     step.change(`persistentvolumeclaim/${plan.newClaim}`, 'created');
     await step.kube.apply([upgradePod(step, plan, sts)]);
-    await waitClaimBound(step, plan.newClaim, Math.min(step.deadline.remaining(), 3 * 60_000)).catch((err: unknown) => {
-      throw new StepError(`pvc/${plan.newClaim} for the new data directory did not bind: ${errorMessage(err).split('\n')[0]}`, {
-        fix: `the cluster has no free volume for it: kubectl describe pvc ${plan.newClaim} -n ${ns}; give the StorageClass room (or free a volume), then deploy again`,
-      });
+    await waitForPod(step, UPGRADE_POD, {
+      what: `pod/${UPGRADE_POD} ready`,
+      list: { kinds: 'pod', selector: `app.kubernetes.io/name=${UPGRADE_POD}` },
+      stuck: (d, logs) =>
+        d.docs === 'pvc-pending'
+          ? new StepError(`pvc/${plan.newClaim} for the new data directory did not bind: ${d.state}`, {
+              fix: `the cluster has no free volume for it: kubectl describe pvc ${plan.newClaim} -n ${ns}; give the StorageClass room (or free a volume), then deploy again`,
+            })
+          : new StepError(`pod/${UPGRADE_POD}: ${d.state}${logs}`, { fix: d.fix }),
     });
-    await waitPodReady(step, UPGRADE_POD);
     lap('new server up', t);
 
     t = step.clock.now();
@@ -291,13 +252,13 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
   // 4: the switch. The old server stops here; a failure puts it back.
   t = step.clock.now();
   await deleteAndWait(step, [`pod/${UPGRADE_POD}`], 120_000);
-  await deleteAndWait(step, ['statefulset/postgresql'], 180_000);
+  await deleteAndWait(step, [`statefulset/${PG_NAME}`], 180_000);
   try {
     await step.kube.apply(input.manifests);
     await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
   } catch (err) {
     step.log.warn(`PostgreSQL ${plan.to.version} did not come up on pvc/${plan.newClaim}: putting ${plan.from.version} back on pvc/${plan.claim}`);
-    await deleteAndWait(step, ['statefulset/postgresql'], 180_000).catch(() => {});
+    await deleteAndWait(step, [`statefulset/${PG_NAME}`], 180_000).catch(() => {});
     await step.kube.run(['create', '-f', '-', '-n', ns], { input: JSON.stringify(recreatable(live)), quiet: true });
     await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
     throw new StepError(`the upgrade ${plan.from.version} -> ${plan.to.version} failed at the switch: ${why(err)}`, {
@@ -307,11 +268,8 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
     });
   }
   lap('switch', t);
-  await step.kube.run(
-    ['annotate', 'pvc', plan.claim, '-n', ns, `${REPLACED_BY_ANNOTATION}=${plan.newClaim}`, `${MAJOR_ANNOTATION}=${plan.from.major}`, '--overwrite'],
-    { quiet: true },
-  );
-  await step.kube.run(['label', 'pvc', plan.claim, '-n', ns, `${DATA_LABEL}=replaced`, '--overwrite'], { quiet: true });
+  const mark = { labels: { [DATA_LABEL]: 'replaced' }, annotations: { [REPLACED_BY_ANNOTATION]: plan.newClaim, [MAJOR_ANNOTATION]: String(plan.from.major) } };
+  await step.kube.run(['patch', 'pvc', plan.claim, '-n', ns, '--type=merge', '-p', JSON.stringify({ metadata: mark })], { quiet: true });
   step.change(`persistentvolumeclaim/${plan.claim}`, `kept (PostgreSQL ${plan.from.major} data, replaced by ${plan.newClaim})`);
   step.change('postgres major', `${plan.from.version} -> ${plan.to.version}`);
   step.log.ok(
