@@ -16,10 +16,7 @@ export function claimName(i: number): string {
  * the volumes kept); else, for a claim without a record (formatted by an earlier kit version), the id those
  * versions derived from the namespace; else a new random one.
  */
-export function chooseClusterId(o: { namespace: string; deployed?: string; claims: readonly ClaimJson[]; generate?: () => string }): {
-  id: string;
-  why: string;
-} {
+export function chooseClusterId(o: { namespace: string; deployed?: string; claims: readonly ClaimJson[] }): { id: string; why: string } {
   if (o.deployed) return { id: o.deployed, why: `KRaft cluster id ${o.deployed}, as statefulset/${STATEFULSET} runs it` };
   const first = o.claims.find((c) => c.metadata.name === claimName(0));
   const recorded = first?.metadata.annotations?.[CLUSTER_ID_ANNOTATION];
@@ -28,6 +25,6 @@ export function chooseClusterId(o: { namespace: string; deployed?: string; claim
     const id = clusterIdFor(o.namespace);
     return { id, why: `KRaft cluster id ${id}: pvc/${claimName(0)} holds a volume an earlier kit version formatted with the id it derived from the namespace` };
   }
-  const id = (o.generate ?? newClusterId)();
+  const id = newClusterId();
   return { id, why: `KRaft cluster id ${id} (new, random)` };
 }

@@ -107,11 +107,8 @@ export function planReconcile(catalogue: readonly CatalogueTopic[], observed: Re
     }
     const action: TopicAction = { kind: 'update', topic: topic.name, configChanges: changes, ...(grow ? { partitions: grow } : {}) };
     if (changes.length) {
-      const kept = Object.fromEntries(Object.entries(have.configs).filter(([, c]) => c.topicLevel && c.value !== null) as [string, { value: string }][]);
-      action.alterConfigs = {
-        ...Object.fromEntries(Object.entries(kept).map(([k, c]) => [k, c.value])),
-        ...Object.fromEntries(changes.map((c) => [c.name, c.to])),
-      };
+      const kept = Object.entries(have.configs).flatMap(([k, c]) => (c.topicLevel && c.value !== null ? [[k, c.value]] : []));
+      action.alterConfigs = Object.fromEntries([...kept, ...changes.map((c) => [c.name, c.to])]);
     }
     plan.actions.push(action);
   }
@@ -135,6 +132,7 @@ export function describeAction(a: TopicAction): string {
 }
 
 export type TopicOutcome = 'created' | 'updated' | 'unchanged';
+const OUTCOME: Record<TopicAction['kind'], TopicOutcome> = { create: 'created', update: 'updated', unchanged: 'unchanged' };
 
 export type ReconcileAdmin = Pick<Admin, 'createTopics' | 'createPartitions' | 'alterConfigs'>;
 
@@ -147,9 +145,7 @@ const LEADER_WAIT_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AV
  */
 export async function applyPlan(admin: ReconcileAdmin, plan: ReconcilePlan, onApply?: (a: TopicAction) => void): Promise<Record<string, TopicOutcome>> {
   if (plan.refused.length) throw new StepError(plan.refused.join('; '), { docs: 'kafka-partitions-shrink' });
-  const outcome: Record<string, TopicOutcome> = {};
   const changing = plan.actions.filter((a) => a.kind !== 'unchanged');
-  for (const a of plan.actions) if (a.kind === 'unchanged') outcome[a.topic] = 'unchanged';
   for (const a of changing) onApply?.(a);
   const creates = changing.filter((a): a is Extract<TopicAction, { kind: 'create' }> => a.kind === 'create');
   const updates = changing.filter((a): a is Extract<TopicAction, { kind: 'update' }> => a.kind === 'update');
@@ -172,7 +168,6 @@ export async function applyPlan(admin: ReconcileAdmin, plan: ReconcilePlan, onAp
       if (!LEADER_WAIT_ERRORS.has((err as { type?: string }).type ?? ''))
         throw kafkaFailure(`creating topic${creates.length > 1 ? 's' : ''} ${names(creates)}`, err);
     }
-    for (const a of creates) outcome[a.topic] = 'created';
   }
   const grow = updates.filter((a) => a.partitions);
   if (grow.length) {
@@ -197,9 +192,8 @@ export async function applyPlan(admin: ReconcileAdmin, plan: ReconcilePlan, onAp
         throw kafkaFailure(`updating the settings of ${names(alter)}`, err);
       });
   }
-  for (const a of updates) outcome[a.topic] = 'updated';
   // In catalogue order, as the plan lists them.
-  return Object.fromEntries(plan.actions.map((a) => [a.topic, outcome[a.topic]!]));
+  return Object.fromEntries(plan.actions.map((a) => [a.topic, OUTCOME[a.kind]]));
 }
 
 /** The catalogue's topics as the cluster has them: partitions, replicas, leaders, in-sync replicas, settings. */
@@ -239,10 +233,8 @@ export async function reconcileTopics(step: StepCtx, catalogue: Catalogue, repli
     const brokers = s.brokers.length;
     step.log.info(`connected to Kafka cluster ${s.clusterId} (${brokers} broker(s)) via ${endpoint.via}`);
     await endpoint.ensure();
-    const observed = await observeTopics(
-      s.admin,
-      catalogue.topics.map((t) => t.name),
-    ).catch((err: unknown) => {
+    const names = catalogue.topics.map((t) => t.name);
+    const observed = await observeTopics(s.admin, names).catch((err: unknown) => {
       throw kafkaFailure('reading the topics', err, { fix: endpoint.fix, docs: 'kafka-unreachable' });
     });
     const plan = planReconcile(catalogue.topics, observed, brokers);

@@ -27,7 +27,7 @@ export interface Migration {
   sql: string;
   checksum: string;
   /** Where it was read from, as the user can paste it (relative to the current directory when inside it). */
-  file?: string;
+  file: string;
 }
 
 export interface MigrationResult {
@@ -70,12 +70,12 @@ export async function migrate(client: pg.Client, migrations: readonly Migration[
     const { rows } = await client.query<{ name: string; checksum: string }>(`SELECT name, checksum FROM public.${MIGRATIONS_TABLE}`);
     const recorded = new Map(rows.map((r) => [r.name, r.checksum]));
     // Check every file before applying any, so a refused run changes nothing.
-    const changed = migrations.filter((m) => recorded.has(m.name) && recorded.get(m.name) !== m.checksum);
-    if (changed.length) {
+    const changed = migrations.find((m) => recorded.has(m.name) && recorded.get(m.name) !== m.checksum);
+    if (changed) {
       throw new StepError(
-        `${changed[0]!.name} was changed after it was applied (recorded checksum ${recorded.get(changed[0]!.name)!.slice(0, 12)}, file now ${changed[0]!.checksum.slice(0, 12)})`,
+        `${changed.name} was changed after it was applied (recorded checksum ${recorded.get(changed.name)!.slice(0, 12)}, file now ${changed.checksum.slice(0, 12)})`,
         {
-          fix: `restore it (git checkout -- ${changed[0]!.file ?? changed[0]!.name}) and put the change in a new file (e.g. ${path.join(path.dirname(changed[0]!.file ?? changed[0]!.name), nextName(migrations))})`,
+          fix: `restore it (git checkout -- ${changed.file}) and put the change in a new file (e.g. ${path.join(path.dirname(changed.file), nextName(migrations))})`,
           docs: 'migration-changed',
         },
       );

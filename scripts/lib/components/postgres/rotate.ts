@@ -4,6 +4,7 @@
 import { inTransaction } from '../shared/postgres-client.js';
 import type pg from 'pg';
 import { scramVerifier } from '../shared/postgres-scram.js';
+import { ident, literal } from '../shared/postgres-roles.js';
 import { PG_NAME, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import type { StepCtx } from '../../run/context.js';
 import { errorMessage, StepError } from '../../core/errors.js';
@@ -18,7 +19,7 @@ export async function setRolePassword(client: pg.Client, role: string, password:
     // loaded: a failing SET LOCAL would abort the transaction.
     const { rows } = await client.query(`SELECT 1 FROM pg_settings WHERE name = 'pg_stat_statements.track_utility'`);
     if (rows.length > 0) await client.query(`SET LOCAL pg_stat_statements.track_utility = off`);
-    await client.query(`ALTER ROLE ${client.escapeIdentifier(role)} PASSWORD ${client.escapeLiteral(verifier)}`);
+    await client.query(`ALTER ROLE ${ident(role)} PASSWORD ${literal(verifier)}`);
   });
 }
 
@@ -36,7 +37,7 @@ export async function rotateCredentials(step: StepCtx, client: pg.Client): Promi
     });
   }
   step.change(`secret/${SECRET_NAME}`, 'rotated');
-  await step.kube.run(['rollout', 'restart', 'statefulset/postgresql', '-n', ns]);
+  await step.kube.run(['rollout', 'restart', `statefulset/${PG_NAME}`, '-n', ns]);
   await waitForWorkload(step, { kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR });
   step.log.ok(
     `rotated the password of ${DB_USER}; Secret ${SECRET_NAME} updated and statefulset/postgresql restarted (apps that read the Secret at start need a restart too)`,

@@ -192,7 +192,7 @@ export async function reconcileServiceDatabases(
   prune: readonly string[],
   tlsOn: boolean,
 ): Promise<void> {
-  const { client } = db;
+  const { client, more } = db;
   const ns = step.config.namespace;
   const existing = await readSecrets(
     step,
@@ -202,7 +202,6 @@ export async function reconcileServiceDatabases(
   for (const p of passwords) step.secrets.add(p);
   // With more connections (--pg-url), each service on its own, all at once: CREATE DATABASE copies the template (a
   // quarter second or more each) and the services' databases and logins are independent. Else one after another.
-  const more = db.more;
   const ensure = async (s: ServiceDatabase, i: number) => {
     const c = i === 0 || !more ? client : await more();
     try {
@@ -211,7 +210,7 @@ export async function reconcileServiceDatabases(
       if (c !== client) await c.end().catch(() => {});
     }
   };
-  const changes: Awaited<ReturnType<typeof ensureServiceDatabase>>[] = [];
+  const changes: RoleChanges[] = [];
   if (more) {
     const settled = await Promise.allSettled(services.map(ensure));
     // Every one has finished (none is left running on a connection about to close) before the first failure is told.
