@@ -1,5 +1,5 @@
-// Waits for a StatefulSet or Deployment to be ready, failing fast on pod states that will not
-// heal (ImagePullBackOff, CrashLoopBackOff, unschedulable) and naming each pod's state on timeout.
+// Waits for StatefulSets and Deployments, or one pod, to be ready, failing fast on pod states that will not heal
+// (ImagePullBackOff, CrashLoopBackOff, unschedulable) and naming each pod's state on timeout.
 
 import type { StepCtx } from './context.js';
 import { diagnosePod, type PodDiagnosis, type PodJson } from '../kube/pod-diagnosis.js';

@@ -23,8 +23,7 @@ export function claimOf(template: string): string {
 
 /** 17 of postgres:17.11, 17.11, 17-trixie; undefined when the tag says no major. */
 export function majorOf(versionOrImage: string | undefined): number | undefined {
-  const tag = versionOrImage?.includes(':') ? versionOrImage.slice(versionOrImage.lastIndexOf(':') + 1) : versionOrImage;
-  const m = /^(\d+)/.exec(tag ?? '');
+  const m = /^(\d+)/.exec(versionOrImage?.slice(versionOrImage.lastIndexOf(':') + 1) ?? '');
   return m ? Number(m[1]) : undefined;
 }
 
