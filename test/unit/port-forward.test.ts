@@ -22,7 +22,6 @@ import {
   startForwards,
   stopForwards,
   writeState,
-  KAFKA_API_VERSIONS_REQUEST,
   probeLocalPort,
   type PortForwardDeps,
   type StateFile,
@@ -32,6 +31,7 @@ import { EnvironmentError, StepError, UsageError } from '../../scripts/lib/core/
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { main } from '../../scripts/lib/cli/run.js';
 import { PortForward } from '../../scripts/lib/run/port-forward.js';
+import { KAFKA_API_VERSIONS_REQUEST } from '../../scripts/lib/components/kafka/forwards.js';
 import { fakeClock, fakeExec, on } from '../support/fakes.js';
 import { until as untilHolds } from '../support/poll.js';
 

@@ -38,6 +38,14 @@ export async function localPortInUse(port: number): Promise<boolean> {
   return (await tryListen(port)) === undefined;
 }
 
+/** How long a port-forward probe (Component.forwards.probe) waits, and what it says of a port that does not answer. */
+export const PROBE_TIMEOUT_MS = 2000;
+export const NOT_ANSWERING = {
+  refused: 'connection refused: nothing listens there',
+  closed: 'connection closed without an answer (is the pod behind the forward running?)',
+  timeout: `no answer within ${PROBE_TIMEOUT_MS / 1000}s`,
+};
+
 export interface PortForwardTarget {
   /** e.g. svc/postgresql */
   resource: string;
