@@ -16,6 +16,13 @@ describe('laptop ports of a stack', () => {
     expect(choosePorts([{ postgres: 1, kafka: 29100 }])).toEqual({ postgres: 15433, kafka: 29112 });
   });
 
+  it('keeps its JSON as every kit wrote it: an older record loads, a new one is written byte for byte the same', () => {
+    const json = '{"version":1,"laptopPorts":{"postgres":15432,"kafka":29102}}';
+    expect(parseStackRecord({ metadata: { name: 'learnflow-stack' }, data: { 'stack.json': json } })?.laptopPorts).toEqual(portsOfSlot(1));
+    expect((renderStackRecord('team-b', portsOfSlot(1)).data as Record<string, string>)['stack.json']).toBe(json);
+    expect(parseStackRecord({ metadata: { name: 'x' }, data: { 'stack.json': '{"version":1,"laptopPorts":{"postgres":5432}}' } })).toBeUndefined();
+  });
+
   it('round-trips through its ConfigMap; anything else reads as no record', () => {
     const cm = renderStackRecord('team-b', portsOfSlot(1)) as never;
     expect(parseStackRecord(cm)).toEqual({ version: 1, laptopPorts: { postgres: 15432, kafka: 29102 } });

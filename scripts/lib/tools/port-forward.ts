@@ -89,7 +89,8 @@ export interface PortForwardDeps {
   /** Is pid alive and is it (by its command line) what we think it is? */
   isOurs(pid: number, marker: string): boolean;
   kill(pid: number, signal: NodeJS.Signals): void;
-  probe: typeof probeLocalPort;
+  /** Instead of the components' own probes (Component.forwards.probe). */
+  probe?(port: number, protocol: ComponentName): Promise<{ answers: boolean; detail: string }>;
   portInUse: typeof localPortInUse;
   /** How often the supervisor looks at the pods behind each forward; off when unset. */
   podCheckMs?: number;
@@ -101,7 +102,6 @@ export const realDeps: PortForwardDeps = {
   spawn,
   isOurs: processLooksLike,
   kill: (pid, signal) => process.kill(pid, signal),
-  probe: probeLocalPort,
   portInUse: localPortInUse,
 };
 
@@ -274,7 +274,7 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps, 
 
   const waitMs = ctx.config.options.get(WAIT_FLAG) ?? 60_000;
   const until = ctx.clock.now() + waitMs;
-  for (let look = await inspect(ctx, file, deps); ; look = await inspect(ctx, file, deps)) {
+  for (let look = await inspect(ctx, file, deps, all); ; look = await inspect(ctx, file, deps, all)) {
     if (look.checks.every((c) => c.ok)) return report(ctx, look, all);
     if (!deps.isOurs(supervisorPid, MARKER)) {
       throw new StepError(`the port-forward supervisor exited at once: ${logTail(logFile)}`, { fix: `see ${logFile}`, docs: 'port-forward-drops' });
@@ -310,7 +310,7 @@ function stepResult(ctx: Ctx, name: string, checks: Check[], started: number): R
 }
 
 /** One check per forward from the state file: the supervisor and kubectl alive, the local port answering. */
-async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<Look> {
+async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps, all: Registry): Promise<Look> {
   const started = ctx.clock.now();
   const st = readState(file);
   const ns = ctx.config.namespace;
@@ -331,7 +331,7 @@ async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<L
   const rows = [['forward', 'local', 'target', 'kubectl pid', 'state', 'restarts', 'answers']];
   for (const f of st.forwards) {
     const kubectl = f.pid !== undefined && deps.isOurs(f.pid, MARKER);
-    const probe = await deps.probe(f.localPort, f.protocol);
+    const probe = await (deps.probe ? deps.probe(f.localPort, f.protocol) : probeLocalPort(f.localPort, f.protocol, all));
     const state = alive ? f.state : 'orphaned';
     const detail = [
       `127.0.0.1:${f.localPort} -> ${f.resource}:${f.remotePort}`,
@@ -358,7 +358,7 @@ function report(ctx: Ctx, look: Look, all: Registry): RunResult {
 }
 
 export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps, all: Registry = COMPONENTS): Promise<RunResult> {
-  return report(ctx, await inspect(ctx, await stateFilePath(ctx), deps), all);
+  return report(ctx, await inspect(ctx, await stateFilePath(ctx), deps, all), all);
 }
 
 /** How to connect through each component's forwards (PGPASSWORD and psql, Kafka's bootstrap list). */
