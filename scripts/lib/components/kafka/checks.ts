@@ -1,7 +1,6 @@
-// verify-kafka: the pods, the broker metadata, each catalogue topic as the cluster has it (read only: partitions, leaders, in-sync
-// replicas, settings), and a produce+consume round trip on a topic of the kit's own. Application topics are not
-// written to: Dapr's Kafka subscriber reads every record and knows nothing of the kit's header, so a probe message
-// there would reach the LearnFlow services (a probe on exercise.submissions would be graded).
+// verify-kafka: the pods, the broker metadata, each catalogue topic as the cluster has it (read only), and a round
+// trip on the kit's own topic. Application topics are written to only with --round-trip-app-topics: Dapr's subscriber
+// ignores the kit's header, so the LearnFlow services would get the probe (one on exercise.submissions is graded).
 
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
@@ -19,13 +18,13 @@ import {
 } from '../shared/kafka-client.js';
 import { withTimeout } from '../../core/wait.js';
 import { configChanges, showValue, type ObservedTopic, observeTopics } from './reconcile.js';
-import { replicationFor, KAFKA_SELECTOR, STATEFULSET, VERIFY_TOPIC, VERIFY_TOPIC_RETENTION_MS } from '../shared/kafka-topology.js';
+import { replicationFor, KAFKA_SELECTOR, STATEFULSET, VERIFY_TOPIC, VERIFY_TOPIC_RETENTION_MS, PROBE_GROUP_PREFIX } from '../shared/kafka-topology.js';
 
 import { ROUND_TRIP_APP_TOPICS_FLAG } from './flags.js';
 import type { StepCtx } from '../../run/context.js';
 import { errorMessage } from '../../core/errors.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
-import { podReady } from '../../kube/pod-diagnosis.js';
+import { podReady, type PodJson } from '../../kube/pod-diagnosis.js';
 
 const { Partitioners } = kafkajs;
 
@@ -33,8 +32,6 @@ const { Partitioners } = kafkajs;
 export const PROBE_HEADER = 'learnflow-kit-probe';
 /** The probe's unique id, also its key. */
 export const PROBE_ID_HEADER = 'learnflow-kit-probe-id';
-/** Consumer groups of the probes start with this; each run uses a fresh one and deletes it afterwards. */
-export const PROBE_GROUP_PREFIX = 'learnflow-kit-verify-';
 export const ROUND_TRIP_TIMEOUT_MS = 20_000;
 
 /** What differs between the catalogue and the cluster, one phrase per difference; [] when they agree. */
@@ -67,9 +64,8 @@ export interface RoundTripResult {
 }
 
 /**
- * Sends one probe message (acks=all) and reads it back with a fresh consumer group that starts at the probe's
- * offset (shared/kafka-client.ts consumeUntil), so it neither scans the topic nor races the group join. Bounded by
- * `timeoutMs` in all.
+ * Sends one probe (acks=all) and reads it back with a fresh group seeking to its offset (consumeUntil), so it neither
+ * scans the topic nor races the group join. `timeoutMs` bounds the whole.
  */
 export async function roundTrip(
   kafka: Kafka,
@@ -150,11 +146,6 @@ export async function checkPods(step: StepCtx): Promise<number | undefined> {
     step.check('pods ready', false, errorMessage(err).split('\n')[0]!);
     return undefined;
   }
-}
-
-interface PodJson {
-  metadata: { name: string };
-  status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
 /** verify-kafka: pods, broker metadata, every catalogue topic, and the round trip; every check recorded. */
