@@ -1,6 +1,6 @@
 // What a component is to the rest of the kit: the `Component` below (required: its name, budget, scripts, flags,
 // plan, deploy, verify, status, connect lines and what destroy-all removes; the rest optional). Its standalone
-// scripts and deploy-all, verify-all, status, images and destroy-all are thin entry points over it.
+// scripts and deploy-all, verify-all, status, images, destroy-all and port-forward are thin entry points over it.
 
 import type { Ctx, StepCtx } from '../run/context.js';
 import type { Flag, FlagSpec } from '../core/flags.js';
