@@ -2,7 +2,7 @@
 // the one read a run makes of them.
 
 import { describe, expect, it } from 'vitest';
-import { choosePorts, laptopPorts, parseStackRecord, portsOfSlot, renderStackRecord } from '../../scripts/lib/components/shared/stack-record.js';
+import { choosePorts, laptopPortOf, laptopPorts, parseStackRecord, portsOfSlot, renderStackRecord } from '../../scripts/lib/components/shared/stack-record.js';
 import { fakeExec, fakeStep, on } from '../support/fakes.js';
 
 const items = (xs: object[]) => ({ stdout: JSON.stringify({ items: xs }) });
@@ -21,6 +21,15 @@ describe('laptop ports of a stack', () => {
     expect(parseStackRecord({ metadata: { name: 'learnflow-stack' }, data: { 'stack.json': json } })?.laptopPorts).toEqual(portsOfSlot(1));
     expect((renderStackRecord('team-b', portsOfSlot(1)).data as Record<string, string>)['stack.json']).toBe(json);
     expect(parseStackRecord({ metadata: { name: 'x' }, data: { 'stack.json': '{"version":1,"laptopPorts":{"postgres":5432}}' } })).toBeUndefined();
+  });
+
+  it("gives a component that forwards but is not in the record its port of the stack's slot", () => {
+    const toy = { port: (n: number) => 18080 + n, span: 1 };
+    expect(laptopPortOf(portsOfSlot(3), 'kafka', toy)).toBe(29122);
+    expect(laptopPortOf(portsOfSlot(3), 'toy', toy)).toBe(18083);
+    expect(laptopPortOf(portsOfSlot(0), 'toy', toy)).toBe(18080);
+    // Ports no slot gives (set by hand): the first stack's.
+    expect(laptopPortOf({ postgres: 7000, kafka: 29102 }, 'toy', toy)).toBe(18080);
   });
 
   it('round-trips through its ConfigMap; anything else reads as no record', () => {

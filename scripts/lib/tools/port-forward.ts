@@ -163,8 +163,7 @@ export async function resolveForwards(ctx: Ctx, all: Registry = COMPONENTS): Pro
   const ports = await laptopPorts(ctx);
   const specs: ForwardSpec[] = [];
   for (const c of wanted(ctx, all)) {
-    // A component the record does not hold (registered after it was written) gets its first stack's port.
-    const port = portGiven(ctx, c) ?? laptopPortOf(ports, c.name) ?? c.forwards.slot.port(0);
+    const port = portGiven(ctx, c) ?? laptopPortOf(ports, c.name, c.forwards.slot);
     for (const f of await c.forwards.resolve(ctx, port)) specs.push({ ...f, protocol: c.name });
   }
   if (specs.length === 0) {

@@ -3,8 +3,9 @@
 // brokers advertise. A deploy writes it with its first change; deploy, verify, status and port-forward read it.
 //
 // The first stack on a cluster gets 127.0.0.1:5432 and 29092 (+i for broker i), as the kit always gave; another
-// stack gets the next free slot, so two stacks can be forwarded at once. Each component's slot is declared beside its
-// topology and is its forwards' own (Component.forwards.slot).
+// stack gets the next free slot, so two stacks can be forwarded at once. A component's slot is its forwards' own
+// (Component.forwards.slot); the record holds PostgreSQL's and Kafka's ports, and another component that forwards
+// takes its port of the slot they name.
 
 import { perRun, type Ctx } from '../../run/context.js';
 import { errorMessage } from '../../core/errors.js';
@@ -39,16 +40,25 @@ export function portsOfSlot(n: number): LaptopPorts {
   return Object.fromEntries(Object.entries(SLOTS).map(([name, slot]) => [name, slot.port(n)])) as LaptopPorts;
 }
 
-/** A component's first laptop port in `ports`, by its name (none for a component the record does not hold). */
-export function laptopPortOf(ports: LaptopPorts, name: string): number | undefined {
-  return (ports as Readonly<Record<string, number | undefined>>)[name];
+const portIn = (ports: LaptopPorts, name: string) => (ports as Readonly<Record<string, number | undefined>>)[name];
+
+/**
+ * A component's first laptop port in a stack with these ports: the recorded one, else (a component the record does not
+ * hold) its port of the slot the record's ports are (the first stack's when none is, as for ports set by hand).
+ */
+export function laptopPortOf(ports: LaptopPorts, name: string, slot: LaptopSlot): number {
+  const recorded = portIn(ports, name);
+  if (recorded !== undefined) return recorded;
+  // The slot whose ports the record holds, looked for among the first thousand (far more stacks than a cluster holds).
+  const n = [...Array(1000).keys()].find((i) => Object.entries(SLOTS).every(([other, s]) => s.port(i) === portIn(ports, other)));
+  return slot.port(n ?? 0);
 }
 
 const FIRST_STACK = portsOfSlot(0);
 
 /** Two stacks meet when a component's ports of one fall within the other's span (Kafka: up to 9 brokers). */
 function overlaps(a: LaptopPorts, b: LaptopPorts): boolean {
-  return Object.entries(SLOTS).some(([name, slot]) => Math.abs(laptopPortOf(a, name)! - laptopPortOf(b, name)!) < slot.span);
+  return Object.entries(SLOTS).some(([name, slot]) => Math.abs(portIn(a, name)! - portIn(b, name)!) < slot.span);
 }
 
 /** The first slot none of `taken` overlaps. Pure. */
@@ -80,7 +90,7 @@ export function parseStackRecord(cm: ConfigMapJson | undefined): StackRecord | u
   try {
     const r = JSON.parse(cm?.data?.[RECORD_KEY] ?? '') as Partial<StackRecord>;
     const p = r.laptopPorts;
-    return r.version === 1 && p && Object.keys(SLOTS).every((name) => Number.isInteger(laptopPortOf(p as LaptopPorts, name))) ? (r as StackRecord) : undefined;
+    return r.version === 1 && p && Object.keys(SLOTS).every((name) => Number.isInteger(portIn(p as LaptopPorts, name))) ? (r as StackRecord) : undefined;
   } catch {
     return undefined;
   }
