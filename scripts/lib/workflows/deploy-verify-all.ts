@@ -64,9 +64,9 @@ function stagesText(components: readonly Component[]): string {
   return deployStages(Object.keys(all), false, all).map(names).join(', then ');
 }
 
-/** "Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m": each component's own budget and the total. */
 const minutes = (ms: number) => `${Math.round(ms / 60_000)}m`;
 
+/** "Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m": each component's own budget and the total. */
 function budgetsText(components: readonly Component[]): string {
   return [...components.map((c) => `${c.title} ${minutes(c.budgetMs)}`), `all ${minutes(TOTAL_BUDGET_MS)}`].join(', ');
 }
@@ -173,7 +173,7 @@ async function inOrder<T extends readonly unknown[]>(...tasks: { [K in keyof T]:
 }
 
 async function preflight(ctx: Ctx, components: readonly Component[], yes: boolean): Promise<void> {
-  // Each check is one short kubectl call; run them together (a sequence of seven costs a second).
+  // Each check is one short kubectl call: together they cost one, in sequence their sum.
   const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(
     ensureTools(ctx, { helm: components.some((c) => c.helmReleases?.length) }),
     ensureTargetContext(ctx, { yes }),
