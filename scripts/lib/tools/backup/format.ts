@@ -132,8 +132,8 @@ function settingSql(entry: string): string {
 }
 
 /**
- * The role as it was, with this verifier as its password (undefined: none). One statement each, for one
- * transaction: created when the target lacks it, else altered to match (attributes, password, comment, settings).
+ * The SQL that makes the role as it was, with this verifier as its password (undefined: none), for one transaction:
+ * created when the target lacks it, else altered to match (attributes, password, comment, settings).
  */
 export function roleSql(role: BackupRole, verifier: string | undefined, exists: boolean): string {
   const r = ident(role.name);
