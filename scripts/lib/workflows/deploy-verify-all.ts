@@ -41,7 +41,6 @@ export function parseBudgets(items: readonly string[] | undefined, all: Readonly
   return budgets as Budgets;
 }
 
-/** The component's budget in this run. */
 function budgetOf(budgets: Budgets, c: Pick<Component, 'name' | 'budgetMs'>): number {
   return budgets[c.name] ?? c.budgetMs;
 }
