@@ -12,6 +12,7 @@ import { collectImages } from '../../scripts/lib/tools/images.js';
 import { statusScript } from '../../scripts/lib/tools/status.js';
 import { deployAllScript, destroyAllScript, parseBudgets, verifyAllScript } from '../../scripts/lib/workflows/deploy-verify-all.js';
 import { createCtx } from '../../scripts/lib/run/context.js';
+import { CREATED_BY_LABEL, MANAGED_BY } from '../../scripts/lib/kube/manifests.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { TOY_IMAGE, TOY_SELECTOR, toy } from '../fixtures/components/toy.js';
@@ -128,5 +129,37 @@ describe('a fourth component, registered and nothing else touched', () => {
     expect(r.out + r.err).toContain('deployment.apps/toy');
     const help = (await run(destroyAllScript(registry), ['--help'])).out;
     expect(help).toMatch(/reverse\s+order \(Toy, then Dapr, then PostgreSQL, then Kafka\)/);
+  });
+
+  it("keeps with --purge a namespace the kit created that holds a user's object of a kind the toy declares", async () => {
+    const looked: string[] = [];
+    const cluster: FakeHandler = (args, cmd, opts) => {
+      if (args[0] === 'get' && args[1] === 'namespace')
+        return {
+          stdout: JSON.stringify({ kind: 'Namespace', metadata: { name: 'learnflow', labels: { [CREATED_BY_LABEL]: MANAGED_BY } } }),
+        };
+      if (args[0] === 'get' && args.includes('json') && !args.includes('-l')) looked.push(args[1]!);
+      if (args[0] === 'get' && args[1] === 'widgets.toy.example')
+        return { stdout: JSON.stringify({ kind: 'List', items: [{ kind: 'Widget', metadata: { name: 'mine' } }] }) };
+      return emptyCluster(args, cmd, opts);
+    };
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(
+      destroyAllScript(registry),
+      ['--dry-run', '--purge', '--json'],
+      {},
+      {
+        stdout: (t) => out.push(t),
+        stderr: (l) => err.push(l),
+        clock: fakeClock(),
+        exec: fakeExec(cluster),
+        tty: false,
+      },
+    );
+    expect(code, err.join('\n')).toBe(0);
+    expect(looked).toContain('components.dapr.io,configurations.dapr.io,resiliencies.dapr.io,subscriptions.dapr.io');
+    const plan = (JSON.parse(out.join('')) as { data: { plan: { namespace: { delete: boolean; why: string } } } }).data.plan;
+    expect(plan.namespace).toEqual({ delete: false, why: 'it holds 1 object(s) the kit does not own: widget/mine' });
   });
 });

@@ -60,6 +60,8 @@ export interface Component {
    * (claims, the Secrets their data needs) go only with --purge.
    */
   owned: readonly OwnedObjects[];
+  /** Kinds users create beside it in the namespace (Dapr's Subscription): destroy-all --purge keeps a namespace holding any. */
+  userKinds?: readonly string[];
   /** --dry-run only: objects applied by another tool (a Helm chart's), rendered when that tool can do it offline. */
   renderExtra?(ctx: Ctx): Promise<{ title: string; yaml: string } | { title: string; skipped: string } | undefined>;
   /** Something outside the stack's namespace it may remove (Dapr's control plane), decided by its own rules. */

@@ -51,15 +51,21 @@ interface ObjectJson {
   type?: string;
 }
 
-/** What lives in the namespace that the kit does not own (children of other objects and Kubernetes' own defaults aside). */
-async function foreignObjects(ctx: Ctx): Promise<string[]> {
+/**
+ * What lives in the namespace that the kit does not own (children of other objects and Kubernetes' own defaults
+ * aside): the core kinds, and each component's custom kinds, its own and its users' (one query per component, since
+ * kubectl refuses a whole list when one kind is not installed).
+ */
+async function foreignObjects(ctx: Ctx, all: readonly Component[]): Promise<string[]> {
   const ns = ctx.config.namespace;
   const get = (kinds: string) => ctx.kube.list<ObjectJson>(kinds).catch((err: unknown) => (isUnknownResourceType(err) ? [] : Promise.reject(err)));
-  const [core, dapr] = await Promise.all([
+  const custom = all.map((c) => [...c.owned.flatMap((o) => o.kinds.split(',')).filter((k) => k.includes('.')), ...(c.userKinds ?? [])]);
+  const found = await Promise.all([
     get('all,configmap,secret,pvc,serviceaccount,networkpolicy,role,rolebinding,ingress'),
-    get('components.dapr.io,subscriptions.dapr.io,configurations.dapr.io,resiliencies.dapr.io'),
+    ...custom.filter((kinds) => kinds.length).map((kinds) => get([...new Set(kinds)].join(','))),
   ]);
-  return [...core, ...dapr]
+  return found
+    .flat()
     .filter((o) => !o.metadata.ownerReferences?.length)
     .filter((o) => !(o.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY && o.metadata.labels?.[STACK_LABEL] === ns))
     .filter((o) => !(o.kind === 'ServiceAccount' && o.metadata.name === 'default'))
@@ -68,7 +74,7 @@ async function foreignObjects(ctx: Ctx): Promise<string[]> {
     .map((o) => `${o.kind.toLowerCase()}/${o.metadata.name}`);
 }
 
-async function namespaceVerdict(ctx: Ctx, purge: boolean, everything: boolean): Promise<{ delete: boolean; why: string }> {
+async function namespaceVerdict(ctx: Ctx, purge: boolean, all: readonly Component[], everything: boolean): Promise<{ delete: boolean; why: string }> {
   const ns = ctx.config.namespace;
   if (!purge) return { delete: false, why: 'kept without --purge' };
   if (ns === 'default' || /^kube-/.test(ns)) return { delete: false, why: 'never deleted' };
@@ -77,7 +83,7 @@ async function namespaceVerdict(ctx: Ctx, purge: boolean, everything: boolean): 
   if (!obj) return { delete: false, why: 'it does not exist' };
   if (obj.metadata.labels?.[CREATED_BY_LABEL] !== MANAGED_BY)
     return { delete: false, why: `the kit did not create it (no ${CREATED_BY_LABEL} label): only the kit's own objects were removed` };
-  const foreign = await foreignObjects(ctx);
+  const foreign = await foreignObjects(ctx, all);
   if (foreign.length)
     return {
       delete: false,
@@ -104,7 +110,7 @@ export async function planDestroy(
     }),
   );
   const everything = o.all.every((a) => selected.some((c) => c.name === a.name));
-  return { namespace: ctx.config.namespace, purge: o.purge, components, namespaceVerdict: await namespaceVerdict(ctx, o.purge, everything) };
+  return { namespace: ctx.config.namespace, purge: o.purge, components, namespaceVerdict: await namespaceVerdict(ctx, o.purge, o.all, everything) };
 }
 
 /** The plan as lines (the dry run's output, and the log before the question). */

@@ -1,6 +1,6 @@
-// The control plane: `helm upgrade --install` (skipped when the release is already deployed at the same chart
-// with the same values), the CRDs on an upgrade (helm never upgrades crds/), then one wait for all five
-// workloads that names each one not ready and why. Also the gate on the components of Dapr's dependsOn.
+// The shared control plane in dapr-system: `helm upgrade --install` (skipped when deployed at the same chart and
+// values; an upgrade applies the chart's CRDs itself), one wait naming every workload not ready, its removal.
+// Also the gate on the components of Dapr's dependsOn.
 
 import { isDeepStrictEqual } from 'node:util';
 import { perRun, type Ctx, type StepCtx } from '../../run/context.js';
@@ -47,7 +47,7 @@ export function upgradeOptions(s: DaprSettings, timeoutMs?: number): UpgradeOpti
   };
 }
 
-/** The command a user could paste (for --dry-run and docs). */
+/** The command a user could paste (the plan's line). */
 export function helmCommandLine(s: DaprSettings, context?: string): string {
   const args = upgradeInstallArgs(upgradeOptions(s));
   return formatCommand('helm', context ? ['--kube-context', context, ...args] : args);
@@ -55,7 +55,7 @@ export function helmCommandLine(s: DaprSettings, context?: string): string {
 
 export type InstallOutcome = 'created' | 'configured' | 'unchanged';
 
-/** Decides whether the release needs an upgrade. Pure, for tests. */
+/** Whether the release needs an upgrade, and why. Pure. */
 export function releaseUpToDate(
   release: HelmRelease | undefined,
   chartLabel: string,
@@ -159,7 +159,7 @@ export function liveControlPlane(step: Pick<StepCtx, 'exec' | 'config' | 'kube'>
   if (step.config.noCluster || step.config.dryRun) return Promise.resolve({});
   return perRun(step, 'dapr release', async () => {
     const helm = helmFor(step);
-    // Helm keeps a release in its namespace (Secrets, its default storage): no dapr-system in the run's snapshot, no release to list.
+    // Helm stores a release as Secrets in its namespace: no dapr-system in the run's snapshot, no release.
     const release = step.kube.knownAbsent('namespace', DAPR_NAMESPACE, null) ? undefined : await helm.release(RELEASE, DAPR_NAMESPACE);
     // Any state: a first install that failed at the wait still says what it was asked for.
     return { release, values: release ? await helm.userValues(RELEASE, DAPR_NAMESPACE) : undefined };
@@ -223,9 +223,9 @@ async function warnOtherStacks(step: StepCtx): Promise<void> {
 }
 
 /**
- * A helm process that was interrupted (Ctrl-C, a killed terminal) leaves the release pending-*, and helm refuses
- * every later upgrade. The kit's own interrupted run is by far the likeliest cause on a laptop, so it clears it:
- * a first install that never finished is uninstalled, an upgrade is rolled back.
+ * An interrupted helm (Ctrl-C, a killed terminal) leaves the release pending-*, and helm refuses every later upgrade.
+ * On a laptop that is almost always the kit's own run, so it clears it: an unfinished first install is uninstalled,
+ * an upgrade rolled back.
  */
 async function recoverPending(step: StepCtx, helm: Helm, release: HelmRelease): Promise<HelmRelease | undefined> {
   step.log.warn(`helm release ${RELEASE} is ${release.status}: an earlier helm run was interrupted; clearing it`);
@@ -250,7 +250,7 @@ export function controlPlaneStates(items: readonly (WorkloadJson | PodJson)[], w
 
 const CONTROL_PLANE_LIST = { kinds: 'deployment,statefulset,pod', namespace: DAPR_NAMESPACE };
 
-/** Waits for operator, sentry, sidecar injector, placement and scheduler together; names every one not ready. */
+/** Waits for the workloads together; a pod that will not heal stops it at once, naming every one not ready. */
 export async function waitForControlPlane(step: StepCtx, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Promise<void> {
   await waitForWorkloads(step, refsOf(workloads), {
     what: `the Dapr control plane in ${DAPR_NAMESPACE}`,
@@ -273,7 +273,7 @@ export async function controlPlaneChecks(step: StepCtx, workloads: readonly Cont
   for (const s of states) step.check(`${s.ref.name} ready`, s.ready, s.state);
 }
 
-/** --dry-run: the chart's own objects (CRDs, ClusterRoles, the injector webhook: the cluster-wide part), via `helm template`. */
+/** --dry-run: the chart's own, cluster-wide objects (CRDs, ClusterRoles, the injector webhook), via `helm template`. */
 export async function templateControlPlane(ctx: Ctx, s: DaprSettings): Promise<{ title: string; yaml: string } | { title: string; skipped: string }> {
   const title = `the Dapr chart's objects (${s.chart.describe}), as helm would install them`;
   // The values an install passes, --no-scheduler's included.
@@ -291,9 +291,9 @@ export async function templateControlPlane(ctx: Ctx, s: DaprSettings): Promise<{
 }
 
 /**
- * The control plane serves every namespace of the cluster, so destroy-all removes it only when the kit installed it
- * (the release carries the kit's label) and no Dapr component outside this stack's namespace uses it, unless
- * --dapr-control-plane says so. Its scheduler volumes and dapr-system go only with --purge, and only with it.
+ * The control plane serves every namespace, so destroy-all removes it only when the kit installed it (the release
+ * has the kit's label) and no Dapr component outside this namespace uses it, or with --dapr-control-plane.
+ * Its scheduler volumes and dapr-system go only with --purge.
  */
 export async function planControlPlaneRemoval(ctx: Ctx, o: { purge: boolean; force: boolean }): Promise<ClusterWidePlan> {
   const helm = helmFor(ctx);

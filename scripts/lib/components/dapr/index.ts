@@ -246,7 +246,7 @@ export function daprComponent(lookup: (name: ComponentName) => Component | undef
     verifyFlags: S.VERIFY_FLAGS,
     extraNamespaces: [S.DAPR_NAMESPACE],
     clusterOnly: true,
-    /** The chart's images (from its values) and the probe's. */
+    /** The chart's images (registry from k8s/dapr/values.yaml) and the probe's. */
     images: (ctx) => [
       ...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(S.NO_SCHEDULER_FLAG) }),
       ctx.config.options.get(S.PROBE_IMAGE_FLAG) ?? S.PROBE_IMAGE,
@@ -268,7 +268,7 @@ export function daprComponent(lookup: (name: ComponentName) => Component | undef
       await runActions(step, controlPlaneActions(step, S.daprSettings(step), deps()), { standalone: false, remembered: {} });
     },
     deploy,
-    /** --diff: the objects as deploy would apply them now (reads only: the role is not touched), and the release's changes. */
+    /** --diff: the objects deploy would apply now (reads only: the role is untouched), and the release's changes. */
     async desired(step): Promise<Desired> {
       const remembered = await rememberedSettings(step, 'dapr');
       const s = S.daprSettings(step, remembered, cp.liveSettings(await cp.liveControlPlane(step)));
@@ -291,6 +291,7 @@ export function daprComponent(lookup: (name: ComponentName) => Component | undef
         data: `the state-store and Redis Secrets (${S.STATESTORE_SECRET}, ${S.REDIS_SECRET}) and the Redis volume`,
       },
     ],
+    userKinds: ['subscriptions.dapr.io'],
     clusterWide: { plan: cp.planControlPlaneRemoval, remove: cp.removeControlPlane, forceFlag: S.DAPR_CONTROL_PLANE_FLAG },
   };
 }

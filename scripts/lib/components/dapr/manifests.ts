@@ -7,10 +7,9 @@ import { inClusterBootstrap, MAX_MESSAGE_BYTES } from '../shared/kafka-topology.
 import { KAFKA_PROTOCOL_VERSION, PUBSUB, REDIS_SCOPE, REDIS_STATESTORE, STATE_SCHEMA, STATESTORE, STATESTORE_SECRET, type DaprSettings } from './settings.js';
 
 /**
- * Redis's limits and its maxmemory, measured with bench/redis-sizing.sh (the kit's redis.conf under these limits).
- * maxmemory is at most a third of the memory limit: an AOF rewrite forks, and the child's copied pages count
- * against the same limit (200mb in 256Mi peaked at 246 MiB held, 10 MiB short of an OOM kill; 128mb in 384Mi at
- * 149 MiB). 500m CPU: at 250m nearly every 100 ms period was throttled under load.
+ * Measured with bench/redis-sizing.sh. maxmemory is at most a third of the memory limit: an AOF rewrite forks and
+ * the child's copied pages count against the same limit (200mb in 256Mi peaked at 246 MiB, 10 MiB short of an OOM
+ * kill; 128mb in 384Mi at 149 MiB). 500m CPU: at 250m nearly every 100 ms period was throttled under load.
  */
 export const REDIS_RESOURCES = { cpuLimit: '500m', memoryLimit: '384Mi', maxMemory: '128mb' } as const;
 /** The statestore-redis component's read and write timeouts: see the comment in k8s/dapr/redis.yaml. */

@@ -1,8 +1,7 @@
-// The end-to-end probe: a short-lived Job whose pod gets a Dapr sidecar and calls it over HTTP: outbound health,
-// /v1.0/metadata (components loaded), a state save and read-back, a publish through kafka-pubsub. The script
-// writes its result as JSON to /dev/termination-log, so the kit reads it from the pod's status: no `kubectl
-// logs`, which also works where logs are not reachable. Then the kit consumes the published message from Kafka.
-// A failure names the hop that failed. The Job is deleted afterwards (cleanup stack), with a TTL as a backstop.
+// The end-to-end probe: a short Job whose pod gets a Dapr sidecar and calls it over HTTP (outbound health, metadata,
+// state save and read-back, a publish through kafka-pubsub); then the kit consumes the message from Kafka. The result
+// comes back as JSON in the pod's termination message, so it works where `kubectl logs` cannot reach. A failure names
+// its hop. The Job is deleted afterwards (cleanup stack), with a TTL as a backstop.
 
 import { randomBytes } from 'node:crypto';
 import type { StepCtx } from '../../run/context.js';
@@ -100,13 +99,12 @@ export function renderProbeJob(o: ProbeJobOptions): Manifest {
             'dapr.io/app-id': PROBE_APP_ID,
             'dapr.io/config': CONFIGURATION,
             'dapr.io/sidecar-seccomp-profile-type': 'RuntimeDefault',
-            // The pod mounts no service-account token (below). In Kubernetes mode daprd always adds its built-in
-            // Kubernetes secret store, which needs that token, and exits when it cannot initialise it, unless
-            // this annotation turns the store off (dapr/dapr v1.18.3 pkg/runtime/runtime.go
-            // appendBuiltinSecretStore; dapr/docs#5014). The components' secretKeyRefs are resolved by the
-            // operator, not by this store, so the probe loses nothing.
+            // The pod mounts no service-account token, which daprd's built-in Kubernetes secret store needs: daprd
+            // exits when that store cannot initialise, unless this turns it off (dapr/dapr v1.18.3
+            // pkg/runtime/runtime.go appendBuiltinSecretStore; dapr/docs#5014). The operator, not this store,
+            // resolves the components' secretKeyRefs, so the probe loses nothing.
             'dapr.io/disable-builtin-k8s-secret-store': 'true',
-            // The LearnFlow sidecar sizing (requests 100m/100Mi, limits 500m/200Mi).
+            // LearnFlow's sidecar sizing.
             'dapr.io/sidecar-cpu-request': '100m',
             'dapr.io/sidecar-memory-request': '100Mi',
             'dapr.io/sidecar-cpu-limit': '500m',
@@ -298,7 +296,7 @@ export async function runProbeJob(step: StepCtx, o: { image: string; timeoutMs: 
 
 // ------------------------------------------------------------------------------------------------- Kafka
 
-/** Creates the probe topic when missing. Returns whether it was created. */
+/** Whether the topic was created (false: it was there). */
 export function ensureProbeTopic(session: KafkaSession): Promise<boolean> {
   return ensureOwnTopic(session.admin, PROBE_TOPIC, session.brokers.length, 3_600_000);
 }

@@ -36,17 +36,13 @@ export const STATE_SCHEMA = 'dapr';
 export const COMPONENT_SELECTOR = 'app.kubernetes.io/component=dapr,app.kubernetes.io/managed-by=learnflow-kit';
 
 /**
- * The Kafka protocol version pubsub.kafka speaks (its `version` metadata, a Sarama KafkaVersion). Kafka 4 dropped
- * the protocol versions older than 2.1 (KIP-896), so Dapr's default (2.0.0) is below the 4.x baseline; 4.0.0 is
- * known to the Sarama in Dapr 1.18 (it knows up to 4.2) and not newer than any 4.x broker, which is the rule Sarama
- * asks for. A unit test keeps it within the major version of the pinned Kafka.
+ * pubsub.kafka's `version` metadata (a Sarama KafkaVersion). Kafka 4 dropped the protocols older than 2.1 (KIP-896),
+ * which Dapr's default 2.0.0 is; 4.0.0 is known to Dapr 1.18's Sarama (up to 4.2) and not newer than any 4.x broker,
+ * as Sarama requires. A unit test keeps it at the pinned Kafka's major version.
  */
 export const KAFKA_PROTOCOL_VERSION = '4.0.0';
 
-/**
- * The probe's image: small, non-root, pinned (override with --probe-image). It calls the sidecar over HTTP with
- * curl; nothing else in it is used.
- */
+/** The probe's image (--probe-image overrides it): small, non-root, pinned; only its /bin/sh and curl are used. */
 const PROBE_PIN = readVersions().probe;
 export const PROBE_IMAGE = `${PROBE_PIN.image}:${PROBE_PIN.version}`;
 

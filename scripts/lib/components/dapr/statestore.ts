@@ -1,10 +1,7 @@
-// The state store's own PostgreSQL role: dapr_state, LOGIN and nothing more, owning the schema `dapr` where
-// Dapr creates its tables (PostgreSQL 15+ forbids CREATE in `public` to non-owners). Its password is generated
-// once, kept in the Secret dapr-statestore (key connectionString) and reused. Every step checks before it
-// changes, so a re-run reports "unchanged" and touches nothing.
-//
-// The password never reaches the server in clear text: the kit sends a SCRAM-SHA-256 verifier computed here,
-// so it cannot show up in a server log (log_statement) or in pg_stat_activity.
+// The state store's own PostgreSQL role: dapr_state, LOGIN only, owning the schema `dapr` for Dapr's tables
+// (PostgreSQL 15+ forbids CREATE in `public` to non-owners). Its password is generated once and kept in the Secret
+// dapr-statestore (key connectionString). Every step checks before it changes, so a re-run touches nothing.
+// The server gets only a SCRAM verifier (shared/postgres-roles.ts): the password never shows in its logs.
 
 import { pgServiceHost, PG_PORT, type ConnectionTarget } from '../shared/postgres-topology.js';
 import { inTransaction, tryLogin } from '../shared/postgres-client.js';
@@ -18,8 +15,6 @@ import { readSecret } from '../../kube/secrets.js';
 
 /** Serialises concurrent kit runs on the role setup (CREATE ROLE is not idempotent under a race). */
 const LOCK_KEY = 0x64617072; // "dapr"
-
-// ------------------------------------------------------------------------------------ connection string
 
 /** The in-cluster address daprd uses (never the port-forward the kit used to set the role up). */
 export function inClusterTarget(namespace: string): ConnectionTarget {
@@ -50,8 +45,6 @@ export async function stateStorePassword(ctx: Ctx): Promise<{ password: string; 
   ctx.secrets.add(password);
   return { password, generated: true };
 }
-
-// --------------------------------------------------------------------------------------- role setup
 
 export interface RoleSetupOptions {
   password: string;

@@ -1,5 +1,5 @@
-// The chart values: k8s/dapr/values.yaml as helm will see it, the comparison that makes a re-run a no-op, the
-// control plane's resource requests for preflight's capacity check, and the images the chart pulls.
+// The chart values: k8s/dapr/values.yaml as helm will see it (compared with the live release, so a re-run is a
+// no-op), the control plane's requests for preflight's capacity check, and the images the chart pulls.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -33,7 +33,6 @@ export function desiredValues(base: Values, setString: Readonly<Record<string, u
   return out;
 }
 
-/** The control-plane workloads the chart creates in dapr-system, with the values key of each. */
 export interface ControlPlaneWorkload {
   kind: 'deployment' | 'statefulset';
   /** Also the value of its pods' `app` label. */
@@ -65,7 +64,7 @@ function get(values: Values, ...keys: string[]): unknown {
   return node;
 }
 
-/** Requests of the control plane as the values configure it (HA multiplies the deployments by 3). */
+/** Requests of the control plane as the values configure it (with HA on, 3 replicas of every workload). */
 export function controlPlaneRequests(values: Values, workloads: readonly ControlPlaneWorkload[] = CONTROL_PLANE): Resources {
   const ha = get(values, 'global', 'ha', 'enabled') === true;
   let cpuMillis = 0;

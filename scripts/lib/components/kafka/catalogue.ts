@@ -141,7 +141,7 @@ export function parseCatalogue(text: string, source: string): Catalogue {
   return { source, topics };
 }
 
-/** `full`: an absolute path (config.flagPath), or one relative to `root`. */
+/** `file`: absolute (as config.flagPath gives it) or relative to `root`. */
 export function loadCatalogue(root: string, file: string = DEFAULT_CATALOGUE): Catalogue {
   const full = path.resolve(root, file);
   const rel = path.relative(process.cwd(), full);

@@ -1,7 +1,6 @@
-// verify-kafka: the pods, the broker metadata, each catalogue topic as the cluster has it (read only: partitions, leaders, in-sync
-// replicas, settings), and a produce+consume round trip on a topic of the kit's own. Application topics are not
-// written to: Dapr's Kafka subscriber reads every record and knows nothing of the kit's header, so a probe message
-// there would reach the LearnFlow services (a probe on exercise.submissions would be graded).
+// verify-kafka: the pods, the broker metadata, each catalogue topic as the cluster has it (read only), and a round
+// trip on the kit's own topic. Application topics are written to only with --round-trip-app-topics: Dapr's subscriber
+// ignores the kit's header, so the LearnFlow services would get the probe (one on exercise.submissions is graded).
 
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Kafka, type Producer } from 'kafkajs';
@@ -67,9 +66,8 @@ export interface RoundTripResult {
 }
 
 /**
- * Sends one probe message (acks=all) and reads it back with a fresh consumer group that starts at the probe's
- * offset (shared/kafka-client.ts consumeUntil), so it neither scans the topic nor races the group join. Bounded by
- * `timeoutMs` in all.
+ * Sends one probe (acks=all) and reads it back with a fresh group seeking to its offset (consumeUntil), so it neither
+ * scans the topic nor races the group join. `timeoutMs` bounds the whole.
  */
 export async function roundTrip(
   kafka: Kafka,

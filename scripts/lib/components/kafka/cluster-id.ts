@@ -1,5 +1,5 @@
-// Which KRaft cluster id a deploy uses. It must match what `kafka-storage.sh format` wrote on the volumes, and it is
-// what tells this stack's Kafka from another (scripts/port-forward.mts reuse, connectKafka's check). Pure.
+// Which KRaft cluster id a deploy uses. Pure. It must match what `kafka-storage.sh format` wrote on the volumes, and
+// tells this stack's Kafka from another (connectKafka checks it before reusing scripts/port-forward.mts's forwards).
 
 import { CLUSTER_ID_ANNOTATION, clusterIdFor, newClusterId, podName, STATEFULSET } from '../shared/kafka-topology.js';
 

@@ -1,5 +1,5 @@
-// The Kafka component: namespace, ConfigMap + Services + StatefulSet (KRaft), then the topic catalogue
-// reconciled through the admin API. verify-kafka: pods, metadata, every topic, a round trip on every topic.
+// The Kafka component: the namespace and the KRaft StatefulSet with its objects, a version roll when the pin moved
+// (upgrade.ts), then the topic catalogue reconciled through the admin API. verify-kafka is checks.ts.
 
 import { formatDuration } from '../../core/duration.js';
 import { REPLICAS_FLAG, ROUND_TRIP_APP_TOPICS_FLAG } from './flags.js';

@@ -18,7 +18,7 @@ import {
 
 export { clusterIdFor, MAX_MESSAGE_BYTES };
 
-/** LearnFlow's sizing, per broker: requests 500m/1Gi, limits 1 CPU/2Gi. The volume size is the kit's choice for laptops. */
+/** Per broker: LearnFlow's sizing; the volume size is the kit's choice for laptops. */
 export const KAFKA_RESOURCES = { cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '2Gi', storage: '5Gi' } as const;
 /** Half the memory request: the rest is for the page cache and the JVM's off-heap use. */
 export const KAFKA_HEAP_OPTS = '-Xms512m -Xmx512m';
@@ -29,9 +29,8 @@ export const BROKER_ENV_CONFIGMAP = 'kafka-broker-env';
 export const BROKER_ENV_DIR = '/etc/learnflow-kafka';
 
 /**
- * The broker logs to the console only: the distribution's log4j2.yaml, which the image uses, also writes
- * server.log, controller.log, state-change.log ... under /opt/kafka/logs inside the container, where nothing
- * rotates them away. Shipped in the ConfigMap next to the env files; KAFKA_OPTS in the StatefulSet points at it.
+ * The broker logs to the console only: the image's log4j2.yaml also writes server.log, controller.log ... under
+ * /opt/kafka/logs in the container, where nothing rotates them. Shipped in the ConfigMap; SERVER_ONLY_ENV points at it.
  */
 export const LOG4J2_FILE = 'log4j2.yaml';
 export const LOG4J2_CONSOLE = `Configuration:
@@ -55,22 +54,19 @@ export const LOG4J2_CONSOLE = `Configuration:
 `;
 
 /**
- * JVM options for the broker process alone: the container's start command exports them (k8s/kafka/statefulset.yaml),
- * the pod's env never holds them. `kubectl exec kafka-0 -- /opt/kafka/bin/kafka-*.sh` starts with the pod's env, and
- * kafka-run-class.sh puts KAFKA_OPTS after the tools' own logging config (config/tools-log4j2.yaml, WARN to stderr),
- * so a KAFKA_OPTS in the env would give every tool the broker's console config: INFO lines on stdout before the answer.
+ * For the broker process alone: the start command exports them (k8s/kafka/statefulset.yaml), never the pod's env.
+ * A `kubectl exec` tool starts with the pod's env, and kafka-run-class.sh puts KAFKA_OPTS after the tools' logging
+ * config (config/tools-log4j2.yaml, WARN to stderr): the broker's console config would print INFO lines on stdout.
  */
 export const SERVER_ONLY_ENV: Readonly<Record<string, string>> = {
   KAFKA_OPTS: `-Dlog4j2.configurationFile=file:${BROKER_ENV_DIR}/${LOG4J2_FILE}`,
 };
 
 /**
- * The broker's garbage collector, chosen in the manifest. The image's launch script always exports
- * KAFKA_JVM_PERFORMANCE_OPTS (it appends `-XX:SharedArchiveFile=/opt/kafka/kafka.jsa`; apache/kafka docker/jvm/launch),
- * which turns off the G1 defaults of bin/kafka-run-class.sh; the JVM then picks its collector by ergonomics: SerialGC
- * on fewer than 2 CPUs, which is what the 1-CPU limit gives it. These are Kafka's own defaults (kafka-run-class.sh):
- * G1 with a 20 ms pause target, instead of stop-the-world collections of the whole heap that stall every request
- * (the KRaft heartbeats included). The tools a `kubectl exec` starts get the same, which is their default anyway.
+ * Kafka's own GC defaults (bin/kafka-run-class.sh: G1, 20 ms pause target), set here because the image's launch script
+ * always exports KAFKA_JVM_PERFORMANCE_OPTS (appending -XX:SharedArchiveFile; apache/kafka docker/jvm/launch), which
+ * turns those defaults off; under the 1-CPU limit the JVM then picks SerialGC, whose whole-heap pauses stall every
+ * request, KRaft heartbeats included. `kubectl exec` tools get the same, their default anyway.
  */
 export const KAFKA_JVM_PERFORMANCE_OPTS =
   '-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15 -Djava.awt.headless=true';
@@ -117,7 +113,7 @@ export const CLUSTER_ID_PLACEHOLDER = '<kraft-cluster-id-chosen-at-deploy>';
 
 /**
  * `localPortBase`: the stack's laptop port for broker 0 (its record); the first stack's by default. `partition`:
- * brokers for a version upgrade, so the apply replaces no pod and the kit rolls them one at a time (upgrade.ts).
+ * `brokers` for a version upgrade, so the apply replaces no pod and upgrade.ts rolls them one at a time.
  */
 export function renderKafka(
   namespace: string,
@@ -134,7 +130,7 @@ export function renderKafka(
     image: `${v.image}:${v.version}`,
     version: v.version,
     replicas: brokers,
-    // The StatefulSet controller replaces only the pods at or above it: brokers for a version change (upgrade.ts).
+    // The StatefulSet controller replaces only the pods at or above it.
     partition: opts.partition ?? 0,
     clusterId: opts.clusterId ?? CLUSTER_ID_PLACEHOLDER,
     quorumVoters: quorumVoters(namespace, brokers),

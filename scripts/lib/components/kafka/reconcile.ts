@@ -1,6 +1,5 @@
-// Catalogue vs. what the cluster has: a pure plan (create / update / unchanged per topic, plus what the kit
-// refuses to do), then its application through the admin API (reconcileTopics: deploy's topic step). Never deletes a
-// topic or a partition.
+// Catalogue vs. the cluster: a pure plan (create / update / unchanged per topic, and what is refused), applied through
+// the admin API by reconcileTopics (deploy's topic step). Never deletes a topic or a partition.
 
 import kafkajs, { type Admin, type ITopicMetadata } from 'kafkajs';
 import { StepError } from '../../core/errors.js';

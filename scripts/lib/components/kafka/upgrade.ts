@@ -1,18 +1,14 @@
-// Kafka version upgrades: what runs (the StatefulSet's image and each broker pod's) against the pin, and the roll
-// that replaces one broker at a time, highest ordinal first, each gated on every partition back in its ISR and the
-// KRaft quorum caught up, then finalizes the metadata version.
+// Kafka version upgrades: the running images against the pin, a roll of one broker at a time (highest ordinal
+// first, each gated on every partition back in its ISR and the KRaft quorum caught up), then the metadata version.
 //
-// Why a partitioned RollingUpdate driven by the kit rather than OnDelete: the apply sets the new template with
-// partition = replicas, so the StatefulSet controller replaces no pod by itself, and a broker that dies mid-roll
-// comes back at the revision its ordinal is due (the old one above the partition), the controller's own rule. The
-// kit lowers the partition one ordinal at a time; the last step (partition 0) leaves the StatefulSet as a
-// non-upgrading deploy renders it, so a re-run is a no-op.
+// A partitioned RollingUpdate rather than OnDelete: applied with partition = replicas, the controller replaces no pod
+// itself, and a broker that dies mid-roll comes back at the revision its ordinal is due. The kit lowers the partition
+// one ordinal at a time; at 0 the StatefulSet is as a plain deploy renders it, so a re-run changes nothing.
 //
-// Why the gate runs kafka-topics.sh / kafka-metadata-quorum.sh through kubectl exec: the admin client would reach
-// the brokers through the port-forwards of the pods being restarted, and kafkajs has no DescribeQuorum request.
-// A broker opens its client port once it has caught up with the cluster metadata, not with its replicas, so the
-// pod's readiness (a TCP probe) says nothing about ISR: the gate is what keeps acks=all producers from
-// NOT_ENOUGH_REPLICAS (min ISR 2 of 3).
+// The gate runs kafka-topics.sh / kafka-metadata-quorum.sh through kubectl exec: the admin client would go through
+// the port-forwards of the pods being restarted, and kafkajs has no DescribeQuorum. A broker opens its client port
+// once it has the cluster metadata, not its replicas, so readiness (a TCP probe) says nothing about ISR: the gate
+// is what spares acks=all producers NOT_ENOUGH_REPLICAS (min ISR 2 of 3).
 
 import { formatDuration } from '../../core/duration.js';
 import type { StepCtx } from '../../run/context.js';
