@@ -98,10 +98,9 @@ export async function checkData(step: StepCtx, client: pg.Client, probe: LoginPr
 }
 
 /**
- * The connection above proves the password only if the server asked for it: the postgres image trusts TCP from
- * 127.0.0.1 on volumes made without --auth-host, and a port-forward arrives from 127.0.0.1. So: the same login
- * with a wrong password must be refused (28P01), or a Secret that no longer matches would pass here while every
- * application fails to log in.
+ * The connection above proves the password only if the server asked for it: the image trusts TCP from 127.0.0.1
+ * (where a port-forward arrives) on volumes made without --auth-host. So a wrong password must be refused (28P01),
+ * else a Secret that no longer matches passes here while every application fails to log in.
  */
 export async function checkPasswordRequired(step: StepCtx, client: pg.Client, probe: LoginProbe): Promise<void> {
   const user = client.user ?? 'postgres';
@@ -121,8 +120,8 @@ export async function checkPasswordRequired(step: StepCtx, client: pg.Client, pr
 }
 
 /**
- * With real logins through the kit's connection path: each service reaches its own database with the password in
- * its Secret, and is refused the others'. A Secret whose password no longer matches is found here.
+ * Real logins: each service reaches its own database with the password in its Secret and is refused the others'.
+ * A Secret whose password no longer matches is found here.
  */
 export async function checkServiceDatabases(step: StepCtx, probe: LoginProbe, services: readonly ServiceDatabase[]): Promise<void> {
   const kept = await readSecrets(

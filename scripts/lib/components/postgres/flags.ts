@@ -33,7 +33,6 @@ export const PRUNE_FLAG = flag({
   description: 'drop the database, login and Secret of these services, which the service databases file no longer lists (their data is lost)',
 });
 
-/** The PostgreSQL flags of a run, read in this one place (their specs above give the defaults). */
 export interface PostgresFlags {
   tls: boolean;
   noTls: boolean;

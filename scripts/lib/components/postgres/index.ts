@@ -1,4 +1,5 @@
-// The PostgreSQL component: namespace, Secret, StatefulSet + Services, then sql/migrations.
+// The PostgreSQL component: a major upgrade when the pin needs one, the manifests (Secret, StatefulSet, Services,
+// TLS when on), then sql/migrations and the services' own databases; and its verify, status and --diff.
 
 import { postgresFlags, PRUNE_FLAG, ROTATE_FLAG, TLS_FLAG, NO_TLS_FLAG } from './flags.js';
 import { PG_NAME, PG_PORT, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';

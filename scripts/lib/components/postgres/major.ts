@@ -1,9 +1,8 @@
-// A PostgreSQL major version change is not a roll: the data directory of one major does not start under another
-// ("database files are incompatible with server", and the kit sets PGDATA itself, which skips the 18 image's own
-// old-data check). The kit finds it before any change, from what runs (the StatefulSet's image) or, when the
-// StatefulSet is gone and its volume kept, from the major recorded on the claim, and plans it: an upgrade to a newer
-// major is a dump and restore into a new claim (upgrade.ts); what cannot be done safely is refused with the way out.
-// Pure: the planner reads the StatefulSet and claims as kubectl returns them (unit-tested on recorded objects).
+// A PostgreSQL major change is not a roll: one major's data directory does not start under another ("database files
+// are incompatible with server"; the kit sets PGDATA itself, which skips the 18 image's own old-data check). Planned
+// before any change, from the StatefulSet's image, else (StatefulSet gone, volume kept) the major recorded on the
+// claim: a newer major is a dump and restore into a new claim (upgrade.ts); what is unsafe is refused with the way out.
+// Pure: reads the StatefulSet and claims as kubectl returns them.
 
 import { PG_NAME, PG_POD } from '../shared/postgres-topology.js';
 import { StepError } from '../../core/errors.js';

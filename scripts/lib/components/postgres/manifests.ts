@@ -1,10 +1,9 @@
-// Renders k8s/namespace.yaml and k8s/postgres/*.yaml with LearnFlow's sizes and names.
+// Renders k8s/postgres/*.yaml with LearnFlow's sizes and names (the namespace: shared/namespace.ts).
 
 import { loadManifests, type Manifest } from '../../kube/manifests.js';
 import { readVersions } from '../../core/repo.js';
 import { DB_NAME, DB_USER } from '../shared/postgres-credentials.js';
 
-/** LearnFlow's sizing: requests 250m/256Mi, limits 500m/512Mi, 5Gi storage. */
 export const POSTGRES_RESOURCES = { cpuRequest: '250m', memoryRequest: '256Mi', cpuLimit: '500m', memoryLimit: '512Mi', storage: '5Gi' } as const;
 
 export { renderNamespace } from '../shared/namespace.js';

@@ -30,10 +30,7 @@ export const SERVICE_DATABASES_FLAG = flag({
 });
 /** The comment on every role the kit made for a service: how a role removed from the file is found again. */
 export const SERVICE_ROLE_COMMENT = 'learnflow-kit: owner of a service database';
-/**
- * Serialises concurrent deploys on one service's database (CREATE DATABASE cannot run in a transaction, so an
- * advisory lock guards its check-then-create); keyed by service, so one deploy creates several at once.
- */
+/** ensureServiceDatabase's advisory lock, keyed by service: one deploy can create several databases at once. */
 const LOCK_KEY = 7_331_002;
 
 export interface ServiceDatabase {
@@ -120,7 +117,7 @@ export function renderServiceSecret(namespace: string, s: ServiceDatabase, passw
 
 /**
  * The role, the database and its CONNECT rights for one service. CREATE DATABASE cannot run inside a transaction,
- * so each statement stands alone, checked first, under a session advisory lock.
+ * so each statement stands alone, checked first, under a session advisory lock (concurrent deploys).
  */
 export async function ensureServiceDatabase(client: pg.Client, s: ServiceDatabase, password: string): Promise<RoleChanges> {
   const changes: RoleChanges = {};

@@ -1,17 +1,15 @@
-// A PostgreSQL major upgrade with every database and role kept (the plan: major.ts). The official images carry one
-// major each, so pg_upgrade (which needs both majors' binaries side by side) is not available: dump and restore.
-//
-//   1. dump      pg_dumpall in the running old pod (kubectl exec; roles with their password verifiers, every
-//                database), held in memory, never written to disk or printed
-//   2. restore   into a new data directory: a new claim data-pg<major>-postgresql-0 mounted by a one-off pod of the
-//                new image (postgresql-upgrade, not behind the Service), psql with ON_ERROR_STOP
-//   3. verify    the row checksums of every database and the roles identical on both servers; each service logs
-//                in to the new server with the password in its Secret (over TCP: scram-sha-256)
-//   4. switch    the one-off pod and the old StatefulSet go (its pod stops), the StatefulSet comes back with the new
-//                image and the new claim, and must be ready; the old claim is kept, annotated with what replaced it
-//
-// A failure in 1-3 deletes the one-off pod and the new claim: the old server never stopped. A failure in 4 puts the
-// old StatefulSet back on its own claim. Either way the old version runs with its data, and the error says so.
+// A PostgreSQL major upgrade keeping every database and role (planned in major.ts). Each official image carries one
+// major, so pg_upgrade (both majors' binaries side by side) is out: dump and restore.
+//   1. dump     pg_dumpall in the running old pod (kubectl exec): roles with their verifiers, every database; held in
+//               memory, never written to disk or printed
+//   2. restore  psql with ON_ERROR_STOP in a one-off pod of the new image (postgresql-upgrade, not behind the
+//               Service) on a new claim data-pg<major>-postgresql-0
+//   3. verify   row checksums of every database and the roles identical on both servers; the admin and each service
+//               log in to the new server with their Secret's password (over TCP: scram-sha-256)
+//   4. switch   the one-off pod and the old StatefulSet go, the StatefulSet comes back on the new image and claim and
+//               must be ready; the old claim is kept, annotated with what replaced it
+// A failure in 1-3 deletes the one-off pod and the new claim (the old server never stopped); one in 4 puts the old
+// StatefulSet back on its own claim. Either way the old version runs with its data, and the error says so.
 
 import { CommandError, errorMessage, StepError } from '../../core/errors.js';
 import { formatDuration } from '../../core/duration.js';
@@ -168,7 +166,7 @@ async function waitClaimBound(step: StepCtx, claim: string, limitMs: number): Pr
   });
 }
 
-/** Each service logs in to the new server with its Secret's password, over TCP (password checked). */
+/** The admin and each service log in to the new server with their Secret's password, over TCP (password checked). */
 async function checkLogins(step: StepCtx, services: readonly ServiceDatabase[], mainDb: string): Promise<string[]> {
   const secrets = await readSecrets(step, [SECRET_NAME, ...services.map((s) => s.secret)]);
   const logins = [{ role: DB_USER, db: mainDb, secret: SECRET_NAME }, ...services.map((s) => ({ role: s.role, db: s.database, secret: s.secret }))];

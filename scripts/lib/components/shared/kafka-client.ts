@@ -1,7 +1,6 @@
-// kafkajs as the kit uses it: bounded connection and retry settings (a dead broker is reported within
-// seconds, not after kafkajs's default minute of retries), its console logger routed to the kit's debug log,
-// every failure turned into a StepError that says what was being done, and the way to reach the brokers:
-// --kafka-brokers, or one port-forward per broker to its LOCAL listener.
+// kafkajs as the kit uses it: bounded timeouts and retries (a dead broker is reported within seconds, not after
+// kafkajs's default minute of retries), its logger routed to the debug log, failures as StepErrors saying what was
+// being done, and the brokers reached by --kafka-brokers or one port-forward per broker to its LOCAL listener.
 
 import kafkajs, { type Admin, type Kafka, type KafkaConfig, type KafkaMessage } from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
@@ -22,8 +21,7 @@ CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
 
 export const CLIENT_ID = 'learnflow-kit';
 export const TOPIC_RESOURCE = ConfigResourceTypes.TOPIC;
-/** Bound for reaching the brokers (connect + describeCluster) and for each later metadata read: a dead or hung
- * broker is reported well within the 15 s promised. */
+/** Bound for connect + describeCluster and each later metadata read: a dead or hung broker is reported within 15 s. */
 export const CONNECT_TIMEOUT_MS = 12_000;
 
 export const CLIENT_SETTINGS: Pick<KafkaConfig, 'connectionTimeout' | 'requestTimeout' | 'enforceRequestTimeout' | 'retry'> = {

@@ -14,10 +14,7 @@ export const KAFKA_SELECTOR = 'app.kubernetes.io/name=kafka';
 export const CLIENT_PORT = 9092;
 /** CONTROLLER listener: the KRaft quorum. Never advertised. */
 export const CONTROLLER_PORT = 9093;
-/**
- * LOCAL listener of broker i listens on base + i and advertises LOCAL_HOST:base + i; the base is the stack's (its
- * record, stack-record.ts): this one for the first stack on a cluster.
- */
+/** The first stack's laptop port base (others: stack-record.ts): broker i's LOCAL listener is base + i. */
 export const LOCAL_PORT_BASE = 29092;
 /**
  * 127.0.0.1 rather than "localhost": the kit's port-forwards bind 127.0.0.1 only (`--address 127.0.0.1`), and a
@@ -88,9 +85,8 @@ export function replicationFor(brokers: number): Replication {
 export const MAX_MESSAGE_BYTES = 10_485_760;
 
 /**
- * The KRaft cluster id earlier kit versions derived from the namespace alone. Still what volumes they formatted
- * carry, so a claim without a recorded id gets it; new stacks get a random one (newClusterId), so that the Kafka of
- * another cluster in a namespace of the same name never passes for this one.
+ * The cluster id older kits derived from the namespace: volumes they formatted carry it, so a claim with no recorded
+ * id gets it. New stacks get a random one (newClusterId), so another cluster's same-named namespace never passes.
  */
 export function clusterIdFor(namespace: string): string {
   return asClusterId(createHash('sha256').update(`learnflow-kit/kafka/${namespace}`).digest().subarray(0, 16));

@@ -1,4 +1,4 @@
-// PostgreSQL connections for the data-plane steps: bounded connect, errors a user can act on.
+// PostgreSQL connections for the data-plane steps: bounded connect, errors a user can act on, the SSL probe.
 
 import { connect as tcpConnect } from 'node:net';
 import pg from 'pg';
@@ -132,7 +132,6 @@ export function serverOffersSsl(host: string, port: number, timeoutMs = PG_CONNE
     socket.once('error', (err) => done(err));
     // A broken tunnel (kubectl port-forward to a pod that is gone) accepts the connection, then closes it.
     socket.once('close', () => done(Object.assign(new Error(`${host}:${port} closed the connection without an answer`), { code: 'ECONNRESET' })));
-    // Int32 length 8, Int32 80877103: "may I use SSL?"
     socket.once('connect', () => socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])));
     socket.once('data', (b: Buffer) => {
       const answer = String.fromCharCode(b[0] ?? 0);

@@ -44,10 +44,9 @@ async function postgresConnector(step: StepCtx, known?: KnownCredentials): Promi
 }
 
 /**
- * SSL as the server serves it now, asked over the wire (not assumed from the Secret postgresql-tls, which outlives
- * a deploy that turned TLS off). When it does, the kit's own certificate is the trust anchor: it names 127.0.0.1,
- * the port-forward's end. A server that serves SSL with a certificate the kit did not make is used encrypted,
- * unverified.
+ * SSL as the server serves it now, asked over the wire (the Secret postgresql-tls outlives a deploy that turned TLS
+ * off). When on, the kit's certificate is the trust anchor (it names 127.0.0.1, the port-forward's end); with no
+ * certificate in the Secret, the connection is encrypted, unverified.
  */
 export async function sslFor(tls: TlsMaterial | undefined, host: string, port: number, ctx?: Pick<Ctx, 'log'>): Promise<pg.ClientConfig['ssl']> {
   const offered = await serverOffersSsl(host, port).catch(() => undefined); // unreachable: connectPg names why
@@ -63,10 +62,9 @@ export async function sslFor(tls: TlsMaterial | undefined, host: string, port: n
 export type LoginProbe = (user: string, password: string, database: string) => Promise<LoginAttempt>;
 
 /**
- * `fn` with a connection (closed after), a login probe, and, with --pg-url only, `more` for more connections to the
- * same server, which `fn` closes itself. Through kubectl port-forward there is only the one: a connection that ends
- * with an error there (seen with TLS on: the real-node test) makes kubectl drop the forward and every connection
- * on it.
+ * `fn` with a connection (closed after), a login probe and, with --pg-url only, `more` connections that `fn` closes.
+ * Not through kubectl port-forward: a connection that ends with an error there (seen with TLS on) makes kubectl drop
+ * the forward and every connection on it.
  */
 export async function withPostgres<T>(
   step: StepCtx,

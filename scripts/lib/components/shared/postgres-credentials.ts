@@ -13,7 +13,7 @@ export function generatePassword(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** The stored password, or undefined before the first deploy. Registered as a secret either way. */
+/** The stored password (registered as a secret), or undefined before the first deploy. */
 export async function readPassword(ctx: Ctx): Promise<string | undefined> {
   return (await readSecret(ctx, SECRET_NAME))?.get('password');
 }

@@ -1,6 +1,6 @@
-// psql and pg_dump inside a PostgreSQL pod through `kubectl exec` (backups, restores, the major upgrade): as the
-// container's own superuser over the local socket. The shell reads the password from the container's environment,
-// so it is never in argv; SQL goes on stdin.
+// psql and pg_dump(all) inside a PostgreSQL pod through `kubectl exec` (backups, restores, the major upgrade): as the
+// container's own superuser over the local socket (loginInPod aside). The shell reads the password from the
+// container's environment, so it is never in argv; SQL goes on stdin.
 
 import type { ExecResult } from '../../core/exec.js';
 import { UsageError } from '../../core/errors.js';

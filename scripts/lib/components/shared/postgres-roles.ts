@@ -80,7 +80,6 @@ async function passwordIsCurrent(client: pg.Client, o: LoginRoleOptions): Promis
   } catch (err) {
     await client.query('ROLLBACK TO SAVEPOINT authid');
     if ((err as { code?: string }).code !== '42501' || !o.canLogin) return false;
-    // Not a superuser: try the password itself.
     return o.canLogin(o.role, o.password);
   }
 }

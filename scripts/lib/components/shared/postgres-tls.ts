@@ -1,6 +1,6 @@
-// --tls: PostgreSQL serves SSL with a certificate the kit generates once (openssl) and keeps in the
-// Secret postgresql-tls; the Dapr state store then connects with sslmode=require. The private key
-// never appears in argv or logs: openssl writes it to a private temporary folder we read and delete.
+// --tls: PostgreSQL serves SSL with a certificate the kit generates once (openssl) and keeps in the Secret
+// postgresql-tls; the clients' Secrets then say sslmode=require. The private key never appears in argv or logs:
+// openssl writes it to a private temporary folder we read and delete.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,10 +114,7 @@ export function statefulSetServesTls(sts: unknown): boolean {
   return (c?.args ?? []).includes('ssl=on');
 }
 
-/**
- * TLS for this deploy: --tls turns it on, --no-tls off, neither keeps what the live StatefulSet serves (a re-run
- * without flags never changes it). Pure: unit-tested.
- */
+/** TLS for this deploy: --tls turns it on, --no-tls off, neither keeps what the live StatefulSet serves. */
 export function chooseTls(flags: { tls?: boolean; noTls?: boolean }, live: boolean | undefined): { on: boolean; why: string } {
   if (flags.tls && flags.noTls) throw new UsageError('--tls and --no-tls contradict each other: give one');
   if (flags.tls) return { on: true, why: live ? 'on (--tls; it already was)' : 'turned on (--tls)' };
@@ -127,9 +124,9 @@ export function chooseTls(flags: { tls?: boolean; noTls?: boolean }, live: boole
 }
 
 /**
- * Secrets of other clients that carry a libpq connection string to this PostgreSQL declare it with this label;
- * when TLS is turned on or off, deploy-postgres sets their sslmode to match (require / prefer), so a client that
- * insists on SSL is not left facing a server that stopped serving it. The Dapr state store's Secret carries it.
+ * On clients' Secrets that hold a libpq connection string to this PostgreSQL (the Dapr state store's, the services'):
+ * when TLS is turned on or off, deploy-postgres sets their sslmode to match (require / prefer), so no client that
+ * insists on SSL faces a server that stopped serving it.
  */
 export const SSLMODE_FOLLOWS_LABEL = 'learnflow.dev/postgres-sslmode';
 

@@ -31,7 +31,7 @@ export interface WorkloadJson {
 
 const APP = 'app.kubernetes.io/name';
 
-/** The stack namespace as status.mts found it, read in five kubectl calls run together (its record among them). */
+/** The stack namespace as status.mts found it, its kubectl reads (its record among them) run together. */
 export class StatusView {
   private constructor(
     readonly namespace: string,
