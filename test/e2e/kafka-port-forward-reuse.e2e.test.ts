@@ -4,7 +4,7 @@
 // same name (the id is random per stack, not derived from the namespace).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clusterIdFor } from '../../scripts/lib/components/kafka/manifests.js';
+import { clusterIdFor } from '../../scripts/lib/components/shared/kafka-topology.js';
 import { CLUSTER_ID_ANNOTATION } from '../../scripts/lib/components/shared/kafka-topology.js';
 import { portsOfSlot, renderStackRecord } from '../../scripts/lib/components/shared/stack-record.js';
 import { runKit, STACK_TRACE } from '../support/cli.js';

@@ -7,6 +7,7 @@ import kafkajs, { type Admin, type Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureProbeTopic, findMarker, PROBE_TOPIC } from '../../scripts/lib/components/dapr/probe.js';
 import { connectKafka, createKafka, type KafkaSession } from '../../scripts/lib/components/shared/kafka-client.js';
+import { PROBE_GROUP_PREFIX } from '../../scripts/lib/components/shared/kafka-topology.js';
 import type { StepCtx } from '../../scripts/lib/run/context.js';
 import { memoryLogger } from '../../scripts/lib/core/log.js';
 import { startKafka, type KafkaInstance } from '../support/kafka.js';
@@ -69,7 +70,7 @@ describe('probe topic and marker on a real Kafka', () => {
     const r = await findMarker(session, 'probe-this-run', 30_000);
     expect(r).toEqual({ found: true, scanned: 2 });
     const groups = (await admin.listGroups()).groups.map((g) => g.groupId);
-    expect(groups.filter((g) => g.startsWith('learnflow-kit-verify-'))).toEqual([]);
+    expect(groups.filter((g) => g.startsWith(PROBE_GROUP_PREFIX))).toEqual([]);
   });
 
   it('reports a marker that never arrived as not found, within its bound', LONG, async () => {

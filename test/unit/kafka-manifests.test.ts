@@ -7,11 +7,11 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { type Manifest } from '../../scripts/lib/kube/manifests.js';
 import { readVersions } from '../../scripts/lib/core/repo.js';
+import { clusterIdFor } from '../../scripts/lib/components/shared/kafka-topology.js';
 import {
   BROKER_ENV_CONFIGMAP,
   BROKER_ENV_DIR,
   brokerEnv,
-  clusterIdFor,
   DATA_MOUNT,
   execEnv,
   formatEnvFile,

@@ -11,6 +11,7 @@ import type { Manifest } from '../../kube/manifests.js';
 import { TerminalTracker } from '../../run/rollout.js';
 import { waitFor } from '../../core/wait.js';
 import { connectKafka, consumeUntil, ensureOwnTopic, explainKafkaError, openEndpoint, type KafkaSession } from '../shared/kafka-client.js';
+import { PROBE_GROUP_PREFIX } from '../shared/kafka-topology.js';
 import { expectedComponents } from './manifests.js';
 import { CONFIGURATION, PUBSUB, REDIS_STATESTORE, STATESTORE } from './settings.js';
 
@@ -305,7 +306,7 @@ export function ensureProbeTopic(session: KafkaSession): Promise<boolean> {
 export async function findMarker(session: KafkaSession, marker: string, timeoutMs: number): Promise<{ found: boolean; scanned: number }> {
   const r = await consumeUntil(session, {
     topic: PROBE_TOPIC,
-    groupId: `learnflow-kit-verify-${randomBytes(4).toString('hex')}`,
+    groupId: `${PROBE_GROUP_PREFIX}${randomBytes(4).toString('hex')}`,
     match: (m) => m.value?.toString('utf8').includes(marker) ?? false,
     timeoutMs,
   });

@@ -18,13 +18,13 @@ import {
 } from '../shared/kafka-client.js';
 import { withTimeout } from '../../core/wait.js';
 import { configChanges, showValue, type ObservedTopic, observeTopics } from './reconcile.js';
-import { replicationFor, KAFKA_SELECTOR, STATEFULSET, VERIFY_TOPIC, VERIFY_TOPIC_RETENTION_MS } from '../shared/kafka-topology.js';
+import { replicationFor, KAFKA_SELECTOR, STATEFULSET, VERIFY_TOPIC, VERIFY_TOPIC_RETENTION_MS, PROBE_GROUP_PREFIX } from '../shared/kafka-topology.js';
 
 import { ROUND_TRIP_APP_TOPICS_FLAG } from './flags.js';
 import type { StepCtx } from '../../run/context.js';
 import { errorMessage } from '../../core/errors.js';
 import { ensureClusterReachable } from '../../preflight/checks.js';
-import { podReady } from '../../kube/pod-diagnosis.js';
+import { podReady, type PodJson } from '../../kube/pod-diagnosis.js';
 
 const { Partitioners } = kafkajs;
 
@@ -32,8 +32,6 @@ const { Partitioners } = kafkajs;
 export const PROBE_HEADER = 'learnflow-kit-probe';
 /** The probe's unique id, also its key. */
 export const PROBE_ID_HEADER = 'learnflow-kit-probe-id';
-/** Consumer groups of the probes start with this; each run uses a fresh one and deletes it afterwards. */
-export const PROBE_GROUP_PREFIX = 'learnflow-kit-verify-';
 export const ROUND_TRIP_TIMEOUT_MS = 20_000;
 
 /** What differs between the catalogue and the cluster, one phrase per difference; [] when they agree. */
@@ -148,11 +146,6 @@ export async function checkPods(step: StepCtx): Promise<number | undefined> {
     step.check('pods ready', false, errorMessage(err).split('\n')[0]!);
     return undefined;
   }
-}
-
-interface PodJson {
-  metadata: { name: string };
-  status?: { phase?: string; conditions?: { type: string; status: string }[] };
 }
 
 /** verify-kafka: pods, broker metadata, every catalogue topic, and the round trip; every check recorded. */

@@ -7,7 +7,6 @@ import { readVersions } from '../../core/repo.js';
 import {
   brokerListeners,
   CLIENT_PORT,
-  clusterIdFor,
   CONTROLLER_PORT,
   LOCAL_PORT_BASE,
   MAX_MESSAGE_BYTES,
@@ -15,8 +14,6 @@ import {
   quorumVoters,
   replicationFor,
 } from '../shared/kafka-topology.js';
-
-export { clusterIdFor, MAX_MESSAGE_BYTES };
 
 /** Per broker: LearnFlow's sizing; the volume size is the kit's choice for laptops. */
 export const KAFKA_RESOURCES = { cpuRequest: '500m', memoryRequest: '1Gi', cpuLimit: '1', memoryLimit: '2Gi', storage: '5Gi' } as const;

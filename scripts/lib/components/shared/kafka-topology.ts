@@ -122,3 +122,5 @@ export function deployedClusterId(sts: StatefulSetEnv | undefined): string | und
  */
 export const VERIFY_TOPIC = 'learnflow.kit-verify';
 export const VERIFY_TOPIC_RETENTION_MS = 3_600_000;
+/** Consumer groups of the probes (verify-kafka's, verify-dapr's) start with this; each run's is fresh and deleted after. */
+export const PROBE_GROUP_PREFIX = 'learnflow-kit-verify-';
