@@ -160,10 +160,10 @@ describe('ordering and budgets', () => {
   });
 
   it('runs Kafka and PostgreSQL together, then Dapr; --sequential one by one', () => {
-    expect(deployStages(['kafka', 'postgres', 'dapr'], false)).toEqual([['kafka', 'postgres'], ['dapr']]);
-    expect(deployStages(['dapr', 'postgres', 'kafka'], true)).toEqual([['kafka'], ['postgres'], ['dapr']]);
-    expect(deployStages(['dapr'], false)).toEqual([['dapr']]);
-    expect(deployStages(['postgres'], false)).toEqual([['postgres']]);
+    expect(deployStages(['kafka', 'postgres', 'dapr'], false, COMPONENTS)).toEqual([['kafka', 'postgres'], ['dapr']]);
+    expect(deployStages(['dapr', 'postgres', 'kafka'], true, COMPONENTS)).toEqual([['kafka'], ['postgres'], ['dapr']]);
+    expect(deployStages(['dapr'], false, COMPONENTS)).toEqual([['dapr']]);
+    expect(deployStages(['postgres'], false, COMPONENTS)).toEqual([['postgres']]);
   });
 
   it('parses budget overrides and names a bad one', () => {

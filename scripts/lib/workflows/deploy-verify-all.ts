@@ -235,6 +235,7 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
         const stages = deployStages(
           selected.map((c) => c.name),
           o.on(SEQUENTIAL_FLAG),
+          all,
         );
         ctx.log.info(`deploy-all plan (total budget ${formatDuration(budgets.total)}): ${stages.map((s) => s.join(' + ')).join(' -> ')}`);
         const plan = await dryRun(ctx, selected, budgets);
@@ -333,6 +334,7 @@ export function verifyAllScript(all: Readonly<Record<ComponentName, Component>>)
       for (const stage of deployStages(
         selected.map((c) => c.name),
         false,
+        all,
       )) {
         steps.push(
           ...(await Promise.all(
