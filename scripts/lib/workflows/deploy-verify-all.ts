@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Deadline, TOTAL_BUDGET_MS } from '../core/budget.js';
 import { add, formatResources, manifestRequests, type Resources } from '../preflight/capacity.js';
 import { DIFF_FLAG, diffRun, dryRun } from './component-scripts.js';
-import { COMPONENTS, deployStages } from '../components/index.js';
+import { deployStages } from '../components/index.js';
 import type { Component, ComponentName } from '../components/types.js';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG, YES_FLAG } from '../core/config.js';
 import type { Ctx } from '../run/context.js';
@@ -26,7 +26,7 @@ import { confirm, isInteractive } from '../core/prompt.js';
 /** A run's budgets: each component's own (Component.budgetMs) unless --budget NAME=DURATION says otherwise, and the total. */
 export type Budgets = Readonly<Record<ComponentName, number>> & { readonly total: number };
 
-export function parseBudgets(items: readonly string[] | undefined, all: Readonly<Record<ComponentName, Component>> = COMPONENTS): Budgets {
+export function parseBudgets(items: readonly string[] | undefined, all: Readonly<Record<ComponentName, Component>>): Budgets {
   const budgets: Record<string, number> = { ...Object.fromEntries(Object.values(all).map((c) => [c.name, c.budgetMs])), total: TOTAL_BUDGET_MS };
   const keys = [...Object.keys(all), 'total'];
   for (const item of items ?? []) {
