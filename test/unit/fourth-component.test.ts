@@ -86,6 +86,17 @@ describe('a fourth component, registered and nothing else touched', () => {
     const only = await run(deployAllScript(registry), ['--dry-run', '--json', '--only', 'toy']);
     expect(only.code, only.err).toBe(0);
     expect((JSON.parse(only.out) as Report).steps.map((s) => s.name)).toEqual(['toy']);
+    expect(only.err).toContain('deploy-all plan (total budget 30m00s): toy');
+  });
+
+  it('is verified by verify-all, alone with --only toy and after what it depends on otherwise', async () => {
+    const only = await run(verifyAllScript(registry), ['--json', '--only', 'toy']);
+    expect(only.code, only.err).toBe(0);
+    const report = JSON.parse(only.out) as Report;
+    expect(report.steps.map((s) => s.name)).toEqual(['verify-toy']);
+    expect(report.steps[0]!.checks).toEqual([{ name: 'toy ready', ok: true, detail: 'fine' }]);
+    const all = JSON.parse((await run(verifyAllScript(registry), ['--json'])).out) as Report;
+    expect(all.steps.map((s) => s.name)).toEqual(['verify-kafka', 'verify-postgres', 'verify-dapr', 'verify-toy']);
   });
 
   it('has its image in the image list', async () => {
