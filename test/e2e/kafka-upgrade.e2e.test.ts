@@ -127,6 +127,8 @@ async function upgradeUnderLoad(): Promise<void> {
     await producer.connect();
     const acked = new Set<string>();
     const failures: Record<string, number> = {};
+    // When each kind of failure was first and last seen (UTC, as the kit's log lines), to place it in the roll.
+    const failedAt: Record<string, [string, string]> = {};
     let stop = false;
     let seq = 0;
     const loop = (async () => {
@@ -138,7 +140,11 @@ async function upgradeUnderLoad(): Promise<void> {
           seq++;
           await new Promise((r) => setTimeout(r, 20));
         } catch (err) {
-          for (const t of new Set(errorTypes(err))) failures[t] = (failures[t] ?? 0) + 1;
+          const at = new Date().toISOString().slice(11, 19);
+          for (const t of new Set(errorTypes(err))) {
+            failures[t] = (failures[t] ?? 0) + 1;
+            failedAt[t] = [failedAt[t]?.[0] ?? at, at];
+          }
           await new Promise((r) => setTimeout(r, 200));
         }
       }
@@ -154,7 +160,7 @@ async function upgradeUnderLoad(): Promise<void> {
     await loop;
     await producer.disconnect();
     console.log(
-      `Kafka ${FROM} -> ${PIN.version} with 3 brokers: deploy-kafka took ${(tookMs / 1000).toFixed(1)} s; ${acked.size} records acknowledged (${ackedDuring} by its end); send failures by type: ${JSON.stringify(failures)}`,
+      `Kafka ${FROM} -> ${PIN.version} with 3 brokers: deploy-kafka took ${(tookMs / 1000).toFixed(1)} s; ${acked.size} records acknowledged (${ackedDuring} by its end); send failures by type: ${JSON.stringify(failures)}, first and last seen: ${JSON.stringify(failedAt)}`,
     );
     console.log(
       up.stderr
@@ -173,7 +179,7 @@ async function upgradeUnderLoad(): Promise<void> {
     expect(rep.steps[0]!.ok).toBe(true);
     expect(rep.steps[0]!.changes).toMatchObject({ 'kafka version': `upgraded ${FROM} -> ${PIN.version}` });
 
-    expect(failures.NOT_ENOUGH_REPLICAS ?? 0, JSON.stringify(failures)).toBe(0);
+    expect(failures.NOT_ENOUGH_REPLICAS ?? 0, JSON.stringify({ failures, failedAt })).toBe(0);
     expect(failures.NOT_ENOUGH_REPLICAS_AFTER_APPEND ?? 0, JSON.stringify(failures)).toBe(0);
     expect(ackedDuring).toBeGreaterThan(100);
 

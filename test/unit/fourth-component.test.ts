@@ -1,6 +1,6 @@
 // "A fourth component follows": a toy component (test/fixtures/components/toy.ts), registered beside the real
 // three and nothing else touched, shows up in deploy-all's help, budgets and stages, the dry-run plan, the image
-// list, status and destroy-all.
+// list, status, destroy-all and port-forward.mts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { main, type ScriptDef } from '../../scripts/lib/cli/run.js';
 import { COMPONENTS, deployStages } from '../../scripts/lib/components/index.js';
 import type { Report } from '../../scripts/lib/core/report.js';
 import { collectImages } from '../../scripts/lib/tools/images.js';
+import { portForwardScript } from '../../scripts/lib/tools/port-forward.js';
 import { statusScript } from '../../scripts/lib/tools/status.js';
 import { deployAllScript, destroyAllScript, parseBudgets, verifyAllScript } from '../../scripts/lib/workflows/deploy-verify-all.js';
 import { createCtx } from '../../scripts/lib/run/context.js';
@@ -85,6 +86,17 @@ describe('a fourth component, registered and nothing else touched', () => {
     const only = await run(deployAllScript(registry), ['--dry-run', '--json', '--only', 'toy']);
     expect(only.code, only.err).toBe(0);
     expect((JSON.parse(only.out) as Report).steps.map((s) => s.name)).toEqual(['toy']);
+    expect(only.err).toContain('deploy-all plan (total budget 30m00s): toy');
+  });
+
+  it('is verified by verify-all, alone with --only toy and after what it depends on otherwise', async () => {
+    const only = await run(verifyAllScript(registry), ['--json', '--only', 'toy']);
+    expect(only.code, only.err).toBe(0);
+    const report = JSON.parse(only.out) as Report;
+    expect(report.steps.map((s) => s.name)).toEqual(['verify-toy']);
+    expect(report.steps[0]!.checks).toEqual([{ name: 'toy ready', ok: true, detail: 'fine' }]);
+    const all = JSON.parse((await run(verifyAllScript(registry), ['--json'])).out) as Report;
+    expect(all.steps.map((s) => s.name)).toEqual(['verify-kafka', 'verify-postgres', 'verify-dapr', 'verify-toy']);
   });
 
   it('has its image in the image list', async () => {
@@ -121,6 +133,19 @@ describe('a fourth component, registered and nothing else touched', () => {
     const err = (await requireDependenciesDeployed(fakeStep(fakeExec(onlyPostgres)), deps).catch((e: unknown) => e)) as Error & { fix?: string };
     expect(err.message).toMatch(/^refusing to apply the Dapr components: Toy is not deployed in learnflow\./);
     expect(err.fix).toMatch(/^\.\/scripts\/deploy-toy\.mts --namespace learnflow, then re-run/);
+  });
+
+  it("is forwarded by port-forward.mts: a choice of --only, and in start's --dry-run plan beside the others", async () => {
+    const help = (await run(portForwardScript(undefined, registry), ['--help'])).out.replace(/\s+/g, ' ');
+    expect(help).toContain('forward only these (default: whatever of PostgreSQL, Toy and Kafka is deployed) (one of: postgres, toy, kafka)');
+    expect(help).toContain('127.0.0.1:18080 -> svc/toy:80');
+    const plan = await run(portForwardScript(undefined, registry), ['start', '--dry-run']);
+    expect(plan.code, plan.err).toBe(0);
+    expect(plan.out).toContain('ConfigMap/learnflow-stack), service/postgresql, service/toy and statefulset/kafka in namespace learnflow');
+    expect(plan.out).toContain('#   127.0.0.1:18080 -> svc/toy:80 (if the service exists)');
+    const only = await run(portForwardScript(undefined, registry), ['start', '--dry-run', '--only', 'toy']);
+    expect(only.code, only.err).toBe(0);
+    expect(only.out.split('\n').filter((l) => l.startsWith('#   '))).toEqual(['#   127.0.0.1:18080 -> svc/toy:80 (if the service exists)']);
   });
 
   it('is removed first by destroy-all (reverse order), its own objects only', async () => {

@@ -160,16 +160,16 @@ describe('ordering and budgets', () => {
   });
 
   it('runs Kafka and PostgreSQL together, then Dapr; --sequential one by one', () => {
-    expect(deployStages(['kafka', 'postgres', 'dapr'], false)).toEqual([['kafka', 'postgres'], ['dapr']]);
-    expect(deployStages(['dapr', 'postgres', 'kafka'], true)).toEqual([['kafka'], ['postgres'], ['dapr']]);
-    expect(deployStages(['dapr'], false)).toEqual([['dapr']]);
-    expect(deployStages(['postgres'], false)).toEqual([['postgres']]);
+    expect(deployStages(['kafka', 'postgres', 'dapr'], false, COMPONENTS)).toEqual([['kafka', 'postgres'], ['dapr']]);
+    expect(deployStages(['dapr', 'postgres', 'kafka'], true, COMPONENTS)).toEqual([['kafka'], ['postgres'], ['dapr']]);
+    expect(deployStages(['dapr'], false, COMPONENTS)).toEqual([['dapr']]);
+    expect(deployStages(['postgres'], false, COMPONENTS)).toEqual([['postgres']]);
   });
 
   it('parses budget overrides and names a bad one', () => {
-    expect(parseBudgets(['kafka=15m', 'total=40m'])).toEqual({ kafka: 900_000, postgres: 600_000, dapr: 300_000, total: 2_400_000 });
-    expect(() => parseBudgets(['zookeeper=5m'])).toThrow(/'zookeeper=5m' is not NAME=DURATION with NAME one of kafka, postgres, dapr, total/);
-    expect(() => parseBudgets(['kafka=soon'])).toThrow(/kafka=soon/);
+    expect(parseBudgets(['kafka=15m', 'total=40m'], COMPONENTS)).toEqual({ kafka: 900_000, postgres: 600_000, dapr: 300_000, total: 2_400_000 });
+    expect(() => parseBudgets(['zookeeper=5m'], COMPONENTS)).toThrow(/'zookeeper=5m' is not NAME=DURATION with NAME one of kafka, postgres, dapr, total/);
+    expect(() => parseBudgets(['kafka=soon'], COMPONENTS)).toThrow(/kafka=soon/);
   });
 });
 

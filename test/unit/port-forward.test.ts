@@ -22,7 +22,6 @@ import {
   startForwards,
   stopForwards,
   writeState,
-  KAFKA_API_VERSIONS_REQUEST,
   probeLocalPort,
   type PortForwardDeps,
   type StateFile,
@@ -32,6 +31,9 @@ import { EnvironmentError, StepError, UsageError } from '../../scripts/lib/core/
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
 import { main } from '../../scripts/lib/cli/run.js';
 import { PortForward } from '../../scripts/lib/run/port-forward.js';
+import { KAFKA_API_VERSIONS_REQUEST } from '../../scripts/lib/components/kafka/forwards.js';
+import { COMPONENTS } from '../../scripts/lib/components/index.js';
+import { toy } from '../fixtures/components/toy.js';
 import { fakeClock, fakeExec, on } from '../support/fakes.js';
 import { until as untilHolds } from '../support/poll.js';
 
@@ -364,6 +366,9 @@ describe('port-forward.mts', () => {
     const { ctx } = makeCtx({ exec: kubectlFor({ postgres: true, kafkaReplicas: 2, record: portsOfSlot(1) }) });
     const specs = await resolveForwards(ctx);
     expect(specs.map((s) => `${s.localPort}:${s.remotePort}`)).toEqual(['15432:5432', '29102:29102', '29103:29103']);
+    // A component that forwards but that the record does not hold takes its port of the same slot.
+    const toyCtx = makeCtx({ exec: kubectlFor({ record: portsOfSlot(1) }), flags: { only: ['toy'] } });
+    expect((await resolveForwards(toyCtx.ctx, { ...COMPONENTS, toy })).map((s) => [s.name, s.localPort, s.protocol])).toEqual([['toy', 18081, 'toy']]);
   });
 
   it('keeps its state per context and namespace, so one stack never reads or stops another one', async () => {

@@ -2,7 +2,7 @@
 // the one read a run makes of them.
 
 import { describe, expect, it } from 'vitest';
-import { choosePorts, laptopPorts, parseStackRecord, portsOfSlot, renderStackRecord } from '../../scripts/lib/components/shared/stack-record.js';
+import { choosePorts, laptopPortOf, laptopPorts, parseStackRecord, portsOfSlot, renderStackRecord } from '../../scripts/lib/components/shared/stack-record.js';
 import { fakeExec, fakeStep, on } from '../support/fakes.js';
 
 const items = (xs: object[]) => ({ stdout: JSON.stringify({ items: xs }) });
@@ -14,6 +14,22 @@ describe('laptop ports of a stack', () => {
     expect(choosePorts([portsOfSlot(0), portsOfSlot(2)])).toEqual(portsOfSlot(1));
     // A stack's Kafka ports are a range (up to 9 brokers): a slot whose range meets a taken one is skipped.
     expect(choosePorts([{ postgres: 1, kafka: 29100 }])).toEqual({ postgres: 15433, kafka: 29112 });
+  });
+
+  it('keeps its JSON as every kit wrote it: an older record loads, a new one is written byte for byte the same', () => {
+    const json = '{"version":1,"laptopPorts":{"postgres":15432,"kafka":29102}}';
+    expect(parseStackRecord({ metadata: { name: 'learnflow-stack' }, data: { 'stack.json': json } })?.laptopPorts).toEqual(portsOfSlot(1));
+    expect((renderStackRecord('team-b', portsOfSlot(1)).data as Record<string, string>)['stack.json']).toBe(json);
+    expect(parseStackRecord({ metadata: { name: 'x' }, data: { 'stack.json': '{"version":1,"laptopPorts":{"postgres":5432}}' } })).toBeUndefined();
+  });
+
+  it("gives a component that forwards but is not in the record its port of the stack's slot", () => {
+    const toy = { port: (n: number) => 18080 + n, span: 1 };
+    expect(laptopPortOf(portsOfSlot(3), 'kafka', toy)).toBe(29122);
+    expect(laptopPortOf(portsOfSlot(3), 'toy', toy)).toBe(18083);
+    expect(laptopPortOf(portsOfSlot(0), 'toy', toy)).toBe(18080);
+    // Ports no slot gives (set by hand): the first stack's.
+    expect(laptopPortOf({ postgres: 7000, kafka: 29102 }, 'toy', toy)).toBe(18080);
   });
 
   it('round-trips through its ConfigMap; anything else reads as no record', () => {

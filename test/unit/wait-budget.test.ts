@@ -1,3 +1,4 @@
+import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import { describe, expect, it } from 'vitest';
 import { Deadline } from '../../scripts/lib/core/budget.js';
 import { parseBudgets } from '../../scripts/lib/workflows/deploy-verify-all.js';
@@ -26,7 +27,7 @@ describe('durations and budgets', () => {
   });
 
   it('has the budgets of the spec (each declared by its component, the total by the run)', () => {
-    expect(parseBudgets([])).toEqual({ kafka: 600_000, postgres: 600_000, dapr: 300_000, total: 1_800_000 });
+    expect(parseBudgets([], COMPONENTS)).toEqual({ kafka: 600_000, postgres: 600_000, dapr: 300_000, total: 1_800_000 });
   });
 
   it('a child deadline never outlives its parent', () => {

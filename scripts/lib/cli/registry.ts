@@ -1,7 +1,6 @@
-// Every entry script of the kit, by name -> its ScriptDef, built when asked for. docs/configuration.md is generated
-// from here (scripts/gen-config-docs.mts), and test/cli/help.test.ts checks that each script on disk is listed and
-// that its real --help is this ScriptDef's. The entry scripts themselves import what they run directly: this list is
-// for the docs and the tests, and each component's two scripts come from its own declaration (Component.scripts).
+// Every entry script by name, its ScriptDef built when asked for: docs/configuration.md is generated from it, and
+// test/cli/help.test.ts checks each script on disk is listed with its real --help. The entry scripts import what they
+// run directly; each component's two scripts come from its declaration (Component.scripts).
 
 import { COMPONENTS } from '../components/index.js';
 import type { ScriptDef, ScriptEntry } from '../run/script.js';

@@ -16,11 +16,7 @@ export const COMPONENTS: Readonly<Record<ComponentName, Component>> = { kafka, p
  * Deploy stages from the components' dependsOn: each stage holds what depends only on earlier stages (kafka and
  * postgres together, then dapr). --sequential: one at a time, in order.
  */
-export function deployStages(
-  selected: readonly ComponentName[],
-  sequential: boolean,
-  all: Readonly<Record<ComponentName, Component>> = COMPONENTS,
-): ComponentName[][] {
+export function deployStages(selected: readonly ComponentName[], sequential: boolean, all: Readonly<Record<ComponentName, Component>>): ComponentName[][] {
   const order = Object.keys(all).filter((n) => selected.includes(n));
   if (sequential) return order.map((n) => [n]);
   const stages: ComponentName[][] = [];

@@ -1,13 +1,14 @@
 // What a component is to the rest of the kit: the `Component` below (required: its name, budget, scripts, flags,
 // plan, deploy, verify, status, connect lines and what destroy-all removes; the rest optional). Its standalone
-// scripts and deploy-all, verify-all, status, images and destroy-all are thin entry points over it.
+// scripts and deploy-all, verify-all, status, images, destroy-all and port-forward are thin entry points over it.
 
 import type { Ctx, StepCtx } from '../run/context.js';
 import type { Flag, FlagSpec } from '../core/flags.js';
-import type { LaptopPorts } from './shared/stack-record.js';
+import type { LaptopPorts, LaptopSlot } from './shared/stack-record.js';
 import type { Manifest } from '../kube/manifests.js';
 import type { StatusSection, StatusView } from './shared/status.js';
 import type { WorkloadRef } from '../run/rollout.js';
+import type { PortForwardTarget } from '../run/port-forward.js';
 
 export interface Plan {
   /** What deploy would do, in order, one line each. */
@@ -76,6 +77,36 @@ export interface Component {
   images?(ctx: Ctx): (string | ImageUse)[];
   /** Requests not visible in plan() manifests (a Helm chart's pods), for the capacity check. */
   extraRequests?(ctx: Ctx): { cpuMillis: number; memoryBytes: number };
+  /** What scripts/port-forward.mts keeps open to it from the laptop (--only takes the names of those that have it). */
+  forwards?: Forwards;
+}
+
+/** One forward the port-forward supervisor keeps up on a fixed local port: postgresql, kafka-0, ... */
+export interface Forward extends PortForwardTarget {
+  name: string;
+  localPort: number;
+}
+
+/** A component's port-forwards, from the stack's laptop port for it (its record, shared/stack-record.ts). */
+export interface Forwards {
+  /** Its laptop ports slot by slot; start lists the components in the order of their first stack's port. */
+  slot: LaptopSlot;
+  /** --help of start: what it forwards on the first stack's ports. */
+  help: string;
+  /** What start looks up in the stack's namespace (service/postgresql), for the plan and "nothing to forward". */
+  lookup: string;
+  /** A flag of its own that moves its local port (PostgreSQL: --pg-port). */
+  portFlag?: Flag<'int'>;
+  /** The forwards for what is deployed, from its local port; none, with a warning saying why, when it is not. */
+  resolve(ctx: Ctx, port: number): Promise<Forward[]>;
+  /** start --dry-run: what start would keep up, a line each; `port` is its portFlag's value when given. */
+  plan(port: number | undefined): string[];
+  /** Whether 127.0.0.1:port answers as its server: a word of its protocol (a TCP connect only proves kubectl listens). */
+  probe(port: number): Promise<{ answers: boolean; detail: string }>;
+  /** How to connect through its forwards (their local ports), printed after the status table. */
+  hints(namespace: string, ports: number[]): string[];
+  /** One of its local ports is taken: a guess at what holds it (appended to the message) and the fix. */
+  portTaken(f: Forward): { guess?: string; fix: string };
 }
 
 /** An image and where it comes from, as scripts/images.mts lists it. */

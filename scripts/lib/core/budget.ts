@@ -1,5 +1,5 @@
-// Budgets are deadlines, checked against an injectable clock: each component declares its own (Component.budgetMs:
-// Kafka 10 min, PostgreSQL 10 min, Dapr 5 min), the whole run has this total.
+// Budgets are deadlines on an injectable clock: each component has its own (Component.budgetMs), a whole run has
+// TOTAL_BUDGET_MS.
 
 import type { Clock } from './clock.js';
 import { formatDuration } from './duration.js';

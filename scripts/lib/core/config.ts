@@ -183,10 +183,7 @@ export function buildConfig(parsed: ParsedFlags): KitConfig {
   return config;
 }
 
-/**
- * A path flag's file: what the user typed resolves against where they stand (like -o/-i of backup and restore);
- * the default names one of the kit's own files and resolves against the repository.
- */
+/** A path flag's file: a value the user typed resolves against where they stand, the default against the repository. */
 export function flagPath(config: Pick<KitConfig, 'options'>, f: Flag<'string'>, root: string, fallback?: string): string | undefined {
   const value = config.options.get(f);
   if (value === undefined || value === '') return fallback === undefined ? undefined : path.resolve(root, fallback);

@@ -33,7 +33,6 @@ export type FlagValueOf<K extends FlagKind> = K extends 'boolean' ? boolean : K 
 /** A declared flag, typed by its kind: code reads its value through it (Options.get), never by its name. */
 export type Flag<K extends FlagKind = FlagKind> = FlagSpec & { kind: K };
 
-/** Declares a flag, keeping its kind in its type. */
 export function flag<K extends FlagKind>(spec: FlagSpec & { kind: K }): Flag<K> {
   return spec;
 }
@@ -43,10 +42,7 @@ export function booleanFlag(name: string, description: string, extra: Pick<FlagS
   return { name, kind: 'boolean', description, ...extra };
 }
 
-/**
- * A run's flags, parsed once: each read through its declared Flag, typed by its kind, its default filled in. A flag
- * the script does not declare reads as undefined (off).
- */
+/** A run's parsed flags, read through their declared Flag, defaults filled in; an undeclared flag reads undefined. */
 export class Options {
   constructor(
     private readonly values: Readonly<Record<string, FlagValue | undefined>>,
@@ -57,7 +53,6 @@ export class Options {
     return this.values[f.name] as FlagValueOf<K> | undefined;
   }
 
-  /** An on/off flag is on. */
   on(f: Flag<'boolean'>): boolean {
     return this.values[f.name] === true;
   }

@@ -53,10 +53,7 @@ export function verdict(step: Pick<StepReport, 'ok' | 'status' | 'durationMs' | 
   return step.ok ? 'ok' : 'FAILED';
 }
 
-/**
- * Rows as aligned columns, two spaces apart, trailing blanks trimmed: the kit's one text table. `rules`: the row
- * indexes before which a line of dashes goes.
- */
+/** The kit's one text table: columns aligned, two spaces apart; `rules`: row indexes that get a dashed line before. */
 export function columns(rows: readonly (readonly string[])[], opts: { rules?: readonly number[] } = {}): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');

@@ -1,5 +1,5 @@
-// One wait: poll with a deadline shared by the whole step, sleep min(interval, remaining), end
-// early on terminal states, and on timeout say what was last seen.
+// The one poll loop: shares the step's deadline, stops early on a terminal state, and a timeout names the state last
+// seen.
 
 import type { Deadline } from './budget.js';
 import type { Clock } from './clock.js';
@@ -20,7 +20,7 @@ export interface WaitOptions<T> {
   what: string;
   clock: Clock;
   deadline: Deadline;
-  /** `first`: this is the wait's first look (it may be answered from what the run read already; later ones may not). */
+  /** `first`: the wait's first look, which may be answered from what the run read already; later looks may not. */
   probe: (look: { first: boolean }) => Promise<PollResult<T>>;
   /** Longest sleep between polls (default 2 s). */
   intervalMs?: number;

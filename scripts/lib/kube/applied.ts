@@ -1,10 +1,8 @@
-// Whether a server-side apply would be a no-op, decided from the run's snapshot without asking the API server.
-// Two facts together make it safe to skip the apply:
-// - the live object holds every field the kit would apply, with the same value (nobody changed or removed one);
-// - the live object carries the digest of exactly this manifest (the kit applied it last, so no field the kit
-//   applied before and has since dropped is still there waiting for an apply to remove it).
-// Anything else (a value the API server normalised, a missing digest) answers "apply": a wrong "no" only costs
-// the apply the kit would have made anyway.
+// Whether a server-side apply would be a no-op, decided from the run's snapshot. Safe to skip only when both hold:
+// - the live object has every field the kit would apply, with the same value (nobody changed or removed one);
+// - it carries the digest of exactly this manifest (so no field the kit applied before and has since dropped
+//   still waits for an apply to remove it).
+// Anything else (a value the API server normalised, no digest) answers "apply", which costs only that apply.
 
 import { createHash } from 'node:crypto';
 import { redactSecrets, type Manifest } from './manifests.js';

@@ -1,6 +1,6 @@
-// helm over the kit's exec, JSON in and out. Works with helm 3 and helm 4: only flags and outputs both
-// share are used (no --wait, whose meaning changed in helm 4, no --atomic/--force, renamed in helm 4).
-// Readiness is the kit's job (rollout.ts), so a slow pull or a crash-looping pod is named, not a bare timeout.
+// helm over the kit's exec, JSON in and out. Only flags both helm 3 and 4 share (no --wait, whose meaning changed in
+// helm 4; no --atomic/--force, renamed). Readiness is the kit's job (run/rollout.ts), so a slow pull or a
+// crash-looping pod is named, not a bare timeout.
 
 import { EnvironmentError } from '../core/errors.js';
 import type { Exec, ExecOptions, ExecResult } from '../core/exec.js';
@@ -54,7 +54,6 @@ export function chartArgs(chart: ChartRef): string[] {
   return chart.kind === 'repo' ? [chart.name, '--repo', chart.repo, '--version', chart.version] : [chart.path];
 }
 
-/** `helm upgrade --install` argv (without the global --kube-context). Pure: unit-tested. */
 /** --values, --set and --set-string as an install passes them (and `helm template` renders them). */
 export function valuesArgs(o: Pick<UpgradeOptions, 'valuesFiles' | 'set' | 'setString'>): string[] {
   return [
@@ -68,6 +67,7 @@ export function valuesArgs(o: Pick<UpgradeOptions, 'valuesFiles' | 'set' | 'setS
   ];
 }
 
+/** `helm upgrade --install` argv (without the global --kube-context). */
 export function upgradeInstallArgs(o: UpgradeOptions): string[] {
   const args = ['upgrade', '--install', o.release, ...chartArgs(o.chart), '--namespace', o.namespace];
   if (o.createNamespace !== false) args.push('--create-namespace');

@@ -52,8 +52,8 @@ export class Kube {
     readonly namespace: string,
     readonly context?: string,
     /**
-     * Shared by the run's Kubes: what the cluster held at the run's start (snapshot.ts; dropped on its first change),
-     * and the objects this run has created (two steps that both apply the Namespace at once both find it absent).
+     * Shared by the run's Kubes: the cluster as it was at the run's start (snapshot.ts, dropped on its first change),
+     * and what this run created (two steps applying the Namespace at once both find it absent).
      */
     private readonly shared: {
       snapshot?: Snapshot;
@@ -114,9 +114,8 @@ export class Kube {
   }
 
   /**
-   * Something outside kubectl (helm) changed the cluster: later reads ask the API server. When it says where (a
-   * release's namespace that is not the stack's), only that namespace and the cluster-scoped kinds are forgotten:
-   * a chart's objects land in its namespace (and in cluster-scoped kinds, a new Namespace among them).
+   * Something outside kubectl (helm) changed the cluster: later reads ask the API server. Given a namespace other
+   * than the stack's, only it and the cluster-scoped kinds are forgotten: that is where a chart's objects land.
    */
   changed(namespace?: string): void {
     if (namespace && namespace !== this.namespace && this.snapshot) this.snapshot.forget(namespace);
@@ -141,7 +140,7 @@ export class Kube {
     return this.snapshot?.get(resource, name, namespace) === null;
   }
 
-  /** Several objects of one kind by name in one call; those that do not exist are absent. */
+  /** Several objects of one kind by name in one call; missing ones are left out. */
   async getNamed<T extends { metadata: { name: string } }>(resource: string, names: readonly string[], namespace: string = this.namespace): Promise<T[]> {
     if (!names.length) return [];
     const held = this.snapshot?.list<T>(resource, namespace);
@@ -196,12 +195,10 @@ export class Kube {
   }
 
   /**
-   * The stack's Namespace is shared ground. The kit creates it with its labels (server-side apply); once it exists
-   * the kit only adds those of its labels it lacks (kubectl label), never applies it again: a forced apply would
-   * lower an admin's stricter Pod Security level, and would take over (and drop) the labels an admin set with a
-   * client-side `kubectl apply` (kubectl moves those to the server-side manager). Returns the batch without the
-   * Namespace when it existed at the run's start, and the labels it lacks (undefined: the batch creates it, or has
-   * none). Reads only; one look per run (the snapshot's, usually).
+   * The stack's Namespace is shared ground: once it exists the kit only adds the labels it lacks (kubectl label) and
+   * never applies it again. A forced apply would lower an admin's stricter Pod Security level and take over (and drop)
+   * labels set by a client-side `kubectl apply`. Returns the batch without a Namespace that existed at the run's
+   * start, and the labels it lacks (undefined: the batch creates it, or has none). One look per run.
    */
   private async shareNamespace(manifests: readonly Manifest[]): Promise<{ rest: readonly Manifest[]; missing?: [string, string][] }> {
     const ours = manifests.find((m) => this.isOwnNamespace(m));
@@ -222,10 +219,8 @@ export class Kube {
   }
 
   /**
-   * Server-side apply, reporting per object whether it was created, changed or left as it was (a no-op apply does
-   * not bump resourceVersion). The versions before come from the run's snapshot when it holds every object's kind,
-   * else from one `kubectl get`. When the snapshot shows every object exactly as this batch would leave it
-   * (applied.ts), nothing is run. Any object created or changed drops the snapshot.
+   * Server-side apply, reporting per object created, configured or unchanged (a no-op apply keeps resourceVersion).
+   * Runs nothing when the snapshot shows every object as this batch would leave it (applied.ts).
    */
   async apply(manifests: readonly Manifest[], opts: { timeoutMs?: number } = {}): Promise<Record<string, ApplyOutcome>> {
     if (manifests.length === 0) return {};

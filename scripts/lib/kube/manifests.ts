@@ -1,6 +1,5 @@
-// k8s/ holds the manifests as YAML with {{ placeholders }}; this fills them in and renders them for `kubectl apply`
-// and for --dry-run (rendering is local: --dry-run needs no cluster), with the kit's ownership labels and Secrets
-// redacted for display. Where the repository is and what k8s/versions.json pins: core/repo.ts.
+// The YAML under k8s/ with {{ placeholders }}: filled in and rendered locally (so --dry-run needs no cluster), the
+// ownership labels, and Secrets redacted for display.
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -78,7 +77,7 @@ export function withOwnership(manifests: readonly Manifest[], stack: string): Ma
 
 /**
  * The labels of `m` that `live` does not carry at all: all the kit adds to an object it shares (a namespace). A
- * label `live` has with another value (an admin's stricter Pod Security level) stays theirs. Pure.
+ * label `live` has with another value (an admin's stricter Pod Security level) stays theirs.
  */
 export function missingLabels(m: Pick<Manifest, 'metadata'>, live: Pick<Manifest, 'metadata'>): [string, string][] {
   const theirs = live.metadata.labels ?? {};

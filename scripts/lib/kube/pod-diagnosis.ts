@@ -1,5 +1,5 @@
-// Pod state -> reason and fix (after Skaffold's and DevSpace's diagnostics). Pure: tested on
-// recorded `kubectl get pods -o json` fixtures.
+// Pod state -> reason and fix (after Skaffold's and DevSpace's diagnostics); tested on recorded
+// `kubectl get pods -o json` fixtures.
 
 import { quantityBytes } from './quantity.js';
 
@@ -38,7 +38,7 @@ export interface PodDiagnosis {
   state: string;
   /** Waiting reason or scheduling reason, when there is one. */
   reason?: string;
-  /** Cannot get better by waiting (or only after `graceMs`, see below). */
+  /** Cannot get better by waiting (or only after `graceMs`). */
   terminal: boolean;
   /** Becomes terminal only when it persists this long: pulls and scheduling can recover. */
   graceMs?: number;

@@ -1,9 +1,7 @@
-// What the cluster held when the run started, read in as few kubectl calls as the API allows (one list of the
-// cluster-wide kinds, one of the stack namespace's), so that the readers of a run (preflight, remembered settings,
-// Secrets, the before-state of an apply, the first look of a wait) need no process of their own. It holds only
-// until the run changes something: Kube drops it on the first kubectl write that is not a no-op, and every read
-// after that goes to the API server as before; a Helm release's change forgets only its own namespace and the
-// cluster-scoped kinds (forget). A no-op re-run therefore reads the cluster once.
+// The cluster as the run found it, read in two kubectl calls (cluster-wide kinds, the stack namespace's) so the run's
+// readers (preflight, remembered settings, Secrets, an apply's before-state, a wait's first look) spawn nothing.
+// Kube drops it on the first write that changes something; a Helm release forgets only its namespace and the
+// cluster-scoped kinds. A no-op re-run therefore reads the cluster once.
 
 import type { Manifest } from './manifests.js';
 import { labelSelectorMatches } from './selector.js';
@@ -44,7 +42,7 @@ export function kindOf(resource: string): string | undefined {
   return KIND_OF.get(resource.toLowerCase());
 }
 
-/** The resource name kubectl lists a kind by (its plural, with the group where kubectl needs it); undefined for a kind the snapshot does not know. */
+/** The resource name kubectl lists a kind by (plural, with the group where kubectl needs it); undefined if unknown. */
 export function resourceOf(kind: string): string | undefined {
   const names = ALIASES[kind];
   return names && (names.find((n) => n.includes('.')) ?? names[1]);
@@ -98,10 +96,7 @@ export class Snapshot {
     });
   }
 
-  /**
-   * Another tool (a Helm release) changed objects in `namespace`, maybe created it, and maybe cluster-scoped
-   * objects: those are no longer held. What the snapshot holds of other namespaces stays.
-   */
+  /** Another tool (a Helm release) changed `namespace`, maybe created it, and maybe cluster-scoped objects. */
   forget(namespace: string): void {
     this.forgotten.add(namespace);
   }

@@ -1,5 +1,5 @@
-// Preflight's capacity check: the stack's summed requests (from the rendered manifests and chart
-// values) against what the nodes can still give. Pure functions; checks.ts fetches the JSON.
+// Preflight's capacity check: the stack's summed requests (rendered manifests and chart values) against what the
+// nodes can still give; checks.ts fetches the JSON.
 
 import { parseCpu, parseMemory } from '../kube/quantity.js';
 import type { Manifest } from '../kube/manifests.js';

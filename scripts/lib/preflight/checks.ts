@@ -62,7 +62,7 @@ function kubectlVersions(ctx: Ctx): Promise<VersionAnswer> {
   return answer;
 }
 
-/** The API server answers within 10 s, or we stop with exit 3. */
+/** The API server answers within CLUSTER_TIMEOUT_MS, or we stop with exit 3. */
 export async function ensureClusterReachable(ctx: Ctx): Promise<ServerVersion> {
   let detail: string;
   try {
@@ -144,10 +144,10 @@ export async function ensureDefaultStorageClass(ctx: Ctx): Promise<string> {
 
 export const MIN_KUBECTL_MINOR = 30;
 
-/** kubectl and (when Dapr is deployed) helm present at supported versions. */
+/** kubectl and (when a component installs a Helm release) helm present at supported versions. */
 export async function ensureTools(ctx: Ctx, opts: { helm: boolean }): Promise<{ kubectl: string; helm?: string }> {
-  // helm's version is asked beside kubectl's, not after it; read below, once kubectl passed (a failure is told
-  // there, so it is never left unhandled here).
+  // helm's version is asked beside kubectl's and read once kubectl passed; the catch only keeps it from going
+  // unhandled meanwhile.
   const helmVersion = opts.helm ? new Helm(ctx.exec).version() : undefined;
   helmVersion?.catch(() => undefined);
   // The run's one `kubectl version` (shared with the reachability check); the client alone when it had no answer.

@@ -1,6 +1,6 @@
-// Does this cluster enforce NetworkPolicies? A CNI that does not simply ignores them, so preflight
-// says so instead of letting the user believe the database is fenced off. Pure: decided from the
-// kube-system pods, the nodes' k3s annotation and the context name.
+// Does this cluster enforce NetworkPolicies? A CNI that does not ignores them silently, so preflight says so rather
+// than let the user believe the database is fenced off. Decided from kube-system's pods, the nodes' k3s annotation
+// and the context name.
 
 export type Enforcement = 'enforced' | 'not-enforced' | 'unknown';
 

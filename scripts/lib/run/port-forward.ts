@@ -9,8 +9,7 @@ import { StepError, errorMessage } from '../core/errors.js';
 import { formatCommand } from '../core/exec.js';
 
 const PORT_FORWARD_READY_MS = 15_000;
-/** supervise(): the first wait before re-opening, doubled on each failure up to the maximum; a forward that stayed
- * up for STABLE_MS starts again from the first. */
+/** supervise()'s backoff: doubled on each failure up to the maximum; a forward up for STABLE_MS starts over. */
 const MIN_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
 const STABLE_MS = 60_000;
@@ -37,6 +36,14 @@ export async function freeLocalPort(): Promise<number> {
 export async function localPortInUse(port: number): Promise<boolean> {
   return (await tryListen(port)) === undefined;
 }
+
+/** How long a port-forward probe (Component.forwards.probe) waits, and what it says of a port that does not answer. */
+export const PROBE_TIMEOUT_MS = 2000;
+export const NOT_ANSWERING = {
+  refused: 'connection refused: nothing listens there',
+  closed: 'connection closed without an answer (is the pod behind the forward running?)',
+  timeout: `no answer within ${PROBE_TIMEOUT_MS / 1000}s`,
+};
 
 export interface PortForwardTarget {
   /** e.g. svc/postgresql */
@@ -89,7 +96,7 @@ export class PortForward {
     return this.alive ? this.child?.pid : undefined;
   }
 
-  /** Opens the forward (once) and registers its cleanup. Returns the local port. */
+  /** Opens the forward and registers its cleanup; returns the local port. */
   async start(): Promise<number> {
     await this.claimPort();
     await this.open();

@@ -33,10 +33,7 @@ export function renderSettings(namespace: string, component: string, labels: Rec
   };
 }
 
-/**
- * An on/off setting: the flag that turns it on, the flag that turns it off, else what was remembered, else the
- * default. Returns the choice and why, for the log. Pure.
- */
+/** An on/off setting: its on or off flag, else what was remembered, else the default; with why, for the log. */
 export function chooseSetting(o: { name: string; on: Flag<'boolean'>; off: Flag<'boolean'>; options: Options; remembered?: string; fallback: boolean }): {
   value: boolean;
   why: string;

@@ -96,11 +96,7 @@ export interface WaitOptions<R extends WorkloadRef> {
   refuse?: (states: WorkloadState<R>[]) => StepError | undefined;
 }
 
-/**
- * The one readiness wait: every workload of `refs` together, within the step's deadline; names each one not ready;
- * stops at once on a pod state that will not heal (ImagePullBackOff, CrashLoopBackOff, unschedulable), with the
- * crashed container's last lines.
- */
+/** The readiness wait for workloads, all of `refs` together; a pod stuck for good ends it with its last log lines. */
 export async function waitForWorkloads<R extends WorkloadRef>(step: StepCtx, refs: readonly R[], o: WaitOptions<R>): Promise<WorkloadState<R>[]> {
   const tracker = new TerminalTracker(() => step.clock.now());
   let last: WorkloadState<R>[] = [];
@@ -184,7 +180,7 @@ export async function waitForWorkload(step: StepCtx, ref: WorkloadRef): Promise<
 
 export const CRASH_LOG_LINES = 5;
 
-/** The crashed run's last lines, in the container's own words, under the error; empty when there are none to get. */
+/** The crashed run's last lines, to go under the error; empty when there are none. */
 export async function lastLogLines(step: StepCtx, ns: string, { pod, crashedContainer: container }: PodDiagnosis): Promise<string> {
   if (!container) return '';
   const args = ['logs', pod, '-c', container, '-n', ns, '--previous', `--tail=${CRASH_LOG_LINES}`];

@@ -1,5 +1,5 @@
-// Runs steps against budgets. Two policies: deploy stops at the first failure (and leaves
-// everything for inspection); verify runs every step and reports them all.
+// Runs one step within its budget (inside the run's deadline) and reports it: checks, changes, plan lines, and a
+// failure with its fix. Whether later steps still run is the caller's policy.
 
 import { Deadline } from '../core/budget.js';
 import type { Ctx, StepCtx } from './context.js';

@@ -1,27 +1,12 @@
-// scripts/backup-postgres.mts and scripts/restore-postgres.mts: the whole stack's PostgreSQL to a local folder and
-// back (the format: backup/format.ts).
-//
-// A backup holds every database the kit manages (learnflow with the Dapr state store's schema `dapr`, and each
-// service's database), the roles the kit made (dapr_state and the services' logins, with their password verifiers
-// and, when the cluster is read, the passwords from their Secrets), and the topic catalogue. Superusers
-// (learnflow_user, postgres) are not in it: the target has its own, with the password in its own Secret.
-//
-// Two ways to reach the database:
-// - by default, `kubectl exec` into the PostgreSQL pod and run pg_dump / psql THERE: no local client tools,
-//   and always the server's own major version. The password stays in the pod (the container's POSTGRES_PASSWORD).
-// - with --pg-url, the local pg_dump / psql, the password handed over in PGPASSWORD (never in argv). The Secrets
-//   are still read (and, on restore, made) in the namespace unless --no-cluster.
-//
-// Each database is plain SQL made with --clean --if-exists: restoring one replaces every object it holds, in a single
-// transaction (all or nothing per database). Objects created after the backup are left alone.
-//
-// Passwords on restore: the target's Secret wins. A service (or daprd) in the target namespace already reads its
-// Secret, so restore sets each login's password to the one in that Secret; only when the target has no such Secret
-// does the login keep the backup's password (its verifier), and a service's Secret is then made from the password
-// the backup took from the source's. So nothing has to restart and no Secret is rewritten under a running app.
-//
-// A single .sql file (what backup-postgres wrote before the folder format) is restored the same way, as a backup
-// holding the learnflow database only.
+// backup-postgres.mts and restore-postgres.mts: the stack's PostgreSQL to a local folder and back (format:
+// backup/format.ts). A backup holds every database the kit manages, the logins it made (dapr_state, the services':
+// verifiers and, when the cluster is read, their Secrets' passwords) and the topic catalogue; not the superusers
+// (learnflow_user, postgres): the target has its own.
+// By default pg_dump/psql run in the pod through `kubectl exec`: no local client tools, always the server's major
+// version, the password stays in the pod. With --pg-url the local tools run, the password in PGPASSWORD (never argv);
+// Secrets are still read (and on restore made) unless --no-cluster.
+// Each database is plain SQL with --clean --if-exists, restored in one transaction: every object in it is replaced,
+// objects made after the backup stay. An older kit's single .sql file restores as the learnflow database alone.
 
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -349,7 +334,7 @@ async function backup(step: StepCtx, out: string, topicsFile: string, catalogue:
     const databases: BackupDatabase[] = [];
     for (const d of [{ name: inv.database, owner: inv.owner, kind: 'main' as const }, ...inv.databases.map((x) => ({ ...x, kind: 'service' as const }))]) {
       const file = `db/${d.name}.sql`;
-      // The main database through the same argument as ever (the pod's POSTGRES_DB, or --pg-url's database).
+      // No database argument for the main one: the pod's POSTGRES_DB, or --pg-url's database.
       await runTool(step, t, 'dump', path.join(partial, file), d.kind === 'main' ? undefined : d.name);
       const info = inspectDump(readFileSync(path.join(partial, file), 'utf8'));
       if (!info.complete)
@@ -524,9 +509,9 @@ function readBackup(config: KitConfig): Backup {
 }
 
 /**
- * Each role's password in the target: its Secret's when there is one (the target's apps read it), else the backup's.
- * `from` names where it comes from, for the log; `password` is the one the login must take, when known; `makeSecret`
- * a service Secret to make in the target from the backup's password.
+ * Each role's password in the target: its Secret's when there is one, as the target's apps (daprd too) already read
+ * it, so nothing restarts and no Secret changes under a running app; else the backup's, and a missing service Secret
+ * is made from it (`makeSecret`). `from` names the source, for the log; `password`: the login's, when known.
  */
 async function planRoles(step: StepCtx, b: Backup) {
   const inTarget = await secretPasswords(step, b.roles);
@@ -559,7 +544,7 @@ async function restore(step: StepCtx, b: Backup, ask: (q: string) => Promise<boo
       `${shownPath(b.path)} is a single-file backup (an older kit's): it holds the learnflow database only, not the services' databases nor the logins`,
     );
   const live = await queryJson<{ database: string; databases: string[]; roles: string[] }>(step, t, TARGET_SQL);
-  // The main database is the target's own (--pg-url's, POSTGRES_DB), reached through the same argument as ever.
+  // The main database is the target's own (--pg-url's, or POSTGRES_DB), reached with no database argument.
   const nameOf = (d: BackupDatabase) => (d.kind === 'main' ? live.database : d.name);
   const dbArg = (d: BackupDatabase) => (d.kind === 'main' ? undefined : d.name);
 

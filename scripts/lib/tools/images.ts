@@ -1,8 +1,6 @@
-// scripts/images.mts: every image the stack pulls — from each component's rendered manifests and what a component
-// declares besides through its images() hook (the Dapr chart's control plane and sidecar, a verify Job's) — and the
-// commands that pre-load them into minikube, kind, k3d or Docker Desktop before a deploy on a slow network; --load
-// runs them (images/target.ts); save FILE and load FILE carry them, with the Dapr chart, to a machine without
-// network (images/bundle.ts).
+// scripts/images.mts: every image the stack pulls (the components' rendered manifests, plus their images() hook: the
+// Dapr chart's, a verify Job's) and the commands that pre-load them into a cluster, which --load runs
+// (images/target.ts); save FILE / load FILE carry them with the Dapr chart to a machine without network (bundle.ts).
 
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';

@@ -1,7 +1,7 @@
-// scripts/port-forward.mts: background port-forwards to PostgreSQL and the Kafka brokers on the stack's laptop
-// ports (its record: stack-record.ts), kept up by a supervisor process detached from the terminal. Each
-// (context, namespace) has its own supervisor and state file, so two stacks can be forwarded at once. The state
-// file, which the supervisor rewrites on every change, is what status and stop read.
+// scripts/port-forward.mts: background port-forwards to the components that declare them (Component.forwards:
+// PostgreSQL, the Kafka brokers) on the stack's laptop ports (its record: stack-record.ts), kept up by a supervisor
+// process detached from the terminal. Each (context, namespace) has its own supervisor and state file, so two stacks
+// can be forwarded at once. The state file, which the supervisor rewrites on every change, is what status and stop read.
 //
 //   start   resolve what to forward, check the local ports are free, launch `port-forward.mts run` detached,
 //           wait until status says every forward answers, print it
@@ -11,11 +11,10 @@
 
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { PG_NAME, PG_PORT } from '../components/shared/postgres-topology.js';
-import { portForwardTargets, STATEFULSET } from '../components/shared/kafka-topology.js';
-import { laptopPorts, portsOfSlot, STACK_RECORD } from '../components/shared/stack-record.js';
+import { COMPONENTS } from '../components/index.js';
+import { laptopPortOf, laptopPorts, STACK_RECORD } from '../components/shared/stack-record.js';
+import type { Component, ComponentName, Forward, Forwards } from '../components/types.js';
 import { flagPath, shownPath } from '../core/config.js';
 import { EnvironmentError, StepError, UsageError, errorMessage } from '../core/errors.js';
 import { flag, type FlagSpec } from '../core/flags.js';
@@ -23,29 +22,28 @@ import { columns, type Check } from '../core/report.js';
 import { REPO_ROOT } from '../core/repo.js';
 import { contextName, ensureClusterReachable } from '../preflight/checks.js';
 import type { Ctx } from '../run/context.js';
-import { localPortInUse, PortForward, type ForwardState, type PortForwardTarget } from '../run/port-forward.js';
+import { localPortInUse, PortForward, type ForwardState } from '../run/port-forward.js';
 import type { RunResult, ScriptDef } from '../run/script.js';
-import { serverOffersSsl } from '../components/shared/postgres-client.js';
 
 export const SCRIPT_PATH = path.join(REPO_ROOT, 'scripts', 'port-forward.mts');
 /** Where each stack's state file goes: <dir>/<context>/<namespace>.json. */
 export const STATE_DIR = '.learnflow/port-forward';
 
-const PG_PORT_FLAG = flag({
-  name: 'pg-port',
-  kind: 'int',
-  valueName: 'PORT',
-  env: 'LEARNFLOW_PG_PORT',
-  description: "local port for PostgreSQL (127.0.0.1:PORT -> svc/postgresql:5432); default: the stack's (5432 for the first stack on a cluster)",
-  validate: (v) => (Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'a port is 1-65535'),
-});
-const ONLY_FLAG = flag({
-  name: 'only',
-  kind: 'list',
-  valueName: 'NAMES',
-  choices: ['postgres', 'kafka'],
-  description: 'forward only these (default: whatever of PostgreSQL and Kafka is deployed)',
-});
+type Registry = Readonly<Record<ComponentName, Component>>;
+type Forwarding = Component & { forwards: Forwards };
+
+/** The registered components that declare forwards, in the order of their first stack's laptop port (PostgreSQL, Kafka). */
+function forwarding(all: Registry = COMPONENTS): Forwarding[] {
+  return Object.values(all)
+    .filter((c): c is Forwarding => !!c.forwards)
+    .sort((a, b) => a.forwards.slot.port(0) - b.forwards.slot.port(0));
+}
+
+/** "A", "A and B", "A, B and C". */
+const andList = (items: readonly string[]) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} and ${items.at(-1)}` : (items[0] ?? ''));
+
+// Its choices and help are the forwarding components' (portForwardScript).
+const ONLY_FLAG = flag({ name: 'only', kind: 'list', valueName: 'NAMES', description: 'forward only these' });
 const WAIT_FLAG = flag({
   name: 'wait',
   kind: 'duration',
@@ -61,13 +59,9 @@ const STATE_FILE_FLAG = flag({
   description: `where the supervisor keeps its pid and state (its log is next to it, .log); default: ${STATE_DIR}/CONTEXT/NAMESPACE.json`,
 });
 
-export type Protocol = 'postgres' | 'kafka';
-
-/** One forward: postgresql, kafka-0, kafka-1, ... */
-export interface ForwardSpec extends PortForwardTarget {
-  name: string;
-  protocol: Protocol;
-  localPort: number;
+/** One forward: postgresql, kafka-0, kafka-1, ...; `protocol` names the component that answers there. */
+export interface ForwardSpec extends Forward {
+  protocol: ComponentName;
 }
 
 /** A forward as the state file has it: what it is, and how it is doing (the supervisor's PortForward). */
@@ -95,7 +89,8 @@ export interface PortForwardDeps {
   /** Is pid alive and is it (by its command line) what we think it is? */
   isOurs(pid: number, marker: string): boolean;
   kill(pid: number, signal: NodeJS.Signals): void;
-  probe: typeof probeLocalPort;
+  /** Instead of the components' own probes (Component.forwards.probe). */
+  probe?(port: number, protocol: ComponentName): Promise<{ answers: boolean; detail: string }>;
   portInUse: typeof localPortInUse;
   /** How often the supervisor looks at the pods behind each forward; off when unset. */
   podCheckMs?: number;
@@ -107,7 +102,6 @@ export const realDeps: PortForwardDeps = {
   spawn,
   isOurs: processLooksLike,
   kill: (pid, signal) => process.kill(pid, signal),
-  probe: probeLocalPort,
   portInUse: localPortInUse,
 };
 
@@ -155,38 +149,29 @@ export function writeState(file: string, state: StateFile): void {
   renameSync(tmp, file);
 }
 
-/** The forwards for what is deployed, on the stack's laptop ports: svc/postgresql, and pod/kafka-i:base+i for each broker. */
-export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
+/** The components --only picks (all by default). */
+function wanted(ctx: Ctx, all: Registry): Forwarding[] {
   const only = ctx.config.options.get(ONLY_FLAG);
-  const want = (name: string) => !only?.length || only.includes(name);
-  const ns = ctx.config.namespace;
-  const specs: ForwardSpec[] = [];
+  return forwarding(all).filter((c) => !only?.length || only.includes(c.name));
+}
+
+/** A component's local port as its own flag gives it (--pg-port), if given. */
+const portGiven = (ctx: Ctx, c: Forwarding) => (c.forwards.portFlag ? ctx.config.options.get(c.forwards.portFlag) : undefined);
+
+/** The forwards for what is deployed, on the stack's laptop ports: svc/postgresql, and pod/kafka-i:base+i for each broker. */
+export async function resolveForwards(ctx: Ctx, all: Registry = COMPONENTS): Promise<ForwardSpec[]> {
   const ports = await laptopPorts(ctx);
-  if (want('postgres')) {
-    const svc = await ctx.kube.getOptional<{ spec?: { selector?: Record<string, string> } }>('service', PG_NAME);
-    const selector = Object.entries(svc?.spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`);
-    const localPort = ctx.config.options.get(PG_PORT_FLAG) ?? ports.postgres;
-    if (svc)
-      specs.push({
-        name: 'postgresql',
-        protocol: 'postgres',
-        resource: `svc/${PG_NAME}`,
-        remotePort: PG_PORT,
-        localPort,
-        podSelector: selector.join(',') || undefined,
-      });
-    else ctx.log.warn(`no service/${PG_NAME} in namespace ${ns}: not forwarding PostgreSQL (deploy it: ./scripts/deploy-postgres.mts)`);
-  }
-  if (want('kafka')) {
-    const sts = await ctx.kube.getOptional<{ spec?: { replicas?: number } }>('statefulset', STATEFULSET);
-    const brokers = sts ? (sts.spec?.replicas ?? 1) : 0;
-    for (const [i, t] of portForwardTargets(brokers, ports.kafka).entries()) specs.push({ ...t, name: `kafka-${i}`, protocol: 'kafka' });
-    if (!brokers)
-      ctx.log.warn(`no statefulset/${STATEFULSET} (or 0 replicas) in namespace ${ns}: not forwarding Kafka (deploy it: ./scripts/deploy-kafka.mts)`);
+  const specs: ForwardSpec[] = [];
+  for (const c of wanted(ctx, all)) {
+    const port = portGiven(ctx, c) ?? laptopPortOf(ports, c.name, c.forwards.slot);
+    for (const f of await c.forwards.resolve(ctx, port)) specs.push({ ...f, protocol: c.name });
   }
   if (specs.length === 0) {
+    const only = ctx.config.options.get(ONLY_FLAG);
     const onlyText = only?.length ? ` (--only ${only.join(',')})` : '';
-    throw new StepError(`nothing to forward: neither service/${PG_NAME} nor statefulset/${STATEFULSET} is in namespace ${ns}${onlyText}`, {
+    const lookups = forwarding(all).map((c) => c.forwards.lookup);
+    const absent = lookups.length === 2 ? `neither ${lookups[0]} nor ${lookups[1]} is` : `none of ${andList(lookups)} is`;
+    throw new StepError(`nothing to forward: ${absent} in namespace ${ctx.config.namespace}${onlyText}`, {
       fix: `deploy first (./deploy-all.mts), or pick the namespace with --namespace`,
     });
   }
@@ -194,7 +179,7 @@ export async function resolveForwards(ctx: Ctx): Promise<ForwardSpec[]> {
 }
 
 /** The supervisor: keeps every forward up until interrupted (SIGTERM from `stop`, or Ctrl-C). */
-export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
+export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps, all: Registry = COMPONENTS): Promise<RunResult> {
   const file = await stateFilePath(ctx);
   const existing = readState(file);
   if (existing && existing.supervisorPid !== process.pid && deps.isOurs(existing.supervisorPid, MARKER)) {
@@ -203,7 +188,7 @@ export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps):
     });
   }
   await ensureClusterReachable(ctx);
-  const specs = await resolveForwards(ctx);
+  const specs = await resolveForwards(ctx, all);
   const started = ctx.clock.now();
   const iso = (ms: number) => new Date(ms).toISOString();
   const forwards = specs.map((spec) => new PortForward(ctx, spec, deps.spawn));
@@ -230,54 +215,47 @@ export async function runSupervisor(ctx: Ctx, deps: PortForwardDeps = realDeps):
 }
 
 /** start --dry-run: what start would look up and keep open, from the flags alone (no cluster needed). */
-function plannedForwards(ctx: Ctx): RunResult {
-  const only = ctx.config.options.get(ONLY_FLAG);
-  const want = (name: string) => !only?.length || only.includes(name);
+function plannedForwards(ctx: Ctx, all: Registry): RunResult {
   const file = flagPath(ctx.config, STATE_FILE_FLAG, ctx.root) ?? path.join(STATE_DIR, 'CONTEXT', `${ctx.config.namespace}.json`);
-  const first = portsOfSlot(0);
-  const pgPort = ctx.config.options.get(PG_PORT_FLAG) ?? `${first.postgres} (the first stack's; another stack's record names its own)`;
+  const lookups = andList(forwarding(all).map((c) => c.forwards.lookup));
   ctx.log.info('dry run: nothing was contacted or started');
   const lines = [
-    `# would read the stack's laptop ports (ConfigMap/${STACK_RECORD}), service/${PG_NAME} and statefulset/${STATEFULSET} in namespace ${ctx.config.namespace}, then start a supervisor keeping up:`,
-    ...(want('postgres') ? [`#   127.0.0.1:${pgPort} -> svc/${PG_NAME}:${PG_PORT} (if the service exists)`] : []),
-    ...(want('kafka')
-      ? [`#   127.0.0.1:BASE+i -> pod/${STATEFULSET}-i:BASE+i for each broker i of statefulset/${STATEFULSET} (BASE: ${first.kafka} for the first stack)`]
-      : []),
+    `# would read the stack's laptop ports (ConfigMap/${STACK_RECORD}), ${lookups} in namespace ${ctx.config.namespace}, then start a supervisor keeping up:`,
+    ...wanted(ctx, all).flatMap((c) => c.forwards.plan(portGiven(ctx, c)).map((line) => `#   ${line}`)),
     `# each re-opened on the same local port when it drops or its pod is replaced; state in ${shownPath(file)}`,
   ];
   return { steps: [], budgetMs: null, output: lines.join('\n') };
 }
 
 /** Launches the supervisor detached from the terminal and waits until every forward answers. */
-export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
-  if (ctx.config.dryRun) return plannedForwards(ctx);
+export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps, all: Registry = COMPONENTS): Promise<RunResult> {
+  if (ctx.config.dryRun) return plannedForwards(ctx, all);
   const file = await stateFilePath(ctx);
   const existing = readState(file);
   if (existing && deps.isOurs(existing.supervisorPid, MARKER)) {
     ctx.log.info(`already running (supervisor pid ${existing.supervisorPid}); nothing to start`);
-    return showStatus(ctx, deps);
+    return showStatus(ctx, deps, all);
   }
   await ensureClusterReachable(ctx);
-  const specs = await resolveForwards(ctx);
+  const specs = await resolveForwards(ctx, all);
+  const components = forwarding(all).filter((c) => specs.some((s) => s.protocol === c.name));
   for (const s of specs) {
     if (!(await deps.portInUse(s.localPort))) continue;
-    const pg = s.protocol === 'postgres';
-    throw new EnvironmentError(`local port ${s.localPort} (for ${s.name}) is already in use${pg ? ' (a PostgreSQL on this machine?)' : ''}`, {
-      fix: pg
-        ? `pick another with --pg-port 15432, or find what listens there: lsof -iTCP:${s.localPort} -sTCP:LISTEN`
-        : `stop what listens there (lsof -iTCP:${s.localPort} -sTCP:LISTEN): broker ${s.name} advertises 127.0.0.1:${s.localPort}, so this port cannot move`,
-      docs: 'local-port-in-use',
-    });
+    const { guess = '', fix } = components.find((c) => c.name === s.protocol)!.forwards.portTaken(s);
+    throw new EnvironmentError(`local port ${s.localPort} (for ${s.name}) is already in use${guess}`, { fix, docs: 'local-port-in-use' });
   }
   const logFile = logFileOf(file);
   mkdirSync(path.dirname(file), { recursive: true });
   rmSync(file, { force: true });
-  const pg = specs.find((s) => s.protocol === 'postgres');
+  // The supervisor forwards the same: the ports chosen here (a component's own port flag) and the same components.
+  const portArgs = components.flatMap(({ name, forwards: { portFlag } }) =>
+    portFlag ? [`--${portFlag.name}`, String(specs.find((s) => s.protocol === name)!.localPort)] : [],
+  );
   const args = [
     ...[...process.execArgv, SCRIPT_PATH, 'run', '--namespace', ctx.config.namespace],
     ...(ctx.config.context ? ['--context', ctx.config.context] : []),
-    ...(pg ? ['--pg-port', String(pg.localPort)] : []),
-    ...['--state-file', file, '--only', [...new Set(specs.map((s) => s.protocol))].join(',')],
+    ...portArgs,
+    ...['--state-file', file, '--only', components.map((c) => c.name).join(',')],
     ...(ctx.config.verbose ? ['--verbose'] : []),
   ];
   const fd = openSync(logFile, 'w');
@@ -295,8 +273,8 @@ export async function startForwards(ctx: Ctx, deps: PortForwardDeps = realDeps):
 
   const waitMs = ctx.config.options.get(WAIT_FLAG) ?? 60_000;
   const until = ctx.clock.now() + waitMs;
-  for (let look = await inspect(ctx, file, deps); ; look = await inspect(ctx, file, deps)) {
-    if (look.checks.every((c) => c.ok)) return report(ctx, look);
+  for (let look = await inspect(ctx, file, deps, all); ; look = await inspect(ctx, file, deps, all)) {
+    if (look.checks.every((c) => c.ok)) return report(ctx, look, all);
     if (!deps.isOurs(supervisorPid, MARKER)) {
       throw new StepError(`the port-forward supervisor exited at once: ${logTail(logFile)}`, { fix: `see ${logFile}`, docs: 'port-forward-drops' });
     }
@@ -331,7 +309,7 @@ function stepResult(ctx: Ctx, name: string, checks: Check[], started: number): R
 }
 
 /** One check per forward from the state file: the supervisor and kubectl alive, the local port answering. */
-async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<Look> {
+async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps, all: Registry): Promise<Look> {
   const started = ctx.clock.now();
   const st = readState(file);
   const ns = ctx.config.namespace;
@@ -352,7 +330,7 @@ async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<L
   const rows = [['forward', 'local', 'target', 'kubectl pid', 'state', 'restarts', 'answers']];
   for (const f of st.forwards) {
     const kubectl = f.pid !== undefined && deps.isOurs(f.pid, MARKER);
-    const probe = await deps.probe(f.localPort, f.protocol);
+    const probe = await (deps.probe ? deps.probe(f.localPort, f.protocol) : probeLocalPort(f.localPort, f.protocol, all));
     const state = alive ? f.state : 'orphaned';
     const detail = [
       `127.0.0.1:${f.localPort} -> ${f.resource}:${f.remotePort}`,
@@ -370,36 +348,24 @@ async function inspect(ctx: Ctx, file: string, deps: PortForwardDeps): Promise<L
 }
 
 /** status' report: a check per forward (logged too), the table and how to connect. */
-function report(ctx: Ctx, look: Look): RunResult {
+function report(ctx: Ctx, look: Look, all: Registry): RunResult {
   const { st, checks, rows } = look;
   if (st) for (const c of checks.slice(1)) (c.ok ? ctx.log.ok : ctx.log.fail)(`${c.name}: ${c.detail}`);
   else ctx.log.warn(`no port-forwards running for namespace ${ctx.config.namespace}`);
   const result = stepResult(ctx, 'port-forwards', checks, look.started);
-  return st ? { ...result, output: [columns(rows), '', ...connectionHints(st)].join('\n') } : result;
+  return st ? { ...result, output: [columns(rows), '', ...connectionHints(st, all)].join('\n') } : result;
 }
 
-export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps): Promise<RunResult> {
-  return report(ctx, await inspect(ctx, await stateFilePath(ctx), deps));
+export async function showStatus(ctx: Ctx, deps: PortForwardDeps = realDeps, all: Registry = COMPONENTS): Promise<RunResult> {
+  return report(ctx, await inspect(ctx, await stateFilePath(ctx), deps, all), all);
 }
 
-function connectionHints(st: StateFile): string[] {
-  const pg = st.forwards.find((f) => f.protocol === 'postgres');
-  const kafka = st.forwards.filter((f) => f.protocol === 'kafka');
-  return [
-    ...(pg
-      ? [
-          'PostgreSQL:',
-          `  export PGPASSWORD="$(kubectl get secret postgresql-credentials -n ${st.namespace} -o jsonpath='{.data.password}' | base64 -d)"`,
-          `  psql -h 127.0.0.1 -p ${pg.localPort} -U learnflow_user -d learnflow`,
-        ]
-      : []),
-    ...(kafka.length
-      ? [
-          'Kafka (each broker advertises its own 127.0.0.1 port, so every laptop client works):',
-          `  bootstrap servers: ${kafka.map((f) => `127.0.0.1:${f.localPort}`).join(',')}`,
-        ]
-      : []),
-  ];
+/** How to connect through each component's forwards (PGPASSWORD and psql, Kafka's bootstrap list). */
+function connectionHints(st: StateFile, all: Registry): string[] {
+  return forwarding(all).flatMap((c) => {
+    const ports = st.forwards.filter((f) => f.protocol === c.name).map((f) => f.localPort);
+    return ports.length ? c.forwards.hints(st.namespace, ports) : [];
+  });
 }
 
 /** Stops the supervisor (its kubectl children go with it) and any kubectl left behind by a killed one. */
@@ -443,83 +409,63 @@ export async function stopForwards(ctx: Ctx, deps: PortForwardDeps = realDeps): 
   return stepResult(ctx, 'stop', checks, started);
 }
 
-const CLOSED = 'connection closed without an answer (is the pod behind the forward running?)';
-const REFUSED = 'connection refused: nothing listens there';
-
-/**
- * Whether the local port answers as the service behind it. A TCP connect alone proves only that kubectl listens,
- * so speak a word of the protocol: PostgreSQL's SSLRequest (postgres-client.ts serverOffersSsl: 'S' or 'N' from any
- * server) or Kafka's ApiVersions (answered with our correlation id). A broken tunnel accepts the connection and then
- * closes it.
- */
-export function probeLocalPort(port: number, protocol: Protocol): Promise<{ answers: boolean; detail: string }> {
-  const timeoutMs = 2000;
-  if (protocol === 'postgres')
-    return serverOffersSsl('127.0.0.1', port, timeoutMs).then(
-      () => ({ answers: true, detail: 'PostgreSQL answered' }),
-      (err: NodeJS.ErrnoException) => ({
-        answers: false,
-        detail:
-          { ECONNREFUSED: REFUSED, ECONNRESET: CLOSED, ETIMEDOUT: `no answer within ${timeoutMs / 1000}s` }[err.code ?? ''] ??
-          (/answered the SSL request/.test(err.message) ? 'something answered, but not PostgreSQL' : errorMessage(err)),
-      }),
-    );
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    let got = Buffer.alloc(0);
-    const done = (answers: boolean, detail: string) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ answers, detail });
-    };
-    const timer = setTimeout(() => done(false, `no answer within ${timeoutMs / 1000}s`), timeoutMs);
-    socket.once('error', (err: NodeJS.ErrnoException) => done(false, err.code === 'ECONNREFUSED' ? REFUSED : errorMessage(err)));
-    socket.once('connect', () => socket.write(KAFKA_API_VERSIONS_REQUEST));
-    socket.on('data', (d: Buffer) => {
-      got = Buffer.concat([got, d]);
-      if (got.length < 8) return;
-      // Int32 size, then our correlation id.
-      const ours = got.readInt32BE(4) === KAFKA_PROBE_CORRELATION_ID;
-      done(ours, ours ? 'Kafka answered' : 'something answered, but not Kafka');
-    });
-    socket.once('close', () => done(false, CLOSED));
-  });
+/** Whether the local port answers as the component behind it (Component.forwards.probe speaks a word of its protocol). */
+export function probeLocalPort(port: number, protocol: ComponentName, all: Registry = COMPONENTS): Promise<{ answers: boolean; detail: string }> {
+  const forwards = all[protocol]?.forwards;
+  return forwards ? forwards.probe(port) : Promise.resolve({ answers: false, detail: `no probe for ${protocol}` });
 }
 
-const KAFKA_PROBE_CORRELATION_ID = 0x4c46;
-/** ApiVersions (key 18) v0, which every broker accepts first: Int32 size 25, Int16 key, Int16 version, Int32
- * correlation id, then the client id as Int16 length 15 and its bytes. */
-export const KAFKA_API_VERSIONS_REQUEST = Buffer.concat([Buffer.from([0, 0, 0, 25, 0, 18, 0, 0, 0, 0, 0x4c, 0x46, 0, 15]), Buffer.from('learnflow-probe')]);
+/** `text` in lines of at most `width` columns, the first after `first`, the others indented as deep. */
+function hanging(first: string, text: string, width = 120): string[] {
+  const lines: string[] = [];
+  let line = first;
+  for (const word of text.split(' ')) {
+    if (line.length > first.length && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = ' '.repeat(first.length) + word;
+    } else line += (line.length > first.length ? ' ' : '') + word;
+  }
+  return [...lines, line];
+}
 
-export const PORT_FORWARD_SUMMARY = [
-  "Keeps port-forwards to a stack's PostgreSQL and Kafka open in the background, on the stack's own local ports,",
-  're-opened when they drop. Each namespace (and context) has its own: two stacks can be forwarded at once.',
-  '  start    forward what is deployed: 127.0.0.1:5432 -> svc/postgresql:5432 (--pg-port to change), and for broker i',
-  '           127.0.0.1:29092+i -> pod/kafka-i:29092+i (the address each broker advertises to laptop clients); another',
-  "           stack's ports are its own (deploy-all and status.mts print them)",
-  '  status   each forward, its kubectl pid, and whether the local port answers (PostgreSQL / Kafka protocol)',
-  '  stop     stop the supervisor and its kubectl processes',
-  '  run      the supervisor itself, in the foreground (what start launches; Ctrl-C stops it)',
-].join('\n');
+/** --help: start's and status' words name the components that forward. */
+function summary(components: readonly Forwarding[]): string {
+  const start = `forward what is deployed: ${components.map((c) => c.forwards.help).join(', and ')}; another stack's ports are its own (deploy-all and status.mts print them)`;
+  return [
+    `Keeps port-forwards to a stack's ${andList(components.map((c) => c.title))} open in the background, on the stack's own local ports,`,
+    're-opened when they drop. Each namespace (and context) has its own: two stacks can be forwarded at once.',
+    ...hanging('  start    ', start),
+    `  status   each forward, its kubectl pid, and whether the local port answers (${components.map((c) => c.title).join(' / ')} protocol)`,
+    '  stop     stop the supervisor and its kubectl processes',
+    '  run      the supervisor itself, in the foreground (what start launches; Ctrl-C stops it)',
+  ].join('\n');
+}
 
-export function portForwardScript(deps: PortForwardDeps = realDeps): ScriptDef {
+/** The script over the registry's components that declare forwards (`all`: a test adds its own). */
+export function portForwardScript(deps: PortForwardDeps = realDeps, all: Registry = COMPONENTS): ScriptDef {
+  const components = forwarding(all);
+  const only: FlagSpec = {
+    ...ONLY_FLAG,
+    choices: components.map((c) => c.name),
+    description: `forward only these (default: whatever of ${andList(components.map((c) => c.title))} is deployed)`,
+  };
   return {
     name: 'port-forward',
     usage: 'port-forward.mts start|status|stop|run [flags]',
-    summary: PORT_FORWARD_SUMMARY,
-    flags: [PG_PORT_FLAG, ONLY_FLAG, WAIT_FLAG, STATE_FILE_FLAG] satisfies FlagSpec[],
+    summary: summary(components),
+    flags: [...components.flatMap((c) => c.forwards.portFlag ?? []), only, WAIT_FLAG, STATE_FILE_FLAG],
     maxArgs: 1,
     footer: `Exit codes: 0 ok (status: every forward up and answering), 1 a forward is down or failed to start, 2 bad usage, 3 environment not ready (no cluster, local port taken).\nState: ${STATE_DIR}/CONTEXT/NAMESPACE.json (pid and state of each forward), log next to it. Guide: docs/operations.md#port-forwards\nTroubleshooting: docs/troubleshooting.md#port-forward-drops`,
     async run(ctx) {
       const command = ctx.config.args[0];
-      if (command === 'start') return startForwards(ctx, deps);
-      if (command === 'status') return showStatus(ctx, deps);
+      if (command === 'start') return startForwards(ctx, deps, all);
+      if (command === 'status') return showStatus(ctx, deps, all);
       if (command === 'stop') return stopForwards(ctx, deps);
       if (command !== 'run')
         throw new UsageError(command ? `unknown command '${command}': say start, status, stop or run` : 'say what to do: start, status, stop or run', {
           fix: './scripts/port-forward.mts start',
         });
-      if (!ctx.config.dryRun) return runSupervisor(ctx, deps);
+      if (!ctx.config.dryRun) return runSupervisor(ctx, deps, all);
       ctx.log.info('dry run: would supervise the port-forwards in the foreground');
       return { steps: [], budgetMs: null };
     },

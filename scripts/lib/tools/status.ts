@@ -1,7 +1,5 @@
-// ./status.mts: what runs and how to reach it, one screen per component: versions, pods and their readiness, claims
-// and sizes, topics, migrations, Dapr components, the services' databases; the in-cluster addresses and the laptop
-// endpoints; where each credential is kept (the Secret and key, never the value); and the next command when
-// something is off. Read only: nothing is changed. deploy-all ends with the short form.
+// ./status.mts: what runs and how to reach it, one section per component (each component's status() fills it in).
+// Read only; deploy-all ends with the short form.
 
 import type { Component } from '../components/types.js';
 import { StatusView, type StatusSection } from '../components/shared/status.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Deadline, TOTAL_BUDGET_MS } from '../core/budget.js';
 import { add, formatResources, manifestRequests, type Resources } from '../preflight/capacity.js';
 import { DIFF_FLAG, diffRun, dryRun } from './component-scripts.js';
-import { COMPONENTS, deployStages } from '../components/index.js';
+import { deployStages } from '../components/index.js';
 import type { Component, ComponentName } from '../components/types.js';
 import { KAFKA_BROKERS_FLAG, NO_CLUSTER_FLAG, NO_NETWORK_POLICIES_FLAG, PG_URL_FLAG, YES_FLAG } from '../core/config.js';
 import type { Ctx } from '../run/context.js';
@@ -26,7 +26,7 @@ import { confirm, isInteractive } from '../core/prompt.js';
 /** A run's budgets: each component's own (Component.budgetMs) unless --budget NAME=DURATION says otherwise, and the total. */
 export type Budgets = Readonly<Record<ComponentName, number>> & { readonly total: number };
 
-export function parseBudgets(items: readonly string[] | undefined, all: Readonly<Record<ComponentName, Component>> = COMPONENTS): Budgets {
+export function parseBudgets(items: readonly string[] | undefined, all: Readonly<Record<ComponentName, Component>>): Budgets {
   const budgets: Record<string, number> = { ...Object.fromEntries(Object.values(all).map((c) => [c.name, c.budgetMs])), total: TOTAL_BUDGET_MS };
   const keys = [...Object.keys(all), 'total'];
   for (const item of items ?? []) {
@@ -41,7 +41,6 @@ export function parseBudgets(items: readonly string[] | undefined, all: Readonly
   return budgets as Budgets;
 }
 
-/** The component's budget in this run. */
 function budgetOf(budgets: Budgets, c: Pick<Component, 'name' | 'budgetMs'>): number {
   return budgets[c.name] ?? c.budgetMs;
 }
@@ -64,9 +63,9 @@ function stagesText(components: readonly Component[]): string {
   return deployStages(Object.keys(all), false, all).map(names).join(', then ');
 }
 
-/** "Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m": each component's own budget and the total. */
 const minutes = (ms: number) => `${Math.round(ms / 60_000)}m`;
 
+/** "Kafka 10m, PostgreSQL 10m, Dapr 5m, all 30m": each component's own budget and the total. */
 function budgetsText(components: readonly Component[]): string {
   return [...components.map((c) => `${c.title} ${minutes(c.budgetMs)}`), `all ${minutes(TOTAL_BUDGET_MS)}`].join(', ');
 }
@@ -173,7 +172,7 @@ async function inOrder<T extends readonly unknown[]>(...tasks: { [K in keyof T]:
 }
 
 async function preflight(ctx: Ctx, components: readonly Component[], yes: boolean): Promise<void> {
-  // Each check is one short kubectl call; run them together (a sequence of seven costs a second).
+  // Each check is one short kubectl call: together they cost one, in sequence their sum.
   const [tools, context] = await inOrder<[Awaited<ReturnType<typeof ensureTools>>, string]>(
     ensureTools(ctx, { helm: components.some((c) => c.helmReleases?.length) }),
     ensureTargetContext(ctx, { yes }),
@@ -236,6 +235,7 @@ export function deployAllScript(all: Readonly<Record<ComponentName, Component>>)
         const stages = deployStages(
           selected.map((c) => c.name),
           o.on(SEQUENTIAL_FLAG),
+          all,
         );
         ctx.log.info(`deploy-all plan (total budget ${formatDuration(budgets.total)}): ${stages.map((s) => s.join(' + ')).join(' -> ')}`);
         const plan = await dryRun(ctx, selected, budgets);
@@ -334,6 +334,7 @@ export function verifyAllScript(all: Readonly<Record<ComponentName, Component>>)
       for (const stage of deployStages(
         selected.map((c) => c.name),
         false,
+        all,
       )) {
         steps.push(
           ...(await Promise.all(

@@ -32,6 +32,7 @@ import {
 } from '../shared/kafka-topology.js';
 import { laptopPorts, renderStackRecord, STACK_RECORD, portsOfSlot } from '../shared/stack-record.js';
 import { kafkaConnect, kafkaStatus } from './status.js';
+import { kafkaForwards } from './forwards.js';
 import { describeUpgrade, FINALIZE_ANNOTATION, finalizeRelease, planUpgrade, releaseOf, rollBrokers, type KafkaUpgrade, type LiveKafka } from './upgrade.js';
 
 /** Kafka's deadline in a deploy or verify (--budget changes it). */
@@ -214,6 +215,7 @@ export const kafka: Component = {
   readiness: [{ kind: 'statefulset', name: STATEFULSET, selector: KAFKA_SELECTOR }],
   status: kafkaStatus,
   connect: kafkaConnect,
+  forwards: kafkaForwards,
   summaries: {
     deploy:
       'Deploys Apache Kafka into the namespace (official apache/kafka image, KRaft: each broker is also a controller, no ZooKeeper;\n5Gi volume per broker) and reconciles the topic catalogue k8s/kafka/topics.yaml: creates missing topics, raises partition\ncounts, updates settings; never deletes or shrinks a topic. Safe to re-run.\nA new Kafka pin on a running stack rolls the brokers one at a time, each gated on ISR and quorum, then finalizes\nthe metadata version (docs/kafka.md#upgrades).\nWith --no-cluster --kafka-brokers HOST:PORT it only reconciles the topics on that broker.',

@@ -38,6 +38,7 @@ import { upgradeMajor } from './upgrade.js';
 import { applyRecorded } from '../../run/steps.js';
 import { DEFAULT_SERVICE_DATABASES, loadServiceDatabases, SERVICE_DATABASES_FLAG, reconcileServiceDatabases } from './service-databases.js';
 import { postgresConnect, postgresStatus } from './status.js';
+import { postgresForwards } from './forwards.js';
 
 /** PostgreSQL's deadline in a deploy or verify (--budget changes it). */
 const BUDGET_MS = 10 * 60_000;
@@ -222,6 +223,7 @@ export const postgres: Component = {
   readiness: [{ kind: 'statefulset', name: PG_NAME, selector: POSTGRES_SELECTOR }],
   status: postgresStatus,
   connect: postgresConnect,
+  forwards: postgresForwards,
   summaries: {
     deploy:
       'Deploys PostgreSQL into the namespace (official postgres image, 5Gi volume, password generated once and kept in a Secret)\nand applies sql/migrations (9 tables, 24 Python topics, test users), then gives each service of\nk8s/postgres/service-databases.yaml its own database, login and Secret. Safe to re-run: nothing applied twice, no data lost.\nWith --no-cluster --pg-url URL it only applies the migrations at URL.',

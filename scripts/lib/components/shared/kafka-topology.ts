@@ -23,6 +23,8 @@ export const LOCAL_PORT_BASE = 29092;
 export const LOCAL_HOST = '127.0.0.1';
 /** Broker ids are 0..MAX_BROKERS-1; local ports base..base+8. */
 export const MAX_BROKERS = 9;
+/** The stack's laptop ports for Kafka (its record, stack-record.ts LaptopSlot): base 29092 + 10n in slot n. */
+export const KAFKA_LAPTOP_SLOT = { port: (n: number) => LOCAL_PORT_BASE + 10 * n, span: MAX_BROKERS };
 
 export function podName(i: number): string {
   return `${STATEFULSET}-${i}`;

@@ -6,6 +6,8 @@ export const PG_NAME = 'postgresql';
 export const PG_POD = `${PG_NAME}-0`;
 export const POSTGRES_SELECTOR = `app.kubernetes.io/name=${PG_NAME}`;
 export const PG_PORT = 5432;
+/** The stack's laptop port for PostgreSQL (its record, stack-record.ts LaptopSlot): 5432 in slot 0, 15431 + n in slot n. */
+export const PG_LAPTOP_SLOT = { port: (n: number) => (n === 0 ? PG_PORT : 15431 + n), span: 1 };
 
 /** postgresql.<ns>.svc.cluster.local: resolves inside the cluster only. */
 export function pgServiceHost(namespace: string): string {

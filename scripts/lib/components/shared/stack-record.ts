@@ -3,23 +3,32 @@
 // brokers advertise. A deploy writes it with its first change; deploy, verify, status and port-forward read it.
 //
 // The first stack on a cluster gets 127.0.0.1:5432 and 29092 (+i for broker i), as the kit always gave; another
-// stack gets the next free slot, so two stacks can be forwarded at once.
+// stack gets the next free slot, so two stacks can be forwarded at once. A component's slot is its forwards' own
+// (Component.forwards.slot); the record holds PostgreSQL's and Kafka's ports, and another component that forwards
+// takes its port of the slot they name.
 
 import { perRun, type Ctx } from '../../run/context.js';
 import { errorMessage } from '../../core/errors.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, type Manifest } from '../../kube/manifests.js';
-import { LOCAL_PORT_BASE, MAX_BROKERS } from './kafka-topology.js';
+import { KAFKA_LAPTOP_SLOT } from './kafka-topology.js';
+import { PG_LAPTOP_SLOT } from './postgres-topology.js';
 
 export const STACK_RECORD = 'learnflow-stack';
 /** On every stack's record: one cluster-wide list finds the ports the other stacks hold. */
 export const RECORD_LABEL = 'learnflow.dev/stack-record';
 const RECORD_KEY = 'stack.json';
 
-/** Where a stack is reached from the laptop: PostgreSQL on `postgres`, broker i on `kafka` + i. */
-export interface LaptopPorts {
-  postgres: number;
-  kafka: number;
+/** A component's laptop ports: slot n's first port (slot 0: the first stack's), and how many from there it uses. */
+export interface LaptopSlot {
+  port(n: number): number;
+  span: number;
 }
+
+/** The components whose laptop ports a record holds, by name: the keys of its JSON (version 1: postgres and kafka). */
+const SLOTS = { postgres: PG_LAPTOP_SLOT, kafka: KAFKA_LAPTOP_SLOT } satisfies Record<string, LaptopSlot>;
+
+/** Where a stack is reached from the laptop, by component: PostgreSQL on `postgres`, broker i on `kafka` + i. */
+export type LaptopPorts = Readonly<Record<keyof typeof SLOTS, number>>;
 
 export interface StackRecord {
   version: 1;
@@ -28,13 +37,28 @@ export interface StackRecord {
 
 /** Slot 0: the ports of the first stack (and of every stack an older kit deployed). Slot n: PostgreSQL 15431+n, Kafka 29092+10n. */
 export function portsOfSlot(n: number): LaptopPorts {
-  return n === 0 ? { postgres: 5432, kafka: LOCAL_PORT_BASE } : { postgres: 15431 + n, kafka: LOCAL_PORT_BASE + 10 * n };
+  return Object.fromEntries(Object.entries(SLOTS).map(([name, slot]) => [name, slot.port(n)])) as LaptopPorts;
+}
+
+const portIn = (ports: LaptopPorts, name: string) => (ports as Readonly<Record<string, number | undefined>>)[name];
+
+/**
+ * A component's first laptop port in a stack with these ports: the recorded one, else (a component the record does not
+ * hold) its port of the slot the record's ports are (the first stack's when none is, as for ports set by hand).
+ */
+export function laptopPortOf(ports: LaptopPorts, name: string, slot: LaptopSlot): number {
+  const recorded = portIn(ports, name);
+  if (recorded !== undefined) return recorded;
+  // The slot whose ports the record holds, looked for among the first thousand (far more stacks than a cluster holds).
+  const n = [...Array(1000).keys()].find((i) => Object.entries(SLOTS).every(([other, s]) => s.port(i) === portIn(ports, other)));
+  return slot.port(n ?? 0);
 }
 
 const FIRST_STACK = portsOfSlot(0);
 
+/** Two stacks meet when a component's ports of one fall within the other's span (Kafka: up to 9 brokers). */
 function overlaps(a: LaptopPorts, b: LaptopPorts): boolean {
-  return a.postgres === b.postgres || Math.abs(a.kafka - b.kafka) < MAX_BROKERS;
+  return Object.entries(SLOTS).some(([name, slot]) => Math.abs(portIn(a, name)! - portIn(b, name)!) < slot.span);
 }
 
 /** The first slot none of `taken` overlaps. Pure. */
@@ -66,7 +90,7 @@ export function parseStackRecord(cm: ConfigMapJson | undefined): StackRecord | u
   try {
     const r = JSON.parse(cm?.data?.[RECORD_KEY] ?? '') as Partial<StackRecord>;
     const p = r.laptopPorts;
-    return r.version === 1 && p && Number.isInteger(p.postgres) && Number.isInteger(p.kafka) ? (r as StackRecord) : undefined;
+    return r.version === 1 && p && Object.keys(SLOTS).every((name) => Number.isInteger(portIn(p as LaptopPorts, name))) ? (r as StackRecord) : undefined;
   } catch {
     return undefined;
   }

@@ -1,16 +1,9 @@
-// What a stack backup is, as data: a folder written by backup-postgres.mts.
-//
-//   manifest.json     the kit's version, the server's version, the time, the namespace, each database (its file, its
-//                     owner, its table count), the roles' names, the superusers left out, the topics' settings
+// A stack backup: the folder backup-postgres.mts writes, mode 700 with files 600 (it holds data and passwords).
+//   manifest.json     versions, time, namespace, each database (file, owner, tables), the roles, the topics' settings
 //   roles.json        each role the kit made (dapr_state, the services' logins): attributes, settings, comment, the
-//                     password verifier PostgreSQL stores (SCRAM, never the password) and, when the backup read the
-//                     cluster, the password from the role's Secret
+//                     SCRAM verifier PostgreSQL stores and, when the backup read the cluster, its Secret's password
 //   db/<name>.sql     one pg_dump --clean --if-exists per database
 //   topics.yaml       the topic catalogue the stack was deployed with (deploy-kafka --topics takes it)
-//
-// The folder is mode 700 and every file in it 600: it holds the data and the services' passwords.
-// Pure functions: the SQL that reads the inventory, the SQL that makes the roles again, the Secret of each role, what
-// a dump file holds.
 
 import { literal, ident } from '../../components/shared/postgres-roles.js';
 import { SERVICE_ROLE_COMMENT } from '../../components/postgres/service-databases.js';
@@ -139,8 +132,8 @@ function settingSql(entry: string): string {
 }
 
 /**
- * The role as it was, with this verifier as its password (undefined: none). One statement each, for one
- * transaction: created when the target lacks it, else altered to match (attributes, password, comment, settings).
+ * The SQL that makes the role as it was, with this verifier as its password (undefined: none), for one transaction:
+ * created when the target lacks it, else altered to match (attributes, password, comment, settings).
  */
 export function roleSql(role: BackupRole, verifier: string | undefined, exists: boolean): string {
   const r = ident(role.name);

@@ -1,13 +1,8 @@
-// The offline bundle of scripts/images.mts: one tar holding every image the stack pulls, saved for one
-// architecture, and the pinned Dapr chart as a directory, so a laptop without network (or with a slow one) can
-// pre-load its cluster and install Dapr without reaching a registry or the chart repository.
-//
-//   manifest.json   { kitVersion, arch, images: [{ image, file }], chart: { version, dir } }
-//   images/NN-<image>.tar   `docker image save --platform linux/<arch>` of one image each
-//   chart/dapr/     the chart directory (Chart.yaml, values.yaml, charts/, crds/)
-//
-// Written and read with the system tar (GNU tar and the BSD tar of macOS take the same few flags used here). Each
-// of save and load plans its commands once: --dry-run prints them, a run runs them.
+// The offline bundle of scripts/images.mts: one tar with manifest.json, every image the stack pulls saved for one
+// architecture (images/NN-<image>.tar, one `docker image save --platform` each) and the pinned Dapr chart
+// (chart/dapr/), so a laptop without network can pre-load its cluster and install Dapr.
+// Written and read with the system tar (GNU tar and macOS's BSD tar take the few flags used here). save and load
+// each plan their commands once: --dry-run prints them, a run runs them.
 
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
