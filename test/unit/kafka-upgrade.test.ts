@@ -135,14 +135,31 @@ describe('the gate and the features, read from the tools as recorded', () => {
   });
 });
 
-/** A StatefulSet controller in miniature: lowering the partition replaces that pod at the update revision. */
-function fakeBrokers(opts: { crash?: string; underReplicatedPolls?: number; finalized?: string } = {}) {
+/**
+ * A StatefulSet controller in miniature: lowering the partition replaces that pod at the update revision. With
+ * `lagLooks`, the controller takes each patch only after that many looks; until then the StatefulSet shows the
+ * generation it has not observed and the old update revision (the new template not seen yet either).
+ */
+function fakeBrokers(opts: { crash?: string; underReplicatedPolls?: number; finalized?: string; lagLooks?: number } = {}) {
   const pods = [0, 1, 2].map((i) => ({ name: `kafka-${i}`, rev: 'old', ready: true }));
   let under = opts.underReplicatedPolls ?? 0;
   let mv = '4.3-IV0';
+  let [generation, observed, lag] = [1, 1, 0];
+  let partition: number | undefined;
+  /** The pods already at the new revision each time the gate looked at the quorum. */
+  const gated: string[] = [];
+  const take = () => {
+    for (const p of pods.slice(partition)) p.rev = 'new';
+    [observed, partition] = [generation, undefined];
+  };
   const items = () => ({
     items: [
-      { kind: 'StatefulSet', metadata: { name: 'kafka' }, spec: { replicas: 3 }, status: { updateRevision: 'new', currentRevision: 'old' } },
+      {
+        kind: 'StatefulSet',
+        metadata: { name: 'kafka', generation },
+        spec: { replicas: 3 },
+        status: { observedGeneration: observed, updateRevision: observed === generation ? 'new' : 'old', currentRevision: 'old' },
+      },
       ...pods.map((p) => ({
         kind: 'Pod',
         metadata: { name: p.name, labels: { 'app.kubernetes.io/name': 'kafka', 'controller-revision-hash': p.rev } },
@@ -156,14 +173,28 @@ function fakeBrokers(opts: { crash?: string; underReplicatedPolls?: number; fina
   const exec = fakeExec(
     on(['annotate', 'statefulset', 'kafka'], {}),
     on(['patch', 'statefulset', 'kafka'], (args) => {
-      const n = (JSON.parse(args[args.indexOf('-p') + 1]!) as { spec: { updateStrategy: { rollingUpdate: { partition: number } } } }).spec.updateStrategy
+      partition = (JSON.parse(args[args.indexOf('-p') + 1]!) as { spec: { updateStrategy: { rollingUpdate: { partition: number } } } }).spec.updateStrategy
         .rollingUpdate.partition;
-      for (const p of pods.slice(n)) p.rev = 'new';
+      generation++;
+      lag = opts.lagLooks ?? 0;
+      if (!lag) take();
       return {};
     }),
-    on(['get', 'statefulset,pod'], () => ({ stdout: JSON.stringify(items()) })),
+    on(['get', 'statefulset,pod'], () => {
+      if (lag > 0) lag--;
+      else if (partition !== undefined) take();
+      return { stdout: JSON.stringify(items()) };
+    }),
     on(['/opt/kafka/bin/kafka-topics.sh', '--describe', '--under-replicated-partitions'], () => ({ stdout: under-- > 0 ? UNDER : '' })),
-    on(['/opt/kafka/bin/kafka-metadata-quorum.sh', 'describe', '--replication'], { stdout: QUORUM_3 }),
+    on(['/opt/kafka/bin/kafka-metadata-quorum.sh', 'describe', '--replication'], () => {
+      gated.push(
+        pods
+          .filter((p) => p.rev === 'new')
+          .map((p) => p.name)
+          .join(','),
+      );
+      return { stdout: QUORUM_3 };
+    }),
     on(['/opt/kafka/bin/kafka-features.sh', 'upgrade', '--release-version', '4.4'], () => {
       mv = opts.finalized ?? '4.4-IV0';
       return {};
@@ -173,7 +204,7 @@ function fakeBrokers(opts: { crash?: string; underReplicatedPolls?: number; fina
     })),
     on(['logs'], { stdout: 'Exception in thread "main" java.lang.OutOfMemoryError' }),
   );
-  return { exec, pods };
+  return { exec, pods, gated };
 }
 
 const UPGRADE: KafkaUpgrade = { from: ['4.3.1'], to: '4.4.0', release: '4.4', roll: true, replicas: 3 };
@@ -200,6 +231,15 @@ describe('rollBrokers and finalizeRelease over the fake exec', () => {
 
     expect(await finalizeRelease(step, UPGRADE)).toBe('4.4-IV0');
     expect(exec.calls.at(-1)!.line).toContain('annotate statefulset kafka -n learnflow learnflow.dev/kafka-finalize-release-');
+  });
+
+  it('a controller that has not taken the patch yet: the old pod does not count as rolled, each gate follows its own broker', async () => {
+    const { exec, pods, gated } = fakeBrokers({ lagLooks: 2 });
+    const step = fakeStep(exec, { budgetMs: 600_000, clock: fakeClock() });
+    await rollBrokers(step, UPGRADE);
+    expect(gated).toEqual(['kafka-2', 'kafka-1,kafka-2', 'kafka-0,kafka-1,kafka-2']);
+    expect(pods.every((p) => p.rev === 'new')).toBe(true);
+    expect(step.log.lines.join('\n')).toMatch(/statefulset\/kafka has not taken the change yet/);
   });
 
   it('a broker that cannot start on the new version stops the roll there, with its log lines and the way back', async () => {

@@ -206,9 +206,13 @@ export async function rollBrokers(step: StepCtx, u: KafkaUpgrade): Promise<void>
       what: `${pod} to run Kafka ${u.to} and be ready`,
       list: { kinds: 'statefulset,pod', selector: KAFKA_SELECTOR },
       pending: (p, items) => {
-        const revision = items.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET)?.status?.updateRevision;
-        if (!revision) return `statefulset/${STATEFULSET} has no update revision yet`;
-        if (p.metadata.labels?.['controller-revision-hash'] !== revision || p.metadata.deletionTimestamp) return `${pod} still at the old revision`;
+        const sts = items.find((o) => o.kind === 'StatefulSet' && o.metadata.name === STATEFULSET);
+        // Until the controller has observed the patch (and the template applied just before), its update revision
+        // may still be the old one, which the old pod would match.
+        const seen = (sts?.status?.observedGeneration ?? 0) >= (sts?.metadata.generation ?? 0);
+        if (!sts?.status?.updateRevision || !seen) return `statefulset/${STATEFULSET} has not taken the change yet`;
+        if (p.metadata.labels?.['controller-revision-hash'] !== sts.status.updateRevision || p.metadata.deletionTimestamp)
+          return `${pod} still at the old revision`;
       },
       stuck: (d, logs) =>
         new StepError(
