@@ -88,4 +88,16 @@ describe('flags and config', () => {
     expect(help).toContain('default: learnflow');
     expect(help).toContain('default: 10m');
   });
+
+  it("help keeps a summary's list of subcommands as a list, each item wrapped under its own text", () => {
+    const long = 'word '.repeat(30).trim();
+    const summary = `Does x.\n  start    ${long}\n           and more\n  stop     stops it`;
+    const lines = formatHelp('x.mts start|stop [flags]', summary, SPECS).split('\n');
+    const at = lines.indexOf('Does x.');
+    expect(lines[at + 1]).toMatch(/^ {2}start {4}word word/);
+    expect(lines[at + 2]).toMatch(/^ {11}word/);
+    expect(lines.slice(at + 1, at + 5).join('\n')).toContain('word and more');
+    expect(lines.find((l) => l.startsWith('  stop'))).toBe('  stop     stops it');
+    expect(lines.every((l) => l.length <= 100)).toBe(true);
+  });
 });

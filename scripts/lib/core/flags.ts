@@ -294,17 +294,38 @@ function wrap(text: string, width: number): string[] {
   return out.length ? out : [''];
 }
 
-/** Summary text reflowed to the help width: a line ending a sentence ends its paragraph, other breaks are soft. */
+/**
+ * Summary text reflowed to the help width: a line ending a sentence ends its paragraph, other breaks are soft. An
+ * indented line starts a list item ("  start    what it does"), wrapped under its own text; a line indented deeper
+ * continues it.
+ */
 function wrapBlock(text: string): string[] {
-  const paragraphs: string[] = [];
+  const out: string[] = [];
   let current = '';
+  let item: { indent: number; head: string; text: string } | undefined;
+  const endItem = () => {
+    if (item) out.push(...wrap(item.text, HELP_COLUMNS - item.head.length).map((l, i) => (i ? ' '.repeat(item!.head.length) : item!.head) + l));
+    item = undefined;
+  };
   for (const line of text.split('\n')) {
+    const indent = /^ */.exec(line)![0].length;
+    if (indent > 0 && line.trim()) {
+      if (item && indent > item.indent) item.text += ` ${line.trim()}`;
+      else {
+        endItem();
+        const [, head = ' '.repeat(indent), rest = line.trim()] = /^( +\S+ +)(\S.*)$/.exec(line) ?? [];
+        item = { indent, head, text: rest };
+      }
+      continue;
+    }
+    endItem();
     current = current ? `${current} ${line.trim()}` : line.trim();
     if (/[.:]$/.test(line.trim()) || !line.trim()) {
-      paragraphs.push(current);
+      out.push(...(current ? wrap(current, HELP_COLUMNS) : ['']));
       current = '';
     }
   }
-  if (current) paragraphs.push(current);
-  return paragraphs.flatMap((p) => (p ? wrap(p, HELP_COLUMNS) : ['']));
+  endItem();
+  if (current) out.push(...wrap(current, HELP_COLUMNS));
+  return out;
 }
