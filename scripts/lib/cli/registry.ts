@@ -25,7 +25,7 @@ export const SCRIPTS: readonly ScriptEntry[] = [
   {
     name: 'images',
     path: 'scripts/images.mts',
-    load: async () => (await import('../tools/images.js')).imagesScript(async () => Object.values(COMPONENTS)),
+    load: async () => (await import('../tools/images.js')).imagesScript(Object.values(COMPONENTS)),
   },
   { name: 'gen-config-docs', path: 'scripts/gen-config-docs.mts', load: async () => (await import('../dev/config-docs.js')).genConfigDocsScript(SCRIPTS) },
 ];
