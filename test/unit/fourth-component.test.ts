@@ -117,10 +117,7 @@ describe('a fourth component, registered and nothing else touched', () => {
   });
 
   it('has its section in status', async () => {
-    const r = await run(
-      statusScript(async () => Object.values(registry)),
-      ['--no-data', '--json'],
-    );
+    const r = await run(statusScript(Object.values(registry)), ['--no-data', '--json']);
     expect(r.code, r.err).toBe(0);
     const sections = (JSON.parse(r.out) as { data: { status: { component: string; facts: string[] }[] } }).data.status;
     expect(sections.find((s) => s.component === 'Toy')?.facts).toEqual(['toy 1.2.3: 1/1 ready']);
