@@ -5,4 +5,4 @@ import { COMPONENTS } from './scripts/lib/components/index.js';
 import { statusScript } from './scripts/lib/tools/status.js';
 import { runScript } from './scripts/lib/cli/run.js';
 
-runScript(statusScript(async () => Object.values(COMPONENTS)));
+runScript(statusScript(Object.values(COMPONENTS)));

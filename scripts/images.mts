@@ -6,4 +6,4 @@ import { COMPONENTS } from './lib/components/index.js';
 import { imagesScript } from './lib/tools/images.js';
 import { runScript } from './lib/cli/run.js';
 
-runScript(imagesScript(async () => Object.values(COMPONENTS)), process.argv.slice(2));
+runScript(imagesScript(Object.values(COMPONENTS)), process.argv.slice(2));

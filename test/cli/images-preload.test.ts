@@ -8,7 +8,8 @@ import { checkImagesUsage } from '../../scripts/lib/tools/images.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { parseFlags } from '../../scripts/lib/core/flags.js';
 import { COMMON_FLAGS } from '../../scripts/lib/core/config.js';
-import { IMAGES_FLAGS } from '../../scripts/lib/tools/images.js';
+import { imagesFlags } from '../../scripts/lib/tools/images.js';
+import { COMPONENTS } from '../../scripts/lib/components/index.js';
 import { STACK_TRACE } from '../support/cli.js';
 import { changes, sandbox, type Sandbox } from '../support/fake-bins.js';
 
@@ -173,12 +174,12 @@ describe('--load', () => {
 
 describe('bad usage is exit 2 naming what is wrong', () => {
   const parse = (argv: string[]) => {
-    const config = buildConfig(parseFlags([...COMMON_FLAGS, ...IMAGES_FLAGS], argv, {}, 2));
+    const config = buildConfig(parseFlags([...COMMON_FLAGS, ...imagesFlags(Object.values(COMPONENTS))], argv, {}, 2));
     return () => checkImagesUsage(config);
   };
 
   it('the command and FILE are found wherever the flags stand', () => {
-    const args = (argv: string[]) => parseFlags([...COMMON_FLAGS, ...IMAGES_FLAGS], argv, {}, 2).positionals;
+    const args = (argv: string[]) => parseFlags([...COMMON_FLAGS, ...imagesFlags(Object.values(COMPONENTS))], argv, {}, 2).positionals;
     expect(args(['--arch', 'arm64', 'save', 'b.tar', '--json'])).toEqual(['save', 'b.tar']);
     expect(args(['--names', '-n', 'x'])).toEqual([]);
     expect(args(['load', '--for', 'kind', 'f.tar'])).toEqual(['load', 'f.tar']);
@@ -193,7 +194,7 @@ describe('bad usage is exit 2 naming what is wrong', () => {
     expect(parse(['--load', 'load', 'x.tar'])).toThrow(/--load and load contradict/);
     expect(parse(['--names', '--load'])).toThrow(/--names/);
     expect(parse(['load', '/nonexistent/bundle.tar'])).toThrow(/bundle\.tar does not exist/);
-    expect(() => parseFlags([...COMMON_FLAGS, ...IMAGES_FLAGS], ['--arch', 'riscv64'], {})).toThrow(/--arch/);
+    expect(() => parseFlags([...COMMON_FLAGS, ...imagesFlags(Object.values(COMPONENTS))], ['--arch', 'riscv64'], {})).toThrow(/--arch/);
   });
 
   it('through the real script: exit 2, the reason, no stack trace', async () => {

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main, type ScriptDef } from '../../scripts/lib/cli/run.js';
 import { COMPONENTS, deployStages } from '../../scripts/lib/components/index.js';
 import type { Report } from '../../scripts/lib/core/report.js';
-import { collectImages } from '../../scripts/lib/tools/images.js';
+import { collectImages, imagesScript } from '../../scripts/lib/tools/images.js';
 import { portForwardScript } from '../../scripts/lib/tools/port-forward.js';
 import { statusScript } from '../../scripts/lib/tools/status.js';
 import { deployAllScript, destroyAllScript, parseBudgets, verifyAllScript } from '../../scripts/lib/workflows/deploy-verify-all.js';
@@ -16,7 +16,7 @@ import { createCtx } from '../../scripts/lib/run/context.js';
 import { CREATED_BY_LABEL, MANAGED_BY } from '../../scripts/lib/kube/manifests.js';
 import { buildConfig } from '../../scripts/lib/core/config.js';
 import { memoryLogger, SecretRegistry } from '../../scripts/lib/core/log.js';
-import { TOY_IMAGE, TOY_SELECTOR, toy } from '../fixtures/components/toy.js';
+import { TOY_HORN_IMAGE, TOY_IMAGE, TOY_SELECTOR, toy } from '../fixtures/components/toy.js';
 import { fakeClock, fakeExec, fakeStep, on, type FakeHandler } from '../support/fakes.js';
 import { dependenciesOf, requireDependenciesDeployed } from '../../scripts/lib/components/dapr/controlplane.js';
 
@@ -110,13 +110,14 @@ describe('a fourth component, registered and nothing else touched', () => {
     });
     const { images } = await collectImages(ctx, Object.values(registry));
     expect(images.find((i) => i.image === TOY_IMAGE)).toMatchObject({ component: 'toy', source: 'Deployment/toy' });
+    const script = imagesScript(Object.values(registry));
+    expect((await run(script, ['--help'])).out).toContain('also list the horn a loud toy pulls');
+    expect((await run(script, ['--names'])).out).not.toContain(TOY_HORN_IMAGE);
+    expect((await run(script, ['--names', '--toy-loud'])).out).toContain(TOY_HORN_IMAGE);
   });
 
   it('has its section in status', async () => {
-    const r = await run(
-      statusScript(async () => Object.values(registry)),
-      ['--no-data', '--json'],
-    );
+    const r = await run(statusScript(Object.values(registry)), ['--no-data', '--json']);
     expect(r.code, r.err).toBe(0);
     const sections = (JSON.parse(r.out) as { data: { status: { component: string; facts: string[] }[] } }).data.status;
     expect(sections.find((s) => s.component === 'Toy')?.facts).toEqual(['toy 1.2.3: 1/1 ready']);

@@ -142,7 +142,7 @@ describe('images.mts', () => {
       const out: string[] = [];
       const exec = fakeExec(on(['info', '--format'], { stdout: JSON.stringify({ Driver: 'overlay2', DriverStatus: [], Architecture: 'x86_64' }) }));
       const code = await main(
-        imagesScript(async () => [COMPONENTS.postgres!]),
+        imagesScript([COMPONENTS.postgres!]),
         argv,
         {},
         { stdout: (t) => out.push(t), stderr: () => {}, clock: fakeClock(), exec, tty: false },

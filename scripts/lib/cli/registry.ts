@@ -20,12 +20,12 @@ export const SCRIPTS: readonly ScriptEntry[] = [
   { name: 'port-forward', path: 'scripts/port-forward.mts', load: async () => (await import('../tools/port-forward.js')).portForwardScript() },
   { name: 'backup-postgres', path: 'scripts/backup-postgres.mts', load: async () => (await import('../tools/backup.js')).backupScript() },
   { name: 'restore-postgres', path: 'scripts/restore-postgres.mts', load: async () => (await import('../tools/backup.js')).restoreScript() },
-  { name: 'status', path: 'status.mts', load: async () => (await import('../tools/status.js')).statusScript(async () => Object.values(COMPONENTS)) },
+  { name: 'status', path: 'status.mts', load: async () => (await import('../tools/status.js')).statusScript(Object.values(COMPONENTS)) },
   { name: 'reset-data', path: 'scripts/reset-data.mts', load: async () => (await import('../tools/reset.js')).resetScript() },
   {
     name: 'images',
     path: 'scripts/images.mts',
-    load: async () => (await import('../tools/images.js')).imagesScript(async () => Object.values(COMPONENTS)),
+    load: async () => (await import('../tools/images.js')).imagesScript(Object.values(COMPONENTS)),
   },
   { name: 'gen-config-docs', path: 'scripts/gen-config-docs.mts', load: async () => (await import('../dev/config-docs.js')).genConfigDocsScript(SCRIPTS) },
 ];

@@ -75,6 +75,8 @@ export interface Component {
   extraNamespaces?: readonly string[];
   /** Images pulled that plan() manifests do not show (a Helm chart's, a verify Job's), for scripts/images.mts. */
   images?(ctx: Ctx): (string | ImageUse)[];
+  /** Its deploy flags that change the images it pulls, described for scripts/images.mts (Dapr: --with-redis). */
+  imageFlags?: readonly FlagSpec[];
   /** Requests not visible in plan() manifests (a Helm chart's pods), for the capacity check. */
   extraRequests?(ctx: Ctx): { cpuMillis: number; memoryBytes: number };
   /** What scripts/port-forward.mts keeps open to it from the laptop (--only takes the names of those that have it). */

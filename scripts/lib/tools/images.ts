@@ -13,7 +13,7 @@ import { readVersions } from '../core/repo.js';
 import { columns, type Check } from '../core/report.js';
 import type { RunResult, ScriptDef } from '../run/script.js';
 import type { Component, ImageUse } from '../components/types.js';
-import { chooseChart, DAPR_CHART_FLAG, NO_SCHEDULER_FLAG, WITH_REDIS_FLAG } from '../components/dapr/settings.js';
+import { chooseChart, DAPR_CHART_FLAG } from '../components/dapr/settings.js';
 import { loadBundle, readManifest, saveBundle } from './images/bundle.js';
 import {
   ARCHES,
@@ -66,13 +66,12 @@ const TIMEOUT_FLAG = flag({
   description: 'give up on one pull, save or load after this long',
 });
 
-export const IMAGES_FLAGS: readonly FlagSpec[] = [
+/** The tool's flags, with the components' own that change the list (Component.imageFlags). */
+export const imagesFlags = (components: readonly Component[]): FlagSpec[] => [
   FOR_FLAG,
   CLUSTER_NAME_FLAG,
   NAMES_FLAG,
-  // Install-dapr's own flags, read by the Dapr component's plan() and images(), described as they change the list.
-  { ...WITH_REDIS_FLAG, description: 'also list the optional Redis (install-dapr --with-redis)' },
-  { ...NO_SCHEDULER_FLAG, description: 'leave out the Dapr scheduler image (install-dapr --no-scheduler)' },
+  ...components.flatMap((c) => c.imageFlags ?? []),
   LOAD_FLAG,
   ARCH_FLAG,
   {
@@ -249,7 +248,7 @@ export function checkImagesUsage(config: KitConfig): void {
     throw new UsageError(`FILE ${shown(abs)} is a folder, not a bundle`, { fix: 'give the bundle file itself' });
 }
 
-export function imagesScript(loadComponents: () => Promise<readonly Component[]>): ScriptDef {
+export function imagesScript(components: readonly Component[]): ScriptDef {
   return {
     name: 'images',
     usage: 'images.mts [save FILE | load FILE] [flags]',
@@ -263,7 +262,7 @@ export function imagesScript(loadComponents: () => Promise<readonly Component[]>
       'save FILE: one tar of every image for one architecture (--arch) and the pinned Dapr chart, for a machine without network.',
       'load FILE: pre-loads a bundle into the cluster and unpacks its chart, which install-dapr then uses.',
     ].join('\n'),
-    flags: IMAGES_FLAGS,
+    flags: imagesFlags(components),
     footer: [
       "Exit codes: 0 listed, saved or loaded, 1 a component could not be rendered or a pull, save or load failed, 2 bad usage (FILE missing or not a bundle, an architecture that is not the nodes'), 3 environment not ready (docker, kind, minikube, k3d, helm or tar missing, Docker not running, no cluster).",
       'Troubleshooting: docs/troubleshooting.md#imagepullbackoff; guide: docs/operations.md#offline-bundle',
@@ -271,7 +270,6 @@ export function imagesScript(loadComponents: () => Promise<readonly Component[]>
     checkUsage: checkImagesUsage,
     async run(ctx): Promise<RunResult> {
       const [command, file] = ctx.config.args;
-      const components = await loadComponents();
       if (command === 'save') return save(ctx, path.resolve(process.cwd(), file!), components);
       if (command === 'load') return load(ctx, path.resolve(process.cwd(), file!), components);
       const o = ctx.config.options;

@@ -33,7 +33,7 @@ export function formatStatus(sections: readonly StatusSection[], short: boolean)
 const SHORT_FLAG = booleanFlag('short', 'one line per component and its endpoints (what deploy-all prints at its end)');
 const NO_DATA_FLAG = booleanFlag('no-data', 'only what kubectl shows: no port-forward to read topics and migrations');
 
-export function statusScript(components: () => Promise<readonly Component[]>): ScriptDef {
+export function statusScript(components: readonly Component[]): ScriptDef {
   return {
     name: 'status',
     summary: [
@@ -54,7 +54,7 @@ export function statusScript(components: () => Promise<readonly Component[]>): S
       const step = await runStep(ctx, {
         name: 'status',
         budgetMs: 120_000,
-        run: async (s) => void (sections = await collectStatus(s, await components(), { data: !s.config.options.on(NO_DATA_FLAG) })),
+        run: async (s) => void (sections = await collectStatus(s, components, { data: !s.config.options.on(NO_DATA_FLAG) })),
       });
       if (!step.ok) return { steps: [step], budgetMs: null };
       return { steps: [], budgetMs: null, output: formatStatus(sections, ctx.config.options.on(SHORT_FLAG)), data: { status: sections } };

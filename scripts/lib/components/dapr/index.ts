@@ -246,6 +246,10 @@ export function daprComponent(lookup: (name: ComponentName) => Component | undef
     verifyFlags: S.VERIFY_FLAGS,
     extraNamespaces: [S.DAPR_NAMESPACE],
     clusterOnly: true,
+    imageFlags: [
+      { ...S.WITH_REDIS_FLAG, description: 'also list the optional Redis (install-dapr --with-redis)' },
+      { ...S.NO_SCHEDULER_FLAG, description: 'leave out the Dapr scheduler image (install-dapr --no-scheduler)' },
+    ],
     /** The chart's images (registry from k8s/dapr/values.yaml) and the probe's. */
     images: (ctx) => [
       ...daprChartImages(readVersions().dapr.version, daprRegistry(ctx.root), { scheduler: !ctx.config.options.on(S.NO_SCHEDULER_FLAG) }),
