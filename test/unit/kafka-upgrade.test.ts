@@ -5,11 +5,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { compareVersions } from '../../scripts/lib/core/repo.js';
 import { describe, expect, it } from 'vitest';
 import { StepError, UsageError } from '../../scripts/lib/core/errors.js';
 import { readVersions, VERSIONS_FILE_ENV } from '../../scripts/lib/core/repo.js';
 import {
-  compareVersions,
   describeUpgrade,
   finalizeRelease,
   parseFeatures,

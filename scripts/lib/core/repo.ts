@@ -57,3 +57,18 @@ export interface Versions {
   /** --with-zipkin's collector */
   zipkin: { image: string; version: string };
 }
+
+/** Numeric comparison of dotted versions (4.10.0 > 4.9.1); a non-numeric part compares as text. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.');
+  const pb = b.split('.');
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? '0';
+    const y = pb[i] ?? '0';
+    const nx = Number(x);
+    const ny = Number(y);
+    const c = Number.isFinite(nx) && Number.isFinite(ny) ? nx - ny : x.localeCompare(y);
+    if (c !== 0) return Math.sign(c);
+  }
+  return 0;
+}

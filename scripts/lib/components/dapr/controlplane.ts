@@ -19,6 +19,7 @@ import {
 } from '../../kube/helm.js';
 import { isUnknownResourceType } from '../../kube/kubectl.js';
 import { formatCommand } from '../../core/exec.js';
+import { compareVersions } from '../../core/repo.js';
 import { formatDuration } from '../../core/duration.js';
 import { parseManifests, redactSecrets, STACK_LABEL, yamlStream } from '../../kube/manifests.js';
 import { waitForWorkloads, workloadStates, type WorkloadJson, type WorkloadRef, type WorkloadState } from '../../run/rollout.js';
@@ -83,12 +84,6 @@ export function liveDaprVersion(live: LiveControlPlane): string | undefined {
 }
 
 const VERSION = /^\d+\.\d+\.\d+$/;
-
-function compareVersions(a: string, b: string): number {
-  const [x, y] = [a, b].map((v) => v.split('.').map(Number));
-  for (let i = 0; i < 3; i++) if (x![i] !== y![i]) return x![i]! - y![i]!;
-  return 0;
-}
 
 /**
  * Dapr 1.18's sentry writes an Ed25519-keyed CA into the dapr-trust-bundle Secret; a sentry older than 1.17.7 cannot

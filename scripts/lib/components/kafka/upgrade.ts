@@ -15,6 +15,7 @@ import type { StepCtx } from '../../run/context.js';
 import { StepError } from '../../core/errors.js';
 import { waitForPod, waitInStep } from '../../run/rollout.js';
 import { CLIENT_PORT, KAFKA_SELECTOR, podName, STATEFULSET } from '../shared/kafka-topology.js';
+import { compareVersions } from '../../core/repo.js';
 
 /** Set on the StatefulSet when a roll starts, removed once the metadata version is finalized: a re-run finishes it. */
 export const FINALIZE_ANNOTATION = 'learnflow.dev/kafka-finalize-release';
@@ -49,21 +50,6 @@ export function versionOfImage(image: string | undefined): string | undefined {
 
 export function releaseOf(version: string): string {
   return version.split('.').slice(0, 2).join('.');
-}
-
-/** Numeric comparison of dotted versions (4.10.0 > 4.9.1); a non-numeric part compares as text. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.');
-  const pb = b.split('.');
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? '0';
-    const y = pb[i] ?? '0';
-    const nx = Number(x);
-    const ny = Number(y);
-    const c = Number.isFinite(nx) && Number.isFinite(ny) ? nx - ny : x.localeCompare(y);
-    if (c !== 0) return Math.sign(c);
-  }
-  return 0;
 }
 
 /**
