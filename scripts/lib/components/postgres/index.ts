@@ -16,7 +16,7 @@ import type { Component, Plan } from '../types.js';
 import { actionList, clusterReady, planLines, runActions, type Action } from '../shared/actions.js';
 import { checkData, checkServiceDatabases, checkClusterSide } from './checks.js';
 import { withPostgres, type KnownCredentials } from '../shared/postgres-connection.js';
-import { DB_NAME, passwordForDeploy, SECRET_NAME } from '../shared/postgres-credentials.js';
+import { passwordForDeploy, SECRET_NAME } from '../shared/postgres-credentials.js';
 import { rotateCredentials } from './rotate.js';
 import {
   CERT_DAYS,
@@ -33,7 +33,7 @@ import {
 import { renderNamespace, renderPostgres } from './manifests.js';
 import { laptopPorts, portsOfSlot, renderStackRecord } from '../shared/stack-record.js';
 import { loadMigrations, migrate, MIGRATIONS_FLAG } from './migrate.js';
-import { claimOf, FIRST_TEMPLATE, MAJOR_ANNOTATION, majorOf, planMajor, type MajorPlan, type Workload } from './major.js';
+import { claimOf, FIRST_TEMPLATE, MAJOR_ANNOTATION, majorOf, planMajor, templateFor, type MajorPlan, type Workload } from './major.js';
 import { upgradeMajor } from './upgrade.js';
 import { applyRecorded } from '../../run/steps.js';
 import { DEFAULT_SERVICE_DATABASES, loadServiceDatabases, SERVICE_DATABASES_FLAG, reconcileServiceDatabases } from './service-databases.js';
@@ -91,13 +91,13 @@ function postgresActions(ctx: Ctx): Action<PostgresRun>[] {
   return actionList<PostgresRun>(
     cluster && clusterReady<PostgresRun>(),
     cluster && {
-      plan: `compare the PostgreSQL major the data is on (statefulset/postgresql's image, else its claim's ${MAJOR_ANNOTATION}) with the pin ${pinned}: a minor version rolls; from an older major, a major upgrade with the data kept: dump (pg_dumpall in the running pod), new data directory (pvc/${claimOf(`data-pg${majorOf(pinned)}`)}), restore, verify (row checksums of every database, the services' logins), then statefulset/postgresql switched to it; the old volume kept until you release it. Refused, nothing changed, when it cannot be done safely`,
+      plan: `compare the PostgreSQL major the data is on (statefulset/postgresql's image, else its claim's ${MAJOR_ANNOTATION}) with the pin ${pinned}: a minor version rolls; from an older major, a major upgrade with the data kept: dump (pg_dumpall in the running pod), new data directory (pvc/${claimOf(templateFor(majorOf(pinned)))}), restore, verify (row checksums of every database, the services' logins), then statefulset/postgresql switched to it; the old volume kept until you release it. Refused, nothing changed, when it cannot be done safely`,
       run: async (step, run) => {
         const plan = (await readMajor(step, run)).plan;
         step.log.info(plan.line);
         if (plan.kind !== 'upgrade') return;
         const manifests = await desiredPostgres(step, run, plan.newTemplate);
-        await upgradeMajor(step, { plan, manifests, services: loadServiceDatabases(serviceDatabasesFile(step)), mainDb: DB_NAME });
+        await upgradeMajor(step, { plan, manifests, services: loadServiceDatabases(serviceDatabasesFile(step)) });
         run.found = undefined;
       },
     },

@@ -9,6 +9,9 @@ import { StepError } from '../../core/errors.js';
 import { quantityBytes } from '../../kube/quantity.js';
 
 /** On a claim: the major its data directory was made with (recorded after each rollout). */
+/** The claim template a major's data gets when an upgrade makes it: its claim is data-pg<major>-postgresql-0. */
+export const templateFor = (major: number | undefined) => `data-pg${major}`;
+
 export const MAJOR_ANNOTATION = 'learnflow.dev/postgres-major';
 /** On a claim an upgrade left behind: the claim that holds the data now (set once the new major runs). */
 export const REPLACED_BY_ANNOTATION = 'learnflow.dev/replaced-by';
@@ -120,8 +123,7 @@ export function planMajor(pinned: string, found: readonly Workload[], namespace:
         docs: 'postgres-major-upgrade',
       },
     );
-  // The template a major's data gets when an upgrade makes it: its claim is data-pg<major>-postgresql-0.
-  const newTemplate = `data-pg${want}`;
+  const newTemplate = templateFor(want);
   const newClaim = claimOf(newTemplate);
   if (found.some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === newClaim))
     throw new StepError(

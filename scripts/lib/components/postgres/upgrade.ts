@@ -18,7 +18,7 @@ import type { Manifest } from '../../kube/manifests.js';
 import { podReady, type PodJson } from '../../kube/pod-diagnosis.js';
 import { waitForPod, waitForWorkload } from '../../run/rollout.js';
 import { readSecrets } from '../../kube/secrets.js';
-import { DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';
+import { DB_NAME, DB_USER, SECRET_NAME } from '../shared/postgres-credentials.js';
 import { PG_NAME, PG_POD, POSTGRES_SELECTOR } from '../shared/postgres-topology.js';
 import { AS_SUPERUSER, execInPod, loginInPod, podDatabase, queryJsonInPod } from '../shared/postgres-pod.js';
 import { DATA_LABEL, MAJOR_ANNOTATION, REPLACED_BY_ANNOTATION, refuseWithoutRoom, type MajorPlan } from './major.js';
@@ -135,9 +135,9 @@ function upgradePod(step: StepCtx, plan: Upgrade, sts: Manifest): Manifest {
 }
 
 /** The admin and each service log in to the new server with their Secret's password, over TCP (password checked). */
-async function checkLogins(step: StepCtx, services: readonly ServiceDatabase[], mainDb: string): Promise<string[]> {
+async function checkLogins(step: StepCtx, services: readonly ServiceDatabase[]): Promise<string[]> {
   const secrets = await readSecrets(step, [SECRET_NAME, ...services.map((s) => s.secret)]);
-  const logins = [{ role: DB_USER, database: mainDb, secret: SECRET_NAME }, ...services];
+  const logins = [{ role: DB_USER, database: DB_NAME, secret: SECRET_NAME }, ...services];
   const failed: string[] = [];
   for (const l of logins) {
     const password = secrets.get(l.secret)?.get('password');
@@ -172,7 +172,6 @@ export interface UpgradeInput {
   /** What the deploy applies once the data is on the new major (the StatefulSet on the new template). */
   manifests: Manifest[];
   services: readonly ServiceDatabase[];
-  mainDb: string;
 }
 
 /** Runs the upgrade; on any failure the old version runs with its volume, and the error says so. */
@@ -233,7 +232,7 @@ export async function upgradeMajor(step: StepCtx, input: UpgradeInput): Promise<
     const after = await fingerprint(step, UPGRADE_POD);
     const differs = fingerprintDiff(before, after);
     if (differs.length) throw new StepError(`the restored data differs from the old: ${differs.slice(0, 5).join('; ')}`);
-    const logins = await checkLogins(step, input.services, input.mainDb);
+    const logins = await checkLogins(step, input.services);
     if (logins.length) throw new StepError(`logins refused by the new server: ${logins.join('; ')}`);
     const tables = Object.values(after.databases).reduce((n, d) => n + Object.keys(d).length, 0);
     step.log.ok(
