@@ -4,11 +4,12 @@
 
 import kafkajs, { type Admin, type Kafka, type KafkaConfig, type KafkaMessage } from 'kafkajs';
 import SnappyCodec from 'kafkajs-snappy';
+import { waitInStep } from '../../run/rollout.js';
 import type { StepCtx } from '../../run/context.js';
 import { errorMessage, KitError, StepError } from '../../core/errors.js';
 import type { Logger } from '../../core/log.js';
 import { localPortInUse, PortForward } from '../../run/port-forward.js';
-import { waitFor, withTimeout } from '../../core/wait.js';
+import { withTimeout } from '../../core/wait.js';
 import { laptopPorts } from './stack-record.js';
 import { deployedClusterId, KAFKA_SELECTOR, LOCAL_HOST, podName, portForwardTargets, replicationFor, STATEFULSET } from './kafka-topology.js';
 
@@ -176,12 +177,8 @@ export async function connectKafka(step: StepCtx, endpoint: KafkaEndpoint): Prom
 /** Waits (within the step's deadline) until the metadata lists `expected` brokers: pods can be Ready a little before. */
 export async function waitForBrokers(step: StepCtx, session: KafkaSession, expected: number): Promise<void> {
   if (session.brokers.length >= expected) return;
-  await waitFor({
+  await waitInStep(step, {
     what: `${expected} broker(s) in the Kafka metadata`,
-    clock: step.clock,
-    deadline: step.deadline,
-    log: step.log,
-    signal: step.signal,
     intervalMs: 1_000,
     probe: async () => {
       await session.endpoint.ensure();
