@@ -562,13 +562,16 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
       await kubectl(['wait', '--for=condition=Ready', 'node', '--all', `--timeout=${Math.ceil(left() / 1000)}s`], {
         timeoutMs: left() + 5_000,
       }).catch(async (err: Error) => {
-        // Seen once under load: a KWOK node never Ready. Say why next time: the kwok controller's own last lines.
-        const logs = await run(kwokctl, ['--name', name, 'logs', 'kwok-controller'], env0, { timeoutMs: 20_000 }).catch((e: Error) => ({
-          stdout: '',
-          stderr: e.message,
-        }));
-        const tail = `${logs.stdout}\n${logs.stderr}`.trim().split('\n').slice(-30).join('\n');
-        throw new Error(`${err.message}\nkwok-controller's last lines:\n${tail}`);
+        // Seen twice under load: a KWOK node never Ready, the kwok controller refused by the API server's port for
+        // most of the wait. Say why next time: both components' last lines, and the port the cluster was given.
+        const tail = async (component: string, n: number) => {
+          const logs = await run(kwokctl, ['--name', name, 'logs', component], env0, { timeoutMs: 20_000 }).catch((e: Error) => ({
+            stdout: '',
+            stderr: e.message,
+          }));
+          return `${component}'s last lines:\n${`${logs.stdout}\n${logs.stderr}`.trim().split('\n').slice(-n).join('\n')}`;
+        };
+        throw new Error(`${err.message}\n(API server port ${apiPort})\n${await tail('kwok-controller', 30)}\n${await tail('kube-apiserver', 20)}`);
       });
     }
     // Pods need the default ServiceAccount (created by kube-controller-manager) to pass admission.
