@@ -99,5 +99,8 @@ describe('flags and config', () => {
     expect(lines.slice(at + 1, at + 5).join('\n')).toContain('word and more');
     expect(lines.find((l) => l.startsWith('  stop'))).toBe('  stop     stops it');
     expect(lines.every((l) => l.length <= 100)).toBe(true);
+    // A paragraph that does not end a sentence still comes before the list that follows it.
+    const open = formatHelp('x.mts', 'Commands\n  start    starts it', SPECS).split('\n');
+    expect(open.slice(2, 4)).toEqual(['Commands', '  start    starts it']);
   });
 });

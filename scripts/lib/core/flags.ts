@@ -313,6 +313,8 @@ function wrapBlock(text: string): string[] {
       if (item && indent > item.indent) item.text += ` ${line.trim()}`;
       else {
         endItem();
+        if (current) out.push(...wrap(current, HELP_COLUMNS));
+        current = '';
         const [, head = ' '.repeat(indent), rest = line.trim()] = /^( +\S+ +)(\S.*)$/.exec(line) ?? [];
         item = { indent, head, text: rest };
       }
