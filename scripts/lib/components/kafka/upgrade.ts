@@ -91,7 +91,7 @@ export function featuresCommand(release: string): string {
 /** The plan line of an upgrade found (the dry-run's conditional line is in index.ts). */
 export function describeUpgrade(u: KafkaUpgrade): string {
   const roll = u.roll
-    ? `roll one broker at a time (${Array.from({ length: u.replicas }, (_, i) => podName(u.replicas - 1 - i)).join(', ')}), each gated on every partition back in its ISR and the controller quorum caught up; then `
+    ? `roll one broker at a time (${rollOrder(u.replicas).join(', ')}), each gated on every partition back in its ISR and the controller quorum caught up; then `
     : 'every broker runs it already: ';
   return `kafka ${u.from.join(', ')} -> ${u.to}: ${roll}finalize the metadata version (${featuresCommand(u.release)})`;
 }
@@ -115,11 +115,23 @@ function toolArgs(namespace: string, pod: string, tool: string, args: string[]):
   ];
 }
 
-/** The columns of `kafka-metadata-quorum.sh describe --replication` the gate reads. */
-const QUORUM_COLUMNS = ['NodeId', 'Lag', 'LastFetchTimestamp', 'LastCaughtUpTimestamp', 'Status'];
+/** kafka-2, kafka-1, kafka-0: the order of the roll (the StatefulSet controller's own order for a partition). */
+const rollOrder = (replicas: number) => Array.from({ length: replicas }, (_, i) => podName(replicas - 1 - i));
 
-/** `kafka-metadata-quorum.sh describe --replication`: one row per voter (and observer), by column name. */
-export function parseQuorumReplication(text: string): Record<string, string>[] {
+/** `kafka-metadata-quorum.sh describe --replication`: one row per voter (and observer). */
+export interface QuorumRow {
+  nodeId: number;
+  logEndOffset: number;
+  lag: number;
+  lastFetch: number;
+  lastCaughtUp: number;
+  status: string;
+}
+
+/** The columns the rows are read from, found by name in the header rather than by position. */
+const QUORUM_COLUMNS = ['NodeId', 'LogEndOffset', 'Lag', 'LastFetchTimestamp', 'LastCaughtUpTimestamp', 'Status'] as const;
+
+export function parseQuorumReplication(text: string): QuorumRow[] {
   const lines = text
     .split('\n')
     .map((l) => l.trim())
@@ -129,9 +141,17 @@ export function parseQuorumReplication(text: string): Record<string, string>[] {
   const cols = lines[head]!.split(/\s+/);
   const missing = QUORUM_COLUMNS.find((c) => !cols.includes(c));
   if (missing) throw new Error(`kafka-metadata-quorum.sh: no ${missing} column in "${lines[head]}"`);
+  const [id, leo, lag, fetch, caught, status] = QUORUM_COLUMNS.map((c) => cols.indexOf(c)) as [number, number, number, number, number, number];
   return lines.slice(head + 1).map((l) => {
     const f = l.split(/\s+/);
-    return Object.fromEntries(cols.map((c, i) => [c, f[i] ?? '']));
+    return {
+      nodeId: Number(f[id]),
+      logEndOffset: Number(f[leo]),
+      lag: Number(f[lag]),
+      lastFetch: Number(f[fetch]),
+      lastCaughtUp: Number(f[caught]),
+      status: f[status] ?? '',
+    };
   });
 }
 
@@ -140,14 +160,13 @@ export function parseQuorumReplication(text: string): Record<string, string>[] {
  * was caught up at its last fetch (the leader records both times; a follower a few records behind between two
  * fetches is still following). Returns what is missing, or undefined.
  */
-export function quorumBehind(rows: readonly Record<string, string>[], replicas: number): string | undefined {
+export function quorumBehind(rows: readonly QuorumRow[], replicas: number): string | undefined {
   const missing: string[] = [];
   for (let n = 0; n < replicas; n++) {
-    const r = rows.find((x) => Number(x.NodeId) === n);
-    const [lag, fetched, caughtUp] = [r?.Lag, r?.LastFetchTimestamp, r?.LastCaughtUpTimestamp].map(Number) as [number, number, number];
+    const r = rows.find((x) => x.nodeId === n);
     if (!r) missing.push(`voter ${n} not listed`);
-    else if (!/^(Leader|Follower)$/.test(r.Status!)) missing.push(`voter ${n} is ${r.Status}`);
-    else if (lag > 0 && !(caughtUp > 0 && fetched - caughtUp <= 1000)) missing.push(`voter ${n} lags ${lag} record(s)`);
+    else if (!/^(Leader|Follower)$/.test(r.status)) missing.push(`voter ${n} is ${r.status}`);
+    else if (r.lag > 0 && !(r.lastCaughtUp > 0 && r.lastFetch - r.lastCaughtUp <= 1000)) missing.push(`voter ${n} lags ${r.lag} record(s)`);
   }
   return missing.length ? missing.join(', ') : undefined;
 }
