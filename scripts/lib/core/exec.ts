@@ -1,7 +1,7 @@
 // The one way the kit runs a program: argument arrays (never built strings), a timeout on every
 // call, stdout and stderr captured, a pasteable log line with secrets masked, typed errors.
 
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { CommandError, EnvironmentError } from './errors.js';
 import type { Logger, SecretRegistry } from './log.js';
 
