@@ -234,11 +234,12 @@ describe('stand-in images on the real node', () => {
       expect(props).toContain('log.dirs=/var/lib/kafka/data/kraft-logs');
       expect(props).not.toContain('heap');
       expect(await sh('kafka', 'cat /var/lib/kafka/data/kraft-logs/meta.properties')).toContain(`cluster.id=${CLUSTER_ID}`);
-      // The image's launch semantics: KAFKA_JVM_PERFORMANCE_OPTS is always set (upstream: its class-data sharing
-      // archive; here -Xshare:auto), so kafka-run-class.sh's G1 defaults never apply and the JVM picks the collector:
-      // SerialGC under a 1-CPU limit. kafka-server-start.sh's default EXTRA_ARGS add -loggc: a GC log file.
+      // The image's launch semantics: KAFKA_JVM_PERFORMANCE_OPTS is always set (the broker's class-data sharing
+      // archive), so kafka-run-class.sh's G1 defaults never apply and the JVM picks the collector: SerialGC under a
+      // 1-CPU limit. The archive is mapped, not refused. kafka-server-start.sh's default EXTRA_ARGS add -loggc.
       const cmdline = await sh('kafka', "tr '\\0' ' ' </proc/1/cmdline");
-      expect(cmdline).toMatch(/-Xmx256m .*-Xshare:auto .*-Xlog:gc\*:file=\/opt\/kafka\/logs\/kafkaServer-gc\.log:/);
+      expect(cmdline).toMatch(/-Xmx256m .*-XX:SharedArchiveFile=\/opt\/kafka\/kafka\.jsa .*-Xlog:gc\*:file=\/opt\/kafka\/logs\/kafkaServer-gc\.log:/);
+      expect(await sh('kafka', 'grep -c /opt/kafka/kafka.jsa /proc/1/maps')).not.toMatch(/^0/);
       expect(cmdline).not.toMatch(/-XX:\+Use\w+GC/);
       expect(await sh('kafka', 'java -XX:+PrintFlagsFinal -version 2>/dev/null | grep -E " Use(Serial|G1)GC "')).toMatch(
         /UseSerialGC\s+= true\s+\{product\} \{ergonomic\}/,

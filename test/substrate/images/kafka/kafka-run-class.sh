@@ -35,5 +35,9 @@ if [[ -n "$loggc" && -z "$gclog" ]]; then
 fi
 log4j="${KAFKA_LOG4J_OPTS:-}"
 if [[ -z "$log4j" && -f "$base/config/tools-log4j2.yaml" ]]; then log4j="-Dlog4j2.configurationFile=$base/config/tools-log4j2.yaml"; fi
+# Every jar by name, in the shell's sorted order, as Kafka's script lists them (not the JVM's `libs/*`, whose order is
+# the directory's): a class-data sharing archive maps only into the class path it was dumped with.
+cp=""
+for jar in "$base"/libs/*.jar; do cp="${cp:+$cp:}$jar"; done
 # shellcheck disable=SC2086 # the *_OPTS variables are lists of JVM arguments
-exec "$java" $heap $perf $gclog ${KAFKA_JMX_OPTS:-} $log4j -cp "$base/libs/*" ${KAFKA_OPTS:-} "$@"
+exec "$java" $heap $perf $gclog ${KAFKA_JMX_OPTS:-} $log4j -cp "$cp" ${KAFKA_OPTS:-} "$@"
