@@ -252,7 +252,7 @@ print("\n".join(sorted(names)))' "$s/opt/kafka/libs" >"$s.classes"
 # storage format, /opt/kafka/kafka.jsa for the broker. Made the way its build makes them, each dumped at exit by the
 # JVM (-XX:ArchiveClassesAtExit): a storage format, then a broker booted once and stopped. Here that runs as appuser in
 # a chroot of the image itself (its Debian root plus this layer), since an archive maps only into the JVM and class
-# path it was dumped from. About 10 s per Kafka version; a broker then starts with about a third less CPU.
+# path it was dumped from. About 15 s per Kafka version; a broker then starts with about a third less CPU.
 kafka_cds() ( # $1 = staging dir; a subshell, so that its trap unmounts /proc whatever happens
   local s="$1" r port cport pid=""
   r="$(mktemp -d "${TMPDIR:-/tmp}/learnflow-kafka-cds-XXXXXX")"
@@ -277,7 +277,7 @@ print(*(x.getsockname()[1] for x in ss))')
   "${appuser[@]}" KAFKA_JVM_PERFORMANCE_OPTS=-XX:ArchiveClassesAtExit=/tmp/cds/storage.jsa \
     /opt/kafka/bin/kafka-storage.sh format --cluster-id 5L6g3nShT-eMCtK--X86sw -c /tmp/cds/server.properties \
     >"$LOGS/kafka-cds-$KAFKA_V.log" 2>&1 || die "kafka $KAFKA_V: the storage format for its archive failed (log $LOGS/kafka-cds-$KAFKA_V.log)"
-  # The logging configuration the image's run script writes at every start (YAML, to stdout), in the chroot only.
+  # Logging as the image's run script configures it at every start (YAML, to stdout); in the chroot only.
   printf '%s\n' 'Configuration:' '  Appenders:' '    Console: {name: STDOUT, target: SYSTEM_OUT, PatternLayout: {pattern: "%m%n"}}' \
     '  Loggers:' '    Root: {level: INFO, AppenderRef: [{ref: STDOUT}]}' >"$r/opt/kafka/config/log4j2.yaml"
   "${appuser[@]}" KAFKA_JVM_PERFORMANCE_OPTS=-XX:ArchiveClassesAtExit=/tmp/cds/kafka.jsa KAFKA_HEAP_OPTS=-Xmx512m \
