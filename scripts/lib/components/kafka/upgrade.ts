@@ -121,7 +121,6 @@ const rollOrder = (replicas: number) => Array.from({ length: replicas }, (_, i) 
 /** `kafka-metadata-quorum.sh describe --replication`: one row per voter (and observer). */
 export interface QuorumRow {
   nodeId: number;
-  logEndOffset: number;
   lag: number;
   lastFetch: number;
   lastCaughtUp: number;
@@ -129,7 +128,7 @@ export interface QuorumRow {
 }
 
 /** The columns the rows are read from, found by name in the header rather than by position. */
-const QUORUM_COLUMNS = ['NodeId', 'LogEndOffset', 'Lag', 'LastFetchTimestamp', 'LastCaughtUpTimestamp', 'Status'] as const;
+const QUORUM_COLUMNS = ['NodeId', 'Lag', 'LastFetchTimestamp', 'LastCaughtUpTimestamp', 'Status'] as const;
 
 export function parseQuorumReplication(text: string): QuorumRow[] {
   const lines = text
@@ -141,12 +140,11 @@ export function parseQuorumReplication(text: string): QuorumRow[] {
   const cols = lines[head]!.split(/\s+/);
   const missing = QUORUM_COLUMNS.find((c) => !cols.includes(c));
   if (missing) throw new Error(`kafka-metadata-quorum.sh: no ${missing} column in "${lines[head]}"`);
-  const [id, leo, lag, fetch, caught, status] = QUORUM_COLUMNS.map((c) => cols.indexOf(c)) as [number, number, number, number, number, number];
+  const [id, lag, fetch, caught, status] = QUORUM_COLUMNS.map((c) => cols.indexOf(c)) as [number, number, number, number, number];
   return lines.slice(head + 1).map((l) => {
     const f = l.split(/\s+/);
     return {
       nodeId: Number(f[id]),
-      logEndOffset: Number(f[leo]),
       lag: Number(f[lag]),
       lastFetch: Number(f[fetch]),
       lastCaughtUp: Number(f[caught]),
