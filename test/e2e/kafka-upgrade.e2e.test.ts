@@ -118,8 +118,18 @@ async function upgradeUnderLoad(): Promise<void> {
     await admin.connect();
     await admin.createTopics({
       topics: [{ topic: TOPIC, numPartitions: 3, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
-      waitForLeaders: true,
     });
+    // Not kafkajs' waitForLeaders: it gives up on UNKNOWN_TOPIC_OR_PARTITION from a fresh broker that has not yet
+    // learnt of the new topic (seen once). Here that answer is one more poll.
+    await waitFor(
+      'every partition led, with all 3 replicas in sync',
+      async () => {
+        const md = await admin.fetchTopicMetadata({ topics: [TOPIC] }).catch(() => undefined);
+        const parts = md?.topics[0]?.partitions ?? [];
+        return parts.length === 3 && parts.every((p) => p.leader >= 0 && p.isr.length === 3) ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
     await admin.disconnect();
 
     // No retries inside kafkajs: each failure is seen here and counted by type, then the record is sent again.

@@ -208,4 +208,32 @@ spec:
     const deploy = await json<{ status: { readyReplicas?: number } }>(['get', 'deployment', 'broken']);
     expect(deploy.status.readyReplicas ?? 0).toBe(0);
   });
+
+  // startKubeCluster's recovery when KWOK nodes are slow to be Ready: the restarted controller must take over.
+  it('a restarted kwok controller makes a new node Ready and runs a new pod', T, async () => {
+    const { oldPid, newPid } = await cluster.restartKwokController();
+    expect(newPid).not.toBe(oldPid);
+    expect(() => process.kill(oldPid, 0)).toThrow();
+    await cluster.apply(`
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-late
+  annotations: { node.alpha.kubernetes.io/ttl: "0", kwok.x-k8s.io/node: fake }
+  labels: { type: kwok, kubernetes.io/hostname: kwok-node-late }
+status:
+  allocatable: { cpu: "1", memory: 1Gi, pods: "10" }
+  capacity: { cpu: "1", memory: 1Gi, pods: "10" }
+`);
+    await cluster.kubectl(['wait', '--for=condition=Ready', 'node/kwok-node-late', '--timeout=60s'], { timeoutMs: 70_000 });
+    await cluster.apply(`
+apiVersion: v1
+kind: Pod
+metadata: { name: after-restart, namespace: default }
+spec:
+  nodeName: kwok-node-late
+  containers: [{ name: app, image: apache/kafka:4.3.1 }]
+`);
+    await cluster.kubectl(['wait', '--for=condition=Ready', 'pod/after-restart', '--timeout=60s'], { timeoutMs: 70_000 });
+  });
 });

@@ -91,6 +91,8 @@ export interface KubeCluster {
   apply(manifest: string): Promise<string>;
   /** The real node, when started with `realNode` (stopped by stop()). */
   realNode?: RealNode;
+  /** Kill the kwok controller and have kwokctl start it again (what a start does when KWOK nodes are slow to be Ready). */
+  restartKwokController(): Promise<{ oldPid: number; newPid: number }>;
   /** Delete the cluster (kwokctl delete cluster) and its temp files. Idempotent; never throws. */
   stop(): Promise<void>;
 }
@@ -284,6 +286,39 @@ export async function reapStaleKubeClusters(paths: SubstratePaths = substratePat
 function scratchKubeconfig(): string {
   return join(tmpdir(), `learnflow-kwok-delete-${process.pid}.kubeconfig`);
 }
+/** Healthy clusters have their KWOK nodes Ready in seconds; past this the kwok controller is restarted once. */
+const NODE_READY_FIRST_MS = 40_000;
+
+/** Stops the cluster's kwok controller (its pid file) and has kwokctl start it again, with the other components left running. */
+async function restartKwokController(
+  kwokctl: string,
+  name: string,
+  clusterDir: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ oldPid: number; newPid: number }> {
+  const pidFile = join(clusterDir, 'pids', 'kwok.pid');
+  const readPid = () => {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no kwok controller pid in ${pidFile}`);
+    return pid;
+  };
+  const oldPid = readPid();
+  const alive = () => {
+    try {
+      process.kill(oldPid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (alive()) process.kill(oldPid, 'SIGTERM');
+  for (let i = 0; i < 40 && alive(); i++) await sleep(250);
+  if (alive()) process.kill(oldPid, 'SIGKILL');
+  await runOk(kwokctl, ['--name', name, 'start', 'cluster', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`], env, { timeoutMs });
+  return { oldPid, newPid: readPid() };
+}
+
 function deleteArgs(name: string, kubeconfig: string): string[] {
   return ['--name', name, 'delete', 'cluster', '--kubeconfig', kubeconfig];
 }
@@ -446,6 +481,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
   await reapStaleKubeClusters(paths);
 
   const tmp = await mkdtemp(join(tmpdir(), `learnflow-kube-${name}-`));
+  const clusterDir = join(paths.kwokWorkdir, 'clusters', name);
   const kubeconfig = join(tmp, 'kubeconfig');
   // KUBECACHEDIR: kubectl's discovery cache per cluster (random ports), removed with the temp dir.
   const env: NodeJS.ProcessEnv = { ...env0, KUBECONFIG: kubeconfig, KUBECACHEDIR: join(tmp, 'kube-cache') };
@@ -497,7 +533,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
         `  kubeControllerManagerPort: ${kcmPort}`,
         `  kubeSchedulerPort: ${schedPort}`,
         `  kwokControllerPort: ${kwokPort}`,
-        ...(o.realNode ? realNodeControlPlane(join(paths.kwokWorkdir, 'clusters', name, 'pki')) : []),
+        ...(o.realNode ? realNodeControlPlane(join(clusterDir, 'pki')) : []),
         '',
       ].join('\n'),
     );
@@ -559,20 +595,31 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     const storage = storageObjects(o, name, o.realNode !== undefined);
     if (storage.length > 0) await apply(asList(storage));
     if (nodeNames.length > 0) {
-      await kubectl(['wait', '--for=condition=Ready', 'node', '--all', `--timeout=${Math.ceil(left() / 1000)}s`], {
-        timeoutMs: left() + 5_000,
-      }).catch(async (err: Error) => {
-        // Seen twice under load: a KWOK node never Ready, the kwok controller refused by the API server's port for
-        // most of the wait. Say why next time: both components' last lines, and the port the cluster was given.
-        const tail = async (component: string, n: number) => {
-          const logs = await run(kwokctl, ['--name', name, 'logs', component], env0, { timeoutMs: 20_000 }).catch((e: Error) => ({
-            stdout: '',
-            stderr: e.message,
-          }));
-          return `${component}'s last lines:\n${`${logs.stdout}\n${logs.stderr}`.trim().split('\n').slice(-n).join('\n')}`;
-        };
-        throw new Error(`${err.message}\n(API server port ${apiPort})\n${await tail('kwok-controller', 30)}\n${await tail('kube-apiserver', 20)}`);
-      });
+      const nodesReady = (ms: number) =>
+        kubectl(['wait', '--for=condition=Ready', 'node', '--all', `--timeout=${Math.ceil(ms / 1000)}s`], { timeoutMs: ms + 5_000 });
+      await nodesReady(Math.min(NODE_READY_FIRST_MS, left()))
+        .catch(async (err: Error) => {
+          // Seen three times under load: KWOK nodes not Ready in 111 s, the kwok controller's log ending before "Start
+          // stage controller". kwokctl starts that controller before it installs the Stage CRD, so its first reads of
+          // the stages fail, and it had not read them again by then (its client retries within a minute, so a read
+          // must have hung). A restarted controller finds the CRD and the stages at once: kill it and let `kwokctl
+          // start cluster` start it again (it keeps the components that are running).
+          if (left() <= 10_000) throw err;
+          process.stderr.write(`kube-cluster: ${name}: nodes not Ready after ${NODE_READY_FIRST_MS / 1000} s; restarting kwok-controller\n`);
+          await restartKwokController(kwokctl, name, clusterDir, env0, left());
+          await nodesReady(left());
+        })
+        .catch(async (err: Error) => {
+          // Say why: both components' last lines, and the port the cluster was given.
+          const tail = async (component: string, n: number) => {
+            const logs = await run(kwokctl, ['--name', name, 'logs', component], env0, { timeoutMs: 20_000 }).catch((e: Error) => ({
+              stdout: '',
+              stderr: e.message,
+            }));
+            return `${component}'s last lines:\n${`${logs.stdout}\n${logs.stderr}`.trim().split('\n').slice(-n).join('\n')}`;
+          };
+          throw new Error(`${err.message}\n(API server port ${apiPort})\n${await tail('kwok-controller', 30)}\n${await tail('kube-apiserver', 20)}`);
+        });
     }
     // Pods need the default ServiceAccount (created by kube-controller-manager) to pass admission.
     for (;;) {
@@ -585,7 +632,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     if (o.realNode) {
       realNode = await startRealNode(
         { name, kubectl, apply },
-        { pkiDir: join(paths.kwokWorkdir, 'clusters', name, 'pki'), apiPort: Number(apiPort), storageClassName: o.storageClassName },
+        { pkiDir: join(clusterDir, 'pki'), apiPort: Number(apiPort), storageClassName: o.storageClassName },
         { ...o.realNode, timeoutMs: o.realNode.timeoutMs ?? Math.max(30_000, deadline - Date.now()) },
       );
     }
@@ -601,10 +648,11 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
       kubectl,
       apply,
       ...(realNode ? { realNode } : {}),
+      restartKwokController: () => restartKwokController(kwokctl, name, clusterDir, env0, 60_000),
       stop,
     };
   } catch (err) {
-    const logs = join(paths.kwokWorkdir, 'clusters', name, 'logs');
+    const logs = join(clusterDir, 'logs');
     await stop();
     const e = err instanceof Error ? err : new Error(String(err));
     e.message = `startKubeCluster(${name}) failed: ${e.message}\n(component logs were under ${logs})`;
