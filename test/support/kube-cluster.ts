@@ -297,7 +297,7 @@ async function restartKwokController(
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
 ): Promise<{ oldPid: number; newPid: number }> {
-  const pidFile = join(clusterDir, 'pids', 'kwok.pid');
+  const pidFile = join(clusterDir, 'pids', 'kwok-controller.pid');
   const readPid = () => {
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no kwok controller pid in ${pidFile}`);
