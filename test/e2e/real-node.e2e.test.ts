@@ -777,6 +777,9 @@ describe('two stacks on one cluster, each with its own laptop ports and forwards
     'a second stack in a "restricted" namespace: the level is kept, both are forwarded and verified at once, each check reaches its own servers; destroying one leaves the other green',
     { timeout: 12 * MIN },
     async () => {
+      // The file's own hold, when the port-forward test failed before giving it back: waiting on it would wait on ourselves.
+      releasePortLock?.();
+      releasePortLock = undefined;
       const release = await holdLock(KAFKA_LOCAL_PORT_LOCK);
       const pf = (cmd: string, ns: string) => kit('scripts/port-forward.mts', [cmd, '--namespace', ns], 2 * MIN);
       try {

@@ -18,6 +18,17 @@ describe('pod diagnosis on recorded kubectl -o json', () => {
     expect(d).toMatchObject({ reason: 'ErrImagePull', terminal: false, graceMs: GRACE_MS });
   });
 
+  it('CreateContainerConfigError gets a grace period: the kubelet retries a Secret cache that was slow to sync', () => {
+    const d = diagnosePod(fixture('create-container-config-error'));
+    expect(d).toMatchObject({
+      reason: 'CreateContainerConfigError',
+      terminal: false,
+      graceMs: GRACE_MS,
+      fix: 'kubectl describe pod postgresql-0 -n learnflow',
+    });
+    expect(d.state).toContain('failed to sync secret cache');
+  });
+
   it('CrashLoopBackOff after OOMKilled says out of memory', () => {
     const d = diagnosePod(fixture('crashloop-oom'));
     expect(d).toMatchObject({ reason: 'OOMKilled', terminal: true, docs: 'oomkilled' });

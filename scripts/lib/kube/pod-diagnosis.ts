@@ -113,12 +113,16 @@ export function diagnosePod(pod: PodJson): PodDiagnosis {
       };
     }
     if (reason === 'CreateContainerConfigError' || reason === 'CreateContainerError' || reason === 'RunContainerError') {
+      // The kubelet gives a new pod's Secret and ConfigMap watches 1 s to sync before it reports
+      // CreateContainerConfigError ("failed to sync secret cache"), then retries: on a busy node that passes.
+      const config = reason === 'CreateContainerConfigError';
       return {
         pod: name,
         ready,
         state: `container ${c.name}: ${reason}${msg}`,
         reason,
-        terminal: true,
+        terminal: !config,
+        graceMs: config ? GRACE_MS : undefined,
         fix: `kubectl describe pod ${name} -n ${ns}`,
         docs: 'crashloopbackoff',
       };
