@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { diagnosePod, GRACE_MS, UNBOUND_CLAIM_GRACE_MS, type PodJson } from '../../scripts/lib/kube/pod-diagnosis.js';
+import { diagnosePod, GRACE_MS, KUBELET_RETRY_GRACE_MS, UNBOUND_CLAIM_GRACE_MS, type PodJson } from '../../scripts/lib/kube/pod-diagnosis.js';
 import { TerminalTracker, workloadReady } from '../../scripts/lib/run/rollout.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/pods/${name}.json`, import.meta.url), 'utf8')) as PodJson;
@@ -18,15 +18,13 @@ describe('pod diagnosis on recorded kubectl -o json', () => {
     expect(d).toMatchObject({ reason: 'ErrImagePull', terminal: false, graceMs: GRACE_MS });
   });
 
-  it('CreateContainerConfigError gets a grace period: the kubelet retries a Secret cache that was slow to sync', () => {
-    const d = diagnosePod(fixture('create-container-config-error'));
-    expect(d).toMatchObject({
-      reason: 'CreateContainerConfigError',
-      terminal: false,
-      graceMs: GRACE_MS,
-      fix: 'kubectl describe pod postgresql-0 -n learnflow',
-    });
-    expect(d.state).toContain('failed to sync secret cache');
+  it('CreateContainerConfigError from a Secret cache slow to sync gets a grace period; a missing Secret is terminal', () => {
+    const slow = diagnosePod(fixture('create-container-config-error'));
+    expect(slow).toMatchObject({ reason: 'CreateContainerConfigError', terminal: false, graceMs: KUBELET_RETRY_GRACE_MS });
+    expect(slow.state).toContain('failed to sync secret cache');
+    const missing = structuredClone(fixture('create-container-config-error'));
+    missing.status!.containerStatuses![0]!.state!.waiting!.message = 'secret "postgresql-credentials" not found';
+    expect(diagnosePod(missing)).toMatchObject({ reason: 'CreateContainerConfigError', terminal: true, fix: 'kubectl describe pod postgresql-0 -n learnflow' });
   });
 
   it('CrashLoopBackOff after OOMKilled says out of memory', () => {

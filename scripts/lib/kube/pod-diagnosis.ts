@@ -61,6 +61,8 @@ export const GRACE_MS = 20_000;
  * --pvclaimbinder-sync-period, 15 s) and a dynamic provisioner may take a while to make the volume.
  */
 export const UNBOUND_CLAIM_GRACE_MS = 60_000;
+/** A pod the kubelet failed to start for a passing reason: it tries again every 10 to 15 s (kubelet.go backOffPeriod, jittered). */
+export const KUBELET_RETRY_GRACE_MS = 60_000;
 
 export function diagnosePod(pod: PodJson): PodDiagnosis {
   const name = pod.metadata.name;
@@ -113,16 +115,16 @@ export function diagnosePod(pod: PodJson): PodDiagnosis {
       };
     }
     if (reason === 'CreateContainerConfigError' || reason === 'CreateContainerError' || reason === 'RunContainerError') {
-      // The kubelet gives a new pod's Secret and ConfigMap watches 1 s to sync before it reports
-      // CreateContainerConfigError ("failed to sync secret cache"), then retries: on a busy node that passes.
-      const config = reason === 'CreateContainerConfigError';
+      // The kubelet gives a new pod's Secret and ConfigMap watches 1 s to sync, reports "failed to sync secret
+      // cache" if they have not, and retries the pod: on a busy node that passes. A missing Secret stays terminal.
+      const slowCache = reason === 'CreateContainerConfigError' && /failed to sync \S+ cache/.test(waiting?.message ?? '');
       return {
         pod: name,
         ready,
         state: `container ${c.name}: ${reason}${msg}`,
         reason,
-        terminal: !config,
-        graceMs: config ? GRACE_MS : undefined,
+        terminal: !slowCache,
+        graceMs: slowCache ? KUBELET_RETRY_GRACE_MS : undefined,
         fix: `kubectl describe pod ${name} -n ${ns}`,
         docs: 'crashloopbackoff',
       };
