@@ -602,7 +602,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
           // Seen three times under load: KWOK nodes not Ready in 111 s, the kwok controller's log ending before "Start
           // stage controller". kwokctl starts that controller before it installs the Stage CRD, so its first reads of
           // the stages fail, and it had not read them again by then (its client retries within a minute, so a read
-          // must have hung). A restarted controller finds the CRD and the stages at once: kill it and let `kwokctl
+          // probably hung; not reproduced). A restarted controller finds the CRD and the stages at once: kill it and let `kwokctl
           // start cluster` start it again (it keeps the components that are running).
           if (left() <= 10_000) throw err;
           process.stderr.write(`kube-cluster: ${name}: nodes not Ready after ${NODE_READY_FIRST_MS / 1000} s; restarting kwok-controller\n`);
