@@ -1,7 +1,7 @@
 // The KWOK test substrate itself: a real API server/controllers/scheduler with simulated nodes.
 // Needs `bash test/substrate/provision-kube.sh` (fails loudly otherwise, never skips).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installImagePullBackOffStage, startKubeCluster, waitFor, type KubeCluster } from '../support/kube-cluster.js';
+import { installImagePullBackOffStage, nodeManifest, startKubeCluster, waitFor, type KubeCluster } from '../support/kube-cluster.js';
 
 const T = { timeout: 180_000 };
 
@@ -214,17 +214,7 @@ spec:
     const { oldPid, newPid } = await cluster.restartKwokController();
     expect(newPid).not.toBe(oldPid);
     expect(() => process.kill(oldPid, 0)).toThrow();
-    await cluster.apply(`
-apiVersion: v1
-kind: Node
-metadata:
-  name: kwok-node-late
-  annotations: { node.alpha.kubernetes.io/ttl: "0", kwok.x-k8s.io/node: fake }
-  labels: { type: kwok, kubernetes.io/hostname: kwok-node-late }
-status:
-  allocatable: { cpu: "1", memory: 1Gi, pods: "10" }
-  capacity: { cpu: "1", memory: 1Gi, pods: "10" }
-`);
+    await cluster.apply(JSON.stringify(nodeManifest('kwok-node-late', 1, '1', '1Gi', 10, cluster.versions.KUBE_VERSION)));
     await cluster.kubectl(['wait', '--for=condition=Ready', 'node/kwok-node-late', '--timeout=60s'], { timeoutMs: 70_000 });
     await cluster.apply(`
 apiVersion: v1

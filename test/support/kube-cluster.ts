@@ -304,17 +304,9 @@ async function restartKwokController(
     return pid;
   };
   const oldPid = readPid();
-  const alive = () => {
-    try {
-      process.kill(oldPid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (alive()) process.kill(oldPid, 'SIGTERM');
-  for (let i = 0; i < 40 && alive(); i++) await sleep(250);
-  if (alive()) process.kill(oldPid, 'SIGKILL');
+  if (pidAlive(oldPid)) process.kill(oldPid, 'SIGTERM');
+  for (let i = 0; i < 40 && pidAlive(oldPid); i++) await sleep(250);
+  if (pidAlive(oldPid)) process.kill(oldPid, 'SIGKILL');
   await runOk(kwokctl, ['--name', name, 'start', 'cluster', '--timeout', `${Math.ceil(timeoutMs / 1000)}s`], env, { timeoutMs });
   return { oldPid, newPid: readPid() };
 }
@@ -334,7 +326,8 @@ function installExitHook(): void {
   });
 }
 
-function nodeManifest(name: string, index: number, cpu: string, memory: string, pods: number, kubeVersion: string): object {
+/** A KWOK node as startKubeCluster() creates them; `index` picks its InternalIP in the blackholed 10.89.0.0/16. */
+export function nodeManifest(name: string, index: number, cpu: string, memory: string, pods: number, kubeVersion: string): object {
   const resources = { cpu, memory, pods: String(pods), 'ephemeral-storage': '100Gi' };
   return {
     apiVersion: 'v1',
