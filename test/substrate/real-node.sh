@@ -398,6 +398,10 @@ supervise() {
   mount --bind "$NODE_DIR/var-lib-cni" /var/lib/cni
   mount --bind "$NODE_DIR/container-logs" /var/log/containers
   mount -t tmpfs -o mode=0711 tmpfs /run/containerd
+  # The kubelet exits when renaming its pod-resources socket within this directory fails with "invalid cross-device
+  # link" (seen once here; an upstream flake, k3s-io/k3s#4042). A tmpfs of its own, as kindcontainer does, avoids it.
+  mkdir -p "$NODE_DIR/kubelet/pod-resources"
+  mount -t tmpfs -o mode=0750 tmpfs "$NODE_DIR/kubelet/pod-resources"
   trap 'kill -TERM "${pids[@]}" 2>/dev/null; exit 0' TERM INT
   containerd --config "$NODE_DIR/containerd.toml" >"$logs/containerd.log" 2>&1 &
   pids+=($!)
